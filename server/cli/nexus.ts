@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The `nexus` command line (node:util parseArgs: Node's own parser, no dependency). One file per
+ * command beside this one; this file only dispatches and prints usage.
+ */
+import { parseArgs } from "node:util";
+import { keysGenerate } from "./keys-generate.ts";
+
+const USAGE = `usage: nexus <command>
+
+commands:
+  keys generate [--id KID]   print a new encryption key entry for NEXUS_ENCRYPTION_KEYS
+  help                       show this text
+`;
+
+function run(argv: string[]): number {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { id: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  const [group, command] = positionals;
+  if (values.help || group === undefined || group === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (group === "keys" && command === "generate") {
+    if (values.id !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(values.id)) {
+      process.stderr.write("nexus: --id must be 1-32 characters of [A-Za-z0-9_-]\n");
+      return 2;
+    }
+    keysGenerate({ id: values.id, out: process.stdout });
+    return 0;
+  }
+  process.stderr.write(`nexus: unknown command "${positionals.join(" ")}"\n\n${USAGE}`);
+  return 2;
+}
+
+try {
+  process.exitCode = run(process.argv.slice(2));
+} catch (err) {
+  // parseArgs throws TypeError with a readable message for unknown or malformed options.
+  process.stderr.write(`nexus: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+  process.exitCode = 2;
+}

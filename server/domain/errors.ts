@@ -1,0 +1,93 @@
+/**
+ * Domain errors: the only errors that handlers, domain code and the store throw on purpose.
+ * Each carries its facts as typed fields and never a token, code, state or secret value.
+ * `server/rpc/errors.ts` maps them to ConnectError in one exhaustive function.
+ */
+import type { ConnectionStatus } from "./connection-status.ts";
+
+/** Fields every domain error accepts. */
+interface DomainErrorOptions {
+  cause?: unknown;
+}
+
+/** A thing that does not exist, or that the caller may not know exists (another tenant's row). */
+export class NotFoundError extends Error {
+  override readonly name = "NotFoundError";
+  readonly kind: "connection" | "provider" | "api_key" | "tenant" | "route";
+  readonly id: string;
+  constructor(kind: NotFoundError["kind"], id: string, options?: DomainErrorOptions) {
+    super(`${kind.replace("_", " ")} "${truncateId(id)}" not found`, options);
+    this.kind = kind;
+    this.id = id;
+  }
+}
+
+/** A request field that is missing or malformed; `field` is the proto field path. */
+export class InvalidArgumentError extends Error {
+  override readonly name = "InvalidArgumentError";
+  readonly field: string;
+  readonly reason: string;
+  constructor(field: string, reason: string, options?: DomainErrorOptions) {
+    super(field ? `${field}: ${reason}` : reason, options);
+    this.field = field;
+    this.reason = reason;
+  }
+}
+
+/** A connection that exists but cannot serve the request in its current state. */
+export class ConnectionNotUsableError extends Error {
+  override readonly name = "ConnectionNotUsableError";
+  readonly connectionId: string;
+  readonly status: ConnectionStatus;
+  constructor(connectionId: string, status: ConnectionStatus, options?: DomainErrorOptions) {
+    super(`connection "${truncateId(connectionId)}" is ${status}`, options);
+    this.connectionId = connectionId;
+    this.status = status;
+  }
+}
+
+/** A create that collides with an existing row (e.g. a provider name). */
+export class AlreadyExistsError extends Error {
+  override readonly name = "AlreadyExistsError";
+  readonly kind: "provider" | "api_key" | "tenant" | "connection";
+  readonly id: string;
+  constructor(kind: AlreadyExistsError["kind"], id: string, options?: DomainErrorOptions) {
+    super(`${kind.replace("_", " ")} "${truncateId(id)}" already exists`, options);
+    this.kind = kind;
+    this.id = id;
+  }
+}
+
+/** A compare-and-set write that lost to a concurrent writer, or an expired lease. */
+export class ConflictError extends Error {
+  override readonly name = "ConflictError";
+  readonly kind: "version" | "lease";
+  constructor(kind: ConflictError["kind"], message: string, options?: DomainErrorOptions) {
+    super(message, options);
+    this.kind = kind;
+  }
+}
+
+/** A part of Nexus that is designed in the API but not built yet; `feature` names it. */
+export class NotImplementedError extends Error {
+  override readonly name = "NotImplementedError";
+  readonly feature: string;
+  constructor(feature: string, options?: DomainErrorOptions) {
+    super(`${feature} is not implemented yet`, options);
+    this.feature = feature;
+  }
+}
+
+/** Every error class above, for exhaustive mapping. */
+export type DomainError =
+  | NotFoundError
+  | InvalidArgumentError
+  | ConnectionNotUsableError
+  | AlreadyExistsError
+  | ConflictError
+  | NotImplementedError;
+
+/** Ids come from callers: keep what we echo short so an error can't carry a pasted secret whole. */
+function truncateId(id: string): string {
+  return id.length > 64 ? `${id.slice(0, 64)}…` : id;
+}

@@ -1,0 +1,80 @@
+/**
+ * Plain HTTP endpoints beside the RPCs: /healthz (the process is up), /readyz (dependencies answer),
+ * /metrics (Prometheus text), and the JSON 404 for anything nobody handles. They are the adapter's
+ * fallback, so they never shadow an RPC path.
+ */
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import type { Registry } from "prom-client";
+
+/** A request as the one-port listener hands it over (HTTP/1.1 or HTTP/2). */
+export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/** A response as the one-port listener hands it over (HTTP/1.1 or HTTP/2). */
+export type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** What /readyz asks; resolves true when the dependency answers. */
+export type ReadinessCheck = () => Promise<boolean>;
+
+/** Handler for the plain endpoints; resolves true when it answered the request. */
+export type EndpointHandler = (req: NodeRequest, res: NodeResponse) => Promise<boolean>;
+
+/** Creates the handler for /healthz, /readyz and /metrics. */
+export function createEndpoints(deps: {
+  registry: Registry;
+  checks: Readonly<Record<string, ReadinessCheck>>;
+  /** False once shutdown starts, so load balancers stop sending traffic before the drain. */
+  isAcceptingTraffic: () => boolean;
+}): EndpointHandler {
+  return async (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const isRead = req.method === "GET" || req.method === "HEAD";
+    switch (path) {
+      case "/healthz":
+        if (!isRead) return methodNotAllowed(res);
+        sendJson(res, 200, { status: "ok" });
+        return true;
+      case "/readyz": {
+        if (!isRead) return methodNotAllowed(res);
+        const results: Record<string, string> = {};
+        let ready = deps.isAcceptingTraffic();
+        if (!ready) results.server = "shutting_down";
+        for (const [name, check] of Object.entries(deps.checks)) {
+          const ok = await check().catch(() => false);
+          results[name] = ok ? "ok" : "unavailable";
+          ready &&= ok;
+        }
+        sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not_ready", checks: results });
+        return true;
+      }
+      case "/metrics": {
+        if (!isRead) return methodNotAllowed(res);
+        const body = await deps.registry.metrics();
+        res.writeHead(200, { "content-type": deps.registry.contentType });
+        res.end(body);
+        return true;
+      }
+      default:
+        return false;
+    }
+  };
+}
+
+/** Answers 404 with a Connect-style JSON error naming the path (without its query). */
+export function sendNotFound(req: NodeRequest, res: NodeResponse): void {
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  sendJson(res, 404, {
+    code: "not_found",
+    message: `no route for ${req.method ?? "?"} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}`,
+  });
+}
+
+function methodNotAllowed(res: NodeResponse): true {
+  res.setHeader("allow", "GET, HEAD");
+  sendJson(res, 405, { code: "unimplemented", message: "method not allowed; use GET" });
+  return true;
+}
+
+function sendJson(res: NodeResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}

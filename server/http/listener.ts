@@ -1,0 +1,272 @@
+/**
+ * One cleartext TCP port that serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) through the
+ * same request handler, with first-byte and slow-header deadlines and a graceful drain on close.
+ * It owns sockets and protocol sessions only: no routing, no TLS, no health endpoints, no signals.
+ * Node's `http2.createServer({ allowHTTP1 })` cannot do this without TLS, hence the sniffer.
+ */
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { sniffProtocol } from "./sniff-protocol.ts";
+
+/** The request handler both protocols share, e.g. connect-node's `connectNodeAdapter(...)`. */
+export type ListenerRequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** The logger the listener writes to; a pino logger fits. */
+export interface ListenerLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Settings for `createListener`. Every duration is in milliseconds. */
+export interface ListenerOptions {
+  /** Serves every request, HTTP/1.1 and HTTP/2 alike. */
+  handler: ListenerRequestHandler;
+  /** Runs when `close()` starts, after the port stops accepting and before draining (e.g. to end
+   * long-lived streams). Bounded by the grace period; a throw is logged and ignored. */
+  onBeforeClose?: () => void | Promise<void>;
+  /** A new socket that has not shown its protocol by then is destroyed. Default 10 000. */
+  firstByteTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a request's complete header block, else 408. Default 15 000. */
+  headersTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a whole request (headers and body), else 408. The response is not
+   * covered, so long-lived streaming responses are unaffected. Default 60 000. */
+  requestTimeoutMs?: number;
+  /** HTTP/1.1: an idle keep-alive connection is closed after this. Default 5 000. */
+  keepAliveTimeoutMs?: number;
+  /** Largest request header block in bytes, HTTP/1.1 and HTTP/2 alike. Default 16 384. */
+  maxHeaderSize?: number;
+  /** HTTP/2: memory one session may use, in megabytes, before new streams are refused.
+   * Default 10 (Node's default). */
+  maxSessionMemoryMb?: number;
+  /** HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS announced to clients. Default 250. */
+  maxConcurrentStreams?: number;
+  /** Default: logs nothing. */
+  logger?: ListenerLogger;
+}
+
+/** Where a listener accepts connections. */
+export interface ListenerAddress {
+  port: number;
+  host: string;
+}
+
+/** Options for `Listener.close`. */
+export interface ListenerCloseOptions {
+  /** How long in-flight requests may run before their connections are destroyed. Default 10 000. */
+  graceMs?: number;
+}
+
+/** A started or startable one-port HTTP/1.1 + h2c server. */
+export interface Listener {
+  /** Starts accepting on `host:port` (port 0 picks a free port); resolves with the real address. */
+  listen(port: number, host: string): Promise<ListenerAddress>;
+  /**
+   * Stops accepting, runs `onBeforeClose`, sends GOAWAY to HTTP/2 sessions, closes idle HTTP/1.1
+   * connections, lets in-flight requests finish for up to `graceMs`, then destroys what is left.
+   * Resolves once every socket is gone. Calling it again returns the same promise.
+   */
+  close(options?: ListenerCloseOptions): Promise<void>;
+  /** The address being listened on, or null before `listen` resolves and after `close`. */
+  address(): ListenerAddress | null;
+}
+
+const silentLogger: ListenerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Creates a listener; nothing is bound until `listen`.
+ * @example
+ * const listener = createListener({ handler: connectNodeAdapter({ routes }), logger });
+ * const { port } = await listener.listen(8080, "0.0.0.0");
+ * process.once("SIGTERM", () => void listener.close({ graceMs: 10_000 }));
+ */
+export function createListener(options: ListenerOptions): Listener {
+  const logger = options.logger ?? silentLogger;
+  const firstByteTimeoutMs = options.firstByteTimeoutMs ?? 10_000;
+  const headersTimeoutMs = options.headersTimeoutMs ?? 15_000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+  const maxHeaderSize = options.maxHeaderSize ?? 16_384;
+  if (requestTimeoutMs < headersTimeoutMs) {
+    // http.Server rejects it too, with a less helpful message.
+    throw new RangeError("requestTimeoutMs must not be less than headersTimeoutMs");
+  }
+
+  const sockets = new Set<net.Socket>();
+  const sniffing = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const h1Responses = new Set<http.ServerResponse>();
+  let isDraining = false;
+  let closing: Promise<void> | undefined;
+
+  const h1 = http.createServer({
+    maxHeaderSize,
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+    // Node checks the two timeouts on this interval (default 30 s, far too coarse for them).
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
+  });
+  // An http.Server that never listen()s tracks no connections, so headersTimeout, requestTimeout
+  // and closeIdleConnections() do nothing; "listening" is what starts the tracking.
+  h1.emit("listening");
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    h1Responses.add(res);
+    res.once("close", () => h1Responses.delete(res));
+    res.once("finish", () => {
+      // A response that began before the drain went out with keep-alive; its connection turns
+      // idle once the server has handled "finish", so close it then.
+      if (isDraining) setImmediate(() => h1.closeIdleConnections());
+    });
+    if (isDraining) res.setHeader("connection", "close");
+    serve(req, res);
+  });
+
+  const h2 = http2.createServer({
+    maxSessionMemory: options.maxSessionMemoryMb ?? 10,
+    settings: {
+      maxConcurrentStreams: options.maxConcurrentStreams ?? 250,
+      maxHeaderListSize: maxHeaderSize,
+    },
+  });
+  h2.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    if (isDraining) session.close();
+  });
+  h2.on("sessionError", (err: Error) => logger.debug({ err }, "http2 session error"));
+  h2.on("request", serve);
+
+  const netServer = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+  netServer.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    sniffing.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      sniffing.delete(socket);
+    });
+    // Resets, bad prefaces and timeouts are the peer's business: note them, never crash.
+    socket.on("error", (err: Error) => logger.debug({ err }, "socket error"));
+    sniffProtocol(socket, {
+      timeoutMs: firstByteTimeoutMs,
+      onProtocol(protocol) {
+        sniffing.delete(socket);
+        if (protocol === "h2") {
+          // No resume(): http2 reads the unshifted preface itself; resuming would flush it away.
+          h2.emit("connection", socket);
+        } else {
+          h1.emit("connection", socket);
+          // http.Server does not resume a socket that was paused explicitly.
+          socket.resume();
+        }
+      },
+      onTimeout() {
+        logger.debug({ remoteAddress: socket.remoteAddress }, "no request bytes in time; closing");
+        socket.destroy();
+      },
+    });
+  });
+  netServer.on("error", (err: Error) => logger.error({ err }, "listener error"));
+
+  function serve(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): void {
+    const fail = (err: unknown): void => {
+      logger.error({ err }, "request handler threw");
+      if (res.headersSent) {
+        res.destroy();
+      } else {
+        res.statusCode = 500;
+        res.end();
+      }
+    };
+    try {
+      // Typed as returning void, but an async handler returns a promise whose rejection would
+      // otherwise go unhandled.
+      const result: unknown = options.handler(req, res);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  function address(): ListenerAddress | null {
+    const bound = netServer.address();
+    if (bound === null || typeof bound === "string") return null;
+    return { port: bound.port, host: bound.address };
+  }
+
+  function listen(port: number, host: string): Promise<ListenerAddress> {
+    if (closing !== undefined) return Promise.reject(new Error("listener is closed"));
+    if (netServer.listening) return Promise.reject(new Error("listener is already listening"));
+    return new Promise((resolve, reject) => {
+      netServer.once("error", reject);
+      netServer.listen({ port, host }, () => {
+        netServer.off("error", reject);
+        const bound = address();
+        if (bound === null) {
+          reject(new Error("listener has no address after listen"));
+          return;
+        }
+        logger.info(bound, "listening");
+        resolve(bound);
+      });
+    });
+  }
+
+  async function drain(graceMs: number): Promise<void> {
+    isDraining = true;
+    // The callback runs once the port is closed and every accepted socket is gone.
+    const allClosed = new Promise<void>((resolve) => netServer.close(() => resolve()));
+    let graceTimer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<"grace-over">((resolve) => {
+      graceTimer = setTimeout(() => resolve("grace-over"), graceMs);
+    });
+    try {
+      if (options.onBeforeClose) {
+        const hook = Promise.resolve().then(options.onBeforeClose);
+        await Promise.race([hook, graceOver]);
+      }
+    } catch (err) {
+      logger.error({ err }, "onBeforeClose failed");
+    }
+
+    
+    for (const res of h1Responses) {
+      if (!res.headersSent) res.setHeader("connection", "close");
+    }
+    h1.closeIdleConnections();
+    // A socket that has sent nothing carries no request yet; the ones mid-preface may finish it
+    // (they then get "connection: close" or an immediate GOAWAY).
+    for (const socket of sniffing) {
+      if (socket.bytesRead === 0) socket.destroy();
+    }
+
+    const outcome = await Promise.race([allClosed.then(() => "drained" as const), graceOver]);
+    if (outcome === "grace-over") {
+      logger.warn({ connections: sockets.size }, "grace period over; destroying connections");
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      await allClosed;
+    }
+    clearTimeout(graceTimer);
+    // Stops h1's connection-checking interval; neither server ever listened, so no error matters.
+    h1.close(() => {});
+    h2.close(() => {});
+    logger.info({}, "listener closed");
+  }
+
+  return {
+    listen,
+    address,
+    close(closeOptions?: ListenerCloseOptions): Promise<void> {
+      closing ??= drain(closeOptions?.graceMs ?? 10_000);
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Server metrics on a caller-supplied prom-client Registry (never the global one, so two servers can
+ * live in one process). Labels carry names and codes only: never ids, tokens or other values.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The server's metric instruments. */
+export interface ServerMetrics {
+  /** The registry everything is registered on; serve it at /metrics. */
+  readonly registry: Registry;
+  /** RPCs finished, by service, method and final code ("ok" or a Connect code name). */
+  readonly rpcRequests: Counter<"service" | "method" | "code">;
+  /** RPC duration in seconds (streams: until the stream ends), by service, method and code. */
+  readonly rpcDuration: Histogram<"service" | "method" | "code">;
+  /** Server streams currently open, by service and method. */
+  readonly streamsOpen: Gauge<"service" | "method">;
+}
+
+/** Registers the server metrics (and Node's default process metrics) on `registry`. */
+export function createServerMetrics(registry: Registry): ServerMetrics {
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    rpcRequests: new Counter({
+      name: "nexus_rpc_requests_total",
+      help: "RPCs finished, by service, method and final code.",
+      labelNames: ["service", "method", "code"],
+      registers: [registry],
+    }),
+    rpcDuration: new Histogram({
+      name: "nexus_rpc_duration_seconds",
+      help: "RPC duration in seconds; for server streams, until the stream ends.",
+      labelNames: ["service", "method", "code"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300],
+      registers: [registry],
+    }),
+    streamsOpen: new Gauge({
+      name: "nexus_rpc_streams_open",
+      help: "Server-streaming RPCs currently open.",
+      labelNames: ["service", "method"],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The audit log in SQLite: the `audit_events` table and its row → AuditEventRecord mapping.
+ * Writes are batched by the caller (server/audit/); this module never decides what to audit and
+ * stores details as given, so callers must pass no secret values.
+ */
+import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
+import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
+import type { AuditEventRecord, AuditStore } from "../store.ts";
+import { runQuery } from "./run-query.ts";
+import { auditEvents } from "./schema.ts";
+import type { SqliteStoreContext } from "./store-context.ts";
+
+/** Rows per INSERT: 10 bound values each stays far below SQLite's 32,766 variables per statement. */
+const ROWS_PER_INSERT = 500;
+
+/** Creates the audit methods of the SQLite store. */
+export function createSqliteAuditStore({ db }: SqliteStoreContext): AuditStore {
+  return {
+    appendAuditEvents: (events) =>
+      runQuery(() => {
+        if (events.length === 0) return;
+        const rows = events.map((event) => ({
+          time: event.timeMs,
+          action: event.action,
+          result: event.result,
+          keyId: event.keyId ?? null,
+          tenantId: event.tenantId ?? null,
+          connectionId: event.connectionId ?? null,
+          requestId: event.requestId ?? null,
+          clientAddress: event.clientAddress ?? null,
+          details: event.details ?? {},
+        }));
+        db.transaction((tx) => {
+          for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+            tx.insert(auditEvents)
+              .values(rows.slice(start, start + ROWS_PER_INSERT))
+              .run();
+          }
+        });
+      }),
+
+    listAuditEvents: (filter, page) =>
+      runQuery(() => {
+        const spec = PAGE_SPECS.auditEvents;
+        const { size, after } = parsePageRequest(page, spec);
+        const conditions: (SQL | undefined)[] = [];
+        if (filter.tenantId) conditions.push(eq(auditEvents.tenantId, filter.tenantId));
+        if (filter.connectionId) conditions.push(eq(auditEvents.connectionId, filter.connectionId));
+        if (filter.action) conditions.push(eq(auditEvents.action, filter.action));
+        if (filter.startTimeMs !== undefined) conditions.push(gte(auditEvents.time, filter.startTimeMs));
+        if (filter.endTimeMs !== undefined) conditions.push(lt(auditEvents.time, filter.endTimeMs));
+        if (after) conditions.push(lt(auditEvents.id, after[0]));
+        const rows = db
+          .select()
+          .from(auditEvents)
+          .where(and(...conditions))
+          .orderBy(desc(auditEvents.id))
+          .limit(size + 1)
+          .all();
+        return toPage(rows, size, spec, toAuditEvent, (e) => [e.id]);
+      }),
+
+    pruneAuditEvents: (olderThanMs) =>
+      runQuery(() => db.delete(auditEvents).where(lt(auditEvents.time, olderThanMs)).run().changes),
+  };
+}
+
+function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEventRecord {
+  return {
+    id: row.id,
+    timeMs: row.time,
+    action: row.action,
+    result: row.result,
+    keyId: row.keyId,
+    tenantId: row.tenantId,
+    connectionId: row.connectionId,
+    requestId: row.requestId,
+    clientAddress: row.clientAddress,
+    details: row.details,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Sealed connection secrets in SQLite: the `credentials` and `consent_states` tables and their
+ * row → record mappings. Only vault ciphertext and state hashes are stored. The credential version
+ * lives on the connection row, so it keeps increasing when a credential is deleted and saved again.
+ */
+import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import { ConflictError, NotFoundError } from "../../domain/errors.ts";
+import type { ConsentStateRecord, CredentialRecord, CredentialStore } from "../store.ts";
+import { toBlob } from "./blob.ts";
+import { runQuery } from "./run-query.ts";
+import { connections, consentStates, credentials } from "./schema.ts";
+import type { SqliteStoreContext } from "./store-context.ts";
+
+/** Creates the credential and consent-state methods of the SQLite store. */
+export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): CredentialStore {
+  return {
+    saveCredential: (connectionId, expectedVersion, input) =>
+      runQuery(() =>
+        // IMMEDIATE takes the write lock up front, so two processes cannot both pass the version check.
+        db.transaction(
+          (tx) => {
+            const version = expectedVersion + 1;
+            const updatedAt = now();
+            const claimed = tx
+              .update(connections)
+              .set({
+                credentialVersion: version,
+                credentialExpiresAt: input.expiresAtSeconds,
+                updatedAt,
+                ...(input.nextRefreshAtMs !== undefined && { nextRefreshAt: input.nextRefreshAtMs }),
+              })
+              .where(and(eq(connections.id, connectionId), eq(connections.credentialVersion, expectedVersion)))
+              .returning({ id: connections.id })
+              .get();
+            if (!claimed) {
+              const current = tx
+                .select({ version: connections.credentialVersion })
+                .from(connections)
+                .where(eq(connections.id, connectionId))
+                .get();
+              if (!current) throw new NotFoundError("connection", connectionId);
+              throw new ConflictError(
+                "version",
+                `credential of connection "${connectionId}" is at version ${current.version}, expected ${expectedVersion}`,
+              );
+            }
+            const values = {
+              ciphertext: toBlob(input.secret.ciphertext) ?? Buffer.alloc(0),
+              keyId: input.secret.keyId,
+              version,
+              expiresAt: input.expiresAtSeconds,
+              updatedAt,
+            };
+            const row = tx
+              .insert(credentials)
+              .values({ connectionId, ...values })
+              .onConflictDoUpdate({ target: credentials.connectionId, set: values })
+              .returning()
+              .get();
+            return toCredential(row);
+          },
+          { behavior: "immediate" },
+        ),
+      ),
+
+    getCredential: (connectionId) =>
+      runQuery(() => {
+        const row = db.select().from(credentials).where(eq(credentials.connectionId, connectionId)).get();
+        return row ? toCredential(row) : null;
+      }),
+
+    deleteCredential: (connectionId) =>
+      runQuery(() =>
+        db.transaction(
+          (tx) => {
+            tx.delete(credentials).where(eq(credentials.connectionId, connectionId)).run();
+            tx.update(connections)
+              .set({ credentialExpiresAt: null, nextRefreshAt: null, updatedAt: now() })
+              .where(eq(connections.id, connectionId))
+              .run();
+          },
+          { behavior: "immediate" },
+        ),
+      ),
+
+    createConsentState: (input) =>
+      runQuery(
+        () => {
+          const row = db
+            .insert(consentStates)
+            .values({
+              stateHash: input.stateHash,
+              connectionId: input.connectionId,
+              secretsCiphertext: toBlob(input.secrets?.ciphertext),
+              secretsKeyId: input.secrets?.keyId ?? null,
+              returnUrl: input.returnUrl,
+              createdAt: now(),
+              expiresAt: input.expiresAtMs,
+            })
+            .returning()
+            .get();
+          return toConsentState(row);
+        },
+        { foreignKey: () => new NotFoundError("connection", input.connectionId) },
+      ),
+
+    consumeConsentState: (stateHash, nowMs) =>
+      runQuery(() => {
+        // One UPDATE … RETURNING: the check and the mark are a single atomic step, so a replayed
+        // or concurrent callback with the same state finds used_at already set.
+        const row = db
+          .update(consentStates)
+          .set({ usedAt: nowMs })
+          .where(
+            and(eq(consentStates.stateHash, stateHash), isNull(consentStates.usedAt), gt(consentStates.expiresAt, nowMs)),
+          )
+          .returning()
+          .get();
+        return row ? toConsentState(row) : null;
+      }),
+
+    pruneConsentStates: (expiredBeforeMs) =>
+      runQuery(() => db.delete(consentStates).where(lt(consentStates.expiresAt, expiredBeforeMs)).run().changes),
+  };
+}
+
+function toCredential(row: typeof credentials.$inferSelect): CredentialRecord {
+  return {
+    connectionId: row.connectionId,
+    secret: { ciphertext: row.ciphertext, keyId: row.keyId },
+    version: row.version,
+    expiresAtSeconds: row.expiresAt,
+    updatedAtMs: row.updatedAt,
+  };
+}
+
+function toConsentState(row: typeof consentStates.$inferSelect): ConsentStateRecord {
+  return {
+    stateHash: row.stateHash,
+    connectionId: row.connectionId,
+    secrets:
+      row.secretsCiphertext && row.secretsKeyId !== null
+        ? { ciphertext: row.secretsCiphertext, keyId: row.secretsKeyId }
+        : null,
+    returnUrl: row.returnUrl,
+    createdAtMs: row.createdAt,
+    expiresAtMs: row.expiresAt,
+    usedAtMs: row.usedAt,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Provider profiles in SQLite: the `providers` table and its row → ProviderRecord mapping.
+ * The client secret is stored and returned only as vault ciphertext with its key id.
+ */
+import { asc, eq, gt } from "drizzle-orm";
+import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
+import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
+import type { ProviderRecord, ProviderStore } from "../store.ts";
+import { toBlob } from "./blob.ts";
+import { runQuery } from "./run-query.ts";
+import { connections, providers } from "./schema.ts";
+import type { SqliteStoreContext } from "./store-context.ts";
+
+/** Creates the provider methods of the SQLite store. */
+export function createSqliteProviderStore({ db, now }: SqliteStoreContext): ProviderStore {
+  return {
+    createProvider: (input) =>
+      runQuery(
+        () => {
+          const createdAt = now();
+          const row = db
+            .insert(providers)
+            .values({
+              name: input.name,
+              profile: input.profile,
+              clientSecretCiphertext: toBlob(input.clientSecret?.ciphertext),
+              clientSecretKeyId: input.clientSecret?.keyId ?? null,
+              createdAt,
+              updatedAt: createdAt,
+            })
+            .returning()
+            .get();
+          return toProvider(row);
+        },
+        { unique: () => new AlreadyExistsError("provider", input.name) },
+      ),
+
+    getProvider: (name) =>
+      runQuery(() => {
+        const row = db.select().from(providers).where(eq(providers.name, name)).get();
+        if (!row) throw new NotFoundError("provider", name);
+        return toProvider(row);
+      }),
+
+    listProviders: (page) =>
+      runQuery(() => {
+        const spec = PAGE_SPECS.providers;
+        const { size, after } = parsePageRequest(page, spec);
+        const rows = db
+          .select()
+          .from(providers)
+          .where(after ? gt(providers.name, after[0]) : undefined)
+          .orderBy(asc(providers.name))
+          .limit(size + 1)
+          .all();
+        return toPage(rows, size, spec, toProvider, (p) => [p.name]);
+      }),
+
+    updateProvider: (name, changes) =>
+      runQuery(() => {
+        const secret = changes.clientSecret;
+        const row = db
+          .update(providers)
+          .set({
+            updatedAt: now(),
+            ...(changes.profile !== undefined && { profile: changes.profile }),
+            ...(secret !== undefined && {
+              clientSecretCiphertext: toBlob(secret?.ciphertext),
+              clientSecretKeyId: secret?.keyId ?? null,
+            }),
+          })
+          .where(eq(providers.name, name))
+          .returning()
+          .get();
+        if (!row) throw new NotFoundError("provider", name);
+        return toProvider(row);
+      }),
+
+    deleteProvider: (name) =>
+      runQuery(() => {
+        const { changes } = db.delete(providers).where(eq(providers.name, name)).run();
+        if (changes === 0) throw new NotFoundError("provider", name);
+      }),
+
+    isProviderInUse: (name) =>
+      runQuery(() => {
+        const row = db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(eq(connections.providerName, name))
+          .limit(1)
+          .get();
+        return row !== undefined;
+      }),
+  };
+}
+
+function toProvider(row: typeof providers.$inferSelect): ProviderRecord {
+  return {
+    name: row.name,
+    profile: row.profile,
+    clientSecret:
+      row.clientSecretCiphertext && row.clientSecretKeyId !== null
+        ? { ciphertext: row.clientSecretCiphertext, keyId: row.clientSecretKeyId }
+        : null,
+    createdAtMs: row.createdAt,
+    updatedAtMs: row.updatedAt,
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Runs one synchronous SQLite operation as a Store method: the result becomes a promise, constraint
+ * violations become domain errors, and any other failure is rethrown without drizzle's wrapper,
+ * whose message embeds the bound parameters (ciphertext, hashes) and must never reach a log.
+ */
+import { DrizzleQueryError } from "drizzle-orm/errors";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+} from "../../domain/errors.ts";
+
+/** Domain errors to raise for the constraint violations a statement can expect. */
+export interface ConstraintErrors {
+  /** For a UNIQUE or PRIMARY KEY violation. */
+  unique?: () => Error;
+  /** For a FOREIGN KEY violation (the parent row is missing). */
+  foreignKey?: () => Error;
+}
+
+/** Runs `operation`, translating its failure as described in the module comment. */
+export function runQuery<T>(operation: () => T, constraints: ConstraintErrors = {}): Promise<T> {
+  try {
+    return Promise.resolve(operation());
+  } catch (error) {
+    return Promise.reject(translate(error, constraints));
+  }
+}
+
+function translate(error: unknown, constraints: ConstraintErrors): unknown {
+  // Domain errors thrown by the operation itself (inside a transaction) pass through unchanged.
+  if (
+    error instanceof NotFoundError ||
+    error instanceof AlreadyExistsError ||
+    error instanceof ConflictError ||
+    error instanceof InvalidArgumentError
+  ) {
+    return error;
+  }
+  const cause = error instanceof DrizzleQueryError ? error.cause : error;
+  const code = sqliteCode(cause);
+  if ((code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") && constraints.unique) {
+    return constraints.unique();
+  }
+  if (code === "SQLITE_CONSTRAINT_FOREIGNKEY" && constraints.foreignKey) {
+    return constraints.foreignKey();
+  }
+  if (error instanceof DrizzleQueryError) {
+    // SQLite's own message names tables and columns, never values, so it is safe to keep.
+    const message = cause instanceof Error ? cause.message : "unknown error";
+    return new Error(`SQLite query failed (${code ?? "no code"}): ${message}`, { cause });
+  }
+  return error;
+}
+
+function sqliteCode(error: unknown): string | undefined {
+  if (error instanceof Error && "code" in error && typeof error.code === "string") return error.code;
+  return undefined;
+}

@@ -1,0 +1,155 @@
+/**
+ * The SQLite tables: the only declaration of Nexus's SQLite schema, and drizzle-kit's input for
+ * migrations. Times are integer epoch milliseconds unless a comment says Unix seconds.
+ * Secret material exists only as vault ciphertext (BLOB) beside its key id; OAuth states only as
+ * SHA-256 hex, API keys only as secret hashes. Row types stay inside `sqlite/`.
+ */
+import { sql } from "drizzle-orm";
+import { blob, check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
+import type { JsonObject } from "../store.ts";
+
+/** Renders a literal list for a CHECK constraint; the values are our own constants, not input. */
+function sqlList(values: readonly string[]) {
+  return sql.raw(values.map((value) => `'${value}'`).join(", "));
+}
+
+/** Tenants (workspaces). Ids are chosen by the operator or the request, not generated. */
+export const tenants = sqliteTable("tenants", {
+  id: text("id").primaryKey(),
+  displayName: text("display_name").notNull().default(""),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** Provider profiles; `profile` is JSON owned by server/providers/, without the client secret. */
+export const providers = sqliteTable(
+  "providers",
+  {
+    name: text("name").primaryKey(),
+    profile: text("profile", { mode: "json" }).$type<JsonObject>().notNull(),
+    clientSecretCiphertext: blob("client_secret_ciphertext", { mode: "buffer" }),
+    clientSecretKeyId: text("client_secret_key_id"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    // A ciphertext without its key id could never be opened again, and a key id alone is meaningless.
+    check(
+      "providers_client_secret_complete",
+      sql`(${t.clientSecretCiphertext} IS NULL) = (${t.clientSecretKeyId} IS NULL)`,
+    ),
+  ],
+);
+
+/** Connections; each belongs to one tenant. Lease columns are for the refresh engine. */
+export const connections = sqliteTable(
+  "connections",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    userId: text("user_id").notNull(),
+    // No foreign key: a provider may be deleted with force while its connections remain.
+    providerName: text("provider_name").notNull(),
+    status: text("status", { enum: CONNECTION_STATUSES }).notNull(),
+    statusReason: text("status_reason"),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    params: text("params", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    returnUrl: text("return_url"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    credentialVersion: integer("credential_version").notNull().default(0),
+    /** Unix seconds. */
+    credentialExpiresAt: integer("credential_expires_at"),
+    nextRefreshAt: integer("next_refresh_at"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
+  },
+  (t) => [
+    index("connections_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("connections_next_refresh_idx").on(t.nextRefreshAt),
+    index("connections_provider_idx").on(t.providerName),
+    check("connections_status_known", sql`${t.status} IN (${sqlList(CONNECTION_STATUSES)})`),
+  ],
+);
+
+/** The current credential of a connection: one row per connection, vault ciphertext only. */
+export const credentials = sqliteTable("credentials", {
+  connectionId: text("connection_id")
+    .primaryKey()
+    .references(() => connections.id, { onDelete: "cascade" }),
+  ciphertext: blob("ciphertext", { mode: "buffer" }).notNull(),
+  keyId: text("key_id").notNull(),
+  version: integer("version").notNull(),
+  /** Unix seconds. */
+  expiresAt: integer("expires_at"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Pending OAuth consents, keyed by the SHA-256 hex of the state; used at most once. */
+export const consentStates = sqliteTable(
+  "consent_states",
+  {
+    stateHash: text("state_hash").primaryKey(),
+    connectionId: text("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    secretsCiphertext: blob("secrets_ciphertext", { mode: "buffer" }),
+    secretsKeyId: text("secrets_key_id"),
+    returnUrl: text("return_url"),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [
+    index("consent_states_connection_idx").on(t.connectionId),
+    index("consent_states_expires_idx").on(t.expiresAt),
+    check("consent_states_secrets_complete", sql`(${t.secretsCiphertext} IS NULL) = (${t.secretsKeyId} IS NULL)`),
+  ],
+);
+
+/** API keys: the secret's hash, never the secret. Admin keys have no tenant. */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    prefix: text("prefix").notNull(),
+    secretHash: text("secret_hash").notNull().unique("api_keys_secret_hash_unique"),
+    name: text("name").notNull(),
+    role: text("role", { enum: ["admin", "agent"] }).notNull(),
+    tenantId: text("tenant_id").references(() => tenants.id),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+    lastUsedAt: integer("last_used_at"),
+  },
+  (t) => [
+    index("api_keys_created_idx").on(t.createdAt, t.id),
+    index("api_keys_tenant_created_idx").on(t.tenantId, t.createdAt),
+    check("api_keys_role_known", sql`${t.role} IN ('admin', 'agent')`),
+  ],
+);
+
+/** The audit log. No foreign keys: events outlive the rows they mention. */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    // AUTOINCREMENT: ids must keep increasing even after pruning deletes the newest rows.
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    time: integer("time").notNull(),
+    action: text("action").notNull(),
+    result: text("result").notNull(),
+    keyId: text("key_id"),
+    tenantId: text("tenant_id"),
+    connectionId: text("connection_id"),
+    requestId: text("request_id"),
+    clientAddress: text("client_address"),
+    details: text("details", { mode: "json" }).$type<Record<string, string>>().notNull(),
+  },
+  (t) => [
+    index("audit_events_time_idx").on(t.time),
+    index("audit_events_tenant_idx").on(t.tenantId, t.id),
+    index("audit_events_connection_idx").on(t.connectionId, t.id),
+  ],
+);

@@ -1,0 +1,50 @@
+/**
+ * Tenants in SQLite: the `tenants` table and its row → Tenant mapping.
+ * Tenant ids are given by the caller; this module never invents one.
+ */
+import { eq } from "drizzle-orm";
+import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
+import type { Tenant, TenantStore } from "../store.ts";
+import { runQuery } from "./run-query.ts";
+import { tenants } from "./schema.ts";
+import type { SqliteStoreContext } from "./store-context.ts";
+
+/** Creates the tenant methods of the SQLite store. */
+export function createSqliteTenantStore({ db, now }: SqliteStoreContext): TenantStore {
+  return {
+    createTenant: (input) =>
+      runQuery(
+        () => {
+          const row = db
+            .insert(tenants)
+            .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+            .returning()
+            .get();
+          return toTenant(row);
+        },
+        { unique: () => new AlreadyExistsError("tenant", input.id) },
+      ),
+
+    getTenant: (id) =>
+      runQuery(() => {
+        const row = db.select().from(tenants).where(eq(tenants.id, id)).get();
+        if (!row) throw new NotFoundError("tenant", id);
+        return toTenant(row);
+      }),
+
+    ensureTenant: (input) =>
+      runQuery(() => {
+        db.insert(tenants)
+          .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+          .onConflictDoNothing()
+          .run();
+        const row = db.select().from(tenants).where(eq(tenants.id, input.id)).get();
+        if (!row) throw new NotFoundError("tenant", input.id);
+        return toTenant(row);
+      }),
+  };
+}
+
+function toTenant(row: typeof tenants.$inferSelect): Tenant {
+  return { id: row.id, displayName: row.displayName, createdAtMs: row.createdAt };
+}

@@ -1,0 +1,75 @@
+/**
+ * Envelope encryption of secrets at rest: AES-256-GCM, a fresh 96-bit IV per value, the key id
+ * stored beside the ciphertext and Additional Authenticated Data binding each ciphertext to its row
+ * (so a ciphertext copied to another row fails to decrypt). Plaintext never leaves this module's
+ * callers' hands in logs or errors.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import type { Keyring } from "./keyring.ts";
+
+/** A sealed value: what the store keeps. */
+export interface Sealed {
+  /** Id of the keyring key that sealed it. */
+  keyId: string;
+  /** Format byte (1) ‖ IV (12 bytes) ‖ ciphertext ‖ GCM tag (16 bytes). */
+  ciphertext: Uint8Array;
+}
+
+/** Seals and opens secrets with a keyring. */
+export interface Vault {
+  /** Encrypts `plaintext` with the active key, bound to `aad` (e.g. "credential:conn_…"). */
+  seal(plaintext: Uint8Array | string, aad: string): Sealed;
+  /** Decrypts a sealed value; throws VaultError if the key is unknown, the AAD differs or it was altered. */
+  open(sealed: Sealed, aad: string): Buffer;
+  /** Whether `sealed` uses a key other than the active one (candidate for re-encryption). */
+  needsRotation(sealed: Sealed): boolean;
+}
+
+/** Decryption failed: unknown key id, wrong AAD, or tampered ciphertext. Carries no secret. */
+export class VaultError extends Error {
+  override readonly name = "VaultError";
+  readonly keyId: string;
+  constructor(message: string, keyId: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.keyId = keyId;
+  }
+}
+
+const FORMAT_V1 = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Creates a vault over a keyring. */
+export function createVault(keyring: Keyring): Vault {
+  return {
+    seal(plaintext, aad) {
+      const { id, key } = keyring.active;
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv("aes-256-gcm", key, iv);
+      cipher.setAAD(Buffer.from(aad, "utf8"));
+      const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+      return { keyId: id, ciphertext: Buffer.concat([Buffer.of(FORMAT_V1), iv, body, cipher.getAuthTag()]) };
+    },
+    open(sealed, aad) {
+      const entry = keyring.byId.get(sealed.keyId);
+      if (!entry) throw new VaultError(`encryption key "${sealed.keyId}" is not in the keyring`, sealed.keyId);
+      const data = Buffer.from(sealed.ciphertext);
+      if (data.length < 1 + IV_BYTES + TAG_BYTES || data[0] !== FORMAT_V1) {
+        throw new VaultError("sealed value is malformed", sealed.keyId);
+      }
+      const iv = data.subarray(1, 1 + IV_BYTES);
+      const tag = data.subarray(data.length - TAG_BYTES);
+      const decipher = createDecipheriv("aes-256-gcm", entry.key, iv);
+      decipher.setAAD(Buffer.from(aad, "utf8"));
+      decipher.setAuthTag(tag);
+      try {
+        return Buffer.concat([decipher.update(data.subarray(1 + IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      } catch (cause) {
+        throw new VaultError("sealed value failed authentication (wrong row, key or tampered)", sealed.keyId, { cause });
+      }
+    },
+    needsRotation(sealed) {
+      return sealed.keyId !== keyring.active.id;
+    },
+  };
+}
