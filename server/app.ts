@@ -9,8 +9,8 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Code, ConnectError, createContextValues, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Config } from "./config/config.ts";
-import { createEndpoints, sendNotFound, type NodeRequest, type NodeResponse } from "./http/endpoints.ts";
-import { createListener, type ListenerAddress } from "./http/listener.ts";
+import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
+import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createServerMetrics } from "./metrics/server-metrics.ts";
 import { createHealthService } from "./reflection/health-service.ts";
@@ -33,7 +33,7 @@ import { createVault, type Vault } from "./vault/vault.ts";
 /** An assembled Nexus server. */
 export interface App {
   /** The Node request handler serving every protocol, REST and the plain endpoints. */
-  readonly handler: (req: NodeRequest, res: NodeResponse) => void;
+  readonly handler: ListenerRequestHandler;
   /** Starts listening on the configured host and port (port 0 picks a free one). */
   listen(): Promise<ListenerAddress>;
   /** Graceful shutdown: readiness off, streams ended, in-flight requests drained, store closed. */
@@ -101,7 +101,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     isAcceptingTraffic: () => acceptingTraffic,
   });
 
-  const handler = connectNodeAdapter({
+  const handler: ListenerRequestHandler = connectNodeAdapter({
     routes,
     ...routerOptions,
     contextValues: (req) => {

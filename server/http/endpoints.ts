@@ -9,8 +9,18 @@ import type { Registry } from "prom-client";
 
 /** A request as the one-port listener hands it over (HTTP/1.1 or HTTP/2). */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
-/** A response as the one-port listener hands it over (HTTP/1.1 or HTTP/2). */
-export type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * The part of a response (HTTP/1.1 or HTTP/2, or connect-node's view of either) these endpoints
+ * use. Structural, because the two Node response classes have incompatible overloads.
+ */
+export interface NodeResponse {
+  readonly headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
+  writeHead(statusCode: number, headers: Record<string, string>): unknown;
+  end(): unknown;
+  end(chunk: string): unknown;
+}
 
 /** What /readyz asks; resolves true when the dependency answers. */
 export type ReadinessCheck = () => Promise<boolean>;

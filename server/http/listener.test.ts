@@ -300,10 +300,35 @@ test("close: idle keep-alive h1 connections and idle h2 sessions do not delay it
   t.after(() => session.destroy());
   await h2Get(session, "/idle");
 
+  // Connected but silent: no request yet, so nothing to wait for (firstByteTimeoutMs is 10 s).
+  const silent = net.connect(port, HOST);
+  silent.on("error", () => {});
+  await once(silent, "connect");
+
   const socketClosed = once(idleSocket, "close");
   const sessionClosed = once(session, "close");
+  const silentClosed = once(silent, "close");
   await within(listener.close({ graceMs: 30_000 }), 5_000, "close with idle clients");
-  await within(Promise.all([socketClosed, sessionClosed]), 2_000, "client side close");
+  await within(Promise.all([socketClosed, sessionClosed, silentClosed]), 2_000, "client side close");
+});
+
+test("close: a keep-alive h1 response that ends during the drain frees its connection", async (t) => {
+  const open: AnyResponse[] = [];
+  const { listener, port } = await start(t, {
+    keepAliveTimeoutMs: 60_000,
+    handler: testHandler({ onStream: (res) => open.push(res) }),
+    // Ends the stream a little after draining began, when its headers (keep-alive) are long gone.
+    onBeforeClose: () => void setTimeout(() => open.forEach((res) => res.end()), 100),
+  });
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const response = h1Get(port, "/stream", agent);
+  while (open.length === 0) await delay(10);
+
+  await within(listener.close({ graceMs: 30_000 }), 5_000, "close after the stream ended");
+  const { res, body } = await response;
+  assert.equal(res.headers.connection, "keep-alive");
+  assert.equal(body, "first\n");
 });
 
 test("close: a never-ending stream is destroyed after graceMs", async (t) => {

@@ -236,7 +236,7 @@ export function createListener(options: ListenerOptions): Listener {
       logger.error({ err }, "onBeforeClose failed");
     }
 
-    
+    for (const session of sessions) session.close();
     for (const res of h1Responses) {
       if (!res.headersSent) res.setHeader("connection", "close");
     }

@@ -133,7 +133,8 @@ function resolvePathField(method: DescMethodUnary, fieldPath: string): DescField
   for (const name of fieldPath.split(".")) {
     const field: DescField | undefined = message?.fields.find((f) => f.name === name);
     if (message === undefined || field === undefined) {
-      throw new InvalidHttpRuleError(method, `path variable "${fieldPath}": no field "${name}" in ${method.input.typeName}`);
+      const reason = `path variable "${fieldPath}": no field "${name}" in ${method.input.typeName}`;
+      throw new InvalidHttpRuleError(method, reason);
     }
     chain.push(field);
     message = field.fieldKind === "message" ? field.message : undefined;

@@ -15,6 +15,7 @@ import {
   NotImplementedError,
 } from "../domain/errors.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import type { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { connectionStatusToProto } from "../services/convert.ts";
 
 /** Result of mapping: the ConnectError to send, and whether the original must be logged as a fault. */
@@ -99,7 +100,7 @@ function reasonForStatus(status: ConnectionNotUsableError["status"]): ErrorReaso
 function withInfo(
   err: DomainError,
   code: Code,
-  info: { reason?: ErrorReason; connectionId?: string; status?: number; field?: string },
+  info: { reason?: ErrorReason; connectionId?: string; status?: ConnectionStatus; field?: string },
 ): ConnectError {
   const detail = create(ErrorInfoSchema, info);
   // The domain message is safe by construction (no secrets); keep the original as `cause` for logs.

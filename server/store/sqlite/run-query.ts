@@ -1,7 +1,8 @@
 /**
  * Runs one synchronous SQLite operation as a Store method: the result becomes a promise, constraint
- * violations become domain errors, and any other failure is rethrown without drizzle's wrapper,
- * whose message embeds the bound parameters (ciphertext, hashes) and must never reach a log.
+ * violations become domain errors, and no failure leaves carrying bound values. (better-sqlite3's
+ * own errors name tables and columns only; drizzle's DrizzleQueryError, which its cached and async
+ * paths throw, embeds the bound parameters — ciphertext, hashes — in its message, so it is dropped.)
  */
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import {

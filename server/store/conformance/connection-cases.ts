@@ -1,0 +1,240 @@
+/**
+ * Conformance cases for connections: defaults, tenant isolation on every scoped method, filters,
+ * keyset paging (ties included), page request validation, and compare-and-set status changes.
+ */
+import assert from "node:assert/strict";
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "../../domain/errors.ts";
+import type { ConnectionFilter, ConnectionRecord } from "../store.ts";
+import { assertRejectsWith, collectPages, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
+
+/** Declares the connection cases. */
+export function describeConnectionCases(h: StoreHarness): void {
+  h.test("createConnection fills defaults and generates distinct conn_ ids", async () => {
+    const a = await seedConnection(h.store(), "tenant-a");
+    const b = await seedConnection(h.store(), "tenant-a");
+    assert.match(a.id, /^conn_[A-Za-z0-9_-]{22,}$/);
+    assert.notEqual(a.id, b.id);
+    assert.deepEqual(a, {
+      id: a.id,
+      tenantId: "tenant-a",
+      userId: "user-1",
+      providerName: "google",
+      status: "pending",
+      statusReason: null,
+      scopes: [],
+      params: {},
+      returnUrl: null,
+      createdAtMs: START_TIME_MS,
+      updatedAtMs: START_TIME_MS,
+      credentialVersion: 0,
+      credentialExpiresAtSeconds: null,
+      nextRefreshAtMs: null,
+    });
+  });
+
+  h.test("createConnection stores what it is given", async () => {
+    const created = await seedConnection(h.store(), "tenant-a", {
+      id: "conn_given",
+      userId: "user-9",
+      providerName: "shopify",
+      status: "active",
+      statusReason: "imported",
+      scopes: ["read_orders", "write_orders"],
+      params: { shop: "acme" },
+      returnUrl: "https://app.example/back?x=1",
+    });
+    assert.equal(created.id, "conn_given");
+    assert.deepEqual(await h.store().getConnection("tenant-a", "conn_given"), created);
+    assert.deepEqual(created.scopes, ["read_orders", "write_orders"]);
+    assert.deepEqual(created.params, { shop: "acme" });
+    assert.equal(created.status, "active");
+    assert.equal(created.statusReason, "imported");
+    assert.equal(created.returnUrl, "https://app.example/back?x=1");
+  });
+
+  h.test("createConnection in a missing tenant is NotFound(tenant)", async () => {
+    const creating = h.store().createConnection({ tenantId: "ghost", userId: "u", providerName: "google" });
+    await assertRejectsWith(creating, NotFoundError, (error) => assert.equal(error.kind, "tenant"));
+  });
+
+  h.test("createConnection with a taken id is AlreadyExists", async () => {
+    await seedConnection(h.store(), "tenant-a", { id: "conn_same" });
+    await assertRejectsWith(seedConnection(h.store(), "tenant-b", { id: "conn_same" }), AlreadyExistsError, (error) =>
+      assert.equal(error.kind, "connection"),
+    );
+  });
+
+  h.test("getConnection of another tenant's or a missing connection is NotFound", async () => {
+    const own = await seedConnection(h.store(), "tenant-a");
+    await h.store().ensureTenant({ id: "tenant-b" });
+    for (const [tenantId, id] of [
+      ["tenant-b", own.id],
+      ["tenant-a", "conn_missing"],
+    ] as const) {
+      await assertRejectsWith(h.store().getConnection(tenantId, id), NotFoundError, (error) => {
+        assert.equal(error.kind, "connection");
+        assert.equal(error.id, id);
+      });
+    }
+  });
+
+  h.test("findConnectionById finds any tenant's connection and null when missing", async () => {
+    const created = await seedConnection(h.store(), "tenant-a");
+    assert.deepEqual(await h.store().findConnectionById(created.id), created);
+    assert.equal(await h.store().findConnectionById("conn_missing"), null);
+  });
+
+  h.test("listConnections returns only the tenant's connections, newest first", async () => {
+    const a1 = await seedConnection(h.store(), "tenant-a");
+    h.clock.advance(10);
+    await seedConnection(h.store(), "tenant-b");
+    h.clock.advance(10);
+    const a2 = await seedConnection(h.store(), "tenant-a");
+    const page = await h.store().listConnections("tenant-a", {}, {});
+    assert.deepEqual(
+      page.items.map((c) => c.id),
+      [a2.id, a1.id],
+    );
+    assert.equal(page.nextPageToken, "");
+    await h.store().ensureTenant({ id: "tenant-c" });
+    assert.deepEqual((await h.store().listConnections("tenant-c", {}, {})).items, []);
+  });
+
+  h.test("listConnections filters by user, provider and status", async () => {
+    const match = await seedConnection(h.store(), "tenant-a", { userId: "u1", providerName: "github", status: "active" });
+    await seedConnection(h.store(), "tenant-a", { userId: "u2", providerName: "github", status: "active" });
+    await seedConnection(h.store(), "tenant-a", { userId: "u1", providerName: "google", status: "active" });
+    await seedConnection(h.store(), "tenant-a", { userId: "u1", providerName: "github", status: "pending" });
+    await seedConnection(h.store(), "tenant-b", { userId: "u1", providerName: "github", status: "active" });
+    const ids = async (filter: ConnectionFilter) =>
+      (await h.store().listConnections("tenant-a", filter, {})).items.map((c) => c.id);
+    assert.deepEqual(await ids({ userId: "u1", providerName: "github", status: "active" }), [match.id]);
+    assert.equal((await ids({ userId: "u1" })).length, 3);
+    assert.equal((await ids({ providerName: "github" })).length, 3);
+    assert.equal((await ids({ status: "pending" })).length, 1);
+    assert.equal((await ids({ userId: "", providerName: "" })).length, 4, "empty filters do not filter");
+  });
+
+  h.test("listConnections pages without duplicates or gaps, equal timestamps included", async () => {
+    const created: ConnectionRecord[] = [];
+    for (let i = 0; i < 23; i++) {
+      // Every third connection shares its creation time with the previous one.
+      if (i % 3 !== 0) h.clock.advance(1);
+      created.push(await seedConnection(h.store(), "tenant-a"));
+    }
+    await seedConnection(h.store(), "tenant-b");
+    const { items, pages } = await collectPages(5, (pageToken) =>
+      h.store().listConnections("tenant-a", {}, { pageSize: 5, pageToken }),
+    );
+    assert.equal(pages, 5);
+    assert.equal(items.length, 23);
+    assert.equal(new Set(items.map((c) => c.id)).size, 23);
+    assert.deepEqual(new Set(items.map((c) => c.id)), new Set(created.map((c) => c.id)));
+    for (let i = 1; i < items.length; i++) {
+      const [prev, next] = [items[i - 1], items[i]] as [ConnectionRecord, ConnectionRecord];
+      const ordered = prev.createdAtMs > next.createdAtMs || (prev.createdAtMs === next.createdAtMs && prev.id > next.id);
+      assert.ok(ordered, `items ${i - 1} and ${i} are out of order`);
+    }
+  });
+
+  h.test("listConnections validates page size and page token", async () => {
+    await seedConnection(h.store(), "tenant-a");
+    await seedConnection(h.store(), "tenant-a");
+    for (const pageSize of [-1, 2.5, Number.NaN]) {
+      await assertRejectsWith(h.store().listConnections("tenant-a", {}, { pageSize }), InvalidArgumentError, (error) =>
+        assert.equal(error.field, "page_size"),
+      );
+    }
+    const providerToken = Buffer.from(JSON.stringify(["providers", "google"])).toString("base64url");
+    for (const pageToken of ["not a token!", "e30", providerToken, "A".repeat(5000)]) {
+      await assertRejectsWith(h.store().listConnections("tenant-a", {}, { pageToken }), InvalidArgumentError, (error) =>
+        assert.equal(error.field, "page_token"),
+      );
+    }
+    const clamped = await h.store().listConnections("tenant-a", {}, { pageSize: 1_000_000 });
+    assert.equal(clamped.items.length, 2, "an oversized page size is lowered, not refused");
+    const first = await h.store().listConnections("tenant-a", {}, { pageSize: 1 });
+    assert.equal(first.items.length, 1);
+    assert.notEqual(first.nextPageToken, "");
+  });
+
+  h.test("updateConnectionStatus moves the status and records the reason", async () => {
+    const created = await seedConnection(h.store(), "tenant-a");
+    h.clock.advance(1500);
+    const failed = await h.store().updateConnectionStatus("tenant-a", created.id, "pending", "failed", "access_denied");
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.statusReason, "access_denied");
+    assert.equal(failed.updatedAtMs, START_TIME_MS + 1500);
+    assert.equal(failed.createdAtMs, START_TIME_MS);
+    assert.deepEqual(await h.store().getConnection("tenant-a", created.id), failed);
+    const retried = await h.store().updateConnectionStatus("tenant-a", created.id, "failed", "pending", null);
+    assert.equal(retried.statusReason, null);
+  });
+
+  h.test("updateConnectionStatus accepts any of several expected statuses", async () => {
+    const created = await seedConnection(h.store(), "tenant-a", { status: "expired" });
+    const updated = await h.store().updateConnectionStatus(
+      "tenant-a",
+      created.id,
+      ["attention_required", "expired", "failed"],
+      "pending",
+      null,
+    );
+    assert.equal(updated.status, "pending");
+  });
+
+  h.test("updateConnectionStatus with an unexpected status is a Conflict and changes nothing", async () => {
+    const created = await seedConnection(h.store(), "tenant-a", { status: "revoked", statusReason: "by_admin" });
+    await assertRejectsWith(
+      h.store().updateConnectionStatus("tenant-a", created.id, ["pending", "active"], "active", null),
+      ConflictError,
+    );
+    assert.deepEqual(await h.store().getConnection("tenant-a", created.id), created);
+  });
+
+  h.test("updateConnectionStatus of another tenant's connection is NotFound and changes nothing", async () => {
+    const created = await seedConnection(h.store(), "tenant-a");
+    await h.store().ensureTenant({ id: "tenant-b" });
+    await assertRejectsWith(
+      h.store().updateConnectionStatus("tenant-b", created.id, "pending", "revoked", "stolen"),
+      NotFoundError,
+      (error) => assert.equal(error.kind, "connection"),
+    );
+    await assertRejectsWith(
+      h.store().updateConnectionStatus("tenant-a", "conn_missing", "pending", "revoked", null),
+      NotFoundError,
+    );
+    assert.deepEqual(await h.store().getConnection("tenant-a", created.id), created);
+  });
+
+  h.test("updateConnectionStatus applies scopes, return URL and next refresh time", async () => {
+    const created = await seedConnection(h.store(), "tenant-a", { scopes: ["a"], returnUrl: "https://one.example/" });
+    const updated = await h.store().updateConnectionStatus("tenant-a", created.id, "pending", "active", null, {
+      scopes: ["a", "b"],
+      nextRefreshAtMs: START_TIME_MS + 60_000,
+    });
+    assert.deepEqual(updated.scopes, ["a", "b"]);
+    assert.equal(updated.returnUrl, "https://one.example/", "absent fields are kept");
+    assert.equal(updated.nextRefreshAtMs, START_TIME_MS + 60_000);
+    const cleared = await h.store().updateConnectionStatus("tenant-a", created.id, "active", "pending", null, {
+      returnUrl: null,
+      nextRefreshAtMs: null,
+    });
+    assert.equal(cleared.returnUrl, null);
+    assert.equal(cleared.nextRefreshAtMs, null);
+    assert.deepEqual(cleared.scopes, ["a", "b"]);
+  });
+
+  h.test("concurrent updateConnectionStatus calls from one status: exactly one wins", async () => {
+    const created = await seedConnection(h.store(), "tenant-a");
+    const results = await Promise.allSettled([
+      h.store().updateConnectionStatus("tenant-a", created.id, "pending", "active", null),
+      h.store().updateConnectionStatus("tenant-a", created.id, "pending", "failed", "access_denied"),
+    ]);
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r) => r.status === "rejected");
+    assert.equal(won.length, 1);
+    assert.equal(lost.length, 1);
+    assert.ok(lost[0]?.status === "rejected" && lost[0].reason instanceof ConflictError);
+  });
+}
