@@ -1,8 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
-import { protoCamelCase } from "@bufbuild/protobuf/reflect";
 import { FieldMaskSchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import {
@@ -18,7 +16,7 @@ import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { AuthType, ProviderSchema, UpdateProviderRequestSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { ConnectionStatus, ConnectionStatusSchema } from "../../gen/nexus/v1/status_pb.ts";
 import { GetTokenResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
-import { fromRestJson, JSON_NAME_FIELDS, restEnumName, toRestJson } from "./rest-json.ts";
+import { fromRestJson, restEnumName, toRestJson } from "./rest-json.ts";
 
 test("GetTokenResponse renders the seed's credential shape", () => {
   const message = create(GetTokenResponseSchema, {
@@ -153,21 +151,12 @@ test("bad input is an InvalidArgumentError naming the field path", () => {
   );
 });
 
-test("JSON_NAME_FIELDS lists exactly the json_name options the descriptors cannot show", () => {
-  // Such a json_name equals the default lowerCamelCase and is dropped from the generated code, so
-  // only the .proto sources know it. Top-level messages only, which is all proto/nexus/v1 has.
-  const dir = new URL("../../proto/nexus/v1/", import.meta.url);
-  const found = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".proto"))) {
-    const source = readFileSync(new URL(file, dir), "utf8");
-    const pkg = /^package ([\w.]+);/m.exec(source)?.[1];
-    let message = "";
-    for (const line of source.split("\n")) {
-      message = /^message (\w+)/.exec(line)?.[1] ?? message;
-      const field = /(\w+) = \d+ \[.*json_name = "(\w+)"/.exec(line);
-      if (field?.[1] !== undefined && field[2] === protoCamelCase(field[1])) found.add(`${pkg}.${message}.${field[1]}`);
-    }
-  }
-  assert.ok(found.size > 0, "the scan finds the seed's authUrl fields");
-  assert.deepEqual([...found].sort(), [...JSON_NAME_FIELDS].sort());
+test("(nexus.v1.rest_json_name) renames a key in both directions: the seed's authUrl", () => {
+  const json = toRestJson(
+    RequestConnectionResponseSchema,
+    create(RequestConnectionResponseSchema, { authUrl: "https://idp/authorize", connectionId: "conn_1" }),
+  );
+  assert.deepEqual(json, { authUrl: "https://idp/authorize", connection_id: "conn_1" });
+  const back = fromRestJson(RequestConnectionResponseSchema, { authUrl: "https://x", connection_id: "c" });
+  assert.equal(back.authUrl, "https://x");
 });

@@ -1,11 +1,11 @@
 /**
- * The REST JSON profile of the /v1 paths, at one boundary: proto field names (an explicit json_name
- * such as "authUrl" wins, see JSON_NAME_FIELDS), enums as lower-case names without the enum's
+ * The REST JSON profile of the /v1 paths, at one boundary: proto field names (or the
+ * field's `(nexus.v1.rest_json_name)` option, e.g. the seed's "authUrl"), enums as lower-case names without the enum's
  * prefix ("attention_required"), 64-bit integers as JSON numbers while they are exact, defaults
  * omitted, well-known types as in proto3 JSON. It wraps protobuf-es toJson/fromJson and only
  * rewrites what the profile changes.
  */
-import { fromJson, mergeFromJson, ScalarType, toJson } from "@bufbuild/protobuf";
+import { fromJson, getOption, mergeFromJson, ScalarType, toJson } from "@bufbuild/protobuf";
 import type {
   DescEnum,
   DescField,
@@ -18,18 +18,9 @@ import type {
 } from "@bufbuild/protobuf";
 import { isFieldError, protoCamelCase } from "@bufbuild/protobuf/reflect";
 import { hasCustomJsonRepresentation } from "@bufbuild/protobuf/wkt";
+import { rest_json_name } from "../../gen/nexus/v1/rest_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 
-/**
- * Fields (fully qualified) whose REST key is their json_name although it equals the default
- * lowerCamelCase: protoc-gen-es drops such a json_name from the embedded descriptors, so it cannot
- * be seen at run time. rest-json.test.ts checks this list against `json_name` in proto/nexus/v1.
- */
-export const JSON_NAME_FIELDS: ReadonlySet<string> = new Set([
-  // The seed contract's POST /v1/request-connection answer is {"authUrl": ...}.
-  "nexus.v1.RequestConnectionResponse.auth_url",
-  "nexus.v1.ReconnectConnectionResponse.auth_url",
-]);
 
 /** Options of the REST JSON conversions. */
 export interface RestJsonOptions {
@@ -228,11 +219,9 @@ function readWellKnown(desc: DescMessage, json: JsonValue, path: string, ctx: Re
 
 // ---- shared ----
 
-// An explicit json_name is part of the REST contract; the implicit lowerCamelCase name is not.
+// The proto name, unless the field carries a (nexus.v1.rest_json_name) option (e.g. the seed's "authUrl").
 function restKey(field: DescField): string {
-  const isExplicit =
-    field.jsonName !== protoCamelCase(field.name) || JSON_NAME_FIELDS.has(`${field.parent.typeName}.${field.name}`);
-  return isExplicit ? field.jsonName : field.name;
+  return getOption(field, rest_json_name) || field.name;
 }
 
 // The enum's name in UPPER_SNAKE plus "_": ConnectionStatus → "CONNECTION_STATUS_" (buf lint's
