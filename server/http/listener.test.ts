@@ -74,10 +74,13 @@ async function rawExchange(port: number, chunks: (string | Buffer)[], gapMs = 0)
   let received = "";
   socket.on("data", (d: Buffer) => (received += d.toString("latin1")));
   socket.on("error", () => {});
-  const closed = once(socket, "close");
+  // Not events.once: it rejects on "error", and a server that closes while we still write may
+  // reset the connection (ECONNRESET) after its answer arrived.
+  const closed = new Promise((resolve) => socket.on("close", resolve));
   await once(socket, "connect");
   for (const chunk of chunks) {
-    if (socket.destroyed) break;
+    // Stop writing once the server answered, so its close does not race our next write.
+    if (socket.destroyed || received !== "") break;
     socket.write(chunk);
     if (gapMs > 0) await delay(gapMs);
   }
