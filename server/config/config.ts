@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
+import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "../consent/return-url-policy.ts";
 
 /** The validated configuration of one server instance. */
 export interface Config {
@@ -22,6 +23,11 @@ export interface Config {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Encryption keyring from NEXUS_ENCRYPTION_KEYS, or undefined to load/generate it in dataDir. */
   encryptionKeys: string | undefined;
+  /**
+   * Origins a consent may return to (`https://app.example.com`, `http://localhost:*`). Development
+   * default: localhost on any port; production default: none (every return_url is refused).
+   */
+  returnUrlOrigins: readonly string[];
   /** Largest accepted request body, in bytes (Connect, gRPC and REST alike). */
   maxBodyBytes: number;
   /** How long a graceful shutdown waits for in-flight requests, in milliseconds. */
@@ -55,6 +61,7 @@ const envSchema = z.object({
     .optional(),
   NEXUS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   NEXUS_ENCRYPTION_KEYS: z.string().min(1).optional(),
+  NEXUS_RETURN_URL_ORIGINS: z.string().optional(),
   NEXUS_MAX_BODY_BYTES: integer("NEXUS_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024).optional(),
   NEXUS_SHUTDOWN_GRACE_MS: integer("NEXUS_SHUTDOWN_GRACE_MS", 0, 600_000).optional(),
 });
@@ -80,6 +87,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
       "NEXUS_ENCRYPTION_KEYS: required when NODE_ENV=production (generate one with `npm run nexus -- keys generate`)",
     );
   }
+  const returnUrlOrigins =
+    e.NEXUS_RETURN_URL_ORIGINS !== undefined
+      ? e.NEXUS_RETURN_URL_ORIGINS.split(",").map((s) => s.trim()).filter((s) => s !== "")
+      : mode === "development"
+        ? DEV_RETURN_URL_ORIGINS
+        : [];
+  try {
+    createReturnUrlPolicy(returnUrlOrigins);
+  } catch (err) {
+    problems.push(`NEXUS_RETURN_URL_ORIGINS: ${(err as Error).message}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -89,6 +107,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     publicUrl: e.NEXUS_PUBLIC_URL?.replace(/\/+$/, ""),
     logLevel: e.NEXUS_LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,
+    returnUrlOrigins,
     maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? 1024 * 1024,
     shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? 10_000,
   };

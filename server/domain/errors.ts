@@ -78,6 +78,17 @@ export class NotImplementedError extends Error {
   }
 }
 
+/** A return_url whose origin is not on the allowlist; checked before anything is created. */
+export class ReturnUrlNotAllowedError extends Error {
+  override readonly name = "ReturnUrlNotAllowedError";
+  /** The origin that was refused (never the path or query, which may carry tokens). */
+  readonly origin: string;
+  constructor(origin: string, options?: DomainErrorOptions) {
+    super(`return_url origin "${origin.slice(0, 200)}" is not allowed (configure NEXUS_RETURN_URL_ORIGINS)`, options);
+    this.origin = origin;
+  }
+}
+
 /** Every error class above, for exhaustive mapping. */
 export type DomainError =
   | NotFoundError
@@ -85,7 +96,8 @@ export type DomainError =
   | ConnectionNotUsableError
   | AlreadyExistsError
   | ConflictError
-  | NotImplementedError;
+  | NotImplementedError
+  | ReturnUrlNotAllowedError;
 
 /** Ids come from callers: keep what we echo short so an error can't carry a pasted secret whole. */
 function truncateId(id: string): string {

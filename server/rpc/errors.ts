@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   NotImplementedError,
+  ReturnUrlNotAllowedError,
 } from "../domain/errors.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import type { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
@@ -39,7 +40,8 @@ function isDomainError(err: unknown): err is DomainError {
     err instanceof ConnectionNotUsableError ||
     err instanceof AlreadyExistsError ||
     err instanceof ConflictError ||
-    err instanceof NotImplementedError
+    err instanceof NotImplementedError ||
+    err instanceof ReturnUrlNotAllowedError
   );
 }
 
@@ -69,6 +71,8 @@ function fromDomainError(err: DomainError): ConnectError {
       return withInfo(err, Code.Aborted, {});
     case "NotImplementedError":
       return withInfo(err, Code.Unimplemented, { reason: ErrorReason.NOT_IMPLEMENTED });
+    case "ReturnUrlNotAllowedError":
+      return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.RETURN_URL_NOT_ALLOWED, field: "return_url" });
     default: {
       const unreachable: never = err;
       return unreachable;

@@ -302,6 +302,8 @@ export interface CredentialStore {
   deleteCredential(connectionId: string): Promise<void>;
   /** Records a consent state; NotFoundError when the connection is missing. */
   createConsentState(input: ConsentStateInput): Promise<ConsentStateRecord>;
+  /** Reads a consent state by hash whatever its use or expiry, or null (e.g. to render a capture form). */
+  findConsentState(stateHash: string): Promise<ConsentStateRecord | null>;
   /**
    * Marks the state used and returns it, atomically, only if it is unused and `nowMs < expiresAtMs`;
    * otherwise null (unknown, replayed or expired all look the same).

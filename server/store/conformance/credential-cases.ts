@@ -143,6 +143,23 @@ export function describeCredentialCases(h: StoreHarness): void {
     assert.equal(await h.store().consumeConsentState(STATE_HASH, usedAt + 1), null);
   });
 
+  h.test("findConsentState reads a state without using it, and after use shows usedAtMs", async () => {
+    const connection = await seedConnection(h.store(), "tenant-a");
+    await h.store().createConsentState({
+      stateHash: STATE_HASH,
+      connectionId: connection.id,
+      secrets: null,
+      returnUrl: "https://app.example/done",
+      expiresAtMs: START_TIME_MS + 600_000,
+    });
+    const found = await h.store().findConsentState(STATE_HASH);
+    assert.equal(found?.connectionId, connection.id);
+    assert.equal(found?.usedAtMs, null);
+    assert.ok(await h.store().consumeConsentState(STATE_HASH, START_TIME_MS + 5), "finding did not use it");
+    assert.equal((await h.store().findConsentState(STATE_HASH))?.usedAtMs, START_TIME_MS + 5);
+    assert.equal(await h.store().findConsentState("e".repeat(64)), null);
+  });
+
   h.test("consumeConsentState of an expired or unknown state is null", async () => {
     const connection = await seedConnection(h.store(), "tenant-a");
     const expiresAtMs = START_TIME_MS + 1000;

@@ -104,6 +104,12 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
         { foreignKey: () => new NotFoundError("connection", input.connectionId) },
       ),
 
+    findConsentState: (stateHash) =>
+      runQuery(() => {
+        const row = db.select().from(consentStates).where(eq(consentStates.stateHash, stateHash)).get();
+        return row ? toConsentState(row) : null;
+      }),
+
     consumeConsentState: (stateHash, nowMs) =>
       runQuery(() => {
         // One UPDATE … RETURNING: the check and the mark are a single atomic step, so a replayed

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, loadConfig } from "./config.ts";
+
+test("defaults are development-friendly", () => {
+  const config = loadConfig({}, "/srv/nexus");
+  assert.equal(config.mode, "development");
+  assert.equal(config.port, 8080);
+  assert.equal(config.host, "127.0.0.1");
+  assert.equal(config.dataDir, "/srv/nexus/data");
+  assert.ok(config.returnUrlOrigins.includes("http://localhost:*"));
+});
+
+test("every invalid variable is reported at once", () => {
+  try {
+    loadConfig({ PORT: "70000", NEXUS_PUBLIC_URL: "ftp://x", NEXUS_LOG_LEVEL: "loud" });
+    assert.fail("expected ConfigError");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.problems.length, 3);
+    assert.match(err.message, /PORT: PORT must be at most 65535/);
+  }
+});
+
+test("production needs encryption keys and allows no return URL by default", () => {
+  assert.throws(() => loadConfig({ NODE_ENV: "production" }), /NEXUS_ENCRYPTION_KEYS: required/);
+  const config = loadConfig({ NODE_ENV: "production", NEXUS_ENCRYPTION_KEYS: "k1:x" });
+  assert.deepEqual(config.returnUrlOrigins, []);
+});
+
+test("return URL origins are parsed and validated", () => {
+  const config = loadConfig({ NEXUS_RETURN_URL_ORIGINS: "https://app.example.com, http://localhost:*" });
+  assert.deepEqual(config.returnUrlOrigins, ["https://app.example.com", "http://localhost:*"]);
+  assert.throws(() => loadConfig({ NEXUS_RETURN_URL_ORIGINS: "app.example.com" }), /NEXUS_RETURN_URL_ORIGINS/);
+});
+
+test("empty strings count as unset", () => {
+  assert.equal(loadConfig({ PORT: "" }).port, 8080);
+});

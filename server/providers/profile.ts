@@ -1,0 +1,71 @@
+/**
+ * The provider profile: how to obtain a provider's credentials and how agents apply them, as plain
+ * domain data. Quirks are fields, not code branches (style.md §1.6). The client secret is not part
+ * of the profile: it is sealed separately and never leaves the server.
+ */
+import type { Strategy } from "../domain/strategy.ts";
+
+/** How a provider's credentials are obtained. */
+export type AuthType = "oauth2" | "oauth2_client_credentials" | "api_key" | "basic_auth";
+
+/** Client authentication at the token endpoint (RFC 6749 §2.3.1, OIDC Core §9). */
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
+
+/** OAuth 2.0 / OIDC settings of a profile. */
+export interface OAuthSettings {
+  /** OIDC issuer; when set, missing endpoints are discovered and the id_token issuer is pinned. */
+  issuer?: string;
+  /** May contain `{param}` placeholders filled from the connection's params. */
+  authorizationEndpoint?: string;
+  /** May contain `{param}` placeholders. */
+  tokenEndpoint?: string;
+  revocationEndpoint?: string;
+  userinfoEndpoint?: string;
+  /** Empty in catalog presets: the operator adds it. */
+  clientId: string;
+  defaultScopes: string[];
+  /** Extra authorization-request parameters (Google: access_type=offline, prompt=consent). */
+  authorizeParams: Record<string, string>;
+  /** Extra token-request parameters. */
+  tokenParams: Record<string, string>;
+  clientAuthMethod: ClientAuthMethod;
+  /** RFC 7636 S256; true unless the provider rejects it. */
+  pkce: boolean;
+  /** Between scopes in the authorization request; " " unless the provider wants "," (e.g. some legacy APIs). */
+  scopeSeparator: string;
+  /** Salesforce rejects `scope` on the code exchange. */
+  omitScopeOnExchange: boolean;
+  /** Token-response fields (besides the standard ones) to keep and hand to agents, e.g. ["instance_url"]. */
+  extraTokenFields?: string[];
+}
+
+/** A provider profile. */
+export interface ProviderProfile {
+  /** Slug: lower-case letters, digits and '-', 1-64 characters. */
+  name: string;
+  displayName: string;
+  category: string;
+  authType: AuthType;
+  /** Required for oauth2 and oauth2_client_credentials. */
+  oauth?: OAuthSettings;
+  /** JSON Schema (object) of what a user types, for api_key and basic_auth. */
+  credentialSchema?: Record<string, unknown>;
+  strategy: Strategy;
+  /** Per-connection URL parameters, e.g. ["shop"]. */
+  urlParams: string[];
+  /** URL to check a freshly entered key against before storing it. */
+  testEndpoint?: string;
+}
+
+/** A profile as stored, with timestamps and whether a client secret is sealed beside it. */
+export interface StoredProvider {
+  profile: ProviderProfile;
+  hasClientSecret: boolean;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** The AAD that binds a sealed client secret to its provider. */
+export function clientSecretAad(providerName: string): string {
+  return `nexus:provider-client-secret:${providerName}`;
+}
