@@ -5,15 +5,17 @@
  */
 import { parseArgs } from "node:util";
 import { keysGenerate } from "./keys-generate.ts";
+import { keysRotate } from "./keys-rotate.ts";
 
 const USAGE = `usage: nexus <command>
 
 commands:
   keys generate [--id KID]   print a new encryption key entry for NEXUS_ENCRYPTION_KEYS
+  keys rotate                re-encrypt every stored secret under the active key (online)
   help                       show this text
 `;
 
-function run(argv: string[]): number {
+async function run(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -33,14 +35,17 @@ function run(argv: string[]): number {
     keysGenerate({ id: values.id, out: process.stdout });
     return 0;
   }
+  if (group === "keys" && command === "rotate") return keysRotate({ env: process.env, out: process.stdout });
   process.stderr.write(`nexus: unknown command "${positionals.join(" ")}"\n\n${USAGE}`);
   return 2;
 }
 
 try {
-  process.exitCode = run(process.argv.slice(2));
+  process.exitCode = await run(process.argv.slice(2));
 } catch (err) {
-  // parseArgs throws TypeError with a readable message for unknown or malformed options.
-  process.stderr.write(`nexus: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-  process.exitCode = 2;
+  // parseArgs throws TypeError with a readable message for unknown or malformed options; config
+  // and store errors carry their own. None of them contains a secret value.
+  const usage = err instanceof TypeError ? `\n${USAGE}` : "";
+  process.stderr.write(`nexus: ${err instanceof Error ? err.message : String(err)}\n${usage}`);
+  process.exitCode = err instanceof TypeError ? 2 : 1;
 }

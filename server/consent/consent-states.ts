@@ -53,6 +53,11 @@ export function hashState(state: string): string {
   return createHash("sha256").update(state).digest("hex");
 }
 
+/** The AAD binding a consent state's sealed secrets to that state. */
+export function consentSecretsAad(stateHash: string): string {
+  return `nexus:consent:${stateHash}`;
+}
+
 /** Creates the consent-state service. `now` returns epoch milliseconds. */
 export function createConsentStates(deps: {
   store: Store;
@@ -61,7 +66,7 @@ export function createConsentStates(deps: {
   ttlMs?: number;
 }): ConsentStates {
   const ttlMs = deps.ttlMs ?? CONSENT_STATE_TTL_MS;
-  const aad = (stateHash: string) => `nexus:consent:${stateHash}`;
+  const aad = consentSecretsAad;
   const open = (record: ConsentStateRecord): OpenedState => ({
     record,
     secrets: record.secrets

@@ -12,6 +12,7 @@ import { describeConnectionCases } from "./conformance/connection-cases.ts";
 import { describeCredentialCases } from "./conformance/credential-cases.ts";
 import { START_TIME_MS, type StoreHarness } from "./conformance/harness.ts";
 import { describeProviderCases } from "./conformance/provider-cases.ts";
+import { describeSealedCases } from "./conformance/sealed-cases.ts";
 import { describeTenantCases } from "./conformance/tenant-cases.ts";
 import type { Store } from "./store.ts";
 
@@ -80,6 +81,7 @@ export function describeStoreConformance(
     };
 
     describe("tenants", () => describeTenantCases(harness));
+    describe("sealed values", () => describeSealedCases(harness));
     describe("providers", () => describeProviderCases(harness));
     describe("connections", () => describeConnectionCases(harness));
     describe("credentials and consent states", () => describeCredentialCases(harness));

@@ -340,7 +340,40 @@ export interface AuditStore {
 }
 
 /** Nexus's persistent state, one interface for every backend. */
-export interface Store extends TenantStore, ProviderStore, ConnectionStore, CredentialStore, ApiKeyStore, AuditStore {
+/** Where a sealed value lives, for key rotation. */
+export type SealedKind = "credential" | "consent_state" | "provider_client_secret";
+
+/** A sealed value found by `listStaleSealed`, with what its AAD is built from. */
+export interface SealedRef {
+  kind: SealedKind;
+  /** Connection id, state hash or provider name. */
+  id: string;
+  /** Credential version (part of its AAD); 0 for the other kinds. */
+  version: number;
+  blob: EncryptedBlob;
+}
+
+/** Re-encryption support for `nexus keys rotate`. */
+export interface SealedStore {
+  /** Up to `limit` sealed values whose key id is not `activeKeyId`, in a stable order. */
+  listStaleSealed(activeKeyId: string, limit: number): Promise<SealedRef[]>;
+  /**
+   * Replaces `ref.blob` by `next` only if the row still holds exactly `ref.blob` (and, for a
+   * credential, `ref.version`): a concurrent refresh wins. Returns whether it replaced.
+   */
+  replaceSealed(ref: SealedRef, next: EncryptedBlob): Promise<boolean>;
+  /** How many sealed values each key id protects. */
+  countSealedByKey(): Promise<Record<string, number>>;
+}
+
+export interface Store
+  extends TenantStore,
+    ProviderStore,
+    ConnectionStore,
+    CredentialStore,
+    ApiKeyStore,
+    AuditStore,
+    SealedStore {
   /** Resolves when the database answers a trivial query (readiness). */
   ping(): Promise<void>;
   /** Closes the database; idempotent. No method may be called afterwards. */

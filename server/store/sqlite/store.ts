@@ -16,6 +16,7 @@ import { createSqliteAuditStore } from "./audit-store.ts";
 import { createSqliteConnectionStore } from "./connection-store.ts";
 import { createSqliteCredentialStore } from "./credential-store.ts";
 import { createSqliteProviderStore } from "./provider-store.ts";
+import { createSqliteSealedStore } from "./sealed-store.ts";
 import { runQuery } from "./run-query.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 import { createSqliteTenantStore } from "./tenant-store.ts";
@@ -79,6 +80,7 @@ function composeStore(client: Database.Database, context: SqliteStoreContext): S
     ...createSqliteCredentialStore(context),
     ...createSqliteApiKeyStore(context),
     ...createSqliteAuditStore(context),
+    ...createSqliteSealedStore(context),
     ping: () =>
       runQuery(() => {
         context.db.get(sql`select 1`);
