@@ -25,6 +25,7 @@ import { createApiKeyService, createAuditService, createProviderService } from "
 import { createConnectionService } from "./services/connection-service.ts";
 import { DEFAULT_TENANT_ID, defaultTenantResolver } from "./services/tenant.ts";
 import { createTokenService } from "./services/token-service.ts";
+import { createTokenReader } from "./tokens/token-reader.ts";
 import { createSqliteStore } from "./store/sqlite/store.ts";
 import type { Store } from "./store/store.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "./vault/keyring.ts";
@@ -64,7 +65,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({ store, tenantOf: defaultTenantResolver }),
-    tokens: createTokenService({ store, tenantOf: defaultTenantResolver }),
+    tokens: createTokenService({ tokens: createTokenReader({ store, vault, now: Date.now }), tenantOf: defaultTenantResolver }),
     providers: createProviderService(),
     apiKeys: createApiKeyService(),
     audit: createAuditService(),

@@ -1,36 +1,44 @@
 /**
- * TokenService: hands out usage credentials. The connection lookup and state checks are real;
- * serving, refreshing and watching stored credentials arrive with the vault-backed OAuth flow and
- * the refresh engine, and say so with Unimplemented rather than fake data.
+ * TokenService: hands out usage credentials (GetToken). Forced refresh and the watch stream arrive
+ * with the refresh engine and say so with Unimplemented rather than fake data.
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import type { CredentialSchema } from "../../gen/nexus/v1/credential_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
-import { ConnectionNotUsableError, NotImplementedError } from "../domain/errors.ts";
-import type { Store } from "../store/store.ts";
+import { NotImplementedError } from "../domain/errors.ts";
+import type { TokenReader } from "../tokens/token-reader.ts";
+import type { UsageCredential } from "../tokens/usage-credential.ts";
+import { strategyToProto } from "./strategy-proto.ts";
 import type { TenantResolver } from "./tenant.ts";
 import { requireId } from "./validate.ts";
 
 /** Creates the TokenService implementation. */
-export function createTokenService(deps: { store: Store; tenantOf: TenantResolver }): ServiceImpl<typeof TokenService> {
-  const { store, tenantOf } = deps;
-  /** Loads the connection and refuses any that is not active, as every token RPC must. */
-  const activeConnection = async (connectionId: string, tenantId: string) => {
-    const record = await store.getConnection(tenantId, requireId("connection_id", connectionId));
-    if (record.status !== "active") throw new ConnectionNotUsableError(record.id, record.status);
-    return record;
-  };
+export function createTokenService(deps: { tokens: TokenReader; tenantOf: TenantResolver }): ServiceImpl<typeof TokenService> {
+  const { tokens, tenantOf } = deps;
   return {
     async getToken(req, ctx) {
-      await activeConnection(req.connectionId, tenantOf(ctx));
-      throw new NotImplementedError("GetToken for active connections (credential vault)");
+      const usage = await tokens.read(tenantOf(ctx), requireId("connection_id", req.connectionId));
+      return { credential: credentialToProto(usage) };
     },
     async refreshConnection(req, ctx) {
-      await activeConnection(req.connectionId, tenantOf(ctx));
+      await tokens.activeConnection(tenantOf(ctx), requireId("connection_id", req.connectionId));
       throw new NotImplementedError("RefreshConnection (refresh engine)");
     },
     async *watchCredentials(req, ctx) {
-      await activeConnection(req.connectionId, tenantOf(ctx));
+      await tokens.activeConnection(tenantOf(ctx), requireId("connection_id", req.connectionId));
       throw new NotImplementedError("WatchCredentials (refresh engine and watch hub)");
     },
+  };
+}
+
+/** The proto Credential of a usage credential. */
+export function credentialToProto(usage: UsageCredential): MessageInitShape<typeof CredentialSchema> {
+  return {
+    connectionId: usage.connectionId,
+    strategy: strategyToProto(usage.strategy),
+    credentials: usage.credentials,
+    expiresAt: BigInt(usage.expiresAtSeconds ?? 0),
+    version: BigInt(usage.version),
   };
 }
