@@ -1,0 +1,83 @@
+/**
+ * The audit log in PostgreSQL: the `audit_events` table and its row → AuditEventRecord mapping.
+ * Writes are batched by the caller (server/audit/); this module never decides what to audit and
+ * stores details as given, so callers must pass no secret values.
+ */
+import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
+import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
+import type { AuditEventRecord, AuditStore } from "../store.ts";
+import { runQuery } from "./run-query.ts";
+import { auditEvents } from "./schema.ts";
+import type { PostgresStoreContext } from "./store-context.ts";
+
+/** Rows per INSERT: 9 bound values each stays far below PostgreSQL's 65,535 parameters per statement. */
+const ROWS_PER_INSERT = 1000;
+
+/** Creates the audit methods of the PostgreSQL store. */
+export function createPostgresAuditStore({ db }: PostgresStoreContext): AuditStore {
+  return {
+    appendAuditEvents: (events) =>
+      runQuery(async () => {
+        if (events.length === 0) return;
+        const rows = events.map((event) => ({
+          time: event.timeMs,
+          action: event.action,
+          result: event.result,
+          keyId: event.keyId ?? null,
+          tenantId: event.tenantId ?? null,
+          connectionId: event.connectionId ?? null,
+          requestId: event.requestId ?? null,
+          clientAddress: event.clientAddress ?? null,
+          details: event.details ?? {},
+        }));
+        // The identity takes its values in VALUES order within one INSERT, and chunks run in
+        // order inside one transaction, so ids follow the array.
+        await db.transaction(async (tx) => {
+          for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+            await tx.insert(auditEvents).values(rows.slice(start, start + ROWS_PER_INSERT));
+          }
+        });
+      }),
+
+    listAuditEvents: (filter, page) =>
+      runQuery(async () => {
+        const spec = PAGE_SPECS.auditEvents;
+        const { size, after } = parsePageRequest(page, spec);
+        const conditions: (SQL | undefined)[] = [];
+        if (filter.tenantId) conditions.push(eq(auditEvents.tenantId, filter.tenantId));
+        if (filter.connectionId) conditions.push(eq(auditEvents.connectionId, filter.connectionId));
+        if (filter.action) conditions.push(eq(auditEvents.action, filter.action));
+        if (filter.startTimeMs !== undefined) conditions.push(gte(auditEvents.time, filter.startTimeMs));
+        if (filter.endTimeMs !== undefined) conditions.push(lt(auditEvents.time, filter.endTimeMs));
+        if (after) conditions.push(lt(auditEvents.id, after[0]));
+        const rows = await db
+          .select()
+          .from(auditEvents)
+          .where(and(...conditions))
+          .orderBy(desc(auditEvents.id))
+          .limit(size + 1);
+        return toPage(rows, size, spec, toAuditEvent, (e) => [e.id]);
+      }),
+
+    pruneAuditEvents: (olderThanMs) =>
+      runQuery(async () => {
+        const { rowCount } = await db.delete(auditEvents).where(lt(auditEvents.time, olderThanMs));
+        return rowCount ?? 0;
+      }),
+  };
+}
+
+function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEventRecord {
+  return {
+    id: row.id,
+    timeMs: row.time,
+    action: row.action,
+    result: row.result,
+    keyId: row.keyId,
+    tenantId: row.tenantId,
+    connectionId: row.connectionId,
+    requestId: row.requestId,
+    clientAddress: row.clientAddress,
+    details: row.details,
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Connections in PostgreSQL: the `connections` table and its row → ConnectionRecord mapping.
+ * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
+ * missing. Status changes are compare-and-set; which transitions are allowed is domain/'s call.
+ */
+import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { AlreadyExistsError, ConflictError, NotFoundError } from "../../domain/errors.ts";
+import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
+import type { ConnectionRecord, ConnectionStore } from "../store.ts";
+import { byteOrder } from "./byte-order.ts";
+import { runQuery } from "./run-query.ts";
+import { connections } from "./schema.ts";
+import type { PostgresStoreContext } from "./store-context.ts";
+
+/** Creates the connection methods of the PostgreSQL store. */
+export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreContext): ConnectionStore {
+  return {
+    createConnection: (input) => {
+      const id = input.id ?? ids.newId("conn");
+      return runQuery(
+        async () => {
+          const createdAt = now();
+          const [row] = await db
+            .insert(connections)
+            .values({
+              id,
+              tenantId: input.tenantId,
+              userId: input.userId,
+              providerName: input.providerName,
+              status: input.status ?? "pending",
+              statusReason: input.statusReason ?? null,
+              scopes: input.scopes ?? [],
+              params: input.params ?? {},
+              returnUrl: input.returnUrl ?? null,
+              createdAt,
+              updatedAt: createdAt,
+            })
+            .returning();
+          return toConnection(row!);
+        },
+        {
+          unique: () => new AlreadyExistsError("connection", id),
+          foreignKey: () => new NotFoundError("tenant", input.tenantId),
+        },
+      );
+    },
+
+    getConnection: (tenantId, id) =>
+      runQuery(async () => {
+        const [row] = await db
+          .select()
+          .from(connections)
+          .where(and(eq(connections.tenantId, tenantId), eq(connections.id, id)));
+        if (!row) throw new NotFoundError("connection", id);
+        return toConnection(row);
+      }),
+
+    findConnectionById: (id) =>
+      runQuery(async () => {
+        const [row] = await db.select().from(connections).where(eq(connections.id, id));
+        return row ? toConnection(row) : null;
+      }),
+
+    listConnections: (tenantId, filter, page) =>
+      runQuery(async () => {
+        const spec = PAGE_SPECS.connections;
+        const { size, after } = parsePageRequest(page, spec);
+        const conditions: (SQL | undefined)[] = [eq(connections.tenantId, tenantId)];
+        if (filter.userId) conditions.push(eq(connections.userId, filter.userId));
+        if (filter.providerName) conditions.push(eq(connections.providerName, filter.providerName));
+        if (filter.status) conditions.push(eq(connections.status, filter.status));
+        if (after) {
+          const [createdAt, id] = after;
+          conditions.push(
+            or(
+              lt(connections.createdAt, createdAt),
+              and(eq(connections.createdAt, createdAt), lt(byteOrder(connections.id), id)),
+            ),
+          );
+        }
+        const rows = await db
+          .select()
+          .from(connections)
+          .where(and(...conditions))
+          .orderBy(desc(connections.createdAt), desc(byteOrder(connections.id)))
+          .limit(size + 1);
+        return toPage(rows, size, spec, toConnection, (c) => [c.createdAtMs, c.id]);
+      }),
+
+    updateConnectionStatus: (tenantId, id, expected, next, statusReason, changes = {}) =>
+      runQuery(async () => {
+        const expectedStatuses = typeof expected === "string" ? [expected] : [...expected];
+        const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
+        // One UPDATE … WHERE status IN (…) RETURNING: under READ COMMITTED a concurrent writer of
+        // the same row makes this one wait, then re-check the WHERE against the committed row.
+        const [row] = await db
+          .update(connections)
+          .set({
+            status: next,
+            statusReason,
+            updatedAt: now(),
+            ...(changes.scopes !== undefined && { scopes: changes.scopes }),
+            ...(changes.returnUrl !== undefined && { returnUrl: changes.returnUrl }),
+            ...(changes.nextRefreshAtMs !== undefined && { nextRefreshAt: changes.nextRefreshAtMs }),
+          })
+          .where(and(scoped, inArray(connections.status, expectedStatuses)))
+          .returning();
+        if (row) return toConnection(row);
+        // Lost the compare-and-set: tell a missing (or foreign) row from a status mismatch.
+        const [current] = await db.select({ status: connections.status }).from(connections).where(scoped);
+        if (!current) throw new NotFoundError("connection", id);
+        throw new ConflictError(
+          "version",
+          `connection "${id}" is ${current.status}, expected ${expectedStatuses.join(" or ")}`,
+        );
+      }),
+  };
+}
+
+function toConnection(row: typeof connections.$inferSelect): ConnectionRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    userId: row.userId,
+    providerName: row.providerName,
+    status: row.status,
+    statusReason: row.statusReason,
+    scopes: row.scopes,
+    params: row.params,
+    returnUrl: row.returnUrl,
+    createdAtMs: row.createdAt,
+    updatedAtMs: row.updatedAt,
+    credentialVersion: row.credentialVersion,
+    credentialExpiresAtSeconds: row.credentialExpiresAt,
+    nextRefreshAtMs: row.nextRefreshAt,
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * Sealed connection secrets in PostgreSQL: the `credentials` and `consent_states` tables and their
+ * row → record mappings. Only vault ciphertext and state hashes are stored. The credential version
+ * lives on the connection row, so it keeps increasing when a credential is deleted and saved again.
+ */
+import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import { ConflictError, NotFoundError } from "../../domain/errors.ts";
+import type { ConsentStateRecord, CredentialRecord, CredentialStore } from "../store.ts";
+import { runQuery } from "./run-query.ts";
+import { connections, consentStates, credentials } from "./schema.ts";
+import type { PostgresStoreContext } from "./store-context.ts";
+
+/** Creates the credential and consent-state methods of the PostgreSQL store. */
+export function createPostgresCredentialStore({ db, now }: PostgresStoreContext): CredentialStore {
+  return {
+    saveCredential: (connectionId, expectedVersion, input) =>
+      runQuery(() =>
+        db.transaction(async (tx) => {
+          const version = expectedVersion + 1;
+          const updatedAt = now();
+          // The version bump locks the connection row until commit: a concurrent save of the same
+          // version waits here, then re-checks the WHERE against the committed row and finds none.
+          const [claimed] = await tx
+            .update(connections)
+            .set({
+              credentialVersion: version,
+              credentialExpiresAt: input.expiresAtSeconds,
+              updatedAt,
+              ...(input.nextRefreshAtMs !== undefined && { nextRefreshAt: input.nextRefreshAtMs }),
+            })
+            .where(and(eq(connections.id, connectionId), eq(connections.credentialVersion, expectedVersion)))
+            .returning({ id: connections.id });
+          if (!claimed) {
+            const [current] = await tx
+              .select({ version: connections.credentialVersion })
+              .from(connections)
+              .where(eq(connections.id, connectionId));
+            if (!current) throw new NotFoundError("connection", connectionId);
+            throw new ConflictError(
+              "version",
+              `credential of connection "${connectionId}" is at version ${current.version}, expected ${expectedVersion}`,
+            );
+          }
+          const values = {
+            ciphertext: input.secret.ciphertext,
+            keyId: input.secret.keyId,
+            version,
+            expiresAt: input.expiresAtSeconds,
+            updatedAt,
+          };
+          const [row] = await tx
+            .insert(credentials)
+            .values({ connectionId, ...values })
+            .onConflictDoUpdate({ target: credentials.connectionId, set: values })
+            .returning();
+          return toCredential(row!);
+        }),
+      ),
+
+    getCredential: (connectionId) =>
+      runQuery(async () => {
+        const [row] = await db.select().from(credentials).where(eq(credentials.connectionId, connectionId));
+        return row ? toCredential(row) : null;
+      }),
+
+    deleteCredential: (connectionId) =>
+      runQuery(() =>
+        db.transaction(async (tx) => {
+          await tx.delete(credentials).where(eq(credentials.connectionId, connectionId));
+          await tx
+            .update(connections)
+            .set({ credentialExpiresAt: null, nextRefreshAt: null, updatedAt: now() })
+            .where(eq(connections.id, connectionId));
+        }),
+      ),
+
+    createConsentState: (input) =>
+      runQuery(
+        async () => {
+          const [row] = await db
+            .insert(consentStates)
+            .values({
+              stateHash: input.stateHash,
+              connectionId: input.connectionId,
+              secretsCiphertext: input.secrets?.ciphertext ?? null,
+              secretsKeyId: input.secrets?.keyId ?? null,
+              returnUrl: input.returnUrl,
+              createdAt: now(),
+              expiresAt: input.expiresAtMs,
+            })
+            .returning();
+          return toConsentState(row!);
+        },
+        { foreignKey: () => new NotFoundError("connection", input.connectionId) },
+      ),
+
+    findConsentState: (stateHash) =>
+      runQuery(async () => {
+        const [row] = await db.select().from(consentStates).where(eq(consentStates.stateHash, stateHash));
+        return row ? toConsentState(row) : null;
+      }),
+
+    consumeConsentState: (stateHash, nowMs) =>
+      runQuery(async () => {
+        // One UPDATE … RETURNING: the check and the mark are a single atomic step. A concurrent
+        // callback with the same state waits for the row lock, re-checks used_at and matches nothing.
+        const [row] = await db
+          .update(consentStates)
+          .set({ usedAt: nowMs })
+          .where(
+            and(eq(consentStates.stateHash, stateHash), isNull(consentStates.usedAt), gt(consentStates.expiresAt, nowMs)),
+          )
+          .returning();
+        return row ? toConsentState(row) : null;
+      }),
+
+    pruneConsentStates: (expiredBeforeMs) =>
+      runQuery(async () => {
+        const { rowCount } = await db.delete(consentStates).where(lt(consentStates.expiresAt, expiredBeforeMs));
+        return rowCount ?? 0;
+      }),
+  };
+}
+
+function toCredential(row: typeof credentials.$inferSelect): CredentialRecord {
+  return {
+    connectionId: row.connectionId,
+    secret: { ciphertext: row.ciphertext, keyId: row.keyId },
+    version: row.version,
+    expiresAtSeconds: row.expiresAt,
+    updatedAtMs: row.updatedAt,
+  };
+}
+
+function toConsentState(row: typeof consentStates.$inferSelect): ConsentStateRecord {
+  return {
+    stateHash: row.stateHash,
+    connectionId: row.connectionId,
+    secrets:
+      row.secretsCiphertext && row.secretsKeyId !== null
+        ? { ciphertext: row.secretsCiphertext, keyId: row.secretsKeyId }
+        : null,
+    returnUrl: row.returnUrl,
+    createdAtMs: row.createdAt,
+    expiresAtMs: row.expiresAt,
+    usedAtMs: row.usedAt,
+  };
+}

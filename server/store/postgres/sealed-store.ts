@@ -1,0 +1,128 @@
+/**
+ * PostgreSQL side of key rotation: finds sealed values (credentials, consent-state secrets, provider
+ * client secrets) whose key id is not the active one, and swaps a ciphertext only if the row still
+ * holds the one that was read (compare-and-set), so rotation never overwrites a newer secret.
+ */
+import { and, eq, ne, sql } from "drizzle-orm";
+import type { SealedRef, SealedStore } from "../store.ts";
+import { byteOrder } from "./byte-order.ts";
+import { runQuery } from "./run-query.ts";
+import { consentStates, credentials, providers } from "./schema.ts";
+import type { PostgresStoreContext } from "./store-context.ts";
+
+/** Creates the SealedStore part of the PostgreSQL store. */
+export function createPostgresSealedStore({ db }: PostgresStoreContext): SealedStore {
+  return {
+    listStaleSealed: (activeKeyId, limit) =>
+      runQuery(async () => {
+        const refs: SealedRef[] = [];
+        // `<>` is never true for NULL, so rows without a sealed value are skipped.
+        for (const row of await db
+          .select()
+          .from(credentials)
+          .where(ne(credentials.keyId, activeKeyId))
+          .orderBy(byteOrder(credentials.connectionId))
+          .limit(limit)) {
+          refs.push({
+            kind: "credential",
+            id: row.connectionId,
+            version: row.version,
+            blob: { ciphertext: row.ciphertext, keyId: row.keyId },
+          });
+        }
+        for (const row of await db
+          .select()
+          .from(consentStates)
+          .where(ne(consentStates.secretsKeyId, activeKeyId))
+          .orderBy(byteOrder(consentStates.stateHash))
+          .limit(Math.max(0, limit - refs.length))) {
+          refs.push({
+            kind: "consent_state",
+            id: row.stateHash,
+            version: 0,
+            blob: { ciphertext: row.secretsCiphertext!, keyId: row.secretsKeyId! },
+          });
+        }
+        for (const row of await db
+          .select()
+          .from(providers)
+          .where(ne(providers.clientSecretKeyId, activeKeyId))
+          .orderBy(byteOrder(providers.name))
+          .limit(Math.max(0, limit - refs.length))) {
+          refs.push({
+            kind: "provider_client_secret",
+            id: row.name,
+            version: 0,
+            blob: { ciphertext: row.clientSecretCiphertext!, keyId: row.clientSecretKeyId! },
+          });
+        }
+        return refs;
+      }),
+
+    replaceSealed: (ref, next) =>
+      runQuery(async () => {
+        const old = ref.blob.ciphertext;
+        const ciphertext = next.ciphertext;
+        switch (ref.kind) {
+          case "credential": {
+            const { rowCount } = await db
+              .update(credentials)
+              .set({ ciphertext, keyId: next.keyId })
+              .where(
+                and(
+                  eq(credentials.connectionId, ref.id),
+                  eq(credentials.version, ref.version),
+                  eq(credentials.keyId, ref.blob.keyId),
+                  eq(credentials.ciphertext, old),
+                ),
+              );
+            return rowCount === 1;
+          }
+          case "consent_state": {
+            const { rowCount } = await db
+              .update(consentStates)
+              .set({ secretsCiphertext: ciphertext, secretsKeyId: next.keyId })
+              .where(
+                and(
+                  eq(consentStates.stateHash, ref.id),
+                  eq(consentStates.secretsKeyId, ref.blob.keyId),
+                  eq(consentStates.secretsCiphertext, old),
+                ),
+              );
+            return rowCount === 1;
+          }
+          case "provider_client_secret": {
+            const { rowCount } = await db
+              .update(providers)
+              .set({ clientSecretCiphertext: ciphertext, clientSecretKeyId: next.keyId })
+              .where(
+                and(
+                  eq(providers.name, ref.id),
+                  eq(providers.clientSecretKeyId, ref.blob.keyId),
+                  eq(providers.clientSecretCiphertext, old),
+                ),
+              );
+            return rowCount === 1;
+          }
+          default: {
+            const unreachable: never = ref.kind;
+            return unreachable;
+          }
+        }
+      }),
+
+    countSealedByKey: () =>
+      runQuery(async () => {
+        const counts: Record<string, number> = {};
+        // count(*) is bigint, which node-postgres returns as a string; ::int is ample for a count.
+        const { rows } = await db.execute<{ key_id: string; n: number }>(sql`
+          SELECT key_id, COUNT(*)::int AS n FROM (
+            SELECT key_id FROM credentials
+            UNION ALL SELECT secrets_key_id FROM consent_states WHERE secrets_key_id IS NOT NULL
+            UNION ALL SELECT client_secret_key_id FROM providers WHERE client_secret_key_id IS NOT NULL
+          ) AS sealed GROUP BY key_id`);
+        for (const row of rows) counts[row.key_id] = row.n;
+        return counts;
+      }),
+  };
+}
