@@ -21,8 +21,18 @@ import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts"
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
 import { createRoutes, NEXUS_SERVICES } from "./rpc/routes.ts";
-import { createApiKeyService, createAuditService, createProviderService } from "./services/admin-services.ts";
+import { createApiKeyService, createAuditService } from "./services/admin-services.ts";
+import { createProviderService } from "./services/provider-service.ts";
+import { loadProviderCatalog } from "./providers/catalog.ts";
+import { createProviderDirectory } from "./providers/provider-directory.ts";
 import { createConnectionService } from "./services/connection-service.ts";
+import { createKeyCapture } from "./capture/key-capture.ts";
+import { createConsentFlow } from "./consent/consent-flow.ts";
+import { createConsentStates } from "./consent/consent-states.ts";
+import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
+import { createReturnUrlPolicy } from "./consent/return-url-policy.ts";
+import { createOAuthClient } from "./oauth/oauth-client.ts";
+import type { FetchFn } from "./oauth/request-options.ts";
 import { DEFAULT_TENANT_ID, defaultTenantResolver } from "./services/tenant.ts";
 import { createTokenService } from "./services/token-service.ts";
 import { createTokenReader } from "./tokens/token-reader.ts";
@@ -49,6 +59,10 @@ export interface App {
 export interface AppOverrides {
   /** Where logs go (default stdout); tests pass a stream they can scan for secrets. */
   logDestination?: DestinationStream;
+  /** Clock in epoch milliseconds for consent states and OAuth (default Date.now); tests move time. */
+  now?: () => number;
+  /** Outbound fetch for provider requests (default the global fetch); tests observe provider calls. */
+  fetch?: FetchFn;
 }
 
 /** Builds the app from a validated configuration. */
@@ -60,13 +74,42 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const store = await createSqliteStore({ dataDir: config.dataDir });
   await store.ensureTenant({ id: DEFAULT_TENANT_ID, displayName: "Default" });
 
+  const now = overrides.now ?? Date.now;
+  const directory = createProviderDirectory({ store, vault });
+  const states = createConsentStates({ store, vault, now });
+  // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
+  // actually bound (known only after listen, hence a function).
+  const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${listener.address()?.port ?? config.port}`;
+  const keyCapture = createKeyCapture({
+    store,
+    vault,
+    states,
+    publicUrl,
+    now,
+    logger,
+    fetch: overrides.fetch,
+    loadProvider: (name) => directory.get(name),
+  });
+  const consent = createConsentFlow({
+    store,
+    vault,
+    providers: directory,
+    states,
+    returnUrls: createReturnUrlPolicy(config.returnUrlOrigins),
+    oauth: createOAuthClient({ now, fetch: overrides.fetch }),
+    keyCapture,
+    publicUrl,
+    logger,
+  });
+  const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
+
   const registry = new Registry();
   const metrics = createServerMetrics(registry);
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
-    connections: createConnectionService({ store, tenantOf: defaultTenantResolver }),
-    tokens: createTokenService({ tokens: createTokenReader({ store, vault, now: Date.now }), tenantOf: defaultTenantResolver }),
-    providers: createProviderService(),
+    connections: createConnectionService({ store, tenantOf: defaultTenantResolver, consent }),
+    tokens: createTokenService({ tokens: createTokenReader({ store, vault, now }), tenantOf: defaultTenantResolver }),
+    providers: createProviderService({ directory, catalog: loadProviderCatalog() }),
     apiKeys: createApiKeyService(),
     audit: createAuditService(),
     health: health.impl,
@@ -113,6 +156,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     fallback: (req, res) => {
       void (async () => {
         if (await endpoints(req, res)) return;
+        // Browsers return from providers here; before REST, which would answer 404 for the path.
+        if (await oauthCallback(req, res)) return;
+        if (await keyCapture.handle(req, res)) return;
         if (await rest.handle(req, res)) return;
         sendNotFound(req, res);
       })().catch((err: unknown) => {

@@ -67,14 +67,14 @@ describe("generated clients over every protocol", () => {
     assert.equal(err.findDetails(ErrorInfoSchema)[0]?.field, "connection_id");
   });
 
-  test("RequestConnection is Unimplemented and says what is missing", async () => {
+  test("RequestConnection for a provider that is not configured is NotFound (PROVIDER_NOT_FOUND)", async () => {
     const client = createClient(ConnectionService, transports.grpc!());
     const err = await client
       .requestConnection({ userId: "u", providerName: "google", returnUrl: "http://localhost:3000/cb" })
       .catch((e: unknown) => ConnectError.from(e));
     assert.ok(err instanceof ConnectError);
-    assert.equal(err.code, Code.Unimplemented);
-    assert.match(err.rawMessage, /consent flow/);
+    assert.equal(err.code, Code.NotFound);
+    assert.equal(err.findDetails(ErrorInfoSchema)[0]?.reason, ErrorReason.PROVIDER_NOT_FOUND);
   });
 });
 
@@ -148,7 +148,7 @@ describe("plain HTTP: Connect JSON, Connect GET and REST agree", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ user_id: "u", provider_name: "google", scopes: ["email"], return_url: "http://localhost:3000/cb" }),
     });
-    assert.equal(req.status, 501);
-    assert.equal(((await req.json()) as { code: string }).code, "unimplemented");
+    assert.equal(req.status, 404, "no provider named google is configured");
+    assert.equal(((await req.json()) as { code: string }).code, "not_found");
   });
 });

@@ -6,16 +6,21 @@
 import { parseArgs } from "node:util";
 import { keysGenerate } from "./keys-generate.ts";
 import { keysRotate } from "./keys-rotate.ts";
+import { runProvidersCommand } from "./providers-command.ts";
 
 const USAGE = `usage: nexus <command>
 
 commands:
   keys generate [--id KID]   print a new encryption key entry for NEXUS_ENCRYPTION_KEYS
   keys rotate                re-encrypt every stored secret under the active key (online)
+  providers plan|apply -f FILE [--prune] [--url URL] [--api-key KEY]
+                             show or apply the drift between a providers file and the server
   help                       show this text
 `;
 
 async function run(argv: string[]): Promise<number> {
+  // The providers commands parse their own options (file, url, prune, …).
+  if (argv[0] === "providers") return runProvidersCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

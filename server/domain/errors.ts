@@ -89,6 +89,32 @@ export class ReturnUrlNotAllowedError extends Error {
   }
 }
 
+/**
+ * A valid request refused in the current state of things, e.g. deleting a provider that connections
+ * use, or consent with a provider whose configuration can't work (no client_id, token endpoint
+ * answering invalid_client).
+ */
+export class FailedPreconditionError extends Error {
+  override readonly name = "FailedPreconditionError";
+  readonly kind: "provider_in_use" | "provider_misconfigured";
+  readonly id: string;
+  constructor(kind: FailedPreconditionError["kind"], id: string, reason: string, options?: DomainErrorOptions) {
+    super(`${kind.replaceAll("_", " ")}: "${truncateId(id)}": ${reason}`, options);
+    this.kind = kind;
+    this.id = id;
+  }
+}
+
+/** A provider that could not be reached or failed temporarily (network, 5xx, 429); retry later. */
+export class ProviderUnavailableError extends Error {
+  override readonly name = "ProviderUnavailableError";
+  readonly providerName: string;
+  constructor(providerName: string, options?: DomainErrorOptions) {
+    super(`provider "${truncateId(providerName)}" is unavailable, retry later`, options);
+    this.providerName = providerName;
+  }
+}
+
 /** Every error class above, for exhaustive mapping. */
 export type DomainError =
   | NotFoundError
@@ -97,7 +123,9 @@ export type DomainError =
   | AlreadyExistsError
   | ConflictError
   | NotImplementedError
-  | ReturnUrlNotAllowedError;
+  | ReturnUrlNotAllowedError
+  | FailedPreconditionError
+  | ProviderUnavailableError;
 
 /** Ids come from callers: keep what we echo short so an error can't carry a pasted secret whole. */
 function truncateId(id: string): string {

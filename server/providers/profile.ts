@@ -37,6 +37,8 @@ export interface OAuthSettings {
   omitScopeOnExchange: boolean;
   /** Token-response fields (besides the standard ones) to keep and hand to agents, e.g. ["instance_url"]. */
   extraTokenFields?: string[];
+  /** Extra headers on token-endpoint requests (GitHub answers form-encoded unless `Accept: application/json`). */
+  tokenRequestHeaders?: Record<string, string>;
 }
 
 /** A provider profile. */

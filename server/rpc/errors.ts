@@ -10,9 +10,11 @@ import {
   ConflictError,
   ConnectionNotUsableError,
   type DomainError,
+  FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   NotImplementedError,
+  ProviderUnavailableError,
   ReturnUrlNotAllowedError,
 } from "../domain/errors.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
@@ -41,7 +43,9 @@ function isDomainError(err: unknown): err is DomainError {
     err instanceof AlreadyExistsError ||
     err instanceof ConflictError ||
     err instanceof NotImplementedError ||
-    err instanceof ReturnUrlNotAllowedError
+    err instanceof ReturnUrlNotAllowedError ||
+    err instanceof FailedPreconditionError ||
+    err instanceof ProviderUnavailableError
   );
 }
 
@@ -73,6 +77,12 @@ function fromDomainError(err: DomainError): ConnectError {
       return withInfo(err, Code.Unimplemented, { reason: ErrorReason.NOT_IMPLEMENTED });
     case "ReturnUrlNotAllowedError":
       return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.RETURN_URL_NOT_ALLOWED, field: "return_url" });
+    case "FailedPreconditionError":
+      return withInfo(err, Code.FailedPrecondition, {
+        reason: err.kind === "provider_misconfigured" ? ErrorReason.PROVIDER_MISCONFIGURED : ErrorReason.PROVIDER_IN_USE,
+      });
+    case "ProviderUnavailableError":
+      return withInfo(err, Code.Unavailable, { reason: ErrorReason.PROVIDER_UNAVAILABLE });
     default: {
       const unreachable: never = err;
       return unreachable;

@@ -1,7 +1,7 @@
 /**
  * ConnectionService: translates proto requests to store/domain calls and records back to proto.
  * No HTTP, no SQL, no ConnectError here: domain errors are mapped by the error interceptor.
- * Consent (Request/ReconnectConnection) and revocation arrive with the OAuth flow.
+ * Request/ReconnectConnection delegate to the consent flow (server/consent/consent-flow.ts).
  */
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -9,6 +9,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectionService, type ConnectionSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus as ProtoStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
+import type { ConsentFlow, ConsentStarted } from "../consent/consent-flow.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import { connectionStatusFromProto, connectionStatusToProto } from "./convert.ts";
 import type { TenantResolver } from "./tenant.ts";
@@ -18,11 +19,33 @@ import { requireId } from "./validate.ts";
 export function createConnectionService(deps: {
   store: Store;
   tenantOf: TenantResolver;
+  /** Absent: Request/ReconnectConnection answer Unimplemented. */
+  consent?: Pick<ConsentFlow, "start" | "reconnect">;
 }): ServiceImpl<typeof ConnectionService> {
   const { store, tenantOf } = deps;
+  const consent = () => {
+    if (deps.consent === undefined) throw new NotImplementedError("provider consent flow");
+    return deps.consent;
+  };
   return {
-    async requestConnection() {
-      throw new NotImplementedError("RequestConnection (provider consent flow)");
+    async requestConnection(req, ctx) {
+      const tenantId = tenantOf(ctx);
+      if (req.tenantId !== "" && req.tenantId !== tenantId) {
+        throw new InvalidArgumentError("tenant_id", "must be the caller's own tenant");
+      }
+      const started = await consent().start(tenantId, {
+        userId: req.userId,
+        providerName: req.providerName,
+        scopes: req.scopes,
+        returnUrl: req.returnUrl,
+        params: req.params,
+      });
+      return {
+        authUrl: started.authUrl,
+        connectionId: started.connection.id,
+        status: connectionStatusToProto(started.connection.status),
+        authUrlExpiresAt: expiresAtSeconds(started),
+      };
     },
     async checkConnection(req, ctx) {
       const record = await store.getConnection(tenantOf(ctx), requireId("connection_id", req.connectionId));
@@ -50,10 +73,17 @@ export function createConnectionService(deps: {
     async revokeConnection() {
       throw new NotImplementedError("RevokeConnection (provider revocation, RFC 7009)");
     },
-    async reconnectConnection() {
-      throw new NotImplementedError("ReconnectConnection (provider consent flow)");
+    async reconnectConnection(req, ctx) {
+      const connectionId = requireId("connection_id", req.connectionId);
+      const started = await consent().reconnect(tenantOf(ctx), connectionId, { returnUrl: req.returnUrl, scopes: req.scopes });
+      return { authUrl: started.authUrl, connectionId: started.connection.id, authUrlExpiresAt: expiresAtSeconds(started) };
     },
   };
+}
+
+/** auth_url_expires_at: Unix seconds, 0 when there is no link. */
+function expiresAtSeconds(started: ConsentStarted): bigint {
+  return started.authUrlExpiresAtMs === null ? 0n : BigInt(Math.floor(started.authUrlExpiresAtMs / 1000));
 }
 
 /** The proto view of a connection record: metadata only. */

@@ -3,7 +3,7 @@
  * temporary data directory, and captures its logs so tests can scan them for secrets.
  */
 import { Writable } from "node:stream";
-import { createApp, type App } from "../../server/app.ts";
+import { createApp, type App, type AppOverrides } from "../../server/app.ts";
 import { loadConfig } from "../../server/config/config.ts";
 import { createTempDataDir, type TempDir } from "./temp-data-dir.ts";
 
@@ -19,8 +19,13 @@ export interface TestServer {
   close(options?: { keepDataDir?: boolean }): Promise<void>;
 }
 
-/** Starts a server; `env` adds or overrides environment variables. */
-export async function startServer(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestServer> {
+/**
+ * Starts a server; `env` adds or overrides environment variables, `overrides` replaces app
+ * dependencies (clock, outbound fetch) — the log destination is always the captured one.
+ */
+export async function startServer(
+  options: { env?: Record<string, string>; dataDir?: string; overrides?: Omit<AppOverrides, "logDestination"> } = {},
+): Promise<TestServer> {
   const temp: TempDir | undefined = options.dataDir === undefined ? createTempDataDir() : undefined;
   const dataDir = options.dataDir ?? temp!.path;
   const config = loadConfig({
@@ -38,7 +43,7 @@ export async function startServer(options: { env?: Record<string, string>; dataD
       cb();
     },
   });
-  const app = await createApp(config, { logDestination });
+  const app = await createApp(config, { ...options.overrides, logDestination });
   const { port } = await app.listen();
   return {
     app,

@@ -25,7 +25,8 @@ export function createLoggingInterceptor(deps: { logger: Logger; now?: () => num
       const fields = {
         requestId,
         rpc: `${req.service.typeName}/${req.method.name}`,
-        code,
+        // Not "code": that key is redacted everywhere, since OAuth authorization codes travel under it.
+        result: code,
         durationMs: Math.round((now() - started) * 100) / 100,
       };
       if (code === "ok" || code === "canceled") deps.logger.debug(fields, "rpc");

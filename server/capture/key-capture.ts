@@ -1,0 +1,335 @@
+/**
+ * Hosted credential capture for key-based providers (api_key, basic_auth): `begin` issues a
+ * single-use consent state for a pending connection and returns the form's URL; `handle` serves the
+ * form (GET) and its submission (POST) at /connect/capture/{state} and sends the browser back to the
+ * return URL. It owns that flow end to end; it never logs, stores in clear or echoes an entered value.
+ *
+ * What defends against what:
+ * - Guessing and replay: the state is 256 random bits, stored only hashed, valid 10 minutes, and is
+ *   consumed atomically *before* anything is stored, so a second submission (replay, double click,
+ *   second tab) finds it used and changes nothing. Invalid input, a provider rejection or a failed
+ *   live check do not consume it, so the user can fix a typo.
+ * - Key guessing through the form: a state allows 5 live checks against the provider (per process),
+ *   then the connection fails with too_many_attempts.
+ * - Cross-site POST: a foreign page would need the state, and even with it the POST must carry
+ *   `Origin` (or, when a browser sends none, `Referer`) equal to publicUrl's origin and be an
+ *   urlencoded form. The form page says `Referrer-Policy: same-origin`, not `no-referrer`: on a
+ *   no-referrer page browsers send `Origin: null` with the form POST (Fetch, "append a request
+ *   `Origin` header"), which would make the check impossible; same-origin still sends nothing — in
+ *   particular not this state-bearing URL — to any other origin. Every other answer says no-referrer.
+ * - Login-CSRF analogue (a victim's browser made to submit into a connection it did not open):
+ *   needs that connection's state, and the blind cross-site POST fails the origin check. Luring a
+ *   user to type their key into someone else's connection is phishing; the page names the provider
+ *   and the host the user will be returned to.
+ * - No double-submit cookie: it would prove what `Origin` already proves (a page of this origin sent
+ *   the POST) and nothing against a non-browser client holding the state, which is the real secret.
+ * - Framing and injection: CSP `frame-ancestors 'none'` + X-Frame-Options; no script at all
+ *   (`default-src 'none'`), every text escaped, `base-uri 'none'`, `form-action` limited to this
+ *   origin and the return URL's (browsers apply form-action to the redirect after the POST).
+ */
+import type { ConnectionRecord, ProviderRecord, Store } from "../store/store.ts";
+import type { Vault } from "../vault/vault.ts";
+import type { ConsentStates } from "../consent/consent-states.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
+import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
+import { buildReturnRedirect } from "../consent/return-redirect.ts";
+import { ConnectionNotUsableError, InvalidArgumentError, NotFoundError, ConflictError } from "../domain/errors.ts";
+import { ACTION_FIELD, createCredentialFormCache, type CredentialForm } from "./credential-form.ts";
+import { renderFormPage, renderMessagePage, type FormPageView, type MessagePageView } from "./capture-page.ts";
+import { sendHtml, sendRedirect } from "./capture-response.ts";
+import { FormRequestError, readFormRequest } from "./form-request.ts";
+import { createLiveCheck } from "./live-check.ts";
+import { createLiveCheckBudget } from "./live-check-budget.ts";
+import { saveEnteredFields } from "./save-entered-fields.ts";
+
+/** Path prefix of the hosted form; the state is the next (last) segment. */
+export const CAPTURE_PATH_PREFIX = "/connect/capture/";
+
+/** What the capture needs. */
+export interface KeyCaptureDeps {
+  store: Store;
+  vault: Vault;
+  states: ConsentStates;
+  /** Nexus's public base URL as browsers see it (scheme, host, optional path prefix). */
+  publicUrl: () => string;
+  /** Epoch milliseconds; should be the clock the consent states use. */
+  now: () => number;
+  /** For the live check against `testEndpoint`; default the global fetch. */
+  /** Outbound HTTP for live checks (default the global fetch). */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  logger: Logger;
+  /** Live-check timeout; default 10 s. */
+  testTimeoutMs?: number;
+  /** Largest accepted form body; default 64 KiB. */
+  maxBodyBytes?: number;
+  /**
+   * Live checks one state may trigger before the connection fails with "too_many_attempts";
+   * default 5. Counted per process: it stops one replica being used as a key-testing oracle.
+   */
+  maxLiveChecks?: number;
+  /** Loads a provider by name (e.g. the provider directory's `get`); default reads the store's JSON. */
+  loadProvider?: (name: string) => Promise<StoredProvider>;
+}
+
+/** The hosted credential form. */
+export interface KeyCapture {
+  /**
+   * Starts capture for a pending connection of a key-based provider.
+   * @throws ConnectionNotUsableError when the connection is not pending; InvalidArgumentError when
+   *   the provider is not key-based, not the connection's, or its credentialSchema is unusable.
+   */
+  begin(input: {
+    connection: ConnectionRecord;
+    provider: StoredProvider;
+    returnUrl: string;
+  }): Promise<{ authUrl: string; expiresAtMs: number }>;
+  /** Serves GET and POST /connect/capture/{state}; resolves false for any other path. */
+  handle(req: NodeRequest, res: NodeResponse): Promise<boolean>;
+}
+
+const STATE_SEGMENT = /^[A-Za-z0-9_-]{1,128}$/;
+const START_AGAIN = "Start again from the app that sent you here.";
+
+/** A state that carries the flow on, with everything it points to. */
+interface Ready {
+  kind: "ready";
+  connection: ConnectionRecord;
+  profile: ProviderProfile;
+  form: CredentialForm;
+  returnUrl: string | null;
+  expiresAtMs: number;
+}
+/** The flow ends here: back to the return URL with an error code. */
+interface End {
+  kind: "end";
+  connection: ConnectionRecord;
+  returnUrl: string | null;
+  error: string;
+}
+/** No trustworthy state: a page, no redirect. */
+interface Dead {
+  kind: "dead";
+  status: number;
+  view: MessagePageView;
+  outcome: string;
+}
+
+/** Creates the hosted credential capture. */
+export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
+  const { store, vault, states, logger } = deps;
+  const maxBytes = deps.maxBodyBytes ?? 64 * 1024;
+  const liveCheck = createLiveCheck({ fetch: deps.fetch ?? fetch, timeoutMs: deps.testTimeoutMs ?? 10_000 });
+  const loadProvider = deps.loadProvider ?? (async (name: string) => storedProviderOf(await store.getProvider(name)));
+  const forms = createCredentialFormCache();
+  const budget = createLiveCheckBudget({ max: deps.maxLiveChecks ?? 5, now: deps.now });
+
+  // Ids and outcomes only: never a field value, the state or the URL that carries it.
+  const log = (outcome: string, connection?: ConnectionRecord, extra: Record<string, unknown> = {}) =>
+    logger.info({ connectionId: connection?.id, provider: connection?.providerName, outcome, ...extra }, "key capture");
+
+  async function resolve(state: string): Promise<Ready | End | Dead> {
+    const opened = await states.peek(state);
+    if (opened === null || opened.secrets?.flow !== "capture") {
+      return dead(400, "This link is not valid", "state_unknown");
+    }
+    const { record } = opened;
+    if (record.usedAtMs !== null) return dead(410, "This link has already been used", "state_used");
+    if (deps.now() >= record.expiresAtMs) return dead(410, "This link has expired", "state_expired");
+    const connection = await store.findConnectionById(record.connectionId);
+    if (connection === null) return dead(410, "This connection no longer exists", "connection_gone");
+    const returnUrl = record.returnUrl ?? connection.returnUrl;
+    if (connection.status !== "pending") return { kind: "end", connection, returnUrl, error: "connection_not_pending" };
+    try {
+      const { profile } = await loadProvider(connection.providerName);
+      return { kind: "ready", connection, profile, form: forms.of(profile), returnUrl, expiresAtMs: record.expiresAtMs };
+    } catch (err) {
+      if (!(err instanceof NotFoundError || err instanceof InvalidArgumentError)) throw err;
+      log("provider_unusable", connection, { reason: err.message });
+      return { kind: "end", connection, returnUrl, error: "server_error" };
+    }
+  }
+
+  /** Ends the flow with an error code: consumes the state on POST (a GET changes nothing), redirects. */
+  async function end(res: NodeResponse, consume: string | null, ending: Omit<End, "kind">): Promise<void> {
+    if (consume !== null && (await states.consume(consume)) === null) return sendDead(res, usedPage());
+    log(ending.error, ending.connection);
+    back(res, ending.returnUrl, { status: "error", error: ending.error, connectionId: ending.connection.id });
+  }
+
+  function back(
+    res: NodeResponse,
+    returnUrl: string | null,
+    outcome: { status: "success"; connectionId: string } | { status: "error"; error: string; connectionId: string },
+  ): void {
+    if (returnUrl !== null) return sendRedirect(res, buildReturnRedirect(returnUrl, outcome));
+    // begin always records a return URL; this only guards rows written some other way.
+    const view = outcome.status === "success"
+      ? { title: "Connected", message: "You can close this page." }
+      : { title: "The connection was not completed", message: `Reason: ${outcome.error}. You can close this page.` };
+    sendHtml(res, outcome.status === "success" ? 200 : 409, renderMessagePage(view));
+  }
+
+  function renderForm(res: NodeResponse, status: number, ready: Ready, extra: Partial<FormPageView> = {}): void {
+    const returnTo = ready.returnUrl !== null && URL.canParse(ready.returnUrl) ? new URL(ready.returnUrl) : null;
+    const html = renderFormPage({
+      providerDisplayName: ready.profile.displayName || ready.profile.name,
+      returnHost: returnTo?.host ?? null,
+      fields: ready.form.fields,
+      values: {},
+      fieldErrors: {},
+      formErrors: [],
+      expiresInMinutes: Math.ceil((ready.expiresAtMs - deps.now()) / 60_000),
+      ...extra,
+    });
+    const formTargets = returnTo === null ? ["'self'"] : ["'self'", returnTo.origin];
+    sendHtml(res, status, html, { formTargets, referrerPolicy: "same-origin" });
+  }
+
+  async function show(res: NodeResponse, state: string): Promise<void> {
+    const resolved = await resolve(state);
+    if (resolved.kind === "dead") return sendDead(res, resolved);
+    if (resolved.kind === "end") return end(res, null, resolved);
+    renderForm(res, 200, resolved);
+  }
+
+  async function submit(req: NodeRequest, res: NodeResponse, state: string): Promise<void> {
+    let form: URLSearchParams;
+    try {
+      form = await readFormRequest(req, { expectedOrigin: new URL(deps.publicUrl()).origin, maxBytes });
+    } catch (err) {
+      if (!(err instanceof FormRequestError)) throw err;
+      log(`request_refused_${err.status}`);
+      return sendHtml(res, err.status, renderMessagePage({ title: "Request refused", message: err.message }));
+    }
+    const resolved = await resolve(state);
+    if (resolved.kind === "dead") return sendDead(res, resolved);
+    if (resolved.kind === "end") return end(res, state, resolved);
+    if (form.get(ACTION_FIELD) === "cancel") return fail(res, state, resolved, "access_denied");
+    const { connection, profile, returnUrl } = resolved;
+
+    // Non-secret values go back into the form after a failure; secret ones are typed again.
+    const values: Record<string, string> = {};
+    for (const field of resolved.form.fields) {
+      const value = form.get(field.name);
+      if (!field.isSecret && value !== null) values[field.name] = value;
+    }
+    const reading = resolved.form.read(form);
+    if (!reading.ok) {
+      log("invalid_input", connection, { fields: Object.keys(reading.fieldErrors) });
+      const { fieldErrors, formErrors } = reading;
+      return renderForm(res, 400, resolved, { values, fieldErrors, formErrors });
+    }
+    if (!budget.take(state, resolved.expiresAtMs)) return fail(res, state, resolved, "too_many_attempts");
+    const check = await liveCheck({ profile, fields: reading.fields, params: connection.params });
+    if (check.outcome === "rejected") {
+      log("rejected_by_provider", connection, { httpStatus: check.httpStatus });
+      const name = profile.displayName || profile.name;
+      return renderForm(res, 400, resolved, {
+        values,
+        formErrors: [`${name} rejected these credentials. Check them and try again.`],
+      });
+    }
+    if (check.outcome === "unverified") {
+      log("unverified", connection, { reason: check.reason });
+      return renderForm(res, 502, resolved, {
+        values,
+        formErrors: ["The credentials could not be verified with the provider right now. Please try again."],
+      });
+    }
+
+    // Single use: consumed before anything is stored, so a replay or a second tab stores nothing.
+    if ((await states.consume(state)) === null) return sendDead(res, usedPage());
+    budget.forget(state);
+    let outcome;
+    try {
+      outcome = await saveEnteredFields({ store, vault }, connection.id, reading.fields);
+    } catch (err) {
+      // The state is used up: never leave the user on an error page with no way back.
+      logger.error({ err, connectionId: connection.id, provider: connection.providerName }, "key capture: save failed");
+      return end(res, null, { connection, returnUrl, error: "server_error" });
+    }
+    if (outcome !== "stored") return end(res, null, { connection, returnUrl, error: outcome });
+    log("stored", connection, { liveCheck: check.outcome });
+    back(res, returnUrl, { status: "success", connectionId: connection.id });
+  }
+
+  /** Cancel (access_denied) or too many attempts: uses the state, fails the connection, goes back. */
+  async function fail(res: NodeResponse, state: string, ready: Ready, reason: string): Promise<void> {
+    if ((await states.consume(state)) === null) return sendDead(res, usedPage());
+    budget.forget(state);
+    const { connection } = ready;
+    let error = reason;
+    try {
+      await store.updateConnectionStatus(connection.tenantId, connection.id, ["pending"], "failed", reason);
+    } catch (err) {
+      if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+      error = "connection_not_pending";
+    }
+    return end(res, null, { connection, returnUrl: ready.returnUrl, error });
+  }
+
+  function sendDead(res: NodeResponse, page: Dead): void {
+    log(page.outcome);
+    sendHtml(res, page.status, renderMessagePage(page.view));
+  }
+
+  return {
+    async begin({ connection, provider, returnUrl }) {
+      if (connection.status !== "pending") throw new ConnectionNotUsableError(connection.id, connection.status);
+      const { profile } = provider;
+      if (profile.authType !== "api_key" && profile.authType !== "basic_auth") {
+        throw new InvalidArgumentError("provider_name", `provider "${profile.name}" does not take entered credentials`);
+      }
+      if (profile.name !== connection.providerName) {
+        throw new InvalidArgumentError("provider_name", "the provider is not the connection's provider");
+      }
+      forms.of(profile); // an unusable schema fails here, not in the user's browser
+      const issued = await states.issue(connection.id, returnUrl, { flow: "capture" });
+      const base = deps.publicUrl().replace(/\/+$/, "");
+      return { authUrl: `${base}${CAPTURE_PATH_PREFIX}${issued.state}`, expiresAtMs: issued.expiresAtMs };
+    },
+
+    async handle(req, res) {
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
+      if (!path.startsWith(CAPTURE_PATH_PREFIX)) return false;
+      const state = path.slice(CAPTURE_PATH_PREFIX.length);
+      if (state === "" || state.includes("/")) return false;
+      try {
+        if (!STATE_SEGMENT.test(state)) {
+          sendDead(res, dead(400, "This link is not valid", "state_malformed"));
+        } else if (req.method === "GET") {
+          await show(res, state);
+        } else if (req.method === "POST") {
+          await submit(req, res, state);
+        } else {
+          res.setHeader("allow", "GET, POST");
+          sendHtml(res, 405, renderMessagePage({ title: "Method not allowed", message: "Use the form." }));
+        }
+      } catch (err) {
+        logger.error({ err }, "key capture failed");
+        if (res.headersSent) res.end();
+        else sendHtml(res, 500, renderMessagePage({ title: "Something went wrong", message: "Please try again later." }));
+      }
+      return true;
+    },
+  };
+}
+
+function dead(status: number, title: string, outcome: string): Dead {
+  return { kind: "dead", status, view: { title, message: START_AGAIN }, outcome };
+}
+
+function usedPage(): Dead {
+  return dead(410, "This link has already been used", "state_used");
+}
+
+/** The profile JSON the store keeps, read back as the provider directory wrote it. */
+function storedProviderOf(record: ProviderRecord): StoredProvider {
+  return {
+    profile: record.profile as unknown as ProviderProfile,
+    hasClientSecret: record.clientSecret !== null,
+    createdAtMs: record.createdAtMs,
+    updatedAtMs: record.updatedAtMs,
+  };
+}

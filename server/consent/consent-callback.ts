@@ -1,0 +1,141 @@
+/**
+ * The OAuth callback (RFC 6749 §4.1.2): consumes the single-use state, checks the authorization
+ * response (state, RFC 9207 issuer, `error`), exchanges the code and ends the consent. Without a
+ * trustworthy state nothing is touched and an error page is shown (no redirect: the return URL is
+ * only known through the state). Otherwise the browser always goes back to the return URL, with
+ * `status=success` or `status=error&error=<code>`. Codes, states and tokens are never logged.
+ */
+import { AuthorizationResponseError } from "oauth4webapi";
+import { ConflictError, NotFoundError } from "../domain/errors.ts";
+import type { Logger } from "../logging/logger.ts";
+import { IdTokenValidationError } from "../oauth/id-token-check.ts";
+import type { OAuthClient } from "../oauth/oauth-client.ts";
+import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
+import { classifyTokenFailure } from "../oauth/token-failure.ts";
+import type { StoredProvider } from "../providers/profile.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
+import { failureFacts, safeErrorCode, type ConsentOutcomes } from "./consent-outcomes.ts";
+import type { ConsentSecrets, ConsentStates } from "./consent-states.ts";
+import { buildReturnRedirect } from "./return-redirect.ts";
+
+/** A page shown instead of a redirect. Its text is fixed: it never repeats request input. */
+export interface ConsentPage {
+  status: number;
+  title: string;
+  message: string;
+}
+
+/** What the callback answers: a redirect to the return URL, or a page. */
+export type CallbackResult = { redirect: string } | { page: ConsentPage };
+
+/** The page for a missing, unknown, used or expired state (deliberately indistinguishable). */
+export const INVALID_STATE_PAGE: ConsentPage = {
+  status: 400,
+  title: "This sign-in link is not valid",
+  message: "It was already used, has expired, or was not issued by this server. Go back to the application and start again.",
+};
+
+/** What the callback needs. */
+export interface ConsentCallbackDeps {
+  store: Store;
+  providers: { getWithSecret(name: string): Promise<{ provider: StoredProvider; clientSecret: string | undefined }> };
+  states: ConsentStates;
+  oauth: OAuthClient;
+  outcomes: ConsentOutcomes;
+  logger: Logger;
+}
+
+/** Creates the callback handler. */
+export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSearchParams) => Promise<CallbackResult> {
+  const { logger } = deps;
+
+  return async (query) => {
+    const state = query.get("state") ?? "";
+    const opened = state === "" ? null : await deps.states.consume(state);
+    const returnUrl = opened?.record.returnUrl;
+    // A capture-form state is not an OAuth state; both are useless to whoever presents them here.
+    if (!opened || opened.secrets?.flow !== "oauth" || !returnUrl) {
+      logger.warn({ outcome: "invalid_state" }, "oauth callback without a valid state");
+      return { page: INVALID_STATE_PAGE };
+    }
+    const secrets = opened.secrets;
+    const connection = await deps.store.findConnectionById(opened.record.connectionId);
+    if (connection === null) {
+      logger.warn({ connectionId: opened.record.connectionId, outcome: "error" }, "oauth callback for a deleted connection");
+      return { redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_not_found" }) };
+    }
+    const log = { connectionId: connection.id, provider: connection.providerName };
+    const fail = async (error: string, reason = error, facts?: object): Promise<CallbackResult> => {
+      await deps.outcomes.fail(connection, reason);
+      logger.warn({ ...log, outcome: "error", error, ...facts }, "consent failed");
+      return { redirect: buildReturnRedirect(returnUrl, { status: "error", error, connectionId: connection.id }) };
+    };
+    if (connection.status !== "pending") {
+      // Revoked (or otherwise moved on) while the user was at the provider: don't resurrect it.
+      logger.warn({ ...log, outcome: "error", status: connection.status }, "oauth callback for a connection that is not pending");
+      return { redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_not_pending", connectionId: connection.id }) };
+    }
+
+    const provider = await resolve(deps, connection);
+    if (typeof provider === "string") return fail(provider);
+
+    let callbackParams: URLSearchParams;
+    try {
+      callbackParams = deps.oauth.validateCallback(provider, query, state);
+    } catch (err) {
+      // RFC 6749 §4.1.2.1: the provider's own error code (access_denied, …) goes back to the app.
+      if (err instanceof AuthorizationResponseError) return fail(safeErrorCode(err.error));
+      // A wrong `iss` (RFC 9207 mix-up defence) or a malformed response.
+      return fail("invalid_response");
+    }
+
+    let tokens;
+    try {
+      tokens = await deps.oauth.exchangeCode(provider, exchangeInput(callbackParams, secrets, connection));
+    } catch (err) {
+      if (err instanceof IdTokenValidationError) return fail("invalid_id_token");
+      const failure = classifyTokenFailure(err);
+      const reason = failure.error !== undefined ? safeErrorCode(failure.error) : "exchange_failed";
+      return fail("exchange_failed", reason, { failure: failureFacts(failure) });
+    }
+
+    try {
+      await deps.outcomes.complete(connection, tokens, provider);
+    } catch (err) {
+      if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+      logger.warn({ ...log, outcome: "error" }, "consent lost a race: the connection changed meanwhile");
+      return { redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_changed", connectionId: connection.id }) };
+    }
+    logger.info({ ...log, outcome: "success" }, "consent completed");
+    return { redirect: buildReturnRedirect(returnUrl, { status: "success", connectionId: connection.id }) };
+  };
+}
+
+/** Loads and resolves the connection's provider; a string is the error code when that fails. */
+async function resolve(deps: ConsentCallbackDeps, connection: ConnectionRecord): Promise<ResolvedProvider | string> {
+  let loaded;
+  try {
+    loaded = await deps.providers.getWithSecret(connection.providerName);
+  } catch (err) {
+    if (err instanceof NotFoundError) return "provider_not_found";
+    throw err;
+  }
+  const settings = loaded.provider.profile.oauth;
+  if (loaded.provider.profile.authType !== "oauth2" || settings === undefined) return "provider_misconfigured";
+  try {
+    return await deps.oauth.resolve(settings, loaded.clientSecret, connection.params);
+  } catch (err) {
+    return classifyTokenFailure(err).blame === "transient" ? "provider_unavailable" : "provider_misconfigured";
+  }
+}
+
+function exchangeInput(callbackParams: URLSearchParams, secrets: ConsentSecrets, connection: ConnectionRecord) {
+  return {
+    callbackParams,
+    // Issued with the state; a state without it could not have come from this flow's start.
+    redirectUri: secrets.redirectUri ?? "",
+    codeVerifier: secrets.codeVerifier,
+    nonce: secrets.nonce,
+    scopes: secrets.scopes ?? connection.scopes,
+  };
+}

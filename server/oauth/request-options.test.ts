@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { allowInsecureRequests, customFetch } from "oauth4webapi";
+import { createRequestOptions, InsecureEndpointError, isAllowedEndpointUrl, isLoopbackUrl, type FetchFn } from "./request-options.ts";
+
+test("loopback means localhost, 127.0.0.1 and [::1] only", () => {
+  for (const url of ["http://localhost:8080/x", "http://127.0.0.1/", "http://[::1]:9/"]) assert.ok(isLoopbackUrl(url), url);
+  for (const url of ["http://127.0.0.1.evil.example/", "http://localhost.evil.example/", "http://10.0.0.1/", "not a url"]) {
+    assert.ok(!isLoopbackUrl(url), url);
+  }
+  assert.ok(isAllowedEndpointUrl("https://id.example.com/token"));
+  assert.ok(isAllowedEndpointUrl("http://127.0.0.1:4000/token"));
+  assert.ok(!isAllowedEndpointUrl("http://id.example.com/token"));
+  assert.ok(!isAllowedEndpointUrl("ftp://127.0.0.1/"));
+});
+
+test("allowInsecureRequests is set only when an endpoint is plain http on loopback", () => {
+  assert.equal(createRequestOptions({ urls: ["https://a.example/token"] })[allowInsecureRequests], false);
+  assert.equal(createRequestOptions({ urls: ["https://a.example/auth", "http://127.0.0.1:5/token"] })[allowInsecureRequests], true);
+});
+
+test("the injected fetch is used, with a timeout signal, and never for plain http off loopback", async () => {
+  const seen: { url: string; signal: AbortSignal | null | undefined }[] = [];
+  const fetch: FetchFn = async (url, init) => {
+    seen.push({ url, signal: init.signal });
+    return new Response("ok");
+  };
+  const options = createRequestOptions({ urls: ["http://127.0.0.1:5/token"], fetch, timeoutMs: 5 });
+  const send = options[customFetch]!;
+  const signal = typeof options.signal === "function" ? options.signal("http://127.0.0.1:5/token") : options.signal;
+  await send("http://127.0.0.1:5/token", { method: "POST", headers: {}, body: undefined, redirect: "manual", signal });
+  assert.equal(seen.length, 1);
+  assert.ok(seen[0]?.signal instanceof AbortSignal);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(seen[0]?.signal?.aborted, true, "the per-request signal times out");
+  await assert.rejects(send("http://evil.example/jwks", { method: "GET", headers: {}, body: undefined, redirect: "manual" }), InsecureEndpointError);
+  assert.equal(seen.length, 1);
+});

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { createProviderCatalog, loadProviderCatalog, SHIPPED_CATALOG_FILE } from "./catalog.ts";
+import { createProfileValidator } from "./validate-profile.ts";
+
+describe("shipped provider catalog", () => {
+  const catalog = loadProviderCatalog();
+  const raw = (JSON.parse(readFileSync(SHIPPED_CATALOG_FILE, "utf8")) as { providers: { name: string }[] }).providers;
+
+  test("has at least 40 presets with unique names, every one valid", () => {
+    assert.ok(catalog.list().length >= 40, `only ${catalog.list().length} presets`);
+    assert.equal(catalog.list().length, raw.length);
+    assert.equal(new Set(raw.map((p) => p.name)).size, raw.length);
+    const validator = createProfileValidator();
+    for (const preset of raw) {
+      assert.doesNotThrow(() => validator.validate(preset, { purpose: "preset" }), preset.name);
+    }
+  });
+
+  test("every OAuth preset leaves client_id empty and states its client authentication", () => {
+    for (const preset of catalog.list()) {
+      if (preset.oauth === undefined) continue;
+      assert.equal(preset.oauth.clientId, "", preset.name);
+      const rawOAuth = (raw.find((p) => p.name === preset.name) as { oauth?: { clientAuthMethod?: string } }).oauth;
+      assert.ok(rawOAuth?.clientAuthMethod, `${preset.name} must state clientAuthMethod`);
+    }
+  });
+
+  test("secret fields of key-based presets are masked in the hosted form", () => {
+    for (const preset of catalog.list()) {
+      if (preset.credentialSchema === undefined) continue;
+      const properties = preset.credentialSchema.properties as Record<string, Record<string, unknown>>;
+      const masked = Object.values(properties).filter((p) => p.writeOnly === true && p.format === "password");
+      assert.ok(masked.length >= 1, `${preset.name} has no masked field`);
+      for (const property of Object.values(properties)) assert.equal(typeof property.title, "string", preset.name);
+    }
+  });
+
+  test("encodes the known quirks as data", () => {
+    const google = catalog.get("google")!;
+    assert.equal(google.oauth?.issuer, "https://accounts.google.com");
+    assert.deepEqual(google.oauth?.authorizeParams, { access_type: "offline", prompt: "consent" });
+    assert.ok(!google.oauth?.defaultScopes.includes("offline_access"), "Google rejects offline_access");
+    assert.equal(catalog.get("github")?.oauth?.tokenRequestHeaders?.Accept, "application/json");
+    const salesforce = catalog.get("salesforce")!;
+    assert.equal(salesforce.oauth?.omitScopeOnExchange, true);
+    assert.ok(salesforce.oauth?.extraTokenFields?.includes("instance_url"));
+    assert.equal(catalog.get("notion")?.oauth?.clientAuthMethod, "client_secret_basic");
+    assert.deepEqual(catalog.get("notion")?.oauth?.defaultScopes, []);
+    assert.equal(catalog.get("atlassian")?.oauth?.authorizeParams.audience, "api.atlassian.com");
+    assert.ok(catalog.get("atlassian")?.oauth?.defaultScopes.includes("offline_access"));
+    assert.equal(catalog.get("dropbox")?.oauth?.authorizeParams.token_access_type, "offline");
+    assert.equal(catalog.get("airtable")?.oauth?.pkce, true);
+    assert.deepEqual(catalog.get("shopify")?.urlParams, ["shop"]);
+    assert.match(catalog.get("shopify")?.oauth?.tokenEndpoint ?? "", /^https:\/\/\{shop\}\.myshopify\.com\//);
+    assert.deepEqual(catalog.get("zendesk")?.urlParams, ["subdomain"]);
+    assert.ok(catalog.get("xero")?.oauth?.defaultScopes.includes("offline_access"));
+    assert.equal(catalog.get("slack")?.oauth?.scopeSeparator, ",");
+    assert.deepEqual(catalog.get("anthropic")?.strategy, { type: "header", headerName: "x-api-key", credentialField: "api_key", valuePrefix: "" });
+    assert.deepEqual(catalog.get("openai")?.strategy, { type: "header", headerName: "Authorization", credentialField: "api_key", valuePrefix: "Bearer " });
+    assert.deepEqual(catalog.get("twilio")?.strategy, { type: "basic_auth", usernameField: "account_sid", passwordField: "auth_token" });
+    assert.equal(catalog.get("mapbox")?.strategy.type, "query_param");
+    assert.equal(catalog.get("aws-s3")?.strategy.type, "aws_sigv4");
+    assert.equal(catalog.get("generic-hmac")?.strategy.type, "hmac_payload");
+    assert.equal(catalog.get("okta")?.oauth?.issuer, "https://{domain}");
+    assert.equal(catalog.get("paypal")?.authType, "oauth2_client_credentials");
+  });
+
+  test("filters by category, case-insensitively", () => {
+    const ai = catalog.list("AI");
+    assert.ok(ai.length >= 5);
+    assert.ok(ai.every((p) => p.category === "ai"));
+    assert.deepEqual(catalog.list("no-such-category"), []);
+    assert.equal(catalog.get("GitHub")?.name, "github");
+  });
+});
+
+describe("createProviderCatalog", () => {
+  const preset = { name: "x", authType: "oauth2", oauth: { issuer: "https://x.example", clientAuthMethod: "client_secret_basic" }, strategy: { type: "oauth2" } };
+
+  test("refuses an invalid preset, naming it and the field", () => {
+    assert.throws(
+      () => createProviderCatalog([preset, { ...preset, name: "y", oauth: { issuer: "http://y.example" } }]),
+      /preset 1 is invalid: providers\[1\]\.oauth\.issuer/,
+    );
+  });
+
+  test("refuses duplicate names", () => {
+    assert.throws(() => createProviderCatalog([preset, preset]), /used twice/);
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * The shipped provider catalog: presets of well-known providers, as data in catalog.json. Loaded
+ * once at start-up and validated preset by preset (an empty client_id is allowed: operators add
+ * theirs), so a bad edit to the data stops the server instead of surfacing at consent time.
+ */
+import { readFileSync } from "node:fs";
+import type { ProviderProfile } from "./profile.ts";
+import { createProfileValidator, type ProfileValidator } from "./validate-profile.ts";
+
+/** The catalog of presets. */
+export interface ProviderCatalog {
+  /** Presets by name, optionally only those of `category` (case-insensitive). */
+  list(category?: string): ProviderProfile[];
+  /** One preset, or undefined. */
+  get(name: string): ProviderProfile | undefined;
+}
+
+/** Where the shipped catalog lives. */
+export const SHIPPED_CATALOG_FILE = new URL("./catalog.json", import.meta.url);
+
+/** Loads and validates a catalog file (default: the shipped one); throws naming the bad preset. */
+export function loadProviderCatalog(options: { file?: URL | string; validator?: ProfileValidator } = {}): ProviderCatalog {
+  const file = options.file ?? SHIPPED_CATALOG_FILE;
+  const document = JSON.parse(readFileSync(file, "utf8")) as { providers?: unknown };
+  if (!Array.isArray(document.providers)) throw new Error(`provider catalog ${String(file)}: "providers" must be a list`);
+  return createProviderCatalog(document.providers, options.validator);
+}
+
+/** Builds a catalog from preset objects, validating each; throws on an invalid or duplicate preset. */
+export function createProviderCatalog(presets: readonly unknown[], validator: ProfileValidator = createProfileValidator()): ProviderCatalog {
+  const byName = new Map<string, ProviderProfile>();
+  presets.forEach((preset, index) => {
+    let profile: ProviderProfile;
+    try {
+      profile = validator.validate(preset, { purpose: "preset", fieldPrefix: `providers[${index}]` });
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new Error(`provider catalog: preset ${index} is invalid: ${reason}`, { cause });
+    }
+    if (byName.has(profile.name)) throw new Error(`provider catalog: preset name "${profile.name}" is used twice`);
+    byName.set(profile.name, profile);
+  });
+  const sorted = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    list(category) {
+      if (category === undefined || category === "") return sorted;
+      const wanted = category.toLowerCase();
+      return sorted.filter((p) => p.category.toLowerCase() === wanted);
+    },
+    get(name) {
+      return byName.get(name.toLowerCase());
+    },
+  };
+}
