@@ -27,6 +27,7 @@ import { loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
 import { createConnectionService } from "./services/connection-service.ts";
 import { createKeyCapture } from "./capture/key-capture.ts";
+import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { createConsentFlow } from "./consent/consent-flow.ts";
 import { createConsentStates } from "./consent/consent-states.ts";
 import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
@@ -80,6 +81,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
   // actually bound (known only after listen, hence a function).
   const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${listener.address()?.port ?? config.port}`;
+  const oauth = createOAuthClient({ now, fetch: overrides.fetch });
   const keyCapture = createKeyCapture({
     store,
     vault,
@@ -96,7 +98,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     providers: directory,
     states,
     returnUrls: createReturnUrlPolicy(config.returnUrlOrigins),
-    oauth: createOAuthClient({ now, fetch: overrides.fetch }),
+    oauth,
     keyCapture,
     publicUrl,
     logger,
@@ -107,7 +109,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const metrics = createServerMetrics(registry);
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
-    connections: createConnectionService({ store, tenantOf: defaultTenantResolver, consent }),
+    connections: createConnectionService({
+      store,
+      tenantOf: defaultTenantResolver,
+      consent,
+      revoker: createConnectionRevoker({ store, vault, providers: directory, oauth, logger }),
+    }),
     tokens: createTokenService({ tokens: createTokenReader({ store, vault, now }), tenantOf: defaultTenantResolver }),
     providers: createProviderService({ directory, catalog: loadProviderCatalog() }),
     apiKeys: createApiKeyService(),

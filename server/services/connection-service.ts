@@ -12,6 +12,7 @@ import { InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
 import type { ConsentFlow, ConsentStarted } from "../consent/consent-flow.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import { connectionStatusFromProto, connectionStatusToProto } from "./convert.ts";
+import type { ConnectionRevoker } from "../revocation/connection-revoker.ts";
 import type { TenantResolver } from "./tenant.ts";
 import { requireId } from "./validate.ts";
 
@@ -21,6 +22,8 @@ export function createConnectionService(deps: {
   tenantOf: TenantResolver;
   /** Absent: Request/ReconnectConnection answer Unimplemented. */
   consent?: Pick<ConsentFlow, "start" | "reconnect">;
+  /** Absent: RevokeConnection answers Unimplemented. */
+  revoker?: ConnectionRevoker;
 }): ServiceImpl<typeof ConnectionService> {
   const { store, tenantOf } = deps;
   const consent = () => {
@@ -70,8 +73,10 @@ export function createConnectionService(deps: {
       );
       return { connections: page.items.map(connectionToProto), nextPageToken: page.nextPageToken };
     },
-    async revokeConnection() {
-      throw new NotImplementedError("RevokeConnection (provider revocation, RFC 7009)");
+    async revokeConnection(req, ctx) {
+      if (deps.revoker === undefined) throw new NotImplementedError("RevokeConnection (provider revocation, RFC 7009)");
+      const result = await deps.revoker.revoke(tenantOf(ctx), requireId("connection_id", req.connectionId));
+      return { connection: connectionToProto(result.connection), providerRevoked: result.providerRevoked };
     },
     async reconnectConnection(req, ctx) {
       const connectionId = requireId("connection_id", req.connectionId);
