@@ -37,7 +37,7 @@ import type { FetchFn } from "./oauth/request-options.ts";
 import { DEFAULT_TENANT_ID, defaultTenantResolver } from "./services/tenant.ts";
 import { createTokenService } from "./services/token-service.ts";
 import { createTokenReader } from "./tokens/token-reader.ts";
-import { createSqliteStore } from "./store/sqlite/store.ts";
+import { openStore } from "./store/open-store.ts";
 import type { Store } from "./store/store.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "./vault/keyring.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
@@ -72,7 +72,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
   const keyring = config.encryptionKeys !== undefined ? parseKeyring(config.encryptionKeys) : devKeyring(config, logger);
   const vault = createVault(keyring);
-  const store = await createSqliteStore({ dataDir: config.dataDir });
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "idle database connection failed"),
+  });
   await store.ensureTenant({ id: DEFAULT_TENANT_ID, displayName: "Default" });
 
   const now = overrides.now ?? Date.now;

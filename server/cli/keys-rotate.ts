@@ -5,7 +5,7 @@
  */
 import { loadConfig } from "../config/config.ts";
 import { rotateSecrets } from "../maintenance/rotate-secrets.ts";
-import { createSqliteStore } from "../store/sqlite/store.ts";
+import { openStore } from "../store/open-store.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "../vault/keyring.ts";
 import { createVault } from "../vault/vault.ts";
 
@@ -14,7 +14,7 @@ export async function keysRotate(options: { env: NodeJS.ProcessEnv; out: NodeJS.
   const config = loadConfig(options.env);
   const keyring =
     config.encryptionKeys !== undefined ? parseKeyring(config.encryptionKeys) : loadOrCreateDevKeyring(config.dataDir).keyring;
-  const store = await createSqliteStore({ dataDir: config.dataDir });
+  const store = await openStore(config);
   try {
     const before = await store.countSealedByKey();
     const report = await rotateSecrets({ store, vault: createVault(keyring), activeKeyId: keyring.active.id });

@@ -17,6 +17,11 @@ export interface Config {
   host: string;
   /** Absolute path of the data directory (SQLite database, generated development keys). */
   dataDir: string;
+  /**
+   * PostgreSQL connection string (DATABASE_URL): when set, storage is PostgreSQL and several
+   * replicas may share it; otherwise SQLite in dataDir. May hold a password: never log it.
+   */
+  databaseUrl: string | undefined;
   /** Base URL at which browsers and agents reach this server (used in authUrl and callbacks). */
   publicUrl: string | undefined;
   /** pino log level. */
@@ -56,6 +61,10 @@ const envSchema = z.object({
   PORT: integer("PORT", 0, 65535).optional(),
   NEXUS_HOST: z.string().min(1).optional(),
   NEXUS_DATA_DIR: z.string().min(1, "NEXUS_DATA_DIR must not be empty").optional(),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\/./.test(v), "DATABASE_URL must be a postgres:// or postgresql:// URL")
+    .optional(),
   NEXUS_PUBLIC_URL: z
     .url({ protocol: /^https?$/, message: "NEXUS_PUBLIC_URL must be an absolute http(s) URL" })
     .optional(),
@@ -104,6 +113,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     port: e.PORT ?? 8080,
     host: e.NEXUS_HOST ?? "127.0.0.1",
     dataDir: path.resolve(cwd, e.NEXUS_DATA_DIR ?? "data"),
+    databaseUrl: e.DATABASE_URL,
     publicUrl: e.NEXUS_PUBLIC_URL?.replace(/\/+$/, ""),
     logLevel: e.NEXUS_LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,
