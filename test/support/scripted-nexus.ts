@@ -23,6 +23,7 @@ import {
   type WatchCredentialsResponse,
   WatchCredentialsResponseSchema,
 } from "../../gen/nexus/v1/tokens_pb.ts";
+import { createQueue } from "./async-queue.ts";
 
 /** How a scripted connection's credentials look. */
 export interface ScriptedConnectionInit {
@@ -306,30 +307,4 @@ export async function startScriptedNexus(options: { port?: number; heartbeatInte
     close: stop,
   });
   return nexus;
-}
-
-/** An unbounded single-consumer queue that ends on `end()`. */
-function createQueue<T>(): { push: (item: T) => void; end: () => void; iterate: () => AsyncGenerator<T> } {
-  const items: T[] = [];
-  let isEnded = false;
-  let wake: (() => void) | undefined;
-  return {
-    push(item) {
-      if (isEnded) return;
-      items.push(item);
-      wake?.();
-    },
-    end() {
-      isEnded = true;
-      wake?.();
-    },
-    async *iterate() {
-      for (;;) {
-        while (items.length > 0) yield items.shift()!;
-        if (isEnded) return;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    },
-  };
 }

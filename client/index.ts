@@ -1,0 +1,72 @@
+/**
+ * The Nexus client: the only public entry point (`nexus/client`). Everything not exported here is
+ * private. User-facing symbols come first; the section marked "advanced" is for callers that
+ * assemble their own pieces (custom caches, strategies, transports).
+ */
+
+// The client and its typed services.
+export { createNexusClient } from "./nexus-client.ts";
+export type { NexusClient, NexusClientOptions, NexusProtocol } from "./nexus-client.ts";
+
+// Credentials: watch, cache, apply, fetch.
+export { watchCredentials } from "./watch.ts";
+export type { WatchCredentialsOptions, TokenClient } from "./watch.ts";
+export { createCredentialCache } from "./credential-cache.ts";
+export type {
+  CredentialCache,
+  CredentialCacheOptions,
+  GetCredentialOptions,
+  RefreshCredentialOptions,
+} from "./credential-cache.ts";
+export { applyCredential } from "./apply-credential.ts";
+export type { ApplyOptions, AuthenticatedHandshake, HandshakeTarget, MetadataContext } from "./apply-credential.ts";
+export { nexusFetch } from "./nexus-fetch.ts";
+export type { NexusFetchOptions } from "./nexus-fetch.ts";
+
+// The bridge: long-lived WebSocket and gRPC links, and its metrics.
+export { createBridge } from "./bridge/bridge.ts";
+export type { Bridge, BridgeOptions } from "./bridge/bridge.ts";
+export type { MaintainHandle } from "./bridge/link-supervisor.ts";
+export type {
+  DisconnectCause,
+  DisconnectEvent,
+  MaintainWebSocketOptions,
+  WebSocketData,
+  WebSocketHandler,
+} from "./bridge/websocket.ts";
+export type { GrpcRunContext, MaintainGrpcOptions } from "./bridge/grpc.ts";
+export { createBridgeMetrics, metricsHandler } from "./metrics.ts";
+export type { BridgeMetrics, BridgeMetricsOptions, BridgeMetricTarget, BridgeTransport } from "./metrics.ts";
+
+// Errors and the helpers that read Nexus's ErrorInfo detail.
+export {
+  AttentionRequiredError,
+  ConnectionRevokedError,
+  NexusUnavailableError,
+  PermanentCloseError,
+  StrategyError,
+  errorInfo,
+  isAttentionRequired,
+  isNotFound,
+  isRevoked,
+  isTransient,
+  toClientError,
+} from "./errors.ts";
+
+// Pluggable dependencies.
+export type { Clock } from "./clock.ts";
+export type { Logger } from "./logger.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Advanced: building blocks for callers that assemble their own pieces. Stable, but lower level.
+// ---------------------------------------------------------------------------------------------
+export { createCredentialInterceptor } from "./bridge/grpc.ts";
+export { DEFAULT_PERMANENT_CLOSE_CODES } from "./bridge/websocket.ts";
+export { createBackoff, abortableSleep } from "./backoff.ts";
+export type { Backoff, BackoffOptions } from "./backoff.ts";
+export { strategyAppliers } from "./strategies/strategy-appliers.ts";
+export type { KnownStrategyType } from "./strategies/strategy-appliers.ts";
+export type { AppliedParts, ApplyEnvironment, RequestParts, StrategyApplier } from "./strategies/applier.ts";
+export { createFetchHttpClient } from "./fetch-http-client.ts";
+export { systemClock } from "./clock.ts";
+export { silentLogger } from "./logger.ts";
