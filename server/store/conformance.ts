@@ -11,6 +11,7 @@ import { describeAuditCases } from "./conformance/audit-cases.ts";
 import { describeConnectionCases } from "./conformance/connection-cases.ts";
 import { describeCredentialCases } from "./conformance/credential-cases.ts";
 import { START_TIME_MS, type StoreHarness } from "./conformance/harness.ts";
+import { describeLeaseCases } from "./conformance/lease-cases.ts";
 import { describeProviderCases } from "./conformance/provider-cases.ts";
 import { describeSealedCases } from "./conformance/sealed-cases.ts";
 import { describeTenantCases } from "./conformance/tenant-cases.ts";
@@ -85,6 +86,7 @@ export function describeStoreConformance(
     describe("providers", () => describeProviderCases(harness));
     describe("connections", () => describeConnectionCases(harness));
     describe("credentials and consent states", () => describeCredentialCases(harness));
+    describe("refresh leases and schedule", () => describeLeaseCases(harness));
     describe("api keys", () => describeApiKeyCases(harness));
     describe("audit events", () => describeAuditCases(harness));
     describe("lifecycle", () => {

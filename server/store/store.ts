@@ -339,7 +339,6 @@ export interface AuditStore {
   pruneAuditEvents(olderThanMs: number): Promise<number>;
 }
 
-/** Nexus's persistent state, one interface for every backend. */
 /** Where a sealed value lives, for key rotation. */
 export type SealedKind = "credential" | "consent_state" | "provider_client_secret";
 
@@ -366,6 +365,39 @@ export interface SealedStore {
   countSealedByKey(): Promise<Record<string, number>>;
 }
 
+/**
+ * What the refresh engine and scheduler need beyond credentials: a per-connection refresh lease
+ * (so one replica at a time asks the provider) and the `next_refresh_at` schedule. The lease only
+ * avoids duplicate provider calls; correctness rests on `saveCredential`'s version compare-and-set
+ * (the fencing token), so a holder whose lease ran out can never overwrite a newer credential.
+ */
+export interface RefreshLeaseStore {
+  /**
+   * Takes the connection's refresh lease for `owner` until `nowMs + leaseMs`, atomically, if it is
+   * free, expired (`lease_expires_at <= nowMs`) or already `owner`'s (then it is extended). Returns
+   * the credential version at the time of the claim, or null while another owner's lease runs.
+   * NotFoundError when the connection is missing. Does not change `updatedAtMs`.
+   */
+  claimRefreshLease(
+    connectionId: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+  ): Promise<{ credentialVersion: number } | null>;
+  /** Frees the lease if `owner` holds it (whether or not it expired); otherwise does nothing. */
+  releaseRefreshLease(connectionId: string, owner: string): Promise<void>;
+  /**
+   * Up to `limit` active connections with `next_refresh_at <= nowMs` and no unexpired lease, soonest
+   * first, read through the `next_refresh_at` index so the cost follows the due rows, not the table.
+   * Due rows of connections that are no longer active (revoked, attention_required …) get their
+   * `next_refresh_at` cleared on the way (at most `limit` per call), so they are not scanned again.
+   */
+  listDueRefreshes(nowMs: number, limit: number): Promise<ConnectionRecord[]>;
+  /** Sets (or, with null, clears) when the scheduler should next look at the connection; NotFoundError when missing. */
+  setNextRefresh(connectionId: string, nextRefreshAtMs: number | null): Promise<void>;
+}
+
+/** Nexus's persistent state, one interface for every backend. */
 export interface Store
   extends TenantStore,
     ProviderStore,
@@ -373,7 +405,8 @@ export interface Store
     CredentialStore,
     ApiKeyStore,
     AuditStore,
-    SealedStore {
+    SealedStore,
+    RefreshLeaseStore {
   /** Resolves when the database answers a trivial query (readiness). */
   ping(): Promise<void>;
   /** Closes the database; idempotent. No method may be called afterwards. */

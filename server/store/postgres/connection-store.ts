@@ -117,7 +117,8 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
   };
 }
 
-function toConnection(row: typeof connections.$inferSelect): ConnectionRecord {
+/** The one row → ConnectionRecord mapping of the `connections` table (also used by refresh-lease-store.ts). */
+export function toConnection(row: typeof connections.$inferSelect): ConnectionRecord {
   return {
     id: row.id,
     tenantId: row.tenantId,

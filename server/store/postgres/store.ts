@@ -15,6 +15,7 @@ import { createPostgresConnectionStore } from "./connection-store.ts";
 import { createPostgresCredentialStore } from "./credential-store.ts";
 import { migrateUnderLock } from "./migrate-under-lock.ts";
 import { createPostgresProviderStore } from "./provider-store.ts";
+import { createPostgresRefreshLeaseStore } from "./refresh-lease-store.ts";
 import { runQuery } from "./run-query.ts";
 import { createPostgresSealedStore } from "./sealed-store.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -73,6 +74,7 @@ function composeStore(pool: Pool, context: PostgresStoreContext): Store {
     ...createPostgresApiKeyStore(context),
     ...createPostgresAuditStore(context),
     ...createPostgresSealedStore(context),
+    ...createPostgresRefreshLeaseStore(context),
     ping: () =>
       runQuery(async () => {
         await context.db.execute(sql`select 1`);

@@ -118,7 +118,8 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
   };
 }
 
-function toConnection(row: typeof connections.$inferSelect): ConnectionRecord {
+/** The one row → ConnectionRecord mapping of the `connections` table (also used by refresh-lease-store.ts). */
+export function toConnection(row: typeof connections.$inferSelect): ConnectionRecord {
   return {
     id: row.id,
     tenantId: row.tenantId,

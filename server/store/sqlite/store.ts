@@ -16,6 +16,7 @@ import { createSqliteAuditStore } from "./audit-store.ts";
 import { createSqliteConnectionStore } from "./connection-store.ts";
 import { createSqliteCredentialStore } from "./credential-store.ts";
 import { createSqliteProviderStore } from "./provider-store.ts";
+import { createSqliteRefreshLeaseStore } from "./refresh-lease-store.ts";
 import { createSqliteSealedStore } from "./sealed-store.ts";
 import { runQuery } from "./run-query.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -81,6 +82,7 @@ function composeStore(client: Database.Database, context: SqliteStoreContext): S
     ...createSqliteApiKeyStore(context),
     ...createSqliteAuditStore(context),
     ...createSqliteSealedStore(context),
+    ...createSqliteRefreshLeaseStore(context),
     ping: () =>
       runQuery(() => {
         context.db.get(sql`select 1`);

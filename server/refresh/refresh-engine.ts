@@ -1,0 +1,199 @@
+/**
+ * The refresh engine: keeps OAuth credentials fresh on read (`ensureFresh`), on demand
+ * (`forceRefresh`) and on schedule (`refreshScheduled`), with one provider call per connection at a
+ * time — single flight in process (a map of promises) and across replicas (the store's lease).
+ * Correctness never rests on the lease: every save is a compare-and-set on the credential version
+ * (the fencing token), and a writer that loses it re-reads and uses the newer credential.
+ * It never logs or throws a token; it does not decide what reaches agents (tokens/ does).
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import type { ConnectionStatus } from "../domain/connection-status.ts";
+import {
+  ConflictError,
+  ConnectionNotUsableError,
+  FailedPreconditionError,
+  ProviderUnavailableError,
+} from "../domain/errors.ts";
+import type { StoredSecret } from "../domain/stored-secret.ts";
+import type { Logger } from "../logging/logger.ts";
+import { classifyTokenFailure, type TokenFailure } from "../oauth/token-failure.ts";
+import type { ProviderDirectory } from "../providers/provider-directory.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
+import type { Vault } from "../vault/vault.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { createCredentialAccess, type StoredCredential } from "./credential-access.ts";
+import type { ProviderGrant } from "./provider-grant.ts";
+import { createRefreshAttempt, type FlightMode, type FlightOutcome, type FlightResult } from "./refresh-attempt.ts";
+import type { RefreshMetrics } from "./refresh-metrics.ts";
+import { isExpired, mustRefreshOnRead } from "./token-freshness.ts";
+
+/** A usable credential and its version. */
+export interface FreshCredential {
+  secret: StoredSecret;
+  version: number;
+}
+
+/** Emitted after the engine saved a new credential version (no secret in it). */
+export interface CredentialChangedEvent {
+  connectionId: string;
+  version: number;
+}
+
+/** Emitted after the engine moved a connection out of active. */
+export interface StatusChangedEvent {
+  connectionId: string;
+  status: ConnectionStatus;
+  reason: string | null;
+}
+
+/** What a scheduled refresh did (for logs and tests); see FlightOutcome. */
+export type ScheduledOutcome = FlightOutcome;
+
+/** Dependencies and settings of the engine. */
+export interface RefreshEngineOptions {
+  store: Store;
+  vault: Vault;
+  providers: Pick<ProviderDirectory, "getWithSecret">;
+  /** The provider call; production: `createProviderGrant(oauthClient)`. */
+  refreshGrant: ProviderGrant;
+  /** Sorts provider failures; default server/oauth's `classifyTokenFailure`. */
+  classify?: (err: unknown) => TokenFailure;
+  /** Epoch milliseconds. */
+  now: () => number;
+  /** Uniform in [0, 1): jitter of schedules, backoff and lease polling. */
+  random: () => number;
+  /** This replica's lease owner id; must be unique per process (e.g. hostname + pid + random). */
+  owner: string;
+  /** Refresh an access token this long before it expires (halved for short-lived tokens). Default 5 min. */
+  skewMs?: number;
+  /** How long a refresh lease lasts; keep it above the provider timeout. Default 30 s. */
+  leaseMs?: number;
+  /** Retry delays after transient and configuration failures; see backoff.ts. */
+  backoff?: BackoffOptions;
+  /** Waits `ms` (lease polling, save retries). Default node:timers/promises setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
+  logger: Logger;
+  metrics?: RefreshMetrics;
+  /** Whether to schedule a proactive refresh after each refresh (watched or keep-fresh connections). Default never. */
+  shouldKeepFresh?: (connectionId: string) => boolean;
+  /** Called after a new credential version is saved; must not throw (errors are logged). */
+  onCredentialChanged?: (event: CredentialChangedEvent) => void;
+  /** Called after a connection left active (attention_required, expired); must not throw. */
+  onStatusChanged?: (event: StatusChangedEvent) => void;
+}
+
+/** Refreshes connections' OAuth credentials. */
+export interface RefreshEngine {
+  /**
+   * The connection's credential, refreshed first when its OAuth access token expires within the
+   * skew. While a refresh is failing transiently (or for a provider misconfiguration) and the
+   * stored token has not expired, the stored token is returned and a retry is scheduled.
+   * @throws ConnectionNotUsableError (not active, dead grant, expired without refresh token),
+   *   ProviderUnavailableError / FailedPreconditionError(provider_misconfigured) when the token has
+   *   expired and the provider failed, ConflictError("lease") when another replica held the lease
+   *   for longer than the lease time and the token has expired.
+   */
+  ensureFresh(connection: ConnectionRecord): Promise<FreshCredential>;
+  /**
+   * A credential newer than the one stored when called (another caller's refresh counts), for an
+   * agent whose token was refused. Unlike ensureFresh it never falls back to the old token: every
+   * failure throws. A credential that cannot be refreshed (no refresh token, entered fields) is
+   * returned as stored.
+   */
+  forceRefresh(connection: ConnectionRecord): Promise<FreshCredential>;
+  /** The scheduler's refresh of a due connection (`next_refresh_at` reached); never throws domain errors. */
+  refreshScheduled(connection: ConnectionRecord): Promise<ScheduledOutcome>;
+  /** Arms proactive refresh for a connection that has none scheduled (call when a watcher subscribes). */
+  keepFresh(connection: ConnectionRecord): Promise<void>;
+  /** How many refreshes are in flight in this process. */
+  inFlightCount(): number;
+}
+
+/**
+ * Creates the engine.
+ * @example const engine = createRefreshEngine({ store, vault, providers, refreshGrant: createProviderGrant(oauth), now: Date.now, random: Math.random, owner, logger });
+ */
+export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngine {
+  const settings = {
+    ...options,
+    classify: options.classify ?? classifyTokenFailure,
+    skewMs: options.skewMs ?? 5 * 60_000,
+    leaseMs: options.leaseMs ?? 30_000,
+    backoff: options.backoff ?? {},
+    sleep: options.sleep ?? ((ms: number) => delay(ms)),
+    shouldKeepFresh: options.shouldKeepFresh ?? (() => false),
+  };
+  const { now, skewMs } = settings;
+  const credentials = createCredentialAccess(settings);
+  const attempt = createRefreshAttempt({ ...settings, credentials });
+  const flights = new Map<string, Promise<FlightResult>>();
+
+  /** Joins the connection's flight in this process, or starts one in `mode`. */
+  const join = (connection: ConnectionRecord, mode: FlightMode, observedVersion: number): Promise<FlightResult> => {
+    const existing = flights.get(connection.id);
+    if (existing) return existing;
+    const flight = attempt.run(connection, mode, observedVersion).finally(() => {
+      if (flights.get(connection.id) === flight) flights.delete(connection.id);
+    });
+    flights.set(connection.id, flight);
+    return flight;
+  };
+
+  const requireActive = (connection: ConnectionRecord) => {
+    if (connection.status !== "active") throw new ConnectionNotUsableError(connection.id, connection.status);
+  };
+
+  return {
+    async ensureFresh(connection) {
+      requireActive(connection);
+      const current = await credentials.require(connection.id);
+      if (!mustRefreshOnRead(connection, current, now(), skewMs)) return publicView(current);
+      const result = await join(connection, "ensure", current.version);
+      if (result.kind === "fresh") return publicView(result.credential);
+      const { fallback, error } = result;
+      const canFallBack =
+        error instanceof ProviderUnavailableError ||
+        error instanceof FailedPreconditionError ||
+        (error instanceof ConflictError && error.kind === "lease");
+      if (canFallBack && fallback !== null && !isExpired(fallback.secret, now())) return publicView(fallback);
+      throw error;
+    },
+
+    async forceRefresh(connection) {
+      requireActive(connection);
+      const current = await credentials.require(connection.id);
+      // A flight already running may have started before this call; use it only if it brings a
+      // newer version than the caller could have seen.
+      for (let round = 0; round < 2; round += 1) {
+        const existing = flights.get(connection.id);
+        if (!existing) break;
+        const result = await existing;
+        if (result.kind === "failed") throw result.error;
+        if (result.credential.version > current.version) return publicView(result.credential);
+      }
+      const result = await join(connection, "force", current.version);
+      if (result.kind === "failed") throw result.error;
+      return publicView(result.credential);
+    },
+
+    async refreshScheduled(connection) {
+      if (connection.status !== "active") return "not_active";
+      // Provider failures and state changes are outcomes here (already logged, counted, scheduled);
+      // only faults (store, vault) reject.
+      return (await join(connection, "scheduled", connection.credentialVersion)).outcome;
+    },
+
+    async keepFresh(connection) {
+      if (connection.status !== "active" || connection.nextRefreshAtMs !== null) return;
+      if (connection.credentialExpiresAtSeconds === null) return;
+      const at = attempt.proactiveRefreshAt(connection.credentialExpiresAtSeconds * 1000);
+      await options.store.setNextRefresh(connection.id, at);
+    },
+
+    inFlightCount: () => flights.size,
+  };
+}
+
+function publicView(credential: StoredCredential): FreshCredential {
+  return { secret: credential.secret, version: credential.version };
+}

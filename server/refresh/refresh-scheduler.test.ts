@@ -1,0 +1,161 @@
+/**
+ * Tests of the refresh scheduler on a real SQLite store: due connections are refreshed through the
+ * real engine and rescheduled, concurrency is bounded, ticks are jittered, and stop() waits for
+ * the refreshes in flight.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { createSqliteStore } from "../store/sqlite/store.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
+import { createRefreshScheduler } from "./refresh-scheduler.ts";
+import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "./refresh-test-support.ts";
+
+/** Polls `condition` every millisecond; fails after 5 s instead of hanging the run. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail("condition not reached within 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+describe("refresh scheduler", () => {
+  let dataDir = "";
+  let store: Store;
+  let clock: TestClock;
+  let world: RefreshWorld;
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "nexus-scheduler-"));
+    clock = createTestClock();
+    store = await createSqliteStore({ dataDir, now: clock.now });
+    world = await createRefreshWorld(store, clock);
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** An active connection with an hour-long token whose refresh is due `dueInMs` from now. */
+  const due = async (dueInMs: number) => {
+    const connection = await world.connect({ refreshToken: "rt", expiresAtSeconds: inSeconds(clock, 3600) });
+    await store.setNextRefresh(connection.id, clock.now() + dueInMs);
+    return connection;
+  };
+
+  it("refreshes due connections through the engine and schedules their next refresh", async () => {
+    const [a, b] = [await due(-1_000), await due(0)];
+    const later = await due(60_000);
+    const engine = world.engine({ shouldKeepFresh: () => true, random: () => 0 });
+    const scheduler = createRefreshScheduler({ store, engine, now: clock.now, random: () => 0.5, logger: world.logger });
+    assert.equal(await scheduler.runOnce(), 2);
+    assert.equal(world.endpoint.requests.length, 2);
+    for (const connection of [a, b]) {
+      const after = await world.reload(connection);
+      assert.equal(after.credentialVersion, 2);
+      // The new token lives an hour: next refresh 5 minutes (the skew, jitter 0) before it expires.
+      assert.equal(after.nextRefreshAtMs, (inSeconds(clock, 3600) * 1000) - 5 * 60_000);
+    }
+    assert.equal((await world.reload(later)).credentialVersion, 1);
+    assert.equal(await scheduler.runOnce(), 0, "nothing is due twice");
+  });
+
+  it("runs at most `concurrency` refreshes at once", async () => {
+    for (let i = 0; i < 7; i += 1) await due(-i);
+    let running = 0;
+    let peak = 0;
+    const seen: string[] = [];
+    const engine = {
+      async refreshScheduled(connection: ConnectionRecord) {
+        running += 1;
+        peak = Math.max(peak, running);
+        seen.push(connection.id);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+        return "success" as const;
+      },
+    };
+    const scheduler = createRefreshScheduler({ store, engine, now: clock.now, random: () => 0.5, logger: world.logger, concurrency: 3 });
+    assert.equal(await scheduler.runOnce(), 7);
+    assert.equal(peak, 3);
+    assert.equal(new Set(seen).size, 7);
+  });
+
+  it("loops with jittered pauses, goes on at once after a full batch, and stop() waits for refreshes in flight", async () => {
+    for (let i = 0; i < 3; i += 1) await due(-i);
+    const pauses: number[] = [];
+    let wakeUp: () => void = () => {};
+    const sleep = (ms: number, signal: AbortSignal) => {
+      pauses.push(ms);
+      if (ms === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        wakeUp = resolve;
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    };
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    let finished = 0;
+    const engine = {
+      async refreshScheduled(connection: ConnectionRecord) {
+        started += 1;
+        if (started > 3) await held;
+        await store.setNextRefresh(connection.id, clock.now() + 3_600_000);
+        finished += 1;
+        return "success" as const;
+      },
+    };
+    const scheduler = createRefreshScheduler({
+      store,
+      engine,
+      now: clock.now,
+      random: () => 0.25,
+      logger: world.logger,
+      batchSize: 2,
+      intervalMs: 1_000,
+      sleep,
+    });
+    scheduler.start();
+    scheduler.start();
+    assert.equal(scheduler.isRunning(), true);
+    // Tick 1 lists a full batch (2): no pause. Tick 2 lists the third: a jittered pause (500 + 0.25·1000).
+    await waitFor(() => pauses.length === 2);
+    assert.deepEqual(pauses, [0, 750]);
+    assert.equal(finished, 3);
+    // A connection comes due; wake the loop; its refresh hangs at the provider; stop() must wait.
+    await due(-10);
+    wakeUp();
+    await waitFor(() => started === 4);
+    let stopped = false;
+    const stopping = scheduler.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(stopped, false, "stop() returned while a refresh was in flight");
+    release();
+    await stopping;
+    assert.equal(finished, 4);
+    assert.equal(scheduler.isRunning(), false);
+  });
+
+  it("a failing tick is logged and the loop goes on", async () => {
+    let calls = 0;
+    const failingStore = {
+      async listDueRefreshes() {
+        calls += 1;
+        if (calls === 1) throw new Error("database unavailable");
+        return [];
+      },
+    };
+    const sleep = (_ms: number, signal: AbortSignal) =>
+      calls >= 2 ? new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true })) : Promise.resolve();
+    const engine = { refreshScheduled: async () => "success" as const };
+    const scheduler = createRefreshScheduler({ store: failingStore, engine, now: clock.now, random: () => 0.5, logger: world.logger, sleep });
+    scheduler.start();
+    await waitFor(() => calls >= 2);
+    await scheduler.stop();
+    assert.equal(calls, 2);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * Conformance cases for refresh leases and the refresh schedule: who may claim when, release by
+ * owner only, the due list (active, due, unleased, soonest first, bounded) and its clearing of
+ * inactive rows, and that a lease never stands in for the credential version compare-and-set.
+ */
+import assert from "node:assert/strict";
+import { ConflictError, NotFoundError } from "../../domain/errors.ts";
+import { assertRejectsWith, sealed, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
+
+const LEASE_MS = 30_000;
+
+/** Declares the refresh-lease cases. */
+export function describeLeaseCases(h: StoreHarness): void {
+  h.test("claimRefreshLease on a free lease returns the credential version", async () => {
+    const connection = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    await h.store().saveCredential(connection.id, 0, { secret: sealed("one"), expiresAtSeconds: 10 });
+    assert.deepEqual(await h.store().claimRefreshLease(connection.id, "replica-a", LEASE_MS, START_TIME_MS), {
+      credentialVersion: 1,
+    });
+  });
+
+  h.test("claimRefreshLease is null for another owner while the lease runs, and free at its expiry", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    assert.equal(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS - 1), null);
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS), {
+      credentialVersion: 0,
+    });
+    assert.equal(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + LEASE_MS + 1), null);
+  });
+
+  h.test("claimRefreshLease by the holder extends its own lease", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 20_000));
+    // Extended to START + 20 s + 30 s: another owner is still refused after the first lease's end.
+    assert.equal(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 40_000), null);
+    assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 50_000));
+  });
+
+  h.test("claimRefreshLease of a missing connection is NotFound", async () => {
+    await assertRejectsWith(
+      h.store().claimRefreshLease("conn_missing", "replica-a", LEASE_MS, START_TIME_MS),
+      NotFoundError,
+      (error) => assert.equal(error.kind, "connection"),
+    );
+  });
+
+  h.test("claimRefreshLease leaves the connection record unchanged", async () => {
+    const connection = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    h.clock.advance(500);
+    await h.store().claimRefreshLease(connection.id, "replica-a", LEASE_MS, START_TIME_MS + 500);
+    assert.deepEqual(await h.store().getConnection("tenant-a", connection.id), connection);
+  });
+
+  h.test("releaseRefreshLease frees only the owner's lease and is idempotent", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    await store.releaseRefreshLease(id, "replica-b");
+    assert.equal(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS), null, "a stranger can't release");
+    await store.releaseRefreshLease(id, "replica-a");
+    await store.releaseRefreshLease(id, "replica-a");
+    await store.releaseRefreshLease("conn_missing", "replica-a");
+    assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS));
+  });
+
+  h.test("a lease is not a fence: saveCredential stays compare-and-set on the version", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    // replica-a claims at version 0, its lease runs out, replica-b claims and saves version 1.
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS), { credentialVersion: 0 });
+    assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS));
+    await store.saveCredential(id, 0, { secret: sealed("from-b"), expiresAtSeconds: 100 });
+    // The stale holder's write, fenced by the version it read, is refused.
+    await assertRejectsWith(store.saveCredential(id, 0, { secret: sealed("from-a"), expiresAtSeconds: 100 }), ConflictError);
+    assert.equal((await store.getCredential(id))?.version, 1);
+  });
+
+  h.test("setNextRefresh sets and clears next_refresh_at; NotFound when missing", async () => {
+    const connection = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    await h.store().setNextRefresh(connection.id, START_TIME_MS + 1234);
+    assert.equal((await h.store().getConnection("tenant-a", connection.id)).nextRefreshAtMs, START_TIME_MS + 1234);
+    await h.store().setNextRefresh(connection.id, null);
+    assert.equal((await h.store().getConnection("tenant-a", connection.id)).nextRefreshAtMs, null);
+    await assertRejectsWith(h.store().setNextRefresh("conn_missing", 1), NotFoundError);
+  });
+
+  h.test("listDueRefreshes returns due active connections soonest first, up to the limit", async () => {
+    const store = h.store();
+    const make = async (id: string, next: number | null, status: "active" | "pending" = "active") => {
+      await seedConnection(store, "tenant-a", { id, status });
+      await store.setNextRefresh(id, next);
+    };
+    await make("conn_c", START_TIME_MS - 10);
+    await make("conn_a", START_TIME_MS - 30);
+    await make("conn_b", START_TIME_MS - 20);
+    await make("conn_now", START_TIME_MS);
+    await make("conn_later", START_TIME_MS + 1);
+    await make("conn_never", null);
+    await seedConnection(store, "tenant-b", { id: "conn_other_tenant", status: "active" });
+    await store.setNextRefresh("conn_other_tenant", START_TIME_MS - 25);
+
+    const all = await store.listDueRefreshes(START_TIME_MS, 100);
+    assert.deepEqual(
+      all.map((c) => c.id),
+      ["conn_a", "conn_other_tenant", "conn_b", "conn_c", "conn_now"],
+    );
+    assert.equal(all[0]?.tenantId, "tenant-a");
+    assert.equal(all[0]?.nextRefreshAtMs, START_TIME_MS - 30);
+    const first = await store.listDueRefreshes(START_TIME_MS, 2);
+    assert.deepEqual(
+      first.map((c) => c.id),
+      ["conn_a", "conn_other_tenant"],
+    );
+  });
+
+  h.test("listDueRefreshes skips connections under an unexpired lease", async () => {
+    const store = h.store();
+    await seedConnection(store, "tenant-a", { id: "conn_leased", status: "active" });
+    await seedConnection(store, "tenant-a", { id: "conn_free", status: "active" });
+    await store.setNextRefresh("conn_leased", START_TIME_MS - 2);
+    await store.setNextRefresh("conn_free", START_TIME_MS - 1);
+    await store.claimRefreshLease("conn_leased", "replica-a", LEASE_MS, START_TIME_MS);
+    assert.deepEqual(
+      (await store.listDueRefreshes(START_TIME_MS, 10)).map((c) => c.id),
+      ["conn_free"],
+    );
+    assert.deepEqual(
+      (await store.listDueRefreshes(START_TIME_MS + LEASE_MS, 10)).map((c) => c.id),
+      ["conn_leased", "conn_free"],
+      "an expired lease no longer hides the connection",
+    );
+  });
+
+  h.test("listDueRefreshes clears the schedule of due connections that are no longer active", async () => {
+    const store = h.store();
+    await seedConnection(store, "tenant-a", { id: "conn_revoked", status: "active" });
+    await seedConnection(store, "tenant-a", { id: "conn_future_revoked", status: "active" });
+    await store.setNextRefresh("conn_revoked", START_TIME_MS - 1);
+    await store.setNextRefresh("conn_future_revoked", START_TIME_MS + 60_000);
+    for (const id of ["conn_revoked", "conn_future_revoked"]) {
+      await store.updateConnectionStatus("tenant-a", id, "active", "revoked", "admin");
+    }
+    assert.deepEqual(await store.listDueRefreshes(START_TIME_MS, 10), []);
+    assert.equal((await store.getConnection("tenant-a", "conn_revoked")).nextRefreshAtMs, null);
+    assert.equal(
+      (await store.getConnection("tenant-a", "conn_future_revoked")).nextRefreshAtMs,
+      START_TIME_MS + 60_000,
+      "rows that are not due yet are left alone",
+    );
+  });
+}

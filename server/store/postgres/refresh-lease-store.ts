@@ -1,0 +1,91 @@
+/**
+ * Refresh leases and the refresh schedule in PostgreSQL: the `lease_owner`, `lease_expires_at` and
+ * `next_refresh_at` columns of `connections`. Every claim is one `UPDATE … WHERE … RETURNING`: under
+ * READ COMMITTED a concurrent claimer of the same row waits for the first, then re-checks the WHERE
+ * against the committed row and finds the lease taken. It decides nothing about refreshing.
+ */
+import { and, asc, eq, inArray, isNull, lte, ne, or } from "drizzle-orm";
+import { NotFoundError } from "../../domain/errors.ts";
+import type { RefreshLeaseStore } from "../store.ts";
+import { toConnection } from "./connection-store.ts";
+import { runQuery } from "./run-query.ts";
+import { connections } from "./schema.ts";
+import type { PostgresStoreContext } from "./store-context.ts";
+
+/** Creates the refresh-lease methods of the PostgreSQL store. */
+export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): RefreshLeaseStore {
+  return {
+    claimRefreshLease: (connectionId, owner, leaseMs, nowMs) =>
+      runQuery(async () => {
+        const [claimed] = await db
+          .update(connections)
+          .set({ leaseOwner: owner, leaseExpiresAt: nowMs + leaseMs })
+          .where(
+            and(
+              eq(connections.id, connectionId),
+              or(
+                isNull(connections.leaseOwner),
+                isNull(connections.leaseExpiresAt),
+                lte(connections.leaseExpiresAt, nowMs),
+                eq(connections.leaseOwner, owner),
+              ),
+            ),
+          )
+          .returning({ credentialVersion: connections.credentialVersion });
+        if (claimed) return claimed;
+        const [exists] = await db.select({ id: connections.id }).from(connections).where(eq(connections.id, connectionId));
+        if (!exists) throw new NotFoundError("connection", connectionId);
+        return null;
+      }),
+
+    releaseRefreshLease: (connectionId, owner) =>
+      runQuery(async () => {
+        await db
+          .update(connections)
+          .set({ leaseOwner: null, leaseExpiresAt: null })
+          .where(and(eq(connections.id, connectionId), eq(connections.leaseOwner, owner)));
+      }),
+
+    listDueRefreshes: (nowMs, limit) =>
+      runQuery(async () => {
+        const inactive = db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(and(lte(connections.nextRefreshAt, nowMs), ne(connections.status, "active")))
+          .orderBy(asc(connections.nextRefreshAt))
+          .limit(limit);
+        await db.update(connections).set({ nextRefreshAt: null }).where(inArray(connections.id, inactive));
+        const rows = await dueRefreshesQuery({ db }, nowMs, limit);
+        return rows.map(toConnection);
+      }),
+
+    setNextRefresh: (connectionId, nextRefreshAtMs) =>
+      runQuery(async () => {
+        const [row] = await db
+          .update(connections)
+          .set({ nextRefreshAt: nextRefreshAtMs })
+          .where(eq(connections.id, connectionId))
+          .returning({ id: connections.id });
+        if (!row) throw new NotFoundError("connection", connectionId);
+      }),
+  };
+}
+
+/**
+ * The due-refresh SELECT, exported so a test can check its query plan walks
+ * `connections_next_refresh_idx` in `next_refresh_at` order.
+ */
+export function dueRefreshesQuery({ db }: Pick<PostgresStoreContext, "db">, nowMs: number, limit: number) {
+  return db
+    .select()
+    .from(connections)
+    .where(
+      and(
+        lte(connections.nextRefreshAt, nowMs),
+        eq(connections.status, "active"),
+        or(isNull(connections.leaseExpiresAt), lte(connections.leaseExpiresAt, nowMs)),
+      ),
+    )
+    .orderBy(asc(connections.nextRefreshAt))
+    .limit(limit);
+}

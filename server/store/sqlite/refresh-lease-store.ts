@@ -1,0 +1,93 @@
+/**
+ * Refresh leases and the refresh schedule in SQLite: the `lease_owner`, `lease_expires_at` and
+ * `next_refresh_at` columns of `connections`. Every claim is one `UPDATE … WHERE … RETURNING`, so
+ * the check and the take are a single atomic step even across processes sharing the file.
+ * It decides nothing about refreshing; the refresh engine does.
+ */
+import { and, asc, eq, inArray, isNull, lte, ne, or } from "drizzle-orm";
+import { NotFoundError } from "../../domain/errors.ts";
+import type { RefreshLeaseStore } from "../store.ts";
+import { toConnection } from "./connection-store.ts";
+import { runQuery } from "./run-query.ts";
+import { connections } from "./schema.ts";
+import type { SqliteStoreContext } from "./store-context.ts";
+
+/** Creates the refresh-lease methods of the SQLite store. */
+export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): RefreshLeaseStore {
+  return {
+    claimRefreshLease: (connectionId, owner, leaseMs, nowMs) =>
+      runQuery(() => {
+        const claimed = db
+          .update(connections)
+          .set({ leaseOwner: owner, leaseExpiresAt: nowMs + leaseMs })
+          .where(
+            and(
+              eq(connections.id, connectionId),
+              or(
+                isNull(connections.leaseOwner),
+                isNull(connections.leaseExpiresAt),
+                lte(connections.leaseExpiresAt, nowMs),
+                eq(connections.leaseOwner, owner),
+              ),
+            ),
+          )
+          .returning({ credentialVersion: connections.credentialVersion })
+          .get();
+        if (claimed) return claimed;
+        const exists = db.select({ id: connections.id }).from(connections).where(eq(connections.id, connectionId)).get();
+        if (!exists) throw new NotFoundError("connection", connectionId);
+        return null;
+      }),
+
+    releaseRefreshLease: (connectionId, owner) =>
+      runQuery(() => {
+        db.update(connections)
+          .set({ leaseOwner: null, leaseExpiresAt: null })
+          .where(and(eq(connections.id, connectionId), eq(connections.leaseOwner, owner)))
+          .run();
+      }),
+
+    listDueRefreshes: (nowMs, limit) =>
+      runQuery(() => {
+        const due = lte(connections.nextRefreshAt, nowMs);
+        const inactive = db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(and(due, ne(connections.status, "active")))
+          .orderBy(asc(connections.nextRefreshAt))
+          .limit(limit);
+        db.update(connections).set({ nextRefreshAt: null }).where(inArray(connections.id, inactive)).run();
+        return dueRefreshesQuery({ db }, nowMs, limit).all().map(toConnection);
+      }),
+
+    setNextRefresh: (connectionId, nextRefreshAtMs) =>
+      runQuery(() => {
+        const row = db
+          .update(connections)
+          .set({ nextRefreshAt: nextRefreshAtMs })
+          .where(eq(connections.id, connectionId))
+          .returning({ id: connections.id })
+          .get();
+        if (!row) throw new NotFoundError("connection", connectionId);
+      }),
+  };
+}
+
+/**
+ * The due-refresh SELECT, exported so a test can check its query plan walks
+ * `connections_next_refresh_idx` (a range scan in `next_refresh_at` order, no sort).
+ */
+export function dueRefreshesQuery({ db }: Pick<SqliteStoreContext, "db">, nowMs: number, limit: number) {
+  return db
+    .select()
+    .from(connections)
+    .where(
+      and(
+        lte(connections.nextRefreshAt, nowMs),
+        eq(connections.status, "active"),
+        or(isNull(connections.leaseExpiresAt), lte(connections.leaseExpiresAt, nowMs)),
+      ),
+    )
+    .orderBy(asc(connections.nextRefreshAt))
+    .limit(limit);
+}

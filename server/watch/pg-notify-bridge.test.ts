@@ -1,0 +1,127 @@
+/**
+ * Tests of the LISTEN/NOTIFY bridge on a real PostgreSQL: two bridges (two "replicas") on one
+ * database exchange events, local delivery happens once, payloads carry ids and versions only, and
+ * a LISTEN connection killed by pg_terminate_backend reconnects and makes watchers resync.
+ * Needs NEXUS_TEST_DATABASE_URL (default: local postgres); fails instead of skipping when CI is set.
+ */
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, it } from "node:test";
+import { Client } from "pg";
+import { createLogger } from "../logging/logger.ts";
+import { createTestDatabase, type TestDatabase } from "../store/postgres/test-database.ts";
+import { describeWithPostgres } from "../store/postgres/test-server.ts";
+import { createPgNotifyBridge, DEFAULT_NOTIFY_CHANNEL, type PgNotifyBridge } from "./pg-notify-bridge.ts";
+import { createWatchHub, type WatchEvent, type WatchHub } from "./watch-hub.ts";
+
+const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** Reads a subscription with a deadline per read, keeping an unanswered next() for the following read. */
+function reader(iterator: AsyncIterator<WatchEvent>): (ms: number) => Promise<WatchEvent | "nothing"> {
+  let pending: Promise<IteratorResult<WatchEvent>> | undefined;
+  return async (ms) => {
+    pending ??= iterator.next();
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([pending, new Promise<"nothing">((resolve) => (timer = setTimeout(() => resolve("nothing"), ms)))]);
+    clearTimeout(timer);
+    if (result === "nothing") return result;
+    pending = undefined;
+    return result.done ? "nothing" : result.value;
+  };
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, isRequired: Boolean(process.env.CI) }, (url) => {
+  let database: TestDatabase | undefined;
+  let replicas: { hub: WatchHub; bridge: PgNotifyBridge }[] = [];
+  const signal = new AbortController().signal;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(url);
+    const connectionString = database.url;
+    replicas = ["replica-a", "replica-b"].map((originId) => {
+      const hub = createWatchHub({ heartbeatMs: 0 });
+      const bridge = createPgNotifyBridge({
+        connectionString,
+        hub,
+        originId,
+        logger: createLogger({ level: "silent" }),
+        random: () => 0.5,
+        reconnect: { baseMs: 40, maxMs: 200, minMs: 10 },
+        healthCheckMs: 100,
+      });
+      return { hub, bridge };
+    });
+    await Promise.all(replicas.map(({ bridge }) => bridge.start()));
+  });
+  afterEach(async () => {
+    for (const { hub, bridge } of replicas) {
+      await bridge.close();
+      hub.close();
+    }
+    await database?.drop();
+  });
+
+  it("an event published on one replica reaches the other's watchers, and local ones exactly once", async () => {
+    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+    const local = reader(a.hub.subscribe("conn_x", signal));
+    const remote = reader(b.hub.subscribe("conn_x", signal));
+    const elsewhere = reader(b.hub.subscribe("conn_y", signal));
+    await a.bridge.publish({ connectionId: "conn_x", type: "credential", version: 3 });
+    assert.deepEqual(await remote(5_000), { type: "credential", version: 3 });
+    assert.deepEqual(await local(100), { type: "credential", version: 3 });
+    assert.equal(await local(300), "nothing", "our own NOTIFY is not delivered a second time");
+    assert.equal(await elsewhere(50), "nothing");
+    await b.bridge.publish({ connectionId: "conn_x", type: "status", status: "attention_required", reason: "invalid_grant" });
+    assert.deepEqual(await local(5_000), { type: "status", status: "attention_required", reason: "invalid_grant" });
+  });
+
+  it("notifies ids and versions only, and ignores malformed notifications", async () => {
+    if (!database) throw new Error("no test database");
+    const spy = new Client({ connectionString: database.url });
+    await spy.connect();
+    try {
+      const payloads: string[] = [];
+      spy.on("notification", (message) => payloads.push(message.payload ?? ""));
+      await spy.query(`LISTEN ${DEFAULT_NOTIFY_CHANNEL}`);
+      const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+      const remote = reader(b.hub.subscribe("conn_x", signal));
+      for (const junk of ["not json", "{}", JSON.stringify({ origin: "x", connectionId: "conn_x", type: "credential", version: -1 })]) {
+        await spy.query("select pg_notify($1, $2)", [DEFAULT_NOTIFY_CHANNEL, junk]);
+      }
+      await a.bridge.publish({ connectionId: "conn_x", type: "credential", version: 9 });
+      assert.deepEqual(await remote(5_000), { type: "credential", version: 9 });
+      await waitFor(() => payloads.length === 4, "the spy to see 4 notifications");
+      assert.deepEqual(JSON.parse(payloads[3]!), { origin: "replica-a", connectionId: "conn_x", type: "credential", version: 9 });
+    } finally {
+      await spy.end();
+    }
+  });
+
+  it("reconnects after its LISTEN connection is terminated, makes watchers resync, and delivers again", async () => {
+    if (!database) throw new Error("no test database");
+    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+    const remote = reader(b.hub.subscribe("conn_x", signal));
+    const admin = new Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ n: number }>(
+        "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity " +
+          "where application_name = 'nexus-listen' and datname = current_database()",
+      );
+      assert.equal(rows[0]?.n, 2, "both replicas' LISTEN connections were found and terminated");
+    } finally {
+      await admin.end();
+    }
+    assert.deepEqual(await remote(5_000), { type: "resync" });
+    await waitFor(() => a.bridge.isListening() && b.bridge.isListening(), "both bridges to listen again");
+    await a.bridge.publish({ connectionId: "conn_x", type: "credential", version: 11 });
+    assert.deepEqual(await remote(5_000), { type: "credential", version: 11 });
+  });
+});

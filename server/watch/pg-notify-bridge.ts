@@ -1,0 +1,199 @@
+/**
+ * Cross-replica fan-out over PostgreSQL LISTEN/NOTIFY. `publish` delivers to this process's hub at
+ * once and NOTIFYs the other replicas with our origin id (our own notifications are skipped on
+ * arrival, so local watchers neither wait for the database nor see an event twice). One dedicated
+ * `pg.Client` LISTENs; when it drops it reconnects with backoff and then tells every local watcher
+ * to resync, since notifications sent meanwhile are lost. Payloads are ids and versions, no secrets.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import { Client, Pool, type Notification } from "pg";
+import { isConnectionStatus } from "../domain/connection-status.ts";
+import type { Logger } from "../logging/logger.ts";
+import { retryDelayMs, type BackoffOptions } from "../refresh/backoff.ts";
+import type { ConnectionEvent, WatchHub } from "./watch-hub.ts";
+
+/** Default channel name. */
+export const DEFAULT_NOTIFY_CHANNEL = "nexus_credentials";
+
+/** PostgreSQL drops a NOTIFY payload of 8000 bytes or more; stay below with room to spare. */
+const MAX_PAYLOAD_BYTES = 7_900;
+
+/** Options of `createPgNotifyBridge`. */
+export interface PgNotifyBridgeOptions {
+  /** libpq-style URL of the database every replica shares. */
+  connectionString: string;
+  hub: Pick<WatchHub, "publish" | "resync">;
+  /** This replica's id, unique per process (e.g. the refresh lease owner). */
+  originId: string;
+  logger: Logger;
+  /** Uniform in [0, 1): reconnect jitter. */
+  random: () => number;
+  /** Channel: a lower-case SQL identifier. Default "nexus_credentials". */
+  channel?: string;
+  /** Reconnect delays; defaults base 250 ms, max 30 s, min 50 ms. */
+  reconnect?: BackoffOptions;
+  /** Period of the LISTEN connection's liveness query, ms (finds silent drops); 0 off. Default 30 s. */
+  healthCheckMs?: number;
+  /** Waits `ms`, rejecting when `signal` aborts. Default node:timers/promises setTimeout. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** The running bridge. */
+export interface PgNotifyBridge {
+  /** Connects and LISTENs; rejects when that first attempt fails (later drops reconnect on their own). */
+  start(): Promise<void>;
+  /** Delivers locally at once, then notifies the other replicas; never rejects (failures are logged). */
+  publish(event: ConnectionEvent): Promise<void>;
+  /** Whether the LISTEN connection is up. */
+  isListening(): boolean;
+  /** Stops listening and reconnecting, and closes both database connections. */
+  close(): Promise<void>;
+}
+
+/** Creates a stopped bridge. */
+export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBridge {
+  const { hub, originId, logger } = options;
+  const channel = options.channel ?? DEFAULT_NOTIFY_CHANNEL;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`notify channel "${channel}" is not a lower-case SQL identifier`);
+  const reconnect = { baseMs: 250, maxMs: 30_000, minMs: 50, ...options.reconnect };
+  const healthCheckMs = options.healthCheckMs ?? 30_000;
+  const sleep = options.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }));
+  const stopping = new AbortController();
+  const notifier = new Pool({ connectionString: options.connectionString, max: 2, application_name: "nexus-notify" });
+  notifier.on("error", (error) => logger.warn({ err: error }, "idle notify connection failed"));
+  let listener: Client | undefined;
+  let reconnecting: Promise<void> | undefined;
+  let health: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
+
+  const onNotification = (message: Notification) => {
+    if (message.channel !== channel || message.payload === undefined) return;
+    const parsed = parsePayload(message.payload);
+    if (!parsed) {
+      logger.warn({ channel }, "ignored a malformed credential notification");
+      return;
+    }
+    if (parsed.origin !== originId) hub.publish(parsed.event);
+  };
+
+  async function connectListener(): Promise<void> {
+    const client = new Client({ connectionString: options.connectionString, keepAlive: true, application_name: "nexus-listen" });
+    // Whichever comes first (error, end) marks this client dead; later events of a dead client are ignored.
+    const onLost = (error?: Error) => lost(client, error);
+    client.on("error", onLost);
+    client.on("end", () => onLost());
+    client.on("notification", onNotification);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      // The connect or LISTEN error is what matters; ending a half-open client can fail too.
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (stopping.signal.aborted) {
+      await client.end();
+      return;
+    }
+    listener = client;
+  }
+
+  function lost(client: Client, error?: Error): void {
+    if (listener !== client) return;
+    listener = undefined;
+    // Frees the socket of a client that already failed; its own error was the news.
+    client.end().catch(() => undefined);
+    if (stopping.signal.aborted) return;
+    logger.warn({ err: error }, "LISTEN connection lost; reconnecting");
+    reconnecting ??= reconnectLoop().finally(() => {
+      reconnecting = undefined;
+    });
+  }
+
+  async function reconnectLoop(): Promise<void> {
+    for (let attempt = 1; !stopping.signal.aborted; attempt += 1) {
+      try {
+        await sleep(retryDelayMs(attempt, reconnect, options.random), stopping.signal);
+        await connectListener();
+        if (stopping.signal.aborted) return;
+        logger.info({ attempt }, "LISTEN connection restored; watchers resync");
+        // Notifications sent while we were away are gone: every local watcher re-reads.
+        hub.resync();
+        return;
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        logger.warn({ err: error, attempt }, "LISTEN reconnect failed");
+      }
+    }
+  }
+
+  function startHealthCheck(): void {
+    if (healthCheckMs <= 0) return;
+    health = setInterval(() => {
+      const client = listener;
+      if (!client) return;
+      const timeout = AbortSignal.timeout(healthCheckMs / 2);
+      Promise.race([
+        client.query("select 1"),
+        new Promise((_, reject) => timeout.addEventListener("abort", () => reject(new Error("liveness query timed out")))),
+      ]).catch((error: unknown) => lost(client, error instanceof Error ? error : new Error(String(error))));
+    }, healthCheckMs);
+    health.unref();
+  }
+
+  return {
+    async start() {
+      await connectListener();
+      startHealthCheck();
+    },
+
+    async publish(event) {
+      hub.publish(event);
+      const payload = JSON.stringify({ origin: originId, ...event });
+      if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
+        logger.error({ connectionId: event.connectionId.slice(0, 64) }, "credential notification too large; other replicas will not see it");
+        return;
+      }
+      try {
+        await notifier.query("select pg_notify($1, $2)", [channel, payload]);
+      } catch (error) {
+        logger.warn({ err: error, connectionId: event.connectionId }, "NOTIFY failed; other replicas resync when their connection recovers");
+      }
+    },
+
+    isListening: () => listener !== undefined,
+
+    close() {
+      closing ??= (async () => {
+        stopping.abort();
+        if (health) clearInterval(health);
+        await reconnecting;
+        const client = listener;
+        listener = undefined;
+        await client?.end();
+        await notifier.end();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Reads a notification payload; null when it is not one of ours. */
+function parsePayload(payload: string): { origin: string; event: ConnectionEvent } | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const { origin, connectionId, type, version, status, reason } = value as Record<string, unknown>;
+  if (typeof origin !== "string" || typeof connectionId !== "string" || connectionId === "") return null;
+  if (type === "credential" && Number.isSafeInteger(version) && (version as number) >= 0) {
+    return { origin, event: { connectionId, type, version: version as number } };
+  }
+  if (type === "status" && typeof status === "string" && isConnectionStatus(status) && (reason === null || typeof reason === "string")) {
+    return { origin, event: { connectionId, type, status, reason } };
+  }
+  return null;
+}
