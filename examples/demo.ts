@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createApp } from "../server/app.ts";
+import { generateApiKeySecret } from "../server/auth/api-key-secret.ts";
 import { loadConfig } from "../server/config/config.ts";
 import { generateKeyringText } from "../server/vault/keyring.ts";
 import { driveConsent } from "../test/support/consent-driver.ts";
@@ -26,15 +27,19 @@ const say = (text = "") => process.stdout.write(`${text}\n`);
 
 // A throwaway data directory: the demo never touches ./data.
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "nexus-demo-"));
+// An admin key for registering the provider, and an agent key of tenant "demo" for the backend's calls.
+const adminKey = generateApiKeySecret().secret;
 const app = await createApp(
   loadConfig({
     NODE_ENV: "development",
     NEXUS_DATA_DIR: dataDir,
     NEXUS_ENCRYPTION_KEYS: generateKeyringText("demo"),
+    NEXUS_ADMIN_API_KEY: adminKey,
     PORT: values.port,
     NEXUS_LOG_LEVEL: "warn",
   }),
 );
+const agentKey = (await app.apiKeys.create({ name: "demo backend", role: "agent", tenantId: "demo" })).secret;
 const { port } = await app.listen();
 const nexus = `http://127.0.0.1:${port}`;
 
@@ -57,10 +62,11 @@ const returnUrl = `http://localhost:${(frontend.address() as AddressInfo).port}/
 
 const idp = await startOidcProvider({ redirectUris: [`${nexus}/oauth/callback`] });
 
-async function call(method: string, pathname: string, body?: unknown): Promise<Record<string, unknown>> {
+async function call(method: string, pathname: string, body?: unknown, key = agentKey): Promise<Record<string, unknown>> {
+  const auth = { authorization: `Bearer ${key}` };
   const res = await fetch(`${nexus}${pathname}`, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: body === undefined ? auth : { ...auth, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const json = (await res.json()) as Record<string, unknown>;
@@ -85,7 +91,7 @@ try {
       authorize_params: { prompt: "consent" },
     },
     strategy: { type: "oauth2" },
-  });
+  }, adminKey);
   say(`\n1. Registered provider "demo-idp" (POST /v1/providers; its client secret is stored encrypted).`);
 
   const requested = await call("POST", "/v1/request-connection", {
@@ -110,9 +116,10 @@ try {
   say(`4. Back at ${back.origin}${back.pathname} with status=${back.searchParams.get("status") ?? "?"}`);
 
   const check = await call("GET", `/v1/check-connection/${connectionId}`);
-  say(`\n$ curl -s ${nexus}/v1/check-connection/${connectionId}\n${JSON.stringify(check)}`);
+  say(`\n$ export NEXUS_API_KEY=${agentKey}   # the demo tenant's agent key (throwaway)`);
+  say(`\n$ curl -s -H "authorization: Bearer $NEXUS_API_KEY" ${nexus}/v1/check-connection/${connectionId}\n${JSON.stringify(check)}`);
   const token = await call("GET", `/v1/token/${connectionId}`);
-  say(`\n$ curl -s ${nexus}/v1/token/${connectionId}\n${JSON.stringify(token, null, 2)}`);
+  say(`\n$ curl -s -H "authorization: Bearer $NEXUS_API_KEY" ${nexus}/v1/token/${connectionId}\n${JSON.stringify(token, null, 2)}`);
   if (!values.auto) {
     say(`\nNexus keeps running: try the curl above yourself. Ctrl-C to stop.`);
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));

@@ -3,25 +3,38 @@
  * interceptors → router → HTTP), and returns the assembled app. It never listens by itself, so tests
  * use exactly what `main.ts` runs. Nothing here reads process.env.
  */
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { DestinationStream } from "pino";
 import { Registry } from "prom-client";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Code, ConnectError, createContextValues, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
-import type { Config } from "./config/config.ts";
+import { checkServerConfig, type Config } from "./config/config.ts";
+import type { AuditWriter } from "./audit/audit-writer.ts";
+import { createAccessControl } from "./auth/access-control.ts";
+import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
-import { createServerMetrics } from "./metrics/server-metrics.ts";
+import { auditCredentialDelivered } from "./audit/audit-actions.ts";
+import { createServerMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import { createProviderGrant } from "./refresh/provider-grant.ts";
+import { createRefreshEngine } from "./refresh/refresh-engine.ts";
+import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
+import { createRefreshScheduler } from "./refresh/refresh-scheduler.ts";
+import { createCredentialWatch } from "./watch/credential-watch.ts";
+import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
+import { createPublishingStore } from "./watch/publishing-store.ts";
+import { createWatchHub } from "./watch/watch-hub.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
 import { kClientAddress } from "./rpc/context.ts";
+import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
 import { createRoutes, NEXUS_SERVICES } from "./rpc/routes.ts";
-import { createApiKeyService, createAuditService } from "./services/admin-services.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
@@ -34,7 +47,6 @@ import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
 import { createReturnUrlPolicy } from "./consent/return-url-policy.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
-import { DEFAULT_TENANT_ID, defaultTenantResolver } from "./services/tenant.ts";
 import { createTokenService } from "./services/token-service.ts";
 import { createTokenReader } from "./tokens/token-reader.ts";
 import { openStore } from "./store/open-store.ts";
@@ -54,6 +66,10 @@ export interface App {
   readonly registry: Registry;
   readonly store: Store;
   readonly vault: Vault;
+  /** The audit log writer (e.g. for credentials delivered on watch streams, background refreshes). */
+  readonly audit: AuditWriter;
+  /** API key administration (the CLI and tests create keys through it). */
+  readonly apiKeys: ApiKeyManager;
 }
 
 /** Things tests (and embedders) may supply instead of the defaults. */
@@ -64,22 +80,38 @@ export interface AppOverrides {
   now?: () => number;
   /** Outbound fetch for provider requests (default the global fetch); tests observe provider calls. */
   fetch?: FetchFn;
+  /** Where the development bootstrap admin key is printed once (default stdout; never the logger). */
+  announce?: (text: string) => void;
 }
 
 /** Builds the app from a validated configuration. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  checkServerConfig(config);
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
 
   const keyring = config.encryptionKeys !== undefined ? parseKeyring(config.encryptionKeys) : devKeyring(config, logger);
   const vault = createVault(keyring);
-  const store = await openStore({
+  const baseStore = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "idle database connection failed"),
   });
-  await store.ensureTenant({ id: DEFAULT_TENANT_ID, displayName: "Default" });
 
   const now = overrides.now ?? Date.now;
+  const registry = new Registry();
+  const metrics = createServerMetrics(registry);
+  // One id per process: the refresh-lease owner and the origin of this replica's notifications.
+  const replicaId = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
+  registerWatcherGauge(registry, () => hub.watcherCount());
+  // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
+  // one SQLite process needs only its own hub.
+  const bridge =
+    config.databaseUrl === undefined
+      ? undefined
+      : createPgNotifyBridge({ connectionString: config.databaseUrl, hub, originId: replicaId, logger, random: Math.random });
+  const store = createPublishingStore(baseStore, (event) => (bridge ? bridge.publish(event) : hub.publish(event)));
+  const access = await createAccessControl({ config, store, logger, now, announce: overrides.announce });
   const directory = createProviderDirectory({ store, vault });
   const states = createConsentStates({ store, vault, now });
   // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
@@ -95,6 +127,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     logger,
     fetch: overrides.fetch,
     loadProvider: (name) => directory.get(name),
+    audit: access.audit,
   });
   const consent = createConsentFlow({
     store,
@@ -106,33 +139,58 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     keyCapture,
     publicUrl,
     logger,
+    audit: access.audit,
   });
   const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
 
-  const registry = new Registry();
-  const metrics = createServerMetrics(registry);
+  const engine = createRefreshEngine({
+    store,
+    vault,
+    providers: directory,
+    refreshGrant: createProviderGrant(oauth),
+    now,
+    random: Math.random,
+    owner: replicaId,
+    skewMs: config.refreshSkewMs,
+    logger,
+    metrics: createRefreshMetrics(registry),
+    shouldKeepFresh: (connectionId) => hub.hasWatchers(connectionId),
+  });
+  const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger });
+  const tokens = createTokenReader({ store, engine });
+  const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({
       store,
-      tenantOf: defaultTenantResolver,
+      scope: access.scope,
       consent,
       revoker: createConnectionRevoker({ store, vault, providers: directory, oauth, logger }),
     }),
-    tokens: createTokenService({ tokens: createTokenReader({ store, vault, now }), tenantOf: defaultTenantResolver }),
+    tokens: createTokenService({
+      tokens,
+      scope: access.scope,
+      store,
+      watch,
+      onCredentialDelivered: (ctx, credential) =>
+        auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+    }),
     providers: createProviderService({ directory, catalog: loadProviderCatalog() }),
-    apiKeys: createApiKeyService(),
-    audit: createAuditService(),
+    apiKeys: access.apiKeyService,
+    audit: access.auditService,
     health: health.impl,
     reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health] }),
   });
 
   // First entry = outermost layer. Logging sees everything (and sets the request id), metrics see
-  // final codes, and the error mapper turns domain errors into codes before either looks.
+  // final codes, and the error mapper turns domain errors into codes before either looks. Then
+  // access control: auth → rate limit → stream cap → audit (server/auth/access-control.ts), inside
+  // the mapper so its refusals are counted and logged like any other code.
   const interceptors: Interceptor[] = [
     createLoggingInterceptor({ logger }),
     createMetricsInterceptor({ metrics }),
     createErrorInterceptor({ logger }),
+    ...access.interceptors,
   ];
   const shutdown = new AbortController();
   const routerOptions = {
@@ -145,31 +203,41 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
   const rest = createRestHandler({
     services: NEXUS_SERVICES,
-    transport: createRouterTransport(routes, { router: routerOptions }),
+    // Only this in-process transport trusts the client-address header the REST handler sets.
+    transport: createRouterTransport(routes, {
+      router: { ...routerOptions, interceptors: [access.inProcessAddressInterceptor, ...interceptors] },
+    }),
     maxBodyBytes: config.maxBodyBytes,
-    clientAddress: (req) => req.socket?.remoteAddress ?? "",
+    clientAddress: (req) => access.clientAddress(req),
   });
   let acceptingTraffic = true;
   const endpoints = createEndpoints({
     registry,
     checks: { store: () => store.ping().then(() => true) },
     isAcceptingTraffic: () => acceptingTraffic,
+    metricsToken: config.metricsToken,
   });
 
-  const handler: ListenerRequestHandler = connectNodeAdapter({
+  // connect-node's adapter plus a check that binary messages parse (else connect-es says Internal).
+  // No acceptCompression: request and response compression stay off, so attacker-chosen input is
+  // never compressed together with credentials in a response (CRIME/BREACH-style length leaks).
+  const adapter: ListenerRequestHandler = createNodeAdapter({
     routes,
     ...routerOptions,
+    logger,
     contextValues: (req) => {
       const values = createContextValues();
-      values.set(kClientAddress, req.socket?.remoteAddress ?? "");
+      values.set(kClientAddress, access.clientAddress(req));
       return values;
     },
     fallback: (req, res) => {
       void (async () => {
         if (await endpoints(req, res)) return;
         // Browsers return from providers here; before REST, which would answer 404 for the path.
-        if (await oauthCallback(req, res)) return;
-        if (await keyCapture.handle(req, res)) return;
+        // Their audit rows (consent finish/fail) carry this request's id and address.
+        const browser = { requestId: randomUUID(), clientAddress: access.clientAddress(req) };
+        if (await access.audit.withRequest(browser, () => oauthCallback(req, res))) return;
+        if (await access.audit.withRequest(browser, () => keyCapture.handle(req, res))) return;
         if (await rest.handle(req, res)) return;
         sendNotFound(req, res);
       })().catch((err: unknown) => {
@@ -182,12 +250,20 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     },
   });
 
+  // CORS first: a preflight never reaches the protocols, and allowed origins get their headers on
+  // every answer (the adapter's writeHead keeps headers set before it).
+  const handler: ListenerRequestHandler = (req, res) => {
+    if (!access.cors(req, res)) adapter(req, res);
+  };
+
   const listener = createListener({
     handler,
     logger,
     onBeforeClose: () => {
       acceptingTraffic = false;
       health.shutdown();
+      // Ends every watch stream cleanly; clients reconnect to another replica and resume.
+      hub.close();
       shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
     },
   });
@@ -199,10 +275,19 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     registry,
     store,
     vault,
-    listen: () => listener.listen(config.port, config.host),
+    audit: access.audit,
+    apiKeys: access.keys,
+    async listen() {
+      await bridge?.start();
+      scheduler.start();
+      return listener.listen(config.port, config.host);
+    },
     close() {
       closing ??= (async () => {
         await listener.close({ graceMs: config.shutdownGraceMs });
+        await scheduler.stop();
+        await bridge?.close();
+        await access.close();
         await store.close();
         logger.info("nexus stopped");
       })();

@@ -2,13 +2,14 @@
  * Process entry: load the configuration, build the app, listen, print where to reach it, and shut
  * down gracefully on SIGTERM/SIGINT. Everything else lives in app.ts.
  */
-import { ConfigError, loadConfig } from "./config/config.ts";
+import { checkServerConfig, ConfigError, loadConfig } from "./config/config.ts";
 import { createApp } from "./app.ts";
 
 async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.env);
+    checkServerConfig(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`nexus: ${err.message}\n`);
@@ -26,9 +27,9 @@ async function main(): Promise<void> {
       `Nexus is listening on ${base} (gRPC, gRPC-Web, Connect and REST on one port)`,
       `  health:   curl ${base}/healthz`,
       `  metrics:  curl ${base}/metrics`,
-      `  REST:     curl ${base}/v1/check-connection/conn_example`,
-      `  Connect:  curl -H 'content-type: application/json' -d '{"connection_id":"conn_example"}' ${base}/nexus.v1.ConnectionService/CheckConnection`,
-      `  gRPC:     npx buf curl --protocol grpc --http2-prior-knowledge -d '{"connection_id":"conn_example"}' ${base}/nexus.v1.ConnectionService/CheckConnection`,
+      `  REST:     curl -H "authorization: Bearer $NEXUS_API_KEY" ${base}/v1/check-connection/conn_example`,
+      `  Connect:  curl -H "authorization: Bearer $NEXUS_API_KEY" -H 'content-type: application/json' -d '{"connection_id":"conn_example"}' ${base}/nexus.v1.ConnectionService/CheckConnection`,
+      `  gRPC:     npx buf curl --protocol grpc --http2-prior-knowledge -H "authorization: Bearer $NEXUS_API_KEY" -d '{"connection_id":"conn_example"}' ${base}/nexus.v1.ConnectionService/CheckConnection`,
       "",
     ].join("\n") + "\n",
   );

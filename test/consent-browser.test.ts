@@ -52,7 +52,7 @@ after(async () => {
 });
 
 test("headless Chromium: sign in, approve, land on the return_url with status=success", async () => {
-  const started = await requestConnection(server.baseUrl, {
+  const started = await requestConnection(server, {
     user_id: "browser-user",
     provider_name: "test-idp",
     return_url: `${appUrl}/done`,
@@ -77,6 +77,6 @@ test("headless Chromium: sign in, approve, land on the return_url with status=su
   } finally {
     await page.close();
   }
-  const check = await getJson(server.baseUrl, `/v1/check-connection/${started.body.connection_id}`);
+  const check = await getJson(server, `/v1/check-connection/${started.body.connection_id}`);
   assert.equal(check.body.status, "active");
 });

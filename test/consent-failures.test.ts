@@ -38,7 +38,7 @@ describe("consent failures return to the app with status=error", () => {
 
   test("a failed connection can be reconnected under the same id", async () => {
     const { connection } = await landing("test-idp", { abort: true });
-    const answer = await postJson<{ authUrl: string }>(rig.server.baseUrl, `/v1/connections/${connection.id}:reconnect`, { return_url: RETURN_URL });
+    const answer = await postJson<{ authUrl: string }>(rig.server, `/v1/connections/${connection.id}:reconnect`, { return_url: RETURN_URL });
     assert.equal(answer.status, 200);
     await rig.remember(rig.server, answer.body.authUrl);
     assert.equal(new URL((await rig.drive(answer.body.authUrl)).url).searchParams.get("connection_id"), connection.id);
@@ -91,11 +91,11 @@ describe("consent failures return to the app with status=error", () => {
 
 describe("requests refused before anything is created", () => {
   test("a return_url off the allowlist → invalid_argument, and no connection exists afterwards", async () => {
-    const before = (await getJson<{ connections?: unknown[] }>(rig.server.baseUrl, "/v1/connections")).body.connections?.length ?? 0;
-    const answer = await requestConnection(rig.server.baseUrl, { user_id: "u", provider_name: "test-idp", return_url: "https://evil.example/cb" });
+    const before = (await getJson<{ connections?: unknown[] }>(rig.server, "/v1/connections")).body.connections?.length ?? 0;
+    const answer = await requestConnection(rig.server, { user_id: "u", provider_name: "test-idp", return_url: "https://evil.example/cb" });
     assert.equal(answer.status, 400);
     assert.equal(answer.body.code, "invalid_argument");
-    const after = (await getJson<{ connections?: unknown[] }>(rig.server.baseUrl, "/v1/connections")).body.connections?.length ?? 0;
+    const after = (await getJson<{ connections?: unknown[] }>(rig.server, "/v1/connections")).body.connections?.length ?? 0;
     assert.equal(after, before);
   });
 
@@ -122,7 +122,7 @@ describe("requests refused before anything is created", () => {
         urlParams: [],
       },
     });
-    const answer = await requestConnection(rig.server.baseUrl, { user_id: "u", provider_name: "no-client", return_url: RETURN_URL });
+    const answer = await requestConnection(rig.server, { user_id: "u", provider_name: "no-client", return_url: RETURN_URL });
     assert.equal(answer.status, 400);
     assert.equal(answer.body.code, "failed_precondition");
     assert.match(answer.body.message ?? "", /provider no-client has no client_id configured/);
@@ -131,7 +131,7 @@ describe("requests refused before anything is created", () => {
 
 describe("client credentials", () => {
   test("the connection is active at once, with an empty authUrl and a sealed token", async () => {
-    const answer = await requestConnection(rig.server.baseUrl, { user_id: "svc", provider_name: "machine" });
+    const answer = await requestConnection(rig.server, { user_id: "svc", provider_name: "machine" });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal(answer.body.authUrl ?? "", "");
     assert.equal(answer.body.status, "active");
@@ -141,11 +141,11 @@ describe("client credentials", () => {
   });
 
   test("a wrong client-auth method → failed_precondition, connection failed with invalid_client", async () => {
-    const answer = await requestConnection(rig.server.baseUrl, { user_id: "svc", provider_name: "machine-wrong-auth" });
+    const answer = await requestConnection(rig.server, { user_id: "svc", provider_name: "machine-wrong-auth" });
     assert.equal(answer.status, 400);
     assert.equal(answer.body.code, "failed_precondition");
     const page = await getJson<{ connections: { connection_id: string; status: string; status_reason: string; provider_name: string }[] }>(
-      rig.server.baseUrl,
+      rig.server,
       "/v1/connections?provider_name=machine-wrong-auth",
     );
     assert.equal(page.body.connections.length, 1);

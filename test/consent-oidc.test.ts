@@ -35,7 +35,7 @@ describe("successful consent", () => {
     assert.equal(authUrl.searchParams.get("scope"), "openid offline_access api:read", "defaults ∪ requested, deduplicated");
     assert.equal(authUrl.searchParams.get("redirect_uri"), `${rig.server.baseUrl}/oauth/callback`);
     assert.ok(authUrl.searchParams.get("nonce"));
-    assert.equal((await getJson(rig.server.baseUrl, `/v1/check-connection/${started.connection_id}`)).body.status, "pending");
+    assert.equal((await getJson(rig.server, `/v1/check-connection/${started.connection_id}`)).body.status, "pending");
 
     const result = await rig.drive(started.authUrl);
     const landed = new URL(result.url);
@@ -46,7 +46,7 @@ describe("successful consent", () => {
 
     connectionId = started.connection_id;
     callbackUrl = callbackUrlOf(result.visited) ?? assert.fail("the callback was visited");
-    assert.equal((await getJson(rig.server.baseUrl, `/v1/check-connection/${connectionId}`)).body.status, "active");
+    assert.equal((await getJson(rig.server, `/v1/check-connection/${connectionId}`)).body.status, "active");
   });
 
   test("the stored credential opens and holds access, refresh and id tokens", async () => {
@@ -63,7 +63,7 @@ describe("successful consent", () => {
 
   test("GET /v1/token serves the access token and never the refresh or id token", async () => {
     const tokens = await rig.openCredential(rig.server, connectionId);
-    const res = await fetch(`${rig.server.baseUrl}/v1/token/${connectionId}`);
+    const res = await fetch(`${rig.server.baseUrl}/v1/token/${connectionId}`, { headers: rig.server.auth() });
     const text = await res.text();
     assert.equal(res.status, 200, text);
     assert.ok(text.includes(tokens.accessToken));
@@ -75,13 +75,13 @@ describe("successful consent", () => {
     assert.equal(res.status, 400);
     assert.equal(res.headers.get("location"), null);
     assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
-    assert.equal(res.headers.get("content-security-policy"), "default-src 'none'; style-src 'unsafe-inline'");
+    assert.equal(res.headers.get("content-security-policy"), "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
     assert.equal(res.headers.get("x-frame-options"), "DENY");
     assert.equal(res.headers.get("referrer-policy"), "no-referrer");
     assert.equal(res.headers.get("cache-control"), "no-store");
     const body = await res.text();
     assert.ok(!body.includes(new URL(callbackUrl).searchParams.get("code") ?? "\0"), "the page repeats nothing from the URL");
-    assert.equal((await getJson(rig.server.baseUrl, `/v1/check-connection/${connectionId}`)).body.status, "active");
+    assert.equal((await getJson(rig.server, `/v1/check-connection/${connectionId}`)).body.status, "active");
   });
 
   test("the stored refresh token works at the provider, and after revocation it is a dead grant", async () => {
@@ -102,13 +102,13 @@ describe("successful consent", () => {
 
   test("reconnect keeps the connection_id and replaces the credential with the next version", async () => {
     const before = await rig.openCredential(rig.server, connectionId);
-    const answer = await postJson<{ authUrl: string; connection_id: string }>(rig.server.baseUrl, `/v1/connections/${connectionId}:reconnect`, {
+    const answer = await postJson<{ authUrl: string; connection_id: string }>(rig.server, `/v1/connections/${connectionId}:reconnect`, {
       return_url: RETURN_URL,
     });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal(answer.body.connection_id, connectionId);
     await rig.remember(rig.server, answer.body.authUrl);
-    assert.equal((await getJson(rig.server.baseUrl, `/v1/check-connection/${connectionId}`)).body.status, "pending");
+    assert.equal((await getJson(rig.server, `/v1/check-connection/${connectionId}`)).body.status, "pending");
     const result = await rig.drive(answer.body.authUrl);
     assert.equal(new URL(result.url).searchParams.get("status"), "success");
     const connection = await rig.server.app.store.getConnection("default", connectionId);
@@ -129,7 +129,7 @@ describe("callbacks without a trustworthy state", () => {
       assert.equal(res.headers.get("location"), null);
       assert.ok(!(await res.text()).includes("<script>"));
     }
-    assert.equal((await getJson(rig.server.baseUrl, `/v1/check-connection/${started.connection_id}`)).body.status, "pending");
+    assert.equal((await getJson(rig.server, `/v1/check-connection/${started.connection_id}`)).body.status, "pending");
     const post = await fetch(`${rig.server.baseUrl}/oauth/callback?code=x&state=${state}`, { method: "POST" });
     assert.equal(post.status, 405);
   });
@@ -140,7 +140,7 @@ describe("callbacks without a trustworthy state", () => {
     const result = await rig.drive(started.authUrl);
     assert.equal(result.status, 400);
     assert.ok(result.url.startsWith(`${rig.clockServer.baseUrl}/oauth/callback`));
-    assert.equal((await getJson(rig.clockServer.baseUrl, `/v1/check-connection/${started.connection_id}`)).body.status, "pending");
+    assert.equal((await getJson(rig.clockServer, `/v1/check-connection/${started.connection_id}`)).body.status, "pending");
   });
 });
 

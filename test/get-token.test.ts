@@ -10,10 +10,23 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { StrategyType } from "../gen/nexus/v1/credential_pb.ts";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { credentialAad, encodeStoredSecret, type StoredSecret } from "../server/domain/stored-secret.ts";
-import type { ProviderProfile } from "../server/providers/profile.ts";
+import type { OAuthSettings, ProviderProfile } from "../server/providers/profile.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
 let server: TestServer;
+/** A valid (never contacted) OAuth profile: these tests hold tokens without refresh tokens. */
+const OAUTH: OAuthSettings = {
+  authorizationEndpoint: "http://127.0.0.1:9/authorize",
+  tokenEndpoint: "http://127.0.0.1:9/token",
+  clientId: "client",
+  defaultScopes: [],
+  authorizeParams: {},
+  tokenParams: {},
+  clientAuthMethod: "none",
+  pkce: true,
+  scopeSeparator: " ",
+  omitScopeOnExchange: false,
+};
 const expiresAt = Math.floor(Date.now() / 1000) + 3600;
 
 async function seed(providerName: string, profile: Partial<ProviderProfile>, secret: StoredSecret): Promise<string> {
@@ -40,10 +53,10 @@ after(() => server.close());
 test("oauth2: REST has exactly the seed's shape and no master secrets", async () => {
   const id = await seed(
     "idp",
-    { authType: "oauth2", strategy: { type: "oauth2" } },
+    { authType: "oauth2", strategy: { type: "oauth2" }, oauth: OAUTH },
     { kind: "oauth2", accessToken: "access-1", tokenType: "Bearer", refreshToken: "refresh-SECRET", idToken: "id-SECRET", expiresAtSeconds: expiresAt },
   );
-  const res = await fetch(`${server.baseUrl}/v1/token/${id}`);
+  const res = await fetch(`${server.baseUrl}/v1/token/${id}`, { headers: server.auth() });
   assert.equal(res.status, 200);
   const text = await res.text();
   assert.doesNotMatch(text, /SECRET/);
@@ -55,7 +68,7 @@ test("oauth2: REST has exactly the seed's shape and no master secrets", async ()
     connection_id: id,
   });
 
-  const grpc = createClient(TokenService, createGrpcTransport({ baseUrl: server.baseUrl }));
+  const grpc = createClient(TokenService, createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.bearer()] }));
   const { credential } = await grpc.getToken({ connectionId: id });
   assert.equal(credential?.strategy?.type, StrategyType.OAUTH2);
   assert.equal(credential?.credentials?.access_token, "access-1");
@@ -68,7 +81,7 @@ test("basic_auth: static fields, no expires_at", async () => {
     { authType: "basic_auth", strategy: { type: "basic_auth", usernameField: "account_sid", passwordField: "auth_token" } },
     { kind: "fields", fields: { account_sid: "AC1", auth_token: "tok" } },
   );
-  const body = await (await fetch(`${server.baseUrl}/v1/token/${id}`)).json();
+  const body = await (await fetch(`${server.baseUrl}/v1/token/${id}`, { headers: server.auth() })).json();
   assert.deepEqual(body, {
     strategy: { type: "basic_auth", basic_auth: { username_field: "account_sid", password_field: "auth_token" } },
     credentials: { account_sid: "AC1", auth_token: "tok" },
@@ -77,17 +90,20 @@ test("basic_auth: static fields, no expires_at", async () => {
   });
 });
 
-test("an expired access token is never served", async () => {
+test("an expired access token without a refresh token is never served: the connection is expired", async () => {
   const id = await seed(
     "idp2",
-    { authType: "oauth2", strategy: { type: "oauth2" } },
+    { authType: "oauth2", strategy: { type: "oauth2" }, oauth: OAUTH },
     { kind: "oauth2", accessToken: "stale", tokenType: "Bearer", expiresAtSeconds: Math.floor(Date.now() / 1000) - 5 },
   );
-  const res = await fetch(`${server.baseUrl}/v1/token/${id}`);
+  const res = await fetch(`${server.baseUrl}/v1/token/${id}`, { headers: server.auth() });
   assert.notEqual(res.status, 200);
   assert.doesNotMatch(await res.text(), /stale/);
-  const grpc = createClient(TokenService, createGrpcTransport({ baseUrl: server.baseUrl }));
+  const grpc = createClient(TokenService, createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.bearer()] }));
   const err = await grpc.getToken({ connectionId: id }).catch((e: unknown) => ConnectError.from(e));
   assert.ok(err instanceof ConnectError);
-  assert.notEqual(err.code, Code.Internal);
+  assert.equal(err.code, Code.FailedPrecondition);
+  const connection = await server.app.store.findConnectionById(id);
+  assert.equal(connection?.status, "expired");
+  assert.equal(connection?.statusReason, "no_refresh_token");
 });

@@ -35,9 +35,9 @@ test("healthz, readyz and gRPC health answer", async () => {
 test("/metrics exposes the per-RPC counter and latency after a call", async () => {
   const server = await startServer();
   try {
-    const client = createClient(ConnectionService, createGrpcTransport({ baseUrl: server.baseUrl }));
+    const client = createClient(ConnectionService, createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.bearer()] }));
     await client.checkConnection({ connectionId: "conn_missing" }).catch(() => undefined);
-    await fetch(`${server.baseUrl}/v1/check-connection/conn_missing`);
+    await fetch(`${server.baseUrl}/v1/check-connection/conn_missing`, { headers: server.auth() });
     const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
     const counter = text
       .split("\n")
@@ -61,7 +61,7 @@ test("migrations run on an empty data dir and are idempotent; data survives a re
     await first.close();
     const second = await startServer({ dataDir: dir.path });
     try {
-      const res = await fetch(`${second.baseUrl}/v1/check-connection/${created.id}`);
+      const res = await fetch(`${second.baseUrl}/v1/check-connection/${created.id}`, { headers: second.auth() });
       assert.deepEqual(await res.json(), { status: "pending" });
     } finally {
       await second.close();
@@ -96,6 +96,15 @@ test("the real process starts, prints its URLs, serves, and exits 0 on SIGTERM",
     });
     assert.match(out, /generated a new encryption keyring/);
     assert.equal((await fetch(`${baseUrl}/healthz`)).status, 200);
+    // First development start: a bootstrap admin key is printed once, outside the JSON log lines.
+    const secret = /^ {4}(nxk_[A-Za-z0-9_-]{43})$/m.exec(out)?.[1];
+    assert.ok(secret, `a bootstrap admin key is printed:\n${out}`);
+    const logLines = out.split("\n").filter((line) => line.startsWith("{"));
+    assert.ok(logLines.some((line) => line.includes("bootstrap admin API key")), "its creation is logged (by id)");
+    assert.ok(logLines.every((line) => !line.includes(secret)), "the secret is never in a log line");
+    const keys = await fetch(`${baseUrl}/v1/api-keys`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(keys.status, 200, "the printed key is an admin key");
+    assert.equal((await fetch(`${baseUrl}/v1/api-keys`)).status, 401);
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
     assert.equal(await exited, 0);

@@ -25,11 +25,13 @@ before(async () => {
 after(() => server.close());
 
 const transports: Record<string, () => Transport> = {
-  grpc: () => createGrpcTransport({ baseUrl: server.baseUrl }),
-  "grpc-web (h1)": () => createGrpcWebTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }),
-  "connect binary (h2)": () => createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2" }),
-  "connect json (h1)": () => createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
-  "connect GET (h1)": () => createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", useHttpGet: true }),
+  grpc: () => createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.bearer()] }),
+  "grpc-web (h1)": () => createGrpcWebTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", interceptors: [server.bearer()] }),
+  "connect binary (h2)": () => createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2", interceptors: [server.bearer()] }),
+  "connect json (h1)": () =>
+    createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors: [server.bearer()] }),
+  "connect GET (h1)": () =>
+    createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", useHttpGet: true, interceptors: [server.bearer()] }),
 };
 
 describe("generated clients over every protocol", () => {
@@ -82,7 +84,7 @@ describe("plain HTTP: Connect JSON, Connect GET and REST agree", () => {
   test("Connect JSON POST by fetch", async () => {
     const res = await fetch(`${server.baseUrl}/nexus.v1.ConnectionService/CheckConnection`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...server.auth() },
       body: JSON.stringify({ connection_id: activeId }),
     });
     assert.equal(res.status, 200);
@@ -93,22 +95,23 @@ describe("plain HTTP: Connect JSON, Connect GET and REST agree", () => {
     const message = encodeURIComponent(JSON.stringify({ connectionId: activeId }));
     const res = await fetch(
       `${server.baseUrl}/nexus.v1.ConnectionService/CheckConnection?connect=v1&encoding=json&message=${message}`,
+      { headers: server.auth() },
     );
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { status: "CONNECTION_STATUS_ACTIVE" });
   });
 
   test("REST GET /v1/check-connection/{id} has the seed's shape", async () => {
-    const res = await fetch(`${server.baseUrl}/v1/check-connection/${activeId}`);
+    const res = await fetch(`${server.baseUrl}/v1/check-connection/${activeId}`, { headers: server.auth() });
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
     assert.deepEqual(await res.json(), { status: "active" });
-    const pending = await fetch(`${server.baseUrl}/v1/check-connection/${pendingId}`);
+    const pending = await fetch(`${server.baseUrl}/v1/check-connection/${pendingId}`, { headers: server.auth() });
     assert.deepEqual(await pending.json(), { status: "pending" });
   });
 
   test("REST GET /v1/connections/{id} uses snake_case keys, lower-case enums, numeric int64", async () => {
-    const res = await fetch(`${server.baseUrl}/v1/connections/${activeId}`);
+    const res = await fetch(`${server.baseUrl}/v1/connections/${activeId}`, { headers: server.auth() });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { connection: Record<string, unknown> };
     assert.equal(body.connection.connection_id, activeId);
@@ -118,10 +121,10 @@ describe("plain HTTP: Connect JSON, Connect GET and REST agree", () => {
   });
 
   test("NotFound is 404 on REST and Connect, with the same code and details", async () => {
-    const rest = await fetch(`${server.baseUrl}/v1/check-connection/conn_missing`);
+    const rest = await fetch(`${server.baseUrl}/v1/check-connection/conn_missing`, { headers: server.auth() });
     const connect = await fetch(`${server.baseUrl}/nexus.v1.ConnectionService/CheckConnection`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...server.auth() },
       body: JSON.stringify({ connection_id: "conn_missing" }),
     });
     for (const res of [rest, connect]) {
@@ -139,13 +142,13 @@ describe("plain HTTP: Connect JSON, Connect GET and REST agree", () => {
       ["POST", "/v1/refresh/conn_nope"],
     ];
     for (const [method, path] of calls) {
-      const res = await fetch(`${server.baseUrl}${path}`, { method });
+      const res = await fetch(`${server.baseUrl}${path}`, { method, headers: server.auth() });
       assert.equal(res.status, 404, `${method} ${path}`);
       assert.equal(((await res.json()) as { code: string }).code, "not_found");
     }
     const req = await fetch(`${server.baseUrl}/v1/request-connection`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...server.auth() },
       body: JSON.stringify({ user_id: "u", provider_name: "google", scopes: ["email"], return_url: "http://localhost:3000/cb" }),
     });
     assert.equal(req.status, 404, "no provider named google is configured");

@@ -25,7 +25,7 @@ test("revoke: provider revocation, secrets deleted, token refused, idempotent", 
   assert.ok(tokens.refreshToken, "offline_access gave a refresh token");
 
   const revoked = await postJson<{ connection: { status: string }; provider_revoked?: boolean }>(
-    rig.server.baseUrl,
+    rig.server,
     `/v1/connections/${id}:revoke`,
     {},
   );
@@ -34,8 +34,8 @@ test("revoke: provider revocation, secrets deleted, token refused, idempotent", 
   assert.equal(revoked.body.provider_revoked, true);
 
   assert.equal(await rig.server.app.store.getCredential(id), null, "secrets deleted");
-  assert.deepEqual((await getJson(rig.server.baseUrl, `/v1/check-connection/${id}`)).body, { status: "revoked" });
-  const token = await getJson<{ code: string }>(rig.server.baseUrl, `/v1/token/${id}`);
+  assert.deepEqual((await getJson(rig.server, `/v1/check-connection/${id}`)).body, { status: "revoked" });
+  const token = await getJson<{ code: string }>(rig.server, `/v1/token/${id}`);
   assert.equal(token.status, 400);
   assert.equal(token.body.code, "failed_precondition");
 
@@ -51,7 +51,7 @@ test("revoke: provider revocation, secrets deleted, token refused, idempotent", 
   assert.equal(failure.error, "invalid_grant");
 
   const again = await postJson<{ connection: { status: string }; provider_revoked?: boolean }>(
-    rig.server.baseUrl,
+    rig.server,
     `/v1/connections/${id}:revoke`,
     {},
   );
@@ -61,7 +61,7 @@ test("revoke: provider revocation, secrets deleted, token refused, idempotent", 
 });
 
 test("revoking an unknown connection is NotFound", async () => {
-  const answer = await postJson<{ code: string }>(rig.server.baseUrl, "/v1/connections/conn_nope:revoke", {});
+  const answer = await postJson<{ code: string }>(rig.server, "/v1/connections/conn_nope:revoke", {});
   assert.equal(answer.status, 404);
   assert.equal(answer.body.code, "not_found");
 });

@@ -14,7 +14,7 @@ before(async () => {
 after(() => server.close());
 
 const rpc = (path: string, body: string, contentType = "application/json") =>
-  fetch(`${server.baseUrl}${path}`, { method: "POST", headers: { "content-type": contentType }, body });
+  fetch(`${server.baseUrl}${path}`, { method: "POST", headers: { "content-type": contentType, ...server.auth() }, body });
 
 async function assertStillServing() {
   const res = await fetch(`${server.baseUrl}/healthz`);
@@ -71,7 +71,7 @@ test("unknown path → 404 JSON; unknown RPC → 404; wrong method on a REST pat
   assert.doesNotMatch(body.message, /secret-value/);
   const unknownRpc = await rpc("/nexus.v1.ConnectionService/NoSuchMethod", "{}");
   assert.equal(unknownRpc.status, 404);
-  const wrongMethod = await fetch(`${server.baseUrl}/v1/check-connection/conn_x`, { method: "DELETE" });
+  const wrongMethod = await fetch(`${server.baseUrl}/v1/check-connection/conn_x`, { method: "DELETE", headers: server.auth() });
   assert.equal(wrongMethod.status, 405);
   assert.match(wrongMethod.headers.get("allow") ?? "", /GET/);
   await assertStillServing();
@@ -81,7 +81,7 @@ test("REST over HTTP/2 prior knowledge works on the same port", async () => {
   const session = http2.connect(server.baseUrl);
   try {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = session.request({ ":path": "/v1/check-connection/conn_missing", ":method": "GET" });
+      const req = session.request({ ":path": "/v1/check-connection/conn_missing", ":method": "GET", ...server.auth() });
       let status = 0;
       let body = "";
       req.on("response", (h) => (status = Number(h[":status"])));

@@ -13,7 +13,11 @@ before(async () => {
 });
 after(() => server.close());
 
-const json = (body: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const json = (body: unknown, key?: string) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...server.auth(key) },
+  body: JSON.stringify(body),
+});
 
 test("api_key provider: request-connection → hosted form → status=success → GET /v1/token", async () => {
   const created = await fetch(
@@ -30,7 +34,7 @@ test("api_key provider: request-connection → hosted form → status=success �
         additionalProperties: false,
       },
       strategy: { type: "header", header: { header_name: "X-Api-Key", credential_field: "api_key" } },
-    }),
+    }, server.adminKey),
   );
   assert.equal(created.status, 200, await created.clone().text());
 
@@ -41,7 +45,7 @@ test("api_key provider: request-connection → hosted form → status=success �
   assert.equal(requested.status, 200);
   const { authUrl, connection_id: id, status } = (await requested.json()) as { authUrl: string; connection_id: string; status: string };
   assert.equal(status, "pending");
-  assert.deepEqual(await (await fetch(`${server.baseUrl}/v1/check-connection/${id}`)).json(), { status: "pending" });
+  assert.deepEqual(await (await fetch(`${server.baseUrl}/v1/check-connection/${id}`, { headers: server.auth() })).json(), { status: "pending" });
 
   const form = await fetch(authUrl);
   assert.equal(form.status, 200);
@@ -71,8 +75,8 @@ test("api_key provider: request-connection → hosted form → status=success �
   assert.equal(back.searchParams.get("connection_id"), id);
   assert.equal(back.searchParams.get("tab"), "1");
 
-  assert.deepEqual(await (await fetch(`${server.baseUrl}/v1/check-connection/${id}`)).json(), { status: "active" });
-  assert.deepEqual(await (await fetch(`${server.baseUrl}/v1/token/${id}`)).json(), {
+  assert.deepEqual(await (await fetch(`${server.baseUrl}/v1/check-connection/${id}`, { headers: server.auth() })).json(), { status: "active" });
+  assert.deepEqual(await (await fetch(`${server.baseUrl}/v1/token/${id}`, { headers: server.auth() })).json(), {
     strategy: { type: "header", header: { header_name: "X-Api-Key", credential_field: "api_key" } },
     credentials: { api_key: "sk-acme-0123456789" },
     version: 1,

@@ -29,6 +29,7 @@
  */
 import type { ConnectionRecord, ProviderRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
+import type { ConsentAudit } from "../consent/consent-callback.ts";
 import type { ConsentStates } from "../consent/consent-states.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
@@ -70,6 +71,8 @@ export interface KeyCaptureDeps {
   maxLiveChecks?: number;
   /** Loads a provider by name (e.g. the provider directory's `get`); default reads the store's JSON. */
   loadProvider?: (name: string) => Promise<StoredProvider>;
+  /** Where submissions' outcomes are audited (consent.finish / consent.fail); ids and codes only. */
+  audit?: ConsentAudit;
 }
 
 /** The hosted credential form. */
@@ -127,6 +130,14 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
   // Ids and outcomes only: never a field value, the state or the URL that carries it.
   const log = (outcome: string, connection?: ConnectionRecord, extra: Record<string, unknown> = {}) =>
     logger.info({ connectionId: connection?.id, provider: connection?.providerName, outcome, ...extra }, "key capture");
+  const audit = (result: string, connection: ConnectionRecord) =>
+    deps.audit?.record({
+      action: result === "ok" ? "consent.finish" : "consent.fail",
+      result,
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+      details: { provider: connection.providerName, flow: "capture" },
+    });
 
   async function resolve(state: string): Promise<Ready | End | Dead> {
     const opened = await states.peek(state);
@@ -150,10 +161,14 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     }
   }
 
-  /** Ends the flow with an error code: consumes the state on POST (a GET changes nothing), redirects. */
-  async function end(res: NodeResponse, consume: string | null, ending: Omit<End, "kind">): Promise<void> {
+  /**
+   * Ends the flow with an error code: consumes the state on POST (a GET changes nothing), redirects.
+   * `isSubmission` is false only for a GET that merely shows the dead end (nothing is audited then).
+   */
+  async function end(res: NodeResponse, consume: string | null, ending: Omit<End, "kind">, isSubmission = true): Promise<void> {
     if (consume !== null && (await states.consume(consume)) === null) return sendDead(res, usedPage());
     log(ending.error, ending.connection);
+    if (isSubmission) audit(ending.error, ending.connection);
     back(res, ending.returnUrl, { status: "error", error: ending.error, connectionId: ending.connection.id });
   }
 
@@ -189,7 +204,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
   async function show(res: NodeResponse, state: string): Promise<void> {
     const resolved = await resolve(state);
     if (resolved.kind === "dead") return sendDead(res, resolved);
-    if (resolved.kind === "end") return end(res, null, resolved);
+    if (resolved.kind === "end") return end(res, null, resolved, false);
     renderForm(res, 200, resolved);
   }
 
@@ -251,6 +266,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     }
     if (outcome !== "stored") return end(res, null, { connection, returnUrl, error: outcome });
     log("stored", connection, { liveCheck: check.outcome });
+    audit("ok", connection);
     back(res, returnUrl, { status: "success", connectionId: connection.id });
   }
 

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { keysGenerate } from "./keys-generate.ts";
 import { keysRotate } from "./keys-rotate.ts";
+import { API_KEY_COMMANDS, runApiKeysCommand } from "./api-keys-command.ts";
 import { runProvidersCommand } from "./providers-command.ts";
 
 const USAGE = `usage: nexus <command>
@@ -13,6 +14,11 @@ const USAGE = `usage: nexus <command>
 commands:
   keys generate [--id KID]   print a new encryption key entry for NEXUS_ENCRYPTION_KEYS
   keys rotate                re-encrypt every stored secret under the active key (online)
+  keys create --role admin|agent --name NAME [--tenant T] [--expires 30d] [--json]
+                             create an API key; its secret is printed once
+  keys list [--tenant T] [--json]
+                             list API keys (never their secrets)
+  keys revoke KEY_ID         revoke an API key
   providers plan|apply -f FILE [--prune] [--url URL] [--api-key KEY]
                              show or apply the drift between a providers file and the server
   help                       show this text
@@ -21,6 +27,10 @@ commands:
 async function run(argv: string[]): Promise<number> {
   // The providers commands parse their own options (file, url, prune, …).
   if (argv[0] === "providers") return runProvidersCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  // The API key commands, likewise (role, name, tenant, expiry …).
+  if (argv[0] === "keys" && API_KEY_COMMANDS.includes(argv[1] ?? "")) {
+    return runApiKeysCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  }
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

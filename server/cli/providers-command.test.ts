@@ -28,7 +28,7 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
   const code = await runProvidersCommand(args, {
     stdout: { write: (t: string) => (out += t) },
     stderr: { write: (t: string) => (err += t) },
-    env: { GOOGLE_SECRET, ...env },
+    env: { GOOGLE_SECRET, NEXUS_API_KEY: server.adminKey, ...env },
   });
   outputs.push(out, err);
   return { code, out, err };

@@ -3,6 +3,7 @@
  * (through `loadConfig(env)`, which takes the environment as an argument so tests pass their own).
  * It never logs values: some of them are keys.
  */
+import net from "node:net";
 import path from "node:path";
 import { z } from "zod";
 import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "../consent/return-url-policy.ts";
@@ -33,10 +34,35 @@ export interface Config {
    * default: localhost on any port; production default: none (every return_url is refused).
    */
   returnUrlOrigins: readonly string[];
+  /** Refresh an OAuth access token this long before it expires (on read and proactively), ms. */
+  refreshSkewMs: number;
+  /** Heartbeat period of WatchCredentials streams, ms (keeps idle streams alive through proxies). */
+  watchHeartbeatMs: number;
   /** Largest accepted request body, in bytes (Connect, gRPC and REST alike). */
   maxBodyBytes: number;
   /** How long a graceful shutdown waits for in-flight requests, in milliseconds. */
   shutdownGraceMs: number;
+  /**
+   * The admin API key whose hash is ensured at start (NEXUS_ADMIN_API_KEY). Required in production;
+   * in development, absent means "create and print a bootstrap admin key on first start".
+   */
+  adminApiKey: string | undefined;
+  /** How long a verified API key is trusted without re-reading the store, in ms (0: always re-read). */
+  apiKeyCacheMs: number;
+  /** Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: the socket peer is the client. */
+  trustedProxies: readonly string[];
+  /** Bearer token /metrics requires; undefined leaves /metrics open (bind it to a private interface). */
+  metricsToken: string | undefined;
+  /** Audit events older than this many days are deleted (hourly). */
+  auditRetentionDays: number;
+  /** Sustained requests per second each API key may make (token bucket refill rate). */
+  rateLimitPerSecond: number;
+  /** Requests an API key may make at once before the sustained rate applies (bucket size). */
+  rateLimitBurst: number;
+  /** Server-streaming RPCs one API key may hold open at once. */
+  maxStreamsPerKey: number;
+  /** Browser origins allowed to call the API cross-origin (exact origins); empty: none. */
+  corsOrigins: readonly string[];
 }
 
 /** A configuration problem, with every offending variable listed. */
@@ -71,9 +97,30 @@ const envSchema = z.object({
   NEXUS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   NEXUS_ENCRYPTION_KEYS: z.string().min(1).optional(),
   NEXUS_RETURN_URL_ORIGINS: z.string().optional(),
+  NEXUS_REFRESH_SKEW_MS: integer("NEXUS_REFRESH_SKEW_MS", 0, 24 * 3600 * 1000).optional(),
+  NEXUS_WATCH_HEARTBEAT_MS: integer("NEXUS_WATCH_HEARTBEAT_MS", 1000, 3600 * 1000).optional(),
   NEXUS_MAX_BODY_BYTES: integer("NEXUS_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024).optional(),
   NEXUS_SHUTDOWN_GRACE_MS: integer("NEXUS_SHUTDOWN_GRACE_MS", 0, 600_000).optional(),
+  NEXUS_ADMIN_API_KEY: z
+    .string()
+    .regex(/^[\x21-\x7e]{32,512}$/, "NEXUS_ADMIN_API_KEY must be 32-512 printable characters without spaces")
+    .optional(),
+  NEXUS_API_KEY_CACHE_MS: integer("NEXUS_API_KEY_CACHE_MS", 0, 60_000).optional(),
+  NEXUS_TRUSTED_PROXIES: z.string().optional(),
+  NEXUS_METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{16,512}$/, "NEXUS_METRICS_TOKEN must be 16-512 printable characters without spaces")
+    .optional(),
+  NEXUS_AUDIT_RETENTION_DAYS: integer("NEXUS_AUDIT_RETENTION_DAYS", 1, 36_500).optional(),
+  NEXUS_RATE_LIMIT_PER_SECOND: integer("NEXUS_RATE_LIMIT_PER_SECOND", 1, 1_000_000).optional(),
+  NEXUS_RATE_LIMIT_BURST: integer("NEXUS_RATE_LIMIT_BURST", 1, 1_000_000).optional(),
+  NEXUS_MAX_STREAMS_PER_KEY: integer("NEXUS_MAX_STREAMS_PER_KEY", 1, 100_000).optional(),
+  NEXUS_CORS_ORIGINS: z.string().optional(),
 });
+
+/** Splits a comma-separated list, dropping blanks. */
+const list = (value: string | undefined): string[] =>
+  value === undefined ? [] : value.split(",").map((s) => s.trim()).filter((s) => s !== "");
 
 /**
  * Reads and validates the configuration from an environment map.
@@ -107,7 +154,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   } catch (err) {
     problems.push(`NEXUS_RETURN_URL_ORIGINS: ${(err as Error).message}`);
   }
+  const trustedProxies = list(e.NEXUS_TRUSTED_PROXIES);
+  for (const entry of trustedProxies) {
+    if (!isAddressOrCidr(entry)) problems.push(`NEXUS_TRUSTED_PROXIES: "${entry.slice(0, 64)}" is not an IP address or CIDR`);
+  }
+  const corsOrigins = list(e.NEXUS_CORS_ORIGINS);
+  for (const origin of corsOrigins) {
+    if (!isOrigin(origin)) {
+      problems.push(`NEXUS_CORS_ORIGINS: "${origin.slice(0, 100)}" is not an origin like https://app.example.com`);
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+  const rateLimitPerSecond = e.NEXUS_RATE_LIMIT_PER_SECOND ?? 50;
   return {
     mode,
     port: e.PORT ?? 8080,
@@ -118,7 +176,47 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     logLevel: e.NEXUS_LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,
     returnUrlOrigins,
+    refreshSkewMs: e.NEXUS_REFRESH_SKEW_MS ?? 5 * 60 * 1000,
+    watchHeartbeatMs: e.NEXUS_WATCH_HEARTBEAT_MS ?? 15_000,
     maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? 1024 * 1024,
     shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? 10_000,
+    adminApiKey: e.NEXUS_ADMIN_API_KEY,
+    apiKeyCacheMs: e.NEXUS_API_KEY_CACHE_MS ?? 5_000,
+    trustedProxies,
+    metricsToken: e.NEXUS_METRICS_TOKEN,
+    auditRetentionDays: e.NEXUS_AUDIT_RETENTION_DAYS ?? 90,
+    rateLimitPerSecond,
+    rateLimitBurst: e.NEXUS_RATE_LIMIT_BURST ?? Math.max(100, rateLimitPerSecond * 2),
+    maxStreamsPerKey: e.NEXUS_MAX_STREAMS_PER_KEY ?? 32,
+    corsOrigins,
   };
+}
+
+/**
+ * Checks what only a serving process needs (CLI commands such as `keys rotate` don't): production
+ * refuses to start without NEXUS_ADMIN_API_KEY, since there is no console to print a bootstrap key to.
+ * @throws ConfigError
+ */
+export function checkServerConfig(config: Config): void {
+  if (config.mode === "production" && config.adminApiKey === undefined) {
+    throw new ConfigError([
+      "NEXUS_ADMIN_API_KEY: required when NODE_ENV=production (at least 32 random characters, e.g. " +
+        "`node -e \"console.log('nxk_'+require('crypto').randomBytes(32).toString('base64url'))\"`); " +
+        "its SHA-256 is stored at start and it works as an admin key",
+    ]);
+  }
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = "", bits, ...rest] = entry.split("/");
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function isOrigin(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
 }

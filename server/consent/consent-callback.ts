@@ -35,6 +35,11 @@ export const INVALID_STATE_PAGE: ConsentPage = {
   message: "It was already used, has expired, or was not issued by this server. Go back to the application and start again.",
 };
 
+/** Records consent outcomes in the audit log (server/audit/audit-writer.ts fits). Ids and codes only. */
+export interface ConsentAudit {
+  record(event: { action: string; result: string; tenantId?: string; connectionId?: string; details?: Record<string, string> }): void;
+}
+
 /** What the callback needs. */
 export interface ConsentCallbackDeps {
   store: Store;
@@ -43,6 +48,7 @@ export interface ConsentCallbackDeps {
   oauth: OAuthClient;
   outcomes: ConsentOutcomes;
   logger: Logger;
+  audit?: ConsentAudit;
 }
 
 /** Creates the callback handler. */
@@ -65,13 +71,23 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
       return { redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_not_found" }) };
     }
     const log = { connectionId: connection.id, provider: connection.providerName };
+    const audit = (result: string) =>
+      deps.audit?.record({
+        action: result === "ok" ? "consent.finish" : "consent.fail",
+        result,
+        tenantId: connection.tenantId,
+        connectionId: connection.id,
+        details: { provider: connection.providerName, flow: "oauth" },
+      });
     const fail = async (error: string, reason = error, facts?: object): Promise<CallbackResult> => {
       await deps.outcomes.fail(connection, reason);
+      audit(error);
       logger.warn({ ...log, outcome: "error", error, ...facts }, "consent failed");
       return { redirect: buildReturnRedirect(returnUrl, { status: "error", error, connectionId: connection.id }) };
     };
     if (connection.status !== "pending") {
       // Revoked (or otherwise moved on) while the user was at the provider: don't resurrect it.
+      audit("connection_not_pending");
       logger.warn({ ...log, outcome: "error", status: connection.status }, "oauth callback for a connection that is not pending");
       return { redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_not_pending", connectionId: connection.id }) };
     }
@@ -103,9 +119,11 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
       await deps.outcomes.complete(connection, tokens, provider);
     } catch (err) {
       if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+      audit("connection_changed");
       logger.warn({ ...log, outcome: "error" }, "consent lost a race: the connection changed meanwhile");
       return { redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_changed", connectionId: connection.id }) };
     }
+    audit("ok");
     logger.info({ ...log, outcome: "success" }, "consent completed");
     return { redirect: buildReturnRedirect(returnUrl, { status: "success", connectionId: connection.id }) };
   };

@@ -14,7 +14,7 @@ import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
 import type { StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
-import { createConsentCallback, type CallbackResult } from "./consent-callback.ts";
+import { createConsentCallback, type CallbackResult, type ConsentAudit } from "./consent-callback.ts";
 import { checkParams, checkProviderName, checkScopes, checkUserId, type ConsentRequest } from "./consent-input.ts";
 import { createConsentOutcomes } from "./consent-outcomes.ts";
 import type { ConsentStates } from "./consent-states.ts";
@@ -45,6 +45,8 @@ export interface ConsentFlowDeps {
   /** Nexus's public base URL without a trailing slash; the redirect_uri is `${publicUrl()}/oauth/callback`. */
   publicUrl: () => string;
   logger: Logger;
+  /** Where consent outcomes of the browser callback are audited (consent.finish / consent.fail). */
+  audit?: ConsentAudit;
 }
 
 /** A consent that was started (or, for client credentials, completed). */

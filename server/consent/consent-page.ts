@@ -14,7 +14,7 @@ export const CALLBACK_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
 export const CONSENT_PAGE_HEADERS: Readonly<Record<string, string>> = {
   ...CALLBACK_RESPONSE_HEADERS,
   "content-type": "text/html; charset=utf-8",
-  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   "x-frame-options": "DENY",
   "x-content-type-options": "nosniff",
 };

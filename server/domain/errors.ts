@@ -115,6 +115,20 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
+/**
+ * An authenticated caller asking for something its key does not cover, e.g. an agent naming another
+ * tenant. Not used for another tenant's rows found by id: those are NotFoundError (existence hidden).
+ */
+export class PermissionDeniedError extends Error {
+  override readonly name = "PermissionDeniedError";
+  /** What was refused, e.g. "tenant". */
+  readonly kind: "tenant" | "role";
+  constructor(kind: PermissionDeniedError["kind"], message: string, options?: DomainErrorOptions) {
+    super(message, options);
+    this.kind = kind;
+  }
+}
+
 /** Every error class above, for exhaustive mapping. */
 export type DomainError =
   | NotFoundError
@@ -125,7 +139,8 @@ export type DomainError =
   | NotImplementedError
   | ReturnUrlNotAllowedError
   | FailedPreconditionError
-  | ProviderUnavailableError;
+  | ProviderUnavailableError
+  | PermissionDeniedError;
 
 /** Ids come from callers: keep what we echo short so an error can't carry a pasted secret whole. */
 function truncateId(id: string): string {

@@ -1,8 +1,10 @@
 /**
  * Plain HTTP endpoints beside the RPCs: /healthz (the process is up), /readyz (dependencies answer),
  * /metrics (Prometheus text), and the JSON 404 for anything nobody handles. They are the adapter's
- * fallback, so they never shadow an RPC path.
+ * fallback, so they never shadow an RPC path. Health and readiness are public (probes carry no
+ * credentials); /metrics asks for a bearer token when one is configured (NEXUS_METRICS_TOKEN).
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Registry } from "prom-client";
@@ -34,7 +36,10 @@ export function createEndpoints(deps: {
   checks: Readonly<Record<string, ReadinessCheck>>;
   /** False once shutdown starts, so load balancers stop sending traffic before the drain. */
   isAcceptingTraffic: () => boolean;
+  /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
 }): EndpointHandler {
+  const expected = deps.metricsToken === undefined ? undefined : digest(deps.metricsToken);
   return async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const isRead = req.method === "GET" || req.method === "HEAD";
@@ -58,6 +63,11 @@ export function createEndpoints(deps: {
       }
       case "/metrics": {
         if (!isRead) return methodNotAllowed(res);
+        if (expected !== undefined && !hasToken(req, expected)) {
+          res.setHeader("www-authenticate", 'Bearer realm="metrics"');
+          sendJson(res, 401, { code: "unauthenticated", message: "metrics require the metrics token as a bearer token" });
+          return true;
+        }
         const body = await deps.registry.metrics();
         res.writeHead(200, { "content-type": deps.registry.contentType });
         res.end(body);
@@ -76,6 +86,17 @@ export function sendNotFound(req: NodeRequest, res: NodeResponse): void {
     code: "not_found",
     message: `no route for ${req.method ?? "?"} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}`,
   });
+}
+
+/** Compares digests, so neither the token's length nor its content leaks through timing. */
+function hasToken(req: NodeRequest, expected: Buffer): boolean {
+  const header = req.headers.authorization;
+  const match = typeof header === "string" ? /^bearer +(\S+) *$/i.exec(header) : null;
+  return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value, "utf8").digest();
 }
 
 function methodNotAllowed(res: NodeResponse): true {

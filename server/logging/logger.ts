@@ -40,6 +40,29 @@ export const REDACTED_PATHS: readonly string[] = [
   "*.apiKey",
   "credentials",
   "*.credentials",
+  // camelCase spellings of the same secrets, as domain objects carry them.
+  "accessToken",
+  "*.accessToken",
+  "refreshToken",
+  "*.refreshToken",
+  "idToken",
+  "*.idToken",
+  "codeVerifier",
+  "*.codeVerifier",
+  "token",
+  "*.token",
+  // API keys and server secrets: the x-api-key header, configuration that holds keys.
+  '["x-api-key"]',
+  '*["x-api-key"]',
+  '*.headers["x-api-key"]',
+  "adminApiKey",
+  "*.adminApiKey",
+  "metricsToken",
+  "*.metricsToken",
+  "encryptionKeys",
+  "*.encryptionKeys",
+  "secretHash",
+  "*.secretHash",
 ];
 
 /** Creates the server logger. `destination` defaults to stdout (tests pass a stream to scan). */

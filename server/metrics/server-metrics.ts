@@ -16,6 +16,18 @@ export interface ServerMetrics {
   readonly streamsOpen: Gauge<"service" | "method">;
 }
 
+/** Registers a gauge of open WatchCredentials streams, read from `count` at scrape time. */
+export function registerWatcherGauge(registry: Registry, count: () => number): void {
+  new Gauge({
+    name: "nexus_watch_streams",
+    help: "WatchCredentials streams currently subscribed in this process.",
+    registers: [registry],
+    collect() {
+      this.set(count());
+    },
+  });
+}
+
 /** Registers the server metrics (and Node's default process metrics) on `registry`. */
 export function createServerMetrics(registry: Registry): ServerMetrics {
   collectDefaultMetrics({ register: registry });

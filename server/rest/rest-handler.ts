@@ -29,7 +29,7 @@ import { buildRestRequest } from "./rest-request.ts";
 export const CLIENT_ADDRESS_HEADER = "x-nexus-client-address";
 
 /** Request headers forwarded to the RPC by default. */
-export const DEFAULT_FORWARDED_HEADERS: readonly string[] = ["authorization", "x-request-id", "user-agent"];
+export const DEFAULT_FORWARDED_HEADERS: readonly string[] = ["authorization", "x-api-key", "x-request-id", "user-agent"];
 
 /** The Node requests the handler accepts (HTTP/1.1 and HTTP/2 compatibility API). */
 export type RestNodeRequest = http.IncomingMessage | http2.Http2ServerRequest;

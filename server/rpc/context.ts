@@ -3,9 +3,29 @@
  * them. Long-lived dependencies are captured by service factories, not passed here.
  */
 import { createContextKey } from "@connectrpc/connect";
+import type { Principal } from "../auth/principal.ts";
 
 /** Request id: from a well-formed `x-request-id` header, or generated. Echoed in the response. */
 export const kRequestId = createContextKey<string>("", { description: "request id" });
 
 /** The client's address as seen by this server (or by the first trusted proxy). */
 export const kClientAddress = createContextKey<string>("", { description: "client address" });
+
+/**
+ * The authenticated caller, set by the auth interceptor; undefined on public methods (health).
+ * Handlers read it through server/auth/tenant-scope.ts, never from a header.
+ */
+export const kPrincipal = createContextKey<Principal | undefined>(undefined, { description: "authenticated principal" });
+
+/**
+ * The tenant and connection a call turned out to act on, noted by the tenant scope while the
+ * handler runs (an admin's tenant is known only after the connection is looked up); the audit
+ * interceptor reads it when the call ends. A mutable holder, one per request.
+ */
+export const kAuditTarget = createContextKey<AuditTarget | undefined>(undefined, { description: "audit target" });
+
+/** What `kAuditTarget` holds. */
+export interface AuditTarget {
+  tenantId?: string;
+  connectionId?: string;
+}

@@ -14,6 +14,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   NotImplementedError,
+  PermissionDeniedError,
   ProviderUnavailableError,
   ReturnUrlNotAllowedError,
 } from "../domain/errors.ts";
@@ -45,7 +46,8 @@ function isDomainError(err: unknown): err is DomainError {
     err instanceof NotImplementedError ||
     err instanceof ReturnUrlNotAllowedError ||
     err instanceof FailedPreconditionError ||
-    err instanceof ProviderUnavailableError
+    err instanceof ProviderUnavailableError ||
+    err instanceof PermissionDeniedError
   );
 }
 
@@ -83,6 +85,8 @@ function fromDomainError(err: DomainError): ConnectError {
       });
     case "ProviderUnavailableError":
       return withInfo(err, Code.Unavailable, { reason: ErrorReason.PROVIDER_UNAVAILABLE });
+    case "PermissionDeniedError":
+      return withInfo(err, Code.PermissionDenied, {});
     default: {
       const unreachable: never = err;
       return unreachable;

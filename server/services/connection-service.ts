@@ -2,6 +2,7 @@
  * ConnectionService: translates proto requests to store/domain calls and records back to proto.
  * No HTTP, no SQL, no ConnectError here: domain errors are mapped by the error interceptor.
  * Request/ReconnectConnection delegate to the consent flow (server/consent/consent-flow.ts).
+ * The tenant of every call comes from the caller's key through the tenant scope (server/auth/).
  */
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -13,29 +14,26 @@ import type { ConsentFlow, ConsentStarted } from "../consent/consent-flow.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import { connectionStatusFromProto, connectionStatusToProto } from "./convert.ts";
 import type { ConnectionRevoker } from "../revocation/connection-revoker.ts";
-import type { TenantResolver } from "./tenant.ts";
+import type { TenantScope } from "../auth/tenant-scope.ts";
 import { requireId } from "./validate.ts";
 
 /** Creates the ConnectionService implementation. */
 export function createConnectionService(deps: {
   store: Store;
-  tenantOf: TenantResolver;
+  scope: TenantScope;
   /** Absent: Request/ReconnectConnection answer Unimplemented. */
   consent?: Pick<ConsentFlow, "start" | "reconnect">;
   /** Absent: RevokeConnection answers Unimplemented. */
   revoker?: ConnectionRevoker;
 }): ServiceImpl<typeof ConnectionService> {
-  const { store, tenantOf } = deps;
+  const { store, scope } = deps;
   const consent = () => {
     if (deps.consent === undefined) throw new NotImplementedError("provider consent flow");
     return deps.consent;
   };
   return {
     async requestConnection(req, ctx) {
-      const tenantId = tenantOf(ctx);
-      if (req.tenantId !== "" && req.tenantId !== tenantId) {
-        throw new InvalidArgumentError("tenant_id", "must be the caller's own tenant");
-      }
+      const tenantId = scope.tenantOfRequest(ctx, req.tenantId);
       const started = await consent().start(tenantId, {
         userId: req.userId,
         providerName: req.providerName,
@@ -51,16 +49,17 @@ export function createConnectionService(deps: {
       };
     },
     async checkConnection(req, ctx) {
-      const record = await store.getConnection(tenantOf(ctx), requireId("connection_id", req.connectionId));
+      const id = requireId("connection_id", req.connectionId);
+      const record = await store.getConnection(await scope.tenantOfConnection(ctx, id), id);
       return { status: connectionStatusToProto(record.status) };
     },
     async getConnection(req, ctx) {
-      const record = await store.getConnection(tenantOf(ctx), requireId("connection_id", req.connectionId));
+      const id = requireId("connection_id", req.connectionId);
+      const record = await store.getConnection(await scope.tenantOfConnection(ctx, id), id);
       return { connection: connectionToProto(record) };
     },
     async listConnections(req, ctx) {
-      const tenantId = req.tenantId === "" ? tenantOf(ctx) : requireId("tenant_id", req.tenantId);
-      if (tenantId !== tenantOf(ctx)) throw new InvalidArgumentError("tenant_id", "must be the caller's own tenant");
+      const tenantId = scope.tenantOfRequest(ctx, req.tenantId);
       let status;
       if (req.status !== ProtoStatus.UNSPECIFIED) {
         status = connectionStatusFromProto(req.status);
@@ -75,12 +74,14 @@ export function createConnectionService(deps: {
     },
     async revokeConnection(req, ctx) {
       if (deps.revoker === undefined) throw new NotImplementedError("RevokeConnection (provider revocation, RFC 7009)");
-      const result = await deps.revoker.revoke(tenantOf(ctx), requireId("connection_id", req.connectionId));
+      const id = requireId("connection_id", req.connectionId);
+      const result = await deps.revoker.revoke(await scope.tenantOfConnection(ctx, id), id);
       return { connection: connectionToProto(result.connection), providerRevoked: result.providerRevoked };
     },
     async reconnectConnection(req, ctx) {
       const connectionId = requireId("connection_id", req.connectionId);
-      const started = await consent().reconnect(tenantOf(ctx), connectionId, { returnUrl: req.returnUrl, scopes: req.scopes });
+      const tenantId = await scope.tenantOfConnection(ctx, connectionId);
+      const started = await consent().reconnect(tenantId, connectionId, { returnUrl: req.returnUrl, scopes: req.scopes });
       return { authUrl: started.authUrl, connectionId: started.connection.id, authUrlExpiresAt: expiresAtSeconds(started) };
     },
   };

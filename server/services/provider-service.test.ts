@@ -21,7 +21,7 @@ const bodies: string[] = [];
 async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: any }> {
   const res = await fetch(`${server.baseUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : json,
+    headers: body === undefined ? server.auth(server.adminKey) : { ...json, ...server.auth(server.adminKey) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -172,7 +172,7 @@ describe("ProviderService over REST", () => {
 
 describe("ProviderService over Connect", () => {
   test("create, update with a mask, and typed errors", async () => {
-    const client = createClient(ProviderService, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }));
+    const client = createClient(ProviderService, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", interceptors: [server.bearer(server.adminKey)] }));
     const { provider } = await client.createProvider({
       provider: {
         name: "weather",

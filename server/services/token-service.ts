@@ -1,33 +1,74 @@
 /**
- * TokenService: hands out usage credentials (GetToken). Forced refresh and the watch stream arrive
- * with the refresh engine and say so with Unimplemented rather than fake data.
+ * TokenService: hands out usage credentials (GetToken), forces refreshes (RefreshConnection) and
+ * streams them (WatchCredentials). Proto ⇄ domain translation only; the refresh engine and the
+ * watch streams do the work.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { CredentialSchema } from "../../gen/nexus/v1/credential_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
-import { NotImplementedError } from "../domain/errors.ts";
+import { InvalidArgumentError } from "../domain/errors.ts";
+import type { Store } from "../store/store.ts";
+import type { CredentialWatch } from "../watch/credential-watch.ts";
+import { connectionStatusToProto } from "./convert.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
 import { strategyToProto } from "./strategy-proto.ts";
-import type { TenantResolver } from "./tenant.ts";
+import type { TenantScope } from "../auth/tenant-scope.ts";
 import { requireId } from "./validate.ts";
 
 /** Creates the TokenService implementation. */
-export function createTokenService(deps: { tokens: TokenReader; tenantOf: TenantResolver }): ServiceImpl<typeof TokenService> {
-  const { tokens, tenantOf } = deps;
+export function createTokenService(deps: {
+  tokens: TokenReader;
+  scope: TenantScope;
+  store: Store;
+  watch: CredentialWatch;
+  /** Told about each credential a watch stream delivers (the audit log records every read). */
+  onCredentialDelivered?: (ctx: HandlerContext, credential: UsageCredential) => void;
+}): ServiceImpl<typeof TokenService> {
+  const { tokens, scope } = deps;
+  /** The validated id and the tenant the caller reaches it in (see server/auth/tenant-scope.ts). */
+  const target = async (ctx: HandlerContext, connectionId: string) => {
+    const id = requireId("connection_id", connectionId);
+    return { id, tenantId: await scope.tenantOfConnection(ctx, id) };
+  };
   return {
     async getToken(req, ctx) {
-      const usage = await tokens.read(tenantOf(ctx), requireId("connection_id", req.connectionId));
+      const { id, tenantId } = await target(ctx, req.connectionId);
+      const usage = await tokens.read(tenantId, id);
       return { credential: credentialToProto(usage) };
     },
     async refreshConnection(req, ctx) {
-      await tokens.activeConnection(tenantOf(ctx), requireId("connection_id", req.connectionId));
-      throw new NotImplementedError("RefreshConnection (refresh engine)");
+      const { id, tenantId } = await target(ctx, req.connectionId);
+      return { credential: credentialToProto(await tokens.refresh(tenantId, id)) };
     },
     async *watchCredentials(req, ctx) {
-      await tokens.activeConnection(tenantOf(ctx), requireId("connection_id", req.connectionId));
-      throw new NotImplementedError("WatchCredentials (refresh engine and watch hub)");
+      const { id, tenantId } = await target(ctx, req.connectionId);
+      if (req.afterVersion < 0n) throw new InvalidArgumentError("after_version", "must not be negative");
+      const connection = await deps.store.getConnection(tenantId, id);
+      for await (const event of deps.watch.watch(connection, Number(req.afterVersion), ctx.signal)) {
+        switch (event.type) {
+          case "credential":
+            deps.onCredentialDelivered?.(ctx, event.credential);
+            yield { event: { case: "credential", value: credentialToProto(event.credential) } };
+            break;
+          case "status":
+            yield {
+              event: {
+                case: "status",
+                value: { status: connectionStatusToProto(event.status), reason: event.reason ?? "" },
+              },
+            };
+            break;
+          case "heartbeat":
+            yield { event: { case: "heartbeat", value: { serverTime: BigInt(Math.floor(event.serverTimeMs / 1000)) } } };
+            break;
+          default: {
+            const unreachable: never = event;
+            return unreachable;
+          }
+        }
+      }
     },
   };
 }

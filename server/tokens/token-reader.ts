@@ -1,46 +1,56 @@
 /**
- * Reads a connection's current usage credential: one tenant-scoped connection read, one credential
- * read, one decrypt. Refuses connections that are not active and never serves an expired OAuth
- * access token (the Go version did); refreshing one belongs to the refresh engine.
+ * Reads a connection's current usage credential for GetToken, RefreshConnection and watch streams:
+ * one tenant-scoped connection read, then the refresh engine (which reads and opens the sealed
+ * credential, refreshing it first when it expires within the skew), then the provider's strategy.
+ * Never serves an expired OAuth access token (the Go version did).
  */
-import { ConnectionNotUsableError, NotImplementedError } from "../domain/errors.ts";
-import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
+import { ConnectionNotUsableError } from "../domain/errors.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
+import type { FreshCredential, RefreshEngine } from "../refresh/refresh-engine.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
-import type { Vault } from "../vault/vault.ts";
 import { toUsageCredential, type UsageCredential } from "./usage-credential.ts";
 
 /** Reads usage credentials. */
 export interface TokenReader {
-  /** The connection's usage credential; domain errors for unknown, inactive or expired ones. */
+  /** The connection's usage credential, fresh; domain errors for unknown or unusable connections. */
   read(tenantId: string, connectionId: string): Promise<UsageCredential>;
+  /** A credential newer than the stored one (RefreshConnection): every failure throws. */
+  refresh(tenantId: string, connectionId: string): Promise<UsageCredential>;
+  /** The usage credential of a connection record already loaded (watch streams). */
+  readConnection(connection: ConnectionRecord): Promise<UsageCredential>;
   /** The connection, if it is active (ConnectionNotUsableError otherwise). */
   activeConnection(tenantId: string, connectionId: string): Promise<ConnectionRecord>;
 }
 
-/** Creates the reader. `now` returns epoch milliseconds. */
-export function createTokenReader(deps: { store: Store; vault: Vault; now: () => number }): TokenReader {
-  const { store, vault } = deps;
+/** Creates the reader. */
+export function createTokenReader(deps: {
+  store: Store;
+  engine: Pick<RefreshEngine, "ensureFresh" | "forceRefresh">;
+}): TokenReader {
+  const { store, engine } = deps;
   const activeConnection = async (tenantId: string, connectionId: string) => {
     const connection = await store.getConnection(tenantId, connectionId);
     if (connection.status !== "active") throw new ConnectionNotUsableError(connection.id, connection.status);
     return connection;
   };
+  const usage = async (connection: ConnectionRecord, fresh: FreshCredential): Promise<UsageCredential> => {
+    const provider = await store.getProvider(connection.providerName);
+    const profile = provider.profile as unknown as ProviderProfile;
+    return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy: profile.strategy, secret: fresh.secret });
+  };
+  const readConnection = async (connection: ConnectionRecord) => {
+    if (connection.status !== "active") throw new ConnectionNotUsableError(connection.id, connection.status);
+    return usage(connection, await engine.ensureFresh(connection));
+  };
   return {
     activeConnection,
+    readConnection,
     async read(tenantId, connectionId) {
+      return readConnection(await activeConnection(tenantId, connectionId));
+    },
+    async refresh(tenantId, connectionId) {
       const connection = await activeConnection(tenantId, connectionId);
-      const [credential, provider] = await Promise.all([
-        store.getCredential(connection.id),
-        store.getProvider(connection.providerName),
-      ]);
-      if (!credential) throw new Error(`active connection ${connection.id} has no stored credential`);
-      const secret = decodeStoredSecret(vault.open(credential.secret, credentialAad(connection.id, credential.version)));
-      if (secret.kind === "oauth2" && secret.expiresAtSeconds !== undefined && secret.expiresAtSeconds * 1000 <= deps.now()) {
-        throw new NotImplementedError("refreshing an expired access token (refresh engine)");
-      }
-      const profile = provider.profile as unknown as ProviderProfile;
-      return toUsageCredential({ connectionId: connection.id, version: credential.version, strategy: profile.strategy, secret });
+      return usage(connection, await engine.forceRefresh(connection));
     },
   };
 }

@@ -6,6 +6,7 @@ import type { App } from "../../server/app.ts";
 import type { ProviderProfileInput } from "../../server/providers/profile-input.ts";
 import { createProviderDirectory } from "../../server/providers/provider-directory.ts";
 import type { TestOidcProvider } from "./oidc-provider.ts";
+import type { TestServer } from "./start-server.ts";
 
 /** Registers `idp` as an oauth2 provider named `name`; `oauth` overrides the OIDC defaults. */
 export async function registerOidcProvider(
@@ -40,19 +41,22 @@ export interface RestAnswer<T = Record<string, unknown>> {
   body: T;
 }
 
+/** The server a call goes to, and how it authenticates (the test server's agent key by default). */
+export type RestTarget = Pick<TestServer, "baseUrl" | "auth">;
+
 /** POSTs JSON to a REST path of the server. */
-export async function postJson<T = Record<string, unknown>>(baseUrl: string, path: string, body: unknown): Promise<RestAnswer<T>> {
-  const res = await fetch(`${baseUrl}${path}`, {
+export async function postJson<T = Record<string, unknown>>(target: RestTarget, path: string, body: unknown): Promise<RestAnswer<T>> {
+  const res = await fetch(`${target.baseUrl}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...target.auth() },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as T };
 }
 
 /** GETs a REST path of the server. */
-export async function getJson<T = Record<string, unknown>>(baseUrl: string, path: string): Promise<RestAnswer<T>> {
-  const res = await fetch(`${baseUrl}${path}`);
+export async function getJson<T = Record<string, unknown>>(target: RestTarget, path: string): Promise<RestAnswer<T>> {
+  const res = await fetch(`${target.baseUrl}${path}`, { headers: target.auth() });
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -67,6 +71,6 @@ export interface RequestConnectionAnswer {
 }
 
 /** POST /v1/request-connection. */
-export function requestConnection(baseUrl: string, body: Record<string, unknown>): Promise<RestAnswer<RequestConnectionAnswer>> {
-  return postJson<RequestConnectionAnswer>(baseUrl, "/v1/request-connection", body);
+export function requestConnection(target: RestTarget, body: Record<string, unknown>): Promise<RestAnswer<RequestConnectionAnswer>> {
+  return postJson<RequestConnectionAnswer>(target, "/v1/request-connection", body);
 }

@@ -80,7 +80,7 @@ export async function startConsentRig(): Promise<ConsentRig> {
     impostor,
     secrets,
     async start(provider, extra = {}, target = server) {
-      const answer = await requestConnection(target.baseUrl, { user_id: "user-1", provider_name: provider, return_url: RETURN_URL, ...extra });
+      const answer = await requestConnection(target, { user_id: "user-1", provider_name: provider, return_url: RETURN_URL, ...extra });
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       await rig.remember(target, answer.body.authUrl);
       return answer.body;

@@ -1,0 +1,138 @@
+/**
+ * The audit vocabulary: every action name, which RPCs are audited under which action (read by the
+ * audit interceptor), and helpers for the events that happen outside an RPC's own lifetime: each
+ * credential delivered on a WatchCredentials stream, and background refresh outcomes. What is not
+ * here is not audited (plain reads of metadata such as CheckConnection are logged, not audited).
+ */
+import type { HandlerContext } from "@connectrpc/connect";
+import { kAuditTarget, kClientAddress, kPrincipal, kRequestId } from "../rpc/context.ts";
+import type { AuditWriter } from "./audit-writer.ts";
+
+/** Every audit action. */
+export const AUDIT_ACTIONS = {
+  tokenRead: "token.read",
+  tokenWatch: "token.watch",
+  tokenDeliver: "token.deliver",
+  tokenRefresh: "token.refresh",
+  consentStart: "consent.start",
+  consentFinish: "consent.finish",
+  consentFail: "consent.fail",
+  connectionRevoke: "connection.revoke",
+  providerCreate: "provider.create",
+  providerUpdate: "provider.update",
+  providerDelete: "provider.delete",
+  apiKeyCreate: "api_key.create",
+  apiKeyRevoke: "api_key.revoke",
+  requestDenied: "request.denied",
+} as const;
+
+/** An audit action name. */
+export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];
+
+/** Non-secret facts an audited RPC adds from its request and (on success) its response. */
+export interface AuditFacts {
+  tenantId?: string;
+  connectionId?: string;
+  details?: Record<string, string>;
+}
+
+/** How one RPC is audited. */
+export interface AuditedMethod {
+  action: AuditAction;
+  /** Facts from the (unary) request and response messages; ids only, never secret fields. */
+  facts?: (request: unknown, response: unknown) => AuditFacts;
+}
+
+const field = (message: unknown, ...path: string[]): string | undefined => {
+  let value: unknown = message;
+  for (const key of path) value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === "string" && value !== "" ? value : undefined;
+};
+const details = (entries: Record<string, string | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(entries).filter((e): e is [string, string] => e[1] !== undefined));
+
+/** Audited RPCs, keyed "package.Service/Method". */
+export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
+  "nexus.v1.TokenService/GetToken": { action: AUDIT_ACTIONS.tokenRead },
+  "nexus.v1.TokenService/RefreshConnection": {
+    action: AUDIT_ACTIONS.tokenRefresh,
+    facts: () => ({ details: { trigger: "request" } }),
+  },
+  "nexus.v1.TokenService/WatchCredentials": { action: AUDIT_ACTIONS.tokenWatch },
+  "nexus.v1.ConnectionService/RequestConnection": {
+    action: AUDIT_ACTIONS.consentStart,
+    facts: (req, res) => ({
+      connectionId: field(res, "connectionId"),
+      details: details({ provider: field(req, "providerName"), user_id: field(req, "userId") }),
+    }),
+  },
+  "nexus.v1.ConnectionService/ReconnectConnection": {
+    action: AUDIT_ACTIONS.consentStart,
+    facts: () => ({ details: { reconnect: "true" } }),
+  },
+  "nexus.v1.ConnectionService/RevokeConnection": { action: AUDIT_ACTIONS.connectionRevoke },
+  "nexus.v1.ProviderService/CreateProvider": {
+    action: AUDIT_ACTIONS.providerCreate,
+    facts: (req) => ({ details: details({ provider: field(req, "provider", "name") }) }),
+  },
+  "nexus.v1.ProviderService/UpdateProvider": {
+    action: AUDIT_ACTIONS.providerUpdate,
+    facts: (req) => ({ details: details({ provider: field(req, "provider", "name") }) }),
+  },
+  "nexus.v1.ProviderService/DeleteProvider": {
+    action: AUDIT_ACTIONS.providerDelete,
+    facts: (req) => ({ details: details({ provider: field(req, "name") }) }),
+  },
+  "nexus.v1.ApiKeyService/CreateApiKey": {
+    action: AUDIT_ACTIONS.apiKeyCreate,
+    facts: (req, res) => ({
+      tenantId: field(req, "tenantId"),
+      details: details({ created_key_id: field(res, "apiKey", "keyId"), name: field(req, "name") }),
+    }),
+  },
+  "nexus.v1.ApiKeyService/RevokeApiKey": {
+    action: AUDIT_ACTIONS.apiKeyRevoke,
+    facts: (req) => ({ details: details({ revoked_key_id: field(req, "keyId") }) }),
+  },
+};
+
+/**
+ * Records one credential delivered on a WatchCredentials stream (call it for each event sent), with
+ * the caller's key, request id and address taken from the handler context. The tenant defaults to
+ * the one the tenant scope resolved for this call (an admin's stream names the connection's tenant).
+ */
+export function auditCredentialDelivered(
+  audit: Pick<AuditWriter, "record">,
+  ctx: Pick<HandlerContext, "values">,
+  event: { connectionId: string; version: number | bigint; tenantId?: string },
+): void {
+  const principal = ctx.values.get(kPrincipal);
+  audit.record({
+    action: AUDIT_ACTIONS.tokenDeliver,
+    result: "ok",
+    keyId: principal?.keyId,
+    tenantId: event.tenantId ?? ctx.values.get(kAuditTarget)?.tenantId ?? principal?.tenantId,
+    connectionId: event.connectionId,
+    requestId: ctx.values.get(kRequestId),
+    clientAddress: ctx.values.get(kClientAddress),
+    details: { version: String(event.version) },
+  });
+}
+
+/**
+ * Records the outcome of a refresh the server ran on its own (schedule, or on a read of an expiring
+ * token). `result` is "ok" or a short code such as "invalid_grant" / "unavailable"; never a
+ * provider's error description.
+ */
+export function auditRefreshOutcome(
+  audit: Pick<AuditWriter, "record">,
+  event: { tenantId: string; connectionId: string; result: string; trigger: "scheduled" | "on_read" | "request"; version?: number },
+): void {
+  audit.record({
+    action: AUDIT_ACTIONS.tokenRefresh,
+    result: event.result,
+    tenantId: event.tenantId,
+    connectionId: event.connectionId,
+    details: details({ trigger: event.trigger, version: event.version === undefined ? undefined : String(event.version) }),
+  });
+}

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Writable } from "node:stream";
+import { createLogger } from "../logging/logger.ts";
+import type { AuditEventInput } from "../store/store.ts";
+import { createAuditWriter } from "./audit-writer.ts";
+import { startAuditRetention } from "./audit-retention.ts";
+
+function sink() {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "debug",
+    destination: new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }),
+  });
+  return { logger, lines };
+}
+
+function fakeStore() {
+  const batches: AuditEventInput[][] = [];
+  let failures = 0;
+  return {
+    batches,
+    failNext(n: number) {
+      failures = n;
+    },
+    appendAuditEvents: async (events: readonly AuditEventInput[]) => {
+      if (failures > 0) {
+        failures -= 1;
+        throw new Error("disk full");
+      }
+      batches.push([...events]);
+    },
+  };
+}
+
+const event = (i: number) => ({ action: "token.read", result: "ok", connectionId: `conn_${i}` });
+
+test("events are written in batches after the interval, not one by one", async () => {
+  const store = fakeStore();
+  const writer = createAuditWriter({ store, logger: sink().logger, now: () => 42, flushIntervalMs: 20 });
+  for (let i = 0; i < 5; i++) writer.record(event(i));
+  assert.equal(store.batches.length, 0, "recording never waits for the store");
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(store.batches.length, 1);
+  assert.equal(store.batches[0]!.length, 5);
+  assert.equal(store.batches[0]![0]!.timeMs, 42);
+  await writer.close();
+});
+
+test("a full batch is written at once (with whatever queued meanwhile); close flushes the rest", async () => {
+  const store = fakeStore();
+  const writer = createAuditWriter({ store, logger: sink().logger, now: () => 0, flushIntervalMs: 60_000, maxBatchSize: 10 });
+  for (let i = 0; i < 25; i++) writer.record(event(i));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(store.batches.flat().length, 25, "a full batch (and what queued with it) went without waiting for the interval");
+  writer.record(event(25));
+  await writer.close();
+  assert.equal(store.batches.flat().length, 26);
+  assert.deepEqual(store.batches.flat().map((e) => e.connectionId), Array.from({ length: 26 }, (_, i) => `conn_${i}`));
+  writer.record(event(99));
+  await writer.flush();
+  assert.equal(store.batches.flat().length, 26, "events after close are dropped");
+});
+
+test("a failed batch is retried once, then dropped with an error log", async () => {
+  const store = fakeStore();
+  const { logger, lines } = sink();
+  const writer = createAuditWriter({ store, logger, now: () => 0, flushIntervalMs: 5 });
+  store.failNext(1);
+  writer.record(event(1));
+  await writer.flush();
+  assert.equal(store.batches.length, 0);
+  await writer.flush();
+  assert.equal(store.batches.flat().length, 1, "the retry succeeded");
+  store.failNext(2);
+  writer.record(event(2));
+  await writer.flush();
+  await writer.flush();
+  assert.equal(store.batches.flat().length, 1);
+  assert.ok(lines.some((l) => l.includes('"lost":1')), "the loss is logged");
+  await writer.close();
+});
+
+test("ambient request facts, capped fields, and ids only", async () => {
+  const store = fakeStore();
+  const writer = createAuditWriter({ store, logger: sink().logger, now: () => 0 });
+  writer.withRequest({ requestId: "req-1", clientAddress: "198.51.100.7" }, () => {
+    writer.record({ action: "consent.finish", result: "ok" });
+    writer.record({ action: "consent.fail", result: "access_denied", clientAddress: "203.0.113.1" });
+  });
+  writer.record({ action: "x", result: "ok", connectionId: "c".repeat(1000), details: { long: "v".repeat(1000) } });
+  await writer.close();
+  const [a, b, c] = store.batches.flat();
+  assert.equal(a?.requestId, "req-1");
+  assert.equal(a?.clientAddress, "198.51.100.7");
+  assert.equal(b?.clientAddress, "203.0.113.1", "explicit facts win");
+  assert.equal(c?.requestId, null);
+  assert.ok((c?.connectionId ?? "").length <= 257);
+  assert.ok((c?.details?.long ?? "").length <= 257);
+});
+
+test("retention prunes at start and on its interval, with the cutoff in days", async () => {
+  const cutoffs: number[] = [];
+  const retention = startAuditRetention({
+    store: { pruneAuditEvents: async (olderThanMs) => (cutoffs.push(olderThanMs), 3) },
+    logger: sink().logger,
+    now: () => 10 * 86_400_000,
+    retentionDays: 7,
+    intervalMs: 30,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  await retention.stop();
+  assert.ok(cutoffs.length >= 2, `pruned ${cutoffs.length} times`);
+  assert.equal(cutoffs[0], 3 * 86_400_000);
+  const count = cutoffs.length;
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(cutoffs.length, count, "stopped");
+});

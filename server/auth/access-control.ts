@@ -1,0 +1,105 @@
+/**
+ * Assembles access control for the app in one call: API keys (bootstrap, verification,
+ * administration), tenant scoping, the audit writer and its retention timer, per-key limits, client
+ * addresses behind trusted proxies, and CORS. app.ts places the pieces; this module decides nothing
+ * about routes or HTTP servers. The interceptors it returns go after the error mapper, in order
+ * auth → rate limit → stream cap → audit (auth first so nothing runs for an unknown caller; audit
+ * last so it sees the handler's own outcome).
+ */
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
+import type { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
+import { startAuditRetention } from "../audit/audit-retention.ts";
+import { createAuditWriter, type AuditWriter } from "../audit/audit-writer.ts";
+import type { Config } from "../config/config.ts";
+import { createClientAddressResolver } from "../http/client-address.ts";
+import { createCors, type CorsHandler } from "../http/cors.ts";
+import type { NodeRequest } from "../http/endpoints.ts";
+import { createTokenBuckets } from "../limits/token-buckets.ts";
+import type { Logger } from "../logging/logger.ts";
+import { createAuditInterceptor } from "../rpc/interceptors/audit-interceptor.ts";
+import { createAuthInterceptor } from "../rpc/interceptors/auth-interceptor.ts";
+import { createInProcessAddressInterceptor } from "../rpc/interceptors/in-process-address-interceptor.ts";
+import { createRateLimitInterceptor } from "../rpc/interceptors/rate-limit-interceptor.ts";
+import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-interceptor.ts";
+import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
+import type { Store } from "../store/store.ts";
+import { createApiKeyManager, type ApiKeyManager } from "./api-key-manager.ts";
+import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.ts";
+import { ensureBootstrapAdminKey } from "./bootstrap-admin-key.ts";
+import { createTenantScope, type TenantScope } from "./tenant-scope.ts";
+
+/** Access control, assembled. */
+export interface AccessControl {
+  readonly keys: ApiKeyManager;
+  readonly verifier: ApiKeyVerifier;
+  readonly scope: TenantScope;
+  readonly audit: AuditWriter;
+  /** auth → rate limit → stream cap → audit; place them after the error interceptor. */
+  readonly interceptors: readonly Interceptor[];
+  /** Place first on the in-process router transport REST uses (and nowhere else). */
+  readonly inProcessAddressInterceptor: Interceptor;
+  /** The client address of a Node request (trusted-proxy aware). */
+  clientAddress(req: NodeRequest): string;
+  readonly cors: CorsHandler;
+  readonly apiKeyService: ServiceImpl<typeof ApiKeyService>;
+  readonly auditService: ServiceImpl<typeof AuditService>;
+  /** Stops the retention timer and flushes the audit log; call before closing the store. */
+  close(): Promise<void>;
+}
+
+/** What `createAccessControl` needs. */
+export interface AccessControlDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  /** Epoch milliseconds (key expiry, audit times). */
+  now: () => number;
+  /** Where the development bootstrap key is printed once (default: stdout); never the logger. */
+  announce?: (text: string) => void;
+}
+
+/** Creates access control; ensures the bootstrap admin key before resolving. */
+export async function createAccessControl(deps: AccessControlDeps): Promise<AccessControl> {
+  const { config, store, logger, now } = deps;
+  const keys = createApiKeyManager({ store, now });
+  await ensureBootstrapAdminKey({
+    keys,
+    mode: config.mode,
+    configuredSecret: config.adminApiKey,
+    announce: deps.announce ?? ((text) => void process.stdout.write(text)),
+    logger,
+  });
+  const verifier = createApiKeyVerifier({
+    store,
+    now,
+    cacheMs: config.apiKeyCacheMs,
+    onTouchError: (err) => logger.warn({ err }, "could not record an API key's last use"),
+  });
+  const audit = createAuditWriter({ store, logger, now });
+  const retention = startAuditRetention({ store, logger, now, retentionDays: config.auditRetentionDays });
+  const limits = { ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst };
+  const resolveAddress = createClientAddressResolver(config.trustedProxies);
+
+  return {
+    keys,
+    verifier,
+    scope: createTenantScope({ store }),
+    audit,
+    interceptors: [
+      createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
+      createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
+      createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey }),
+      createAuditInterceptor({ audit }),
+    ],
+    inProcessAddressInterceptor: createInProcessAddressInterceptor(),
+    clientAddress: (req) => resolveAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]),
+    cors: createCors(config.corsOrigins),
+    apiKeyService: createApiKeyService({ keys, verifier }),
+    auditService: createAuditService({ store }),
+    async close() {
+      await retention.stop();
+      await audit.close();
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Verifies presented API keys on the hot path: hash, look up, check revocation and expiry. A
+ * verified key's record is cached for `cacheMs` (default 5 s), so most requests cost one SHA-256
+ * and a map lookup. Revocation through this process (`forget`) takes effect at once; a revocation
+ * made elsewhere (another replica, the CLI) within `cacheMs`. Expiry is checked on every call.
+ * Unknown keys are not cached (a key created a moment ago must work), and it never logs a secret.
+ */
+import type { ApiKeyRecord, Store } from "../store/store.ts";
+import { hashApiKeySecret, isPlausibleApiKey } from "./api-key-secret.ts";
+import { principalOf, type Principal } from "./principal.ts";
+
+/** Why a key was refused. */
+export type ApiKeyRefusal = "malformed" | "unknown" | "revoked" | "expired";
+
+/** The outcome of `verify`. `keyId` is set for refusals of a key that exists (revoked, expired). */
+export type ApiKeyVerdict = { ok: true; principal: Principal } | { ok: false; reason: ApiKeyRefusal; keyId?: string };
+
+/** Verifies API keys. */
+export interface ApiKeyVerifier {
+  /** Checks a presented secret. Rejects only when the store fails. */
+  verify(secret: string): Promise<ApiKeyVerdict>;
+  /** Drops a key from the cache (after revoking it), so the next request re-reads it. */
+  forget(keyId: string): void;
+}
+
+/** Options of `createApiKeyVerifier`. */
+export interface ApiKeyVerifierOptions {
+  store: Pick<Store, "findApiKeyByHash" | "markApiKeyUsed">;
+  /** Epoch milliseconds. */
+  now: () => number;
+  /** How long a verified record is reused, in ms; 0 disables the cache. Default 5000. */
+  cacheMs?: number;
+  /** Most cached keys; the oldest entry goes first. Default 10 000. */
+  maxCachedKeys?: number;
+  /** `last_used_time` is written at most this often per key, in ms. Default 60 000 (the API says once a minute). */
+  touchIntervalMs?: number;
+  /** Called when recording `last_used_time` fails (it never fails the request). */
+  onTouchError?: (err: unknown) => void;
+}
+
+interface CacheEntry {
+  record: ApiKeyRecord;
+  cachedUntilMs: number;
+}
+
+/** Creates the verifier. */
+export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVerifier {
+  const { store, now } = options;
+  const cacheMs = options.cacheMs ?? 5_000;
+  const maxCachedKeys = options.maxCachedKeys ?? 10_000;
+  const touchIntervalMs = options.touchIntervalMs ?? 60_000;
+  const cache = new Map<string, CacheEntry>();
+  const touchedAtMs = new Map<string, number>();
+
+  const lookup = async (hash: string): Promise<ApiKeyRecord | null> => {
+    const nowMs = now();
+    const cached = cache.get(hash);
+    if (cached !== undefined && cached.cachedUntilMs > nowMs) return cached.record;
+    cache.delete(hash);
+    const record = await store.findApiKeyByHash(hash);
+    if (record !== null && cacheMs > 0) {
+      if (cache.size >= maxCachedKeys) cache.delete(cache.keys().next().value as string);
+      cache.set(hash, { record, cachedUntilMs: nowMs + cacheMs });
+    }
+    return record;
+  };
+
+  const touch = (record: ApiKeyRecord, nowMs: number) => {
+    const last = touchedAtMs.get(record.id) ?? record.lastUsedAtMs ?? Number.NEGATIVE_INFINITY;
+    if (nowMs - last < touchIntervalMs) return;
+    touchedAtMs.set(record.id, nowMs);
+    if (touchedAtMs.size > maxCachedKeys) touchedAtMs.delete(touchedAtMs.keys().next().value as string);
+    store.markApiKeyUsed(record.id, nowMs).catch((err: unknown) => options.onTouchError?.(err));
+  };
+
+  return {
+    async verify(secret) {
+      if (!isPlausibleApiKey(secret)) return { ok: false, reason: "malformed" };
+      const record = await lookup(hashApiKeySecret(secret));
+      if (record === null) return { ok: false, reason: "unknown" };
+      const nowMs = now();
+      if (record.revokedAtMs !== null) return { ok: false, reason: "revoked", keyId: record.id };
+      if (record.expiresAtMs !== null && record.expiresAtMs <= nowMs) return { ok: false, reason: "expired", keyId: record.id };
+      touch(record, nowMs);
+      return { ok: true, principal: principalOf(record) };
+    },
+    forget(keyId) {
+      for (const [hash, entry] of cache) if (entry.record.id === keyId) cache.delete(hash);
+    },
+  };
+}

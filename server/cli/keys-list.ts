@@ -1,0 +1,47 @@
+/**
+ * `nexus keys list`: every API key in the configured database (never a secret or hash), newest
+ * first, as a table or JSON lines.
+ */
+import type { ApiKeyManager } from "../auth/api-key-manager.ts";
+import type { ApiKeyRecord } from "../store/store.ts";
+import type { CommandIo } from "./providers-plan.ts";
+
+/** Lists keys; returns the exit code. */
+export async function keysList(keys: ApiKeyManager, options: { tenantId?: string; json: boolean }, io: CommandIo): Promise<number> {
+  const all: ApiKeyRecord[] = [];
+  let pageToken = "";
+  do {
+    const page = await keys.list({ tenantId: options.tenantId }, { pageSize: 500, pageToken });
+    all.push(...page.items);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  if (options.json) {
+    for (const k of all) {
+      io.stdout.write(
+        `${JSON.stringify({ key_id: k.id, prefix: k.prefix, name: k.name, role: k.role, tenant_id: k.tenantId, create_time: iso(k.createdAtMs), expire_time: iso(k.expiresAtMs), revoke_time: iso(k.revokedAtMs), last_used_time: iso(k.lastUsedAtMs) })}\n`,
+      );
+    }
+    return 0;
+  }
+  const rows = [
+    ["KEY ID", "PREFIX", "ROLE", "TENANT", "NAME", "CREATED", "EXPIRES", "STATE", "LAST USED"],
+    ...all.map((k) => [
+      k.id,
+      k.prefix,
+      k.role,
+      k.tenantId ?? "*",
+      k.name,
+      iso(k.createdAtMs) ?? "",
+      iso(k.expiresAtMs) ?? "never",
+      k.revokedAtMs !== null ? "revoked" : k.expiresAtMs !== null && k.expiresAtMs <= Date.now() ? "expired" : "active",
+      iso(k.lastUsedAtMs) ?? "never",
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  for (const row of rows) io.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}\n`);
+  return 0;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}

@@ -1,0 +1,85 @@
+/**
+ * Authentication and authorization of every RPC, in one place: reads the API key from
+ * `Authorization: Bearer <key>` (or `x-api-key`), verifies it, checks the method's row in the
+ * permission table, and puts the principal in `kPrincipal`. No or bad key → Unauthenticated; a role
+ * the table does not list → PermissionDenied. Every refusal is audited ("request.denied"), except
+ * the ones refused by the per-address brake on failed authentication (ResourceExhausted), which
+ * keeps an anonymous flood from filling the audit log. Tenant scoping happens in the handlers.
+ */
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { AuditWriter } from "../../audit/audit-writer.ts";
+import { AUDIT_ACTIONS } from "../../audit/audit-actions.ts";
+import type { ApiKeyRefusal, ApiKeyVerifier } from "../../auth/api-key-verifier.ts";
+import { accessOf } from "../../auth/permissions.ts";
+import type { TokenBuckets } from "../../limits/token-buckets.ts";
+import { kClientAddress, kPrincipal, kRequestId } from "../context.ts";
+import { rateLimitedError } from "./rate-limit-interceptor.ts";
+
+/** What the auth interceptor needs. */
+export interface AuthInterceptorDeps {
+  verifier: ApiKeyVerifier;
+  audit: Pick<AuditWriter, "record">;
+  /** One bucket per client address, drawn from by failed authentications only. */
+  failedAuthBuckets: TokenBuckets;
+}
+
+const UNAUTHENTICATED_MESSAGES: Record<ApiKeyRefusal | "missing" | "scheme", string> = {
+  missing: 'missing API key: send "Authorization: Bearer <key>"',
+  scheme: 'unsupported authorization scheme: send "Authorization: Bearer <key>"',
+  malformed: "API key not recognised",
+  unknown: "API key not recognised",
+  revoked: "API key revoked",
+  expired: "API key expired",
+};
+
+/** Creates the auth interceptor. */
+export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
+  const { verifier, audit } = deps;
+  return (next) => async (req) => {
+    const access = accessOf(req.service.typeName, req.method.name);
+    if (access === "public") return next(req);
+    const rpc = `${req.service.typeName}/${req.method.name}`;
+    const clientAddress = req.contextValues.get(kClientAddress);
+    const deny = (code: Code, message: string, reason: string, keyId?: string, tenantId?: string | null) => {
+      audit.record({
+        action: AUDIT_ACTIONS.requestDenied,
+        result: code === Code.Unauthenticated ? "unauthenticated" : "permission_denied",
+        keyId,
+        tenantId,
+        requestId: req.contextValues.get(kRequestId),
+        clientAddress,
+        details: { rpc, reason },
+      });
+      const headers = code === Code.Unauthenticated ? { "www-authenticate": 'Bearer realm="nexus"' } : undefined;
+      return new ConnectError(message, code, headers);
+    };
+
+    const presented = presentedKey(req.header);
+    const verdict = "secret" in presented ? await verifier.verify(presented.secret) : undefined;
+    if (verdict === undefined || !verdict.ok) {
+      const reason = verdict === undefined ? ("error" in presented ? presented.error : "missing") : verdict.reason;
+      const waitMs = deps.failedAuthBuckets.take(clientAddress || "unknown");
+      if (waitMs > 0) throw rateLimitedError(waitMs);
+      throw deny(Code.Unauthenticated, UNAUTHENTICATED_MESSAGES[reason], `${reason}_key`, verdict?.ok === false ? verdict.keyId : undefined);
+    }
+    const { principal } = verdict;
+    if (access === undefined || !access.includes(principal.role)) {
+      throw deny(Code.PermissionDenied, `an ${principal.role} key may not call ${rpc}`, "role", principal.keyId, principal.tenantId);
+    }
+    req.contextValues.set(kPrincipal, principal);
+    return next(req);
+  };
+}
+
+/** The key in the request headers: Authorization (Bearer) first, then x-api-key. */
+function presentedKey(header: Headers): { secret: string } | { error: "missing" | "scheme" } {
+  const authorization = header.get("authorization");
+  if (authorization !== null && authorization !== "") {
+    // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: one space, then the token.
+    const match = /^bearer +(\S+) *$/i.exec(authorization);
+    return match?.[1] !== undefined ? { secret: match[1] } : { error: "scheme" };
+  }
+  const apiKey = header.get("x-api-key");
+  if (apiKey !== null && apiKey !== "") return { secret: apiKey.trim() };
+  return { error: "missing" };
+}

@@ -1,0 +1,79 @@
+/**
+ * One WatchCredentials stream, in domain terms: subscribe first (so nothing published meanwhile is
+ * missed), then send the current credential or status, then one event per new version or status
+ * change, plus heartbeats. Resume: a client that already has `afterVersion` gets only newer
+ * versions. Hub events carry no secrets; each credential is re-read (and kept fresh) on demand.
+ * Ends after a revoked or attention_required status, by throwing ConnectionNotUsableError.
+ */
+import { ConnectionNotUsableError } from "../domain/errors.ts";
+import type { ConnectionStatus } from "../domain/connection-status.ts";
+import type { RefreshEngine } from "../refresh/refresh-engine.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
+import type { UsageCredential } from "../tokens/usage-credential.ts";
+import type { WatchHub } from "./watch-hub.ts";
+
+/** What the stream sends, before translation to proto. */
+export type CredentialWatchEvent =
+  | { type: "credential"; credential: UsageCredential }
+  | { type: "status"; status: ConnectionStatus; reason: string | null }
+  | { type: "heartbeat"; serverTimeMs: number };
+
+/** Opens watch streams. */
+export interface CredentialWatch {
+  /** Streams `connection` (already tenant-checked by the caller) until `signal` aborts. */
+  watch(connection: ConnectionRecord, afterVersion: number, signal: AbortSignal): AsyncGenerator<CredentialWatchEvent>;
+}
+
+/** States after which the stream ends: a person must act, or nothing can ever change again. */
+const FINAL: ReadonlySet<ConnectionStatus> = new Set(["revoked", "attention_required"]);
+
+/** Creates the watch-stream factory. */
+export function createCredentialWatch(deps: {
+  store: Store;
+  hub: WatchHub;
+  engine: Pick<RefreshEngine, "keepFresh">;
+  /** Reads the current usage credential of an active connection (refreshing it when due). */
+  readCredential: (connection: ConnectionRecord) => Promise<UsageCredential>;
+}): CredentialWatch {
+  const { store, hub } = deps;
+  return {
+    async *watch(first, afterVersion, signal) {
+      const events = hub.subscribe(first.id, signal);
+      let lastVersion = afterVersion;
+      let lastStatus: ConnectionStatus | undefined;
+
+      // Re-reads the connection and yields what the client has not seen: status, then credential.
+      async function* sync(): AsyncGenerator<CredentialWatchEvent> {
+        const connection = await store.getConnection(first.tenantId, first.id);
+        if (connection.status !== lastStatus) {
+          // The first message of an active connection is its credential; every later change, and a
+          // connection that is not active at the start, is reported as a status event.
+          const isStart = lastStatus === undefined;
+          lastStatus = connection.status;
+          if (!isStart || connection.status !== "active") {
+            yield { type: "status", status: connection.status, reason: connection.statusReason };
+          }
+        }
+        if (FINAL.has(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
+        if (connection.status !== "active" || connection.credentialVersion <= lastVersion) return;
+        const credential = await deps.readCredential(connection);
+        if (credential.version > lastVersion) {
+          lastVersion = credential.version;
+          yield { type: "credential", credential };
+        }
+        await deps.engine.keepFresh(connection);
+      }
+
+      try {
+        yield* sync();
+        for await (const event of events) {
+          if (event.type === "heartbeat") yield { type: "heartbeat", serverTimeMs: event.serverTimeMs };
+          else if (event.type === "credential" && event.version <= lastVersion) continue;
+          else yield* sync();
+        }
+      } finally {
+        await events.return?.();
+      }
+    },
+  };
+}
