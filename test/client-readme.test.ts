@@ -1,5 +1,5 @@
 /**
- * Keeps client/README-section.md honest: every name its examples import from "nexus/client"
+ * Keeps the README's client section honest: every name its examples import from "nexus/client"
  * is exported by the package entry (imported here through the same self-reference), and the
  * translated Go example follows examples/agent.ts (run by client-example-agent.test.ts).
  */
@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import * as entry from "nexus/client";
 
-const readme = readFileSync(new URL("../client/README-section.md", import.meta.url), "utf8");
+const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
 test("every name the README imports from nexus/client exists", () => {
   const imports = [...readme.matchAll(/import \{([^}]+)\} from "nexus\/client";/g)];

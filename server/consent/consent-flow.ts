@@ -152,8 +152,11 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
       const profile = stored.profile;
       checkScopes(input.scopes, profile.oauth?.scopeSeparator);
       const params = checkParams(input.params, profile.urlParams);
-      const create = (scopes: readonly string[] | undefined) =>
-        store.createConnection({
+      // Everything is validated by now: a tenant an admin names for the first time is created here
+      // (agent keys always act in their own, existing tenant).
+      const create = async (scopes: readonly string[] | undefined) => {
+        await store.ensureTenant({ id: tenantId });
+        return store.createConnection({
           tenantId,
           userId,
           providerName: profile.name,
@@ -162,6 +165,7 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
           params,
           returnUrl,
         });
+      };
       return proceed(stored, clientSecret, params, returnUrl, create, input.scopes);
     },
 
