@@ -4,6 +4,7 @@
  * these refusals (each with its HTTP status); it knows nothing of states, schemas or storage.
  */
 import type { NodeRequest } from "../http/endpoints.ts";
+import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
 
 /** A refused form request, with the HTTP status to answer. Its message never holds body content. */
 export class FormRequestError extends Error {
@@ -62,47 +63,14 @@ function header(req: NodeRequest, name: string): string {
   return (Array.isArray(value) ? value[0] : value) ?? "";
 }
 
-// Past the limit it stops keeping chunks and rejects at once; Node discards the rest of the body
-// after the response is sent (destroying the request would drop the socket before the 413).
-function readLimited(req: NodeRequest, maxBytes: number): Promise<Buffer> {
-  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("close", onClose);
-    };
-    const onData = (chunk: Buffer | string) => {
-      const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-      size += buf.length;
-      if (size > maxBytes) {
-        cleanup();
-        req.resume();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(buf);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new FormRequestError(499, "the client closed the request before its body was read"));
-    };
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
-    req.on("close", onClose);
-  });
+async function readLimited(req: NodeRequest, maxBytes: number): Promise<Buffer> {
+  try {
+    return await readLimitedBody(req, maxBytes);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw tooLarge(maxBytes);
+    if (err instanceof ClientClosedError) throw new FormRequestError(499, err.message);
+    throw err;
+  }
 }
 
 function tooLarge(maxBytes: number): FormRequestError {

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { InvalidArgumentError } from "../domain/errors.ts";
+import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
 import { RestHttpError } from "./rest-error.ts";
 
 /** A Node request as far as body reading goes (http.IncomingMessage and Http2ServerRequest). */
@@ -54,49 +55,15 @@ function checkJsonMediaType(contentType: string | undefined): void {
   }
 }
 
-// Reads until the end or until the limit is passed (499 is nginx's "client closed request", never
-// seen by a client that is gone). Past the limit it stops keeping chunks and
-// answers at once; Node discards the rest of the body after the response (destroying the request
-// here would close the socket before the 413 is written).
-function readLimited(req: BodySource, maxBytes: number): Promise<Uint8Array> {
-  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("close", onClose);
-    };
-    const onData = (chunk: Buffer | string) => {
-      const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-      size += buf.length;
-      if (size > maxBytes) {
-        cleanup();
-        req.resume();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(buf);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new RestHttpError(499, Code.Canceled, "client closed the request before its body was read"));
-    };
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
-    req.on("close", onClose);
-  });
+// 499 is nginx's "client closed request", never seen by a client that is gone.
+async function readLimited(req: BodySource, maxBytes: number): Promise<Uint8Array> {
+  try {
+    return await readLimitedBody(req, maxBytes);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw tooLarge(maxBytes);
+    if (err instanceof ClientClosedError) throw new RestHttpError(499, Code.Canceled, err.message);
+    throw err;
+  }
 }
 
 function tooLarge(maxBytes: number): RestHttpError {
