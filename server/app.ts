@@ -16,7 +16,7 @@ import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
-import { auditCredentialDelivered } from "./audit/audit-actions.ts";
+import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import { createServerMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine } from "./refresh/refresh-engine.ts";
@@ -155,6 +155,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     logger,
     metrics: createRefreshMetrics(registry),
     shouldKeepFresh: (connectionId) => hub.hasWatchers(connectionId),
+    // Watchers hear of refreshes through the publishing store; these two only feed the audit log.
+    onCredentialChanged: (e) =>
+      auditRefreshOutcome(access.audit, { tenantId: e.tenantId, connectionId: e.connectionId, result: e.outcome, trigger: "engine", version: e.version }),
+    onStatusChanged: (e) =>
+      auditRefreshOutcome(access.audit, { tenantId: e.tenantId, connectionId: e.connectionId, result: e.reason ?? e.status, trigger: "engine" }),
   });
   const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger });
   const tokens = createTokenReader({ store, engine });

@@ -170,7 +170,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     const outcome = isRotated ? "rotated" : "success";
     count(outcome);
     logger.info({ connectionId: row.id, provider: row.providerName, version: saved.version, outcome }, "credential refreshed");
-    notify(() => deps.onCredentialChanged?.({ connectionId: row.id, version: saved.version }));
+    notify(() => deps.onCredentialChanged?.({ tenantId: row.tenantId, connectionId: row.id, version: saved.version, outcome }));
     return fresh(saved, outcome);
   }
 
@@ -269,7 +269,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       if (!(error instanceof ConflictError)) throw error;
       return (await store.findConnectionById(row.id))?.status ?? status;
     }
-    notify(() => deps.onStatusChanged?.({ connectionId: row.id, status, reason }));
+    notify(() => deps.onStatusChanged?.({ tenantId: row.tenantId, connectionId: row.id, status, reason }));
     return status;
   }
 

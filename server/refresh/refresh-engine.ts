@@ -35,12 +35,16 @@ export interface FreshCredential {
 
 /** Emitted after the engine saved a new credential version (no secret in it). */
 export interface CredentialChangedEvent {
+  tenantId: string;
   connectionId: string;
   version: number;
+  /** "success", or "rotated" when the provider issued a new refresh token. */
+  outcome: "success" | "rotated";
 }
 
 /** Emitted after the engine moved a connection out of active. */
 export interface StatusChangedEvent {
+  tenantId: string;
   connectionId: string;
   status: ConnectionStatus;
   reason: string | null;
