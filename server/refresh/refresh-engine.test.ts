@@ -164,7 +164,7 @@ describe("refresh engine", () => {
     assert.equal(after.status, "attention_required");
     assert.equal(after.statusReason, "invalid_grant");
     assert.equal(after.nextRefreshAtMs, null);
-    assert.deepEqual(statuses, [{ connectionId: connection.id, status: "attention_required", reason: "invalid_grant" }]);
+    assert.deepEqual(statuses, [{ tenantId: connection.tenantId, connectionId: connection.id, status: "attention_required", reason: "invalid_grant" }]);
     assert.equal(await total("invalid_grant"), 1);
     await assert.rejects(engine.ensureFresh(after), ConnectionNotUsableError);
     await assert.rejects(engine.forceRefresh(after), ConnectionNotUsableError);
@@ -309,7 +309,7 @@ describe("refresh engine", () => {
     const after = await world.reload(connection);
     assert.equal(after.status, "expired");
     assert.equal(after.statusReason, "no_refresh_token");
-    assert.deepEqual(statuses, [{ connectionId: connection.id, status: "expired", reason: "no_refresh_token" }]);
+    assert.deepEqual(statuses, [{ tenantId: connection.tenantId, connectionId: connection.id, status: "expired", reason: "no_refresh_token" }]);
     assert.equal(world.endpoint.requests.length, 0);
   });
 
@@ -328,7 +328,7 @@ describe("refresh engine", () => {
     const events: CredentialChangedEvent[] = [];
     const engine = world.engine({ shouldKeepFresh: (id) => id === connection.id, onCredentialChanged: (e) => events.push(e), random: () => 0 });
     const result = await engine.ensureFresh(connection);
-    assert.deepEqual(events, [{ connectionId: connection.id, version: 2 }]);
+    assert.deepEqual(events, [{ tenantId: connection.tenantId, connectionId: connection.id, version: 2, outcome: "success" }]);
     const after = await world.reload(connection);
     const expiryMs = (result.secret.expiresAtSeconds ?? 0) * 1000;
     assert.equal(after.nextRefreshAtMs, expiryMs - 5 * 60_000);
