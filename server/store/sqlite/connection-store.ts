@@ -3,7 +3,7 @@
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
  * missing. Status changes are compare-and-set; which transitions are allowed is domain/'s call.
  */
-import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import type { ConnectionRecord, ConnectionStore } from "../store.ts";
@@ -13,6 +13,13 @@ import type { SqliteStoreContext } from "./store-context.ts";
 
 /** Creates the connection methods of the SQLite store. */
 export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext): ConnectionStore {
+  // Prepared once: every GetToken and watch resync reads a connection, and building the query per
+  // call (drizzle SQL generation + a fresh SQLite prepare) cost more than the read (bench/README.md).
+  const byTenantAndId = db
+    .select()
+    .from(connections)
+    .where(and(eq(connections.tenantId, sql.placeholder("tenantId")), eq(connections.id, sql.placeholder("id"))))
+    .prepare();
   return {
     createConnection: (input) => {
       const id = input.id ?? ids.newId("conn");
@@ -47,11 +54,7 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
 
     getConnection: (tenantId, id) =>
       runQuery(() => {
-        const row = db
-          .select()
-          .from(connections)
-          .where(and(eq(connections.tenantId, tenantId), eq(connections.id, id)))
-          .get();
+        const row = byTenantAndId.get({ tenantId, id });
         if (!row) throw new NotFoundError("connection", id);
         return toConnection(row);
       }),

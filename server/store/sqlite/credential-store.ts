@@ -3,7 +3,7 @@
  * row → record mappings. Only vault ciphertext and state hashes are stored. The credential version
  * lives on the connection row, so it keeps increasing when a credential is deleted and saved again.
  */
-import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import type { ConsentStateRecord, CredentialRecord, CredentialStore } from "../store.ts";
 import { toBlob } from "./blob.ts";
@@ -13,6 +13,12 @@ import type { SqliteStoreContext } from "./store-context.ts";
 
 /** Creates the credential and consent-state methods of the SQLite store. */
 export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): CredentialStore {
+  // Prepared once: read on every GetToken (see connection-store.ts).
+  const byConnection = db
+    .select()
+    .from(credentials)
+    .where(eq(credentials.connectionId, sql.placeholder("connectionId")))
+    .prepare();
   return {
     saveCredential: (connectionId, expectedVersion, input) =>
       runQuery(() =>
@@ -65,7 +71,7 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
 
     getCredential: (connectionId) =>
       runQuery(() => {
-        const row = db.select().from(credentials).where(eq(credentials.connectionId, connectionId)).get();
+        const row = byConnection.get({ connectionId });
         return row ? toCredential(row) : null;
       }),
 

@@ -2,7 +2,7 @@
  * Provider profiles in SQLite: the `providers` table and its row → ProviderRecord mapping.
  * The client secret is stored and returned only as vault ciphertext with its key id.
  */
-import { asc, eq, gt } from "drizzle-orm";
+import { asc, eq, gt, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import type { ProviderRecord, ProviderStore } from "../store.ts";
@@ -13,6 +13,8 @@ import type { SqliteStoreContext } from "./store-context.ts";
 
 /** Creates the provider methods of the SQLite store. */
 export function createSqliteProviderStore({ db, now }: SqliteStoreContext): ProviderStore {
+  // Prepared once: read on every GetToken (see connection-store.ts).
+  const byName = db.select().from(providers).where(eq(providers.name, sql.placeholder("name"))).prepare();
   return {
     createProvider: (input) =>
       runQuery(
@@ -37,7 +39,7 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
 
     getProvider: (name) =>
       runQuery(() => {
-        const row = db.select().from(providers).where(eq(providers.name, name)).get();
+        const row = byName.get({ name });
         if (!row) throw new NotFoundError("provider", name);
         return toProvider(row);
       }),

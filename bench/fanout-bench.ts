@@ -1,0 +1,155 @@
+/**
+ * Figure 2, WatchCredentials fan-out: thousands of watchers in one server process, then one saved
+ * credential version per watched connection; measures how long until every watcher has it (p50,
+ * p99, max from the save request) and the server's RSS per watcher (settled RSS before and after
+ * subscribing, server in its own process). Baseline: the same fan-out through a bare connect-node
+ * server streaming from an EventEmitter. Targets: p99 <= 250 ms, <= 16 KiB per watcher.
+ */
+import { create, toJson } from "@bufbuild/protobuf";
+import { CredentialSchema } from "../gen/nexus/v1/credential_pb.ts";
+import { GetTokenResponseSchema } from "../gen/nexus/v1/tokens_pb.ts";
+import { BARE_CHILD_SCRIPT, type BareChildConfig, type BareChildReady } from "./bare-token-server.ts";
+import type { Benchmark, BenchContext } from "./bench-context.ts";
+import { createBenchSecrets } from "./bench-env.ts";
+import { forkChild, type ChildHandle } from "./child-channel.ts";
+import { makeFigure, TARGETS, type Figure } from "./figure.ts";
+import { NEXUS_CHILD_SCRIPT, type NexusChildConfig, type NexusChildReady } from "./nexus-child.ts";
+import { summarizeLatencies, type LatencySummary } from "./percentiles.ts";
+import { openWatchFleet } from "./watch-fleet.ts";
+
+/** Streams per HTTP/2 session: under the listener's default maxConcurrentStreams of 250. */
+const STREAMS_PER_SESSION = 200;
+const DELIVERY_TIMEOUT_MS = 60_000;
+
+/** One fan-out shape. */
+interface Shape {
+  label: string;
+  connections: number;
+  watchersPerConnection: number;
+}
+
+/** What one side measured. */
+interface SideResult {
+  delivery: LatencySummary;
+  /** Marginal: RSS growth over the second half of the watchers, per watcher. */
+  rssPerWatcherKiB: number;
+  /** RSS growth from no watcher to all, per watcher (fixed costs included). */
+  averageRssPerWatcherKiB: number;
+  /** How long the server took to save (Nexus) or emit (baseline) the new versions. */
+  rotateMs: number;
+  watchers: number;
+}
+
+/** The fan-out benchmark. */
+export const fanoutBench: Benchmark = {
+  name: "fanout",
+  tools: [],
+  async run(context) {
+    const shapes: Shape[] = context.quick
+      ? [
+          { label: "1 connection × 1,000 watchers", connections: 1, watchersPerConnection: 1000 },
+          { label: "100 connections × 10 watchers", connections: 100, watchersPerConnection: 10 },
+        ]
+      : [
+          { label: "1 connection × 10,000 watchers", connections: 1, watchersPerConnection: 10_000 },
+          { label: "1,000 connections × 10 watchers", connections: 1000, watchersPerConnection: 10 },
+        ];
+    const figures: Figure[] = [];
+    const raw: Record<string, { nexus: SideResult; bare: SideResult }> = {};
+    for (const shape of shapes) {
+      const nexus = await measureNexus(context, shape);
+      const bare = await measureBare(context, shape);
+      raw[shape.label] = { nexus, bare };
+      const note = `${nexus.watchers} watchers over ${Math.ceil(nexus.watchers / STREAMS_PER_SESSION)} HTTP/2 sessions; baseline: bare connect-node + EventEmitter`;
+      figures.push(
+        makeFigure({ name: `Watch fan-out ${shape.label}: p50 delivery`, value: nexus.delivery.p50, unit: "ms", baseline: bare.delivery.p50 }),
+        makeFigure({ name: `Watch fan-out ${shape.label}: p99 delivery`, value: nexus.delivery.p99, unit: "ms", baseline: bare.delivery.p99, target: TARGETS.atMost(250, "ms"), note }),
+        makeFigure({ name: `Watch fan-out ${shape.label}: max delivery`, value: nexus.delivery.max, unit: "ms", baseline: bare.delivery.max }),
+        makeFigure({ name: `Watch fan-out ${shape.label}: server RSS per watcher`, value: nexus.rssPerWatcherKiB, unit: "KiB", baseline: bare.rssPerWatcherKiB, target: TARGETS.atMost(16, "KiB") }),
+      );
+    }
+    return { figures, extra: { fanout: raw } };
+  },
+};
+
+async function measureNexus(context: BenchContext, shape: Shape): Promise<SideResult> {
+  const child = await forkChild<NexusChildReady>(
+    NEXUS_CHILD_SCRIPT,
+    {
+      secrets: createBenchSecrets(),
+      seed: { count: shape.connections, tokenEndpoint: "http://127.0.0.1:9/token", expiresInS: 3600, withRefreshToken: false },
+    } satisfies NexusChildConfig,
+    { execArgv: ["--expose-gc"] },
+  );
+  try {
+    return await measure(context, `Nexus ${shape.label}`, child, `http://127.0.0.1:${child.ready.port}`, child.ready.agentKey, child.ready.connectionIds, shape);
+  } finally {
+    await child.stop();
+  }
+}
+
+async function measureBare(context: BenchContext, shape: Shape): Promise<SideResult> {
+  const credential = create(CredentialSchema, { connectionId: "x", version: 1n, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 3600) });
+  credential.credentials = { access_token: `at-0-${"x".repeat(60)}`, expires_at: Math.floor(Date.now() / 1000) + 3600 } as never;
+  const child = await forkChild<BareChildReady>(
+    BARE_CHILD_SCRIPT,
+    { getTokenResponse: toJson(GetTokenResponseSchema, create(GetTokenResponseSchema, { credential })) } satisfies BareChildConfig,
+    { execArgv: ["--expose-gc"] },
+  );
+  try {
+    const ids = Array.from({ length: shape.connections }, (_, i) => `conn_bench_${i}`);
+    return await measure(context, `bare ${shape.label}`, child, `http://127.0.0.1:${child.ready.h2Port}`, "bench", ids, shape);
+  } finally {
+    await child.stop();
+  }
+}
+
+async function measure(
+  context: BenchContext,
+  label: string,
+  child: ChildHandle<unknown>,
+  baseUrl: string,
+  key: string,
+  connectionIds: readonly string[],
+  shape: Shape,
+): Promise<SideResult> {
+  const total = shape.connections * shape.watchersPerConnection;
+  const half = Math.max(1, Math.floor(shape.watchersPerConnection / 2));
+  const open = (watchersPerConnection: number) =>
+    openWatchFleet({
+      baseUrl,
+      authorization: `Bearer ${key}`,
+      connectionIds,
+      watchersPerConnection,
+      sessions: Math.ceil((connectionIds.length * watchersPerConnection) / STREAMS_PER_SESSION),
+    });
+  context.progress(`fan-out: ${label}: opening ${total} watch streams`);
+  const rssStart = await child.call<number>("rss");
+  // Two halves, RSS read after each: the second half's growth is the marginal cost per watcher,
+  // free of the fixed costs the first streams pay (session buffers, JIT, heap reservations).
+  const first = await open(half);
+  const rssHalf = await child.call<number>("rss");
+  const second = await open(shape.watchersPerConnection - half);
+  try {
+    const rssFull = await child.call<number>("rss");
+    const startedAtMs = performance.now();
+    const { versions, elapsedMs: rotateMs } = await child.call<{ versions: number[]; elapsedMs: number }>("rotate", connectionIds);
+    const expected = new Map(connectionIds.map((id, i) => [id, versions[i] ?? Number.POSITIVE_INFINITY]));
+    const delays = (
+      await Promise.all([first.waitForVersions(expected, startedAtMs, DELIVERY_TIMEOUT_MS), second.waitForVersions(expected, startedAtMs, DELIVERY_TIMEOUT_MS)])
+    ).flat();
+    const delivery = summarizeLatencies(delays);
+    const rssPerWatcherKiB = (rssFull - rssHalf) / 1024 / second.size;
+    context.progress(
+      `fan-out: ${label}: p99 ${delivery.p99.toFixed(1)} ms (saving the versions took ${rotateMs.toFixed(0)} ms); RSS +${mib(rssFull - rssStart)} MiB in all, ${rssPerWatcherKiB.toFixed(1)} KiB per added watcher`,
+    );
+    return { delivery, rssPerWatcherKiB, averageRssPerWatcherKiB: (rssFull - rssStart) / 1024 / total, watchers: total, rotateMs };
+  } finally {
+    first.close();
+    second.close();
+  }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}

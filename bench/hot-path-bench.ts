@@ -1,0 +1,81 @@
+/**
+ * Figure 1, the GetToken hot path (valid token, no refresh) under load from native generators:
+ * gRPC and Connect JSON over h2c with h2load, REST GET /v1/token/{id} over HTTP/1.1 with wrk, each
+ * against the bare connect-node baseline in the same run. Reports throughput, p50 and p99, and the
+ * ratios ours/bare; targets: throughput ratio >= 0.85, p99 ratio <= 2.
+ */
+import type { Benchmark, BenchContext } from "./bench-context.ts";
+import { makeFigure, TARGETS, type Figure } from "./figure.ts";
+import { runH2load, type LoadResult } from "./h2load-run.ts";
+import { startHotPathRig, type HotPathRig, type HotPathTarget } from "./hot-path-rig.ts";
+import { runWrk } from "./wrk-run.ts";
+
+/** Callers in flight: a few HTTP/2 connections, several streams each (h2load -c × -m). */
+const H2_CONNECTIONS = 4;
+const H2_STREAMS = 16;
+/** HTTP/1.1 keeps one request per connection: as many connections as h2 callers. */
+const H1_CONNECTIONS = H2_CONNECTIONS * H2_STREAMS;
+
+/** Load settings for a run. */
+function durations(context: BenchContext) {
+  return context.quick ? { warmupS: 1, durationS: 3 } : { warmupS: 2, durationS: 8 };
+}
+
+/** The hot-path benchmark. */
+export const hotPathBench: Benchmark = {
+  name: "hot-path",
+  tools: ["h2load", "wrk"],
+  async run(context) {
+    const rig = await startHotPathRig(context, { withBaseline: true });
+    try {
+      const bare = rig.bare;
+      if (!bare) throw new Error("baseline missing");
+      const figures: Figure[] = [];
+      const raw: Record<string, { nexus: LoadResult; bare: LoadResult }> = {};
+      for (const protocol of ["grpc", "connect", "rest"] as const) {
+        // Baseline first, then Nexus: both processes stay up, only one is loaded at a time.
+        const bareResult = await load(context, rig, protocol, bare);
+        const nexusResult = await load(context, rig, protocol, rig.nexus);
+        raw[protocol] = { nexus: nexusResult, bare: bareResult };
+        figures.push(...compare(protocol, nexusResult, bareResult));
+      }
+      return { figures, extra: { hotPath: { callersInFlight: H1_CONNECTIONS, ...durations(context), raw } } };
+    } finally {
+      await rig.stop();
+    }
+  },
+};
+
+/** Runs one protocol's load against one side and checks that nothing failed. */
+export async function load(context: BenchContext, rig: HotPathRig, protocol: "grpc" | "connect" | "rest", target: HotPathTarget): Promise<LoadResult> {
+  const { warmupS, durationS } = durations(context);
+  const side = target === rig.nexus ? "nexus" : "bare";
+  context.progress(`hot path: ${protocol} on ${side} (${warmupS}s warm-up + ${durationS}s)`);
+  const result =
+    protocol === "rest"
+      ? await runWrk({ url: target.h1GetUrl, headers: target.headers, connections: H1_CONNECTIONS, durationS, warmupS })
+      : await runH2load({
+          url: `${target.h2Url}${rig[protocol].path}`,
+          bodyFile: rig[protocol].bodyFile,
+          headers: { ...rig[protocol].headers, ...target.headers },
+          connections: H2_CONNECTIONS,
+          streamsPerConnection: H2_STREAMS,
+          durationS,
+          warmupS,
+          scratchDir: context.scratchDir,
+        });
+  if (result.failed > 0 || result.non2xx > 0) {
+    throw new Error(`hot path ${protocol} on ${side}: ${result.failed} failed and ${result.non2xx} non-2xx responses`);
+  }
+  return result;
+}
+
+function compare(protocol: string, nexus: LoadResult, bare: LoadResult): Figure[] {
+  const label = protocol === "rest" ? "REST GET /v1/token (h1, wrk)" : `${protocol === "grpc" ? "gRPC" : "Connect JSON"} (h2c, h2load)`;
+  const note = `${H1_CONNECTIONS} callers in flight; baseline: bare connect-node${protocol === "rest" ? " Connect GET over HTTP/1.1" : ""}, same response`;
+  return [
+    makeFigure({ name: `GetToken ${label} throughput`, value: nexus.requestsPerSecond, unit: "req/s", baseline: bare.requestsPerSecond, target: TARGETS.ratioAtLeast(0.85), note }),
+    makeFigure({ name: `GetToken ${label} p50`, value: nexus.p50Ms, unit: "ms", baseline: bare.p50Ms }),
+    makeFigure({ name: `GetToken ${label} p99`, value: nexus.p99Ms, unit: "ms", baseline: bare.p99Ms, target: TARGETS.ratioAtMost(2) }),
+  ];
+}
