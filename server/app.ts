@@ -161,7 +161,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     onStatusChanged: (e) =>
       auditRefreshOutcome(access.audit, { tenantId: e.tenantId, connectionId: e.connectionId, result: e.reason ?? e.status, trigger: "engine" }),
   });
-  const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger });
+  // A tick must come well inside the refresh margin: with a 5 s tick and a 1 s skew, a watched
+  // token expires before the scheduler sees it due.
+  const schedulerIntervalMs = Math.min(5_000, Math.max(100, config.refreshSkewMs / 4));
+  const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger, intervalMs: schedulerIntervalMs });
   const tokens = createTokenReader({ store, engine });
   const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });

@@ -15,6 +15,7 @@ import { checkServerConfig, ConfigError, loadConfig } from "../server/config/con
 import { generateKeyringText } from "../server/vault/keyring.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
+import { dropTestStore, testStoreEnv } from "./support/test-store.ts";
 
 let server: TestServer;
 before(async () => {
@@ -112,7 +113,7 @@ describe("nexus keys create|list|revoke", () => {
       io: {
         stdout: { write: (t: string) => (out.stdout += t) },
         stderr: { write: (t: string) => (out.stderr += t) },
-        env: { NEXUS_DATA_DIR: server.dataDir },
+        env: { ...server.storeEnv },
       },
     };
   };
@@ -164,7 +165,7 @@ describe("nexus keys create|list|revoke", () => {
   test("nexus.ts dispatches `keys create` (admin key, JSON output)", () => {
     const res = spawnSync(process.execPath, ["server/cli/nexus.ts", "keys", "create", "--role", "admin", "--name", "ops", "--json"], {
       encoding: "utf8",
-      env: { ...process.env, NEXUS_DATA_DIR: server.dataDir },
+      env: { ...process.env, ...server.storeEnv },
     });
     assert.equal(res.status, 0, res.stderr);
     const printed = JSON.parse(res.stdout) as { secret: string; role: string; tenant_id: string | null };
@@ -177,10 +178,11 @@ describe("nexus keys create|list|revoke", () => {
 describe("bootstrap admin key", () => {
   test("development: created and printed once on first start (never logged); not again on restart", async () => {
     const dir = createTempDataDir();
+    const storeEnv = await testStoreEnv(dir.path);
     const logs: string[] = [];
     const printed: string[] = [];
     const start = () =>
-      createApp(loadConfig({ NODE_ENV: "development", NEXUS_DATA_DIR: dir.path, PORT: "0", NEXUS_LOG_LEVEL: "debug" }), {
+      createApp(loadConfig({ NODE_ENV: "development", NEXUS_DATA_DIR: dir.path, PORT: "0", NEXUS_LOG_LEVEL: "debug", ...storeEnv }), {
         logDestination: new Writable({ write: (c: Buffer, _e, cb) => (logs.push(c.toString()), cb()) }),
         announce: (text) => printed.push(text),
       });
@@ -200,6 +202,7 @@ describe("bootstrap admin key", () => {
       assert.ok(!logs.join("").includes(secret), "never through the logger");
     } finally {
       dir.remove();
+      await dropTestStore(dir.path);
     }
   });
 

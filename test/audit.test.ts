@@ -9,10 +9,10 @@ import { after, before, describe, test } from "node:test";
 import { createContextValues } from "@connectrpc/connect";
 import { auditCredentialDelivered, auditRefreshOutcome } from "../server/audit/audit-actions.ts";
 import { kClientAddress, kPrincipal, kRequestId } from "../server/rpc/context.ts";
-import { createSqliteStore } from "../server/store/sqlite/store.ts";
 import { createKeyProvider, PROVIDER, secretValue } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
+import { dropTestStore, openTestStore } from "./support/test-store.ts";
 
 let server: TestServer;
 let agent: { secret: string; keyId: string };
@@ -171,7 +171,7 @@ describe("ListAuditEvents", () => {
 test("retention: the app prunes events older than NEXUS_AUDIT_RETENTION_DAYS at start (then hourly)", async () => {
   const dir = createTempDataDir();
   try {
-    const store = await createSqliteStore({ dataDir: dir.path });
+    const store = await openTestStore(dir.path);
     const dayMs = 86_400_000;
     await store.appendAuditEvents([
       { timeMs: Date.now() - 3 * dayMs, action: "token.read", result: "ok", connectionId: "conn_old" },
@@ -192,6 +192,7 @@ test("retention: the app prunes events older than NEXUS_AUDIT_RETENTION_DAYS at 
     }
   } finally {
     dir.remove();
+    await dropTestStore(dir.path);
   }
 });
 

@@ -9,11 +9,11 @@ import { promisify } from "node:util";
 import { consentSecretsAad, createConsentStates, hashState } from "../server/consent/consent-states.ts";
 import { credentialAad } from "../server/domain/stored-secret.ts";
 import { clientSecretAad } from "../server/providers/profile.ts";
-import { createSqliteStore } from "../server/store/sqlite/store.ts";
 import { generateKeyringText, parseKeyring } from "../server/vault/keyring.ts";
 import { createVault } from "../server/vault/vault.ts";
 import { startServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
+import { dropTestStore, openTestStore } from "./support/test-store.ts";
 
 const run = promisify(execFile);
 
@@ -39,7 +39,7 @@ test("rotate from key 1 to key 2 while the server runs; key 1 is then removable"
     const second = await startServer({ dataDir: dir.path, env: { NEXUS_ENCRYPTION_KEYS: `${k2},${k1}` } });
     try {
       const { stdout } = await run(process.execPath, ["server/cli/nexus.ts", "keys", "rotate"], {
-        env: { ...process.env, NEXUS_DATA_DIR: dir.path, NEXUS_ENCRYPTION_KEYS: `${k2},${k1}`, NODE_ENV: "production" },
+        env: { ...process.env, ...second.storeEnv, NEXUS_ENCRYPTION_KEYS: `${k2},${k1}`, NODE_ENV: "production" },
       });
       assert.match(stdout, /rotated:\s+7 value\(s\)/);
       assert.match(stdout, /older keys can now be removed/);
@@ -51,7 +51,7 @@ test("rotate from key 1 to key 2 while the server runs; key 1 is then removable"
 
     // k1 removed: everything still opens.
     const onlyK2 = createVault(parseKeyring(k2));
-    const reopened = await createSqliteStore({ dataDir: dir.path });
+    const reopened = await openTestStore(dir.path);
     try {
       assert.deepEqual(await reopened.countSealedByKey(), { k2: 7 });
       for (const [i, id] of ids.entries()) {
@@ -67,5 +67,6 @@ test("rotate from key 1 to key 2 while the server runs; key 1 is then removable"
     }
   } finally {
     dir.remove();
+    await dropTestStore(dir.path);
   }
 });

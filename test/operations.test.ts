@@ -13,6 +13,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
 import { startServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
+import { dropTestStore, testStoreEnv } from "./support/test-store.ts";
 
 test("healthz, readyz and gRPC health answer", async () => {
   const server = await startServer();
@@ -58,7 +59,7 @@ test("migrations run on an empty data dir and are idempotent; data survives a re
   try {
     const first = await startServer({ dataDir: dir.path });
     const created = await first.app.store.createConnection({ tenantId: "default", userId: "u", providerName: "github" });
-    await first.close();
+    await first.close({ keepDataDir: true });
     const second = await startServer({ dataDir: dir.path });
     try {
       const res = await fetch(`${second.baseUrl}/v1/check-connection/${created.id}`, { headers: second.auth() });
@@ -70,6 +71,7 @@ test("migrations run on an empty data dir and are idempotent; data survives a re
     assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
   } finally {
     dir.remove();
+    await dropTestStore(dir.path);
   }
 });
 
@@ -77,7 +79,7 @@ test("the real process starts, prints its URLs, serves, and exits 0 on SIGTERM",
   const dir = createTempDataDir();
   try {
     const child = spawn(process.execPath, ["server/main.ts"], {
-      env: { ...process.env, PORT: "0", NEXUS_DATA_DIR: dir.path, NODE_ENV: "development", NEXUS_LOG_LEVEL: "warn" },
+      env: { ...process.env, ...(await testStoreEnv(dir.path)), PORT: "0", NEXUS_DATA_DIR: dir.path, NODE_ENV: "development", NEXUS_LOG_LEVEL: "warn" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -110,6 +112,7 @@ test("the real process starts, prints its URLs, serves, and exits 0 on SIGTERM",
     assert.equal(await exited, 0);
   } finally {
     dir.remove();
+    await dropTestStore(dir.path);
   }
 });
 

@@ -1,11 +1,14 @@
 /**
  * Bad input over plain HTTP gets a clear error with the right code, and the server keeps serving:
- * malformed JSON, wrong content type, oversized bodies, unknown paths and methods.
+ * malformed JSON, wrong content type, oversized bodies, unknown paths and methods, text holding
+ * U+0000 (which PostgreSQL cannot store).
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { after, before, test } from "node:test";
+import { createKeyProvider, PROVIDER } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+import { TEST_STORE } from "./support/test-store.ts";
 
 let server: TestServer;
 before(async () => {
@@ -95,4 +98,23 @@ test("REST over HTTP/2 prior knowledge works on the same port", async () => {
   } finally {
     session.close();
   }
+});
+
+test("text with U+0000 in lookups, filters and new rows → a 4xx (PostgreSQL: invalid_argument), never Internal", async () => {
+  await createKeyProvider(server);
+  const admin = server.auth(server.adminKey);
+  const answers = [
+    await fetch(`${server.baseUrl}/v1/providers/a%00b`, { headers: admin }),
+    await fetch(`${server.baseUrl}/v1/connections?user_id=u%00`, { headers: server.auth() }),
+    await fetch(`${server.baseUrl}/v1/connections?provider_name=p%00`, { headers: server.auth() }),
+    await rpc("/v1/request-connection", JSON.stringify({ user_id: "u\u0000", provider_name: PROVIDER, return_url: "http://localhost:3000/x" })),
+  ];
+  for (const res of answers) {
+    const body = (await res.json()) as { code?: string };
+    assert.ok(res.status < 500, `${res.url}: ${res.status} ${JSON.stringify(body)}`);
+    // SQLite stores and matches U+0000 like any character; PostgreSQL refuses it as input.
+    if (TEST_STORE === "postgres") assert.equal(body.code, "invalid_argument", res.url);
+  }
+  assert.ok(!server.logs().includes('"level":50'), "nothing logged as an error");
+  await assertStillServing();
 });

@@ -1,10 +1,12 @@
 /**
  * A real OpenID Provider (panva/oidc-provider 9) for tests, in-process on 127.0.0.1 port 0 with its
  * built-in development login and consent pages (devInteractions: any login name works). One
- * confidential client is registered (client_secret_basic, PKCE required, refresh tokens).
+ * confidential client is registered (client_secret_basic, PKCE required, refresh tokens). Its token
+ * endpoint records every request and can be made slow or unavailable, and every grant revoked, so
+ * refresh tests can count provider calls and stage outages across Nexus processes.
  */
 import { randomBytes } from "node:crypto";
-import http from "node:http";
+import http, { type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { Provider } from "oidc-provider";
@@ -17,8 +19,45 @@ export interface TestOidcProvider {
   readonly baseUrl: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /** Every request to the token endpoint so far, oldest first (a live array). */
+  readonly tokenRequests: readonly TokenRequestRecord[];
+  /** Knobs of the token endpoint; a test may change them at any time. */
+  readonly tokenEndpoint: TokenEndpointControl;
+  /** Revokes every grant (the user withdrew access at the provider): refresh tokens then get invalid_grant. */
+  revokeAllGrants(): void;
   /** Stops the server. */
   close(): Promise<void>;
+}
+
+/** One request to the token endpoint, as the provider saw it. */
+export interface TokenRequestRecord {
+  /** The grant_type, once known ("" for a request the provider never parsed). */
+  grantType: string;
+  /**
+   * pending: not answered yet; issued: tokens answered; error: an OAuth error (`error`);
+   * unavailable: answered 503 because of `tokenEndpoint.unavailable`; dropped: the client went
+   * away while the request was held back by `tokenEndpoint.delayMs` (it never reached the provider).
+   */
+  outcome: "pending" | "issued" | "error" | "unavailable" | "dropped";
+  error?: string;
+  /** Epoch milliseconds. */
+  receivedAtMs: number;
+  answeredAtMs?: number;
+  /** The access token issued (tests match it to what Nexus hands out; never logged). */
+  accessToken?: string;
+  /** Whether the answer carried a refresh token (rotation). */
+  hasRefreshToken?: boolean;
+}
+
+/** Token-endpoint behaviour a test turns while it runs. */
+export interface TokenEndpointControl {
+  /**
+   * Hold each request this long before the provider sees it, like a slow proxy in front: a client
+   * that disconnects meanwhile is dropped (the provider never processes it). Default 0.
+   */
+  delayMs: number;
+  /** Answer 503 without reaching the provider (an outage). Default false. */
+  unavailable: boolean;
 }
 
 /** Storage shared by providers started with the same value (see `startOidcProvider` `storage`). */
@@ -49,6 +88,12 @@ export interface TestOidcProviderOptions {
    * another provider's name (with its own key), for signature-check tests.
    */
   claimIssuer?: string;
+  /**
+   * Refresh-token rotation: true issues a new refresh token on every refresh (the used one is
+   * consumed, and presenting it again revokes the grant); false never rotates. Default
+   * oidc-provider's own rule (confidential clients rotate only after 70 % of the token's life).
+   */
+  rotateRefreshToken?: boolean;
 }
 
 /** Generates an RS256 private signing JWK for `startOidcProvider`. */
@@ -88,6 +133,7 @@ export async function startOidcProvider(options: TestOidcProviderOptions): Promi
       clientCredentials: { enabled: true },
     },
     pkce: { required: () => true },
+    ...(options.rotateRefreshToken === undefined ? {} : { rotateRefreshToken: options.rotateRefreshToken }),
     scopes: ["openid", "offline_access", "api:read", "api:write"],
     ttl: {
       AccessToken: options.ttl?.AccessToken ?? 3600,
@@ -100,18 +146,86 @@ export async function startOidcProvider(options: TestOidcProviderOptions): Promi
       Grant: 86400,
     },
   });
-  server.on("request", provider.callback());
+  const tokenRequests: TokenRequestRecord[] = [];
+  const tokenEndpoint: TokenEndpointControl = { delayMs: 0, unavailable: false };
+  server.on("request", createTokenEndpointGate(provider, tokenRequests, tokenEndpoint));
   return {
     issuer,
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     clientId,
     clientSecret,
+    tokenRequests,
+    tokenEndpoint,
+    revokeAllGrants() {
+      for (const [key, entry] of storage) if (key.startsWith("Grant:") || entry.payload.grantId !== undefined) storage.delete(key);
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
         server.close((err) => (err ? reject(err) : resolve()));
       }),
   };
+}
+
+/**
+ * The provider's request handler with the token endpoint recorded and gated (delay, outage). The
+ * provider's own grant events fill in each record: the request object links the two.
+ */
+function createTokenEndpointGate(provider: Provider, records: TokenRequestRecord[], control: TokenEndpointControl) {
+  const callback = provider.callback();
+  const byRequest = new WeakMap<IncomingMessage, TokenRequestRecord>();
+  type GrantContext = { req: IncomingMessage; body?: Record<string, unknown>; oidc?: { params?: Record<string, unknown> } };
+  const settle = (ctx: GrantContext, update: Partial<TokenRequestRecord>) => {
+    const record = byRequest.get(ctx.req);
+    if (record === undefined) return;
+    Object.assign(record, { grantType: String(ctx.oidc?.params?.grant_type ?? ""), answeredAtMs: Date.now(), ...update });
+  };
+  provider.on("grant.success", (...args: unknown[]) => {
+    const ctx = args[0] as GrantContext;
+    const accessToken = ctx.body?.access_token;
+    settle(ctx, { outcome: "issued", accessToken: typeof accessToken === "string" ? accessToken : undefined, hasRefreshToken: typeof ctx.body?.refresh_token === "string" });
+  });
+  provider.on("grant.error", (...args: unknown[]) => {
+    settle(args[0] as GrantContext, { outcome: "error", error: String((args[1] as { error?: unknown } | undefined)?.error ?? "unknown") });
+  });
+  return (req: IncomingMessage, res: http.ServerResponse) => {
+    if (req.method !== "POST" || new URL(req.url ?? "/", "http://x").pathname !== "/token") {
+      callback(req, res);
+      return;
+    }
+    const record: TokenRequestRecord = { grantType: "", outcome: "pending", receivedAtMs: Date.now() };
+    records.push(record);
+    byRequest.set(req, record);
+    if (control.unavailable) {
+      void readBody(req).then((body) => {
+        Object.assign(record, { grantType: new URLSearchParams(body).get("grant_type") ?? "", outcome: "unavailable", answeredAtMs: Date.now() });
+        res.writeHead(503, { "content-type": "text/plain" }).end("temporarily unavailable");
+      });
+      return;
+    }
+    if (control.delayMs <= 0) {
+      callback(req, res);
+      return;
+    }
+    const timer = setTimeout(() => {
+      res.off("close", drop);
+      callback(req, res);
+    }, control.delayMs);
+    const drop = () => {
+      clearTimeout(timer);
+      Object.assign(record, { outcome: "dropped", answeredAtMs: Date.now() });
+    };
+    res.once("close", drop);
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString()));
+    req.on("error", () => resolve(Buffer.concat(chunks).toString()));
+  });
 }
 
 /** oidc-provider's adapter contract over a Map (its own memory adapter is a private module). */

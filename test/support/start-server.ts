@@ -1,8 +1,10 @@
 /**
  * Starts the real server (createApp, the same assembly main.ts runs) on 127.0.0.1, port 0, in a
- * temporary data directory, and captures its logs so tests can scan them for secrets. Every server
- * comes with an admin key (NEXUS_ADMIN_API_KEY, so nothing is printed) and an agent key of tenant
- * "default", where tests create their connections; `createKey` makes more.
+ * temporary data directory, and captures its logs so tests can scan them for secrets. Storage is the
+ * test backend (test-store.ts): SQLite in the data directory, or with NEXUS_TEST_STORE=postgres a
+ * database of its own per data directory (a restart on the same directory finds the same one).
+ * Every server comes with an admin key (NEXUS_ADMIN_API_KEY, so nothing is printed) and an agent
+ * key of tenant "default", where tests create their connections; `createKey` makes more.
  */
 import { Writable } from "node:stream";
 import type { Interceptor } from "@connectrpc/connect";
@@ -11,6 +13,7 @@ import { generateApiKeySecret } from "../../server/auth/api-key-secret.ts";
 import { loadConfig } from "../../server/config/config.ts";
 import type { ApiKeyRole } from "../../server/store/store.ts";
 import { createTempDataDir, type TempDir } from "./temp-data-dir.ts";
+import { dropTestStore, testStoreEnv } from "./test-store.ts";
 
 /** The tenant of `agentKey`, where tests put their connections. */
 export const TEST_TENANT = "default";
@@ -21,6 +24,11 @@ export interface TestServer {
   /** e.g. "http://127.0.0.1:43121" */
   readonly baseUrl: string;
   readonly dataDir: string;
+  /**
+   * Environment pointing another process (the CLI, a second replica) at this server's storage:
+   * NEXUS_DATA_DIR, plus DATABASE_URL on PostgreSQL.
+   */
+  readonly storeEnv: Readonly<Record<string, string>>;
   /** Secret of an admin API key. */
   readonly adminKey: string;
   /** Secret of an agent API key of tenant "default". */
@@ -33,7 +41,10 @@ export interface TestServer {
   bearer(key?: string): Interceptor;
   /** Every log line written so far. */
   logs(): string;
-  /** Closes the server; removes the data directory unless `keepDataDir`. */
+  /**
+   * Closes the server. Unless `keepDataDir`, its storage goes too: the PostgreSQL database always,
+   * the data directory when startServer created it (a directory passed in is the caller's).
+   */
   close(options?: { keepDataDir?: boolean }): Promise<void>;
 }
 
@@ -47,11 +58,14 @@ export async function startServer(
   const temp: TempDir | undefined = options.dataDir === undefined ? createTempDataDir() : undefined;
   const dataDir = options.dataDir ?? temp!.path;
   const adminKey = options.env?.NEXUS_ADMIN_API_KEY ?? generateApiKeySecret().secret;
+  // A test that names its own DATABASE_URL keeps it (and owns that database).
+  const databaseUrl = options.env?.DATABASE_URL;
+  const storeEnv = { NEXUS_DATA_DIR: dataDir, ...(databaseUrl === undefined ? await testStoreEnv(dataDir) : { DATABASE_URL: databaseUrl }) };
   const config = loadConfig({
     NODE_ENV: "test",
     NEXUS_LOG_LEVEL: "debug",
     PORT: "0",
-    NEXUS_DATA_DIR: dataDir,
+    ...storeEnv,
     NEXUS_SHUTDOWN_GRACE_MS: "2000",
     NEXUS_ADMIN_API_KEY: adminKey,
     // Tests call far faster than any agent; the limit tests set their own.
@@ -66,7 +80,16 @@ export async function startServer(
       cb();
     },
   });
-  const app = await createApp(config, { ...options.overrides, logDestination });
+  let app: App;
+  try {
+    app = await createApp(config, { ...options.overrides, logDestination });
+  } catch (error) {
+    if (temp !== undefined) {
+      temp.remove();
+      await dropTestStore(dataDir);
+    }
+    throw error;
+  }
   const createKey: TestServer["createKey"] = async ({ role, tenantId, expiresAtMs, name }) => {
     const generated = generateApiKeySecret();
     if (tenantId !== undefined) await app.store.ensureTenant({ id: tenantId });
@@ -87,6 +110,7 @@ export async function startServer(
     app,
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
+    storeEnv,
     adminKey,
     agentKey,
     createKey,
@@ -98,7 +122,9 @@ export async function startServer(
     logs: () => chunks.join(""),
     async close(closeOptions) {
       await app.close();
-      if (!closeOptions?.keepDataDir) temp?.remove();
+      if (closeOptions?.keepDataDir) return;
+      temp?.remove();
+      await dropTestStore(dataDir);
     },
   };
 }

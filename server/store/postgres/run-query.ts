@@ -53,6 +53,9 @@ function translate(error: unknown, constraints: ConstraintErrors): unknown {
   if (cause instanceof DatabaseError) {
     if (cause.code === "23505" && constraints.unique) return constraints.unique();
     if (cause.code === "23503" && constraints.foreignKey) return constraints.foreignKey();
+    // text and jsonb cannot hold U+0000 (SQLite can): a value carrying one is the caller's invalid
+    // input, not a server fault.
+    if (cause.code === "22021" || cause.code === "22P05") return new InvalidArgumentError("", "text must not contain the NUL character (U+0000)");
     return scrub(cause);
   }
   if (error instanceof DrizzleQueryError) {

@@ -1,0 +1,136 @@
+/**
+ * A replica killed with SIGKILL in the middle of refreshes (PostgreSQL only: replicas share the
+ * database). Three connections are being refreshed by a spawned `node server/main.ts` while the
+ * provider is slow (a gate in front of it holds the token requests; a request whose client died
+ * never reaches the provider, as behind a proxy). After the kill: every connection still has its
+ * refresh token and stays active, the dead replica's leases run out (30 s, the engine's lease
+ * time), and the restarted replica serves tokens again with new versions; a watcher whose stream
+ * died with the replica resumes on the new one without a duplicate.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createClient, Code, ConnectError } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Client as PgClient } from "pg";
+import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
+import { eventually } from "./support/client-test-kit.ts";
+import { watchTyped } from "./support/credential-watchers.ts";
+import { reportFigure, startRefreshRig, storedTokens, summarize } from "./support/refresh-rig.ts";
+import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
+import { TEST_STORE } from "./support/test-store.ts";
+
+/** Lease owner and expiry of connections, read behind the server's back. */
+async function leases(databaseUrl: string, ids: string[]): Promise<{ owner: string | null; expiresAtMs: number | null }[]> {
+  const client = new PgClient({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string; lease_owner: string | null; lease_expires_at: string | null }>(
+      "SELECT id, lease_owner, lease_expires_at FROM connections WHERE id = ANY($1)",
+      [ids],
+    );
+    return ids.map((id) => {
+      const row = rows.find((r) => r.id === id);
+      return { owner: row?.lease_owner ?? null, expiresAtMs: row?.lease_expires_at == null ? null : Number(row.lease_expires_at) };
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)" }, () => {
+  test("kill -9 during three in-flight refreshes: no refresh token lost, leases expire, the restarted replica resumes", async (t) => {
+    const rig = await startRefreshRig({ rotate: true, accessTtlSeconds: 3 });
+    const replicas: ReplicaProcess[] = [];
+    try {
+      const databaseUrl = rig.replicaEnv.DATABASE_URL!;
+      const ids = [await rig.connect("crash-1"), await rig.connect("crash-2"), await rig.connect("crash-3")];
+      const victim = await spawnReplica({ ...rig.replicaEnv });
+      replicas.push(victim);
+      const clientOf = (baseUrl: string) => createClient(TokenService, createGrpcTransport({ baseUrl, interceptors: [rig.server.bearer()] }));
+      // The watch keeps ids[0] fresh on its own (keep-fresh), so it is refreshed on schedule too.
+      const watcher = watchTyped({ baseUrl: victim.baseUrl, apiKey: rig.server.agentKey }, ids[0]!);
+      await watcher.next((e) => e.type === "credential");
+
+      // The provider turns slow; the victim starts refreshing all three and holds their leases.
+      rig.idp.tokenEndpoint.delayMs = 60_000;
+      const mark = rig.idp.tokenRequests.length;
+      for (const connectionId of ids) {
+        clientOf(victim.baseUrl)
+          .refreshConnection({ connectionId })
+          .catch(() => undefined);
+      }
+      const held = () => rig.idp.tokenRequests.slice(mark).filter((r) => r.outcome === "pending").length;
+      let heldLeases: Awaited<ReturnType<typeof leases>> = [];
+      const allHeld = async () => {
+        heldLeases = await leases(databaseUrl, ids);
+        return held() === 3 && heldLeases.every((l) => l.owner !== null && l.owner === heldLeases[0]!.owner);
+      };
+      const deadline = Date.now() + 6_000;
+      while (!(await allHeld())) {
+        assert.ok(Date.now() < deadline, `three refreshes held at the provider under the victim's leases (held ${held()})`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // The engine's lease is 30 s (server/refresh/refresh-engine.ts); no setting changes it.
+      assert.ok(heldLeases.every((l) => l.expiresAtMs! > Date.now() + 20_000), "the victim holds all three leases");
+      // Stable while every refresh is held: what must survive the crash.
+      const before = await Promise.all(ids.map((id) => storedTokens(rig.server.app, id)));
+      const heldFrom = rig.idp.tokenRequests.length;
+
+      const killedAtMs = Date.now();
+      assert.equal(await victim.kill("SIGKILL"), null, "killed by the signal");
+      rig.idp.tokenEndpoint.delayMs = 0;
+      assert.notEqual(await watcher.ended, null, "the victim's watch stream broke");
+      await eventually(() => held() === 0, 2_000, "held requests dropped with their client");
+      assert.ok(rig.idp.tokenRequests.slice(mark, heldFrom).every((r) => r.outcome === "dropped" || r.outcome === "issued"), "nothing was refused");
+
+      // Nothing lost: same version, same refresh token, still active.
+      for (const [i, id] of ids.entries()) {
+        const now = await storedTokens(rig.server.app, id);
+        assert.equal(now.version, before[i]!.version);
+        assert.equal(now.tokens.refreshToken, before[i]!.tokens.refreshToken, "the refresh token survived the crash");
+        assert.equal((await rig.server.app.store.getConnection("default", id)).status, "active");
+      }
+
+      const restarted = await spawnReplica({ ...rig.replicaEnv });
+      replicas.push(restarted);
+      const restartedMs = Date.now() - killedAtMs;
+      const client = clientOf(restarted.baseUrl);
+      // The tokens have expired by now: each read waits for the dead lease to run out, then refreshes.
+      const served = await Promise.all(
+        ids.map(async (connectionId) => {
+          const res = await client.getToken({ connectionId });
+          const atMs = Date.now();
+          return { version: Number(res.credential?.version), expiresAtMs: Number(res.credential?.expiresAt) * 1000, atMs, afterKillMs: atMs - killedAtMs };
+        }),
+      );
+      for (const [i, s] of served.entries()) {
+        assert.ok(s.version > before[i]!.version, "a new version after the crash");
+        assert.ok(s.expiresAtMs > s.atMs, "never the expired token");
+        assert.ok(s.atMs >= heldLeases[i]!.expiresAtMs!, "not before the dead replica's lease ran out");
+      }
+      const latestLeases = await leases(databaseUrl, ids);
+      assert.ok(latestLeases.every((l) => l.owner !== heldLeases[0]!.owner), "no lease left with the dead replica");
+      const failures = rig.idp.tokenRequests.filter((r) => r.outcome === "error");
+      assert.deepEqual(failures, [], "no refresh was refused (no refresh token was reused or lost)");
+      for (const id of ids) assert.equal((await rig.server.app.store.getConnection("default", id)).status, "active");
+
+      // The watcher whose stream died resumes on the restarted replica, from what it had.
+      const lastSeen = watcher.versions().at(-1)!;
+      const resumed = watchTyped({ baseUrl: restarted.baseUrl, apiKey: rig.server.agentKey }, ids[0]!, lastSeen);
+      const next = await resumed.next((e) => e.type === "credential", 3_000);
+      assert.ok(next.version! > lastSeen, "the version missed while the replica was down, at once");
+      resumed.stop();
+      assert.doesNotMatch(restarted.output(), /"level":(50|60)/, "the restarted replica logged no error");
+
+      reportFigure(t, "replica kill -9", {
+        leaseLeftAtKillMs: heldLeases[0]!.expiresAtMs! - killedAtMs,
+        restartMs: restartedMs,
+        killToTokenMs: summarize(served.map((s) => s.afterKillMs)),
+      });
+    } finally {
+      rig.idp.tokenEndpoint.delayMs = 0;
+      await Promise.all(replicas.map((r) => r.stop()));
+      await rig.close();
+    }
+  });
+});
