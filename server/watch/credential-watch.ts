@@ -36,6 +36,25 @@ export function createCredentialWatch(deps: {
   readCredential: (connection: ConnectionRecord) => Promise<UsageCredential>;
 }): CredentialWatch {
   const { store, hub } = deps;
+  // One read per connection shared by every watcher woken by the same event: 10k watchers of one
+  // connection cost one getConnection + one decrypt, not 10k.
+  const reads = new Map<string, Promise<{ connection: ConnectionRecord; credential: UsageCredential | undefined }>>();
+  const sharedRead = (tenantId: string, id: string, minVersion: number) => {
+    const existing = reads.get(id);
+    const start = () => {
+      const read = (async () => {
+        const connection = await store.getConnection(tenantId, id);
+        const credential = connection.status === "active" ? await deps.readCredential(connection) : undefined;
+        return { connection, credential };
+      })();
+      reads.set(id, read);
+      read.finally(() => reads.get(id) === read && reads.delete(id)).catch(() => undefined);
+      return read;
+    };
+    if (!existing) return start();
+    // A read begun before the event may predate the version it announces: then read again.
+    return existing.then((r) => (r.connection.credentialVersion >= minVersion ? r : start()));
+  };
   return {
     async *watch(first, afterVersion, signal) {
       const events = hub.subscribe(first.id, signal);
@@ -43,8 +62,9 @@ export function createCredentialWatch(deps: {
       let lastStatus: ConnectionStatus | undefined;
 
       // Re-reads the connection and yields what the client has not seen: status, then credential.
-      async function* sync(): AsyncGenerator<CredentialWatchEvent> {
-        const connection = await store.getConnection(first.tenantId, first.id);
+      async function* sync(minVersion = 0): AsyncGenerator<CredentialWatchEvent> {
+        const shared = minVersion > 0 ? await sharedRead(first.tenantId, first.id, minVersion) : undefined;
+        const connection = shared?.connection ?? (await store.getConnection(first.tenantId, first.id));
         if (connection.status !== lastStatus) {
           // The first message of an active connection is its credential; every later change, and a
           // connection that is not active at the start, is reported as a status event.
@@ -56,7 +76,7 @@ export function createCredentialWatch(deps: {
         }
         if (FINAL.has(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
         if (connection.status !== "active" || connection.credentialVersion <= lastVersion) return;
-        const credential = await deps.readCredential(connection);
+        const credential = shared?.credential ?? (await deps.readCredential(connection));
         if (credential.version > lastVersion) {
           lastVersion = credential.version;
           yield { type: "credential", credential };
@@ -69,7 +89,7 @@ export function createCredentialWatch(deps: {
         for await (const event of events) {
           if (event.type === "heartbeat") yield { type: "heartbeat", serverTimeMs: event.serverTimeMs };
           else if (event.type === "credential" && event.version <= lastVersion) continue;
-          else yield* sync();
+          else yield* sync(event.type === "credential" ? event.version : 0);
         }
       } finally {
         await events.return?.();
