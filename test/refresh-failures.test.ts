@@ -105,12 +105,26 @@ test("provider outage (503): the old token serves until it expires, then Unavail
     const afterExpiry = readings.filter((r) => r.atMs > expiresAtMs + 100);
     assert.ok(afterExpiry.length > 0 && afterExpiry.every((r) => r.code === "Unavailable"), "after expiry: Unavailable, never the expired token");
     assert.ok(outage.callsAtMs.length >= 1, "the provider was tried");
+    const callsAfterExpiry = outage.callsAtMs.filter((at) => at >= expiresAtMs).length;
+    assert.ok(
+      callsAfterExpiry <= 4 && callsAfterExpiry < afterExpiry.length,
+      `reads of an expired token back off instead of each calling the provider (${callsAfterExpiry} calls for ${afterExpiry.length} reads)`,
+    );
     assert.deepEqual(watcher.versions(), [1]);
 
     outage.isOn = false;
     const backAtMs = Date.now();
-    const recovered = await rig.tokens.getToken({ connectionId });
-    assert.equal(Number(recovered.credential?.version), 2, "a new version as soon as the provider answers");
+    // Reads of an expired token back off (fail fast) between provider attempts, so recovery comes
+    // at the next attempt: within the current cool-down (at most 8 s), not necessarily the first read.
+    let recovered;
+    for (const deadline = Date.now() + 10_000; ; ) {
+      recovered = await rig.tokens.getToken({ connectionId }).catch((e: unknown) => ConnectError.from(e));
+      if (!(recovered instanceof ConnectError)) break;
+      assert.equal(recovered.code, Code.Unavailable, "only Unavailable while backing off");
+      assert.ok(Date.now() < deadline, "recovered within the cool-down");
+      await sleep(100);
+    }
+    assert.equal(Number(recovered.credential?.version), 2, "a new version once the provider answers");
     const seen = await watcher.next((e) => e.version === 2, 5_000);
     assert.equal(seen.accessToken, recovered.credential?.credentials?.access_token);
     assert.equal((await rig.server.app.store.getConnection("default", connectionId)).status, "active");
@@ -118,6 +132,7 @@ test("provider outage (503): the old token serves until it expires, then Unavail
       outageMs: backAtMs - (outage.callsAtMs[0] ?? backAtMs),
       providerCallsWhileOldTokenValid: outage.callsAtMs.filter((at) => at < expiresAtMs).length,
       providerCallsAfterExpiry: outage.callsAtMs.filter((at) => at >= expiresAtMs).length,
+      getTokenCallsAfterExpiry: afterExpiry.length,
       getTokenCalls: readings.length,
       recoveryToWatcherMs: seen.atMs - backAtMs,
     });

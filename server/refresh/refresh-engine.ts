@@ -131,6 +131,10 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   const credentials = createCredentialAccess(settings);
   const attempt = createRefreshAttempt({ ...settings, credentials });
   const flights = new Map<string, Promise<FlightResult>>();
+  // After a failed refresh of an already expired token, reads fail fast for a while instead of each
+  // calling the provider again (one call per read during an outage otherwise). Per process; grows
+  // 0.5 s, 1 s, 2 s … up to 8 s and is forgotten at the next success.
+  const coolDowns = new Map<string, { untilMs: number; failures: number }>();
 
   /** Joins the connection's flight in this process, or starts one in `mode`. */
   const join = (connection: ConnectionRecord, mode: FlightMode, observedVersion: number): Promise<FlightResult> => {
@@ -152,14 +156,25 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
       requireActive(connection);
       const current = await credentials.require(connection.id);
       if (!mustRefreshOnRead(connection, current, now(), skewMs)) return publicView(current);
+      const coolDown = coolDowns.get(connection.id);
+      if (coolDown !== undefined && coolDown.untilMs > now() && isExpired(current.secret, now())) {
+        throw new ProviderUnavailableError(connection.providerName);
+      }
       const result = await join(connection, "ensure", current.version);
-      if (result.kind === "fresh") return publicView(result.credential);
+      if (result.kind === "fresh") {
+        coolDowns.delete(connection.id);
+        return publicView(result.credential);
+      }
       const { fallback, error } = result;
       const canFallBack =
         error instanceof ProviderUnavailableError ||
         error instanceof FailedPreconditionError ||
         (error instanceof ConflictError && error.kind === "lease");
       if (canFallBack && fallback !== null && !isExpired(fallback.secret, now())) return publicView(fallback);
+      if (error instanceof ProviderUnavailableError || error instanceof FailedPreconditionError) {
+        const failures = (coolDowns.get(connection.id)?.failures ?? 0) + 1;
+        coolDowns.set(connection.id, { untilMs: now() + Math.min(8_000, 500 * 2 ** (failures - 1)), failures });
+      }
       throw error;
     },
 
