@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { test } from "node:test";
 import { processClientCredentialsResponse, type AuthorizationServer } from "oauth4webapi";
 import { IdTokenValidationError } from "./id-token-check.ts";
@@ -88,8 +89,17 @@ test("GitHub's HTTP 200 error body is read as an OAuth error", async () => {
 test("network failures and timeouts are transient; a refused insecure URL is configuration", async () => {
   const refused = await fetch("http://127.0.0.1:9/").catch((e: unknown) => e);
   assert.deepEqual(classifyTokenFailure(refused), { kind: "network", retryable: true, blame: "transient" });
-  const timedOut = await fetch("http://10.255.255.1/", { signal: AbortSignal.timeout(1) }).catch((e: unknown) => e);
-  assert.equal(classifyTokenFailure(timedOut).blame, "transient");
+  // A loopback server that accepts and never answers: the request times out.
+  const silent = net.createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = silent.address() as net.AddressInfo;
+    const timedOut = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(50) }).catch((e: unknown) => e);
+    assert.equal((timedOut as Error).name, "TimeoutError");
+    assert.equal(classifyTokenFailure(timedOut).blame, "transient");
+  } finally {
+    silent.close();
+  }
   assert.deepEqual(classifyTokenFailure(new InsecureEndpointError()), { kind: "network", retryable: false, blame: "provider_config" });
   // A programming error (oauth4webapi argument check) is not mistaken for the network.
   const coded = Object.assign(new TypeError('"as" must be an object'), { code: "ERR_INVALID_ARG_TYPE" });
