@@ -152,6 +152,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     random: Math.random,
     owner: replicaId,
     skewMs: config.refreshSkewMs,
+    leaseMs: config.refreshLeaseMs,
     logger,
     metrics: createRefreshMetrics(registry),
     shouldKeepFresh: (connectionId) => hub.hasWatchers(connectionId),

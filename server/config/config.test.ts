@@ -34,6 +34,15 @@ test("return URL origins are parsed and validated", () => {
   assert.throws(() => loadConfig({ NEXUS_RETURN_URL_ORIGINS: "app.example.com" }), /NEXUS_RETURN_URL_ORIGINS/);
 });
 
+test("refresh timing settings have defaults and limits", () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.refreshSkewMs, 300_000);
+  assert.equal(defaults.refreshLeaseMs, 30_000);
+  assert.equal(defaults.watchHeartbeatMs, 15_000);
+  assert.equal(loadConfig({ NEXUS_REFRESH_LEASE_MS: "12000" }).refreshLeaseMs, 12_000);
+  assert.throws(() => loadConfig({ NEXUS_REFRESH_LEASE_MS: "10" }), /NEXUS_REFRESH_LEASE_MS must be at least 1000/);
+});
+
 test("empty strings count as unset", () => {
   assert.equal(loadConfig({ PORT: "" }).port, 8080);
 });
