@@ -17,6 +17,7 @@ import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
+import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import { createServerMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine } from "./refresh/refresh-engine.ts";
@@ -166,6 +167,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // token expires before the scheduler sees it due.
   const schedulerIntervalMs = Math.min(5_000, Math.max(100, config.refreshSkewMs / 4));
   const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger, intervalMs: schedulerIntervalMs });
+  const consentSweeper = createStaleConsentSweeper({ store, now, logger });
   const tokens = createTokenReader({ store, engine });
   const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
@@ -289,12 +291,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     async listen() {
       await bridge?.start();
       scheduler.start();
+      consentSweeper.start();
       return listener.listen(config.port, config.host);
     },
     close() {
       closing ??= (async () => {
         await listener.close({ graceMs: config.shutdownGraceMs });
         await scheduler.stop();
+        await consentSweeper.stop();
         await bridge?.close();
         await access.close();
         await store.close();

@@ -14,6 +14,7 @@ import { START_TIME_MS, type StoreHarness } from "./conformance/harness.ts";
 import { describeLeaseCases } from "./conformance/lease-cases.ts";
 import { describeProviderCases } from "./conformance/provider-cases.ts";
 import { describeSealedCases } from "./conformance/sealed-cases.ts";
+import { describeStalePendingCases } from "./conformance/stale-pending-cases.ts";
 import { describeTenantCases } from "./conformance/tenant-cases.ts";
 import type { Store } from "./store.ts";
 
@@ -83,6 +84,7 @@ export function describeStoreConformance(
 
     describe("tenants", () => describeTenantCases(harness));
     describe("sealed values", () => describeSealedCases(harness));
+    describe("abandoned consents", () => describeStalePendingCases(harness));
     describe("providers", () => describeProviderCases(harness));
     describe("connections", () => describeConnectionCases(harness));
     describe("credentials and consent states", () => describeCredentialCases(harness));

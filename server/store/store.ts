@@ -395,6 +395,11 @@ export interface RefreshLeaseStore {
   listDueRefreshes(nowMs: number, limit: number): Promise<ConnectionRecord[]>;
   /** Sets (or, with null, clears) when the scheduler should next look at the connection; NotFoundError when missing. */
   setNextRefresh(connectionId: string, nextRefreshAtMs: number | null): Promise<void>;
+  /**
+   * Up to `limit` pending connections (of any tenant) not updated since before `updatedBeforeMs`,
+   * oldest first: consents nobody finished. Read through `connections_status_updated_idx`.
+   */
+  listStalePending(updatedBeforeMs: number, limit: number): Promise<ConnectionRecord[]>;
 }
 
 /** Nexus's persistent state, one interface for every backend. */

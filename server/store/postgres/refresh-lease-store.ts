@@ -4,7 +4,7 @@
  * READ COMMITTED a concurrent claimer of the same row waits for the first, then re-checks the WHERE
  * against the committed row and finds the lease taken. It decides nothing about refreshing.
  */
-import { and, asc, eq, inArray, isNull, lte, ne, or } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, lte, ne, or } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { RefreshLeaseStore } from "../store.ts";
 import { toConnection } from "./connection-store.ts";
@@ -67,6 +67,17 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
           .where(eq(connections.id, connectionId))
           .returning({ id: connections.id });
         if (!row) throw new NotFoundError("connection", connectionId);
+      }),
+
+    listStalePending: (updatedBeforeMs, limit) =>
+      runQuery(async () => {
+        const rows = await db
+          .select()
+          .from(connections)
+          .where(and(eq(connections.status, "pending"), lt(connections.updatedAt, updatedBeforeMs)))
+          .orderBy(asc(connections.updatedAt))
+          .limit(limit);
+        return rows.map(toConnection);
       }),
   };
 }

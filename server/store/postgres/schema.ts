@@ -77,6 +77,7 @@ export const connections = pgTable(
     index("connections_tenant_created_idx").on(t.tenantId, t.createdAt),
     index("connections_next_refresh_idx").on(t.nextRefreshAt),
     index("connections_provider_idx").on(t.providerName),
+    index("connections_status_updated_idx").on(t.status, t.updatedAt),
     check("connections_status_known", sql`${t.status} IN (${sqlList(CONNECTION_STATUSES)})`),
   ],
 );

@@ -4,7 +4,7 @@
  * the check and the take are a single atomic step even across processes sharing the file.
  * It decides nothing about refreshing; the refresh engine does.
  */
-import { and, asc, eq, inArray, isNull, lte, ne, or } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, lte, ne, or } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { RefreshLeaseStore } from "../store.ts";
 import { toConnection } from "./connection-store.ts";
@@ -70,6 +70,18 @@ export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): Refre
           .get();
         if (!row) throw new NotFoundError("connection", connectionId);
       }),
+
+    listStalePending: (updatedBeforeMs, limit) =>
+      runQuery(() =>
+        db
+          .select()
+          .from(connections)
+          .where(and(eq(connections.status, "pending"), lt(connections.updatedAt, updatedBeforeMs)))
+          .orderBy(asc(connections.updatedAt))
+          .limit(limit)
+          .all()
+          .map(toConnection),
+      ),
   };
 }
 

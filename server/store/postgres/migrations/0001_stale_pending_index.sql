@@ -1,0 +1,1 @@
+CREATE INDEX "connections_status_updated_idx" ON "connections" USING btree ("status","updated_at");

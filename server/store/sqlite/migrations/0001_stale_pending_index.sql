@@ -1,0 +1,1 @@
+CREATE INDEX `connections_status_updated_idx` ON `connections` (`status`,`updated_at`);
