@@ -36,8 +36,6 @@ export function createConnectionRevoker(deps: {
   providers: { getWithSecret(name: string): Promise<{ provider: StoredProvider; clientSecret: string | undefined }> };
   oauth: OAuthClient;
   logger: Logger;
-  /** Told after a connection was revoked (watch streams end on it). */
-  onRevoked?: (connection: ConnectionRecord) => void;
 }): ConnectionRevoker {
   const { store, vault, logger } = deps;
 
@@ -71,7 +69,6 @@ export function createConnectionRevoker(deps: {
       const revoked = await store.updateConnectionStatus(tenantId, connectionId, REVOCABLE, "revoked", reason, {
         nextRefreshAtMs: null,
       });
-      deps.onRevoked?.(revoked);
       const providerRevoked = await revokeAtProvider(revoked);
       await store.deleteCredential(connectionId);
       logger.info({ connectionId, provider: revoked.providerName, providerRevoked }, "connection revoked");
