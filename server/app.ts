@@ -30,7 +30,7 @@ import { createWatchHub } from "./watch/watch-hub.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
-import { kClientAddress } from "./rpc/context.ts";
+import { kAssertKeyValid, kClientAddress } from "./rpc/context.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
@@ -107,12 +107,34 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   registerWatcherGauge(registry, () => hub.watcherCount());
   // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
   // one SQLite process needs only its own hub.
+  // Key revocations ride the same channel; after a lost LISTEN connection, open streams re-check
+  // their keys as watchers resync (access is assigned before listen() starts the bridge).
   const bridge =
     config.databaseUrl === undefined
       ? undefined
-      : createPgNotifyBridge({ connectionString: config.databaseUrl, hub, originId: replicaId, logger, random: Math.random });
+      : createPgNotifyBridge({
+          connectionString: config.databaseUrl,
+          hub: {
+            publish: (event) => hub.publish(event),
+            resync: () => {
+              hub.resync();
+              void access.liveness.recheck();
+            },
+          },
+          onKeyRevoked: (keyId) => access.keyRevoked(keyId),
+          originId: replicaId,
+          logger,
+          random: Math.random,
+        });
   const store = createPublishingStore(baseStore, (event) => (bridge ? bridge.publish(event) : hub.publish(event)));
-  const access = await createAccessControl({ config, store, logger, now, announce: overrides.announce });
+  const access = await createAccessControl({
+    config,
+    store,
+    logger,
+    now,
+    announce: overrides.announce,
+    announceRevocation: bridge ? (keyId) => bridge.announceKeyRevoked(keyId) : undefined,
+  });
   const directory = createProviderDirectory({ store, vault });
   const states = createConsentStates({ store, vault, now });
   // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
@@ -183,6 +205,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       scope: access.scope,
       store,
       watch,
+      assertMayReceive: (ctx) => ctx.values.get(kAssertKeyValid)(),
       onCredentialDelivered: (ctx, credential) =>
         auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
     }),

@@ -9,7 +9,6 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { ApiKeyService, Role, type ApiKeySchema } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService, type AuditEventSchema } from "../../gen/nexus/v1/audit_pb.ts";
 import type { ApiKeyManager } from "../auth/api-key-manager.ts";
-import type { ApiKeyVerifier } from "../auth/api-key-verifier.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { ApiKeyRecord, ApiKeyRole, AuditEventRecord, Store } from "../store/store.ts";
 import { requireId } from "./validate.ts";
@@ -17,8 +16,11 @@ import { requireId } from "./validate.ts";
 /** Creates the ApiKeyService implementation. */
 export function createApiKeyService(deps: {
   keys: ApiKeyManager;
-  /** Told about revocations so they take effect at once in this process. */
-  verifier: Pick<ApiKeyVerifier, "forget">;
+  /**
+   * Told about each revocation once it is stored, so it takes effect at once: the verifier's cache,
+   * this process's open streams, other replicas. Awaited before RevokeApiKey answers.
+   */
+  onRevoked: (keyId: string) => Promise<void>;
 }): ServiceImpl<typeof ApiKeyService> {
   const { keys } = deps;
   return {
@@ -38,7 +40,7 @@ export function createApiKeyService(deps: {
     },
     async revokeApiKey(req) {
       const record = await keys.revoke(requireId("key_id", req.keyId));
-      deps.verifier.forget(record.id);
+      await deps.onRevoked(record.id);
       return { apiKey: apiKeyToProto(record) };
     },
   };
