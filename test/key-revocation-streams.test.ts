@@ -3,7 +3,8 @@
  * connection over gRPC, gRPC-Web and Connect; the admin revokes it; the stream ends with
  * unauthenticated (ErrorInfo API_KEY_REVOKED), a refresh forced afterwards reaches no one, and the
  * audit log has no delivery under the key from revoked_at on. Also across two replicas on one
- * PostgreSQL database (revoke on A ends the stream on B) and for a key whose expire_time passes.
+ * PostgreSQL database (revoke on A ends the stream on B), for a revocation written straight to the
+ * database (the CLI: found by the periodic key re-read) and for a key whose expire_time passes.
  * (WatchCredentials has no REST mapping, so REST has no stream to end.)
  */
 import assert from "node:assert/strict";
@@ -183,6 +184,22 @@ describe("revoking an API key ends the streams it opened", () => {
       assertKeyError(await within(stream.ended, 20_000, "stream end"), ErrorReason.API_KEY_REVOKED, "race");
       const audit = await auditOf(server, key.keyId, timestampMs(revoked.apiKey!.revokeTime!));
       assert.deepEqual(audit.deliveredAfter, [], "nothing delivered (or audited) after revoked_at");
+    } finally {
+      stream.stop();
+    }
+  });
+
+  test("a revocation nothing announced (the CLI writing to the database) ends the stream at the next key re-read", async () => {
+    const server = rig.server;
+    const key = await newAgentKey(server, "revoked by the CLI");
+    const stream = watch(createClient(TokenService, transport("grpc", server.baseUrl, key.secret)));
+    try {
+      const current = Number((await admin(server).tokens.getToken({ connectionId })).credential!.version);
+      await within(stream.reached(current), 20_000, "first credential");
+      // What `nexus keys revoke` does: the store alone, no RevokeApiKey, no notification.
+      await server.app.apiKeys.revoke(key.keyId);
+      const error = await within(stream.ended, 30_000, "stream end after the periodic re-read (NEXUS_API_KEY_CACHE_MS, 5 s)");
+      assertKeyError(error, ErrorReason.API_KEY_REVOKED, "CLI revocation");
     } finally {
       stream.stop();
     }
