@@ -225,6 +225,12 @@ describe("revoking an API key ends the streams it opened", () => {
   });
 });
 
+test("API keys are immutable: no RPC or store method changes a key's tenant or role (one that did would have to end streams too)", () => {
+  assert.deepEqual(ApiKeyService.methods.map((m) => m.name).sort(), ["CreateApiKey", "ListApiKeys", "RevokeApiKey"]);
+  const keyMethods = Object.keys(rig.server.app.store).filter((name) => /apikey/i.test(name)).sort();
+  assert.deepEqual(keyMethods, ["createApiKey", "findApiKeyByHash", "getApiKey", "listApiKeys", "markApiKeyUsed", "revokeApiKey"]);
+});
+
 describe("across replicas (PostgreSQL LISTEN/NOTIFY)", { skip: TEST_STORE !== "postgres" && "needs NEXUS_TEST_STORE=postgres" }, () => {
   test("a key revoked on replica A ends its stream on replica B", async (t) => {
     // A minute of key cache (and so of periodic key re-reads) on B: only the notification can be quick.
