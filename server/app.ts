@@ -106,9 +106,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
   registerWatcherGauge(registry, () => hub.watcherCount());
   // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
-  // one SQLite process needs only its own hub.
-  // Key revocations ride the same channel; after a lost LISTEN connection, open streams re-check
-  // their keys as watchers resync (access is assigned before listen() starts the bridge).
+  // one SQLite process needs only its own hub. Key revocations ride the same channel; after a lost
+  // LISTEN connection, open streams re-check their keys as watchers resync (`access` exists by the
+  // time listen() starts the bridge).
   const bridge =
     config.databaseUrl === undefined
       ? undefined

@@ -125,8 +125,9 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     cors: createCors(config.corsOrigins),
     apiKeyService: createApiKeyService({
       keys,
+      willRevoke: (keyId) => keyLiveness.revoked(keyId),
       onRevoked: async (keyId) => {
-        // Here first (synchronously: nothing more reaches the key from this process), then the others.
+        // Again after the commit: drops a record the verifier may have cached meanwhile.
         keyLiveness.revoked(keyId);
         await deps.announceRevocation?.(keyId);
       },

@@ -17,9 +17,11 @@ import { requireId } from "./validate.ts";
 export function createApiKeyService(deps: {
   keys: ApiKeyManager;
   /**
-   * Told about each revocation once it is stored, so it takes effect at once: the verifier's cache,
-   * this process's open streams, other replicas. Awaited before RevokeApiKey answers.
+   * Told before the store records a revocation, so this process refuses the key (and ends its
+   * streams) before revoked_at exists: nothing here can be delivered or audited after it.
    */
+  willRevoke: (keyId: string) => void;
+  /** Told once a revocation is stored (the verifier's cache, other replicas); awaited before RevokeApiKey answers. */
   onRevoked: (keyId: string) => Promise<void>;
 }): ServiceImpl<typeof ApiKeyService> {
   const { keys } = deps;
@@ -39,7 +41,10 @@ export function createApiKeyService(deps: {
       return { apiKeys: page.items.map(apiKeyToProto), nextPageToken: page.nextPageToken };
     },
     async revokeApiKey(req) {
-      const record = await keys.revoke(requireId("key_id", req.keyId));
+      const keyId = requireId("key_id", req.keyId);
+      // Fail closed: should the store then fail (or the id be unknown), this process still refuses the id.
+      deps.willRevoke(keyId);
+      const record = await keys.revoke(keyId);
       await deps.onRevoked(record.id);
       return { apiKey: apiKeyToProto(record) };
     },
