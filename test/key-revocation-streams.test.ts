@@ -241,10 +241,12 @@ describe("across replicas (PostgreSQL LISTEN/NOTIFY)", { skip: TEST_STORE !== "p
       try {
         const current = Number((await admin(rig.server).tokens.getToken({ connectionId })).credential!.version);
         await within(stream.reached(current), 20_000, "first credential on B");
+        const calledAtMs = Date.now();
         const revoked = await admin(rig.server).keys.revokeApiKey({ keyId: key.keyId });
         const returnedAtMs = Date.now();
         const error = await within(stream.ended, 20_000, "B's stream end after revoke on A");
         const endedAfterMs = Date.now() - returnedAtMs;
+        reportFigure(t, "RevokeApiKey called on A → stream on B ended, ms", Date.now() - calledAtMs);
         assertKeyError(error, ErrorReason.API_KEY_REVOKED, "replica B");
 
         await admin(rig.server).tokens.refreshConnection({ connectionId });
