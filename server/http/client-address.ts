@@ -2,7 +2,7 @@
  * The client's address as audit rows and per-address limits see it: the socket peer, unless that
  * peer is a trusted proxy (NEXUS_TRUSTED_PROXIES), in which case X-Forwarded-For is read from the
  * right and the first address that is not a trusted proxy wins. Without trusted proxies the header
- * is ignored entirely: anyone can send it. Per-address limits count IPv6 clients by /64.
+ * is ignored entirely: anyone can send it.
  */
 import net from "node:net";
 
@@ -48,24 +48,6 @@ export function createTrustedProxyCheck(trustedProxies: readonly string[]): (add
     const family = net.isIP(plain);
     return family !== 0 && trusted.check(plain, family === 6 ? "ipv6" : "ipv4");
   };
-}
-
-/**
- * The key per-address limits count under: the IPv4 address, or for IPv6 its /64 prefix
- * (`2001:db8:1:2::/64`), since one host or home is routinely given a whole /64 and could
- * otherwise pick a fresh address for every connection. Anything else (empty, unknown) is itself.
- */
-export function perAddressKey(address: string | undefined): string {
-  const plain = normalize(address ?? "");
-  if (net.isIP(plain) !== 6) return plain === "" ? "unknown" : plain;
-  const [head = "", tail] = plain.replace(/%.*$/, "").split("::");
-  const split = (part: string | undefined) => (part === undefined || part === "" ? [] : part.split(":"));
-  const left = split(head);
-  const right = split(tail);
-  // "::" stands for the zero groups that are missing; an embedded IPv4 tail counts as two groups.
-  const missing = 8 - left.length - right.length - (right.at(-1)?.includes(".") ? 1 : 0);
-  const groups = tail === undefined ? left : [...left, ...Array<string>(missing).fill("0"), ...right];
-  return `${groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(":")}::/64`;
 }
 
 /** IPv4-mapped IPv6 (`::ffff:1.2.3.4`, what dual-stack sockets report) becomes plain IPv4. */
