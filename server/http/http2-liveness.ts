@@ -2,9 +2,10 @@
  * Keeps an HTTP/2 session from outliving its use: with no open stream it is closed with GOAWAY
  * after an idle timeout (a preface-only socket included), and while streams are open the peer is
  * PINGed on an interval and the session destroyed if an ack does not come in time (a dead peer
- * holding a stream). It owns these timers only; it never touches streams or decides limits.
+ * holding a stream). Like HTTP/1.1's request timeout, a stream whose request is still incomplete
+ * and unanswered after `requestTimeoutMs` is reset. It owns these timers only; it decides no limits.
  */
-import type { ServerHttp2Session, ServerHttp2Stream } from "node:http2";
+import { constants, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
 
 /** Why the liveness check ended a session. */
 export type Http2LivenessEnd = "http2_idle" | "http2_ping_timeout";
@@ -17,6 +18,12 @@ export interface Http2LivenessOptions {
   pingIntervalMs: number;
   /** A PING not acked within this is taken as a dead peer: the session is destroyed. */
   pingTimeoutMs: number;
+  /**
+   * A stream whose request the peer has not finished (no END_STREAM) and that has no response
+   * headers yet after this is reset with CANCEL: a request held open without a body reaches no
+   * interceptor, so no per-key or per-address stream cap would ever count it.
+   */
+  requestTimeoutMs: number;
   /** Called once, just before the check ends the session. */
   onEnd: (reason: Http2LivenessEnd) => void;
 }
@@ -97,7 +104,13 @@ export function watchHttp2Liveness(session: ServerHttp2Session, options: Http2Li
   session.on("stream", (stream: ServerHttp2Stream) => {
     openStreams++;
     update();
+    // Bidi streams (reflection) keep their request open for long, but they have answered by then.
+    const requestTimer = setTimeout(() => {
+      if (stream.state.remoteClose !== 1 && !stream.headersSent) stream.close(constants.NGHTTP2_CANCEL);
+    }, options.requestTimeoutMs);
+    requestTimer.unref();
     stream.once("close", () => {
+      clearTimeout(requestTimer);
       openStreams--;
       update();
     });

@@ -81,6 +81,7 @@ async function start(t: TestContext, options: Partial<ListenerOptions> = {}) {
     handler: (req, res) => {
       res.statusCode = 200;
       if (req.url === "/stream") (res as http2.Http2ServerResponse).write("first\n");
+      else if (req.url === "/upload") req.on("end", () => res.end("ok")).resume();
       else res.end("ok");
     },
     logger,
@@ -199,4 +200,21 @@ test("past maxConnectionsPerAddress one address is refused, other addresses and 
   for (let i = 0; i < 3; i++) assert.equal(await h2Get(await h2Session(t, port, "127.0.0.3"), "/proxy"), 200);
   assert.deepEqual(refused, ["max_connections_per_address"]);
   assert.deepEqual(listener.connections(), { sniffing: 0, http1: 0, http2: 6 });
+});
+
+test("an h2 stream whose request never ends and has no answer is reset; an answered one is not", async (t) => {
+  const { port } = await start(t, { headersTimeoutMs: 100, requestTimeoutMs: 200, http2PingIntervalMs: 100 });
+  const session = await h2Session(t, port);
+  // A request body that never comes: the handler here never answers /upload before the body ends.
+  const held = session.request({ ":method": "POST", ":path": "/upload" }, { endStream: false });
+  held.on("error", () => {});
+  // A bidi-style stream: the request stays open, but the server has answered.
+  const answered = session.request({ ":method": "POST", ":path": "/stream" }, { endStream: false });
+  answered.on("error", () => {});
+  await once(answered, "response");
+  await once(held, "close");
+  assert.equal(held.rstCode, http2.constants.NGHTTP2_CANCEL);
+  // Several PING rounds later, well past the request timeout, the answered stream is still open.
+  for (let pings = 0; pings < 4; pings++) await once(session, "ping");
+  assert.equal(answered.closed, false);
 });

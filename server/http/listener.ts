@@ -42,8 +42,9 @@ export interface ListenerOptions {
   firstByteTimeoutMs?: number;
   /** HTTP/1.1: time to receive a request's complete header block, else 408. Default 15 000. */
   headersTimeoutMs?: number;
-  /** HTTP/1.1: time to receive a whole request (headers and body), else 408. The response is not
-   * covered, so long-lived streaming responses are unaffected. Default 60 000. */
+  /** Time to receive a whole request (headers and body): HTTP/1.1 answers 408, HTTP/2 resets a
+   * stream that has no response yet. The response is not covered, so long-lived streaming
+   * responses are unaffected. Default 60 000. */
   requestTimeoutMs?: number;
   /** HTTP/1.1: an idle keep-alive connection is closed after this. Default 5 000. */
   keepAliveTimeoutMs?: number;
@@ -139,6 +140,7 @@ export function createListener(options: ListenerOptions): Listener {
     logger,
   });
   const liveness = {
+    requestTimeoutMs,
     idleTimeoutMs: options.http2IdleTimeoutMs ?? 30_000,
     pingIntervalMs: options.http2PingIntervalMs ?? 30_000,
     pingTimeoutMs: options.http2PingTimeoutMs ?? 20_000,
