@@ -18,7 +18,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
-import { createServerMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import { createServerMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
@@ -290,9 +290,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     if (!access.cors(req, res)) adapter(req, res);
   };
 
+  const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
   const listener = createListener({
     handler,
     logger,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    isExemptFromPerAddressCap: access.isTrustedProxy,
+    http2IdleTimeoutMs: config.http2IdleTimeoutMs,
+    http2PingIntervalMs: config.http2PingIntervalMs,
+    http2PingTimeoutMs: config.http2PingTimeoutMs,
+    onConnectionRefused: (reason) => connectionMetrics.rejected.inc({ reason }),
+    onConnectionClosed: (reason) => connectionMetrics.closed.inc({ reason }),
     onBeforeClose: () => {
       acceptingTraffic = false;
       health.shutdown();

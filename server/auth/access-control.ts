@@ -13,7 +13,7 @@ import type { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { startAuditRetention } from "../audit/audit-retention.ts";
 import { createAuditWriter, type AuditWriter } from "../audit/audit-writer.ts";
 import type { Config } from "../config/config.ts";
-import { createClientAddressResolver } from "../http/client-address.ts";
+import { createClientAddressResolver, createTrustedProxyCheck } from "../http/client-address.ts";
 import { createCors, type CorsHandler } from "../http/cors.ts";
 import type { NodeRequest } from "../http/endpoints.ts";
 import { createTokenBuckets } from "../limits/token-buckets.ts";
@@ -51,6 +51,8 @@ export interface AccessControl {
   readonly inProcessAddressInterceptor: Interceptor;
   /** The client address of a Node request (trusted-proxy aware). */
   clientAddress(req: NodeRequest): string;
+  /** Whether a socket peer is a trusted proxy (the listener spares those its per-address cap). */
+  isTrustedProxy(address: string): boolean;
   readonly cors: CorsHandler;
   readonly apiKeyService: ServiceImpl<typeof ApiKeyService>;
   readonly auditService: ServiceImpl<typeof AuditService>;
@@ -116,12 +118,13 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     interceptors: [
       createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
       createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
-      createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey }),
+      createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey, maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress }),
       createAuditInterceptor({ audit }),
       createKeyValidityInterceptor({ liveness: keyLiveness }),
     ],
     inProcessAddressInterceptor: createInProcessAddressInterceptor(),
     clientAddress: (req) => resolveAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]),
+    isTrustedProxy: createTrustedProxyCheck(config.trustedProxies),
     cors: createCors(config.corsOrigins),
     apiKeyService: createApiKeyService({
       keys,
