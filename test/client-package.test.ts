@@ -125,6 +125,13 @@ test("arethetypeswrong: every ESM resolution finds types (the package is ESM-onl
   await run(join(BIN, "attw"), ["--profile", "esm-only", "--format", "table-flipped", tarball], project);
 });
 
+test("without the optional peers the client loads, and bridge metrics and SigV4 name what to install", async () => {
+  const out = await run(process.execPath, ["optional-peers.mjs"], project, { PATH: process.env.PATH }, 60_000);
+  const outcome = JSON.parse(out.trim()) as { bridge: string; sigv4: string };
+  assert.match(outcome.bridge, /^TypeError: .*npm install prom-client/);
+  assert.match(outcome.sigv4, /^StrategyError: aws_sigv4: .*@smithy\/signature-v4 and @smithy\/hash-node/);
+});
+
 test("the agent type-checks under a strict NodeNext config (declaration files checked too)", async () => {
   await run(process.execPath, [TSC, "-p", "tsconfig.strict.json"], project);
 });
