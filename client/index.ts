@@ -1,7 +1,8 @@
 /**
  * The Nexus client: the only public entry point (the `@nexus/client` package; `nexus/client`
- * inside this repository). Everything not exported here is private. User-facing symbols come first; the section marked "advanced" is for callers that
- * assemble their own pieces (custom caches, strategies, transports).
+ * inside this repository). Everything not exported here is private. User-facing symbols come
+ * first; the section marked "advanced" is for callers that assemble their own pieces (custom
+ * caches, strategies, transports).
  */
 
 // The client and its typed services.

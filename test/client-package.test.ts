@@ -64,6 +64,7 @@ const targetSaw: (string | undefined)[] = [];
 let connectionId: string;
 let secret: string;
 
+// Bounded: each command below has its own timeout too (npm pack builds, npm install may fetch).
 before(async () => {
   project = mkdtempSync(join(tmpdir(), "nexus-outsider-"));
   const packs = JSON.parse(await run("npm", ["pack", "--json", "--pack-destination", project], join(REPO, "client"))) as PackResult[];
@@ -89,7 +90,7 @@ before(async () => {
   });
   await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
   targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/v1/me`;
-});
+}, { timeout: 300_000 });
 
 after(async () => {
   await new Promise((resolve) => (target ? target.close(resolve) : resolve(undefined)));

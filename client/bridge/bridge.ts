@@ -52,7 +52,8 @@ export interface Bridge {
 }
 
 /**
- * Creates a bridge.
+ * Creates a bridge. Its default metrics need the optional peer dependency prom-client; without it
+ * (and without `metrics`) this throws a TypeError naming the package to install.
  *
  * @example
  * const client = createNexusClient({ baseUrl: "https://nexus.example.com", apiKey });
