@@ -33,7 +33,7 @@ export function createProviderGrant(oauth: Pick<OAuthClient, "resolve" | "refres
     if (settings === undefined) {
       throw new FailedPreconditionError("provider_misconfigured", request.profile.name, "the profile has no OAuth settings");
     }
-    const provider = await oauth.resolve(settings, request.clientSecret, request.params);
+    const provider = await oauth.resolve({ ...request.profile, oauth: settings }, request.clientSecret, request.params);
     if (request.grant === "client_credentials") {
       const { kind: _kind, ...update } = await oauth.clientCredentials(provider, request.scopes);
       return update;
