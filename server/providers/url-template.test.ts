@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import {
   analyzeUrlTemplate,
@@ -133,5 +134,34 @@ describe("the URL-parameter rule in profile validation", () => {
     assert.equal(fieldOf(profile(shop, { urlParams: ["shop"] })), "valid");
     const mixed = { issuer: "https://{tenant}.{region}.idp.example.com", tokenEndpoint: "https://{tenant}.{region}.idp.example.com/t" };
     assert.match(fieldOf(profile(mixed, { urlParams: ["tenant"], operatorParams: { region: "eu" } })), /not a fixed registrable domain/, "the suffix must be fixed by the template itself");
+  });
+});
+
+describe("fillUrlTemplate under arbitrary connection values (fast-check)", () => {
+  test("a value is either refused or fills one label under the fixed domain", () => {
+    const templates = ["https://{shop}.myshopify.com/admin/oauth/access_token", "https://api.{shop}.example.co.uk/t?x=1"];
+    const values = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 80 }),
+      fc.stringMatching(/^[a-z0-9.:@/%?#\[\]-]{0,40}$/),
+      fc.domain(),
+      fc.webUrl(),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...templates), values, (template, value) => {
+        let url: string;
+        try {
+          url = fillUrlTemplate(template, { operator: {}, connection: { shop: value } });
+        } catch (err) {
+          assert.ok(err instanceof UrlTemplateError, String(err));
+          return;
+        }
+        const host = new URL(url).hostname;
+        const suffix = template.includes("myshopify") ? ".myshopify.com" : ".example.co.uk";
+        assert.ok(host.endsWith(suffix), host);
+        assert.equal(host.split(".").length, new URL(template.replace("{shop}", "x")).hostname.split(".").length, host);
+        assert.equal(new URL(url).port, "");
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
