@@ -40,6 +40,7 @@ export async function resolveForConsent(
 ): Promise<ResolvedProvider> {
   let provider: ResolvedProvider;
   try {
+    // settings is profile.oauth, already checked by requireOAuthSettings.
     provider = await oauth.resolve({ ...profile, oauth: settings }, clientSecret, params);
   } catch (cause) {
     throw resolutionError(profile.name, cause);

@@ -171,7 +171,12 @@ function checkUrlParams(
     }
   }
   // Judge the URL that will be called: operator values filled in, a sample label for the rest.
-  const concrete = template.replace(/\{([^{}]*)\}/g, (_m, name: string) => operatorParams[name] || "x");
+  let index = 0;
+  const concrete = template.replace(/\{([^{}]*)\}/g, (_m, name: string) => {
+    const kind = analyzed[index++]?.slot.kind;
+    const value = operatorParams[name] || "x";
+    return kind === "path" || kind === "query" ? encodeURIComponent(value) : value;
+  });
   const problem = (path[1] === "issuer" ? issuerUrlProblem : endpointUrlProblem)(concrete);
   return problem === undefined ? undefined : [path, problem];
 }
