@@ -109,8 +109,9 @@ async function runRemote(run: (keys: KeyAdmin) => Promise<number>, io: CommandIo
   try {
     return await run(createRemoteKeyAdmin(createApiClients(target).apiKeys));
   } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.InvalidArgument) return usage(io, describeFailure(err, target));
     io.stderr.write(`nexus: ${describeFailure(err, target)}\n`);
-    return err instanceof ConnectError && err.code === Code.InvalidArgument ? 2 : 1;
+    return 1;
   }
 }
 
