@@ -1,15 +1,18 @@
 /**
  * The README's "Other languages" recipe, run as written: Debian's protoc + grpc_python_plugin
  * generate Python stubs from proto/, and examples/python/nexus_watch.py (Debian's python3-grpcio)
- * calls GetToken and reads a WatchCredentials stream from a live server. Without those tools the
+ * calls GetToken and reads a WatchCredentials stream from a live server; and the section's buf
+ * managed-mode template really sets the Java package. Without those tools the
  * test skips locally and fails under CI=true (.ci/run installs them).
  */
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createKeyProvider, secretValue, seedConnection } from "./support/access-fixtures.ts";
-import { createScratchCheckout, fillPlaceholders, readmeShellBlocks } from "./support/readme-blocks.ts";
+import { createScratchCheckout, fillPlaceholders, readmeShellBlocks, REPO } from "./support/readme-blocks.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
 const PATH = process.env.PATH ?? "";
@@ -61,4 +64,19 @@ test("the README's Python recipe generates stubs, calls GetToken and reads Watch
   const expected = { connection_id: connectionId, strategy: "STRATEGY_TYPE_HEADER", version: 1, expires_at: 0, credential_fields: ["api_key"] };
   assert.deepEqual(lines, [{ get_token: expected }, { watch: expected }]);
   assert.ok(!run.stdout.includes(secret), "the example prints field names, never values");
+});
+
+test("the README's buf managed-mode template sets the Java package the README names", { skip, timeout: 120_000 }, async () => {
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Other languages"));
+  const template = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(template, "the section shows a buf.gen.yaml");
+  writeFileSync(join(checkout.path, "gen-java.yaml"), template);
+  symlinkSync(join(REPO, "buf.yaml"), join(checkout.path, "buf.yaml"));
+  await promisify(execFile)(join(REPO, "node_modules/.bin/buf"), ["generate", "--template", "gen-java.yaml"], { cwd: checkout.path, timeout: 90_000 }).catch(
+    (err: { stderr?: string }) => assert.fail(`buf generate failed:\n${err.stderr ?? ""}`),
+  );
+  const tokens = join(checkout.path, "gen-java/com/example/gen/nexus/v1/TokensProto.java");
+  assert.ok(existsSync(tokens), "Java classes under com.example.gen");
+  assert.match(readFileSync(tokens, "utf8"), /^package com\.example\.gen\.nexus\.v1;/m);
 });
