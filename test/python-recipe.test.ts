@@ -3,7 +3,7 @@
  * generate Python stubs from proto/, and examples/python/nexus_watch.py (Debian's python3-grpcio)
  * calls GetToken and reads a WatchCredentials stream from a live server; and the section's buf
  * managed-mode template really sets the Java package. Without those tools the
- * test skips locally and fails under CI=true (.ci/run installs them).
+ * test skips locally and fails when CI is set (.ci/run installs them).
  */
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";

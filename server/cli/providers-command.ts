@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { DEFAULT_URL } from "./api-client.ts";
 import { providersApply } from "./providers-apply.ts";
 import { ProvidersFileError } from "./providers-file.ts";
 import { providersPlan, type CommandIo, type ProvidersOptions } from "./providers-plan.ts";
@@ -24,9 +25,6 @@ options:
       --update-secrets    re-send client secrets the server already has (rotation)
       --detailed-exitcode plan only: exit 3 when there are changes
 `;
-
-/** Default server URL. */
-export const DEFAULT_URL = "http://127.0.0.1:8080";
 
 /** Runs `nexus providers …` with `argv` after the word "providers"; returns the exit code. */
 export async function runProvidersCommand(argv: string[], io: CommandIo): Promise<number> {
