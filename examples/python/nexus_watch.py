@@ -53,4 +53,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except grpc.RpcError as err:
+        # The status code is the contract (NOT_FOUND, FAILED_PRECONDITION, ...); the ErrorInfo detail
+        # in the grpc-status-details-bin trailer carries the machine-readable reason.
+        print(f"nexus: {err.code().name}: {err.details()}", file=sys.stderr)
+        sys.exit(1)
