@@ -35,7 +35,7 @@ import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
-import { createRoutes, NEXUS_SERVICES } from "./rpc/routes.ts";
+import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
@@ -213,7 +213,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     apiKeys: access.apiKeyService,
     audit: access.auditService,
     health: health.impl,
-    reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health] }),
+    reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health], files: ERROR_DETAIL_FILES }),
   });
 
   // First entry = outermost layer. Logging sees everything (and sets the request id), metrics see

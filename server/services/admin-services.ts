@@ -60,6 +60,7 @@ export function createAuditService(deps: { store: Pick<Store, "listAuditEvents">
           tenantId: req.tenantId === "" ? undefined : requireId("tenant_id", req.tenantId),
           connectionId: req.connectionId === "" ? undefined : requireId("connection_id", req.connectionId),
           action: req.action === "" ? undefined : checkAction(req.action),
+          keyId: req.keyId === "" ? undefined : requireId("key_id", req.keyId),
           startTimeMs: req.startTime === undefined ? undefined : timestampToMs("start_time", req.startTime),
           endTimeMs: req.endTime === undefined ? undefined : timestampToMs("end_time", req.endTime),
         },
