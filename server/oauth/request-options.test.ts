@@ -65,3 +65,17 @@ test("a provider that accepts the connection and never answers costs the first-b
     server.close();
   }
 });
+
+test("the default transport answers with the global Response class (error statuses are sorted by it)", async () => {
+  const { createServer } = await import("node:http");
+  const server = createServer((_req, res) => res.writeHead(503, { "content-type": "text/plain" }).end("down"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const res = await createProviderFetch()(`http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}/token`, { method: "POST" });
+    assert.ok(res instanceof Response);
+    assert.equal(res.status, 503);
+    assert.equal(await res.text(), "down");
+  } finally {
+    server.close();
+  }
+});

@@ -29,9 +29,16 @@ export function createProviderFetch(options: { connectTimeoutMs?: number; firstB
     connect: { timeout: options.connectTimeoutMs ?? DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS },
     headersTimeout: options.firstByteTimeoutMs ?? DEFAULT_PROVIDER_FIRST_BYTE_TIMEOUT_MS,
   });
-  // undici's Request/Response are the classes Node's global fetch is built from; oauth4webapi
-  // checks responses by tag, not identity.
-  return (url, init) => undiciFetch(url, { ...(init as object), dispatcher: agent }) as unknown as Promise<Response>;
+  return async (url, init) => {
+    const res = await undiciFetch(url, { ...(init as object), dispatcher: agent });
+    // Re-wrapped as the global Response: the package's own class would fail `instanceof Response`
+    // checks (token-failure.ts sorts error statuses by it). The body stream is passed through.
+    return new Response(res.body as ReadableStream<Uint8Array> | null, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers as unknown as Headers,
+    });
+  };
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
