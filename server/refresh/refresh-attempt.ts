@@ -24,6 +24,7 @@ import type { CredentialAccess, StoredCredential } from "./credential-access.ts"
 import { mergeTokenSet } from "./merge-token-set.ts";
 import type { GrantRequest } from "./provider-grant.ts";
 import type { RefreshEngineOptions } from "./refresh-engine.ts";
+import { createLeaseTokens, keepLeaseRenewed, type HeldLease } from "./refresh-lease.ts";
 import type { RefreshMetricOutcome } from "./refresh-metrics.ts";
 import { expiresAtMs, isExpired, isExpiring, mustRefreshOnRead, proactiveRefreshAtMs } from "./token-freshness.ts";
 
@@ -64,19 +65,11 @@ const POLL_MAX_MS = 250;
 /** Saves after a successful grant are retried: the provider may already have rotated the refresh token. */
 const SAVE_TRIES = 3;
 
-/** A claimed lease: the flight's lease token, and whether its previous holder died mid provider call. */
-interface HeldLease {
-  token: string;
-  wasInterrupted: boolean;
-}
-
 /** Creates the flight runner; `attempts` (retry counts per connection) lives as long as it does. */
 export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   const { store, credentials, now, owner, logger } = deps;
   const attempts = new Map<string, number>();
-  // Each flight claims under its own token (owner id + sequence): a flight can only renew or release
-  // the lease it took, never one a later flight of this process took after it ran out.
-  let flightSeq = 0;
+  const nextLeaseToken = createLeaseTokens(owner);
   const fresh = (credential: StoredCredential, outcome: FlightOutcome): FlightResult => ({ kind: "fresh", credential, outcome });
   const count = (outcome: RefreshMetricOutcome) => deps.metrics?.refreshes.inc({ outcome });
   const proactiveRefreshAt = (expiryMs: number) => proactiveRefreshAtMs(expiryMs, now(), deps.skewMs, deps.random);
@@ -85,8 +78,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   async function acquireLease(id: string, mode: FlightMode, observed: number): Promise<HeldLease | FlightResult> {
     let waitedMs = 0;
     let pollMs = POLL_FIRST_MS;
-    flightSeq += 1;
-    const token = `${owner}#${flightSeq}`;
+    const token = nextLeaseToken();
     for (;;) {
       const claimed = await store.claimRefreshLease(id, token, deps.leaseMs, now());
       if (claimed) return { token, wasInterrupted: claimed.wasInterrupted };
@@ -315,29 +307,6 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     if (row.nextRefreshAtMs !== null) await store.setNextRefresh(row.id, null);
   }
 
-  /** Renews the lease every leaseRenewMs until stopped; a lost lease is logged once (the version fences). */
-  function keepRenewed(id: string, token: string): () => void {
-    let isRenewing = false;
-    let isLost = false;
-    return deps.every(deps.leaseRenewMs, () => {
-      if (isRenewing || isLost) return;
-      isRenewing = true;
-      store
-        .renewRefreshLease(id, token, deps.leaseMs, now())
-        .then(
-          (isHeld) => {
-            if (isHeld) return;
-            isLost = true;
-            logger.warn({ connectionId: id }, "refresh lease lost mid-flight; the save is fenced by the credential version");
-          },
-          (error: unknown) => logger.warn({ connectionId: id, err: error }, "refresh lease not renewed; retrying"),
-        )
-        .finally(() => {
-          isRenewing = false;
-        });
-    });
-  }
-
   function notify(emit: () => void): void {
     try {
       emit();
@@ -350,7 +319,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     async run(connection, mode, observedVersion) {
       const lease = await acquireLease(connection.id, mode, observedVersion);
       if ("kind" in lease) return lease;
-      const stopRenewing = keepRenewed(connection.id, lease.token);
+      const stopRenewing = keepLeaseRenewed(deps, connection.id, lease.token);
       try {
         return await underLease(connection, mode, observedVersion, lease);
       } finally {
