@@ -21,16 +21,19 @@ const READ_WAIT_MS = 500;
 
 test("provider 503 then hanging: valid tokens served at once, expired ones answer unavailable within the bound, recovery seen soon after", async (t) => {
   const provider = await startRotatingProvider({ reuseWindowMs: 0, accessTtlSeconds: 3600 });
-  // The refresh margin of an 8-second token is half its life (token-freshness.ts): past 4 s, every
-  // read of it wants a refresh while it is still valid for almost 4 s.
+  // The refresh margin of a 16-second token is half its life (token-freshness.ts): past 8 s, every
+  // read of it wants a refresh while it is still valid for almost 8 s.
+  // The server's clock runs ahead on demand (token age, cool-down) instead of the test sleeping.
+  let aheadMs = 0;
   const server = await startServer({
+    overrides: { now: () => Date.now() + aheadMs },
     env: { NEXUS_REFRESH_SKEW_MS: "60000", NEXUS_REFRESH_READ_WAIT_MS: String(READ_WAIT_MS), NEXUS_ENCRYPTION_KEYS: generateKeyringText("k1") },
   });
   try {
     await registerRotatingProvider(server.app, "hang-idp", provider);
-    const valid = await seedRotatingConnection(server.app, "hang-idp", provider.newGrant(), 8);
+    const valid = await seedRotatingConnection(server.app, "hang-idp", provider.newGrant(), 16);
     // A second valid one, untouched by the 503 phase (whose failure puts `valid` into backoff).
-    const validInHang = await seedRotatingConnection(server.app, "hang-idp", provider.newGrant(), 8);
+    const validInHang = await seedRotatingConnection(server.app, "hang-idp", provider.newGrant(), 16);
     const expired = await seedRotatingConnection(server.app, "hang-idp", provider.newGrant(), -1);
     const tokens = createClient(TokenService, createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.bearer()] }));
     const read = async (connectionId: string) => {
@@ -43,7 +46,7 @@ test("provider 503 then hanging: valid tokens served at once, expired ones answe
       }
     };
 
-    await new Promise((resolve) => setTimeout(resolve, 4_100));
+    aheadMs += 8_100;
     provider.mode = "unavailable";
     assert.equal((await read(valid)).code, "ok", "503: the still-valid token is served");
     assert.equal((await read(expired)).code, "Unavailable", "503: no token to serve");
@@ -58,7 +61,7 @@ test("provider 503 then hanging: valid tokens served at once, expired ones answe
     assert.ok(provider.stats.hanging >= 1, "a refresh is still hanging at the provider");
     // Past the cool-down left by the 503s, the next read of the expired token is the probe: it waits
     // for the read bound, then answers while its refresh still hangs; the reads after it fail fast.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    aheadMs += 1_100;
     const hangingBefore = provider.stats.hanging;
     const expiredReads = [];
     for (let i = 0; i < 5; i += 1) expiredReads.push(await read(expired));
