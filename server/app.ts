@@ -85,6 +85,12 @@ export interface AppOverrides {
   announce?: (text: string) => void;
 }
 
+/**
+ * Longest wait at shutdown for in-flight refreshes, ms: one provider call's total timeout (10 s)
+ * plus its save.
+ */
+const REFRESH_DRAIN_MS = 15_000;
+
 /** Builds the app from a validated configuration. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   checkServerConfig(config);
@@ -176,6 +182,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     owner: replicaId,
     skewMs: config.refreshSkewMs,
     leaseMs: config.refreshLeaseMs,
+    readWaitMs: config.refreshReadWaitMs,
     logger,
     metrics: createRefreshMetrics(registry),
     shouldKeepFresh: (connectionId) => hub.hasWatchers(connectionId),
@@ -330,6 +337,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       closing ??= (async () => {
         await listener.close({ graceMs: config.shutdownGraceMs });
         await scheduler.stop();
+        // Refreshes still running (background, scheduled) finish and save first: a rotated refresh
+        // token the provider already sent must not die with the process (rolling deploys).
+        const unfinished = await engine.drain(REFRESH_DRAIN_MS);
+        if (unfinished > 0) logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         await consentSweeper.stop();
         await bridge?.close();
         await access.close();

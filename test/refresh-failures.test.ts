@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { watchRaw, watchTyped } from "./support/credential-watchers.ts";
+import { eventually } from "./support/client-test-kit.ts";
 import { reportFigure, sleep, startRefreshRig, storedTokens, untilExpiring } from "./support/refresh-rig.ts";
 
 /** The code of a rejected call, or "ok". */
@@ -166,11 +167,17 @@ test("a provider that does not rotate refresh tokens (and omits them on refresh)
     assert.ok(initial.tokens.refreshToken);
     const mark = rig.idp.tokenRequests.length;
 
-    // Refresh 1 and 2 forced (RefreshConnection), refresh 3 on read once the token is expiring.
+    // Refresh 1 and 2 forced (RefreshConnection), refresh 3 behind a read once the token is expiring
+    // (the read is answered with the still-valid stored token at once).
     const forced = [await rig.tokens.refreshConnection({ connectionId }), await rig.tokens.refreshConnection({ connectionId })];
     assert.deepEqual(forced.map((r) => Number(r.credential?.version)), [2, 3]);
     await untilExpiring(Number(forced[1]!.credential?.expiresAt));
-    const onRead = await rig.tokens.getToken({ connectionId });
+    assert.equal(Number((await rig.tokens.getToken({ connectionId })).credential?.version), 3);
+    await eventually(() => rig.refreshRequests(mark).filter((c) => c.outcome === "issued").length === 3, 10_000, "the background refresh");
+    let onRead = await rig.tokens.getToken({ connectionId });
+    for (const deadline = Date.now() + 10_000; Number(onRead.credential?.version) !== 4 && Date.now() < deadline; ) {
+      onRead = await rig.tokens.getToken({ connectionId });
+    }
     assert.equal(Number(onRead.credential?.version), 4);
 
     const calls = rig.refreshRequests(mark);

@@ -37,7 +37,9 @@ test("return URL origins are parsed and validated", () => {
 test("refresh timing settings have defaults and limits", () => {
   const defaults = loadConfig({});
   assert.equal(defaults.refreshSkewMs, 300_000);
-  assert.equal(defaults.refreshLeaseMs, 30_000);
+  assert.equal(defaults.refreshLeaseMs, 5_000);
+  assert.equal(defaults.refreshReadWaitMs, 2_000);
+  assert.equal(loadConfig({ NEXUS_REFRESH_READ_WAIT_MS: "500" }).refreshReadWaitMs, 500);
   assert.equal(defaults.watchHeartbeatMs, 15_000);
   assert.equal(loadConfig({ NEXUS_REFRESH_LEASE_MS: "12000" }).refreshLeaseMs, 12_000);
   assert.throws(() => loadConfig({ NEXUS_REFRESH_LEASE_MS: "10" }), /NEXUS_REFRESH_LEASE_MS must be at least 1000/);

@@ -37,10 +37,12 @@ export interface Config {
   /** Refresh an OAuth access token this long before it expires (on read and proactively), ms. */
   refreshSkewMs: number;
   /**
-   * How long a replica's refresh lease lasts, ms: after a crash, other replicas wait at most this
-   * long before refreshing that connection. Keep it above the provider timeout (10 s).
+   * How long a replica's refresh lease lasts without renewal, ms (the holder renews it every 30 %
+   * of this while its refresh runs): after a crash, other replicas take over within this long.
    */
   refreshLeaseMs: number;
+  /** Longest wait of a token read whose access token has expired, for its refresh, ms; then `unavailable`. */
+  refreshReadWaitMs: number;
   /** Heartbeat period of WatchCredentials streams, ms (keeps idle streams alive through proxies). */
   watchHeartbeatMs: number;
   /** Largest accepted request body, in bytes (Connect, gRPC and REST alike). */
@@ -116,6 +118,7 @@ const envSchema = z.object({
   NEXUS_RETURN_URL_ORIGINS: z.string().optional(),
   NEXUS_REFRESH_SKEW_MS: integer("NEXUS_REFRESH_SKEW_MS", 0, 24 * 3600 * 1000).optional(),
   NEXUS_REFRESH_LEASE_MS: integer("NEXUS_REFRESH_LEASE_MS", 1000, 600_000).optional(),
+  NEXUS_REFRESH_READ_WAIT_MS: integer("NEXUS_REFRESH_READ_WAIT_MS", 0, 60_000).optional(),
   NEXUS_WATCH_HEARTBEAT_MS: integer("NEXUS_WATCH_HEARTBEAT_MS", 1000, 3600 * 1000).optional(),
   NEXUS_MAX_BODY_BYTES: integer("NEXUS_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024).optional(),
   NEXUS_SHUTDOWN_GRACE_MS: integer("NEXUS_SHUTDOWN_GRACE_MS", 0, 600_000).optional(),
@@ -201,7 +204,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,
     returnUrlOrigins,
     refreshSkewMs: e.NEXUS_REFRESH_SKEW_MS ?? 5 * 60 * 1000,
-    refreshLeaseMs: e.NEXUS_REFRESH_LEASE_MS ?? 30_000,
+    refreshLeaseMs: e.NEXUS_REFRESH_LEASE_MS ?? 5_000,
+    refreshReadWaitMs: e.NEXUS_REFRESH_READ_WAIT_MS ?? 2_000,
     watchHeartbeatMs: e.NEXUS_WATCH_HEARTBEAT_MS ?? 15_000,
     maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? 1024 * 1024,
     shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? 10_000,

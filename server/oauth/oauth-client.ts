@@ -12,7 +12,7 @@ import { exchangeAuthorizationCode, validateCallback, type CodeExchangeInput } f
 import { createDiscoveryCache, ProviderMetadataError, type DiscoveryCacheOptions } from "./discovery.ts";
 import { refreshTokenGrant } from "./refresh-token-grant.ts";
 import { resolveProvider, type ResolvedProvider } from "./resolved-provider.ts";
-import type { FetchFn } from "./request-options.ts";
+import { createProviderFetch, type FetchFn } from "./request-options.ts";
 import { revokeToken } from "./revoke-token.ts";
 import type { TokenSetUpdate } from "./token-set.ts";
 
@@ -42,7 +42,7 @@ export interface OAuthClient {
 export interface OAuthClientOptions {
   /** Clock in epoch milliseconds (token expiry, discovery cache). */
   now: () => number;
-  /** Outbound fetch; default the global fetch. */
+  /** Outbound fetch; default `createProviderFetch()` (connect and first-byte timeouts). */
   fetch?: FetchFn;
   /** Timeout of each provider request, milliseconds; default 10 s. */
   timeoutMs?: number;
@@ -52,7 +52,8 @@ export interface OAuthClientOptions {
 
 /** Creates the OAuth client. */
 export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
-  const { now, fetch, timeoutMs } = options;
+  const { now, timeoutMs } = options;
+  const fetch = options.fetch ?? createProviderFetch();
   const discovery = createDiscoveryCache({ ...options.discovery, now, fetch, timeoutMs });
   return {
     resolve: async (profile, clientSecret, connectionParams) => {

@@ -1,15 +1,45 @@
 /**
- * Transport options for every outbound OAuth request: the injected `fetch`, a per-request timeout,
- * and the one place plain http is tolerated (loopback only, for tests and local development).
- * It owns no protocol logic and never logs request or response bodies (they carry codes and tokens).
+ * Transport options for every outbound OAuth request: the injected `fetch`, a total and a
+ * first-byte timeout per request (plus a connect timeout on the default transport), and the one
+ * place plain http is tolerated (loopback only, for tests and local development). It owns no
+ * protocol logic and never logs request or response bodies (they carry codes and tokens).
  */
 import { allowInsecureRequests, customFetch, type HttpRequestOptions } from "oauth4webapi";
+import { Agent, fetch as undiciFetch } from "undici";
 
 /** A fetch-compatible function; tests pass one that observes or fakes provider calls. */
 export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
 
 /** Default timeout of one provider request: 10 seconds. */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
+/**
+ * Default wait for a provider's response headers, from the start of the request (connect included):
+ * 5 seconds, so a provider that accepts and never answers costs seconds, not the total timeout.
+ */
+export const DEFAULT_PROVIDER_FIRST_BYTE_TIMEOUT_MS = 5_000;
+/** Default TCP + TLS connect timeout of the default transport: 3 seconds (a black-holed address). */
+export const DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS = 3_000;
+
+/**
+ * The default transport for provider requests: undici's fetch over its own connection pool, with
+ * a connect timeout and a headers timeout (undici's defaults are 10 s and 300 s).
+ */
+export function createProviderFetch(options: { connectTimeoutMs?: number; firstByteTimeoutMs?: number } = {}): FetchFn {
+  const agent = new Agent({
+    connect: { timeout: options.connectTimeoutMs ?? DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS },
+    headersTimeout: options.firstByteTimeoutMs ?? DEFAULT_PROVIDER_FIRST_BYTE_TIMEOUT_MS,
+  });
+  return async (url, init) => {
+    const res = await undiciFetch(url, { ...(init as object), dispatcher: agent });
+    // Re-wrapped as the global Response: the package's own class would fail `instanceof Response`
+    // checks (token-failure.ts sorts error statuses by it). The body stream is passed through.
+    return new Response(res.body as ReadableStream<Uint8Array> | null, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers as unknown as Headers,
+    });
+  };
+}
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
@@ -49,14 +79,26 @@ export function createRequestOptions(input: {
   urls: readonly string[];
   fetch?: FetchFn;
   timeoutMs?: number;
+  /** Longest wait for the response headers, ms; default DEFAULT_PROVIDER_FIRST_BYTE_TIMEOUT_MS. */
+  firstByteTimeoutMs?: number;
 }): RequestOptions {
   const fetchFn: FetchFn = input.fetch ?? ((url, init) => fetch(url, init));
   const timeoutMs = input.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS;
-  const guardedFetch: FetchFn = (url, init) => {
-    if (!isAllowedEndpointUrl(url)) {
-      return Promise.reject(new InsecureEndpointError());
+  const firstByteMs = input.firstByteTimeoutMs ?? DEFAULT_PROVIDER_FIRST_BYTE_TIMEOUT_MS;
+  const guardedFetch: FetchFn = async (url, init) => {
+    if (!isAllowedEndpointUrl(url)) throw new InsecureEndpointError();
+    // Enforced here too (not only by the default transport's agent), so an injected fetch gets it.
+    const firstByte = new AbortController();
+    const timer = setTimeout(
+      () => firstByte.abort(new DOMException(`no response headers within ${firstByteMs} ms`, "TimeoutError")),
+      firstByteMs,
+    );
+    const signal = init.signal ? AbortSignal.any([init.signal, firstByte.signal]) : firstByte.signal;
+    try {
+      return await fetchFn(url, { ...init, signal });
+    } finally {
+      clearTimeout(timer);
     }
-    return fetchFn(url, init);
   };
   const needsInsecure = input.urls.some((u) => URL.parse(u)?.protocol === "http:" && isLoopbackUrl(u));
   return {

@@ -71,6 +71,10 @@ describe("shipped provider catalog", () => {
     assert.deepEqual(catalog.get("gitlab-self-hosted")?.operatorParams, { host: "" });
     assert.deepEqual(catalog.get("salesforce-my-domain")?.urlParams, ["my_domain"]);
     assert.equal(catalog.get("paypal")?.authType, "oauth2_client_credentials");
+    // Okta's default rotation grace period; Xero keeps the previous refresh token for 30 minutes.
+    assert.equal(catalog.get("okta")?.oauth?.refreshTokenReuseWindowSeconds, 30);
+    assert.equal(catalog.get("xero")?.oauth?.refreshTokenReuseWindowSeconds, 1800);
+    assert.equal(catalog.get("google")?.oauth?.refreshTokenReuseWindowSeconds, undefined);
   });
 
   test("filters by category, case-insensitively", () => {

@@ -113,6 +113,7 @@ export const oauthInputSchema = z.strictObject({
   omitScopeOnExchange: z.boolean({ error: "must be true or false" }).optional(),
   extraTokenFields: list(fieldName, 20).optional(),
   tokenRequestHeaders: z.record(headerName, noLineBreaks(1024), { error: required("an object of strings") }).optional(),
+  refreshTokenReuseWindowSeconds: z.int({ error: "must be a whole number of seconds" }).min(0, { error: "must be 0 to 86400" }).max(86_400, { error: "must be 0 to 86400" }).optional(),
 });
 
 /** Provider profile input (API, catalog or store), before defaults and cross-field rules. */

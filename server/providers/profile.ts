@@ -42,6 +42,12 @@ export interface OAuthSettings {
   extraTokenFields?: string[];
   /** Extra headers on token-endpoint requests (GitHub answers form-encoded unless `Accept: application/json`). */
   tokenRequestHeaders?: Record<string, string>;
+  /**
+   * How long, seconds, the provider still accepts a rotated-out refresh token (Okta's grace period,
+   * Auth0's rotation overlap, Xero's 30 minutes). Unset: unknown or none. A retry after a replica
+   * died mid-refresh only saves the grant inside this window.
+   */
+  refreshTokenReuseWindowSeconds?: number;
 }
 
 /** A provider profile. */

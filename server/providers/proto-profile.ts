@@ -72,6 +72,7 @@ function oauthFromProto(o: ProtoOAuthSettings, field: string): OAuthSettingsInpu
     omitScopeOnExchange: o.omitScopeOnExchange,
     extraTokenFields: o.extraTokenFields,
     tokenRequestHeaders: o.tokenRequestHeaders,
+    refreshTokenReuseWindowSeconds: o.refreshTokenReuseWindowSeconds,
   };
 }
 
@@ -103,6 +104,7 @@ export function profileToProto(profile: ProviderProfile, hasClientSecret = false
             omitScopeOnExchange: o.omitScopeOnExchange,
             extraTokenFields: o.extraTokenFields ?? [],
             tokenRequestHeaders: o.tokenRequestHeaders ?? {},
+            refreshTokenReuseWindowSeconds: o.refreshTokenReuseWindowSeconds,
           },
     credentialSchema: profile.credentialSchema as Provider["credentialSchema"],
     strategy: strategyToProto(profile.strategy),
@@ -149,6 +151,7 @@ export function presentPaths(p: Provider): string[] {
       ["omit_scope_on_exchange", o.omitScopeOnExchange],
       ["extra_token_fields", o.extraTokenFields.length > 0],
       ["token_request_headers", Object.keys(o.tokenRequestHeaders).length > 0],
+      ["refresh_token_reuse_window_seconds", o.refreshTokenReuseWindowSeconds !== undefined],
     ];
     for (const [name, isSet] of set) if (isSet) paths.push(`oauth.${name}`);
   }

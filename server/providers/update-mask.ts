@@ -44,6 +44,7 @@ const OAUTH_FIELDS = {
   omit_scope_on_exchange: "omitScopeOnExchange",
   extra_token_fields: "extraTokenFields",
   token_request_headers: "tokenRequestHeaders",
+  refresh_token_reuse_window_seconds: "refreshTokenReuseWindowSeconds",
 } as const satisfies Record<string, keyof OAuthSettingsInput>;
 
 // The fields the proto OAuthSettings carries: a whole-"oauth" replacement replaces exactly these.

@@ -194,3 +194,12 @@ describe("validate-profile", () => {
     assert.equal(fieldPath("", ["urlParams", 2]), "url_params[2]");
   });
 });
+
+test("refreshTokenReuseWindowSeconds: whole seconds from 0 to 86400, kept as given", () => {
+  const withWindow = (value: unknown) => ({ ...oauthProfile(), oauth: { ...oauthProfile().oauth, refreshTokenReuseWindowSeconds: value } });
+  assert.equal(validator.validate(withWindow(30)).oauth?.refreshTokenReuseWindowSeconds, 30);
+  assert.equal(validator.validate(oauthProfile()).oauth?.refreshTokenReuseWindowSeconds, undefined);
+  for (const bad of [-1, 1.5, 86_401, "30"]) {
+    assert.equal(fieldOf(() => validator.validate(withWindow(bad))), "provider.oauth.refresh_token_reuse_window_seconds", String(bad));
+  }
+});

@@ -227,6 +227,7 @@ function buildOAuth(input: ProviderProfileInput, hasClientSecret: boolean, purpo
     omitScopeOnExchange: o.omitScopeOnExchange ?? false,
     extraTokenFields: o.extraTokenFields?.length ? o.extraTokenFields : undefined,
     tokenRequestHeaders: o.tokenRequestHeaders && Object.keys(o.tokenRequestHeaders).length > 0 ? o.tokenRequestHeaders : undefined,
+    refreshTokenReuseWindowSeconds: o.refreshTokenReuseWindowSeconds,
   });
 }
 

@@ -2,8 +2,11 @@
  * One refresh flight of one connection, across replicas: take the store lease (or wait for the
  * holder's result), re-read under the lease, call the provider, merge, save as compare-and-set on
  * the version read, and sort failures (dead grant → attention_required; provider configuration and
- * transient failures → backoff, connection stays active). In-process single flight is the engine's
- * job; this module never decides what a caller gets back when a flight fails.
+ * transient failures → backoff, connection stays active). The holder renews its short lease while
+ * the flight runs, so a dead holder is noticed within one lease; a taker of a lease whose holder died
+ * mid provider call retries at once with the last saved refresh token (inside the provider's reuse
+ * window, if it has one). In-process single flight is the engine's job; this module never decides
+ * what a caller gets back when a flight fails.
  */
 import {
   ConflictError,
@@ -21,6 +24,7 @@ import type { CredentialAccess, StoredCredential } from "./credential-access.ts"
 import { mergeTokenSet } from "./merge-token-set.ts";
 import type { GrantRequest } from "./provider-grant.ts";
 import type { RefreshEngineOptions } from "./refresh-engine.ts";
+import { createLeaseTokens, keepLeaseRenewed, type HeldLease } from "./refresh-lease.ts";
 import type { RefreshMetricOutcome } from "./refresh-metrics.ts";
 import { expiresAtMs, isExpired, isExpiring, mustRefreshOnRead, proactiveRefreshAtMs } from "./token-freshness.ts";
 
@@ -31,7 +35,7 @@ export type FlightMode = "ensure" | "force" | "scheduled";
  * How a flight ended: a refresh outcome, or current (nothing to do under the lease), joined
  * (another replica refreshed while we waited), lease_busy, not_refreshable, not_active.
  */
-export type FlightOutcome = RefreshMetricOutcome | "current" | "joined" | "lease_busy" | "not_refreshable" | "not_active";
+export type FlightOutcome = RefreshMetricOutcome | "current" | "joined" | "lease_busy" | "lease_lost" | "not_refreshable" | "not_active";
 
 /** A flight's result; on failure, the stored credential (if any) a caller may still fall back to. */
 export type FlightResult =
@@ -42,7 +46,7 @@ export type FlightResult =
 export type RefreshAttemptDeps = Required<
   Pick<
     RefreshEngineOptions,
-    "store" | "providers" | "refreshGrant" | "classify" | "now" | "random" | "owner" | "skewMs" | "leaseMs" | "backoff" | "sleep" | "logger" | "shouldKeepFresh"
+    "store" | "providers" | "refreshGrant" | "classify" | "now" | "random" | "owner" | "skewMs" | "leaseMs" | "leaseRenewMs" | "every" | "backoff" | "sleep" | "logger" | "shouldKeepFresh"
   >
 > &
   Pick<RefreshEngineOptions, "metrics" | "onCredentialChanged" | "onStatusChanged"> & { credentials: CredentialAccess };
@@ -65,20 +69,25 @@ const SAVE_TRIES = 3;
 export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   const { store, credentials, now, owner, logger } = deps;
   const attempts = new Map<string, number>();
+  const nextLeaseToken = createLeaseTokens(owner);
   const fresh = (credential: StoredCredential, outcome: FlightOutcome): FlightResult => ({ kind: "fresh", credential, outcome });
   const count = (outcome: RefreshMetricOutcome) => deps.metrics?.refreshes.inc({ outcome });
   const proactiveRefreshAt = (expiryMs: number) => proactiveRefreshAtMs(expiryMs, now(), deps.skewMs, deps.random);
 
-  /** Takes the lease (null), or returns what the holder achieved while we polled, bounded by the lease time. */
-  async function acquireLease(id: string, mode: FlightMode, observed: number): Promise<FlightResult | null> {
+  /** Takes the lease, or returns what the holder achieved while we polled, bounded by the lease time. */
+  async function acquireLease(id: string, mode: FlightMode, observed: number): Promise<HeldLease | FlightResult> {
     let waitedMs = 0;
     let pollMs = POLL_FIRST_MS;
+    const token = nextLeaseToken();
     for (;;) {
-      if (await store.claimRefreshLease(id, owner, deps.leaseMs, now())) return null;
+      const claimed = await store.claimRefreshLease(id, token, deps.leaseMs, now());
+      if (claimed) return { token, wasInterrupted: claimed.wasInterrupted };
       const latest = await credentials.require(id);
       const isSettled = latest.version > observed && (mode !== "ensure" || !isExpiring(latest.secret, latest.savedAtMs, now(), deps.skewMs));
       if (isSettled) return fresh(latest, "joined");
-      // A live holder finishes (or its lease runs out) within leaseMs of its claim, which was before ours.
+      // A live holder renews its lease while it works, so this bound can end before a slow provider
+      // answers: callers then fall back (ensure) or report lease_busy. A dead holder's lease runs out
+      // within leaseMs of its last renewal, and the next poll takes it over.
       if (waitedMs >= deps.leaseMs) {
         const error = new ConflictError("lease", `connection "${id}" has been refreshed elsewhere for over ${deps.leaseMs} ms`);
         return { kind: "failed", error, fallback: latest, outcome: "lease_busy" };
@@ -105,7 +114,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     }
   }
 
-  async function underLease(connection: ConnectionRecord, mode: FlightMode, observed: number): Promise<FlightResult> {
+  async function underLease(connection: ConnectionRecord, mode: FlightMode, observed: number, lease: HeldLease): Promise<FlightResult> {
     const row = await store.findConnectionById(connection.id);
     if (!row) return { kind: "failed", error: new NotFoundError("connection", connection.id), fallback: null, outcome: "not_active" };
     if (row.status !== "active") {
@@ -114,7 +123,9 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       return { kind: "failed", error: new ConnectionNotUsableError(row.id, row.status), fallback: null, outcome: "not_active" };
     }
     const current = await credentials.require(row.id);
-    if (!isStillNeeded(row, current, mode, observed)) {
+    // After a holder died mid-call, the refresh token it sent may be consumed (rotation): refresh now,
+    // whatever the mode, so the retry lands inside the provider's reuse window if it has one.
+    if (!lease.wasInterrupted && !isStillNeeded(row, current, mode, observed)) {
       // Due, but the credential changed since it was listed (a re-consent keeps next_refresh_at):
       // schedule from the new credential, or the row would be listed again on every tick.
       if (mode === "scheduled" && row.nextRefreshAtMs !== null && row.nextRefreshAtMs <= now()) await reschedule(row, current);
@@ -130,7 +141,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       directoryEntry = await deps.providers.getWithSecret(row.providerName);
     } catch (error) {
       // A provider deleted with force leaves its connections unrefreshable: an operator's fault.
-      if (error instanceof NotFoundError) return onFailure(row, current, error, false);
+      if (error instanceof NotFoundError) return onFailure(row, current, error, false, false);
       throw error;
     }
     const { profile } = directoryEntry.provider;
@@ -140,13 +151,23 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     const request: GrantRequest = isClientCredentials
       ? { ...common, grant: "client_credentials" }
       : { ...common, grant: "refresh_token", refreshToken: stored.refreshToken ?? "" };
+    if (lease.wasInterrupted) {
+      const reuseWindowSeconds = profile.oauth?.refreshTokenReuseWindowSeconds ?? null;
+      logger.warn({ connectionId: row.id, provider: row.providerName, reuseWindowSeconds }, "the previous lease holder died mid-refresh; retrying at once with the last saved refresh token");
+    }
+    // Mark the call in flight (and due at the lease end) before it can consume a rotating refresh
+    // token; a flight that lost its lease meanwhile must not call, the new holder does.
+    if (!(await store.renewRefreshLease(row.id, lease.token, deps.leaseMs, now(), { isCalling: true }))) {
+      const error = new ConflictError("lease", `the refresh lease of connection "${row.id}" was taken over`);
+      return { kind: "failed", error, fallback: current, outcome: "lease_lost" };
+    }
     const startedMs = now();
     let update: TokenSetUpdate;
     try {
       update = await deps.refreshGrant(request);
     } catch (error) {
       deps.metrics?.providerSeconds.observe({ grant: request.grant }, (now() - startedMs) / 1000);
-      return onFailure(row, current, error, isClientCredentials);
+      return onFailure(row, current, error, isClientCredentials, lease.wasInterrupted);
     }
     deps.metrics?.providerSeconds.observe({ grant: request.grant }, (now() - startedMs) / 1000);
     return saveRefreshed(row, current, stored, update);
@@ -202,7 +223,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     return { kind: "failed", error: new ConnectionNotUsableError(row.id, status), fallback: null, outcome: "no_refresh_token" };
   }
 
-  async function onFailure(row: ConnectionRecord, current: StoredCredential, error: unknown, isClientCredentials: boolean): Promise<FlightResult> {
+  async function onFailure(row: ConnectionRecord, current: StoredCredential, error: unknown, isClientCredentials: boolean, wasInterrupted: boolean): Promise<FlightResult> {
     const failure = deps.classify(error);
     // A client-credentials grant has no user grant to lose: any refusal is the client registration's.
     const blame = failure.blame === "user_grant" && isClientCredentials ? "provider_config" : failure.blame;
@@ -219,10 +240,13 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
           logger.info(log, "refresh token was already replaced; using the newer credential");
           return fresh(latest, "superseded");
         }
-        count("invalid_grant");
-        const status = await leaveActive(row, "attention_required", "invalid_grant");
-        logger.warn(log, "refresh grant is dead; the connection needs attention");
-        return { kind: "failed", error: new ConnectionNotUsableError(row.id, status, { cause: error }), fallback: null, outcome: "invalid_grant" };
+        // Refused right after a holder died mid-call: the rotated token died with it and the provider
+        // had no (or too short a) reuse window. Told apart so operators see crashes, not users.
+        const reason = wasInterrupted ? "refresh_lost_in_crash" : "invalid_grant";
+        count(reason);
+        const status = await leaveActive(row, "attention_required", reason);
+        logger.warn({ ...log, reason }, "refresh grant is dead; the connection needs attention");
+        return { kind: "failed", error: new ConnectionNotUsableError(row.id, status, { cause: error }), fallback: null, outcome: reason };
       }
       case "provider_config": {
         count("config_error");
@@ -293,12 +317,14 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
 
   return {
     async run(connection, mode, observedVersion) {
-      const waited = await acquireLease(connection.id, mode, observedVersion);
-      if (waited) return waited;
+      const lease = await acquireLease(connection.id, mode, observedVersion);
+      if ("kind" in lease) return lease;
+      const stopRenewing = keepLeaseRenewed(deps, connection.id, lease.token);
       try {
-        return await underLease(connection, mode, observedVersion);
+        return await underLease(connection, mode, observedVersion, lease);
       } finally {
-        await store.releaseRefreshLease(connection.id, owner).catch((error: unknown) => {
+        stopRenewing();
+        await store.releaseRefreshLease(connection.id, lease.token).catch((error: unknown) => {
           logger.warn({ connectionId: connection.id, err: error }, "refresh lease not released; it expires on its own");
         });
       }

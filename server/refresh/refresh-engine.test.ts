@@ -55,6 +55,12 @@ describe("refresh engine", () => {
     clock.advance(NEAR_EXPIRY_MS);
     return world.reload(connection);
   };
+  /** A connection whose one-hour token expired a second ago: reads wait for the refresh. */
+  const expired = async (tokens: Partial<OAuthTokenSet> = { refreshToken: "rt-1" }, provider?: string) => {
+    const connection = await world.connect({ expiresAtSeconds: inSeconds(clock, HOUR_S), ...tokens }, provider);
+    clock.advance((HOUR_S + 1) * 1000);
+    return world.reload(connection);
+  };
 
   it("returns a fresh stored token without calling the provider", async () => {
     const connection = await world.connect({ refreshToken: "rt-1", expiresAtSeconds: inSeconds(clock, HOUR_S) });
@@ -65,8 +71,93 @@ describe("refresh engine", () => {
     assert.equal(world.endpoint.requests.length, 0);
   });
 
-  it("200 concurrent ensureFresh calls on an expiring token make exactly one grant call", async () => {
+  it("a read of an expiring but valid token is answered at once; the refresh runs in the background", async () => {
     const connection = await expiring();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const defaultReply = world.endpoint.reply;
+    world.endpoint.reply = async (request) => {
+      await held;
+      return defaultReply(request);
+    };
+    const engine = world.engine();
+    // The provider hangs: every read still gets the stored token, and one grant call is in flight.
+    for (let i = 0; i < 5; i += 1) {
+      const read = await engine.ensureFresh(connection);
+      assert.equal(read.version, 1);
+      assert.ok(read.secret.kind === "oauth2" && read.secret.accessToken === "at-initial");
+    }
+    assert.equal(engine.inFlightCount(), 1);
+    assert.equal(world.endpoint.requests.length, 1);
+    release();
+    assert.equal(await engine.drain(10_000), 0);
+    assert.equal((await engine.ensureFresh(await world.reload(connection))).version, 2);
+  });
+
+  it("a read of an expired token waits at most readWaitMs for a hung provider, then answers unavailable", async () => {
+    const connection = await expired();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    world.endpoint.reply = async () => {
+      await held;
+      return { body: { access_token: "at-late", token_type: "Bearer", expires_in: 3600 } };
+    };
+    const engine = world.engine({ readWaitMs: 50 });
+    await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError);
+    assert.equal(engine.inFlightCount(), 1, "the refresh carries on");
+    release();
+    assert.equal(await engine.drain(10_000), 0);
+    const after = await engine.ensureFresh(await world.reload(connection));
+    assert.ok(after.secret.kind === "oauth2" && after.secret.accessToken === "at-late");
+  });
+
+  it("after a provider outage one probe per cool-down gets through, so recovery is seen within a second", async () => {
+    const connection = await expired();
+    world.endpoint.reply = () => ({ status: 503, body: {} });
+    const engine = world.engine();
+    await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError);
+    // Inside the cool-down: fail fast, no provider call.
+    await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError);
+    assert.equal(world.endpoint.requests.length, 1);
+    clock.advance(500);
+    await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError);
+    assert.equal(world.endpoint.requests.length, 2, "a probe after the cool-down");
+    // However long the outage lasted, the cool-down stays at most a second.
+    for (let i = 0; i < 6; i += 1) {
+      clock.advance(1_000);
+      await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError);
+    }
+    assert.equal(world.endpoint.requests.length, 8);
+    world.endpoint.reply = () => ({ body: { access_token: "at-back", token_type: "Bearer", expires_in: 3600 } });
+    await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError, "still cooling down");
+    clock.advance(1_000);
+    const back = await engine.ensureFresh(connection);
+    assert.ok(back.secret.kind === "oauth2" && back.secret.accessToken === "at-back");
+  });
+
+  it("while a probe is in flight, other reads of the expired token fail fast", async () => {
+    const connection = await expired();
+    world.endpoint.reply = () => ({ status: 503, body: {} });
+    const engine = world.engine({ readWaitMs: 60_000 });
+    await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    world.endpoint.reply = async () => {
+      await held;
+      return { body: { access_token: "at-probe", token_type: "Bearer", expires_in: 3600 } };
+    };
+    clock.advance(1_000);
+    const probe = engine.ensureFresh(connection);
+    while (world.endpoint.requests.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(engine.ensureFresh(connection), ProviderUnavailableError);
+    release();
+    const probed = await probe;
+    assert.ok(probed.secret.kind === "oauth2" && probed.secret.accessToken === "at-probe");
+    assert.equal(world.endpoint.requests.length, 2);
+  });
+
+  it("200 concurrent ensureFresh calls on an expired token make exactly one grant call", async () => {
+    const connection = await expired();
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
     const defaultReply = world.endpoint.reply;
@@ -150,7 +241,7 @@ describe("refresh engine", () => {
   });
 
   it("invalid_grant: attention_required, a status event, no more grant calls", async () => {
-    const connection = await expiring();
+    const connection = await expired();
     world.endpoint.reply = () => ({ status: 400, body: { error: "invalid_grant", error_description: "revoked" } });
     const statuses: StatusChangedEvent[] = [];
     const { metrics, total } = world.metrics();
@@ -175,7 +266,7 @@ describe("refresh engine", () => {
   });
 
   it("invalid_grant for a refresh token another writer already replaced is not a dead grant", async () => {
-    const connection = await expiring({ refreshToken: "rt-old" });
+    const connection = await expired({ refreshToken: "rt-old" });
     const winner = world.engine({ owner: "replica-b" });
     world.endpoint.reply = async (request) => {
       if (request.params.get("refresh_token") === "rt-old" && world.endpoint.requests.length === 1) {
@@ -201,6 +292,7 @@ describe("refresh engine", () => {
     const served = await engine.ensureFresh(connection);
     assert.equal(served.version, 1);
     assert.ok(served.secret.kind === "oauth2" && served.secret.accessToken === "at-initial");
+    assert.equal(await engine.drain(10_000), 0);
     const first = await world.reload(connection);
     assert.equal(first.status, "active");
     const firstDelay = (first.nextRefreshAtMs ?? 0) - clock.now();
@@ -257,18 +349,18 @@ describe("refresh engine", () => {
   });
 
   it("an engine that died holding the lease is taken over after leaseMs", async () => {
-    const connection = await expiring();
-    assert.ok(await store.claimRefreshLease(connection.id, "dead-replica", 30_000, clock.now()));
+    const connection = await expired();
+    assert.ok(await store.claimRefreshLease(connection.id, "dead-replica", 5_000, clock.now()));
     const startMs = clock.now();
-    const result = await world.engine({ leaseMs: 30_000 }).ensureFresh(connection);
+    const result = await world.engine({ leaseMs: 5_000 }).ensureFresh(connection);
     assert.equal(result.version, 2);
     assert.equal(world.endpoint.requests.length, 1);
     const waitedMs = clock.now() - startMs;
-    assert.ok(waitedMs >= 30_000 && waitedMs < 31_000, `took over after ${waitedMs} ms`);
+    assert.ok(waitedMs >= 5_000 && waitedMs < 6_000, `took over after ${waitedMs} ms`);
   });
 
   it("a stale writer whose lease expired loses the version compare-and-set and returns the newer credential", async () => {
-    const connection = await expiring();
+    const connection = await expired();
     const { metrics, total } = world.metrics();
     const stale = world.engine({ owner: "replica-a", metrics });
     const winner = world.engine({ owner: "replica-b" });
@@ -314,8 +406,7 @@ describe("refresh engine", () => {
   });
 
   it("client-credentials connections are refreshed by a new client-credentials grant", async () => {
-    const created = await world.connect({ expiresAtSeconds: inSeconds(clock, HOUR_S) }, "acme-cc");
-    clock.advance(NEAR_EXPIRY_MS);
+    const created = await expired({}, "acme-cc");
     const result = await world.engine().ensureFresh(await world.reload(created));
     assert.equal(result.version, 2);
     const request = world.endpoint.requests[0]!;
@@ -324,7 +415,7 @@ describe("refresh engine", () => {
   });
 
   it("emits a credential event and schedules proactive refresh for kept-fresh connections", async () => {
-    const connection = await expiring();
+    const connection = await expired();
     const events: CredentialChangedEvent[] = [];
     const engine = world.engine({ shouldKeepFresh: (id) => id === connection.id, onCredentialChanged: (e) => events.push(e), random: () => 0 });
     const result = await engine.ensureFresh(connection);

@@ -70,8 +70,20 @@ export interface RefreshEngineOptions {
   owner: string;
   /** Refresh an access token this long before it expires (halved for short-lived tokens). Default 5 min. */
   skewMs?: number;
-  /** How long a refresh lease lasts; keep it above the provider timeout. Default 30 s. */
+  /**
+   * How long a refresh lease lasts without renewal, ms: a dead holder is taken over this long after
+   * its last renewal. Default 5 s.
+   */
   leaseMs?: number;
+  /** How often the holder renews its lease while its flight runs, ms. Default 30 % of leaseMs. */
+  leaseRenewMs?: number;
+  /** Runs `fn` every `ms` until the returned function is called (lease renewal). Default setInterval, unref'd. */
+  every?: (ms: number, fn: () => void) => () => void;
+  /**
+   * Longest wait, ms, of a read whose token has expired for the refresh to finish; then it answers
+   * ProviderUnavailableError and the refresh carries on. Reads of unexpired tokens never wait. Default 2 s.
+   */
+  readWaitMs?: number;
   /** Retry delays after transient and configuration failures; see backoff.ts. */
   backoff?: BackoffOptions;
   /** Waits `ms` (lease polling, save retries). Default node:timers/promises setTimeout. */
@@ -111,6 +123,12 @@ export interface RefreshEngine {
   keepFresh(connection: ConnectionRecord): Promise<void>;
   /** How many refreshes are in flight in this process. */
   inFlightCount(): number;
+  /**
+   * Waits, at most `timeoutMs`, for this process's flights to finish and save (shutdown: a rotated
+   * refresh token the provider already sent must not die with the process). Resolves to how many
+   * were still running at the deadline.
+   */
+  drain(timeoutMs: number): Promise<number>;
 }
 
 /**
@@ -122,19 +140,44 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
     ...options,
     classify: options.classify ?? classifyTokenFailure,
     skewMs: options.skewMs ?? 5 * 60_000,
-    leaseMs: options.leaseMs ?? 30_000,
+    leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+    leaseRenewMs: options.leaseRenewMs ?? Math.max(1, Math.round((options.leaseMs ?? DEFAULT_LEASE_MS) * 0.3)),
+    every: options.every ?? everyUnref,
     backoff: options.backoff ?? {},
     sleep: options.sleep ?? ((ms: number) => delay(ms)),
     shouldKeepFresh: options.shouldKeepFresh ?? (() => false),
   };
-  const { now, skewMs } = settings;
+  const { now, skewMs, logger } = settings;
+  const readWaitMs = options.readWaitMs ?? DEFAULT_READ_WAIT_MS;
   const credentials = createCredentialAccess(settings);
   const attempt = createRefreshAttempt({ ...settings, credentials });
   const flights = new Map<string, Promise<FlightResult>>();
   // After a failed refresh of an already expired token, reads fail fast for a while instead of each
-  // calling the provider again (one call per read during an outage otherwise). Per process; grows
-  // 0.5 s, 1 s, 2 s … up to 8 s and is forgotten at the next success.
+  // calling the provider again (one call per read during an outage otherwise). Per process; 0.5 s,
+  // then 1 s, and forgotten at the next success. Half-open: once it ends, one read probes the
+  // provider while the others keep failing fast, so recovery is seen within about a second.
   const coolDowns = new Map<string, { untilMs: number; failures: number }>();
+
+  /** Records how an ensure flight ended for the cool-down. */
+  const settle = (connectionId: string, result: FlightResult) => {
+    if (result.kind === "fresh") {
+      coolDowns.delete(connectionId);
+      return;
+    }
+    const { error } = result;
+    if (error instanceof ProviderUnavailableError || error instanceof FailedPreconditionError) {
+      const failures = (coolDowns.get(connectionId)?.failures ?? 0) + 1;
+      coolDowns.set(connectionId, { untilMs: now() + Math.min(COOL_DOWN_MAX_MS, 500 * 2 ** (failures - 1)), failures });
+    }
+  };
+
+  /** An ensure flight for `connection`, joined or started, with its outcome fed to the cool-down. */
+  const ensureFlight = (connection: ConnectionRecord, version: number): Promise<FlightResult> => {
+    const isNew = !flights.has(connection.id);
+    const flight = join(connection, "ensure", version);
+    if (isNew) flight.then((result) => settle(connection.id, result), () => undefined);
+    return flight;
+  };
 
   /** Joins the connection's flight in this process, or starts one in `mode`. */
   const join = (connection: ConnectionRecord, mode: FlightMode, observedVersion: number): Promise<FlightResult> => {
@@ -156,25 +199,27 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
       requireActive(connection);
       const current = await credentials.require(connection.id);
       if (!mustRefreshOnRead(connection, current, now(), skewMs)) return publicView(current);
+      if (!isExpired(current.secret, now())) {
+        // Still valid: answer now and refresh behind the reader's back, so a slow or hung provider
+        // never holds up a read that has a working token.
+        ensureFlight(connection, current.version).catch((error: unknown) =>
+          logger.warn({ connectionId: connection.id, err: error }, "background refresh failed"),
+        );
+        return publicView(current);
+      }
       const coolDown = coolDowns.get(connection.id);
-      if (coolDown !== undefined && coolDown.untilMs > now() && isExpired(current.secret, now())) {
+      if (coolDown !== undefined && (coolDown.untilMs > now() || flights.has(connection.id))) {
         throw new ProviderUnavailableError(connection.providerName);
       }
-      const result = await join(connection, "ensure", current.version);
-      if (result.kind === "fresh") {
-        coolDowns.delete(connection.id);
-        return publicView(result.credential);
-      }
+      const result = await withinMs(ensureFlight(connection, current.version), readWaitMs);
+      if (result === undefined) throw new ProviderUnavailableError(connection.providerName);
+      if (result.kind === "fresh") return publicView(result.credential);
       const { fallback, error } = result;
       const canFallBack =
         error instanceof ProviderUnavailableError ||
         error instanceof FailedPreconditionError ||
         (error instanceof ConflictError && error.kind === "lease");
       if (canFallBack && fallback !== null && !isExpired(fallback.secret, now())) return publicView(fallback);
-      if (error instanceof ProviderUnavailableError || error instanceof FailedPreconditionError) {
-        const failures = (coolDowns.get(connection.id)?.failures ?? 0) + 1;
-        coolDowns.set(connection.id, { untilMs: now() + Math.min(8_000, 500 * 2 ** (failures - 1)), failures });
-      }
       throw error;
     },
 
@@ -210,7 +255,43 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
     },
 
     inFlightCount: () => flights.size,
+
+    async drain(timeoutMs) {
+      const running = [...flights.values()];
+      if (running.length === 0) return 0;
+      let settled = 0;
+      for (const flight of running) flight.finally(() => (settled += 1)).catch(() => undefined);
+      await withinMs(Promise.allSettled(running), timeoutMs);
+      return running.length - settled;
+    },
   };
+}
+
+/** Default lease time, ms: short, because the holder renews it while it works. */
+export const DEFAULT_LEASE_MS = 5_000;
+/** Default longest wait of a read of an expired token, ms. */
+export const DEFAULT_READ_WAIT_MS = 2_000;
+/** Longest cool-down between probes of a failing provider, per connection, ms. */
+const COOL_DOWN_MAX_MS = 1_000;
+
+/** setInterval that does not keep the process alive. */
+function everyUnref(ms: number, fn: () => void): () => void {
+  const timer = setInterval(fn, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** `promise`'s value, or undefined if it takes longer than `ms` (real time; it keeps running). */
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function publicView(credential: StoredCredential): FreshCredential {

@@ -9,6 +9,7 @@ export type RefreshMetricOutcome =
   | "success"
   | "rotated"
   | "invalid_grant"
+  | "refresh_lost_in_crash"
   | "transient"
   | "config_error"
   | "superseded"
@@ -18,7 +19,8 @@ export type RefreshMetricOutcome =
 export interface RefreshMetrics {
   /**
    * Refreshes by outcome: success (provider kept the refresh token), rotated (it issued a new one),
-   * invalid_grant (dead grant → attention_required), transient, config_error, superseded (our
+   * invalid_grant (dead grant → attention_required), refresh_lost_in_crash (invalid_grant right after
+   * a lease holder died mid-call: the rotated token was lost; → attention_required), transient, config_error, superseded (our
    * save lost to a newer credential: the lease ran out under us), no_refresh_token (expired → expired).
    */
   readonly refreshes: Counter<"outcome">;

@@ -378,15 +378,31 @@ export interface RefreshLeaseStore {
    * Takes the connection's refresh lease for `owner` until `nowMs + leaseMs`, atomically, if it is
    * free, expired (`lease_expires_at <= nowMs`) or already `owner`'s (then it is extended). Returns
    * the credential version at the time of the claim, or null while another owner's lease runs.
-   * NotFoundError when the connection is missing. Does not change `updatedAtMs`.
+   * `wasInterrupted` is true when the lease was taken over from another owner that had marked a
+   * provider call in flight (see renewRefreshLease) and never released: it died or stalled mid-call,
+   * so a rotated refresh token may be lost. The mark carries over until released, so a taker that
+   * dies too passes it on. NotFoundError when the connection is missing. Does not change `updatedAtMs`.
    */
   claimRefreshLease(
     connectionId: string,
     owner: string,
     leaseMs: number,
     nowMs: number,
-  ): Promise<{ credentialVersion: number } | null>;
-  /** Frees the lease if `owner` holds it (whether or not it expired); otherwise does nothing. */
+  ): Promise<{ credentialVersion: number; wasInterrupted: boolean } | null>;
+  /**
+   * Extends `owner`'s lease to `nowMs + leaseMs` if `owner` still holds it (expired or not, as long
+   * as nobody took it over); false when it was lost. With `isCalling`, also marks a provider call in
+   * flight and sets `next_refresh_at` to the new lease end, so if the holder dies the scheduler
+   * retries as soon as the lease runs out. Does not change `updatedAtMs`.
+   */
+  renewRefreshLease(
+    connectionId: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+    options?: { isCalling?: boolean },
+  ): Promise<boolean>;
+  /** Frees the lease (and its provider-call mark) if `owner` holds it (whether or not it expired); otherwise does nothing. */
   releaseRefreshLease(connectionId: string, owner: string): Promise<void>;
   /**
    * Up to `limit` active connections with `next_refresh_at <= nowMs` and no unexpired lease, soonest

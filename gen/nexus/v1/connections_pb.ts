@@ -62,7 +62,9 @@ export type Connection = Message<"nexus.v1.Connection"> & {
 
   /**
    * Short machine-readable cause of the current status when it is not active, e.g. "access_denied",
-   * "invalid_grant", "consent_timeout". Empty when active or pending.
+   * "invalid_grant", "consent_timeout", "refresh_lost_in_crash" (the provider refused the refresh
+   * token right after a replica died mid-refresh: the rotated token was lost). Empty when active or
+   * pending.
    *
    * @generated from field: string status_reason = 6;
    */

@@ -16,6 +16,7 @@ export function describeLeaseCases(h: StoreHarness): void {
     await h.store().saveCredential(connection.id, 0, { secret: sealed("one"), expiresAtSeconds: 10 });
     assert.deepEqual(await h.store().claimRefreshLease(connection.id, "replica-a", LEASE_MS, START_TIME_MS), {
       credentialVersion: 1,
+      wasInterrupted: false,
     });
   });
 
@@ -26,6 +27,7 @@ export function describeLeaseCases(h: StoreHarness): void {
     assert.equal(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS - 1), null);
     assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS), {
       credentialVersion: 0,
+      wasInterrupted: false,
     });
     assert.equal(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + LEASE_MS + 1), null);
   });
@@ -67,11 +69,57 @@ export function describeLeaseCases(h: StoreHarness): void {
     assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS));
   });
 
+  h.test("renewRefreshLease extends the holder's lease only, and fails once another owner took it", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    assert.equal(await store.renewRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 1000), false, "a stranger can't renew");
+    assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 20_000), true);
+    assert.equal(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS + 1), null, "renewed past the first end");
+    // Expired but untaken: still the holder's to renew.
+    assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 60_000), true);
+    assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 90_000));
+    assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 90_001), false, "taken over");
+    assert.equal(await store.renewRefreshLease("conn_missing", "replica-a", LEASE_MS, START_TIME_MS), false);
+  });
+
+  h.test("a lease taken over from a holder that was calling the provider reports the interruption", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    const at = (ms: number) => START_TIME_MS + ms;
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, at(0)), { credentialVersion: 0, wasInterrupted: false });
+    assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, at(10), { isCalling: true }), true);
+    assert.equal((await store.getConnection("tenant-a", id)).nextRefreshAtMs, at(10) + LEASE_MS, "retry due when the lease ends");
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, at(20)), { credentialVersion: 0, wasInterrupted: false }, "its own mark");
+    // replica-a dies mid-call: whoever takes over hears of it, and so does the next taker if it dies too.
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, at(20 + LEASE_MS)), { credentialVersion: 0, wasInterrupted: true });
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-c", LEASE_MS, at(20 + 2 * LEASE_MS)), { credentialVersion: 0, wasInterrupted: true });
+    await store.releaseRefreshLease(id, "replica-c");
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, at(20 + 2 * LEASE_MS)), { credentialVersion: 0, wasInterrupted: false }, "released: clean");
+  });
+
+  h.test("a lease that expired without a provider call in flight is not an interruption", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 10), true);
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 10 + LEASE_MS), { credentialVersion: 0, wasInterrupted: false });
+  });
+
+  h.test("a holder that died mid-call becomes due for the scheduler when its lease runs out", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS, { isCalling: true });
+    assert.deepEqual(await store.listDueRefreshes(START_TIME_MS + LEASE_MS - 1, 10), []);
+    assert.deepEqual((await store.listDueRefreshes(START_TIME_MS + LEASE_MS, 10)).map((c) => c.id), [id]);
+  });
+
   h.test("a lease is not a fence: saveCredential stays compare-and-set on the version", async () => {
     const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
     const store = h.store();
     // replica-a claims at version 0, its lease runs out, replica-b claims and saves version 1.
-    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS), { credentialVersion: 0 });
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS), { credentialVersion: 0, wasInterrupted: false });
     assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS));
     await store.saveCredential(id, 0, { secret: sealed("from-b"), expiresAtSeconds: 100 });
     // The stale holder's write, fenced by the version it read, is refused.

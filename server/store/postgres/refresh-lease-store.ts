@@ -4,7 +4,7 @@
  * READ COMMITTED a concurrent claimer of the same row waits for the first, then re-checks the WHERE
  * against the committed row and finds the lease taken. It decides nothing about refreshing.
  */
-import { and, asc, eq, inArray, isNull, lt, lte, ne, or } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { RefreshLeaseStore } from "../store.ts";
 import { toConnection } from "./connection-store.ts";
@@ -19,7 +19,7 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
       runQuery(async () => {
         const [claimed] = await db
           .update(connections)
-          .set({ leaseOwner: owner, leaseExpiresAt: nowMs + leaseMs })
+          .set({ leaseOwner: owner, leaseExpiresAt: nowMs + leaseMs, leaseState: nextLeaseState(owner) })
           .where(
             and(
               eq(connections.id, connectionId),
@@ -31,18 +31,30 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
               ),
             ),
           )
-          .returning({ credentialVersion: connections.credentialVersion });
-        if (claimed) return claimed;
+          .returning({ credentialVersion: connections.credentialVersion, leaseState: connections.leaseState });
+        if (claimed) return { credentialVersion: claimed.credentialVersion, wasInterrupted: claimed.leaseState === INTERRUPTED };
         const [exists] = await db.select({ id: connections.id }).from(connections).where(eq(connections.id, connectionId));
         if (!exists) throw new NotFoundError("connection", connectionId);
         return null;
+      }),
+
+    renewRefreshLease: (connectionId, owner, leaseMs, nowMs, options = {}) =>
+      runQuery(async () => {
+        const until = nowMs + leaseMs;
+        const calling = options.isCalling === true ? { leaseState: CALLING, nextRefreshAt: until } : {};
+        const rows = await db
+          .update(connections)
+          .set({ leaseExpiresAt: until, ...calling })
+          .where(and(eq(connections.id, connectionId), eq(connections.leaseOwner, owner)))
+          .returning({ id: connections.id });
+        return rows.length > 0;
       }),
 
     releaseRefreshLease: (connectionId, owner) =>
       runQuery(async () => {
         await db
           .update(connections)
-          .set({ leaseOwner: null, leaseExpiresAt: null })
+          .set({ leaseOwner: null, leaseExpiresAt: null, leaseState: null })
           .where(and(eq(connections.id, connectionId), eq(connections.leaseOwner, owner)));
       }),
 
@@ -80,6 +92,19 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
         return rows.map(toConnection);
       }),
   };
+}
+
+/** lease_state while the holder calls the provider, and after another owner took such a lease over. */
+const CALLING = "calling";
+const INTERRUPTED = "interrupted";
+
+/**
+ * lease_state after `owner` claims: the holder keeps its own mark; a lease taken over from another
+ * owner that was calling (or had itself taken over an interrupted call) becomes "interrupted";
+ * a free lease has none. SET expressions read the row as it was before the update.
+ */
+function nextLeaseState(owner: string) {
+  return sql`CASE WHEN ${connections.leaseOwner} = ${owner} THEN ${connections.leaseState} WHEN ${connections.leaseOwner} IS NOT NULL AND ${connections.leaseState} IS NOT NULL THEN ${INTERRUPTED} ELSE NULL END`;
 }
 
 /**

@@ -71,6 +71,8 @@ export const connections = pgTable(
     credentialExpiresAt: epoch("credential_expires_at"),
     nextRefreshAt: epoch("next_refresh_at"),
     leaseOwner: text("lease_owner"),
+    /** Null, "calling" (the holder is calling the provider) or "interrupted" (taken over from a holder that was). */
+    leaseState: text("lease_state"),
     leaseExpiresAt: epoch("lease_expires_at"),
   },
   (t) => [

@@ -64,6 +64,8 @@ export const connections = sqliteTable(
     credentialExpiresAt: integer("credential_expires_at"),
     nextRefreshAt: integer("next_refresh_at"),
     leaseOwner: text("lease_owner"),
+    /** Null, "calling" (the holder is calling the provider) or "interrupted" (taken over from a holder that was). */
+    leaseState: text("lease_state"),
     leaseExpiresAt: integer("lease_expires_at"),
   },
   (t) => [
