@@ -18,7 +18,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
-import { createServerMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import { createServerMetrics, registerAuditMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
@@ -95,7 +95,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const baseStore = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
-    onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "idle database connection failed"),
+    onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "database connection failed"),
   });
 
   const now = overrides.now ?? Date.now;
@@ -113,6 +113,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       : createPgNotifyBridge({ connectionString: config.databaseUrl, hub, originId: replicaId, logger, random: Math.random });
   const store = createPublishingStore(baseStore, (event) => (bridge ? bridge.publish(event) : hub.publish(event)));
   const access = await createAccessControl({ config, store, logger, now, announce: overrides.announce });
+  registerAuditMetrics(registry, () => access.audit.stats());
   const directory = createProviderDirectory({ store, vault });
   const states = createConsentStates({ store, vault, now });
   // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
