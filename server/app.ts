@@ -51,6 +51,7 @@ import type { FetchFn } from "./oauth/request-options.ts";
 import { createTokenService } from "./services/token-service.ts";
 import { createTokenReader } from "./tokens/token-reader.ts";
 import { openStore } from "./store/open-store.ts";
+import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
 import type { Store } from "./store/store.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "./vault/keyring.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
@@ -85,9 +86,22 @@ export interface AppOverrides {
   announce?: (text: string) => void;
 }
 
-/** Builds the app from a validated configuration. */
+/**
+ * Builds the app from a validated configuration. On SQLite it first takes the data directory's lock
+ * (server/store/sqlite/data-dir-lock.ts): a second server on the same directory is refused.
+ */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   checkServerConfig(config);
+  const dataDirLock = config.databaseUrl === undefined ? lockDataDir(config.dataDir) : undefined;
+  try {
+    return await assembleApp(config, overrides, () => dataDirLock?.release());
+  } catch (error) {
+    dataDirLock?.release();
+    throw error;
+  }
+}
+
+async function assembleApp(config: Config, overrides: AppOverrides, releaseDataDir: () => void): Promise<App> {
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
 
   const keyring = config.encryptionKeys !== undefined ? parseKeyring(config.encryptionKeys) : devKeyring(config, logger);
@@ -303,6 +317,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         await bridge?.close();
         await access.close();
         await store.close();
+        releaseDataDir();
         logger.info("nexus stopped");
       })();
       return closing;
