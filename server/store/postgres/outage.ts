@@ -22,7 +22,6 @@ const CONNECTION_MESSAGES = [
   "timeout exceeded when trying to connect",
   "Client has encountered a connection error and is not queryable",
   "Client was closed and is not queryable",
-  "Cannot use a pool after calling end on the pool",
 ];
 
 /**
