@@ -106,6 +106,7 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       });
       // From here on nothing reaches the database: a call started now must not succeed.
       phase = "outage";
+      const outageStartMs = Date.now();
       const listenFailures = (i: number) => replicas[i]!.output().slice(outputMarks[i]).split("LISTEN reconnect failed").length - 1;
       // Long enough for the LISTEN backoff to reach its cap and for every replica to refuse plenty of calls.
       await until(() => replicas.every((_, i) => countOf(i, "unavailable", "outage") >= 10 && listenFailures(i) >= 4), 60_000, "the outage to be felt");
@@ -119,6 +120,7 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       const duringOutage = replicas.map((_, i) => tally(calls.filter((c) => c.replica === i && c.started === "outage")));
 
       const restoredAtMs = Date.now();
+      reportFigure(t, "database outage, duration (ms)", restoredAtMs - outageStartMs);
       phase = "after";
       await proxy.restore();
       // A new version written by another server (the rig's, straight to the database): each replica
