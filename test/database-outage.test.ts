@@ -50,6 +50,14 @@ async function until(check: () => Promise<boolean> | boolean, ms: number, what: 
   }
 }
 
+/** A counter or gauge without labels from a replica's /metrics text. */
+async function scrape(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${name} is exported`);
+  return Number(line.slice(name.length + 1));
+}
+
 function tally(calls: Call[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of calls) out[c.code] = (out[c.code] ?? 0) + 1;
@@ -135,23 +143,32 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       // Every credential handed out has its audit row once the buffers drain.
       const handedOut = calls.filter((c) => c.code === "ok").length;
       const delivered = watchers.reduce((n, w) => n + w.versions().length, 0);
-      let rows = { reads: 0, deliveries: 0 };
+      const refused = calls.filter((c) => c.code === "unavailable").length;
+      let rows = { reads: 0, deliveries: 0, refusals: 0 };
       const readRows = () =>
         withDatabase(databaseUrl, async (client) => {
-          const { rows: counts } = await client.query<{ action: string; n: string }>(
-            "SELECT action, count(*) AS n FROM audit_events WHERE connection_id = $1 AND result = 'ok' AND action IN ('token.read', 'token.deliver') GROUP BY action",
+          const { rows: counts } = await client.query<{ action: string; result: string; n: string }>(
+            "SELECT action, result, count(*) AS n FROM audit_events WHERE connection_id = $1 AND action IN ('token.read', 'token.deliver') GROUP BY action, result",
             [connectionId],
           );
-          const n = (action: string) => Number(counts.find((c) => c.action === action)?.n ?? 0);
-          rows = { reads: n("token.read"), deliveries: n("token.deliver") };
-          return rows.reads >= handedOut && rows.deliveries >= delivered;
+          const n = (action: string, result: string) => Number(counts.find((c) => c.action === action && c.result === result)?.n ?? 0);
+          rows = { reads: n("token.read", "ok"), deliveries: n("token.deliver", "ok"), refusals: n("token.read", "unavailable") };
+          return rows.reads >= handedOut && rows.deliveries >= delivered && rows.refusals >= refused;
         });
       await until(readRows, 30_000, "audit rows for every credential handed out").catch(() => undefined);
 
+      const auditMetrics = await Promise.all(
+        replicas.map(async (r) => ({
+          writeFailures: await scrape(r.baseUrl, "nexus_audit_write_failures_total"),
+          dropped: await scrape(r.baseUrl, "nexus_audit_dropped_total"),
+          depth: await scrape(r.baseUrl, "nexus_audit_buffer_depth"),
+        })),
+      );
+      reportFigure(t, "database outage, audit metrics per replica", auditMetrics);
       reportFigure(t, "database outage, codes of calls started during it, per replica", duringOutage);
       reportFigure(t, "database outage, all calls", tally(calls));
       reportFigure(t, "database outage, restore to watcher served (ms)", heard.map((e) => e.atMs - restoredAtMs));
-      reportFigure(t, "database outage, audit", { handedOut, rows: rows.reads, delivered, deliveryRows: rows.deliveries });
+      reportFigure(t, "database outage, audit", { handedOut, rows: rows.reads, delivered, deliveryRows: rows.deliveries, refused, refusalRows: rows.refusals });
 
       assert.deepEqual(replicas.map((r) => r.hasExited()), [false, false, false], "no replica exited");
       for (const r of replicas) assert.doesNotMatch(r.output(), /Unhandled|uncaught/i);
@@ -168,8 +185,15 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       }
       for (const w of watchers) assert.equal(await Promise.race([w.ended, sleep(0).then(() => "open")]), "open", "the watcher opened before the outage is still open");
       assert.ok(rows.reads >= handedOut, `a token.read row for each of the ${handedOut} tokens handed out (found ${rows.reads})`);
+      assert.ok(rows.refusals >= refused, `a row for each of the ${refused} refused reads, written after the outage (found ${rows.refusals})`);
       assert.ok(rows.deliveries >= delivered, `a token.deliver row for each of the ${delivered} watch deliveries (found ${rows.deliveries})`);
       for (const r of replicas) assert.equal((await fetch(`${r.baseUrl}/readyz`)).status, 200, "ready again");
+      // The refused calls were audited too, so every replica buffered rows through the outage,
+      // failed to write them, retried, and lost none.
+      for (const m of auditMetrics) {
+        assert.ok(m.writeFailures > 0, "audit writes failed during the outage and were retried");
+        assert.equal(m.dropped, 0, "no audit event dropped");
+      }
     } finally {
       stopLoad = true;
       for (const w of watchers) w.stop();
