@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
-import { Pool } from "pg";
+import type { Pool } from "pg";
 import { createIdGenerator } from "../id-generator.ts";
 import type { Store, StoreOptions } from "../store.ts";
 import { createPostgresApiKeyStore } from "./api-key-store.ts";
@@ -18,6 +18,7 @@ import { createPostgresProviderStore } from "./provider-store.ts";
 import { createPostgresRefreshLeaseStore } from "./refresh-lease-store.ts";
 import { runQuery } from "./run-query.ts";
 import { createPostgresSealedStore } from "./sealed-store.ts";
+import { createStorePool } from "./store-pool.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
 import { createPostgresTenantStore } from "./tenant-store.ts";
 
@@ -28,9 +29,9 @@ export interface PostgresStoreOptions extends StoreOptions {
   /** Most connections the pool opens at once. Default 10. */
   poolMax?: number;
   /**
-   * Called when an idle pooled connection fails (server restart, network loss). The pool has
-   * already discarded it and the next query reports any outage, so the default ignores it;
-   * without a listener node-postgres would crash the process. Messages carry no query values.
+   * Called when a pooled connection, idle or checked out, fails outside a query (server restart,
+   * network loss). The pool discards it and the next query reports any outage (Unavailable), so
+   * the default ignores it. Messages carry no query values.
    */
   onPoolError?: (error: Error) => void;
   /** Longest wait for a pooled connection (database unreachable or pool exhausted), ms. Default 5000. */
@@ -46,23 +47,12 @@ const MIGRATIONS_FOLDER = join(import.meta.dirname, "migrations");
  * @example const store = await createPostgresStore({ connectionString: config.databaseUrl });
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const pool = new Pool({
+  const pool = createStorePool({
     connectionString: options.connectionString,
-    max: options.poolMax ?? 10,
-    // A default only: an application_name in the connection string wins.
-    application_name: "nexus",
-    // Without a bound, a request waits forever for a connection to a black-holed database; with
-    // it the wait ends in StoreUnavailableError (Unavailable) like any other outage.
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-    keepAlive: true,
+    poolMax: options.poolMax,
+    connectTimeoutMs: options.connectTimeoutMs,
+    onError: options.onPoolError ?? (() => {}),
   });
-  const onError = options.onPoolError ?? (() => {});
-  pool.on("error", onError);
-  // pg-pool listens for errors only on idle clients. A checked-out client (a transaction between
-  // two statements, the migration lock) whose connection drops emits 'error' with no listener,
-  // which kills the process: every client gets a listener of its own for its whole life. The
-  // statement in flight, if any, fails on its own and reports StoreUnavailableError.
-  pool.on("connect", (client) => client.on("error", onError));
   try {
     await migrateUnderLock(pool, MIGRATIONS_FOLDER);
   } catch (error) {
