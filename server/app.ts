@@ -18,7 +18,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
-import { createServerMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
@@ -51,6 +51,7 @@ import type { FetchFn } from "./oauth/request-options.ts";
 import { createTokenService } from "./services/token-service.ts";
 import { createTokenReader } from "./tokens/token-reader.ts";
 import { openStore } from "./store/open-store.ts";
+import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
 import type { Store } from "./store/store.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "./vault/keyring.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
@@ -91,9 +92,22 @@ export interface AppOverrides {
  */
 const REFRESH_DRAIN_MS = 15_000;
 
-/** Builds the app from a validated configuration. */
+/**
+ * Builds the app from a validated configuration. On SQLite it first takes the data directory's lock
+ * (server/store/sqlite/data-dir-lock.ts): a second server on the same directory is refused.
+ */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   checkServerConfig(config);
+  const dataDirLock = config.databaseUrl === undefined ? lockDataDir(config.dataDir) : undefined;
+  try {
+    return await assembleApp(config, overrides, () => dataDirLock?.release());
+  } catch (error) {
+    dataDirLock?.release();
+    throw error;
+  }
+}
+
+async function assembleApp(config: Config, overrides: AppOverrides, releaseDataDir: () => void): Promise<App> {
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
 
   const keyring = config.encryptionKeys !== undefined ? parseKeyring(config.encryptionKeys) : devKeyring(config, logger);
@@ -101,7 +115,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const baseStore = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
-    onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "idle database connection failed"),
+    onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "database connection failed"),
   });
 
   const now = overrides.now ?? Date.now;
@@ -141,6 +155,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     announce: overrides.announce,
     announceRevocation: bridge ? (keyId) => bridge.announceKeyRevoked(keyId) : undefined,
   });
+  registerAuditMetrics(registry, () => access.audit.stats());
   const directory = createProviderDirectory({ store, vault });
   const states = createConsentStates({ store, vault, now });
   // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
@@ -345,6 +360,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         await bridge?.close();
         await access.close();
         await store.close();
+        releaseDataDir();
         logger.info("nexus stopped");
       })();
       return closing;

@@ -39,6 +39,11 @@ export interface AuditFacts {
 /** How one RPC is audited. */
 export interface AuditedMethod {
   action: AuditAction;
+  /**
+   * True when a successful call hands out a credential: its event must be accepted by the audit
+   * buffer (`AuditWriter.admit`) or the call fails Unavailable instead (fail closed).
+   */
+  isCredentialDelivery?: boolean;
   /** Facts from the (unary) request and response messages; ids only, never secret fields. */
   facts?: (request: unknown, response: unknown) => AuditFacts;
 }
@@ -53,9 +58,10 @@ const details = (entries: Record<string, string | undefined>): Record<string, st
 
 /** Audited RPCs, keyed "package.Service/Method". */
 export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
-  "nexus.v1.TokenService/GetToken": { action: AUDIT_ACTIONS.tokenRead },
+  "nexus.v1.TokenService/GetToken": { action: AUDIT_ACTIONS.tokenRead, isCredentialDelivery: true },
   "nexus.v1.TokenService/RefreshConnection": {
     action: AUDIT_ACTIONS.tokenRefresh,
+    isCredentialDelivery: true,
     facts: () => ({ details: { trigger: "request" } }),
   },
   "nexus.v1.TokenService/WatchCredentials": { action: AUDIT_ACTIONS.tokenWatch },
@@ -97,17 +103,18 @@ export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
 };
 
 /**
- * Records one credential delivered on a WatchCredentials stream (call it for each event sent), with
- * the caller's key, request id and address taken from the handler context. The tenant defaults to
- * the one the tenant scope resolved for this call (an admin's stream names the connection's tenant).
+ * Records one credential delivered on a WatchCredentials stream (call it before each event is sent),
+ * with the caller's key, request id and address taken from the handler context. The tenant defaults
+ * to the one the tenant scope resolved for this call (an admin's stream names the connection's tenant).
+ * @throws StoreUnavailableError when the audit buffer cannot take it: the credential must not be sent.
  */
 export function auditCredentialDelivered(
-  audit: Pick<AuditWriter, "record">,
+  audit: Pick<AuditWriter, "admit">,
   ctx: Pick<HandlerContext, "values">,
   event: { connectionId: string; version: number | bigint; tenantId?: string },
 ): void {
   const principal = ctx.values.get(kPrincipal);
-  audit.record({
+  audit.admit({
     action: AUDIT_ACTIONS.tokenDeliver,
     result: "ok",
     keyId: principal?.keyId,

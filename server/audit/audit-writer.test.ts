@@ -62,23 +62,61 @@ test("a full batch is written at once (with whatever queued meanwhile); close fl
   assert.equal(store.batches.flat().length, 26, "events after close are dropped");
 });
 
-test("a failed batch is retried once, then dropped with an error log", async () => {
+test("a failed batch is kept and retried until written, in order, with nothing lost", async () => {
   const store = fakeStore();
   const { logger, lines } = sink();
-  const writer = createAuditWriter({ store, logger, now: () => 0, flushIntervalMs: 5 });
-  store.failNext(1);
+  const writer = createAuditWriter({ store, logger, now: () => 0, flushIntervalMs: 5, maxRetryDelayMs: 20 });
+  store.failNext(4);
   writer.record(event(1));
   await writer.flush();
   assert.equal(store.batches.length, 0);
-  await writer.flush();
-  assert.equal(store.batches.flat().length, 1, "the retry succeeded");
-  store.failNext(2);
+  assert.equal(writer.stats().depth, 1, "still buffered");
   writer.record(event(2));
-  await writer.flush();
-  await writer.flush();
-  assert.equal(store.batches.flat().length, 1);
-  assert.ok(lines.some((l) => l.includes('"lost":1')), "the loss is logged");
+  // The retry timer writes both once the store answers again (after four failures).
+  const deadline = Date.now() + 10_000;
+  while (store.batches.flat().length < 2) {
+    assert.ok(Date.now() < deadline, "retried until written");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.deepEqual(store.batches.flat().map((e) => e.connectionId), ["conn_1", "conn_2"]);
+  assert.deepEqual(writer.stats(), { depth: 0, droppedTotal: 0, refusedTotal: 0, writeFailuresTotal: 4 });
+  assert.ok(lines.some((l) => l.includes("audit write failed") && l.includes('"level":50')), "the failure is logged as an error");
   await writer.close();
+});
+
+test("a full buffer refuses credential deliveries and drops (counts, logs) other events", async () => {
+  const store = fakeStore();
+  const { logger, lines } = sink();
+  const writer = createAuditWriter({ store, logger, now: () => 0, flushIntervalMs: 60_000, maxBatchSize: 100, maxQueued: 3 });
+  store.failNext(1_000);
+  writer.admit(event(1));
+  writer.record(event(2));
+  writer.admit(event(3));
+  assert.throws(() => writer.admit(event(4)), (err: Error) => err.name === "StoreUnavailableError" && /audit buffer full/.test(err.message));
+  writer.record(event(5));
+  assert.deepEqual(writer.stats(), { depth: 3, droppedTotal: 1, refusedTotal: 1, writeFailuresTotal: 0 });
+  assert.ok(lines.some((l) => l.includes("audit buffer full") && l.includes('"level":50')));
+  assert.ok(lines.some((l) => l.includes("credential refused")));
+  // The store comes back: all three accepted events are written, none of the refused ones.
+  store.failNext(0);
+  await writer.flush();
+  assert.deepEqual(store.batches.flat().map((e) => e.connectionId), ["conn_1", "conn_2", "conn_3"]);
+  writer.admit(event(6));
+  await writer.close();
+  assert.throws(() => writer.admit(event(7)), /audit log closed/);
+  assert.equal(store.batches.flat().length, 4);
+});
+
+test("events still unwritten when the writer closes are counted as dropped and logged", async () => {
+  const store = fakeStore();
+  const { logger, lines } = sink();
+  const writer = createAuditWriter({ store, logger, now: () => 0, flushIntervalMs: 1, maxRetryDelayMs: 2 });
+  store.failNext(1_000);
+  writer.admit(event(1));
+  writer.admit(event(2));
+  await writer.close();
+  assert.equal(writer.stats().droppedTotal, 2);
+  assert.ok(lines.some((l) => l.includes("audit events lost at shutdown") && l.includes('"lost":2')));
 });
 
 test("ambient request facts, capped fields, and ids only", async () => {

@@ -1,16 +1,19 @@
 /**
- * The audit log's writer, with group commit: `record` only queues, and queued events are written
- * in one transaction every `flushIntervalMs` (default 50 ms) or as soon as `maxBatchSize` (default
- * 100) are waiting, and on `close`. So a credential read never waits on an audit write, and SQLite
- * sees one commit per batch instead of one per request.
+ * The audit log's writer, with group commit: events queue in a bounded buffer and are written in
+ * one transaction every `flushIntervalMs` (default 50 ms), as soon as `maxBatchSize` (default 100)
+ * wait, and on `close`. A credential read never waits on an audit write, and SQLite sees one
+ * commit per batch instead of one per request.
  *
- * What a crash can lose: events queued but not yet committed — at most ~`flushIntervalMs` of events
- * (or one batch) for a process that dies abruptly (SIGKILL, power loss); a graceful shutdown
- * flushes. A failed batch is retried once at the next flush, then dropped with an error log.
- * Events carry ids and outcomes only; callers must never pass a secret value. Field lengths are
- * capped, because some values (ids) come from requests.
+ * Policy when the store fails (database outage): nothing queued is dropped; the buffer is retried,
+ * with backoff capped at `maxRetryDelayMs`, until it is written. A credential delivery goes through
+ * `admit`, which refuses (StoreUnavailableError, so the caller gets Unavailable and no credential)
+ * when the buffer is full: no credential leaves unaudited. Other events (`record`) are dropped when
+ * it is full, each loss counted (`stats().droppedTotal`) and logged at error level. What a crash
+ * can still lose: the events buffered but not yet committed. Events carry ids and outcomes only;
+ * callers must never pass a secret value. Field lengths are capped (ids come from requests).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { StoreUnavailableError } from "../domain/errors.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { AuditEventInput, Store } from "../store/store.ts";
 
@@ -23,16 +26,34 @@ export interface AuditRequestFacts {
   clientAddress?: string;
 }
 
+/** Counters for metrics (nexus_audit_buffer_depth, nexus_audit_dropped_total, …). */
+export interface AuditWriterStats {
+  /** Events accepted and not yet committed (including a batch being written). */
+  depth: number;
+  /** Events never written: buffer full, or still unwritten when the writer closed. */
+  droppedTotal: number;
+  /** Credential deliveries refused because the buffer was full. */
+  refusedTotal: number;
+  /** Batch writes that failed (each is retried). */
+  writeFailuresTotal: number;
+}
+
 /** The audit writer. */
 export interface AuditWriter {
-  /** Queues an event; never throws, never waits. */
+  /** Queues an event; never throws, never waits. Dropped (counted, logged) when the buffer is full. */
   record(event: AuditEvent): void;
+  /**
+   * Queues the event of a credential about to be handed out; never waits.
+   * @throws StoreUnavailableError when the buffer is full or the writer closed: do not hand it out.
+   */
+  admit(event: AuditEvent): void;
   /** Runs `fn` so that events it records without a request id or client address inherit `facts`. */
   withRequest<T>(facts: AuditRequestFacts, fn: () => T): T;
-  /** Writes everything queued so far. */
+  /** Writes everything queued so far; what fails to write stays queued for the retry timer. */
   flush(): Promise<void>;
-  /** Flushes and stops; later `record` calls are dropped with a warning. */
+  /** Flushes and stops (a few retries if the store fails); later events are dropped or refused. */
   close(): Promise<void>;
+  stats(): AuditWriterStats;
 }
 
 /** Options of `createAuditWriter`. */
@@ -45,28 +66,46 @@ export interface AuditWriterOptions {
   flushIntervalMs?: number;
   /** A batch this large is written at once. Default 100. */
   maxBatchSize?: number;
-  /** Most events kept waiting (store slow or down); beyond it new events are dropped. Default 100 000. */
+  /** Most events buffered (store slow or down); beyond it credential deliveries are refused. Default 10 000. */
   maxQueued?: number;
+  /** Cap of the retry backoff after failed writes, ms. Default 1000. */
+  maxRetryDelayMs?: number;
 }
 
 const MAX_FIELD = 256;
+/** Rows per INSERT when catching up (PostgreSQL takes at most 65 535 bound values per statement). */
+const MAX_WRITE_ROWS = 1_000;
+/** Flush attempts `close` makes before giving the rest up as lost. */
+const CLOSE_ATTEMPTS = 3;
 
 /** Creates the writer. */
 export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const { store, logger, now } = options;
   const flushIntervalMs = options.flushIntervalMs ?? 50;
   const maxBatchSize = options.maxBatchSize ?? 100;
-  const maxQueued = options.maxQueued ?? 100_000;
+  const maxQueued = options.maxQueued ?? 10_000;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 1_000;
   const ambient = new AsyncLocalStorage<AuditRequestFacts>();
-  let queue: { event: AuditEventInput; attempts: number }[] = [];
+  let queue: AuditEventInput[] = [];
+  let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
-  let writing: Promise<void> | undefined;
+  let writing: Promise<boolean> | undefined;
   let isClosed = false;
-  let dropped = 0;
+  /** Consecutive failed writes: drives the retry backoff. */
+  let failures = 0;
+  let droppedSinceLog = 0;
+  const totals = { droppedTotal: 0, refusedTotal: 0, writeFailuresTotal: 0 };
+  const depth = () => queue.length + inFlight;
 
   let isTimerImmediate = false;
   const schedule = () => {
-    if (writing !== undefined || queue.length === 0) return;
+    if (writing !== undefined || queue.length === 0 || isClosed) return;
+    if (failures > 0) {
+      if (timer !== undefined) return;
+      timer = setTimeout(() => void flush(), Math.min(maxRetryDelayMs, flushIntervalMs * 2 ** failures));
+      timer.unref();
+      return;
+    }
     const isFull = queue.length >= maxBatchSize;
     if (timer !== undefined && (isTimerImmediate || !isFull)) return;
     clearTimeout(timer);
@@ -75,16 +114,26 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     timer.unref();
   };
 
-  const writeOnce = async () => {
-    const batch = queue;
-    queue = [];
+  /** Writes one chunk; on failure puts it back in front. Resolves whether it was written. */
+  const writeOnce = async (): Promise<boolean> => {
+    const batch = queue.splice(0, MAX_WRITE_ROWS);
+    inFlight = batch.length;
     try {
-      await store.appendAuditEvents(batch.map((b) => b.event));
+      await store.appendAuditEvents(batch);
+      if (failures > 0) logger.info({ events: batch.length, failedAttempts: failures }, "audit writes recovered");
+      failures = 0;
+      return true;
     } catch (err) {
-      const retry = batch.filter((b) => b.attempts === 0).map((b) => ({ ...b, attempts: 1 }));
-      const lost = batch.length - retry.length;
-      queue = [...retry, ...queue];
-      logger.error({ err, events: batch.length, lost }, "audit write failed");
+      queue = [...batch, ...queue];
+      failures += 1;
+      totals.writeFailuresTotal += 1;
+      // Loud on the first failure, then every tenth: an outage retries every second or so.
+      if (failures === 1 || failures % 10 === 0) {
+        logger.error({ err, queued: queue.length, attempt: failures }, "audit write failed; events kept and retried");
+      }
+      return false;
+    } finally {
+      inFlight = 0;
     }
   };
 
@@ -92,53 +141,77 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     clearTimeout(timer);
     timer = undefined;
     while (writing !== undefined) await writing;
-    if (queue.length === 0) return;
-    writing = writeOnce().finally(() => {
-      writing = undefined;
-    });
-    await writing;
-    if (dropped > 0) {
-      logger.error({ dropped }, "audit events dropped: the queue was full");
-      dropped = 0;
+    while (queue.length > 0) {
+      writing = writeOnce().finally(() => {
+        writing = undefined;
+      });
+      if (!(await writing)) break;
     }
+    if (droppedSinceLog > 0) {
+      logger.error({ dropped: droppedSinceLog, droppedTotal: totals.droppedTotal }, "audit events dropped: the buffer was full");
+      droppedSinceLog = 0;
+    }
+    schedule();
+  };
+
+  const enqueue = (event: AuditEvent) => {
+    const facts = ambient.getStore();
+    queue.push({
+      timeMs: now(),
+      action: cap(event.action) ?? "unknown",
+      result: cap(event.result) ?? "unknown",
+      keyId: cap(event.keyId),
+      tenantId: cap(event.tenantId),
+      connectionId: cap(event.connectionId),
+      requestId: cap(event.requestId ?? facts?.requestId),
+      clientAddress: cap(event.clientAddress ?? facts?.clientAddress),
+      details: capDetails(event.details),
+    });
     schedule();
   };
 
   return {
     record(event) {
       if (isClosed) {
-        logger.warn({ action: event.action }, "audit event after close dropped");
+        totals.droppedTotal += 1;
+        logger.error({ action: event.action }, "audit event after close dropped");
         return;
       }
-      if (queue.length >= maxQueued) {
-        dropped += 1;
+      if (depth() >= maxQueued) {
+        if (droppedSinceLog === 0) logger.error({ action: event.action, maxQueued }, "audit buffer full: events are being dropped");
+        droppedSinceLog += 1;
+        totals.droppedTotal += 1;
         return;
       }
-      const facts = ambient.getStore();
-      queue.push({
-        attempts: 0,
-        event: {
-          timeMs: now(),
-          action: cap(event.action) ?? "unknown",
-          result: cap(event.result) ?? "unknown",
-          keyId: cap(event.keyId),
-          tenantId: cap(event.tenantId),
-          connectionId: cap(event.connectionId),
-          requestId: cap(event.requestId ?? facts?.requestId),
-          clientAddress: cap(event.clientAddress ?? facts?.clientAddress),
-          details: capDetails(event.details),
-        },
-      });
-      schedule();
+      enqueue(event);
+    },
+    admit(event) {
+      if (isClosed || depth() >= maxQueued) {
+        totals.refusedTotal += 1;
+        if (totals.refusedTotal === 1 || totals.refusedTotal % 100 === 0) {
+          logger.error({ action: event.action, refusedTotal: totals.refusedTotal }, "credential refused: its audit event cannot be buffered");
+        }
+        throw new StoreUnavailableError(isClosed ? "audit log closed" : "audit buffer full");
+      }
+      enqueue(event);
     },
     withRequest: (facts, fn) => ambient.run(facts, fn),
     flush,
     async close() {
       isClosed = true;
-      await flush();
-      // A batch that failed once is retried here rather than waiting for a timer that won't come.
-      if (queue.length > 0) await flush();
+      for (let attempt = 1; attempt <= CLOSE_ATTEMPTS && depth() > 0; attempt += 1) {
+        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(maxRetryDelayMs, flushIntervalMs * 2 ** attempt)));
+        await flush();
+      }
+      clearTimeout(timer);
+      timer = undefined;
+      if (queue.length > 0) {
+        totals.droppedTotal += queue.length;
+        logger.error({ lost: queue.length }, "audit events lost at shutdown: the store could not be written");
+        queue = [];
+      }
     },
+    stats: () => ({ depth: depth(), ...totals }),
   };
 }
 

@@ -116,6 +116,20 @@ export class ProviderUnavailableError extends Error {
 }
 
 /**
+ * The store cannot answer: the database is unreachable, restarting or refusing connections, or a
+ * credential's audit row has nowhere to go (the audit buffer is full). Transient; retry later.
+ * `reason` is a short fact for logs ("connection refused", "audit buffer full"), never query text.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+  readonly reason: string;
+  constructor(reason: string, options?: DomainErrorOptions) {
+    super(`storage is unavailable (${reason.slice(0, 120)}), retry later`, options);
+    this.reason = reason;
+  }
+}
+
+/**
  * An authenticated caller asking for something its key does not cover, e.g. an agent naming another
  * tenant. Not used for another tenant's rows found by id: those are NotFoundError (existence hidden).
  */
@@ -140,6 +154,7 @@ export type DomainError =
   | ReturnUrlNotAllowedError
   | FailedPreconditionError
   | ProviderUnavailableError
+  | StoreUnavailableError
   | PermissionDeniedError;
 
 /** Ids come from callers: keep what we echo short so an error can't carry a pasted secret whole. */

@@ -28,6 +28,45 @@ export function registerWatcherGauge(registry: Registry, count: () => number): v
   });
 }
 
+/** Audit writer figures as the metrics read them (see AuditWriterStats). */
+export interface AuditMetricSource {
+  depth: number;
+  droppedTotal: number;
+  refusedTotal: number;
+  writeFailuresTotal: number;
+}
+
+/**
+ * Registers the audit buffer's gauge and counters, read from `stats` at scrape time: a non-zero
+ * nexus_audit_dropped_total means audit rows were lost and must be alerted on.
+ */
+export function registerAuditMetrics(registry: Registry, stats: () => AuditMetricSource): void {
+  new Gauge({
+    name: "nexus_audit_buffer_depth",
+    help: "Audit events accepted and not yet written to the store.",
+    registers: [registry],
+    collect() {
+      this.set(stats().depth);
+    },
+  });
+  const counters = [
+    ["nexus_audit_dropped_total", "Audit events never written (buffer full, or unwritten at shutdown).", "droppedTotal"],
+    ["nexus_audit_refused_total", "Credential deliveries refused (Unavailable) because the audit buffer was full.", "refusedTotal"],
+    ["nexus_audit_write_failures_total", "Audit batch writes that failed and were retried.", "writeFailuresTotal"],
+  ] as const;
+  for (const [name, help, key] of counters) {
+    // A counter whose value lives in the writer: collect() sets it (prom-client has no "set" on Counter).
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(stats()[key]);
+      },
+    });
+  }
+}
+
 /** Connection counters the listener feeds (see {@link registerConnectionMetrics}). */
 export interface ConnectionMetrics {
   /** Connections refused on accept, by reason (max_connections, max_connections_per_address). */

@@ -17,6 +17,7 @@ import {
   PermissionDeniedError,
   ProviderUnavailableError,
   ReturnUrlNotAllowedError,
+  StoreUnavailableError,
 } from "../domain/errors.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import type { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
@@ -47,6 +48,7 @@ function isDomainError(err: unknown): err is DomainError {
     err instanceof ReturnUrlNotAllowedError ||
     err instanceof FailedPreconditionError ||
     err instanceof ProviderUnavailableError ||
+    err instanceof StoreUnavailableError ||
     err instanceof PermissionDeniedError
   );
 }
@@ -85,6 +87,8 @@ function fromDomainError(err: DomainError): ConnectError {
       });
     case "ProviderUnavailableError":
       return withInfo(err, Code.Unavailable, { reason: ErrorReason.PROVIDER_UNAVAILABLE });
+    case "StoreUnavailableError":
+      return withInfo(err, Code.Unavailable, { reason: ErrorReason.STORE_UNAVAILABLE });
     case "PermissionDeniedError":
       return withInfo(err, Code.PermissionDenied, {});
     default: {

@@ -10,6 +10,7 @@ import { Client } from "pg";
 import { createLogger } from "../logging/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../store/postgres/test-database.ts";
 import { describeWithPostgres } from "../store/postgres/test-server.ts";
+import { startTcpProxy } from "../../test/support/tcp-proxy.ts";
 import { createPgNotifyBridge, DEFAULT_NOTIFY_CHANNEL, type PgNotifyBridge } from "./pg-notify-bridge.ts";
 import { createWatchHub, type WatchEvent, type WatchHub } from "./watch-hub.ts";
 
@@ -146,5 +147,43 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     await waitFor(() => a.bridge.isListening() && b.bridge.isListening(), "both bridges to listen again");
     await a.bridge.publish({ connectionId: "conn_x", type: "credential", version: 11 });
     assert.deepEqual(await remote(5_000), { type: "credential", version: 11 });
+  });
+
+  it("while the database is down, reconnect attempts are never more than 2 s apart (the default cap), and it listens again after", async () => {
+    if (!database) throw new Error("no test database");
+    const target = new URL(database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const hub = createWatchHub({ heartbeatMs: 0 });
+    const delays: number[] = [];
+    const bridge = createPgNotifyBridge({
+      connectionString: proxy.rewrite(database.url),
+      hub,
+      originId: "replica-c",
+      logger: createLogger({ level: "silent" }),
+      // The largest jitter draw: each delay is its ceiling.
+      random: () => 0.999,
+      healthCheckMs: 0,
+      // Default reconnect options; the test only records each delay and waits a token 5 ms.
+      sleep: async (ms) => {
+        delays.push(ms);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      },
+    });
+    const watcher = reader(hub.subscribe("conn_y", signal));
+    try {
+      await bridge.start();
+      await proxy.outage();
+      await waitFor(() => delays.length >= 8, "eight failed reconnect attempts");
+      assert.equal(bridge.isListening(), false);
+      await proxy.restore();
+      await waitFor(() => bridge.isListening(), "the bridge to listen again");
+      assert.deepEqual(await watcher(5_000), { type: "resync" });
+      assert.ok(Math.max(...delays) <= 2_000, `delays ${delays.join(", ")} stay within 2 s`);
+      assert.ok(delays.some((ms) => ms >= 1_500), `the backoff grew to its cap (${delays.join(", ")})`);
+    } finally {
+      await bridge.close();
+      hub.close();
+      await proxy.close();
+    }
   });
 });

@@ -20,6 +20,9 @@ export const DEFAULT_NOTIFY_CHANNEL = "nexus_credentials";
 /** PostgreSQL drops a NOTIFY payload of 8000 bytes or more; stay below with room to spare. */
 const MAX_PAYLOAD_BYTES = 7_900;
 
+/** Longest wait for a new connection: a black-holed database costs seconds, then the next attempt. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 /** An API key event as published: the key was revoked, so its open streams must end everywhere. */
 export interface ApiKeyRevokedEvent {
   type: "api_key_revoked";
@@ -40,7 +43,7 @@ export interface PgNotifyBridgeOptions {
   random: () => number;
   /** Channel: a lower-case SQL identifier. Default "nexus_credentials". */
   channel?: string;
-  /** Reconnect delays; defaults base 250 ms, max 30 s, min 50 ms. */
+  /** Reconnect delays; defaults base 250 ms, max 2 s (back within 2 s of the database), min 50 ms. */
   reconnect?: BackoffOptions;
   /** Period of the LISTEN connection's liveness query, ms (finds silent drops); 0 off. Default 30 s. */
   healthCheckMs?: number;
@@ -67,12 +70,15 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
   const { hub, originId, logger } = options;
   const channel = options.channel ?? DEFAULT_NOTIFY_CHANNEL;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`notify channel "${channel}" is not a lower-case SQL identifier`);
-  const reconnect = { baseMs: 250, maxMs: 30_000, minMs: 50, ...options.reconnect };
+  const reconnect = { baseMs: 250, maxMs: 2_000, minMs: 50, ...options.reconnect };
   const healthCheckMs = options.healthCheckMs ?? 30_000;
   const sleep = options.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }));
   const stopping = new AbortController();
-  const notifier = new Pool({ connectionString: options.connectionString, max: 2, application_name: "nexus-notify" });
-  notifier.on("error", (error) => logger.warn({ err: error }, "idle notify connection failed"));
+  const notifier = new Pool({ connectionString: options.connectionString, max: 2, application_name: "nexus-notify", connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const onNotifierError = (error: Error) => logger.warn({ err: error }, "notify connection failed");
+  notifier.on("error", onNotifierError);
+  // pg-pool only listens on idle clients; one that drops while checked out would crash the process.
+  notifier.on("connect", (client) => client.on("error", onNotifierError));
   let listener: Client | undefined;
   let reconnecting: Promise<void> | undefined;
   let health: NodeJS.Timeout | undefined;
@@ -91,7 +97,12 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
   };
 
   async function connectListener(): Promise<void> {
-    const client = new Client({ connectionString: options.connectionString, keepAlive: true, application_name: "nexus-listen" });
+    const client = new Client({
+      connectionString: options.connectionString,
+      keepAlive: true,
+      application_name: "nexus-listen",
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
     // Whichever comes first (error, end) marks this client dead; later events of a dead client are ignored.
     const onLost = (error?: Error) => lost(client, error);
     client.on("error", onLost);

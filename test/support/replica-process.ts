@@ -13,6 +13,8 @@ export interface ReplicaProcess {
   readonly pid: number;
   /** stdout and stderr so far (JSON log lines and the start-up banner). */
   output(): string;
+  /** Whether the process has exited (for whatever reason). */
+  hasExited(): boolean;
   /** Sends `signal` and resolves once the process has exited (with its exit code, or null after a signal). */
   kill(signal: NodeJS.Signals): Promise<number | null>;
   /** SIGTERM, wait for exit, remove the data directory; safe to call twice or after kill. */
@@ -63,6 +65,7 @@ export async function spawnReplica(env: Record<string, string>): Promise<Replica
     baseUrl,
     pid: child.pid!,
     output: () => out,
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
     kill,
     async stop() {
       await kill("SIGTERM");

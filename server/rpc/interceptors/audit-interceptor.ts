@@ -4,6 +4,8 @@
  * from the messages), request id and client address. Streams are recorded when they end. It runs
  * innermost, so it sees domain errors before the error interceptor maps them, and maps them the
  * same way for the result. Requests refused before it (auth, limits) are audited by auth.
+ * A call that hands out a credential is answered only once its row is accepted by the audit buffer
+ * (`admit`); when the buffer is full it fails Unavailable instead (fail closed, see audit-writer.ts).
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AUDITED_METHODS, type AuditFacts } from "../../audit/audit-actions.ts";
@@ -16,7 +18,7 @@ import { observeStreamEnd } from "./stream-end.ts";
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Creates the audit interceptor. */
-export function createAuditInterceptor(deps: { audit: Pick<AuditWriter, "record"> }): Interceptor {
+export function createAuditInterceptor(deps: { audit: Pick<AuditWriter, "record" | "admit"> }): Interceptor {
   return (next) => async (req) => {
     const audited = AUDITED_METHODS[`${req.service.typeName}/${req.method.name}`];
     if (audited === undefined) return next(req);
@@ -34,7 +36,7 @@ export function createAuditInterceptor(deps: { audit: Pick<AuditWriter, "record"
         facts = {};
       }
       const connectionId = target.connectionId ?? facts.connectionId ?? idFrom(requestMessage, "connectionId");
-      deps.audit.record({
+      const event = {
         action: audited.action,
         result: resultOf(err),
         keyId: principal?.keyId,
@@ -43,7 +45,10 @@ export function createAuditInterceptor(deps: { audit: Pick<AuditWriter, "record"
         requestId: req.contextValues.get(kRequestId),
         clientAddress: req.contextValues.get(kClientAddress),
         details: facts.details,
-      });
+      };
+      // Only a successful unary answer carries a credential; refusing it here throws before it leaves.
+      if (err === undefined && audited.isCredentialDelivery === true && !req.stream) deps.audit.admit(event);
+      else deps.audit.record(event);
     };
 
     let res;

@@ -11,7 +11,9 @@ import {
   ConflictError,
   InvalidArgumentError,
   NotFoundError,
+  StoreUnavailableError,
 } from "../../domain/errors.ts";
+import { outageReason } from "./outage.ts";
 
 /** Domain errors to raise for the constraint violations a statement can expect. */
 export interface ConstraintErrors {
@@ -45,11 +47,15 @@ function translate(error: unknown, constraints: ConstraintErrors): unknown {
     error instanceof NotFoundError ||
     error instanceof AlreadyExistsError ||
     error instanceof ConflictError ||
-    error instanceof InvalidArgumentError
+    error instanceof InvalidArgumentError ||
+    error instanceof StoreUnavailableError
   ) {
     return error;
   }
   const cause = error instanceof DrizzleQueryError ? error.cause : error;
+  // The database went away: the caller may retry (Unavailable), it is no fault of the request.
+  const outage = outageReason(cause);
+  if (outage !== undefined) return new StoreUnavailableError(outage, { cause });
   if (cause instanceof DatabaseError) {
     if (cause.code === "23505" && constraints.unique) return constraints.unique();
     if (cause.code === "23503" && constraints.foreignKey) return constraints.foreignKey();

@@ -10,6 +10,7 @@ import {
   ConflictError,
   InvalidArgumentError,
   NotFoundError,
+  StoreUnavailableError,
 } from "../../domain/errors.ts";
 
 /** Domain errors to raise for the constraint violations a statement can expect. */
@@ -35,7 +36,8 @@ function translate(error: unknown, constraints: ConstraintErrors): unknown {
     error instanceof NotFoundError ||
     error instanceof AlreadyExistsError ||
     error instanceof ConflictError ||
-    error instanceof InvalidArgumentError
+    error instanceof InvalidArgumentError ||
+    error instanceof StoreUnavailableError
   ) {
     return error;
   }
@@ -46,6 +48,10 @@ function translate(error: unknown, constraints: ConstraintErrors): unknown {
   }
   if (code === "SQLITE_CONSTRAINT_FOREIGNKEY" && constraints.foreignKey) {
     return constraints.foreignKey();
+  }
+  // Another connection held the write lock longer than busy_timeout: retry later, not a fault.
+  if (code === "SQLITE_BUSY" || code?.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED" || code?.startsWith("SQLITE_LOCKED_")) {
+    return new StoreUnavailableError("database is locked", { cause });
   }
   if (error instanceof DrizzleQueryError) {
     // SQLite's own message names tables and columns, never values, so it is safe to keep.

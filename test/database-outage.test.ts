@@ -1,0 +1,205 @@
+/**
+ * A PostgreSQL outage under three replicas (PostgreSQL only). Each replica is a real process that
+ * reaches the shared server through a TCP proxy; the outage terminates the replicas' backends
+ * (57P01, as a server shutdown does), cuts every proxied socket and refuses new connections, while
+ * agents keep calling. The shared PostgreSQL itself is never stopped. Under the outage: no replica
+ * exits, every call answers Unavailable (never Internal), /readyz says 503. After restore: LISTEN
+ * reconnects and a watcher opened before the outage on each replica receives a version written
+ * elsewhere, and the audit log holds a row for every credential handed out.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createClient, ConnectError } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Client as PgClient } from "pg";
+import { ErrorInfoSchema, ErrorReason } from "../gen/nexus/v1/errors_pb.ts";
+import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
+import { eventually } from "./support/client-test-kit.ts";
+import { connectCode, watchTyped, type CredentialWatcher } from "./support/credential-watchers.ts";
+import { reportFigure, sleep, startRefreshRig } from "./support/refresh-rig.ts";
+import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+import { TEST_STORE } from "./support/test-store.ts";
+
+type Phase = "before" | "outage" | "after";
+interface Call {
+  replica: number;
+  started: Phase;
+  ended: Phase;
+  code: string;
+  reason?: ErrorReason;
+}
+
+/** Runs `use` with a client on `url`, not through the proxy. */
+async function withDatabase<T>(url: string, use: (client: PgClient) => Promise<T>): Promise<T> {
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Polls an async condition until it holds; fails with `what` after `ms`. */
+async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** A counter or gauge without labels from a replica's /metrics text. */
+async function scrape(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${name} is exported`);
+  return Number(line.slice(name.length + 1));
+}
+
+function tally(calls: Call[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of calls) out[c.code] = (out[c.code] ?? 0) + 1;
+  return out;
+}
+
+describe("database outage", { skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)" }, () => {
+  test("three replicas: no exit, Unavailable during the outage, LISTEN back and watchers served after, every credential audited", { timeout: 240_000 }, async (t) => {
+    // Hour-long tokens: nothing refreshes on its own, so the only new version is the one written after restore.
+    const rig = await startRefreshRig({ rotate: true, accessTtlSeconds: 3600 });
+    const databaseUrl = rig.replicaEnv.DATABASE_URL!;
+    const target = new URL(databaseUrl);
+    const databaseName = target.pathname.slice(1);
+    const proxy: TcpProxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const replicas: ReplicaProcess[] = [];
+    const watchers: CredentialWatcher[] = [];
+    let stopLoad = false;
+    try {
+      const connectionId = await rig.connect("outage-1");
+      for (let i = 0; i < 3; i += 1) replicas.push(await spawnReplica({ ...rig.replicaEnv, DATABASE_URL: proxy.rewrite(databaseUrl) }));
+      for (const replica of replicas) watchers.push(watchTyped({ baseUrl: replica.baseUrl, apiKey: rig.server.agentKey }, connectionId));
+      await Promise.all(watchers.map((w) => w.next((e) => e.type === "credential", 30_000)));
+
+      // Agents keep reading tokens from every replica throughout (about 30 calls/s each, bounded).
+      let phase: Phase = "before";
+      const calls: Call[] = [];
+      const load = replicas.map(async (replica, i) => {
+        const client = createClient(TokenService, createGrpcTransport({ baseUrl: replica.baseUrl, interceptors: [rig.server.bearer()] }));
+        while (!stopLoad) {
+          const started = phase;
+          try {
+            await client.getToken({ connectionId }, { timeoutMs: 30_000 });
+            calls.push({ replica: i, started, ended: phase, code: "ok" });
+          } catch (error) {
+            const err = ConnectError.from(error);
+            calls.push({ replica: i, started, ended: phase, code: connectCode(err.code), reason: err.findDetails(ErrorInfoSchema)[0]?.reason });
+          }
+          await sleep(30);
+        }
+      });
+      const countOf = (i: number, code: string, started: Phase, ended = started) =>
+        calls.filter((c) => c.replica === i && c.code === code && c.started === started && c.ended === ended).length;
+      await until(() => replicas.every((_, i) => countOf(i, "ok", "before") >= 5), 30_000, "tokens served before the outage");
+
+      // The outage: the replicas' backends are terminated (57P01), every proxied socket cut, new ones refused.
+      const outputMarks = replicas.map((r) => r.output().length);
+      await proxy.outage(async (upstreamPorts) => {
+        await withDatabase(databaseUrl, (client) =>
+          client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND client_port = ANY($2::int[])", [
+            databaseName,
+            upstreamPorts,
+          ]),
+        );
+      });
+      // From here on nothing reaches the database: a call started now must not succeed.
+      phase = "outage";
+      const outageStartMs = Date.now();
+      const listenFailures = (i: number) => replicas[i]!.output().slice(outputMarks[i]).split("LISTEN reconnect failed").length - 1;
+      // Long enough for the LISTEN backoff to reach its cap and for every replica to refuse plenty of calls.
+      await until(() => replicas.every((_, i) => countOf(i, "unavailable", "outage") >= 10 && listenFailures(i) >= 4), 60_000, "the outage to be felt");
+      const probes = await Promise.all(
+        replicas.map(async (replica) => {
+          const rest = await fetch(`${replica.baseUrl}/v1/token/${connectionId}`, { headers: rig.server.auth() });
+          const ready = await fetch(`${replica.baseUrl}/readyz`);
+          return { rest: rest.status, restBody: (await rest.json()) as { code?: string }, ready: ready.status };
+        }),
+      );
+      const duringOutage = replicas.map((_, i) => tally(calls.filter((c) => c.replica === i && c.started === "outage")));
+
+      const restoredAtMs = Date.now();
+      reportFigure(t, "database outage, duration (ms)", restoredAtMs - outageStartMs);
+      phase = "after";
+      await proxy.restore();
+      // A new version written by another server (the rig's, straight to the database): each replica
+      // hears of it only through LISTEN/NOTIFY or the resync after its LISTEN connection returns.
+      const refreshed = await rig.tokens.refreshConnection({ connectionId });
+      const version = Number(refreshed.credential!.version);
+      const heard = await Promise.all(watchers.map((w) => w.next((e) => e.type === "credential" && e.version! >= version, 60_000)));
+      await until(() => replicas.every((_, i) => countOf(i, "ok", "after") >= 3), 60_000, "tokens served after restore");
+      stopLoad = true;
+      await Promise.all(load);
+
+      // Every credential handed out has its audit row once the buffers drain.
+      const handedOut = calls.filter((c) => c.code === "ok").length;
+      const delivered = watchers.reduce((n, w) => n + w.versions().length, 0);
+      const refused = calls.filter((c) => c.code === "unavailable").length;
+      let rows = { reads: 0, deliveries: 0, refusals: 0 };
+      const readRows = () =>
+        withDatabase(databaseUrl, async (client) => {
+          const { rows: counts } = await client.query<{ action: string; result: string; n: string }>(
+            "SELECT action, result, count(*) AS n FROM audit_events WHERE connection_id = $1 AND action IN ('token.read', 'token.deliver') GROUP BY action, result",
+            [connectionId],
+          );
+          const n = (action: string, result: string) => Number(counts.find((c) => c.action === action && c.result === result)?.n ?? 0);
+          rows = { reads: n("token.read", "ok"), deliveries: n("token.deliver", "ok"), refusals: n("token.read", "unavailable") };
+          return rows.reads >= handedOut && rows.deliveries >= delivered && rows.refusals >= refused;
+        });
+      await until(readRows, 30_000, "audit rows for every credential handed out").catch(() => undefined);
+
+      const auditMetrics = await Promise.all(
+        replicas.map(async (r) => ({
+          writeFailures: await scrape(r.baseUrl, "nexus_audit_write_failures_total"),
+          dropped: await scrape(r.baseUrl, "nexus_audit_dropped_total"),
+          depth: await scrape(r.baseUrl, "nexus_audit_buffer_depth"),
+        })),
+      );
+      reportFigure(t, "database outage, audit metrics per replica", auditMetrics);
+      reportFigure(t, "database outage, codes of calls started during it, per replica", duringOutage);
+      reportFigure(t, "database outage, all calls", tally(calls));
+      reportFigure(t, "database outage, restore to watcher served (ms)", heard.map((e) => e.atMs - restoredAtMs));
+      reportFigure(t, "database outage, audit", { handedOut, rows: rows.reads, delivered, deliveryRows: rows.deliveries, refused, refusalRows: rows.refusals });
+
+      assert.deepEqual(replicas.map((r) => r.hasExited()), [false, false, false], "no replica exited");
+      for (const r of replicas) assert.doesNotMatch(r.output(), /Unhandled|uncaught/i);
+      assert.deepEqual(new Set(calls.map((c) => c.code)), new Set(["ok", "unavailable"]), `only ok and unavailable: ${JSON.stringify(tally(calls))}`);
+      for (const [i, codes] of duringOutage.entries()) {
+        const inside = calls.filter((c) => c.replica === i && c.started === "outage" && c.ended === "outage");
+        assert.ok(inside.length >= 10 && inside.every((c) => c.code === "unavailable"), `replica ${i}: every call inside the outage unavailable (${JSON.stringify(codes)})`);
+        assert.ok(inside.every((c) => c.reason === ErrorReason.STORE_UNAVAILABLE), "with reason STORE_UNAVAILABLE");
+      }
+      for (const p of probes) {
+        assert.equal(p.rest, 503, "REST answers 503");
+        assert.equal(p.restBody.code, "unavailable");
+        assert.equal(p.ready, 503, "/readyz reports 503");
+      }
+      for (const w of watchers) assert.equal(await Promise.race([w.ended, sleep(0).then(() => "open")]), "open", "the watcher opened before the outage is still open");
+      assert.ok(rows.reads >= handedOut, `a token.read row for each of the ${handedOut} tokens handed out (found ${rows.reads})`);
+      assert.ok(rows.refusals >= refused, `a row for each of the ${refused} refused reads, written after the outage (found ${rows.refusals})`);
+      assert.ok(rows.deliveries >= delivered, `a token.deliver row for each of the ${delivered} watch deliveries (found ${rows.deliveries})`);
+      for (const r of replicas) assert.equal((await fetch(`${r.baseUrl}/readyz`)).status, 200, "ready again");
+      // The refused calls were audited too, so every replica buffered rows through the outage,
+      // failed to write them, retried, and lost none.
+      for (const m of auditMetrics) {
+        assert.ok(m.writeFailures > 0, "audit writes failed during the outage and were retried");
+        assert.equal(m.dropped, 0, "no audit event dropped");
+      }
+    } finally {
+      stopLoad = true;
+      for (const w of watchers) w.stop();
+      await Promise.all(replicas.map((r) => r.stop()));
+      await proxy.close();
+      await rig.close();
+    }
+  });
+});
