@@ -1,13 +1,14 @@
 /**
  * Maps every error that escapes a handler (unary or streaming) to a ConnectError through
- * `toConnectError`, and logs Internal faults once with their cause. Runs inside logging and metrics
- * so they see final codes.
+ * `toConnectError` (so every error carries an ErrorInfo reason), ends server streams with
+ * DeadlineExceeded when the client's deadline passes, and logs Internal faults once with their
+ * cause. Runs inside logging and metrics so they see final codes.
  */
 import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../logging/logger.ts";
 import { toConnectError } from "../errors.ts";
 import { kRequestId } from "../context.ts";
-import { mapStreamError } from "./stream-end.ts";
+import { failAtDeadline, mapStreamError } from "./stream-end.ts";
 
 /** Creates the error-mapping interceptor. */
 export function createErrorInterceptor(deps: { logger: Logger }): Interceptor {
@@ -25,7 +26,7 @@ export function createErrorInterceptor(deps: { logger: Logger }): Interceptor {
     try {
       const res = await next(req);
       if (!res.stream) return res;
-      return { ...res, message: mapStreamError(res.message, map) };
+      return { ...res, message: mapStreamError(failAtDeadline(res.message, req.signal), map) };
     } catch (err) {
       throw map(err);
     }

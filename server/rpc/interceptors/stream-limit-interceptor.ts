@@ -3,8 +3,10 @@
  * (NEXUS_MAX_STREAMS_PER_KEY): one more is refused with ResourceExhausted until one ends. Counted
  * per process from the stream's start to its end (normal, error or client gone). Runs inside auth.
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, type Interceptor } from "@connectrpc/connect";
+import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { kPrincipal } from "../context.ts";
+import { errorWithReason } from "../errors.ts";
 import { observeStreamEnd } from "./stream-end.ts";
 
 /** Creates the interceptor. */
@@ -22,7 +24,8 @@ export function createStreamLimitInterceptor(deps: { maxPerKey: number }): Inter
     const keyId = principal.keyId;
     const count = open.get(keyId) ?? 0;
     if (count >= deps.maxPerKey) {
-      throw new ConnectError(`too many open streams for this API key (at most ${deps.maxPerKey})`, Code.ResourceExhausted);
+      const message = `too many open streams for this API key (at most ${deps.maxPerKey})`;
+      throw errorWithReason(message, Code.ResourceExhausted, ErrorReason.STREAM_LIMIT);
     }
     open.set(keyId, count + 1);
     let res;
