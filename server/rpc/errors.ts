@@ -126,7 +126,11 @@ function fromDomainError(err: DomainError): ConnectError {
         connectionId: err.kind === "connection" ? err.id : "",
       });
     case "InvalidArgumentError":
-      return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.INVALID_FIELD, field: err.field });
+      // No field: the request as a whole does not parse (bad JSON, bytes that are not UTF-8).
+      return withInfo(err, Code.InvalidArgument, {
+        reason: err.field === "" ? ErrorReason.MALFORMED_REQUEST : ErrorReason.INVALID_FIELD,
+        field: err.field,
+      });
     case "ConnectionNotUsableError":
       return withInfo(err, Code.FailedPrecondition, {
         reason: reasonForStatus(err.status),
