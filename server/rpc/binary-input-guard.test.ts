@@ -61,6 +61,12 @@ test("JSON that is not UTF-8 is refused naming the field, whole or enveloped", a
     assert.equal(result.code, Code.InvalidArgument);
     assert.deepEqual([reasonOf(result)?.reason, reasonOf(result)?.field], [ErrorReason.INVALID_FIELD, "user_id"], type);
   }
+  const proto = Buffer.from([0x0a, 3, 0x61, 0xff, 0xfe, 0x12, 1, 0x70]); // user_id "a\xff\xfe", provider_name "p"
+  for (const [chunks, type] of [[[proto], "application/proto"], [[envelope(proto)], "application/grpc"], [[envelope(proto)], "application/grpc-web"]] as const) {
+    const result = await read([...chunks], type, 1024, RequestConnectionRequestSchema);
+    assert.ok(result instanceof ConnectError, type);
+    assert.deepEqual([result.code, reasonOf(result)?.reason, reasonOf(result)?.field], [Code.InvalidArgument, ErrorReason.INVALID_FIELD, "user_id"], type);
+  }
   const unknown = await read([Buffer.from('{"conection_id":"x"}')], "application/json");
   assert.ok(unknown instanceof ConnectError);
   assert.equal(reasonOf(unknown)?.reason, ErrorReason.MALFORMED_REQUEST);

@@ -8,9 +8,9 @@
  * bodies over the size limit pass through untouched for connect-es to refuse with
  * ResourceExhausted. Costs one extra parse per message (requests are small).
  */
-import { fromBinary, fromJsonString, type DescMessage } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { isFieldError } from "@bufbuild/protobuf/reflect";
-import { base64Decode } from "@bufbuild/protobuf/wire";
+import { base64Decode, BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
@@ -92,7 +92,67 @@ function parseError(input: DescMessage, bytes: Uint8Array): ConnectError | undef
     fromBinary(input, bytes);
     return undefined;
   } catch (err) {
+    const field = badUtf8Field(input, bytes, "", 0);
+    if (field !== undefined) return errorWithReason(`${field}: must be valid UTF-8 without control characters`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, { field, cause: err });
     return malformed(`invalid protobuf message: ${messageOf(err)}`, err);
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The path of the first string field whose bytes are not UTF-8 (proto3 strings must be, and
+ * protobuf-es refuses them without saying which), or undefined when none is found.
+ */
+function badUtf8Field(desc: DescMessage, bytes: Uint8Array, prefix: string, depth: number): string | undefined {
+  if (depth > 32) return undefined;
+  try {
+    const reader = new BinaryReader(bytes);
+    while (reader.pos < reader.len) {
+      const [number, wireType] = reader.tag();
+      const field = desc.fields.find((f) => f.number === number);
+      if (wireType !== WireType.LengthDelimited || field === undefined) {
+        reader.skip(wireType, number);
+        continue;
+      }
+      const found = badUtf8InValue(field, reader.bytes(), prefix + field.name, depth);
+      if (found !== undefined) return found;
+    }
+  } catch {
+    return undefined; // broken elsewhere: the parse error says how
+  }
+  return undefined;
+}
+
+function badUtf8InValue(field: DescField, data: Uint8Array, path: string, depth: number): string | undefined {
+  const isString = (field.fieldKind === "scalar" || field.fieldKind === "list") && field.scalar === ScalarType.STRING;
+  if (isString) return isUtf8(data) ? undefined : path;
+  if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) {
+    return badUtf8Field(field.message!, data, `${path}.`, depth + 1);
+  }
+  if (field.fieldKind !== "map") return undefined;
+  // A map entry is a message { key = 1; value = 2 }.
+  const reader = new BinaryReader(data);
+  while (reader.pos < reader.len) {
+    const [number, wireType] = reader.tag();
+    if (wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType, number);
+      continue;
+    }
+    const value = reader.bytes();
+    if (number === 1 && field.mapKey === ScalarType.STRING && !isUtf8(value)) return path;
+    if (number === 2 && field.mapKind === "scalar" && field.scalar === ScalarType.STRING && !isUtf8(value)) return path;
+    if (number === 2 && field.mapKind === "message") return badUtf8Field(field.message, value, `${path}.`, depth + 1);
+  }
+  return undefined;
+}
+
+function isUtf8(data: Uint8Array): boolean {
+  try {
+    STRICT_UTF8.decode(data);
+    return true;
+  } catch {
+    return false;
   }
 }
 
