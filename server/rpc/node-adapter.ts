@@ -8,6 +8,7 @@
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 
 import type { Logger } from "../logging/logger.ts";
@@ -38,7 +39,10 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
   return (req, res) => {
     const handler = handlers.get((req.url ?? "").split("?", 1)[0] ?? "");
     if (handler === undefined) {
-      options.fallback(req, res);
+      // gRPC asks for status 12 in trailers, not an HTTP 404, for a method the server lacks.
+      // https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#responses
+      if (GRPC.test(req.headers["content-type"] ?? "")) void universalResponseToNodeResponse(grpcUnknownMethod(req.url ?? ""), res).catch(() => undefined);
+      else options.fallback(req, res);
       return;
     }
     let uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
@@ -59,6 +63,20 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
         if (code === Code.Aborted || code === Code.Canceled || req.destroyed) return;
         options.logger.error({ err: reason, rpc: `${handler.service.typeName}/${handler.method.name}` }, "rpc handler failed");
       });
+  };
+}
+
+const GRPC = /^application\/grpc(\+|;|$)/i;
+
+function grpcUnknownMethod(url: string): UniversalServerResponse {
+  const path = url.split("?", 1)[0]!.slice(0, 200);
+  const trailer = new Headers();
+  setTrailerStatus(trailer, errorWithReason(`no RPC at ${path}`, Code.Unimplemented, ErrorReason.ROUTE_NOT_FOUND));
+  return {
+    status: 200,
+    header: new Headers({ "content-type": "application/grpc+proto" }),
+    body: (async function* () {})(),
+    trailer,
   };
 }
 
