@@ -105,6 +105,10 @@ test("control characters in identifiers and names: invalid_argument naming the f
   assert.equal(await connectionCount(), before, "nothing was stored");
   const keys = await server.app.store.listApiKeys({}, { pageSize: 100 });
   assert.ok(keys.items.every((k) => !/[\u0000-\u001f\u007f-\u009f]/.test(k.name)), "no key was created with a control character");
+  // The refused calls are audited; their details (e.g. the key name) must not break the audit
+  // write (PostgreSQL refuses NUL in text).
+  await server.app.audit.flush();
+  assert.equal(server.logs().includes("audit write failed"), false, "every audit row was written");
 });
 
 test("envelopes with reserved flag bits are protocol errors on gRPC, gRPC-Web and Connect streaming", async () => {

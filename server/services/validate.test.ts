@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { RequestConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { CreateProviderRequestSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { checkMessageText, checkText, jsonUtf8Error } from "./validate.ts";
+import { checkMessageText, checkText, jsonUtf8Error, printable } from "./validate.ts";
 
 const fieldOf = (fn: () => void): string | undefined => {
   try {
@@ -43,4 +43,10 @@ test("jsonUtf8Error names the field holding bytes that are not UTF-8", () => {
   assert.equal(jsonUtf8Error(body('{"userId":"a', '"}'), RequestConnectionRequestSchema)?.field, "user_id", "JSON names map to proto names");
   assert.equal(jsonUtf8Error(body('{"params":{"k', '":"v"}}'), RequestConnectionRequestSchema)?.field, "params");
   assert.equal(jsonUtf8Error(body("{not json", ""))?.field, "", "not JSON: the body as a whole");
+});
+
+test("printable escapes control characters and mends lone surrogates", () => {
+  assert.equal(printable("key\u0000name\n"), "key\\u0000name\\u000a");
+  assert.equal(printable("a\ud800"), "a\ufffd");
+  assert.equal(printable("Zoë 🙂"), "Zoë 🙂");
 });

@@ -76,6 +76,15 @@ function checkReflected(message: ReflectMessage, prefix: string): void {
   }
 }
 
+/**
+ * `value` made safe to store and log: control characters become visible `\uXXXX` escapes and lone
+ * surrogates U+FFFD. For text that is recorded before (or whether or not) a request passes the
+ * checks above, e.g. audit details (PostgreSQL refuses NUL in text).
+ */
+export function printable(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).toWellFormed();
+}
+
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 const LENIENT_UTF8 = new TextDecoder("utf-8");
 
