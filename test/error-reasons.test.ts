@@ -139,3 +139,21 @@ test("a client closing a reflection or watch stream early is not logged as an er
   assert.equal(lines.filter((l) => l.includes("ServerReflectionInfo")).length >= 3, true, "the three streams were logged");
   assert.deepEqual(lines.filter((l) => /"level":(50|60)/.test(l)), [], "nothing at error level");
 });
+
+test("a stream ended by its deadline frees its place under the per-key stream cap", async () => {
+  const capped = await startServer({ env: { NEXUS_MAX_STREAMS_PER_KEY: "1" } });
+  const raw = createRawClient(capped.baseUrl);
+  try {
+    await createKeyProvider(capped);
+    const id = await seedConnection(capped, "default", "cap-secret");
+    const watch = envelope(toBinary(WatchCredentialsRequestSchema, create(WatchCredentialsRequestSchema, { connectionId: id })));
+    const headers = { ...capped.auth(), "content-type": "application/grpc", te: "trailers", "grpc-timeout": "300m" };
+    for (let i = 0; i < 3; i++) {
+      const res = await raw.send({ transport: "h2", method: "POST", path: "/nexus.v1.TokenService/WatchCredentials", headers, body: watch }, 60_000);
+      assert.equal(outcomeOf(res).code, "deadline_exceeded", `stream ${i + 1} was let in and ended by its deadline`);
+    }
+  } finally {
+    raw.close();
+    await capped.close();
+  }
+});
