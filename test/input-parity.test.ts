@@ -61,6 +61,9 @@ test("bytes that are not UTF-8 in user_id: invalid_argument naming user_id on ev
     const outcome = outcomeOf(res);
     assert.deepEqual([outcome.code, outcome.reason, outcome.field], ["invalid_argument", "INVALID_FIELD", "user_id"], `${send.label}: ${outcome.message}`);
   }
+  // In a REST path: the same field named.
+  const restPath = outcomeOf(await client.send({ transport: "h1", method: "GET", path: "/v1/check-connection/conn%FF%FE", headers: auth, body: undefined }, 60_000));
+  assert.deepEqual([restPath.code, restPath.reason, restPath.field], ["invalid_argument", "INVALID_FIELD", "connection_id"]);
   assert.equal(await connectionCount(), before, "nothing was stored");
 });
 

@@ -177,7 +177,11 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
           bindings = route.template.match(rawPath);
         } catch (err) {
           if (!(err instanceof URIError)) throw err;
-          const malformed = errorWithReason("malformed percent-encoding in URL path", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
+          const field = (err as URIError & { field?: string }).field;
+          const malformed =
+            field === undefined
+              ? errorWithReason("malformed percent-encoding in URL path", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST)
+              : toConnectError(new InvalidArgumentError(field, "must be valid UTF-8 without control characters")).error;
           sendError(res, 400, malformed, registry);
           return true;
         }
