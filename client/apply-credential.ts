@@ -94,7 +94,8 @@ export async function applyCredential(
   return applier(parts, credential, env);
 }
 
-function rebuildRequest(original: Request, applied: AppliedParts, body: Uint8Array): Request {
+// `Uint8Array<ArrayBuffer>`, not the default ArrayBufferLike: only that is a BodyInit under the DOM lib.
+function rebuildRequest(original: Request, applied: AppliedParts, body: Uint8Array<ArrayBuffer>): Request {
   const hasBody = original.method !== "GET" && original.method !== "HEAD";
   return new Request(applied.url, {
     method: original.method,

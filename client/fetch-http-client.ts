@@ -17,7 +17,7 @@ export function createFetchHttpClient(fetchFn: typeof globalThis.fetch): Univers
   return async (request: UniversalClientRequest): Promise<UniversalClientResponse> => {
     const body = request.body === undefined ? null : await readAll(request.body);
     const response = await fetchFn(
-      new Request(request.url, { method: request.method, headers: request.header, signal: request.signal, body }),
+      new Request(request.url, { method: request.method, headers: request.header, signal: request.signal ?? null, body }),
     );
     return {
       status: response.status,
@@ -28,7 +28,8 @@ export function createFetchHttpClient(fetchFn: typeof globalThis.fetch): Univers
   };
 }
 
-async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+// Typed `Uint8Array<ArrayBuffer>`: a Uint8Array over ArrayBufferLike is no BodyInit under the DOM lib.
+async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array<ArrayBuffer>> {
   const parts: Uint8Array[] = [];
   let length = 0;
   for await (const chunk of chunks) {

@@ -1,7 +1,8 @@
 /**
- * The Nexus client: the only public entry point (`nexus/client`). Everything not exported here is
- * private. User-facing symbols come first; the section marked "advanced" is for callers that
- * assemble their own pieces (custom caches, strategies, transports).
+ * The Nexus client: the only public entry point (the `@nexus/client` package; `nexus/client`
+ * inside this repository). Everything not exported here is private. User-facing symbols come
+ * first; the section marked "advanced" is for callers that assemble their own pieces (custom
+ * caches, strategies, transports).
  */
 
 // The client and its typed services.
@@ -22,6 +23,8 @@ export { applyCredential } from "./apply-credential.ts";
 export type { ApplyOptions, AuthenticatedHandshake, HandshakeTarget, MetadataContext } from "./apply-credential.ts";
 export { nexusFetch } from "./nexus-fetch.ts";
 export type { NexusFetchOptions } from "./nexus-fetch.ts";
+export { toSeedCredential } from "./seed-credential.ts";
+export type { SeedCredential, SeedStrategy, SeedStrategyType } from "./seed-credential.ts";
 
 // The bridge: long-lived WebSocket and gRPC links, and its metrics.
 export { createBridge } from "./bridge/bridge.ts";
@@ -36,7 +39,7 @@ export type {
 } from "./bridge/websocket.ts";
 export type { GrpcRunContext, MaintainGrpcOptions } from "./bridge/grpc.ts";
 export { createBridgeMetrics, metricsHandler } from "./metrics.ts";
-export type { BridgeMetrics, BridgeMetricsOptions, BridgeMetricTarget, BridgeTransport } from "./metrics.ts";
+export type { BridgeMetrics, BridgeMetricsOptions, BridgeMetricTarget, BridgeTransport, MetricsRegistry } from "./metrics.ts";
 
 // Errors and the helpers that read Nexus's ErrorInfo detail.
 export {
@@ -52,6 +55,19 @@ export {
   isTransient,
   toClientError,
 } from "./errors.ts";
+
+// The API itself, generated from proto/nexus/v1: enums by name (ConnectionStatus.ACTIVE,
+// StrategyType.OAUTH2, ErrorReason…), message types with their schemas (Credential and
+// CredentialSchema…), and the service descriptors (TokenService…) for createClient.
+export * from "../gen/nexus/v1/api_keys_pb.ts";
+export * from "../gen/nexus/v1/audit_pb.ts";
+export * from "../gen/nexus/v1/connections_pb.ts";
+export * from "../gen/nexus/v1/credential_pb.ts";
+export * from "../gen/nexus/v1/errors_pb.ts";
+export * from "../gen/nexus/v1/providers_pb.ts";
+export * from "../gen/nexus/v1/rest_pb.ts";
+export * from "../gen/nexus/v1/status_pb.ts";
+export * from "../gen/nexus/v1/tokens_pb.ts";
 
 // Pluggable dependencies.
 export type { Clock } from "./clock.ts";

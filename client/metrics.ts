@@ -2,10 +2,26 @@
  * The bridge's Prometheus metrics (the Go bridge's names, plus two histograms) and the /metrics
  * handler. Caller labels (agent_id...) are constant labels on every series. Metrics are looked up
  * in the registry before being created, so two bridges can share one registry; no global
- * registry is touched, and no label ever carries a credential.
+ * registry is touched, and no label ever carries a credential. prom-client is an optional peer
+ * dependency, loaded only when metrics are created: agents that never build a bridge skip it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Counter, Gauge, Histogram, type Metric, Registry } from "prom-client";
+import { createRequire } from "node:module";
+import type * as PromClient from "prom-client";
+import type { Metric, Registry } from "prom-client";
+
+/**
+ * A prom-client `Registry` (prom-client 15), as far as the bridge uses it. Declared here so the
+ * client's types need no prom-client installed; pass a real `new Registry()` from prom-client.
+ */
+export interface MetricsRegistry {
+  /** The Prometheus exposition content type. */
+  readonly contentType: string;
+  /** The registry's metrics in the Prometheus text format. */
+  metrics(): Promise<string>;
+  /** The metric registered under `name`, if any. */
+  getSingleMetric(name: string): unknown;
+}
 
 /** The kind of link a bridge keeps. */
 export type BridgeTransport = "websocket" | "grpc";
@@ -18,8 +34,8 @@ export interface BridgeMetricTarget {
 
 /** Options of {@link createBridgeMetrics}. */
 export interface BridgeMetricsOptions {
-  /** Where the metrics live. Default: a new Registry (never prom-client's global one). */
-  registry?: Registry;
+  /** Where the metrics live (a prom-client Registry). Default: a new Registry (never prom-client's global one). */
+  registry?: MetricsRegistry;
   /** Constant labels on every series, e.g. `{ agent_id: "my-stable-id" }`. */
   labels?: Record<string, string>;
 }
@@ -27,7 +43,7 @@ export interface BridgeMetricsOptions {
 /** The bridge's observations, one method per event. */
 export interface BridgeMetrics {
   /** The registry holding the metrics (serve it with {@link metricsHandler}). */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /** A link was established: bridge_connections_total +1, bridge_connection_status = 1. */
   connected(target: BridgeMetricTarget): void;
   /** An established link was lost: bridge_disconnects_total +1, bridge_connection_status = 0. */
@@ -47,13 +63,17 @@ const VARIABLE_LABELS = ["connection_id", "transport"] as const;
  * `bridge_connections_total`, `bridge_disconnects_total`, `bridge_token_refreshes_total`, gauge
  * `bridge_connection_status`, histograms `bridge_reconnect_delay_seconds` and
  * `bridge_credential_age_seconds`, each labelled connection_id, transport and the constant labels.
+ * Needs the optional peer dependency prom-client (`npm install prom-client`); throws a TypeError
+ * saying so when it is missing.
  *
  * @example
  * const metrics = createBridgeMetrics({ registry, labels: { agent_id: "my-stable-id" } });
  * const bridge = createBridge({ client, metrics });
  */
 export function createBridgeMetrics(options: BridgeMetricsOptions = {}): BridgeMetrics {
-  const registry = options.registry ?? new Registry();
+  const { Counter, Gauge, Histogram, Registry } = loadPromClient();
+  // A MetricsRegistry from the caller is a prom-client Registry by contract (see its doc).
+  const registry = (options.registry as Registry | undefined) ?? new Registry();
   const constantLabels = options.labels ?? {};
   for (const name of Object.keys(constantLabels)) {
     if ((VARIABLE_LABELS as readonly string[]).includes(name)) {
@@ -119,6 +139,24 @@ export function createBridgeMetrics(options: BridgeMetricsOptions = {}): BridgeM
 }
 
 /**
+ * prom-client, resolved from this package's location (so the agent's own copy, the one its
+ * Registry comes from: `instanceof` checks in {@link reuse} need the same classes). Synchronous
+ * `require` keeps createBridge synchronous; prom-client 15 is CommonJS.
+ */
+function loadPromClient(): typeof PromClient {
+  try {
+    return createRequire(import.meta.url)("prom-client") as typeof PromClient;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "MODULE_NOT_FOUND") throw err;
+    throw new TypeError(
+      "bridge metrics need the optional peer dependency prom-client: npm install prom-client@15 " +
+        "(or pass your own `metrics` to createBridge)",
+      { cause: err },
+    );
+  }
+}
+
+/**
  * A metric already registered under `name`, checked to be the same kind with the same label
  * names (else observations would fail later, far from the cause); undefined when absent.
  */
@@ -148,7 +186,7 @@ function reuse<T extends Metric>(
  * @example
  * http.createServer(metricsHandler(bridge.metrics.registry)).listen(9090);
  */
-export function metricsHandler(registry: Registry): (request: IncomingMessage, response: ServerResponse) => void {
+export function metricsHandler(registry: MetricsRegistry): (request: IncomingMessage, response: ServerResponse) => void {
   return (_request, response) => {
     registry.metrics().then(
       (body) => {

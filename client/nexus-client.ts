@@ -14,7 +14,6 @@ import {
   createGrpcWebTransport,
   Http2SessionManager,
 } from "@connectrpc/connect-node";
-import type { Registry } from "prom-client";
 import { ApiKeyService } from "../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
@@ -26,6 +25,7 @@ import { createCredentialCache, type CredentialCache, type GetCredentialOptions 
 import { AttentionRequiredError, ConnectionRevokedError } from "./errors.ts";
 import { createFetchHttpClient } from "./fetch-http-client.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import type { MetricsRegistry } from "./metrics.ts";
 import { nexusFetch, type NexusFetchOptions } from "./nexus-fetch.ts";
 import { watchCredentials, type WatchCredentialsOptions } from "./watch.ts";
 
@@ -56,8 +56,8 @@ export interface NexusClientOptions {
   clock?: Clock;
   /** Pino-compatible logger. Default: silent. */
   logger?: Logger;
-  /** prom-client registry for bridges built on this client. Default: each bridge makes its own. */
-  registry?: Registry;
+  /** prom-client Registry for bridges built on this client. Default: each bridge makes its own. */
+  registry?: MetricsRegistry;
 }
 
 /** A connected Nexus client: typed service clients and the credential helpers. */
@@ -78,7 +78,7 @@ export interface NexusClient {
   readonly credentials: CredentialCache;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly registry: Registry | undefined;
+  readonly registry: MetricsRegistry | undefined;
   /** Shorthand for `credentials.getCredential`. */
   getCredential(connectionId: string, options?: GetCredentialOptions): Promise<Credential>;
   /** {@link watchCredentials} with the client's defaults; every credential also feeds the cache. */

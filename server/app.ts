@@ -18,7 +18,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
-import { createServerMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import { createServerMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
@@ -30,14 +30,14 @@ import { createWatchHub } from "./watch/watch-hub.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
-import { kClientAddress } from "./rpc/context.ts";
+import { kAssertKeyValid, kClientAddress } from "./rpc/context.ts";
 import { toConnectError } from "./rpc/errors.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
 import { createInputInterceptor } from "./rpc/interceptors/input-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
-import { createRoutes, NEXUS_SERVICES } from "./rpc/routes.ts";
+import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
@@ -108,13 +108,35 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
   registerWatcherGauge(registry, () => hub.watcherCount());
   // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
-  // one SQLite process needs only its own hub.
+  // one SQLite process needs only its own hub. Key revocations ride the same channel; after a lost
+  // LISTEN connection, open streams re-check their keys as watchers resync (`access` exists by the
+  // time listen() starts the bridge).
   const bridge =
     config.databaseUrl === undefined
       ? undefined
-      : createPgNotifyBridge({ connectionString: config.databaseUrl, hub, originId: replicaId, logger, random: Math.random });
+      : createPgNotifyBridge({
+          connectionString: config.databaseUrl,
+          hub: {
+            publish: (event) => hub.publish(event),
+            resync: () => {
+              hub.resync();
+              void access.liveness.recheck();
+            },
+          },
+          onKeyRevoked: (keyId) => access.keyRevoked(keyId),
+          originId: replicaId,
+          logger,
+          random: Math.random,
+        });
   const store = createPublishingStore(baseStore, (event) => (bridge ? bridge.publish(event) : hub.publish(event)));
-  const access = await createAccessControl({ config, store, logger, now, announce: overrides.announce });
+  const access = await createAccessControl({
+    config,
+    store,
+    logger,
+    now,
+    announce: overrides.announce,
+    announceRevocation: bridge ? (keyId) => bridge.announceKeyRevoked(keyId) : undefined,
+  });
   const directory = createProviderDirectory({ store, vault });
   const states = createConsentStates({ store, vault, now });
   // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
@@ -185,6 +207,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       scope: access.scope,
       store,
       watch,
+      assertMayReceive: (ctx) => ctx.values.get(kAssertKeyValid)(),
       onCredentialDelivered: (ctx, credential) =>
         auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
     }),
@@ -192,7 +215,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     apiKeys: access.apiKeyService,
     audit: access.auditService,
     health: health.impl,
-    reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health] }),
+    reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health], files: ERROR_DETAIL_FILES }),
   });
 
   // First entry = outermost layer. Logging sees everything (and sets the request id), metrics see
@@ -272,9 +295,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     if (!access.cors(req, res)) adapter(req, res);
   };
 
+  const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
   const listener = createListener({
     handler,
     logger,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    isExemptFromPerAddressCap: access.isTrustedProxy,
+    http2IdleTimeoutMs: config.http2IdleTimeoutMs,
+    http2PingIntervalMs: config.http2PingIntervalMs,
+    http2PingTimeoutMs: config.http2PingTimeoutMs,
+    onConnectionRefused: (reason) => connectionMetrics.rejected.inc({ reason }),
+    onConnectionClosed: (reason) => connectionMetrics.closed.inc({ reason }),
     onBeforeClose: () => {
       acceptingTraffic = false;
       health.shutdown();

@@ -113,7 +113,8 @@ describe("nexus keys create|list|revoke", () => {
       io: {
         stdout: { write: (t: string) => (out.stdout += t) },
         stderr: { write: (t: string) => (out.stderr += t) },
-        env: { ...server.storeEnv },
+        // Through the API, like an operator: the server's URL and an admin key.
+        env: { NEXUS_URL: server.baseUrl, NEXUS_API_KEY: server.adminKey },
       },
     };
   };
@@ -162,8 +163,8 @@ describe("nexus keys create|list|revoke", () => {
     assert.match(missing.out.stderr, /not found/);
   });
 
-  test("nexus.ts dispatches `keys create` (admin key, JSON output)", () => {
-    const res = spawnSync(process.execPath, ["server/cli/nexus.ts", "keys", "create", "--role", "admin", "--name", "ops", "--json"], {
+  test("nexus.ts dispatches `keys create --direct` to the database (admin key, JSON output)", () => {
+    const res = spawnSync(process.execPath, ["server/cli/nexus.ts", "keys", "create", "--direct", "--role", "admin", "--name", "ops", "--json"], {
       encoding: "utf8",
       env: { ...process.env, ...server.storeEnv },
     });

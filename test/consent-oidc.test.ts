@@ -89,7 +89,7 @@ describe("successful consent", () => {
     const directory = createProviderDirectory({ store: rig.server.app.store, vault: rig.server.app.vault });
     const { provider: stored, clientSecret } = await directory.getWithSecret("test-idp");
     const oauth = createOAuthClient({ now: Date.now });
-    const provider = await oauth.resolve(stored.profile.oauth!, clientSecret, {});
+    const provider = await oauth.resolve(stored.profile, clientSecret, {});
     const update = await oauth.refresh(provider, tokens.refreshToken!);
     for (const value of [update.accessToken, update.refreshToken, update.idToken]) if (value) rig.secrets.add(value);
     assert.notEqual(update.accessToken, tokens.accessToken);

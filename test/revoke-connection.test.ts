@@ -43,7 +43,7 @@ test("revoke: provider revocation, secrets deleted, token refused, idempotent", 
   const directory = createProviderDirectory({ store: rig.server.app.store, vault: rig.server.app.vault });
   const { provider, clientSecret } = await directory.getWithSecret("test-idp");
   const oauth = createOAuthClient({ now: Date.now });
-  const resolved = await oauth.resolve(provider.profile.oauth!, clientSecret, {});
+  const resolved = await oauth.resolve(provider.profile, clientSecret, {});
   const failure = await oauth.refresh(resolved, tokens.refreshToken).then(
     () => assert.fail("refresh after revoke must fail"),
     (err: unknown) => classifyTokenFailure(err),

@@ -3,10 +3,9 @@
  * credentials, with shared metrics and logging — the TypeScript counterpart of the Go bridge's
  * `bridge.NewStandard`. It only assembles; each link's behaviour lives in websocket.ts / grpc.ts.
  */
-import type { Registry } from "prom-client";
 import type { BackoffOptions } from "../backoff.ts";
 import type { Logger } from "../logger.ts";
-import { type BridgeMetrics, createBridgeMetrics } from "../metrics.ts";
+import { type BridgeMetrics, createBridgeMetrics, type MetricsRegistry } from "../metrics.ts";
 import type { NexusClient } from "../nexus-client.ts";
 import { type GrpcRunContext, type MaintainGrpcOptions, maintainGrpc } from "./grpc.ts";
 import type { LinkEnvironment, MaintainHandle } from "./link-supervisor.ts";
@@ -21,7 +20,7 @@ export interface BridgeOptions {
   /** Metrics to record into; default `createBridgeMetrics({ registry, labels })`. */
   metrics?: BridgeMetrics;
   /** Registry for the default metrics; default the client's, else a new one. */
-  registry?: Registry;
+  registry?: MetricsRegistry;
   /** Default: the client's logger. */
   logger?: Logger;
   /** Reconnect delays of every link (each link may override). Defaults: 250 ms floor, 30 s ceiling. */
@@ -53,7 +52,8 @@ export interface Bridge {
 }
 
 /**
- * Creates a bridge.
+ * Creates a bridge. Its default metrics need the optional peer dependency prom-client; without it
+ * (and without `metrics`) this throws a TypeError naming the package to install.
  *
  * @example
  * const client = createNexusClient({ baseUrl: "https://nexus.example.com", apiKey });

@@ -186,7 +186,7 @@ function openLink(
   return new Promise<LinkOutcome>((resolve) => {
     const socket = new WebSocket(handshake.url, options.protocols, {
       ...options.wsOptions,
-      headers: Object.fromEntries(handshake.headers),
+      headers: headerRecord(handshake.headers),
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     });
     let cause: DisconnectCause = "remote";
@@ -272,4 +272,14 @@ function openLink(
 function redactedUrl(url: string | URL): string {
   const parsed = new URL(url);
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+}
+
+// Headers → plain record via forEach: `Object.fromEntries(headers)` needs Headers to be iterable,
+// which TypeScript's DOM lib (an agent's `tsc --init` default) does not declare without dom.iterable.
+function headerRecord(headers: Headers): Record<string, string> {
+  const record: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    record[name] = value;
+  });
+  return record;
 }

@@ -3,10 +3,10 @@
  * own signer, never a hand-written one). It signs method, path, query, headers and the body hash;
  * for RPC metadata, whose body it cannot see, it signs `UNSIGNED-PAYLOAD`. The `host` header it
  * signs is `url.host`, exactly what fetch and ws send, and is left out of the returned headers.
+ * The signer is an optional peer dependency (about 9 MB installed), imported on first use, so only
+ * agents whose providers use SigV4 install it.
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
  */
-import { Hash } from "@smithy/hash-node";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { StrategyError } from "../errors.ts";
 import { type AppliedParts, credentialField, optionalCredentialField, type StrategyApplier } from "./applier.ts";
 
@@ -22,6 +22,7 @@ export const applyAwsSigV4: StrategyApplier = async (parts, credential, env): Pr
   const service = config?.service;
   if (!service) throw new StrategyError("aws_sigv4", "strategy has no service", "service");
   const sessionToken = optionalCredentialField(credential, "aws_sigv4", "session_token");
+  const { Hash, SignatureV4 } = await loadSigner();
   const signer = new SignatureV4({
     service,
     region: config?.region || "us-east-1",
@@ -65,3 +66,20 @@ export const applyAwsSigV4: StrategyApplier = async (parts, credential, env): Pr
   }
   return { url: new URL(parts.url), headers: out };
 };
+
+/** The AWS SDK's signer and hash, or a StrategyError naming the packages to install. */
+async function loadSigner(): Promise<{
+  Hash: typeof import("@smithy/hash-node").Hash;
+  SignatureV4: typeof import("@smithy/signature-v4").SignatureV4;
+}> {
+  try {
+    const [{ Hash }, { SignatureV4 }] = await Promise.all([import("@smithy/hash-node"), import("@smithy/signature-v4")]);
+    return { Hash, SignatureV4 };
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "ERR_MODULE_NOT_FOUND") throw err;
+    throw new StrategyError(
+      "aws_sigv4",
+      "signing needs the optional peer dependencies @smithy/signature-v4 and @smithy/hash-node: npm install them",
+    );
+  }
+}

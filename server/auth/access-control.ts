@@ -1,10 +1,11 @@
 /**
  * Assembles access control for the app in one call: API keys (bootstrap, verification,
  * administration), tenant scoping, the audit writer and its retention timer, per-key limits, client
- * addresses behind trusted proxies, and CORS. app.ts places the pieces; this module decides nothing
- * about routes or HTTP servers. The interceptors it returns go after the error mapper, in order
- * auth → rate limit → stream cap → audit (auth first so nothing runs for an unknown caller; audit
- * last so it sees the handler's own outcome).
+ * addresses behind trusted proxies, CORS, and the liveness of keys behind open streams. app.ts
+ * places the pieces; this module decides nothing about routes or HTTP servers. The interceptors it
+ * returns go after the error mapper, in order auth → rate limit → stream cap → audit → key validity
+ * (auth first so nothing runs for an unknown caller; audit late so it sees the handler's own
+ * outcome, including a stream ended by a revocation).
  */
 import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
@@ -12,7 +13,7 @@ import type { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { startAuditRetention } from "../audit/audit-retention.ts";
 import { createAuditWriter, type AuditWriter } from "../audit/audit-writer.ts";
 import type { Config } from "../config/config.ts";
-import { createClientAddressResolver } from "../http/client-address.ts";
+import { createClientAddressResolver, createTrustedProxyCheck } from "../http/client-address.ts";
 import { createCors, type CorsHandler } from "../http/cors.ts";
 import type { NodeRequest } from "../http/endpoints.ts";
 import { createTokenBuckets } from "../limits/token-buckets.ts";
@@ -20,10 +21,12 @@ import type { Logger } from "../logging/logger.ts";
 import { createAuditInterceptor } from "../rpc/interceptors/audit-interceptor.ts";
 import { createAuthInterceptor } from "../rpc/interceptors/auth-interceptor.ts";
 import { createInProcessAddressInterceptor } from "../rpc/interceptors/in-process-address-interceptor.ts";
+import { createKeyValidityInterceptor } from "../rpc/interceptors/key-validity-interceptor.ts";
 import { createRateLimitInterceptor } from "../rpc/interceptors/rate-limit-interceptor.ts";
 import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-interceptor.ts";
 import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
 import type { Store } from "../store/store.ts";
+import { createApiKeyLiveness, type ApiKeyLiveness } from "./api-key-liveness.ts";
 import { createApiKeyManager, type ApiKeyManager } from "./api-key-manager.ts";
 import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.ts";
 import { ensureBootstrapAdminKey } from "./bootstrap-admin-key.ts";
@@ -33,14 +36,23 @@ import { createTenantScope, type TenantScope } from "./tenant-scope.ts";
 export interface AccessControl {
   readonly keys: ApiKeyManager;
   readonly verifier: ApiKeyVerifier;
+  /** Revocations heard of and the keys behind open streams. */
+  readonly liveness: ApiKeyLiveness;
+  /**
+   * Applies a revocation announced by another replica (or re-applies one): the verifier forgets the
+   * key and its streams here end with Unauthenticated.
+   */
+  keyRevoked(keyId: string): void;
   readonly scope: TenantScope;
   readonly audit: AuditWriter;
-  /** auth → rate limit → stream cap → audit; place them after the error interceptor. */
+  /** auth → rate limit → stream cap → audit → key validity; place them after the error interceptor. */
   readonly interceptors: readonly Interceptor[];
   /** Place first on the in-process router transport REST uses (and nowhere else). */
   readonly inProcessAddressInterceptor: Interceptor;
   /** The client address of a Node request (trusted-proxy aware). */
   clientAddress(req: NodeRequest): string;
+  /** Whether a socket peer is a trusted proxy (the listener spares those its per-address cap). */
+  isTrustedProxy(address: string): boolean;
   readonly cors: CorsHandler;
   readonly apiKeyService: ServiceImpl<typeof ApiKeyService>;
   readonly auditService: ServiceImpl<typeof AuditService>;
@@ -57,6 +69,11 @@ export interface AccessControlDeps {
   now: () => number;
   /** Where the development bootstrap key is printed once (default: stdout); never the logger. */
   announce?: (text: string) => void;
+  /**
+   * Tells the other replicas that a key was revoked (PostgreSQL NOTIFY); awaited before
+   * RevokeApiKey answers. Absent with one process (SQLite).
+   */
+  announceRevocation?: (keyId: string) => Promise<void>;
 }
 
 /** Creates access control; ensures the bootstrap admin key before resolving. */
@@ -70,10 +87,20 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     announce: deps.announce ?? ((text) => void process.stdout.write(text)),
     logger,
   });
+  const keyLiveness = createApiKeyLiveness({
+    store,
+    now,
+    logger,
+    // Open streams re-read their keys as often as the verifier re-reads a cached one (at least 1 s).
+    recheckMs: Math.max(1_000, config.apiKeyCacheMs),
+    // Called only after start-up, once `verifier` exists.
+    onRevoked: (keyId) => verifier.forget(keyId),
+  });
   const verifier = createApiKeyVerifier({
     store,
     now,
     cacheMs: config.apiKeyCacheMs,
+    isRevoked: (keyId) => keyLiveness.isRevoked(keyId),
     onTouchError: (err) => logger.warn({ err }, "could not record an API key's last use"),
   });
   const audit = createAuditWriter({ store, logger, now });
@@ -84,20 +111,33 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
   return {
     keys,
     verifier,
+    liveness: keyLiveness,
+    keyRevoked: (keyId) => keyLiveness.revoked(keyId),
     scope: createTenantScope({ store }),
     audit,
     interceptors: [
       createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
       createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
-      createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey }),
+      createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey, maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress }),
       createAuditInterceptor({ audit }),
+      createKeyValidityInterceptor({ liveness: keyLiveness }),
     ],
     inProcessAddressInterceptor: createInProcessAddressInterceptor(),
     clientAddress: (req) => resolveAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]),
+    isTrustedProxy: createTrustedProxyCheck(config.trustedProxies),
     cors: createCors(config.corsOrigins),
-    apiKeyService: createApiKeyService({ keys, verifier }),
+    apiKeyService: createApiKeyService({
+      keys,
+      willRevoke: (keyId) => keyLiveness.revoked(keyId),
+      onRevoked: async (keyId) => {
+        // Again after the commit: drops a record the verifier may have cached meanwhile.
+        keyLiveness.revoked(keyId);
+        await deps.announceRevocation?.(keyId);
+      },
+    }),
     auditService: createAuditService({ store }),
     async close() {
+      keyLiveness.close();
       await retention.stop();
       await audit.close();
     },

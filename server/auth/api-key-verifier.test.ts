@@ -49,7 +49,7 @@ test("a valid key yields its principal; unknown, malformed, revoked and expired 
   let now = 1_000;
   const store = fakeStore([record(secret, { expiresAtMs: 5_000 })]);
   const verifier = createApiKeyVerifier({ store, now: () => now });
-  assert.deepEqual(await verifier.verify(secret), { ok: true, principal: { keyId: "key_1", role: "agent", tenantId: "acme" } });
+  assert.deepEqual(await verifier.verify(secret), { ok: true, principal: { keyId: "key_1", role: "agent", tenantId: "acme", expiresAtMs: 5_000 } });
   assert.deepEqual(await verifier.verify(`${secret}x`), { ok: false, reason: "unknown" });
   assert.deepEqual(await verifier.verify("short"), { ok: false, reason: "malformed" });
   assert.deepEqual(await verifier.verify("x".repeat(600)), { ok: false, reason: "malformed" });
@@ -78,6 +78,17 @@ test("verified keys are cached for cacheMs; last use is written at most once a m
   now = 61_000;
   await verifier.verify(secret);
   assert.equal(store.calls.touched.length, 2);
+});
+
+test("a revocation heard of (isRevoked) refuses a cached record at once, before any forget", async () => {
+  const { secret } = generateApiKeySecret();
+  const revoked = new Set<string>();
+  const store = fakeStore([record(secret)]);
+  const verifier = createApiKeyVerifier({ store, now: () => 0, cacheMs: 60_000, isRevoked: (id) => revoked.has(id) });
+  assert.equal((await verifier.verify(secret)).ok, true);
+  revoked.add("key_1");
+  assert.deepEqual(await verifier.verify(secret), { ok: false, reason: "revoked", keyId: "key_1" });
+  assert.equal(store.calls.find, 1, "answered from the cache and the revocation set");
 });
 
 test("with cacheMs 0 every request reads the store; unknown keys are never cached", async () => {

@@ -1,8 +1,9 @@
 /**
  * Verifies presented API keys on the hot path: hash, look up, check revocation and expiry. A
  * verified key's record is cached for `cacheMs` (default 5 s), so most requests cost one SHA-256
- * and a map lookup. Revocation through this process (`forget`) takes effect at once; a revocation
- * made elsewhere (another replica, the CLI) within `cacheMs`. Expiry is checked on every call.
+ * and a map lookup. A revocation this process hears of (its own RevokeApiKey, another replica's
+ * notification: `forget` plus `isRevoked`) takes effect at once; one nothing announced (the CLI)
+ * within `cacheMs`. Expiry is checked on every call.
  * Unknown keys are not cached (a key created a moment ago must work), and it never logs a secret.
  */
 import type { ApiKeyRecord, Store } from "../store/store.ts";
@@ -34,6 +35,8 @@ export interface ApiKeyVerifierOptions {
   maxCachedKeys?: number;
   /** `last_used_time` is written at most this often per key, in ms. Default 60 000 (the API says once a minute). */
   touchIntervalMs?: number;
+  /** Revocations heard of but maybe not yet in a cached record (server/auth/api-key-liveness.ts). */
+  isRevoked?: (keyId: string) => boolean;
   /** Called when recording `last_used_time` fails (it never fails the request). */
   onTouchError?: (err: unknown) => void;
 }
@@ -79,7 +82,8 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
       const record = await lookup(hashApiKeySecret(secret));
       if (record === null) return { ok: false, reason: "unknown" };
       const nowMs = now();
-      if (record.revokedAtMs !== null) return { ok: false, reason: "revoked", keyId: record.id };
+      // The set catches a record read just before a revocation and cached just after its `forget`.
+      if (record.revokedAtMs !== null || options.isRevoked?.(record.id) === true) return { ok: false, reason: "revoked", keyId: record.id };
       if (record.expiresAtMs !== null && record.expiresAtMs <= nowMs) return { ok: false, reason: "expired", keyId: record.id };
       touch(record, nowMs);
       return { ok: true, principal: principalOf(record) };

@@ -12,9 +12,11 @@ export interface Principal {
   readonly role: ApiKeyRole;
   /** The agent key's tenant; null for admin keys (every tenant). */
   readonly tenantId: string | null;
+  /** When the key stops working, epoch ms; null or absent: never. Open streams end then. */
+  readonly expiresAtMs?: number | null;
 }
 
 /** The principal of a stored key. */
 export function principalOf(record: ApiKeyRecord): Principal {
-  return { keyId: record.id, role: record.role, tenantId: record.tenantId };
+  return { keyId: record.id, role: record.role, tenantId: record.tenantId, expiresAtMs: record.expiresAtMs };
 }

@@ -14,14 +14,14 @@ function recorder(status: number | Error) {
   return { seen, fetchFn };
 }
 
-function profile(strategy: Strategy, testEndpoint = "https://api.example.com/{tenant}/me"): ProviderProfile {
-  return { name: "p", displayName: "P", category: "x", authType: "api_key", strategy, urlParams: ["tenant"], testEndpoint };
+function profile(strategy: Strategy, testEndpoint = "https://{tenant}.api.example.com/{version}/me"): ProviderProfile {
+  return { name: "p", displayName: "P", category: "x", authType: "api_key", strategy, urlParams: ["tenant"], operatorParams: { version: "v2" }, testEndpoint };
 }
 
 test("strategies are applied to the test request, URL parameters filled, redirects not followed", async () => {
   const { seen, fetchFn } = recorder(200);
   const check = createLiveCheck({ fetch: fetchFn, timeoutMs: 1000 });
-  const params = { tenant: "a/b" };
+  const params = { tenant: "acme" };
   const header = profile({ type: "header", headerName: "X-Key", credentialField: "key", valuePrefix: "Token " });
   assert.deepEqual(await check({ profile: header, fields: { key: "k1" }, params }), { outcome: "accepted", httpStatus: 200 });
   const query = profile({ type: "query_param", paramName: "apikey", credentialField: "key" });
@@ -29,10 +29,10 @@ test("strategies are applied to the test request, URL parameters filled, redirec
   const basic = profile({ type: "basic_auth", usernameField: "user", passwordField: "pass" });
   await check({ profile: basic, fields: { user: "ann", pass: "pä:ss" }, params });
 
-  assert.equal(seen[0]?.url, "https://api.example.com/a%2Fb/me");
+  assert.equal(seen[0]?.url, "https://acme.api.example.com/v2/me");
   assert.equal(seen[0]?.headers.get("x-key"), "Token k1");
   assert.equal(seen[0]?.redirect, "manual");
-  assert.equal(seen[1]?.url, "https://api.example.com/a%2Fb/me?apikey=k+2");
+  assert.equal(seen[1]?.url, "https://acme.api.example.com/v2/me?apikey=k+2");
   assert.equal(seen[2]?.headers.get("authorization"), `Basic ${Buffer.from("ann:pä:ss", "utf8").toString("base64")}`);
 });
 
@@ -49,6 +49,7 @@ test("answers are sorted into accepted, rejected and unverified; HMAC and SigV4 
   for (const status of [302, 404, 429, 500, 503]) assert.equal(await verdict(status), "unverified", String(status));
   assert.equal(await verdict(new TypeError("fetch failed")), "unverified");
   assert.equal(await verdict(200, "https://api.example.com/{other}/me"), "unverified", "unfilled placeholder");
+  assert.equal(await verdict(200, "https://{tenant}/me"), "unverified", "a connection never fills a whole host");
   assert.equal(await verdict(200, "ftp://api.example.com/"), "unverified");
 
   const { seen, fetchFn } = recorder(200);
@@ -62,4 +63,8 @@ test("answers are sorted into accepted, rejected and unverified; HMAC and SigV4 
   assert.equal(seen.length, 0);
   const withNewline = await check({ profile: profile(strategy), fields: { key: "a\r\nX-Evil: 1" }, params: { tenant: "t" } });
   assert.equal(withNewline.outcome, "unverified");
+  for (const tenant of ["evil.com/", "x@evil.com", "a.b", "EVIL"]) {
+    assert.equal((await check({ profile: profile(strategy), fields: { key: "k" }, params: { tenant } })).outcome, "unverified", tenant);
+  }
+  assert.equal(seen.length, 0, "no request leaves for a host a caller chose");
 });

@@ -5,6 +5,7 @@
  */
 import type { Strategy } from "../domain/strategy.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
+import { fillUrlTemplate, MissingEndpointParamError, urlParamValues, UrlTemplateError } from "../providers/url-template.ts";
 
 /** The verdict of a live check. */
 export type LiveCheckResult =
@@ -21,7 +22,7 @@ export type LiveCheckResult =
 export type LiveCheck = (input: {
   profile: ProviderProfile;
   fields: Readonly<Record<string, string>>;
-  /** The connection's URL parameters, filling `{name}` placeholders in the test endpoint. */
+  /** The connection's URL parameters, filling its `{name}` placeholders (with the profile's operator_params). */
   params: Readonly<Record<string, string>>;
 }) => Promise<LiveCheckResult>;
 
@@ -32,13 +33,16 @@ export function createLiveCheck(deps: { fetch: (url: string, init: RequestInit) 
     const strategy = profile.strategy;
     if (strategy.type === "hmac_payload" || strategy.type === "aws_sigv4") return { outcome: "skipped" };
 
-    let missing = "";
-    const filled = profile.testEndpoint.replace(/\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
-      const value = params[name];
-      if (value === undefined) missing = name;
-      return encodeURIComponent(value ?? "");
-    });
-    if (missing !== "") return { outcome: "unverified", reason: `test endpoint parameter "${missing}" is not set` };
+    let filled: string;
+    try {
+      // The typed key goes to this URL: a connection may only pick a DNS label under the profile's
+      // domain, the operator's values fix the rest (url-template.ts).
+      filled = fillUrlTemplate(profile.testEndpoint, urlParamValues(profile, params));
+    } catch (err) {
+      if (err instanceof MissingEndpointParamError) return { outcome: "unverified", reason: `test endpoint parameter "${err.param}" is not set` };
+      if (err instanceof UrlTemplateError) return { outcome: "unverified", reason: "test endpoint cannot be filled from these parameters" };
+      throw err;
+    }
     if (!URL.canParse(filled)) return { outcome: "unverified", reason: "test endpoint is not a valid URL" };
     const url = new URL(filled);
     if (url.protocol !== "https:" && url.protocol !== "http:") {

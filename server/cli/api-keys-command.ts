@@ -1,14 +1,17 @@
 /**
- * `nexus keys create|list|revoke`: API key administration straight against the configured database
- * (like `keys rotate`), for bootstrapping and break-glass use without a running server. Parses the
- * arguments, opens the store, runs one of keys-create.ts / keys-list.ts / keys-revoke.ts and maps
- * failures to exit codes: 2 for usage and invalid values, 1 for a missing key or a store failure.
+ * `nexus keys create|list|revoke`: API key administration. By default through the running server's
+ * ApiKeyService (--url / NEXUS_URL, an admin key in --api-key / NEXUS_API_KEY), so the server sees
+ * the change at once and audits it. `--direct` works on the database instead (NEXUS_DATA_DIR /
+ * DATABASE_URL, like the server) for bootstrap and recovery; it refuses a SQLite database that does
+ * not exist unless `--init`. Exit codes: 2 for usage and invalid values, 1 for a refusal, a missing
+ * key or database, or an unreachable server.
  */
 import { parseArgs } from "node:util";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createApiKeyManager } from "../auth/api-key-manager.ts";
-import { loadConfig } from "../config/config.ts";
 import { InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
-import { openStore } from "../store/open-store.ts";
+import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
+import { createDirectKeyAdmin, createRemoteKeyAdmin, type KeyAdmin } from "./key-admin.ts";
 import { keysCreate, parseExpiry } from "./keys-create.ts";
 import { keysList } from "./keys-list.ts";
 import { keysRevoke } from "./keys-revoke.ts";
@@ -17,14 +20,20 @@ import type { CommandIo } from "./providers-plan.ts";
 /** Usage text of the API key commands. */
 export const API_KEYS_USAGE = `usage: nexus keys create|list|revoke [options]
 
-  create --role admin|agent --name NAME [--tenant TENANT] [--expires 30d|12h|DATE] [--json]
+  create --role admin|agent --name NAME [--tenant TENANT] [--expires 30d|12h|DATE]
                           create an API key and print its secret once (agent keys need --tenant;
                           a new tenant is created)
-  list [--tenant TENANT] [--json]
-                          list API keys (never their secrets)
-  revoke KEY_ID           revoke a key (running servers notice within NEXUS_API_KEY_CACHE_MS)
+  list [--tenant TENANT]  list API keys (never their secrets)
+  revoke KEY_ID           revoke a key
 
-Works on the database of NEXUS_DATA_DIR / DATABASE_URL, like the server.
+options:
+  --json                  one JSON object per line
+  --url URL               server (default $NEXUS_URL or http://127.0.0.1:8080)
+  --api-key KEY           an admin key (default $NEXUS_API_KEY)
+  --direct                work on the database (NEXUS_DATA_DIR / DATABASE_URL) instead of the server:
+                          for the first admin key or a lost one. Running servers notice a direct
+                          revocation within NEXUS_API_KEY_CACHE_MS.
+  --init                  with --direct: create the SQLite database if it does not exist
 `;
 
 /** The API key subcommands `nexus.ts` routes here. */
@@ -39,11 +48,14 @@ export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () =
       allowPositionals: true,
       strict: true,
       options: {
+        ...SERVER_OPTIONS,
         role: { type: "string" },
         name: { type: "string" },
         tenant: { type: "string" },
         expires: { type: "string" },
         json: { type: "boolean" },
+        direct: { type: "boolean" },
+        init: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -57,7 +69,7 @@ export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () =
   }
   const [command, ...rest] = positionals;
   const json = values.json ?? false;
-  let run: (keys: ReturnType<typeof createApiKeyManager>) => Promise<number>;
+  let run: (keys: KeyAdmin) => Promise<number>;
   switch (command) {
     case "create": {
       if (rest.length > 0) return usage(io, `unexpected argument "${rest[0]}"`);
@@ -84,11 +96,38 @@ export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () =
     default:
       return usage(io, `unknown keys command "${positionals.join(" ")}"`);
   }
+  if (values.init && !values.direct) return usage(io, "--init only goes with --direct");
+  if (values.direct && (values.url !== undefined || values["api-key"] !== undefined)) {
+    return usage(io, "--direct works on the database: --url and --api-key do not apply");
+  }
+  return values.direct ? runDirect(run, io, now, values.init ?? false) : runRemote(run, io, values);
+}
 
-  const config = loadConfig(io.env);
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+async function runRemote(run: (keys: KeyAdmin) => Promise<number>, io: CommandIo, values: { url?: string; "api-key"?: string }): Promise<number> {
+  const target = serverTarget(values, io.env);
+  if (typeof target === "string") return usage(io, target);
   try {
-    return await run(createApiKeyManager({ store, now }));
+    return await run(createRemoteKeyAdmin(createApiClients(target).apiKeys));
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.InvalidArgument) return usage(io, describeFailure(err, target));
+    io.stderr.write(`nexus: ${describeFailure(err, target)}\n`);
+    return 1;
+  }
+}
+
+async function runDirect(run: (keys: KeyAdmin) => Promise<number>, io: CommandIo, now: () => number, init: boolean): Promise<number> {
+  // Loaded only here: the database drivers cost about a second of start-up.
+  const { MissingDatabaseError, openDirectStore } = await import("./direct-store.ts");
+  let store;
+  try {
+    store = await openDirectStore(io.env, { init });
+  } catch (err) {
+    if (!(err instanceof MissingDatabaseError)) throw err;
+    io.stderr.write(`nexus: ${err.message}\n`);
+    return 1;
+  }
+  try {
+    return await run(createDirectKeyAdmin(createApiKeyManager({ store, now })));
   } catch (err) {
     if (err instanceof InvalidArgumentError) return usage(io, err.message);
     if (err instanceof NotFoundError) {

@@ -1,10 +1,10 @@
 /**
- * `nexus keys create`: creates an API key directly in the configured database and prints its
- * secret once (the database keeps only its hash). An agent key for a tenant that does not exist
- * yet creates the tenant.
+ * `nexus keys create`: creates an API key (through the server, or with --direct in the database)
+ * and prints its secret once (only its hash is stored). An agent key for a tenant that does not
+ * exist yet creates the tenant.
  */
-import type { ApiKeyManager } from "../auth/api-key-manager.ts";
 import type { ApiKeyRole } from "../store/store.ts";
+import type { KeyAdmin } from "./key-admin.ts";
 import type { CommandIo } from "./providers-plan.ts";
 
 /** Options of `keysCreate`. */
@@ -17,7 +17,7 @@ export interface KeysCreateOptions {
 }
 
 /** Creates the key and prints it; returns the exit code. */
-export async function keysCreate(keys: ApiKeyManager, options: KeysCreateOptions, io: CommandIo): Promise<number> {
+export async function keysCreate(keys: KeyAdmin, options: KeysCreateOptions, io: CommandIo): Promise<number> {
   const { record, secret } = await keys.create({
     name: options.name,
     role: options.role,

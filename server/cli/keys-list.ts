@@ -1,20 +1,13 @@
 /**
- * `nexus keys list`: every API key in the configured database (never a secret or hash), newest
- * first, as a table or JSON lines.
+ * `nexus keys list`: every API key (never a secret or hash), newest first, as a table or JSON
+ * lines; from the server, or with --direct from the database.
  */
-import type { ApiKeyManager } from "../auth/api-key-manager.ts";
-import type { ApiKeyRecord } from "../store/store.ts";
+import type { KeyAdmin } from "./key-admin.ts";
 import type { CommandIo } from "./providers-plan.ts";
 
 /** Lists keys; returns the exit code. */
-export async function keysList(keys: ApiKeyManager, options: { tenantId?: string; json: boolean }, io: CommandIo): Promise<number> {
-  const all: ApiKeyRecord[] = [];
-  let pageToken = "";
-  do {
-    const page = await keys.list({ tenantId: options.tenantId }, { pageSize: 500, pageToken });
-    all.push(...page.items);
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
+export async function keysList(keys: KeyAdmin, options: { tenantId?: string; json: boolean }, io: CommandIo): Promise<number> {
+  const all = await keys.listAll({ tenantId: options.tenantId });
   if (options.json) {
     for (const k of all) {
       io.stdout.write(

@@ -2,10 +2,11 @@
  * `nexus keys rotate`: re-encrypts every stored secret under the active (first) key of the
  * configured keyring, against the same database the server uses, while the server keeps running.
  * Run it only after every replica runs with the new keyring (new key first, old keys after it).
+ * Like every direct command it refuses a SQLite database that does not exist (direct-store.ts).
  */
 import { loadConfig } from "../config/config.ts";
 import { rotateSecrets } from "../maintenance/rotate-secrets.ts";
-import { openStore } from "../store/open-store.ts";
+import { openDirectStore } from "./direct-store.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "../vault/keyring.ts";
 import { createVault } from "../vault/vault.ts";
 
@@ -14,7 +15,7 @@ export async function keysRotate(options: { env: NodeJS.ProcessEnv; out: NodeJS.
   const config = loadConfig(options.env);
   const keyring =
     config.encryptionKeys !== undefined ? parseKeyring(config.encryptionKeys) : loadOrCreateDevKeyring(config.dataDir).keyring;
-  const store = await openStore(config);
+  const store = await openDirectStore(options.env, { init: false });
   try {
     const before = await store.countSealedByKey();
     const report = await rotateSecrets({ store, vault: createVault(keyring), activeKeyId: keyring.active.id });

@@ -163,6 +163,16 @@ describe("nexus providers plan|apply", () => {
       ["providers:\n  - preset: github\n    oauth: { client_id: c }\n", /providers\[0\] \(github\): oauth\.client_secret: is required when client_auth_method is client_secret_post/],
       ["providers:\n  - preset: google\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET, token_endpoint: 'http://evil.example/token' }\n", /oauth\.token_endpoint: must use https/],
       ["providers:\n  - preset: no-such-preset\n", /no catalog preset named "no-such-preset"/],
+      // The URL-parameter rule: a connection may not set a host; the operator's host is required.
+      [
+        "providers:\n  - name: steer\n    auth_type: oauth2\n    url_params: [domain]\n    oauth: { issuer: 'https://{domain}', client_id: c, client_secret_env: GOOGLE_SECRET }\n    strategy: { type: oauth2 }\n",
+        /providers\[0\] \(steer\): oauth\.issuer: lets each connection set \{domain\} as the whole host/,
+      ],
+      ["providers:\n  - preset: okta\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n", /providers\[0\] \(okta\): operator_params\.domain: is required/],
+      [
+        "providers:\n  - preset: okta\n    operator_params: { domain: 'evil.com/x' }\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n",
+        /operator_params\.domain: must be a lower-case host name/,
+      ],
       ["providers:\n  - name: x\n    colour: red\n", /providers\[0\] \(x\): .*colour/],
       ["providers:\n  - name: a\n    auth_type: api_key\n  - name: a\n", /used twice/],
       ["nonsense: true\n", /expected a top-level "providers:" list/],
@@ -176,6 +186,13 @@ describe("nexus providers plan|apply", () => {
     }
     const missing = await run(["plan", "-f", join(dir.path, "absent.yaml"), "--url", server.baseUrl]);
     assert.equal(missing.code, 1);
+  });
+
+  test("a preset's operator-set host comes from the file and plans a create", async () => {
+    const okta = writeFile("okta.yaml", "providers:\n  - preset: okta\n    operator_params: { domain: dev-1.okta.com }\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n");
+    const plan = await run(["plan", "-f", okta, "--url", server.baseUrl]);
+    assert.equal(plan.code, 0, plan.err);
+    assert.match(plan.out, /^\+ okta \(oauth2/m);
   });
 
   test("usage errors exit 2", async () => {

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { DEFAULT_URL } from "./api-client.ts";
 import { providersApply } from "./providers-apply.ts";
 import { ProvidersFileError } from "./providers-file.ts";
 import { providersPlan, type CommandIo, type ProvidersOptions } from "./providers-plan.ts";
@@ -18,15 +19,12 @@ export const PROVIDERS_USAGE = `usage: nexus providers plan|apply -f FILE [optio
 
 options:
   -f, --file FILE         providers file (YAML), required
-      --url URL           server base URL (default http://127.0.0.1:8080)
+      --url URL           server base URL (default $NEXUS_URL or http://127.0.0.1:8080)
       --api-key KEY       admin API key (default: $NEXUS_API_KEY)
       --prune             also delete providers that are not in FILE
       --update-secrets    re-send client secrets the server already has (rotation)
       --detailed-exitcode plan only: exit 3 when there are changes
 `;
-
-/** Default server URL. */
-export const DEFAULT_URL = "http://127.0.0.1:8080";
 
 /** Runs `nexus providers …` with `argv` after the word "providers"; returns the exit code. */
 export async function runProvidersCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -59,7 +57,7 @@ export async function runProvidersCommand(argv: string[], io: CommandIo): Promis
   if (rest.length > 0) return usage(io, `unexpected argument "${rest[0]}"`);
   if (values.file === undefined || values.file === "") return usage(io, "-f FILE is required");
   if (command === "apply" && values["detailed-exitcode"]) return usage(io, "--detailed-exitcode is for plan only");
-  const baseUrl = values.url ?? DEFAULT_URL;
+  const baseUrl = values.url ?? (io.env.NEXUS_URL || DEFAULT_URL);
   if (!/^https?:\/\/[^/]/.test(baseUrl)) return usage(io, "--url must be an http(s) URL");
 
   const options: ProvidersOptions = {

@@ -38,7 +38,7 @@ export interface ProvidersPlan {
   unmanaged: string[];
 }
 
-const TOP_PATHS = ["display_name", "category", "auth_type", "credential_schema", "strategy", "url_params", "test_endpoint"];
+const TOP_PATHS = ["display_name", "category", "auth_type", "credential_schema", "strategy", "url_params", "operator_params", "test_endpoint"];
 const OAUTH_PATHS = [
   "issuer",
   "authorization_endpoint",

@@ -46,3 +46,17 @@ test("refresh timing settings have defaults and limits", () => {
 test("empty strings count as unset", () => {
   assert.equal(loadConfig({ PORT: "" }).port, 8080);
 });
+
+test("connection caps and HTTP/2 timeouts have defaults and limits", () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.maxConnections, 10_000);
+  assert.equal(defaults.maxConnectionsPerAddress, 256);
+  assert.equal(defaults.maxAnonymousStreamsPerAddress, 32);
+  assert.equal(defaults.http2IdleTimeoutMs, 30_000);
+  assert.equal(defaults.http2PingIntervalMs, 30_000);
+  assert.equal(defaults.http2PingTimeoutMs, 20_000);
+  const set = loadConfig({ NEXUS_MAX_CONNECTIONS: "500", NEXUS_MAX_CONNECTIONS_PER_ADDRESS: "8", NEXUS_HTTP2_IDLE_TIMEOUT_MS: "5000" });
+  assert.deepEqual([set.maxConnections, set.maxConnectionsPerAddress, set.http2IdleTimeoutMs], [500, 8, 5_000]);
+  assert.throws(() => loadConfig({ NEXUS_MAX_CONNECTIONS: "0" }), /NEXUS_MAX_CONNECTIONS must be at least 1/);
+  assert.throws(() => loadConfig({ NEXUS_HTTP2_PING_TIMEOUT_MS: "10" }), /NEXUS_HTTP2_PING_TIMEOUT_MS must be at least 1000/);
+});

@@ -66,6 +66,18 @@ export interface Config {
   rateLimitBurst: number;
   /** Server-streaming RPCs one API key may hold open at once. */
   maxStreamsPerKey: number;
+  /** Streams without an API key (health Watch) one client address (IPv6: /64) may hold open at once. */
+  maxAnonymousStreamsPerAddress: number;
+  /** TCP connections open at once, all clients together; more are refused on accept. */
+  maxConnections: number;
+  /** TCP connections open at once from one peer address (IPv6: /64); trusted proxies are exempt. */
+  maxConnectionsPerAddress: number;
+  /** An HTTP/2 session with no open stream for this long is closed with GOAWAY, ms. */
+  http2IdleTimeoutMs: number;
+  /** While an HTTP/2 session has open streams, the peer is PINGed this often, ms. */
+  http2PingIntervalMs: number;
+  /** An HTTP/2 PING not acked within this closes the session (dead peer), ms. */
+  http2PingTimeoutMs: number;
   /** Browser origins allowed to call the API cross-origin (exact origins); empty: none. */
   corsOrigins: readonly string[];
 }
@@ -121,6 +133,12 @@ const envSchema = z.object({
   NEXUS_RATE_LIMIT_PER_SECOND: integer("NEXUS_RATE_LIMIT_PER_SECOND", 1, 1_000_000).optional(),
   NEXUS_RATE_LIMIT_BURST: integer("NEXUS_RATE_LIMIT_BURST", 1, 1_000_000).optional(),
   NEXUS_MAX_STREAMS_PER_KEY: integer("NEXUS_MAX_STREAMS_PER_KEY", 1, 100_000).optional(),
+  NEXUS_MAX_ANONYMOUS_STREAMS_PER_ADDRESS: integer("NEXUS_MAX_ANONYMOUS_STREAMS_PER_ADDRESS", 1, 100_000).optional(),
+  NEXUS_MAX_CONNECTIONS: integer("NEXUS_MAX_CONNECTIONS", 1, 1_000_000).optional(),
+  NEXUS_MAX_CONNECTIONS_PER_ADDRESS: integer("NEXUS_MAX_CONNECTIONS_PER_ADDRESS", 1, 1_000_000).optional(),
+  NEXUS_HTTP2_IDLE_TIMEOUT_MS: integer("NEXUS_HTTP2_IDLE_TIMEOUT_MS", 1000, 3600 * 1000).optional(),
+  NEXUS_HTTP2_PING_INTERVAL_MS: integer("NEXUS_HTTP2_PING_INTERVAL_MS", 1000, 3600 * 1000).optional(),
+  NEXUS_HTTP2_PING_TIMEOUT_MS: integer("NEXUS_HTTP2_PING_TIMEOUT_MS", 1000, 600_000).optional(),
   NEXUS_CORS_ORIGINS: z.string().optional(),
 });
 
@@ -195,6 +213,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     rateLimitPerSecond,
     rateLimitBurst: e.NEXUS_RATE_LIMIT_BURST ?? Math.max(100, rateLimitPerSecond * 2),
     maxStreamsPerKey: e.NEXUS_MAX_STREAMS_PER_KEY ?? 32,
+    maxAnonymousStreamsPerAddress: e.NEXUS_MAX_ANONYMOUS_STREAMS_PER_ADDRESS ?? 32,
+    maxConnections: e.NEXUS_MAX_CONNECTIONS ?? 10_000,
+    maxConnectionsPerAddress: e.NEXUS_MAX_CONNECTIONS_PER_ADDRESS ?? 256,
+    http2IdleTimeoutMs: e.NEXUS_HTTP2_IDLE_TIMEOUT_MS ?? 30_000,
+    http2PingIntervalMs: e.NEXUS_HTTP2_PING_INTERVAL_MS ?? 30_000,
+    http2PingTimeoutMs: e.NEXUS_HTTP2_PING_TIMEOUT_MS ?? 20_000,
     corsOrigins,
   };
 }

@@ -141,7 +141,7 @@ async function resolve(deps: ConsentCallbackDeps, connection: ConnectionRecord):
   const settings = loaded.provider.profile.oauth;
   if (loaded.provider.profile.authType !== "oauth2" || settings === undefined) return "provider_misconfigured";
   try {
-    return await deps.oauth.resolve(settings, loaded.clientSecret, connection.params);
+    return await deps.oauth.resolve(loaded.provider.profile, loaded.clientSecret, connection.params);
   } catch (err) {
     return classifyTokenFailure(err).blame === "transient" ? "provider_unavailable" : "provider_misconfigured";
   }

@@ -151,7 +151,7 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
       const { provider: stored, clientSecret } = await deps.providers.getWithSecret(providerName);
       const profile = stored.profile;
       checkScopes(input.scopes, profile.oauth?.scopeSeparator);
-      const params = checkParams(input.params, profile.urlParams);
+      const params = checkParams(input.params, profile);
       // Everything is validated by now: a tenant an admin names for the first time is created here
       // (agent keys always act in their own, existing tenant).
       const create = async (scopes: readonly string[] | undefined) => {
@@ -177,8 +177,9 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
       const { provider: stored, clientSecret } = await deps.providers.getWithSecret(current.providerName);
       const profile = stored.profile;
       checkScopes(input.scopes, profile.oauth?.scopeSeparator);
-      // The profile may have changed since the connection was made: its params must still fit.
-      const params = checkParams(current.params, profile.urlParams);
+      // The profile may have changed since the connection was made: its params must still fit. One
+      // the operator now fixes is dropped (the operator's value is used whatever the row holds).
+      const params = checkParams(withoutOperatorParams(current.params, profile.operatorParams), profile);
       const moveToPending = (scopes: readonly string[] | undefined) =>
         // Compare-and-set on the status read above: a concurrent revoke wins (ConflictError).
         store.updateConnectionStatus(tenantId, current.id, current.status, "pending", null, {
@@ -190,4 +191,8 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
 
     handleCallback: createConsentCallback({ ...deps, outcomes }),
   };
+}
+
+function withoutOperatorParams(params: Readonly<Record<string, string>>, operator: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).filter(([name]) => !Object.hasOwn(operator, name)));
 }

@@ -1,10 +1,13 @@
 /**
  * Checks what a caller asks consent for (RequestConnection / ReconnectConnection fields) before
  * anything is looked up or created. Each rule throws InvalidArgumentError naming the proto field.
- * Param values are restricted to host-label-safe characters because they are spliced into provider
- * URLs (`https://{shop}.myshopify.com`): "evil.com/x" or "a@b" must never reach a template.
+ * Param values are single DNS labels because they are spliced into provider URLs
+ * (`https://{shop}.myshopify.com`): "evil.com/x" or "a@b" must never reach a template.
  */
 import { InvalidArgumentError } from "../domain/errors.ts";
+import { URL_PARAM_PATTERN } from "../providers/endpoint-url.ts";
+import type { ProviderProfile } from "../providers/profile.ts";
+import { CONNECTION_LABEL_PATTERN } from "../providers/url-template.ts";
 
 /** What RequestConnection asks for, as plain domain values. */
 export interface ConsentRequest {
@@ -22,8 +25,6 @@ export const MAX_SCOPES = 100;
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'; at most 256 characters here. */
 const SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/;
 const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
-/** Starts with a letter or digit; letters, digits, '.', '-'; 1-128 characters. */
-const PARAM_VALUE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/;
 
 /** Checks user_id: required, 1-256 characters. */
 export function checkUserId(userId: string): string {
@@ -60,22 +61,31 @@ export function checkScopes(scopes: readonly string[], separator = " "): readonl
 }
 
 /**
- * Checks params against the provider's url_params: exactly those keys, each value host-label safe.
+ * Checks params against the provider's URL parameters. Only connection-set ones (url_params) may be
+ * given, and each must be one lower-case DNS label: it fills a label under the profile's fixed
+ * domain (`{shop}.myshopify.com`), so "evil.com/x", "a.b" or "x@evil.com" never reach a template.
+ * An operator-set name (operator_params: Okta domain, Keycloak host) is refused, not ignored, so a
+ * caller learns it cannot choose where the client secret goes.
  * @returns a plain copy of the params.
  */
-export function checkParams(params: Readonly<Record<string, string>>, urlParams: readonly string[]): Record<string, string> {
-  for (const name of urlParams) {
-    if (!Object.hasOwn(params, name)) throw new InvalidArgumentError("params", `is missing "${name}", required by the provider`);
-  }
+export function checkParams(
+  params: Readonly<Record<string, string>>,
+  profile: Pick<ProviderProfile, "urlParams" | "operatorParams">,
+): Record<string, string> {
   const checked: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
-    if (!urlParams.includes(name)) {
-      throw new InvalidArgumentError("params", `has "${name.slice(0, 64)}", which the provider does not use`);
+    if (!URL_PARAM_PATTERN.test(name)) throw new InvalidArgumentError("params", "has a key that is not a URL parameter of this provider");
+    if (profile.operatorParams !== undefined && Object.hasOwn(profile.operatorParams, name)) {
+      throw new InvalidArgumentError(`params[${name}]`, "is set by the operator in the provider's configuration; a connection cannot choose it");
     }
-    if (!PARAM_VALUE_PATTERN.test(value)) {
-      throw new InvalidArgumentError(`params[${name}]`, "must be 1-128 letters, digits, '.' or '-', starting with a letter or digit");
+    if (!profile.urlParams.includes(name)) throw new InvalidArgumentError(`params[${name}]`, "is not a URL parameter of this provider");
+    if (!CONNECTION_LABEL_PATTERN.test(value)) {
+      throw new InvalidArgumentError(`params[${name}]`, "must be one lower-case DNS label: 1-63 letters a-z, digits or '-', not starting or ending with '-'");
     }
     checked[name] = value;
+  }
+  for (const name of profile.urlParams) {
+    if (!Object.hasOwn(checked, name)) throw new InvalidArgumentError(`params[${name}]`, "is required by the provider");
   }
   return checked;
 }

@@ -7,11 +7,11 @@
 import { FailedPreconditionError, ProviderUnavailableError } from "../domain/errors.ts";
 import { MissingClientSecretError, needsClientSecret } from "../oauth/client-auth.ts";
 import { ProviderMetadataError } from "../oauth/discovery.ts";
-import { MissingEndpointParamError } from "../oauth/endpoint-template.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
 import { classifyTokenFailure } from "../oauth/token-failure.ts";
 import type { OAuthSettings, ProviderProfile } from "../providers/profile.ts";
+import { MissingEndpointParamError, UrlTemplateError } from "../providers/url-template.ts";
 
 /** The profile's OAuth settings, or FailedPreconditionError naming what is missing. */
 export function requireOAuthSettings(profile: ProviderProfile, clientSecret: string | undefined): OAuthSettings {
@@ -40,7 +40,8 @@ export async function resolveForConsent(
 ): Promise<ResolvedProvider> {
   let provider: ResolvedProvider;
   try {
-    provider = await oauth.resolve(settings, clientSecret, params);
+    // settings is profile.oauth, already checked by requireOAuthSettings.
+    provider = await oauth.resolve({ ...profile, oauth: settings }, clientSecret, params);
   } catch (cause) {
     throw resolutionError(profile.name, cause);
   }
@@ -55,7 +56,10 @@ export function resolutionError(providerName: string, cause: unknown): FailedPre
   if (classifyTokenFailure(cause).blame === "transient") return new ProviderUnavailableError(providerName, { cause });
   // These messages name a profile field or metadata member and never a secret; others may say anything.
   const isDescribed =
-    cause instanceof ProviderMetadataError || cause instanceof MissingClientSecretError || cause instanceof MissingEndpointParamError;
+    cause instanceof ProviderMetadataError ||
+    cause instanceof MissingClientSecretError ||
+    cause instanceof MissingEndpointParamError ||
+    cause instanceof UrlTemplateError;
   const what = isDescribed ? cause.message : "its issuer's discovery document could not be used";
   return new FailedPreconditionError("provider_misconfigured", providerName, what, { cause });
 }

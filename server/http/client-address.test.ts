@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createClientAddressResolver } from "./client-address.ts";
+import { createClientAddressResolver, createTrustedProxyCheck } from "./client-address.ts";
 
 test("without trusted proxies X-Forwarded-For is ignored", () => {
   const resolve = createClientAddressResolver([]);
@@ -23,4 +23,13 @@ test("a trusted peer's X-Forwarded-For is read from the right, skipping trusted 
 test("an untrusted peer's header is ignored even when proxies are configured", () => {
   const resolve = createClientAddressResolver(["10.0.0.0/8"]);
   assert.equal(resolve("203.0.113.9", "10.0.0.1"), "203.0.113.9");
+});
+
+test("the trusted-proxy check matches IPs and CIDRs, IPv4-mapped too", () => {
+  const isTrusted = createTrustedProxyCheck(["10.0.0.0/8", "2001:db8::/32"]);
+  assert.equal(isTrusted("10.2.3.4"), true);
+  assert.equal(isTrusted("::ffff:10.2.3.4"), true);
+  assert.equal(isTrusted("2001:db8::9"), true);
+  assert.equal(isTrusted("11.0.0.1"), false);
+  assert.equal(isTrusted(""), false);
 });

@@ -11,17 +11,7 @@ export type ClientAddressResolver = (remoteAddress: string | undefined, forwarde
 
 /** Creates the resolver for a list of trusted proxy IPs and CIDRs (validated by config). */
 export function createClientAddressResolver(trustedProxies: readonly string[]): ClientAddressResolver {
-  const trusted = new net.BlockList();
-  for (const entry of trustedProxies) {
-    const [address = "", bits] = entry.split("/");
-    const family = net.isIP(address) === 6 ? "ipv6" : "ipv4";
-    if (bits === undefined) trusted.addAddress(normalize(address), family);
-    else trusted.addSubnet(normalize(address), Number(bits), family);
-  }
-  const isTrusted = (address: string): boolean => {
-    const family = net.isIP(address);
-    return family !== 0 && trusted.check(address, family === 6 ? "ipv6" : "ipv4");
-  };
+  const isTrusted = createTrustedProxyCheck(trustedProxies);
 
   return (remoteAddress, forwardedFor) => {
     let client = normalize(remoteAddress ?? "");
@@ -37,6 +27,26 @@ export function createClientAddressResolver(trustedProxies: readonly string[]): 
       if (!isTrusted(hop)) return hop;
     }
     return client;
+  };
+}
+
+/**
+ * Creates a test for "is this socket peer one of the trusted proxies" (IPs and CIDRs, validated by
+ * config). The listener uses it to spare proxies the per-address connection cap: behind a proxy,
+ * every client arrives from the proxy's address.
+ */
+export function createTrustedProxyCheck(trustedProxies: readonly string[]): (address: string) => boolean {
+  const trusted = new net.BlockList();
+  for (const entry of trustedProxies) {
+    const [address = "", bits] = entry.split("/");
+    const family = net.isIP(address) === 6 ? "ipv6" : "ipv4";
+    if (bits === undefined) trusted.addAddress(normalize(address), family);
+    else trusted.addSubnet(normalize(address), Number(bits), family);
+  }
+  return (address) => {
+    const plain = normalize(address);
+    const family = net.isIP(plain);
+    return family !== 0 && trusted.check(plain, family === 6 ? "ipv6" : "ipv4");
   };
 }
 

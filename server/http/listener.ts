@@ -1,13 +1,21 @@
 /**
  * One cleartext TCP port that serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) through the
- * same request handler, with first-byte and slow-header deadlines and a graceful drain on close.
- * It owns sockets and protocol sessions only: no routing, no TLS, no health endpoints, no signals.
+ * same request handler, with first-byte and slow-header deadlines, an HTTP/2 idle timeout and PING
+ * check, caps on open connections, and a graceful drain on close. It owns sockets and protocol
+ * sessions only: no routing, no TLS, no health endpoints, no signals.
  * Node's `http2.createServer({ allowHTTP1 })` cannot do this without TLS, hence the sniffer.
  */
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { createConnectionCaps, type ConnectionRefusal } from "./connection-caps.ts";
+import { watchHttp2Liveness, type Http2LivenessEnd } from "./http2-liveness.ts";
 import { sniffProtocol } from "./sniff-protocol.ts";
+
+export type { ConnectionRefusal } from "./connection-caps.ts";
+
+/** Why the listener itself closed a connection (as opposed to the peer or the handler). */
+export type ConnectionCloseReason = "first_byte_timeout" | Http2LivenessEnd;
 
 /** The request handler both protocols share, e.g. connect-node's `connectNodeAdapter(...)`. */
 export type ListenerRequestHandler = (
@@ -34,8 +42,9 @@ export interface ListenerOptions {
   firstByteTimeoutMs?: number;
   /** HTTP/1.1: time to receive a request's complete header block, else 408. Default 15 000. */
   headersTimeoutMs?: number;
-  /** HTTP/1.1: time to receive a whole request (headers and body), else 408. The response is not
-   * covered, so long-lived streaming responses are unaffected. Default 60 000. */
+  /** Time to receive a whole request (headers and body): HTTP/1.1 answers 408, HTTP/2 resets a
+   * stream that has no response yet. The response is not covered, so long-lived streaming
+   * responses are unaffected. Default 60 000. */
   requestTimeoutMs?: number;
   /** HTTP/1.1: an idle keep-alive connection is closed after this. Default 5 000. */
   keepAliveTimeoutMs?: number;
@@ -46,6 +55,22 @@ export interface ListenerOptions {
   maxSessionMemoryMb?: number;
   /** HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS announced to clients. Default 250. */
   maxConcurrentStreams?: number;
+  /** HTTP/2: a session with no open stream for this long gets GOAWAY and is closed. Default 30 000. */
+  http2IdleTimeoutMs?: number;
+  /** HTTP/2: while a session has open streams, the peer is PINGed this often. Default 30 000. */
+  http2PingIntervalMs?: number;
+  /** HTTP/2: a PING not acked within this destroys the session (dead peer). Default 20 000. */
+  http2PingTimeoutMs?: number;
+  /** Connections open at once; one more is closed as soon as it is accepted. Default 10 000. */
+  maxConnections?: number;
+  /** Connections open at once from one peer address (IPv6: one /64). Default 256. */
+  maxConnectionsPerAddress?: number;
+  /** Peers exempt from `maxConnectionsPerAddress`, e.g. trusted proxies. Default: none. */
+  isExemptFromPerAddressCap?: (address: string) => boolean;
+  /** Told of every refused connection (e.g. to count it in a metric). */
+  onConnectionRefused?: (reason: ConnectionRefusal) => void;
+  /** Told of every connection the listener closes for its own reasons (timeouts, dead peers). */
+  onConnectionClosed?: (reason: ConnectionCloseReason) => void;
   /** Default: logs nothing. */
   logger?: ListenerLogger;
 }
@@ -74,6 +99,15 @@ export interface Listener {
   close(options?: ListenerCloseOptions): Promise<void>;
   /** The address being listened on, or null before `listen` resolves and after `close`. */
   address(): ListenerAddress | null;
+  /** Open connections by phase: not yet sniffed, serving HTTP/1.1, serving HTTP/2. */
+  connections(): ListenerConnections;
+}
+
+/** Counts of open connections, as `Listener.connections` reports them. */
+export interface ListenerConnections {
+  sniffing: number;
+  http1: number;
+  http2: number;
 }
 
 const silentLogger: ListenerLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -98,6 +132,19 @@ export function createListener(options: ListenerOptions): Listener {
 
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
+  const h1Sockets = new Set<net.Socket>();
+  const caps = createConnectionCaps({
+    maxConnections: options.maxConnections ?? 10_000,
+    maxPerAddress: options.maxConnectionsPerAddress ?? 256,
+    isExempt: options.isExemptFromPerAddressCap,
+    logger,
+  });
+  const liveness = {
+    requestTimeoutMs,
+    idleTimeoutMs: options.http2IdleTimeoutMs ?? 30_000,
+    pingIntervalMs: options.http2PingIntervalMs ?? 30_000,
+    pingTimeoutMs: options.http2PingTimeoutMs ?? 20_000,
+  };
   const sessions = new Set<http2.ServerHttp2Session>();
   const h1Responses = new Set<http.ServerResponse>();
   let isDraining = false;
@@ -137,17 +184,35 @@ export function createListener(options: ListenerOptions): Listener {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     if (isDraining) session.close();
+    watchHttp2Liveness(session, {
+      ...liveness,
+      onEnd(reason) {
+        logger.debug({ reason, remoteAddress: session.socket?.remoteAddress }, "closing http2 session");
+        options.onConnectionClosed?.(reason);
+      },
+    });
   });
   h2.on("sessionError", (err: Error) => logger.debug({ err }, "http2 session error"));
   h2.on("request", serve);
 
   const netServer = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
   netServer.on("connection", (socket: net.Socket) => {
+    const admission = caps.admit(socket.remoteAddress);
+    if ("refused" in admission) {
+      options.onConnectionRefused?.(admission.refused);
+      // Before a byte is read, so the protocol does not matter; a reset spares this side the
+      // TIME_WAIT a flood of orderly closes would pile up.
+      socket.on("error", () => {});
+      socket.resetAndDestroy();
+      return;
+    }
     sockets.add(socket);
     sniffing.add(socket);
     socket.once("close", () => {
+      admission.release();
       sockets.delete(socket);
       sniffing.delete(socket);
+      h1Sockets.delete(socket);
     });
     // Resets, bad prefaces and timeouts are the peer's business: note them, never crash.
     socket.on("error", (err: Error) => logger.debug({ err }, "socket error"));
@@ -159,6 +224,7 @@ export function createListener(options: ListenerOptions): Listener {
           // No resume(): http2 reads the unshifted preface itself; resuming would flush it away.
           h2.emit("connection", socket);
         } else {
+          h1Sockets.add(socket);
           h1.emit("connection", socket);
           // http.Server does not resume a socket that was paused explicitly.
           socket.resume();
@@ -166,6 +232,7 @@ export function createListener(options: ListenerOptions): Listener {
       },
       onTimeout() {
         logger.debug({ remoteAddress: socket.remoteAddress }, "no request bytes in time; closing");
+        options.onConnectionClosed?.("first_byte_timeout");
         socket.destroy();
       },
     });
@@ -264,6 +331,7 @@ export function createListener(options: ListenerOptions): Listener {
   return {
     listen,
     address,
+    connections: () => ({ sniffing: sniffing.size, http1: h1Sockets.size, http2: sessions.size }),
     close(closeOptions?: ListenerCloseOptions): Promise<void> {
       closing ??= drain(closeOptions?.graceMs ?? 10_000);
       return closing;

@@ -28,6 +28,50 @@ export function registerWatcherGauge(registry: Registry, count: () => number): v
   });
 }
 
+/** Connection counters the listener feeds (see {@link registerConnectionMetrics}). */
+export interface ConnectionMetrics {
+  /** Connections refused on accept, by reason (max_connections, max_connections_per_address). */
+  readonly rejected: Counter<"reason">;
+  /** Connections the server closed on its own, by reason (first_byte_timeout, http2_idle, http2_ping_timeout). */
+  readonly closed: Counter<"reason">;
+}
+
+/**
+ * Registers the connection metrics: the two counters, and a gauge of open connections by protocol
+ * ("sniffing" until the first bytes show it, then "http1" or "http2") read from `open` at scrape time.
+ */
+export function registerConnectionMetrics(
+  registry: Registry,
+  open: () => { sniffing: number; http1: number; http2: number },
+): ConnectionMetrics {
+  new Gauge({
+    name: "nexus_connections_open",
+    help: "TCP connections currently open, by protocol.",
+    labelNames: ["protocol"],
+    registers: [registry],
+    collect() {
+      const counts = open();
+      this.set({ protocol: "sniffing" }, counts.sniffing);
+      this.set({ protocol: "http1" }, counts.http1);
+      this.set({ protocol: "http2" }, counts.http2);
+    },
+  });
+  return {
+    rejected: new Counter({
+      name: "nexus_connections_rejected_total",
+      help: "Connections refused on accept because a connection cap was reached, by reason.",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    closed: new Counter({
+      name: "nexus_connections_closed_total",
+      help: "Connections the server closed on its own (timeouts, dead peers), by reason.",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+  };
+}
+
 /** Registers the server metrics (and Node's default process metrics) on `registry`. */
 export function createServerMetrics(registry: Registry): ServerMetrics {
   collectDefaultMetrics({ register: registry });

@@ -4,7 +4,6 @@ import { test } from "node:test";
 import { None } from "oauth4webapi";
 import type { OAuthSettings } from "../providers/profile.ts";
 import { buildAuthorizationUrl, mergeScopes } from "./authorization-url.ts";
-import { fillEndpointTemplate, MissingEndpointParamError } from "./endpoint-template.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
 import { createRequestOptions } from "./request-options.ts";
 
@@ -72,11 +71,4 @@ test("without PKCE or nonce those parameters are absent; the scope separator is 
 test("scopes: provider defaults first, then requested, duplicates dropped", () => {
   assert.deepEqual(mergeScopes(["openid", "email"], ["email", "calendar", "openid", "drive"]), ["openid", "email", "calendar", "drive"]);
   assert.deepEqual(mergeScopes([], []), []);
-});
-
-test("endpoint templates: placeholders filled and percent-encoded, a missing one is an error", () => {
-  assert.equal(fillEndpointTemplate("https://{shop}.myshopify.com/admin/oauth/authorize", { shop: "acme" }), "https://acme.myshopify.com/admin/oauth/authorize");
-  assert.equal(fillEndpointTemplate("https://x.example/{tenant}/token", { tenant: "a/b?c#d" }), "https://x.example/a%2Fb%3Fc%23d/token");
-  assert.throws(() => fillEndpointTemplate("https://{shop}.myshopify.com", {}), MissingEndpointParamError);
-  assert.throws(() => fillEndpointTemplate("https://{toString}.example", {}), MissingEndpointParamError, "no prototype lookups");
 });

@@ -4,11 +4,12 @@
  * revocation share one transport and one metadata cache. It stores nothing and logs nothing.
  */
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
-import type { OAuthSettings } from "../providers/profile.ts";
+import type { ProviderProfile } from "../providers/profile.ts";
+import { urlParamValues } from "../providers/url-template.ts";
 import { buildAuthorizationUrl, type AuthorizationRequestInput } from "./authorization-url.ts";
 import { clientCredentialsGrant } from "./client-credentials-grant.ts";
 import { exchangeAuthorizationCode, validateCallback, type CodeExchangeInput } from "./code-exchange.ts";
-import { createDiscoveryCache, type DiscoveryCacheOptions } from "./discovery.ts";
+import { createDiscoveryCache, ProviderMetadataError, type DiscoveryCacheOptions } from "./discovery.ts";
 import { refreshTokenGrant } from "./refresh-token-grant.ts";
 import { resolveProvider, type ResolvedProvider } from "./resolved-provider.ts";
 import type { FetchFn } from "./request-options.ts";
@@ -17,8 +18,12 @@ import type { TokenSetUpdate } from "./token-set.ts";
 
 /** OAuth 2.0 / OIDC client operations against providers. */
 export interface OAuthClient {
-  /** Resolves a provider's endpoints (discovery included) for a connection's params. */
-  resolve(settings: OAuthSettings, clientSecret: string | undefined, params: Readonly<Record<string, string>>): Promise<ResolvedProvider>;
+  /**
+   * Resolves a provider's endpoints (discovery included) for a connection: `{param}` placeholders
+   * take the profile's operator_params, and only declared url_params from `connectionParams`.
+   * @throws ProviderMetadataError("oauth", "missing") for a profile without OAuth settings.
+   */
+  resolve(profile: ProviderProfile, clientSecret: string | undefined, connectionParams: Readonly<Record<string, string>>): Promise<ResolvedProvider>;
   /** The authorization URL (PKCE challenge computed from the verifier). */
   authorizationUrl(provider: ResolvedProvider, input: AuthorizationRequestInput): Promise<string>;
   /** Checks the callback's state, issuer and error; see code-exchange.ts. */
@@ -50,7 +55,12 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
   const { now, fetch, timeoutMs } = options;
   const discovery = createDiscoveryCache({ ...options.discovery, now, fetch, timeoutMs });
   return {
-    resolve: (settings, clientSecret, params) => resolveProvider({ settings, clientSecret, params, discovery, fetch, timeoutMs }),
+    resolve: async (profile, clientSecret, connectionParams) => {
+      const settings = profile.oauth;
+      if (settings === undefined) throw new ProviderMetadataError("oauth", "missing");
+      const urlParams = urlParamValues(profile, connectionParams);
+      return resolveProvider({ settings, clientSecret, urlParams, discovery, fetch, timeoutMs });
+    },
     authorizationUrl: buildAuthorizationUrl,
     validateCallback,
     exchangeCode: (provider, input) => exchangeAuthorizationCode(provider, { ...input, nowMs: now() }),

@@ -1,14 +1,15 @@
 /**
  * Resolves what one connection's OAuth steps talk to: the authorization-server metadata (discovered
  * from the issuer, then overridden by the profile's explicit endpoints with `{param}` placeholders
- * filled), the client, its authentication, and the transport options. No request is sent here
- * besides discovery, and nothing is stored.
+ * filled), the client, its authentication, and the transport options. Placeholders are filled by
+ * providers/url-template.ts, so a connection can only pick a DNS label under the profile's domain,
+ * never the host the client secret goes to. No request is sent besides discovery; nothing is stored.
  */
 import type { AuthorizationServer, Client, ClientAuth } from "oauth4webapi";
 import type { OAuthSettings } from "../providers/profile.ts";
+import { fillUrlTemplate, type UrlParamValues } from "../providers/url-template.ts";
 import { clientAuthentication } from "./client-auth.ts";
 import { ProviderMetadataError, type DiscoveryCache } from "./discovery.ts";
-import { fillEndpointTemplate } from "./endpoint-template.ts";
 import { createRequestOptions, isAllowedEndpointUrl, type FetchFn, type RequestOptions } from "./request-options.ts";
 
 /** A provider ready for one connection's OAuth requests. Holds the client secret: never log it. */
@@ -30,8 +31,8 @@ export interface ResolvedProvider {
 export interface ResolveProviderInput {
   settings: OAuthSettings;
   clientSecret: string | undefined;
-  /** The connection's URL params, already validated by the flow. */
-  params: Readonly<Record<string, string>>;
+  /** The operator's and the connection's URL parameter values (url-template.ts `urlParamValues`). */
+  urlParams: UrlParamValues;
   discovery: DiscoveryCache;
   fetch?: FetchFn;
   timeoutMs?: number;
@@ -46,19 +47,20 @@ const OVERRIDABLE = [
 
 /**
  * Resolves a provider for one connection.
- * @throws ProviderMetadataError, MissingClientSecretError, MissingEndpointParamError, or the
- *   discovery request's errors (network, oauth4webapi OperationProcessingError).
+ * @throws ProviderMetadataError, MissingClientSecretError, MissingEndpointParamError, UrlTemplateError,
+ *   or the discovery request's errors (network, oauth4webapi OperationProcessingError).
  */
 export async function resolveProvider(input: ResolveProviderInput): Promise<ResolvedProvider> {
-  const { settings, params } = input;
-  const issuer = settings.issuer !== undefined ? fillEndpointTemplate(settings.issuer, params) : undefined;
+  const { settings, urlParams } = input;
+  // The issuer is filled like any endpoint: discovery and id_token pinning follow the same rule.
+  const issuer = settings.issuer !== undefined ? fillUrlTemplate(settings.issuer, urlParams) : undefined;
   const discovered = issuer !== undefined ? await input.discovery.discover(issuer) : undefined;
 
   const overrides: Record<string, string> = {};
   for (const [member, field] of OVERRIDABLE) {
     const template = settings[field];
     if (template === undefined) continue;
-    const url = fillEndpointTemplate(template, params);
+    const url = fillUrlTemplate(template, urlParams);
     if (!isAllowedEndpointUrl(url)) throw new ProviderMetadataError(member, "insecure");
     if (discovered?.[member] !== url) overrides[member] = url;
   }

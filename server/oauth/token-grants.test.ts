@@ -43,7 +43,7 @@ const resolve = (fetch: FetchFn, settings: Partial<OAuthSettings> = {}) =>
   resolveProvider({
     settings: { ...base, ...settings },
     clientSecret: "s3cret:+",
-    params: { shop: "acme" },
+    urlParams: { operator: {}, connection: { shop: "acme" } },
     discovery: createDiscoveryCache({ now: () => NOW_MS, fetch }),
     fetch,
   });

@@ -64,6 +64,12 @@ describe("shipped provider catalog", () => {
     assert.equal(catalog.get("aws-s3")?.strategy.type, "aws_sigv4");
     assert.equal(catalog.get("generic-hmac")?.strategy.type, "hmac_payload");
     assert.equal(catalog.get("okta")?.oauth?.issuer, "https://{domain}");
+    // Hosts of single-tenant identity providers are the operator's, never a connection's.
+    assert.deepEqual(catalog.get("okta")?.operatorParams, { domain: "" });
+    assert.deepEqual(catalog.get("keycloak")?.operatorParams, { host: "", realm: "" });
+    assert.deepEqual(catalog.get("auth0")?.operatorParams, { tenant: "" });
+    assert.deepEqual(catalog.get("gitlab-self-hosted")?.operatorParams, { host: "" });
+    assert.deepEqual(catalog.get("salesforce-my-domain")?.urlParams, ["my_domain"]);
     assert.equal(catalog.get("paypal")?.authType, "oauth2_client_credentials");
   });
 

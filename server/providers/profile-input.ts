@@ -5,7 +5,7 @@
  * validate-profile.ts. Messages are reasons ("must be …"); the field path is added by the caller.
  */
 import { z } from "zod";
-import { endpointUrlProblem, issuerUrlProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
+import { endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
 
 /** Provider name: lower-case letters, digits and '-', starting with a letter or digit, 1-64 characters. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -93,11 +93,11 @@ export const strategyInputSchema = z.discriminatedUnion(
 
 /** OAuth settings input. */
 export const oauthInputSchema = z.strictObject({
-  issuer: urlField(issuerUrlProblem).optional(),
-  authorizationEndpoint: urlField(endpointUrlProblem).optional(),
-  tokenEndpoint: urlField(endpointUrlProblem).optional(),
-  revocationEndpoint: urlField(endpointUrlProblem).optional(),
-  userinfoEndpoint: urlField(endpointUrlProblem).optional(),
+  issuer: urlField(issuerTemplateProblem).optional(),
+  authorizationEndpoint: urlField(endpointTemplateProblem).optional(),
+  tokenEndpoint: urlField(endpointTemplateProblem).optional(),
+  revocationEndpoint: urlField(endpointTemplateProblem).optional(),
+  userinfoEndpoint: urlField(endpointTemplateProblem).optional(),
   clientId: noLineBreaks(512).optional(),
   defaultScopes: list(scope, 100).optional(),
   authorizeParams: stringMap.optional(),
@@ -134,7 +134,16 @@ export const profileInputSchema = z.strictObject({
     z.string().regex(URL_PARAM_PATTERN, { error: "must be lower_snake_case, 1-64 characters" }),
     10,
   ).optional(),
-  testEndpoint: urlField(endpointUrlProblem).optional(),
+  // Values are checked against where their placeholders sit (validate-profile.ts); empty = not set yet.
+  operatorParams: z
+    .record(
+      z.string().regex(URL_PARAM_PATTERN, { error: "keys must be lower_snake_case, 1-64 characters" }),
+      text(1024).refine((v) => !/\p{Cc}/u.test(v), { error: "must not contain control characters" }),
+      { error: required("an object of strings") },
+    )
+    .refine((m) => Object.keys(m).length <= 10, { error: "must have at most 10 entries" })
+    .optional(),
+  testEndpoint: urlField(endpointTemplateProblem).optional(),
 });
 
 /** A provider profile as written, before validation. ProviderProfile is assignable to it. */

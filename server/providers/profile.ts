@@ -13,9 +13,12 @@ export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "n
 
 /** OAuth 2.0 / OIDC settings of a profile. */
 export interface OAuthSettings {
-  /** OIDC issuer; when set, missing endpoints are discovered and the id_token issuer is pinned. */
+  /**
+   * OIDC issuer; when set, missing endpoints are discovered and the id_token issuer is pinned. Like
+   * every endpoint it may contain `{param}` placeholders (see ProviderProfile.urlParams).
+   */
   issuer?: string;
-  /** May contain `{param}` placeholders filled from the connection's params. */
+  /** May contain `{param}` placeholders, filled from operatorParams and the connection's params. */
   authorizationEndpoint?: string;
   /** May contain `{param}` placeholders. */
   tokenEndpoint?: string;
@@ -53,8 +56,17 @@ export interface ProviderProfile {
   /** JSON Schema (object) of what a user types, for api_key and basic_auth. */
   credentialSchema?: Record<string, unknown>;
   strategy: Strategy;
-  /** Per-connection URL parameters, e.g. ["shop"]. */
+  /**
+   * URL parameters each connection sets (RequestConnection params), e.g. ["shop"]. Each may only
+   * fill one DNS label under a fixed registrable domain (`https://{shop}.myshopify.com`).
+   */
   urlParams: string[];
+  /**
+   * URL parameters the operator fixes in the provider's config, with their values (Okta domain,
+   * Keycloak host and realm, Auth0 tenant). Empty values in catalog presets: the operator adds them.
+   * Absent when there are none.
+   */
+  operatorParams?: Record<string, string>;
   /** URL to check a freshly entered key against before storing it. */
   testEndpoint?: string;
 }

@@ -42,4 +42,5 @@ test("presentPaths lists the fields set in a request", () => {
   });
   assert.deepEqual(presentPaths(provider), ["display_name", "oauth.client_secret", "oauth.default_scopes", "oauth.pkce", "strategy"]);
   assert.deepEqual(presentPaths(create(ProviderSchema, { name: "x" })), []);
+  assert.deepEqual(presentPaths(create(ProviderSchema, { name: "x", urlParams: ["shop"], operatorParams: { domain: "d.example" } })), ["url_params", "operator_params"]);
 });

@@ -45,6 +45,7 @@ export function providerFromProto(p: Provider, field = "provider"): ProviderProf
     credentialSchema: p.credentialSchema,
     strategy: p.strategy === undefined ? undefined : strategyFromProto(p.strategy, `${field}.strategy`),
     urlParams: p.urlParams.length === 0 ? undefined : p.urlParams,
+    operatorParams: Object.keys(p.operatorParams).length === 0 ? undefined : p.operatorParams,
     testEndpoint: orUndefined(p.testEndpoint),
   };
   // Absent required fields are left for validation to report with their path.
@@ -106,6 +107,7 @@ export function profileToProto(profile: ProviderProfile, hasClientSecret = false
     credentialSchema: profile.credentialSchema as Provider["credentialSchema"],
     strategy: strategyToProto(profile.strategy),
     urlParams: profile.urlParams,
+    operatorParams: profile.operatorParams ?? {},
     testEndpoint: profile.testEndpoint ?? "",
   });
 }
@@ -153,6 +155,7 @@ export function presentPaths(p: Provider): string[] {
   if (p.credentialSchema !== undefined) paths.push("credential_schema");
   if (p.strategy !== undefined) paths.push("strategy");
   if (p.urlParams.length > 0) paths.push("url_params");
+  if (Object.keys(p.operatorParams).length > 0) paths.push("operator_params");
   if (p.testEndpoint !== "") paths.push("test_endpoint");
   return paths;
 }

@@ -24,6 +24,7 @@ const TOP_FIELDS = {
   credential_schema: "credentialSchema",
   strategy: "strategy",
   url_params: "urlParams",
+  operator_params: "operatorParams",
   test_endpoint: "testEndpoint",
 } as const satisfies Record<string, keyof ProviderProfileInput>;
 

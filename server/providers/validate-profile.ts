@@ -2,16 +2,17 @@
  * Validates a provider profile and fills its defaults: the one gate every profile passes before it
  * is stored, shipped in the catalog or read back. Single-field rules come from profile-input.ts;
  * this file adds the cross-field rules (auth type ⇄ oauth / credential_schema / strategy, client
- * authentication, placeholders) and reports the first problem as InvalidArgumentError with the proto
+ * authentication, who sets each URL placeholder) and reports the first problem as InvalidArgumentError with the proto
  * field path ("provider.oauth.token_endpoint"). It never sees a client secret, only whether one exists.
  */
 import type { ZodError } from "zod";
 import { strategyFields, type Strategy } from "../domain/strategy.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { createCredentialSchemaChecker, type CredentialSchemaChecker } from "./credential-schema.ts";
-import { placeholderNames } from "./endpoint-url.ts";
+import { endpointUrlProblem, issuerUrlProblem } from "./endpoint-url.ts";
 import type { ClientAuthMethod, OAuthSettings, ProviderProfile } from "./profile.ts";
 import { profileInputSchema, type ProviderProfileInput, type StrategyInput } from "./profile-input.ts";
+import { analyzeUrlTemplate, connectionSlotProblem, operatorValueProblem } from "./url-template.ts";
 
 /** What a validation is for; presets and stored profiles relax the rules about client credentials. */
 export type ValidationPurpose = "write" | "preset" | "stored";
@@ -112,9 +113,15 @@ function build(
     [["oauth", "userinfoEndpoint"], oauth?.userinfoEndpoint],
     [["testEndpoint"], input.testEndpoint],
   ];
+  const operatorParams = input.operatorParams ?? {};
+  const both = urlParams.find((name) => Object.hasOwn(operatorParams, name));
+  if (both !== undefined) {
+    return [["operatorParams", both], "is also listed in url_params: a parameter is set either by the operator or by each connection, not both"];
+  }
   for (const [path, value] of urls) {
-    const unknown = placeholderNames(value ?? "").find((name) => !urlParams.includes(name));
-    if (unknown !== undefined) return [path, `uses {${unknown}}, which is not listed in url_params`];
+    if (value === undefined) continue;
+    const problem = checkUrlParams(path, value, urlParams, operatorParams, purpose);
+    if (problem !== undefined) return problem;
   }
 
   return omitUndefined({
@@ -126,8 +133,52 @@ function build(
     credentialSchema,
     strategy,
     urlParams,
+    operatorParams: Object.keys(operatorParams).length > 0 ? operatorParams : undefined,
     testEndpoint: input.testEndpoint,
   });
+}
+
+/**
+ * The URL-parameter rule for one endpoint template (url-template.ts): every placeholder is declared
+ * once, a connection-set one only fills a DNS label under a fixed registrable domain, an operator
+ * value fits where it goes, and the URL with the operator's values filled in is https (or loopback
+ * http). Stored profiles written before the rule are still read; filling them refuses the bad slot.
+ */
+function checkUrlParams(
+  path: (string | number)[],
+  template: string,
+  urlParams: readonly string[],
+  operatorParams: Readonly<Record<string, string>>,
+  purpose: ValidationPurpose,
+): Problem | undefined {
+  const analyzed = analyzeUrlTemplate(template);
+  if (!Array.isArray(analyzed)) return [path, analyzed.problem];
+  const field = fieldPath("", path);
+  for (const { name, slot } of analyzed) {
+    if (Object.hasOwn(operatorParams, name)) {
+      const value = operatorParams[name] ?? "";
+      if (value === "") {
+        if (purpose === "write") return [["operatorParams", name], `is required: ${field} uses {${name}}`];
+        continue;
+      }
+      const problem = operatorValueProblem(value, slot);
+      if (problem !== undefined) return [["operatorParams", name], `${problem} (it fills {${name}} in ${field})`];
+    } else if (urlParams.includes(name)) {
+      const problem = purpose === "stored" ? undefined : connectionSlotProblem(name, slot);
+      if (problem !== undefined) return [path, problem];
+    } else {
+      return [path, `uses {${name}}, which is neither in url_params (set by each connection) nor in operator_params (set by the operator)`];
+    }
+  }
+  // Judge the URL that will be called: operator values filled in, a sample label for the rest.
+  let index = 0;
+  const concrete = template.replace(/\{([^{}]*)\}/g, (_m, name: string) => {
+    const kind = analyzed[index++]?.slot.kind;
+    const value = operatorParams[name] || "x";
+    return kind === "path" || kind === "query" ? encodeURIComponent(value) : value;
+  });
+  const problem = (path[1] === "issuer" ? issuerUrlProblem : endpointUrlProblem)(concrete);
+  return problem === undefined ? undefined : [path, problem];
 }
 
 function buildOAuth(input: ProviderProfileInput, hasClientSecret: boolean, purpose: ValidationPurpose): OAuthSettings | Problem {

@@ -19,6 +19,7 @@ import type {
   ServerReflectionResponse,
 } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
+import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { createHealthService } from "./health-service.ts";
 import { createReflectionService } from "./reflection-service.ts";
@@ -50,7 +51,7 @@ function routes(router: ConnectRouter): void {
   router.service(Health, createHealthService({ services: [ConnectionService.typeName] }).impl);
   router.service(
     ServerReflection,
-    createReflectionService({ services: [ConnectionService, Health] }),
+    createReflectionService({ services: [ConnectionService, Health], files: [file_nexus_v1_errors] }),
   );
 }
 
@@ -218,4 +219,15 @@ test("unknown names answer NOT_FOUND in the stream and the stream carries on", a
   const list = responses[4]?.messageResponse;
   assert.equal(list?.case, "listServicesResponse");
   assert.equal(list.value.service.length, 3);
+});
+
+test("files no service imports (error details) resolve too, with their imports", async () => {
+  const [info, reason, unknown] = await reflect(
+    symbolRequest("nexus.v1.ErrorInfo"),
+    symbolRequest("nexus.v1.ErrorReason"),
+    symbolRequest("nexus.v1.NoSuchDetail"),
+  );
+  assert.deepEqual(filesOf(info).map((f) => f.name), ["nexus/v1/errors.proto", "nexus/v1/status.proto"]);
+  assert.equal(filesOf(reason)[0]?.name, "nexus/v1/errors.proto");
+  assert.equal(unknown?.messageResponse.case, "errorResponse");
 });

@@ -31,6 +31,11 @@ export interface ReflectionServiceOptions {
    * transitive import (google/api, google/protobuf well-known types) become resolvable.
    */
   services: readonly DescService[];
+  /**
+   * Further files to make resolvable although no service imports them: the types sent as error
+   * details (nexus.v1.ErrorInfo, google.rpc.RetryInfo), so reflection-only clients can decode them.
+   */
+  files?: readonly DescFile[];
 }
 
 /** The oneof part of a reflection response: what one request is answered with. */
@@ -63,7 +68,7 @@ interface DescriptorIndex {
 export function createReflectionService(
   options: ReflectionServiceOptions,
 ): ServiceImpl<typeof ServerReflection> {
-  const index = indexDescriptors([...options.services, ServerReflection]);
+  const index = indexDescriptors([...options.services, ServerReflection], options.files ?? []);
   const encoded = new Map<DescFile, Uint8Array>();
   const encode = (file: DescFile): Uint8Array => {
     let bytes = encoded.get(file);
@@ -157,7 +162,7 @@ function transitiveFiles(root: DescFile): DescFile[] {
 }
 
 /** Walks the services' files and their imports once, so every request is a map lookup. */
-function indexDescriptors(services: readonly DescService[]): DescriptorIndex {
+function indexDescriptors(services: readonly DescService[], extraFiles: readonly DescFile[]): DescriptorIndex {
   const serviceNames = [...new Set(services.map((service) => service.typeName))];
   const fileByName = new Map<string, DescFile>();
   const fileBySymbol = new Map<string, DescFile>();
@@ -194,7 +199,8 @@ function indexDescriptors(services: readonly DescService[]): DescriptorIndex {
     for (const ext of message.nestedExtensions) addExtension(file, ext);
   };
 
-  for (const file of services.flatMap((service) => transitiveFiles(service.file))) {
+  const roots = [...services.map((service) => service.file), ...extraFiles];
+  for (const file of roots.flatMap(transitiveFiles)) {
     if (fileByName.has(file.proto.name)) continue;
     fileByName.set(file.proto.name, file);
     for (const message of file.messages) addMessage(file, message);

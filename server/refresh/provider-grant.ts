@@ -29,11 +29,10 @@ export type ProviderGrant = (request: GrantRequest) => Promise<TokenSetUpdate>;
  */
 export function createProviderGrant(oauth: Pick<OAuthClient, "resolve" | "refresh" | "clientCredentials">): ProviderGrant {
   return async (request) => {
-    const settings = request.profile.oauth;
-    if (settings === undefined) {
+    if (request.profile.oauth === undefined) {
       throw new FailedPreconditionError("provider_misconfigured", request.profile.name, "the profile has no OAuth settings");
     }
-    const provider = await oauth.resolve(settings, request.clientSecret, request.params);
+    const provider = await oauth.resolve(request.profile, request.clientSecret, request.params);
     if (request.grant === "client_credentials") {
       const { kind: _kind, ...update } = await oauth.clientCredentials(provider, request.scopes);
       return update;

@@ -47,7 +47,7 @@ export function createConnectionRevoker(deps: {
     try {
       const { provider, clientSecret } = await deps.providers.getWithSecret(connection.providerName);
       if (provider.profile.oauth === undefined) return false;
-      const resolved = await deps.oauth.resolve(provider.profile.oauth, clientSecret, connection.params);
+      const resolved = await deps.oauth.resolve(provider.profile, clientSecret, connection.params);
       if (!hasRevocationEndpoint(resolved)) return false;
       // Revoking the refresh token ends the whole grant at most providers (RFC 7009 §2.1).
       if (secret.refreshToken !== undefined) await deps.oauth.revoke(resolved, secret.refreshToken, "refresh_token");

@@ -24,6 +24,13 @@ export const kPrincipal = createContextKey<Principal | undefined>(undefined, { d
  */
 export const kAuditTarget = createContextKey<AuditTarget | undefined>(undefined, { description: "audit target" });
 
+/**
+ * Re-checks, right before a stream delivers a credential, that the caller's API key is still valid
+ * (not revoked, not expired); throws Unauthenticated otherwise. Set by the key-validity
+ * interceptor on streams; the default (unary calls, public methods) passes.
+ */
+export const kAssertKeyValid = createContextKey<() => void>(() => undefined, { description: "API key still valid" });
+
 /** What `kAuditTarget` holds. */
 export interface AuditTarget {
   tenantId?: string;

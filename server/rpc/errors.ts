@@ -200,3 +200,16 @@ function withInfo(
   // The domain message is safe by construction (no secrets); keep the original as `cause` for logs.
   return new ConnectError(err.message, code, undefined, [{ desc: ErrorInfoSchema, value: detail }], err);
 }
+
+/**
+ * The Unauthenticated error that ends a stream whose API key was revoked or expired after it
+ * opened, with its ErrorInfo reason (ERROR_REASON_API_KEY_REVOKED / _EXPIRED).
+ */
+export function apiKeyNoLongerValidError(reason: "revoked" | "expired"): ConnectError {
+  const detail = create(ErrorInfoSchema, {
+    reason: reason === "revoked" ? ErrorReason.API_KEY_REVOKED : ErrorReason.API_KEY_EXPIRED,
+  });
+  return new ConnectError(`API key ${reason}`, Code.Unauthenticated, { "www-authenticate": 'Bearer realm="nexus"' }, [
+    { desc: ErrorInfoSchema, value: detail },
+  ]);
+}

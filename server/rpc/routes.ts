@@ -3,12 +3,14 @@
  * the same function feeds the Node adapter and the in-process router transport used by REST.
  */
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescFile, DescService } from "@bufbuild/protobuf";
+import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.ts";
 import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
+import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 
@@ -20,6 +22,12 @@ export const NEXUS_SERVICES: readonly DescService[] = [
   ApiKeyService,
   AuditService,
 ];
+
+/**
+ * Files defining the messages errors carry as details (nexus.v1.ErrorInfo; google.rpc.RetryInfo on
+ * rate limits). No service imports them, so reflection is told about them explicitly.
+ */
+export const ERROR_DETAIL_FILES: readonly DescFile[] = [file_nexus_v1_errors, file_google_rpc_error_details];
 
 /** One implementation per service. */
 export interface ServiceImpls {

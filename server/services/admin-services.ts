@@ -9,7 +9,6 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { ApiKeyService, Role, type ApiKeySchema } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService, type AuditEventSchema } from "../../gen/nexus/v1/audit_pb.ts";
 import type { ApiKeyManager } from "../auth/api-key-manager.ts";
-import type { ApiKeyVerifier } from "../auth/api-key-verifier.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { ApiKeyRecord, ApiKeyRole, AuditEventRecord, Store } from "../store/store.ts";
 import { requireId } from "./validate.ts";
@@ -17,8 +16,13 @@ import { requireId } from "./validate.ts";
 /** Creates the ApiKeyService implementation. */
 export function createApiKeyService(deps: {
   keys: ApiKeyManager;
-  /** Told about revocations so they take effect at once in this process. */
-  verifier: Pick<ApiKeyVerifier, "forget">;
+  /**
+   * Told before the store records a revocation, so this process refuses the key (and ends its
+   * streams) before revoked_at exists: nothing here can be delivered or audited after it.
+   */
+  willRevoke: (keyId: string) => void;
+  /** Told once a revocation is stored (the verifier's cache, other replicas); awaited before RevokeApiKey answers. */
+  onRevoked: (keyId: string) => Promise<void>;
 }): ServiceImpl<typeof ApiKeyService> {
   const { keys } = deps;
   return {
@@ -37,8 +41,11 @@ export function createApiKeyService(deps: {
       return { apiKeys: page.items.map(apiKeyToProto), nextPageToken: page.nextPageToken };
     },
     async revokeApiKey(req) {
-      const record = await keys.revoke(requireId("key_id", req.keyId));
-      deps.verifier.forget(record.id);
+      const keyId = requireId("key_id", req.keyId);
+      // Fail closed: should the store then fail (or the id be unknown), this process still refuses the id.
+      deps.willRevoke(keyId);
+      const record = await keys.revoke(keyId);
+      await deps.onRevoked(record.id);
       return { apiKey: apiKeyToProto(record) };
     },
   };
@@ -53,6 +60,7 @@ export function createAuditService(deps: { store: Pick<Store, "listAuditEvents">
           tenantId: req.tenantId === "" ? undefined : requireId("tenant_id", req.tenantId),
           connectionId: req.connectionId === "" ? undefined : requireId("connection_id", req.connectionId),
           action: req.action === "" ? undefined : checkAction(req.action),
+          keyId: req.keyId === "" ? undefined : requireId("key_id", req.keyId),
           startTimeMs: req.startTime === undefined ? undefined : timestampToMs("start_time", req.startTime),
           endTimeMs: req.endTime === undefined ? undefined : timestampToMs("end_time", req.endTime),
         },

@@ -23,6 +23,8 @@ export function createTokenService(deps: {
   scope: TenantScope;
   store: Store;
   watch: CredentialWatch;
+  /** Throws when the caller may no longer receive credentials (its key was revoked or expired). */
+  assertMayReceive?: (ctx: HandlerContext) => void;
   /** Told about each credential a watch stream delivers (the audit log records every read). */
   onCredentialDelivered?: (ctx: HandlerContext, credential: UsageCredential) => void;
 }): ServiceImpl<typeof TokenService> {
@@ -49,6 +51,8 @@ export function createTokenService(deps: {
       for await (const event of deps.watch.watch(connection, Number(req.afterVersion), ctx.signal)) {
         switch (event.type) {
           case "credential":
+            // A key revoked or expired since the stream opened gets nothing more, not even an audit row.
+            deps.assertMayReceive?.(ctx);
             deps.onCredentialDelivered?.(ctx, event.credential);
             yield { event: { case: "credential", value: credentialToProto(event.credential) } };
             break;

@@ -217,6 +217,8 @@ export interface AuditEventFilter {
   tenantId?: string;
   connectionId?: string;
   action?: string;
+  /** Events of requests made with this API key. */
+  keyId?: string;
   startTimeMs?: number;
   endTimeMs?: number;
 }

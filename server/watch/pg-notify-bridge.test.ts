@@ -39,7 +39,7 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
 
 await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, isRequired: Boolean(process.env.CI) }, (url) => {
   let database: TestDatabase | undefined;
-  let replicas: { hub: WatchHub; bridge: PgNotifyBridge }[] = [];
+  let replicas: { hub: WatchHub; bridge: PgNotifyBridge; revokedKeys: string[] }[] = [];
   const signal = new AbortController().signal;
 
   beforeEach(async () => {
@@ -47,16 +47,18 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     const connectionString = database.url;
     replicas = ["replica-a", "replica-b"].map((originId) => {
       const hub = createWatchHub({ heartbeatMs: 0 });
+      const revokedKeys: string[] = [];
       const bridge = createPgNotifyBridge({
         connectionString,
         hub,
         originId,
+        onKeyRevoked: (keyId) => revokedKeys.push(keyId),
         logger: createLogger({ level: "silent" }),
         random: () => 0.5,
         reconnect: { baseMs: 40, maxMs: 200, minMs: 10 },
         healthCheckMs: 100,
       });
-      return { hub, bridge };
+      return { hub, bridge, revokedKeys };
     });
     await Promise.all(replicas.map(({ bridge }) => bridge.start()));
   });
@@ -102,6 +104,27 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     } finally {
       await spy.end();
     }
+  });
+
+  it("a key revocation announced on one replica reaches the other's onKeyRevoked only; malformed ones are ignored", async () => {
+    if (!database) throw new Error("no test database");
+    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+    const junk = new Client({ connectionString: database.url });
+    await junk.connect();
+    try {
+      for (const payload of [{ origin: "x", type: "api_key_revoked" }, { origin: "x", type: "api_key_revoked", keyId: "" }, { type: "api_key_revoked", keyId: "key_1" }]) {
+        await junk.query("select pg_notify($1, $2)", [DEFAULT_NOTIFY_CHANNEL, JSON.stringify(payload)]);
+      }
+    } finally {
+      await junk.end();
+    }
+    await a.bridge.announceKeyRevoked("key_7");
+    await waitFor(() => b.revokedKeys.length > 0, "replica b to hear of the revocation");
+    assert.deepEqual(b.revokedKeys, ["key_7"], "only the well-formed event, once");
+    await b.bridge.announceKeyRevoked("key_8");
+    await waitFor(() => a.revokedKeys.length > 0, "replica a to hear of b's revocation");
+    assert.deepEqual(a.revokedKeys, ["key_8"], "a never hears its own announcement back");
+    assert.deepEqual(b.revokedKeys, ["key_7"]);
   });
 
   it("reconnects after its LISTEN connection is terminated, makes watchers resync, and delivers again", async () => {

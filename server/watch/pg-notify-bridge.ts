@@ -4,6 +4,8 @@
  * arrival, so local watchers neither wait for the database nor see an event twice). One dedicated
  * `pg.Client` LISTENs; when it drops it reconnects with backoff and then tells every local watcher
  * to resync, since notifications sent meanwhile are lost. Payloads are ids and versions, no secrets.
+ * API key revocations travel on the same channel (`announceKeyRevoked`), so a key revoked on one
+ * replica ends its streams on every replica.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { Client, Pool, type Notification } from "pg";
@@ -18,6 +20,12 @@ export const DEFAULT_NOTIFY_CHANNEL = "nexus_credentials";
 /** PostgreSQL drops a NOTIFY payload of 8000 bytes or more; stay below with room to spare. */
 const MAX_PAYLOAD_BYTES = 7_900;
 
+/** An API key event as published: the key was revoked, so its open streams must end everywhere. */
+export interface ApiKeyRevokedEvent {
+  type: "api_key_revoked";
+  keyId: string;
+}
+
 /** Options of `createPgNotifyBridge`. */
 export interface PgNotifyBridgeOptions {
   /** libpq-style URL of the database every replica shares. */
@@ -26,6 +34,8 @@ export interface PgNotifyBridgeOptions {
   /** This replica's id, unique per process (e.g. the refresh lease owner). */
   originId: string;
   logger: Logger;
+  /** Told about key revocations announced by other replicas (not our own). */
+  onKeyRevoked?: (keyId: string) => void;
   /** Uniform in [0, 1): reconnect jitter. */
   random: () => number;
   /** Channel: a lower-case SQL identifier. Default "nexus_credentials". */
@@ -44,6 +54,8 @@ export interface PgNotifyBridge {
   start(): Promise<void>;
   /** Delivers locally at once, then notifies the other replicas; never rejects (failures are logged). */
   publish(event: ConnectionEvent): Promise<void>;
+  /** Notifies the other replicas that `keyId` was revoked (the caller applied it here); never rejects. */
+  announceKeyRevoked(keyId: string): Promise<void>;
   /** Whether the LISTEN connection is up. */
   isListening(): boolean;
   /** Stops listening and reconnecting, and closes both database connections. */
@@ -73,7 +85,9 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
       logger.warn({ channel }, "ignored a malformed credential notification");
       return;
     }
-    if (parsed.origin !== originId) hub.publish(parsed.event);
+    if (parsed.origin === originId) return;
+    if ("keyId" in parsed.event) options.onKeyRevoked?.(parsed.event.keyId);
+    else hub.publish(parsed.event);
   };
 
   async function connectListener(): Promise<void> {
@@ -141,6 +155,20 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
     health.unref();
   }
 
+  async function notify(message: Record<string, unknown>, ids: Record<string, string>): Promise<void> {
+    const payload = JSON.stringify(message);
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
+      logger.error(ids, "notification too large; other replicas will not see it");
+      return;
+    }
+    try {
+      await notifier.query("select pg_notify($1, $2)", [channel, payload]);
+    } catch (error) {
+      // Missed key revocations are caught by the periodic key re-check (server/auth/api-key-liveness.ts).
+      logger.warn({ err: error, ...ids }, "NOTIFY failed; other replicas resync when their connection recovers");
+    }
+  }
+
   return {
     async start() {
       await connectListener();
@@ -149,17 +177,10 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
 
     async publish(event) {
       hub.publish(event);
-      const payload = JSON.stringify({ origin: originId, ...event });
-      if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
-        logger.error({ connectionId: event.connectionId.slice(0, 64) }, "credential notification too large; other replicas will not see it");
-        return;
-      }
-      try {
-        await notifier.query("select pg_notify($1, $2)", [channel, payload]);
-      } catch (error) {
-        logger.warn({ err: error, connectionId: event.connectionId }, "NOTIFY failed; other replicas resync when their connection recovers");
-      }
+      await notify({ origin: originId, ...event }, { connectionId: event.connectionId.slice(0, 64) });
     },
+
+    announceKeyRevoked: (keyId) => notify({ origin: originId, type: "api_key_revoked", keyId }, { keyId: keyId.slice(0, 64) }),
 
     isListening: () => listener !== undefined,
 
@@ -179,7 +200,7 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
 }
 
 /** Reads a notification payload; null when it is not one of ours. */
-function parsePayload(payload: string): { origin: string; event: ConnectionEvent } | null {
+function parsePayload(payload: string): { origin: string; event: ConnectionEvent | ApiKeyRevokedEvent } | null {
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -187,8 +208,12 @@ function parsePayload(payload: string): { origin: string; event: ConnectionEvent
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const { origin, connectionId, type, version, status, reason } = value as Record<string, unknown>;
-  if (typeof origin !== "string" || typeof connectionId !== "string" || connectionId === "") return null;
+  const { origin, connectionId, type, version, status, reason, keyId } = value as Record<string, unknown>;
+  if (typeof origin !== "string") return null;
+  if (type === "api_key_revoked") {
+    return typeof keyId === "string" && keyId !== "" ? { origin, event: { type, keyId } } : null;
+  }
+  if (typeof connectionId !== "string" || connectionId === "") return null;
   if (type === "credential" && Number.isSafeInteger(version) && (version as number) >= 0) {
     return { origin, event: { connectionId, type, version: version as number } };
   }

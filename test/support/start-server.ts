@@ -71,6 +71,8 @@ export async function startServer(
     // Tests call far faster than any agent; the limit tests set their own.
     NEXUS_RATE_LIMIT_PER_SECOND: "100000",
     NEXUS_RATE_LIMIT_BURST: "100000",
+    // Every test client is 127.0.0.1, and some suites open a transport per call.
+    NEXUS_MAX_CONNECTIONS_PER_ADDRESS: "100000",
     ...options.env,
   });
   const chunks: string[] = [];

@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file nexus/v1/errors.proto.
  */
 export const file_nexus_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChVuZXh1cy92MS9lcnJvcnMucHJvdG8SCG5leHVzLnYxIoQBCglFcnJvckluZm8SJQoGcmVhc29uGAEgASgOMhUubmV4dXMudjEuRXJyb3JSZWFzb24SFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5uZXh1cy52MS5Db25uZWN0aW9uU3RhdHVzEg0KBWZpZWxkGAQgASgJKs0JCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFFUlJPUl9SRUFTT05fQ09OTkVDVElPTl9OT1RfRk9VTkQQARIjCh9FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9QRU5ESU5HEAISKwonRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fTkVFRFNfQVRURU5USU9OEAMSIwofRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fUkVWT0tFRBAEEiMKH0VSUk9SX1JFQVNPTl9DT05ORUNUSU9OX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9GQUlMRUQQBhIjCh9FUlJPUl9SRUFTT05fUFJPVklERVJfTk9UX0ZPVU5EEAcSJwojRVJST1JfUkVBU09OX1BST1ZJREVSX01JU0NPTkZJR1VSRUQQCBIlCiFFUlJPUl9SRUFTT05fUFJPVklERVJfVU5BVkFJTEFCTEUQCRInCiNFUlJPUl9SRUFTT05fUkVUVVJOX1VSTF9OT1RfQUxMT1dFRBAKEh4KGkVSUk9SX1JFQVNPTl9JTlZBTElEX0ZJRUxEEAsSIAocRVJST1JfUkVBU09OX05PVF9JTVBMRU1FTlRFRBAMEiAKHEVSUk9SX1JFQVNPTl9QUk9WSURFUl9JTl9VU0UQDRIgChxFUlJPUl9SRUFTT05fQVBJX0tFWV9NSVNTSU5HEA4SIAocRVJST1JfUkVBU09OX0FQSV9LRVlfSU5WQUxJRBAPEiAKHEVSUk9SX1JFQVNPTl9BUElfS0VZX1JFVk9LRUQQEBIgChxFUlJPUl9SRUFTT05fQVBJX0tFWV9FWFBJUkVEEBESIQodRVJST1JfUkVBU09OX1JPTEVfTk9UX0FMTE9XRUQQEhIjCh9FUlJPUl9SRUFTT05fVEVOQU5UX05PVF9BTExPV0VEEBMSIAocRVJST1JfUkVBU09OX1JPVVRFX05PVF9GT1VORBAUEiMKH0VSUk9SX1JFQVNPTl9NRVRIT0RfTk9UX0FMTE9XRUQQFRInCiNFUlJPUl9SRUFTT05fVU5TVVBQT1JURURfTUVESUFfVFlQRRAWEiIKHkVSUk9SX1JFQVNPTl9NQUxGT1JNRURfUkVRVUVTVBAXEhoKFkVSUk9SX1JFQVNPTl9UT09fTEFSR0UQGBIdChlFUlJPUl9SRUFTT05fUkFURV9MSU1JVEVEEBkSHQoZRVJST1JfUkVBU09OX1NUUkVBTV9MSU1JVBAaEiIKHkVSUk9SX1JFQVNPTl9ERUFETElORV9FWENFRURFRBAbEh8KG0VSUk9SX1JFQVNPTl9BTFJFQURZX0VYSVNUUxAcEhkKFUVSUk9SX1JFQVNPTl9DT05GTElDVBAdEhwKGEVSUk9SX1JFQVNPTl9VTkFWQUlMQUJMRRAeEhkKFUVSUk9SX1JFQVNPTl9DQU5DRUxFRBAfEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAgEiIKHkVSUk9SX1JFQVNPTl9BUElfS0VZX05PVF9GT1VORBAhEiEKHUVSUk9SX1JFQVNPTl9URU5BTlRfTk9UX0ZPVU5EECJiBnByb3RvMw", [file_nexus_v1_status]);
+  fileDesc("ChVuZXh1cy92MS9lcnJvcnMucHJvdG8SCG5leHVzLnYxIoQBCglFcnJvckluZm8SJQoGcmVhc29uGAEgASgOMhUubmV4dXMudjEuRXJyb3JSZWFzb24SFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5uZXh1cy52MS5Db25uZWN0aW9uU3RhdHVzEg0KBWZpZWxkGAQgASgJKtEJCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFFUlJPUl9SRUFTT05fQ09OTkVDVElPTl9OT1RfRk9VTkQQARIjCh9FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9QRU5ESU5HEAISKwonRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fTkVFRFNfQVRURU5USU9OEAMSIwofRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fUkVWT0tFRBAEEiMKH0VSUk9SX1JFQVNPTl9DT05ORUNUSU9OX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9GQUlMRUQQBhIjCh9FUlJPUl9SRUFTT05fUFJPVklERVJfTk9UX0ZPVU5EEAcSJwojRVJST1JfUkVBU09OX1BST1ZJREVSX01JU0NPTkZJR1VSRUQQCBIlCiFFUlJPUl9SRUFTT05fUFJPVklERVJfVU5BVkFJTEFCTEUQCRInCiNFUlJPUl9SRUFTT05fUkVUVVJOX1VSTF9OT1RfQUxMT1dFRBAKEh4KGkVSUk9SX1JFQVNPTl9JTlZBTElEX0ZJRUxEEAsSIAocRVJST1JfUkVBU09OX05PVF9JTVBMRU1FTlRFRBAMEiAKHEVSUk9SX1JFQVNPTl9QUk9WSURFUl9JTl9VU0UQDRIhCh1FUlJPUl9SRUFTT05fVE9PX01BTllfU1RSRUFNUxAPEiAKHEVSUk9SX1JFQVNPTl9BUElfS0VZX1JFVk9LRUQQFBIgChxFUlJPUl9SRUFTT05fQVBJX0tFWV9FWFBJUkVEEBUSIAocRVJST1JfUkVBU09OX0FQSV9LRVlfTUlTU0lORxBkEiAKHEVSUk9SX1JFQVNPTl9BUElfS0VZX0lOVkFMSUQQZRIhCh1FUlJPUl9SRUFTT05fUk9MRV9OT1RfQUxMT1dFRBBmEiMKH0VSUk9SX1JFQVNPTl9URU5BTlRfTk9UX0FMTE9XRUQQZxIgChxFUlJPUl9SRUFTT05fUk9VVEVfTk9UX0ZPVU5EEGgSIwofRVJST1JfUkVBU09OX01FVEhPRF9OT1RfQUxMT1dFRBBpEicKI0VSUk9SX1JFQVNPTl9VTlNVUFBPUlRFRF9NRURJQV9UWVBFEGoSIgoeRVJST1JfUkVBU09OX01BTEZPUk1FRF9SRVFVRVNUEGsSGgoWRVJST1JfUkVBU09OX1RPT19MQVJHRRBsEh0KGUVSUk9SX1JFQVNPTl9SQVRFX0xJTUlURUQQbRIiCh5FUlJPUl9SRUFTT05fREVBRExJTkVfRVhDRUVERUQQbhIfChtFUlJPUl9SRUFTT05fQUxSRUFEWV9FWElTVFMQbxIZChVFUlJPUl9SRUFTT05fQ09ORkxJQ1QQcBIcChhFUlJPUl9SRUFTT05fVU5BVkFJTEFCTEUQcRIZChVFUlJPUl9SRUFTT05fQ0FOQ0VMRUQQchIZChVFUlJPUl9SRUFTT05fSU5URVJOQUwQcxIiCh5FUlJPUl9SRUFTT05fQVBJX0tFWV9OT1RfRk9VTkQQdBIhCh1FUlJPUl9SRUFTT05fVEVOQU5UX05PVF9GT1VORBB1YgZwcm90bzM", [file_nexus_v1_status]);
 
 /**
  * ErrorInfo is attached to every error Nexus returns for a known cause.
@@ -162,152 +162,154 @@ export const ErrorReason = {
   PROVIDER_IN_USE: 13,
 
   /**
+   * The caller already holds as many open streams as allowed: per API key, or without a key per
+   * client address. Retry once one of them has ended.
+   *
+   * @generated from enum value: ERROR_REASON_TOO_MANY_STREAMS = 15;
+   */
+  TOO_MANY_STREAMS: 15,
+
+  /**
+   * The API key was revoked (also ends the streams it had open).
+   *
+   * @generated from enum value: ERROR_REASON_API_KEY_REVOKED = 20;
+   */
+  API_KEY_REVOKED: 20,
+
+  /**
+   * The API key's expire_time has passed (also ends the streams it had open).
+   *
+   * @generated from enum value: ERROR_REASON_API_KEY_EXPIRED = 21;
+   */
+  API_KEY_EXPIRED: 21,
+
+  /**
+   * From 100 on: the reasons that give every error one (the numbers between stay free for others).
    * No API key was sent, or not as "Authorization: Bearer <key>" / x-api-key (HTTP 401).
    *
-   * @generated from enum value: ERROR_REASON_API_KEY_MISSING = 14;
+   * @generated from enum value: ERROR_REASON_API_KEY_MISSING = 100;
    */
-  API_KEY_MISSING: 14,
+  API_KEY_MISSING: 100,
 
   /**
    * The API key is malformed or unknown (HTTP 401).
    *
-   * @generated from enum value: ERROR_REASON_API_KEY_INVALID = 15;
+   * @generated from enum value: ERROR_REASON_API_KEY_INVALID = 101;
    */
-  API_KEY_INVALID: 15,
-
-  /**
-   * The API key was revoked (HTTP 401).
-   *
-   * @generated from enum value: ERROR_REASON_API_KEY_REVOKED = 16;
-   */
-  API_KEY_REVOKED: 16,
-
-  /**
-   * The API key expired (HTTP 401).
-   *
-   * @generated from enum value: ERROR_REASON_API_KEY_EXPIRED = 17;
-   */
-  API_KEY_EXPIRED: 17,
+  API_KEY_INVALID: 101,
 
   /**
    * The key's role may not call this RPC (HTTP 403).
    *
-   * @generated from enum value: ERROR_REASON_ROLE_NOT_ALLOWED = 18;
+   * @generated from enum value: ERROR_REASON_ROLE_NOT_ALLOWED = 102;
    */
-  ROLE_NOT_ALLOWED: 18,
+  ROLE_NOT_ALLOWED: 102,
 
   /**
    * An agent key named a tenant other than its own (HTTP 403).
    *
-   * @generated from enum value: ERROR_REASON_TENANT_NOT_ALLOWED = 19;
+   * @generated from enum value: ERROR_REASON_TENANT_NOT_ALLOWED = 103;
    */
-  TENANT_NOT_ALLOWED: 19,
+  TENANT_NOT_ALLOWED: 103,
 
   /**
-   * No RPC, REST rule or endpoint serves this path (HTTP 404).
+   * No RPC, REST rule or endpoint serves this path (HTTP 404; gRPC: UNIMPLEMENTED).
    *
-   * @generated from enum value: ERROR_REASON_ROUTE_NOT_FOUND = 20;
+   * @generated from enum value: ERROR_REASON_ROUTE_NOT_FOUND = 104;
    */
-  ROUTE_NOT_FOUND: 20,
+  ROUTE_NOT_FOUND: 104,
 
   /**
    * The path exists but not for this HTTP method (HTTP 405, with Allow).
    *
-   * @generated from enum value: ERROR_REASON_METHOD_NOT_ALLOWED = 21;
+   * @generated from enum value: ERROR_REASON_METHOD_NOT_ALLOWED = 105;
    */
-  METHOD_NOT_ALLOWED: 21,
+  METHOD_NOT_ALLOWED: 105,
 
   /**
    * The request's Content-Type is missing or not one this path accepts (HTTP 415).
    *
-   * @generated from enum value: ERROR_REASON_UNSUPPORTED_MEDIA_TYPE = 22;
+   * @generated from enum value: ERROR_REASON_UNSUPPORTED_MEDIA_TYPE = 106;
    */
-  UNSUPPORTED_MEDIA_TYPE: 22,
+  UNSUPPORTED_MEDIA_TYPE: 106,
 
   /**
-   * The request is not well-formed on the wire: bad JSON or protobuf, invalid UTF-8, bad envelope
-   * flags or framing, malformed percent-encoding. `field` names the field when it is known.
+   * The request is not well-formed on the wire: bad JSON or protobuf, bad envelope flags or
+   * framing, malformed percent-encoding. `field` names the field when it is known.
    *
-   * @generated from enum value: ERROR_REASON_MALFORMED_REQUEST = 23;
+   * @generated from enum value: ERROR_REASON_MALFORMED_REQUEST = 107;
    */
-  MALFORMED_REQUEST: 23,
+  MALFORMED_REQUEST: 107,
 
   /**
    * The request body or a message is larger than the server accepts (HTTP 413 on REST, 429 otherwise).
    *
-   * @generated from enum value: ERROR_REASON_TOO_LARGE = 24;
+   * @generated from enum value: ERROR_REASON_TOO_LARGE = 108;
    */
-  TOO_LARGE: 24,
+  TOO_LARGE: 108,
 
   /**
    * Too many requests or failed authentications from this caller; retry later (HTTP 429).
    *
-   * @generated from enum value: ERROR_REASON_RATE_LIMITED = 25;
+   * @generated from enum value: ERROR_REASON_RATE_LIMITED = 109;
    */
-  RATE_LIMITED: 25,
-
-  /**
-   * Too many open streams for this caller (HTTP 429).
-   *
-   * @generated from enum value: ERROR_REASON_STREAM_LIMIT = 26;
-   */
-  STREAM_LIMIT: 26,
+  RATE_LIMITED: 109,
 
   /**
    * The client's deadline (grpc-timeout, connect-timeout-ms) passed before the call finished.
    *
-   * @generated from enum value: ERROR_REASON_DEADLINE_EXCEEDED = 27;
+   * @generated from enum value: ERROR_REASON_DEADLINE_EXCEEDED = 110;
    */
-  DEADLINE_EXCEEDED: 27,
+  DEADLINE_EXCEEDED: 110,
 
   /**
    * The thing to create already exists.
    *
-   * @generated from enum value: ERROR_REASON_ALREADY_EXISTS = 28;
+   * @generated from enum value: ERROR_REASON_ALREADY_EXISTS = 111;
    */
-  ALREADY_EXISTS: 28,
+  ALREADY_EXISTS: 111,
 
   /**
    * A concurrent change won; read again and retry.
    *
-   * @generated from enum value: ERROR_REASON_CONFLICT = 29;
+   * @generated from enum value: ERROR_REASON_CONFLICT = 112;
    */
-  CONFLICT: 29,
+  CONFLICT: 112,
 
   /**
    * The server is shutting down or a dependency is unavailable; retry later.
    *
-   * @generated from enum value: ERROR_REASON_UNAVAILABLE = 30;
+   * @generated from enum value: ERROR_REASON_UNAVAILABLE = 113;
    */
-  UNAVAILABLE: 30,
+  UNAVAILABLE: 113,
 
   /**
-   * The client closed the request (HTTP 499; the client does not normally see it).
+   * The client closed the call (HTTP 499; the client does not normally see it).
    *
-   * @generated from enum value: ERROR_REASON_CANCELED = 31;
+   * @generated from enum value: ERROR_REASON_CANCELED = 114;
    */
-  CANCELED: 31,
+  CANCELED: 114,
 
   /**
    * A fault in Nexus; the message is generic and the cause is in the server log (HTTP 500).
    *
-   * @generated from enum value: ERROR_REASON_INTERNAL = 32;
+   * @generated from enum value: ERROR_REASON_INTERNAL = 115;
    */
-  INTERNAL: 32,
+  INTERNAL: 115,
 
   /**
    * The API key id does not exist.
    *
-   * @generated from enum value: ERROR_REASON_API_KEY_NOT_FOUND = 33;
+   * @generated from enum value: ERROR_REASON_API_KEY_NOT_FOUND = 116;
    */
-  API_KEY_NOT_FOUND: 33,
+  API_KEY_NOT_FOUND: 116,
 
   /**
    * The tenant does not exist.
    *
-   * @generated from enum value: ERROR_REASON_TENANT_NOT_FOUND = 34;
+   * @generated from enum value: ERROR_REASON_TENANT_NOT_FOUND = 117;
    */
-  TENANT_NOT_FOUND: 34,
+  TENANT_NOT_FOUND: 117,
 } as const;
 
 /**

@@ -75,11 +75,11 @@ export function describeAuditCases(h: StoreHarness): void {
     );
   });
 
-  h.test("listAuditEvents filters by tenant, connection, action and time range", async () => {
+  h.test("listAuditEvents filters by tenant, connection, action, key and time range", async () => {
     await h.store().appendAuditEvents([
       event(10, { tenantId: "tenant-a", connectionId: "conn_1" }),
-      event(20, { tenantId: "tenant-a", connectionId: "conn_2", action: "connection.revoke" }),
-      event(30, { tenantId: "tenant-b", connectionId: "conn_3" }),
+      event(20, { tenantId: "tenant-a", connectionId: "conn_2", action: "connection.revoke", keyId: "key_b" }),
+      event(30, { tenantId: "tenant-b", connectionId: "conn_3", keyId: "key_b" }),
       event(40, { tenantId: "tenant-a", connectionId: "conn_1" }),
     ]);
     const times = async (filter: AuditEventFilter) =>
@@ -87,6 +87,7 @@ export function describeAuditCases(h: StoreHarness): void {
     assert.deepEqual(await times({ tenantId: "tenant-a" }), [40, 20, 10]);
     assert.deepEqual(await times({ connectionId: "conn_1" }), [40, 10]);
     assert.deepEqual(await times({ action: "connection.revoke" }), [20]);
+    assert.deepEqual(await times({ keyId: "key_b" }), [30, 20]);
     assert.deepEqual(await times({ startTimeMs: START_TIME_MS + 20, endTimeMs: START_TIME_MS + 40 }), [30, 20]);
     assert.deepEqual(await times({ tenantId: "tenant-a", startTimeMs: START_TIME_MS + 15 }), [40, 20]);
   });

@@ -47,6 +47,7 @@ export function createPostgresAuditStore({ db }: PostgresStoreContext): AuditSto
         if (filter.tenantId) conditions.push(eq(auditEvents.tenantId, filter.tenantId));
         if (filter.connectionId) conditions.push(eq(auditEvents.connectionId, filter.connectionId));
         if (filter.action) conditions.push(eq(auditEvents.action, filter.action));
+        if (filter.keyId) conditions.push(eq(auditEvents.keyId, filter.keyId));
         if (filter.startTimeMs !== undefined) conditions.push(gte(auditEvents.time, filter.startTimeMs));
         if (filter.endTimeMs !== undefined) conditions.push(lt(auditEvents.time, filter.endTimeMs));
         if (after) conditions.push(lt(auditEvents.id, after[0]));

@@ -1,0 +1,163 @@
+/**
+ * `nexus connections list|get|revoke`: the ConnectionService through the API. `list` follows page
+ * tokens up to --limit; `revoke` answers whether the provider confirmed the revocation (RFC 7009).
+ * Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage.
+ */
+import { parseArgs } from "node:util";
+import { ConnectionSchema, type Connection } from "../../gen/nexus/v1/connections_pb.ts";
+import { ConnectionStatus, ConnectionStatusSchema } from "../../gen/nexus/v1/status_pb.ts";
+import { toRestJson, restEnumName } from "../rest/rest-json.ts";
+import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
+import { isoTimestamp, isoUnixSeconds, writeJsonLine, writeTable } from "./output.ts";
+import type { CommandIo } from "./providers-plan.ts";
+
+/** Usage text of the connections commands. */
+export const CONNECTIONS_USAGE = `usage: nexus connections list|get|revoke [options]
+
+  list [--tenant T] [--user U] [--provider P] [--status S] [--limit N]
+                          connections, newest first (admin keys must name --tenant)
+  get ID                  one connection
+  revoke ID               revoke it: the provider is told (RFC 7009) and its secrets are deleted
+
+options: --json (one JSON object per line), --url URL (default $NEXUS_URL or http://127.0.0.1:8080),
+         --api-key KEY (default $NEXUS_API_KEY)
+`;
+
+const STATUSES = ["pending", "active", "attention_required", "revoked", "expired", "failed"];
+
+/** Runs `nexus connections …` with `argv` after the word "connections"; returns the exit code. */
+export async function runConnectionsCommand(argv: string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...SERVER_OPTIONS,
+        tenant: { type: "string" },
+        user: { type: "string" },
+        provider: { type: "string" },
+        status: { type: "string" },
+        limit: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    return usage(io, err instanceof Error ? err.message : String(err));
+  }
+  const { positionals, values } = parsed;
+  if (values.help) {
+    io.stdout.write(CONNECTIONS_USAGE);
+    return 0;
+  }
+  const target = serverTarget(values, io.env);
+  if (typeof target === "string") return usage(io, target);
+  const [command, ...rest] = positionals;
+  const json = values.json ?? false;
+  const api = createApiClients(target);
+  let run: () => Promise<number>;
+  switch (command) {
+    case "list": {
+      if (rest.length > 0) return usage(io, `unexpected argument "${rest[0]}"`);
+      const status = values.status === undefined ? ConnectionStatus.UNSPECIFIED : parseStatus(values.status);
+      if (status === undefined) return usage(io, `--status must be one of ${STATUSES.join(", ")}`);
+      const limit = values.limit === undefined ? 1000 : Number(values.limit);
+      if (!Number.isInteger(limit) || limit < 1) return usage(io, "--limit must be a positive integer");
+      run = async () => {
+        const found: Connection[] = [];
+        let pageToken = "";
+        do {
+          const page = await api.connections.listConnections({
+            tenantId: values.tenant ?? "",
+            userId: values.user ?? "",
+            providerName: values.provider ?? "",
+            status,
+            pageSize: Math.min(500, limit - found.length),
+            pageToken,
+          });
+          found.push(...page.connections);
+          pageToken = page.nextPageToken;
+        } while (pageToken !== "" && found.length < limit);
+        if (json) for (const c of found) writeJsonLine(io.stdout, ConnectionSchema, c);
+        else writeTable(io.stdout, [["CONNECTION ID", "TENANT", "USER", "PROVIDER", "STATUS", "UPDATED"], ...found.map(row)]);
+        return 0;
+      };
+      break;
+    }
+    case "get":
+    case "revoke": {
+      const [connectionId, ...extra] = rest;
+      if (connectionId === undefined || extra.length > 0) return usage(io, `${command} takes exactly one connection ID`);
+      run = async () => {
+        if (command === "get") {
+          const { connection } = await api.connections.getConnection({ connectionId });
+          if (connection !== undefined) writeConnection(io, connection, json);
+          return 0;
+        }
+        const { connection, providerRevoked } = await api.connections.revokeConnection({ connectionId });
+        if (json) {
+          // The connection's REST JSON plus the one fact the revocation adds.
+          const value = connection === undefined ? {} : (toRestJson(ConnectionSchema, connection) as object);
+          io.stdout.write(`${JSON.stringify({ ...value, provider_revoked: providerRevoked })}\n`);
+        } else {
+          io.stdout.write(
+            `revoked ${connectionId}; provider ${providerRevoked ? "confirmed the revocation" : "not told (no revocation endpoint, or it did not answer)"}; secrets deleted\n`,
+          );
+        }
+        return 0;
+      };
+      break;
+    }
+    default:
+      return usage(io, `unknown connections command "${positionals.join(" ")}"`);
+  }
+  try {
+    return await run();
+  } catch (err) {
+    io.stderr.write(`nexus: ${describeFailure(err, target)}\n`);
+    return 1;
+  }
+}
+
+function writeConnection(io: CommandIo, c: Connection, json: boolean): void {
+  if (json) {
+    writeJsonLine(io.stdout, ConnectionSchema, c);
+    return;
+  }
+  const lines: [string, string][] = [
+    ["connection", c.connectionId],
+    ["tenant", c.tenantId],
+    ["user", c.userId],
+    ["provider", c.providerName],
+    ["status", statusName(c.status) + (c.statusReason === "" ? "" : ` (${c.statusReason})`)],
+    ["scopes", c.scopes.join(" ")],
+    ["params", Object.entries(c.params).map(([k, v]) => `${k}=${v}`).join(" ")],
+    ["created", isoTimestamp(c.createTime)],
+    ["updated", isoTimestamp(c.updateTime)],
+    ["expires", isoUnixSeconds(c.expiresAt) || "never"],
+    ["credential version", String(c.credentialVersion)],
+  ];
+  for (const [name, value] of lines) io.stdout.write(`${`${name}:`.padEnd(20)}${value}\n`);
+}
+
+function row(c: Connection): string[] {
+  return [c.connectionId, c.tenantId, c.userId, c.providerName, statusName(c.status), isoTimestamp(c.updateTime)];
+}
+
+/** The REST name of a status (e.g. "attention_required"). */
+export function statusName(status: ConnectionStatus): string {
+  const value = ConnectionStatusSchema.values.find((v) => v.number === status);
+  return value === undefined ? String(status) : restEnumName(ConnectionStatusSchema, value.name);
+}
+
+function parseStatus(text: string): ConnectionStatus | undefined {
+  if (!STATUSES.includes(text)) return undefined;
+  return ConnectionStatusSchema.values.find((v) => v.name === `CONNECTION_STATUS_${text.toUpperCase()}`)?.number as ConnectionStatus;
+}
+
+function usage(io: CommandIo, message: string): number {
+  io.stderr.write(`nexus: ${message}\n\n${CONNECTIONS_USAGE}`);
+  return 2;
+}

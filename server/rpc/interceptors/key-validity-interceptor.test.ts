@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import { ErrorInfoSchema, ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
+import { TokenService } from "../../../gen/nexus/v1/tokens_pb.ts";
+import { createApiKeyLiveness } from "../../auth/api-key-liveness.ts";
+import type { Principal } from "../../auth/principal.ts";
+import { kAssertKeyValid, kPrincipal } from "../context.ts";
+import { createKeyValidityInterceptor } from "./key-validity-interceptor.ts";
+
+const principal: Principal = { keyId: "key_w", role: "agent", tenantId: "acme", expiresAtMs: null };
+
+/** A TokenService whose watch sends one heartbeat, then waits for `release` and tries to deliver. */
+function setup() {
+  const liveness = createApiKeyLiveness({ store: { getApiKey: () => Promise.reject(new Error("unused")) }, now: Date.now, logger: { warn() {} }, recheckMs: 0 });
+  const seen = { handlerSignal: undefined as AbortSignal | undefined, assertThrew: undefined as unknown, started: Promise.withResolvers<void>() };
+  const release = Promise.withResolvers<void>();
+  const asPrincipal: Interceptor = (next) => (req) => {
+    req.contextValues.set(kPrincipal, principal);
+    return next(req);
+  };
+  const transport = createRouterTransport(
+    ({ service }) =>
+      service(TokenService, {
+        getToken: () => ({}),
+        async *watchCredentials(_req, ctx) {
+          seen.handlerSignal = ctx.signal;
+          yield { event: { case: "heartbeat", value: { serverTime: 1n } } };
+          seen.started.resolve();
+          await release.promise;
+          try {
+            ctx.values.get(kAssertKeyValid)();
+          } catch (err) {
+            seen.assertThrew = err;
+            throw err;
+          }
+          yield { event: { case: "heartbeat", value: { serverTime: 2n } } };
+        },
+      }),
+    { router: { interceptors: [asPrincipal, createKeyValidityInterceptor({ liveness })] } },
+  );
+  return { liveness, seen, release, client: createClient(TokenService, transport) };
+}
+
+async function drain(stream: AsyncIterable<unknown>, received: unknown[]): Promise<ConnectError | undefined> {
+  try {
+    for await (const message of stream) received.push(message);
+    return undefined;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+}
+
+test("a revocation ends a waiting stream with Unauthenticated + API_KEY_REVOKED and aborts the handler's signal", async () => {
+  const { liveness, seen, client } = setup();
+  const received: unknown[] = [];
+  const ended = drain(client.watchCredentials({ connectionId: "c" }), received);
+  await seen.started.promise;
+  liveness.revoked("key_w");
+  const error = await ended;
+  assert.equal(error?.code, Code.Unauthenticated);
+  assert.deepEqual(error.findDetails(ErrorInfoSchema).map((d) => d.reason), [ErrorReason.API_KEY_REVOKED]);
+  assert.equal(received.length, 1, "only what came before the revocation");
+  assert.equal(seen.handlerSignal?.aborted, true, "the handler's waits end too");
+  assert.equal(liveness.trackedKeyCount(), 0, "the stream let go of its registration");
+});
+
+test("a handler about to deliver after a revocation is stopped by kAssertKeyValid", async () => {
+  const { liveness, seen, release, client } = setup();
+  const received: unknown[] = [];
+  const ended = drain(client.watchCredentials({ connectionId: "c" }), received);
+  await seen.started.promise;
+  liveness.revoked("key_w");
+  release.resolve();
+  assert.equal((await ended)?.code, Code.Unauthenticated);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ConnectError.from(seen.assertThrew).code, Code.Unauthenticated, "the handler's own check refused the delivery");
+  assert.equal(received.length, 1);
+});
+
+test("a stream opened by a key already known revoked is refused at once; unary calls pass through", async () => {
+  const { liveness, client } = setup();
+  liveness.revoked("key_w");
+  const error = await drain(client.watchCredentials({ connectionId: "c" }), []);
+  assert.equal(error?.code, Code.Unauthenticated);
+  await client.getToken({ connectionId: "c" });
+});
+
+test("a stream that ends normally unregisters its key", async () => {
+  const { liveness, seen, release, client } = setup();
+  const received: unknown[] = [];
+  const ended = drain(client.watchCredentials({ connectionId: "c" }), received);
+  await seen.started.promise;
+  assert.equal(liveness.trackedKeyCount(), 1);
+  release.resolve();
+  assert.equal(await ended, undefined);
+  assert.equal(received.length, 2);
+  assert.equal(liveness.trackedKeyCount(), 0);
+});
