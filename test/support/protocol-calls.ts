@@ -10,6 +10,7 @@ import { envelope, outcomeOf, type WireOutcome } from "./wire-outcome.ts";
 
 /** A protocol family. */
 export type Protocol = "rest" | "connect" | "grpc";
+/** The three families every parity test walks. */
 export const PROTOCOLS: readonly Protocol[] = ["rest", "connect", "grpc"];
 
 /** One call, described once for every protocol. */
