@@ -177,6 +177,8 @@ export function isNotFound(err: unknown): boolean {
 export function isTransient(err: unknown): boolean {
   if (err instanceof NexusUnavailableError) return true;
   if (isAttentionRequired(err) || isRevoked(err)) return false;
+  // ResourceExhausted is a rate or stream limit that passes, except a message too large to send.
+  if (errorInfo(err)?.reason === ErrorReason.TOO_LARGE) return false;
   const code = err instanceof ConnectError ? err.code : ConnectError.from(err).code;
   switch (code) {
     case Code.Unavailable:

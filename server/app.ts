@@ -31,8 +31,10 @@ import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
 import { kAssertKeyValid, kClientAddress } from "./rpc/context.ts";
+import { toConnectError } from "./rpc/errors.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
+import { createInputInterceptor } from "./rpc/interceptors/input-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
@@ -241,12 +243,14 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // First entry = outermost layer. Logging sees everything (and sets the request id), metrics see
   // final codes, and the error mapper turns domain errors into codes before either looks. Then
   // access control: auth → rate limit → stream cap → audit (server/auth/access-control.ts), inside
-  // the mapper so its refusals are counted and logged like any other code.
+  // the mapper so its refusals are counted and logged like any other code. Input text checks last:
+  // only an authorised caller hears what is wrong with its request.
   const interceptors: Interceptor[] = [
     createLoggingInterceptor({ logger }),
     createMetricsInterceptor({ metrics }),
     createErrorInterceptor({ logger }),
     ...access.interceptors,
+    createInputInterceptor(),
   ];
   const shutdown = new AbortController();
   const routerOptions = {
@@ -272,6 +276,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     checks: { store: () => store.ping().then(() => true) },
     isAcceptingTraffic: () => acceptingTraffic,
     metricsToken: config.metricsToken,
+    errorJson: rest.errorJson,
   });
 
   // connect-node's adapter plus a check that binary messages parse (else connect-es says Internal).
@@ -295,12 +300,12 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         if (await access.audit.withRequest(browser, () => oauthCallback(req, res))) return;
         if (await access.audit.withRequest(browser, () => keyCapture.handle(req, res))) return;
         if (await rest.handle(req, res)) return;
-        sendNotFound(req, res);
+        sendNotFound(req, res, rest.errorJson);
       })().catch((err: unknown) => {
         logger.error({ err }, "unhandled error in HTTP fallback");
         if (!res.headersSent) {
           res.writeHead(500, { "content-type": "application/json" });
-          res.end(JSON.stringify({ code: "internal", message: "internal error" }));
+          res.end(JSON.stringify(rest.errorJson(toConnectError(err).error)));
         } else res.end();
       });
     },

@@ -7,7 +7,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
+import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 
 /** A request as the one-port listener hands it over (HTTP/1.1 or HTTP/2). */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -27,6 +29,12 @@ export interface NodeResponse {
 /** What /readyz asks; resolves true when the dependency answers. */
 export type ReadinessCheck = () => Promise<boolean>;
 
+/**
+ * Renders an error as the JSON body REST answers carry (`{"code","message","details"}` with the
+ * ErrorInfo detail); app.ts passes the REST handler's, so every HTTP-layer refusal looks alike.
+ */
+export type ErrorJson = (err: ConnectError) => unknown;
+
 /** Handler for the plain endpoints; resolves true when it answered the request. */
 export type EndpointHandler = (req: NodeRequest, res: NodeResponse) => Promise<boolean>;
 
@@ -38,18 +46,20 @@ export function createEndpoints(deps: {
   isAcceptingTraffic: () => boolean;
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
+  errorJson: ErrorJson;
 }): EndpointHandler {
+  const { errorJson } = deps;
   const expected = deps.metricsToken === undefined ? undefined : digest(deps.metricsToken);
   return async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const isRead = req.method === "GET" || req.method === "HEAD";
     switch (path) {
       case "/healthz":
-        if (!isRead) return methodNotAllowed(res);
+        if (!isRead) return methodNotAllowed(res, errorJson);
         sendJson(res, 200, { status: "ok" });
         return true;
       case "/readyz": {
-        if (!isRead) return methodNotAllowed(res);
+        if (!isRead) return methodNotAllowed(res, errorJson);
         const results: Record<string, string> = {};
         let ready = deps.isAcceptingTraffic();
         if (!ready) results.server = "shutting_down";
@@ -62,10 +72,11 @@ export function createEndpoints(deps: {
         return true;
       }
       case "/metrics": {
-        if (!isRead) return methodNotAllowed(res);
+        if (!isRead) return methodNotAllowed(res, errorJson);
         if (expected !== undefined && !hasToken(req, expected)) {
           res.setHeader("www-authenticate", 'Bearer realm="metrics"');
-          sendJson(res, 401, { code: "unauthenticated", message: "metrics require the metrics token as a bearer token" });
+          const message = "metrics require the metrics token as a bearer token";
+          sendJson(res, 401, errorJson(withReason(message, Code.Unauthenticated, ErrorReason.API_KEY_MISSING)));
           return true;
         }
         const body = await deps.registry.metrics();
@@ -79,13 +90,16 @@ export function createEndpoints(deps: {
   };
 }
 
-/** Answers 404 with a Connect-style JSON error naming the path (without its query). */
-export function sendNotFound(req: NodeRequest, res: NodeResponse): void {
+/** Answers 404 (reason ROUTE_NOT_FOUND) with a JSON error naming the path (without its query). */
+export function sendNotFound(req: NodeRequest, res: NodeResponse, errorJson: ErrorJson): void {
   const path = (req.url ?? "/").split("?")[0] ?? "/";
-  sendJson(res, 404, {
-    code: "not_found",
-    message: `no route for ${req.method ?? "?"} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}`,
-  });
+  const message = `no route for ${req.method ?? "?"} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}`;
+  sendJson(res, 404, errorJson(withReason(message, Code.NotFound, ErrorReason.ROUTE_NOT_FOUND)));
+}
+
+// Built here, not with rpc/errors.ts: the plain endpoints sit below the RPC layer.
+function withReason(message: string, code: Code, reason: ErrorReason): ConnectError {
+  return new ConnectError(message, code, undefined, [{ desc: ErrorInfoSchema, value: { reason } }]);
 }
 
 /** Compares digests, so neither the token's length nor its content leaks through timing. */
@@ -99,9 +113,9 @@ function digest(value: string): Buffer {
   return createHash("sha256").update(value, "utf8").digest();
 }
 
-function methodNotAllowed(res: NodeResponse): true {
+function methodNotAllowed(res: NodeResponse, errorJson: ErrorJson): true {
   res.setHeader("allow", "GET, HEAD");
-  sendJson(res, 405, { code: "unimplemented", message: "method not allowed; use GET" });
+  sendJson(res, 405, errorJson(withReason("method not allowed; use GET", Code.Unimplemented, ErrorReason.METHOD_NOT_ALLOWED)));
   return true;
 }
 

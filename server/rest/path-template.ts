@@ -41,7 +41,8 @@ export interface PathTemplate {
   /**
    * Matches a raw (still percent-encoded) URL path, without query string. Returns the decoded
    * variable values by field path, or undefined when the path does not match.
-   * @throws URIError when a variable's percent-encoding is malformed or not UTF-8.
+   * @throws URIError when a variable's percent-encoding is malformed or not UTF-8; its `field`
+   *   property names the variable's field path.
    */
   match(rawPath: string): Map<string, string> | undefined;
 }
@@ -199,7 +200,12 @@ function matchPath(
   for (const v of variables) {
     const end = hasDeep && v.end === segments.length ? parts.length : v.end;
     const raw = parts.slice(v.start, end).join("/");
-    bindings.set(v.fieldPath, v.isMultiSegment ? decodeKeepingSlashes(raw) : decodeURIComponent(raw));
+    try {
+      bindings.set(v.fieldPath, v.isMultiSegment ? decodeKeepingSlashes(raw) : decodeURIComponent(raw));
+    } catch (err) {
+      // Say which field, so REST names it as the RPC protocols do for the same bytes.
+      throw Object.assign(new URIError(`${v.fieldPath}: malformed percent-encoding or not UTF-8`, { cause: err }), { field: v.fieldPath });
+    }
   }
   return bindings;
 }

@@ -9,6 +9,8 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
+import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { jsonUtf8Error } from "../services/validate.ts";
 import { RestHttpError } from "./rest-error.ts";
 
 /** A Node request as far as body reading goes (http.IncomingMessage and Http2ServerRequest). */
@@ -18,20 +20,18 @@ export type BodySource = Readable & { readonly headers: IncomingHttpHeaders };
  * Reads and parses the JSON body. Returns undefined for an empty (or whitespace-only) body, which
  * body routes treat as `{}`; the media type is only checked when there is a body to read.
  * @throws RestHttpError 413 (code resource_exhausted) past `maxBytes`, judged from Content-Length
- *   before reading when it is declared; 415 (code invalid_argument) when the Content-Type is not
- *   JSON — 415 rather than 400, because the request may be fine in the right media type.
- * @throws InvalidArgumentError for bytes that are not UTF-8 or not JSON.
+ *   before reading when it is declared; 415 (code unimplemented, reason UNSUPPORTED_MEDIA_TYPE)
+ *   when the Content-Type is missing or not JSON: the request may be fine in the media type the
+ *   server implements, as the RPC protocols answer too (node-adapter.ts).
+ * @throws InvalidArgumentError for bytes that are not UTF-8 (naming the field when it can) or not JSON.
  */
 export async function readJsonBody(req: BodySource, maxBytes: number): Promise<JsonValue | undefined> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readLimited(req, maxBytes);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch (err) {
-    throw new InvalidArgumentError("", "request body is not valid UTF-8", { cause: err });
-  }
+  const utf8 = jsonUtf8Error(bytes);
+  if (utf8 !== undefined) throw utf8;
+  const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") return undefined;
   checkJsonMediaType(req.headers["content-type"]);
   try {
@@ -51,7 +51,7 @@ function checkJsonMediaType(contentType: string | undefined): void {
   if (!isJson || (charset !== undefined && charset !== "utf-8" && charset !== "utf8")) {
     const given = JSON.stringify((contentType ?? "none").slice(0, 100));
     const reason = `request body must be JSON (Content-Type: application/json), got ${given}`;
-    throw new RestHttpError(415, Code.InvalidArgument, reason);
+    throw new RestHttpError(415, Code.Unimplemented, ErrorReason.UNSUPPORTED_MEDIA_TYPE, reason);
   }
 }
 
@@ -61,11 +61,11 @@ async function readLimited(req: BodySource, maxBytes: number): Promise<Uint8Arra
     return await readLimitedBody(req, maxBytes);
   } catch (err) {
     if (err instanceof BodyTooLargeError) throw tooLarge(maxBytes);
-    if (err instanceof ClientClosedError) throw new RestHttpError(499, Code.Canceled, err.message);
+    if (err instanceof ClientClosedError) throw new RestHttpError(499, Code.Canceled, ErrorReason.CANCELED, err.message);
     throw err;
   }
 }
 
 function tooLarge(maxBytes: number): RestHttpError {
-  return new RestHttpError(413, Code.ResourceExhausted, `request body is larger than ${maxBytes} bytes`);
+  return new RestHttpError(413, Code.ResourceExhausted, ErrorReason.TOO_LARGE, `request body is larger than ${maxBytes} bytes`);
 }

@@ -9,26 +9,36 @@ import type { DescMessage, JsonObject, Message, Registry } from "@bufbuild/proto
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
+import type { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { errorWithReason } from "../rpc/errors.ts";
 import { toRestJson } from "./rest-json.ts";
 
 /**
  * A request refused at the HTTP layer with a status the Connect code alone would not give:
  * 405 (wrong method, with `Allow`), 413 (body too large), 415 (not JSON) and 499 (the client
- * went away while its body was read).
+ * went away while its body was read). Its `reason` goes into the ErrorInfo detail.
  */
 export class RestHttpError extends Error {
   override readonly name = "RestHttpError";
   readonly status: number;
   readonly code: Code;
+  readonly reason: ErrorReason;
   /** Extra response headers, e.g. `allow` for 405. */
   readonly headers: Readonly<Record<string, string>>;
-  constructor(status: number, code: Code, message: string, headers: Record<string, string> = {}) {
+  constructor(status: number, code: Code, reason: ErrorReason, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    this.reason = reason;
     this.headers = headers;
   }
+
+  /** The error as a ConnectError with its ErrorInfo, for rendering. */
+  toConnectError(): ConnectError {
+    return errorWithReason(this.message, this.code, this.reason);
+  }
 }
+
 
 /**
  * Renders a ConnectError as the REST error body. Details whose type the registry knows (e.g.

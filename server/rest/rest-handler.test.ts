@@ -308,7 +308,8 @@ describe("REST handler over node:http", () => {
       body: "user_id=u",
     });
     assert.equal(res.status, 415);
-    assert.equal(((await res.json()) as { code: string }).code, "invalid_argument");
+    const body = (await res.json()) as { code: string; details: { debug: { reason: string } }[] };
+    assert.deepEqual([body.code, body.details[0]?.debug.reason], ["unimplemented", "unsupported_media_type"]);
     const latin1 = await fetch(`${s.url}/v1/request-connection`, { method: "POST", headers: { "content-type": "application/json; charset=iso-8859-1" }, body: "{}" });
     assert.equal(latin1.status, 415);
     const withCharset = await fetch(`${s.url}/v1/request-connection`, { method: "POST", headers: { "content-type": "application/json; charset=UTF-8" }, body: "{}" });
@@ -319,7 +320,8 @@ describe("REST handler over node:http", () => {
     const res = await fetch(`${s.url}/v1/token/c1`, { method: "DELETE" });
     assert.equal(res.status, 405);
     assert.equal(res.headers.get("allow"), "GET");
-    assert.equal(((await res.json()) as { code: string }).code, "unimplemented");
+    const body = (await res.json()) as { code: string; details: { debug: { reason: string } }[] };
+    assert.deepEqual([body.code, body.details[0]?.debug.reason], ["unimplemented", "method_not_allowed"]);
     const two = await fetch(`${s.url}/v1/providers/x`, { method: "PUT", headers: json, body: "{}" });
     assert.equal(two.status, 405);
     assert.equal(two.headers.get("allow"), "DELETE, GET, PATCH");

@@ -8,12 +8,13 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { createRegistry } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
-import type { DescService, JsonValue, Registry } from "@bufbuild/protobuf";
+import type { DescService, JsonObject, JsonValue, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { toConnectError } from "../rpc/errors.ts";
+import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { errorWithReason, toConnectError } from "../rpc/errors.ts";
 import { readHttpRules, type HttpRoute } from "./http-rules.ts";
 import { readJsonBody } from "./request-body.ts";
 import { RestHttpError, restErrorJson } from "./rest-error.ts";
@@ -75,6 +76,8 @@ export interface RestHandler {
    * A matching path with another HTTP method gets 405 with `Allow`.
    */
   handle(req: RestNodeRequest, res: RestNodeResponse): Promise<boolean>;
+  /** Renders an error as the REST JSON error body (for HTTP-layer answers outside the rules). */
+  errorJson(err: ConnectError): JsonObject;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -146,7 +149,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       sendJson(res, 200, responseJson(route, response.message));
     } catch (err) {
       if (err instanceof RestHttpError) {
-        sendError(res, err.status, new ConnectError(err.message, err.code), registry, err.headers);
+        sendError(res, err.status, err.toConnectError(), registry, err.headers);
       } else if (err instanceof ConnectError) {
         copyHeaders(res, err.metadata);
         sendError(res, codeToHttpStatus(err.code), err, registry);
@@ -174,7 +177,11 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
           bindings = route.template.match(rawPath);
         } catch (err) {
           if (!(err instanceof URIError)) throw err;
-          const malformed = new ConnectError("malformed percent-encoding in URL path", Code.InvalidArgument);
+          const field = (err as URIError & { field?: string }).field;
+          const malformed =
+            field === undefined
+              ? errorWithReason("malformed percent-encoding in URL path", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST)
+              : toConnectError(new InvalidArgumentError(field, "must be valid UTF-8 without control characters")).error;
           sendError(res, 400, malformed, registry);
           return true;
         }
@@ -189,9 +196,10 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       const allow = [...allowed].sort().join(", ");
       const message = `method ${method} is not allowed on this path; allowed: ${allow}`;
       // grpc-gateway answers a method mismatch the same way: 405 with code unimplemented.
-      sendError(res, 405, new ConnectError(message, Code.Unimplemented), registry, { allow });
+      sendError(res, 405, errorWithReason(message, Code.Unimplemented, ErrorReason.METHOD_NOT_ALLOWED), registry, { allow });
       return true;
     },
+    errorJson: (err) => restErrorJson(err, registry),
   };
 }
 

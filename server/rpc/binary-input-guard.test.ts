@@ -1,19 +1,21 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { CheckConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
-import { binaryFramingOf, checkGetMessage, guardBinaryBody } from "./binary-input-guard.ts";
+import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { RequestConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
+import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
 
 const valid = toBinary(CheckConnectionRequestSchema, create(CheckConnectionRequestSchema, { connectionId: "conn_1" }));
 const envelope = (bytes: Uint8Array, flags = 0) => Buffer.concat([Buffer.from([flags, 0, 0, 0, bytes.length]), bytes]);
 
-async function read(chunks: Uint8Array[], contentType: string, maxBytes = 1024): Promise<Buffer | ConnectError> {
+async function read(chunks: Uint8Array[], contentType: string, maxBytes = 1024, input: DescMessage = CheckConnectionRequestSchema): Promise<Buffer | ConnectError> {
   const req = { method: "POST", url: "/", header: new Headers(), httpVersion: "2", signal: new AbortController().signal, body: (async function* () {
     yield* chunks;
   })() } as UniversalServerRequest;
-  const guarded = guardBinaryBody(req, CheckConnectionRequestSchema, binaryFramingOf(contentType)!, maxBytes);
+  const guarded = guardBody(req, input, framingOf(contentType)!, maxBytes);
   const out: Uint8Array[] = [];
   try {
     for await (const chunk of guarded.body as AsyncIterable<Uint8Array>) out.push(chunk);
@@ -23,14 +25,61 @@ async function read(chunks: Uint8Array[], contentType: string, maxBytes = 1024):
   }
 }
 
-test("framing follows the content type; JSON is not touched", () => {
-  assert.equal(binaryFramingOf("application/proto"), "whole");
-  assert.equal(binaryFramingOf("application/grpc"), "enveloped");
-  assert.equal(binaryFramingOf("application/grpc-web+proto"), "enveloped");
-  assert.equal(binaryFramingOf("application/connect+proto"), "enveloped");
-  assert.equal(binaryFramingOf("application/json"), undefined);
-  assert.equal(binaryFramingOf("application/grpc+json"), undefined);
-  assert.equal(binaryFramingOf(null), undefined);
+test("framing and codec follow the content type", () => {
+  assert.deepEqual(framingOf("application/proto"), { framing: "whole", codec: "proto" });
+  assert.deepEqual(framingOf("application/json; charset=utf-8"), { framing: "whole", codec: "json" });
+  assert.deepEqual(framingOf("application/grpc"), { framing: "enveloped", codec: "proto" });
+  assert.deepEqual(framingOf("application/grpc-web+proto"), { framing: "enveloped", codec: "proto" });
+  assert.deepEqual(framingOf("application/connect+proto"), { framing: "enveloped", codec: "proto" });
+  assert.deepEqual(framingOf("application/grpc+json"), { framing: "enveloped", codec: "json" });
+  assert.deepEqual(framingOf("application/connect+json"), { framing: "enveloped", codec: "json" });
+  assert.equal(framingOf("application/connect"), undefined);
+  assert.equal(framingOf("text/plain"), undefined);
+  assert.equal(framingOf(null), undefined);
+});
+
+const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
+
+test("reserved envelope flag bits are a protocol error, never a message", async () => {
+  for (const flags of [0x02, 0x80, 0x04, 0x81, 0xff]) {
+    for (const type of ["application/grpc", "application/grpc-web", "application/connect+proto", "application/connect+json"]) {
+      const body = type.endsWith("json") ? Buffer.from('{"connection_id":"c"}') : valid;
+      const result = await read([envelope(body, flags)], type);
+      assert.ok(result instanceof ConnectError, `${type} flags ${flags}`);
+      assert.equal(result.code, Code.InvalidArgument);
+      assert.equal(reasonOf(result)?.reason, ErrorReason.MALFORMED_REQUEST);
+      assert.match(result.rawMessage, /envelope flags/);
+    }
+  }
+});
+
+test("JSON that is not UTF-8 is refused naming the field, whole or enveloped", async () => {
+  const bad = Buffer.concat([Buffer.from('{"userId":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('","provider_name":"p"}')]);
+  for (const [chunks, type] of [[[bad], "application/json"], [[envelope(bad)], "application/connect+json"], [[envelope(bad)], "application/grpc+json"]] as const) {
+    const result = await read([...chunks], type, 1024, RequestConnectionRequestSchema);
+    assert.ok(result instanceof ConnectError, type);
+    assert.equal(result.code, Code.InvalidArgument);
+    assert.deepEqual([reasonOf(result)?.reason, reasonOf(result)?.field], [ErrorReason.INVALID_FIELD, "user_id"], type);
+  }
+  const proto = Buffer.from([0x0a, 3, 0x61, 0xff, 0xfe, 0x12, 1, 0x70]); // user_id "a\xff\xfe", provider_name "p"
+  for (const [chunks, type] of [[[proto], "application/proto"], [[envelope(proto)], "application/grpc"], [[envelope(proto)], "application/grpc-web"]] as const) {
+    const result = await read([...chunks], type, 1024, RequestConnectionRequestSchema);
+    assert.ok(result instanceof ConnectError, type);
+    assert.deepEqual([result.code, reasonOf(result)?.reason, reasonOf(result)?.field], [Code.InvalidArgument, ErrorReason.INVALID_FIELD, "user_id"], type);
+  }
+  const unknown = await read([Buffer.from('{"conection_id":"x"}')], "application/json");
+  assert.ok(unknown instanceof ConnectError);
+  assert.equal(reasonOf(unknown)?.reason, ErrorReason.MALFORMED_REQUEST);
+  const wrongType = await read([Buffer.from('{"connection_id":42}')], "application/json");
+  assert.ok(wrongType instanceof ConnectError);
+  assert.deepEqual([reasonOf(wrongType)?.reason, reasonOf(wrongType)?.field], [ErrorReason.INVALID_FIELD, "connection_id"]);
+});
+
+test("an incomplete envelope is malformed", async () => {
+  const framed = envelope(valid);
+  const result = await read([framed.subarray(0, framed.length - 1)], "application/grpc");
+  assert.ok(result instanceof ConnectError);
+  assert.equal(reasonOf(result)?.reason, ErrorReason.MALFORMED_REQUEST);
 });
 
 test("valid messages pass unchanged, also split across chunks", async () => {
@@ -59,5 +108,9 @@ test("Connect GET with encoding=proto is checked too", () => {
   const base64 = Buffer.from(valid).toString("base64url");
   assert.equal(checkGetMessage(`/x?connect=v1&encoding=proto&base64=1&message=${base64}`, CheckConnectionRequestSchema), undefined);
   assert.equal(checkGetMessage(`/x?connect=v1&encoding=proto&base64=1&message=${Buffer.from([0x0a, 0xff]).toString("base64url")}`, CheckConnectionRequestSchema)?.code, Code.InvalidArgument);
-  assert.equal(checkGetMessage("/x?connect=v1&encoding=json&message=%7B", CheckConnectionRequestSchema), undefined, "JSON is connect-es's business");
+  assert.equal(checkGetMessage(`/x?connect=v1&encoding=json&message=${encodeURIComponent('{"connection_id":"c"}')}`, CheckConnectionRequestSchema), undefined);
+  const badUtf8 = checkGetMessage("/x?connect=v1&encoding=json&message=%7B%22connection_id%22%3A%22%FF%FE%22%7D", CheckConnectionRequestSchema);
+  assert.equal(badUtf8?.code, Code.InvalidArgument);
+  assert.equal(badUtf8 && reasonOf(badUtf8)?.field, "connection_id");
+  assert.equal(checkGetMessage("/x?connect=v1&encoding=json&message=%7B", CheckConnectionRequestSchema)?.code, Code.InvalidArgument);
 });

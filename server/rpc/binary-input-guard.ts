@@ -1,38 +1,50 @@
 /**
- * Checks binary (protobuf) request messages before connect-es parses them, so that malformed input
- * is InvalidArgument, as it is for JSON. connect-es reports a protobuf that does not parse, and an
- * envelope flagged compressed without a negotiated encoding, as Internal (HTTP 500 / grpc-status
- * 13): that would make a client's garbage look like a server fault. It only reads the bytes as they
- * stream in (per envelope, or the whole body of Connect unary proto) and never changes them; bodies
- * over the size limit pass through untouched for connect-es to refuse with ResourceExhausted.
- * Costs one extra protobuf parse per binary message (requests are small).
+ * Checks request messages on the wire before connect-es parses them, so that malformed input is
+ * InvalidArgument with an ErrorInfo reason on every protocol. connect-es reports a protobuf that does
+ * not parse, and an envelope flagged compressed without a negotiated encoding, as Internal; it
+ * accepts envelope flags a request may not carry (0x02 end-stream, 0x80 gRPC-Web trailers: gRPC's
+ * Compressed-Flag is 0 or 1) and decodes invalid UTF-8 in JSON as U+FFFD. It only reads the bytes
+ * as they stream in (per envelope, or the whole body of Connect unary) and never changes them;
+ * bodies over the size limit pass through untouched for connect-es to refuse with
+ * ResourceExhausted. Costs one extra parse per message (requests are small).
  */
-import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
-import { base64Decode } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { fromBinary, fromJsonString, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { isFieldError } from "@bufbuild/protobuf/reflect";
+import { base64Decode, BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { jsonUtf8Error } from "../services/validate.ts";
+import { errorWithReason, toConnectError } from "./errors.ts";
 
-/** How a request's binary messages are framed, from its content type; undefined: nothing to check. */
-export type BinaryFraming = "whole" | "enveloped";
+/** How a request's messages are framed and encoded, from its content type. */
+export interface Framing {
+  readonly framing: "whole" | "enveloped";
+  readonly codec: "proto" | "json";
+}
 
-const ENVELOPED = /^application\/(grpc|grpc\+proto|grpc-web|grpc-web\+proto|connect\+proto)(;|$)/i;
-const WHOLE = /^application\/proto(;|$)/i;
+const ENVELOPED = /^application\/(grpc|grpc-web|connect)(\+(proto|json))?(;|$)/i;
+const WHOLE = /^application\/(proto|json)(;|$)/i;
 
-/** The framing of the request's body, or undefined for JSON and other content types. */
-export function binaryFramingOf(contentType: string | null): BinaryFraming | undefined {
+/** The framing of the request's body, or undefined for content types no protocol accepts. */
+export function framingOf(contentType: string | null): Framing | undefined {
   if (contentType === null) return undefined;
-  if (WHOLE.test(contentType)) return "whole";
-  if (ENVELOPED.test(contentType)) return "enveloped";
-  return undefined;
+  const whole = WHOLE.exec(contentType);
+  if (whole !== null) return { framing: "whole", codec: whole[1]!.toLowerCase() === "json" ? "json" : "proto" };
+  const enveloped = ENVELOPED.exec(contentType);
+  // "application/connect" alone is no protocol's content type; grpc and grpc-web default to proto.
+  if (enveloped === null || (enveloped[1]!.toLowerCase() === "connect" && enveloped[3] === undefined)) return undefined;
+  return { framing: "enveloped", codec: enveloped[3]?.toLowerCase() === "json" ? "json" : "proto" };
 }
 
 /**
  * Returns the request with its body wrapped so that the first malformed message fails the body
  * stream with InvalidArgument (connect-es turns that into the protocol's error answer).
  */
-export function guardBinaryBody(req: UniversalServerRequest, input: DescMessage, framing: BinaryFraming, maxBytes: number): UniversalServerRequest {
+export function guardBody(req: UniversalServerRequest, input: DescMessage, framing: Framing, maxBytes: number): UniversalServerRequest {
   if (!isByteStream(req.body)) return req;
-  const body = framing === "whole" ? checkWhole(req.body, input, maxBytes) : checkEnvelopes(req.body, input, maxBytes);
+  const check = (bytes: Uint8Array) => (framing.codec === "json" ? jsonError(input, bytes) : parseError(input, bytes));
+  const body = framing.framing === "whole" ? checkWhole(req.body, check, maxBytes) : checkEnvelopes(req.body, check, maxBytes);
   return { ...req, body };
 }
 
@@ -41,32 +53,136 @@ export function guardBinaryBody(req: UniversalServerRequest, input: DescMessage,
  * returns the error to answer with, or undefined when it parses (or is not protobuf).
  */
 export function checkGetMessage(url: string, input: DescMessage): ConnectError | undefined {
-  const query = new URL(url, "http://x").searchParams;
-  if (query.get("encoding") !== "proto" || (query.get("compression") ?? "identity") !== "identity") return undefined;
-  const message = query.get("message") ?? "";
+  const search = new URL(url, "http://x").search.slice(1);
+  const query = new URLSearchParams(search);
+  const encoding = query.get("encoding");
+  if ((encoding !== "proto" && encoding !== "json") || (query.get("compression") ?? "identity") !== "identity") return undefined;
+  // URLSearchParams turns percent-encoded bytes that are not UTF-8 into U+FFFD: read the raw bytes.
+  const raw = search.split("&").find((pair) => pair.startsWith("message="))?.slice("message=".length) ?? "";
   let bytes: Uint8Array;
   try {
-    bytes = query.get("base64") === "1" ? base64Decode(message) : new TextEncoder().encode(message);
+    bytes = query.get("base64") === "1" ? base64Decode(query.get("message") ?? "") : percentDecode(raw);
   } catch {
-    return new ConnectError("invalid base64 in message parameter", Code.InvalidArgument);
+    return errorWithReason("invalid base64 in message parameter", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST, { field: "message" });
   }
-  return parseError(input, bytes);
+  return encoding === "json" ? jsonError(input, bytes) : parseError(input, bytes);
+}
+
+function percentDecode(raw: string): Uint8Array {
+  const out: number[] = [];
+  const text = Buffer.from(raw.replaceAll("+", " "), "utf8");
+  for (let i = 0; i < text.length; i++) {
+    const hex = text[i] === 0x25 ? text.subarray(i + 1, i + 3).toString("latin1") : "";
+    if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+      out.push(parseInt(hex, 16));
+      i += 2;
+    } else out.push(text[i]!);
+  }
+  return Uint8Array.from(out);
 }
 
 function isByteStream(body: UniversalServerRequest["body"]): body is AsyncIterable<Uint8Array> {
   return typeof body === "object" && body !== null && Symbol.asyncIterator in body;
 }
 
+type Check = (bytes: Uint8Array) => ConnectError | undefined;
+
 function parseError(input: DescMessage, bytes: Uint8Array): ConnectError | undefined {
   try {
     fromBinary(input, bytes);
     return undefined;
   } catch (err) {
-    return new ConnectError(`invalid protobuf message: ${err instanceof Error ? err.message : String(err)}`, Code.InvalidArgument);
+    const field = badUtf8Field(input, bytes, "", 0);
+    if (field !== undefined) return errorWithReason(`${field}: must be valid UTF-8 without control characters`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, { field, cause: err });
+    return malformed(`invalid protobuf message: ${messageOf(err)}`, err);
   }
 }
 
-async function* checkWhole(body: AsyncIterable<Uint8Array>, input: DescMessage, maxBytes: number): AsyncGenerator<Uint8Array> {
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The path of the first string field whose bytes are not UTF-8 (proto3 strings must be, and
+ * protobuf-es refuses them without saying which), or undefined when none is found.
+ */
+function badUtf8Field(desc: DescMessage, bytes: Uint8Array, prefix: string, depth: number): string | undefined {
+  if (depth > 32) return undefined;
+  try {
+    const reader = new BinaryReader(bytes);
+    while (reader.pos < reader.len) {
+      const [number, wireType] = reader.tag();
+      const field = desc.fields.find((f) => f.number === number);
+      if (wireType !== WireType.LengthDelimited || field === undefined) {
+        reader.skip(wireType, number);
+        continue;
+      }
+      const found = badUtf8InValue(field, reader.bytes(), prefix + field.name, depth);
+      if (found !== undefined) return found;
+    }
+  } catch {
+    return undefined; // broken elsewhere: the parse error says how
+  }
+  return undefined;
+}
+
+function badUtf8InValue(field: DescField, data: Uint8Array, path: string, depth: number): string | undefined {
+  const isString = (field.fieldKind === "scalar" || field.fieldKind === "list") && field.scalar === ScalarType.STRING;
+  if (isString) return isUtf8(data) ? undefined : path;
+  if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) {
+    return badUtf8Field(field.message!, data, `${path}.`, depth + 1);
+  }
+  if (field.fieldKind !== "map") return undefined;
+  // A map entry is a message { key = 1; value = 2 }.
+  const reader = new BinaryReader(data);
+  while (reader.pos < reader.len) {
+    const [number, wireType] = reader.tag();
+    if (wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType, number);
+      continue;
+    }
+    const value = reader.bytes();
+    if (number === 1 && field.mapKey === ScalarType.STRING && !isUtf8(value)) return path;
+    if (number === 2 && field.mapKind === "scalar" && field.scalar === ScalarType.STRING && !isUtf8(value)) return path;
+    if (number === 2 && field.mapKind === "message") return badUtf8Field(field.message, value, `${path}.`, depth + 1);
+  }
+  return undefined;
+}
+
+function isUtf8(data: Uint8Array): boolean {
+  try {
+    STRICT_UTF8.decode(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Same options as the router's JSON parsing (app.ts): unknown fields are refused. */
+function jsonError(input: DescMessage, bytes: Uint8Array): ConnectError | undefined {
+  const utf8 = jsonUtf8Error(bytes, input);
+  if (utf8 !== undefined) return toConnectError(utf8).error;
+  // An empty Connect unary body is connect-es's business (it reads it as the empty message).
+  if (bytes.byteLength === 0) return undefined;
+  try {
+    fromJsonString(input, new TextDecoder().decode(bytes), { ignoreUnknownFields: false });
+    return undefined;
+  } catch (err) {
+    return malformed(`invalid JSON message: ${messageOf(err)}`, err);
+  }
+}
+
+function malformed(message: string, err: unknown): ConnectError {
+  // protobuf-es names the field in a FieldError, or (fromJson) only in the text: "cannot decode
+  // field nexus.v1.X.connection_id from JSON: 42".
+  const named = /cannot decode field [\w.]+\.(\w+) from JSON/.exec(messageOf(err))?.[1];
+  const field = isFieldError(err) ? err.field().name : named;
+  return errorWithReason(message, Code.InvalidArgument, field === undefined ? ErrorReason.MALFORMED_REQUEST : ErrorReason.INVALID_FIELD, { field, cause: err });
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function* checkWhole(body: AsyncIterable<Uint8Array>, check: Check, maxBytes: number): AsyncGenerator<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   let isOversized = false;
@@ -84,12 +200,12 @@ async function* checkWhole(body: AsyncIterable<Uint8Array>, input: DescMessage, 
   }
   if (isOversized) return;
   const bytes = Buffer.concat(chunks);
-  const error = parseError(input, bytes);
+  const error = check(bytes);
   if (error !== undefined) throw error;
   yield bytes;
 }
 
-async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, input: DescMessage, maxBytes: number): AsyncGenerator<Uint8Array> {
+async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, check: Check, maxBytes: number): AsyncGenerator<Uint8Array> {
   let pending = Buffer.alloc(0);
   let isPassThrough = false;
   for await (const chunk of body) {
@@ -107,13 +223,17 @@ async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, input: DescMessa
         break;
       }
       if (pending.length < 5 + length) break;
-      // Bit 0: compressed. Nexus negotiates no request compression (see app.ts), so it is never valid.
-      if ((flags & 0x01) !== 0) throw new ConnectError("compressed message without a negotiated encoding", Code.InvalidArgument);
-      // Other flags mark trailers/end-of-stream frames that a request does not carry: connect-es decides.
-      if (flags === 0) {
-        const error = parseError(input, pending.subarray(5, 5 + length));
-        if (error !== undefined) throw error;
+      // gRPC's Compressed-Flag is 0 or 1; 0x02 (Connect end-stream) and 0x80 (gRPC-Web trailers)
+      // only travel from server to client. A reserved bit is a protocol error, never a message.
+      // https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#requests
+      if ((flags & ~0x01) !== 0) {
+        const hex = `0x${flags.toString(16).padStart(2, "0")}`;
+        throw errorWithReason(`protocol error: envelope flags ${hex} are not allowed in a request (only 0x00, or 0x01 when compressed)`, Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
       }
+      // Bit 0: compressed. Nexus negotiates no request compression (see app.ts), so it is never valid.
+      if (flags === 0x01) throw errorWithReason("compressed message without a negotiated encoding", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
+      const error = check(pending.subarray(5, 5 + length));
+      if (error !== undefined) throw error;
       yield pending.subarray(0, 5 + length);
       pending = pending.subarray(5 + length);
     }
@@ -122,5 +242,5 @@ async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, input: DescMessa
       pending = Buffer.alloc(0);
     }
   }
-  if (pending.length > 0) yield pending; // an incomplete envelope: connect-es reports it (InvalidArgument)
+  if (pending.length > 0 && !isPassThrough) throw errorWithReason("protocol error: incomplete envelope", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
 }

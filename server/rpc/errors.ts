@@ -32,9 +32,76 @@ export interface MappedError {
 
 /** Maps any thrown value to the ConnectError the caller receives. */
 export function toConnectError(err: unknown): MappedError {
-  if (err instanceof ConnectError) return { error: err, isFault: err.code === Code.Internal };
+  if (err instanceof ConnectError) return { error: withReason(err), isFault: err.code === Code.Internal };
   if (isDomainError(err)) return { error: fromDomainError(err), isFault: false };
-  return { error: new ConnectError("internal error", Code.Internal, undefined, undefined, err), isFault: true };
+  return { error: new ConnectError("internal error", Code.Internal, undefined, [info(ErrorReason.INTERNAL)], err), isFault: true };
+}
+
+/**
+ * A ConnectError carrying an ErrorInfo with `reason` (and `field`, when the request field at fault
+ * is known): for refusals decided outside the domain (auth, limits, wire checks, HTTP routing).
+ */
+export function errorWithReason(
+  message: string,
+  code: Code,
+  reason: ErrorReason,
+  options: { field?: string; metadata?: Record<string, string>; cause?: unknown } = {},
+): ConnectError {
+  const detail = info(reason, options.field === undefined ? {} : { field: options.field });
+  return new ConnectError(message, code, options.metadata, [detail], options.cause);
+}
+
+/**
+ * Returns `err` with an ErrorInfo detail: unchanged when it has one, else with the reason its code
+ * implies (so errors raised by connect-es or a library inside the interceptors carry one too).
+ */
+export function withReason(err: ConnectError): ConnectError {
+  const hasInfo = err.details.some((d) => ("desc" in d ? d.desc.typeName : d.type) === ErrorInfoSchema.typeName);
+  if (!hasInfo) err.details.push(info(reasonForCode(err.code)));
+  return err;
+}
+
+/** The reason an error of `code` gets when nothing more specific is known. */
+export function reasonForCode(code: Code): ErrorReason {
+  switch (code) {
+    case Code.Canceled:
+      return ErrorReason.CANCELED;
+    case Code.InvalidArgument:
+    case Code.OutOfRange:
+      return ErrorReason.MALFORMED_REQUEST;
+    case Code.DeadlineExceeded:
+      return ErrorReason.DEADLINE_EXCEEDED;
+    case Code.NotFound:
+      return ErrorReason.ROUTE_NOT_FOUND;
+    case Code.AlreadyExists:
+      return ErrorReason.ALREADY_EXISTS;
+    case Code.PermissionDenied:
+      return ErrorReason.ROLE_NOT_ALLOWED;
+    case Code.ResourceExhausted:
+      return ErrorReason.TOO_LARGE;
+    case Code.FailedPrecondition:
+      return ErrorReason.UNSPECIFIED;
+    case Code.Aborted:
+      return ErrorReason.CONFLICT;
+    case Code.Unimplemented:
+      return ErrorReason.NOT_IMPLEMENTED;
+    case Code.Unavailable:
+      return ErrorReason.UNAVAILABLE;
+    case Code.Unauthenticated:
+      return ErrorReason.API_KEY_INVALID;
+    case Code.Unknown:
+    case Code.Internal:
+    case Code.DataLoss:
+      return ErrorReason.INTERNAL;
+    default: {
+      const unreachable: never = code;
+      return unreachable;
+    }
+  }
+}
+
+function info(reason: ErrorReason, fields: { field?: string } = {}) {
+  return { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, ...fields }) };
 }
 
 function isDomainError(err: unknown): err is DomainError {
@@ -57,16 +124,15 @@ function fromDomainError(err: DomainError): ConnectError {
   switch (err.name) {
     case "NotFoundError":
       return withInfo(err, Code.NotFound, {
-        reason:
-          err.kind === "connection"
-            ? ErrorReason.CONNECTION_NOT_FOUND
-            : err.kind === "provider"
-              ? ErrorReason.PROVIDER_NOT_FOUND
-              : ErrorReason.UNSPECIFIED,
+        reason: NOT_FOUND_REASONS[err.kind],
         connectionId: err.kind === "connection" ? err.id : "",
       });
     case "InvalidArgumentError":
-      return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.INVALID_FIELD, field: err.field });
+      // No field: the request as a whole does not parse (bad JSON, bytes that are not UTF-8).
+      return withInfo(err, Code.InvalidArgument, {
+        reason: err.field === "" ? ErrorReason.MALFORMED_REQUEST : ErrorReason.INVALID_FIELD,
+        field: err.field,
+      });
     case "ConnectionNotUsableError":
       return withInfo(err, Code.FailedPrecondition, {
         reason: reasonForStatus(err.status),
@@ -74,9 +140,9 @@ function fromDomainError(err: DomainError): ConnectError {
         status: connectionStatusToProto(err.status),
       });
     case "AlreadyExistsError":
-      return withInfo(err, Code.AlreadyExists, {});
+      return withInfo(err, Code.AlreadyExists, { reason: ErrorReason.ALREADY_EXISTS });
     case "ConflictError":
-      return withInfo(err, Code.Aborted, {});
+      return withInfo(err, Code.Aborted, { reason: ErrorReason.CONFLICT });
     case "NotImplementedError":
       return withInfo(err, Code.Unimplemented, { reason: ErrorReason.NOT_IMPLEMENTED });
     case "ReturnUrlNotAllowedError":
@@ -90,13 +156,23 @@ function fromDomainError(err: DomainError): ConnectError {
     case "StoreUnavailableError":
       return withInfo(err, Code.Unavailable, { reason: ErrorReason.STORE_UNAVAILABLE });
     case "PermissionDeniedError":
-      return withInfo(err, Code.PermissionDenied, {});
+      return withInfo(err, Code.PermissionDenied, {
+        reason: err.kind === "tenant" ? ErrorReason.TENANT_NOT_ALLOWED : ErrorReason.ROLE_NOT_ALLOWED,
+      });
     default: {
       const unreachable: never = err;
       return unreachable;
     }
   }
 }
+
+const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {
+  connection: ErrorReason.CONNECTION_NOT_FOUND,
+  provider: ErrorReason.PROVIDER_NOT_FOUND,
+  api_key: ErrorReason.API_KEY_NOT_FOUND,
+  tenant: ErrorReason.TENANT_NOT_FOUND,
+  route: ErrorReason.ROUTE_NOT_FOUND,
+};
 
 function reasonForStatus(status: ConnectionNotUsableError["status"]): ErrorReason {
   switch (status) {

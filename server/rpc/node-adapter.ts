@@ -1,16 +1,20 @@
 /**
  * The Node request handler for the RPC protocols: connect-node's adapter (router, path lookup,
- * Node ⇄ universal conversion) plus a check of binary input (binary-input-guard.ts) between the
- * two, which connectNodeAdapter has no hook for. Handler failures go to the logger, not console.
- * Paths it does not serve go to `fallback`.
+ * Node ⇄ universal conversion) plus a check of the input on the wire (binary-input-guard.ts)
+ * between the two, which connectNodeAdapter has no hook for, and a JSON error body with a reason
+ * for connect-es's bare 415. Handler failures go to the logger, not console; a client that went
+ * away is no failure. Paths it does not serve go to `fallback`.
  */
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 
 import type { Logger } from "../logging/logger.ts";
-import { binaryFramingOf, checkGetMessage, guardBinaryBody } from "./binary-input-guard.ts";
+import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
+import { errorWithReason } from "./errors.ts";
 
 type NodeRequest = Parameters<typeof universalRequestFromNodeRequest>[0];
 type NodeResponse = Parameters<typeof universalResponseToNodeResponse>[1];
@@ -35,7 +39,10 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
   return (req, res) => {
     const handler = handlers.get((req.url ?? "").split("?", 1)[0] ?? "");
     if (handler === undefined) {
-      options.fallback(req, res);
+      // gRPC asks for status 12 in trailers, not an HTTP 404, for a method the server lacks.
+      // https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#responses
+      if (GRPC.test(req.headers["content-type"] ?? "")) void universalResponseToNodeResponse(grpcUnknownMethod(req.url ?? ""), res).catch(() => undefined);
+      else options.fallback(req, res);
       return;
     }
     let uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
@@ -43,26 +50,52 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
     let early: UniversalServerResponse | undefined;
     if (uReq.method === "GET") {
       const error = checkGetMessage(uReq.url, input);
-      if (error !== undefined) early = connectUnaryError(error);
+      if (error !== undefined) early = connectUnaryError(400, error);
     } else {
-      const framing = binaryFramingOf(uReq.header.get("content-type"));
-      if (framing !== undefined) uReq = guardBinaryBody(uReq, input, framing, options.readMaxBytes);
+      const framing = framingOf(uReq.header.get("content-type"));
+      if (framing !== undefined) uReq = guardBody(uReq, input, framing, options.readMaxBytes);
     }
     (early !== undefined ? Promise.resolve(early) : handler(uReq))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .then((uRes) => universalResponseToNodeResponse(uRes.status === 415 ? unsupportedMediaType(uReq) : uRes, res))
       .catch((reason: unknown) => {
-        // The client went away mid-answer: nothing to report.
-        if (ConnectError.from(reason).code === Code.Aborted) return;
+        // The client went away mid-answer (or cancelled): nothing to report.
+        const code = ConnectError.from(reason).code;
+        if (code === Code.Aborted || code === Code.Canceled || req.destroyed) return;
         options.logger.error({ err: reason, rpc: `${handler.service.typeName}/${handler.method.name}` }, "rpc handler failed");
       });
   };
 }
 
+const GRPC = /^application\/grpc(\+|;|$)/i;
+
+function grpcUnknownMethod(url: string): UniversalServerResponse {
+  const path = url.split("?", 1)[0]!.slice(0, 200);
+  const trailer = new Headers();
+  setTrailerStatus(trailer, errorWithReason(`no RPC at ${path}`, Code.Unimplemented, ErrorReason.ROUTE_NOT_FOUND));
+  return {
+    status: 200,
+    header: new Headers({ "content-type": "application/grpc+proto" }),
+    body: (async function* () {})(),
+    trailer,
+  };
+}
+
+/**
+ * connect-es answers a content type no protocol of the method accepts with a bare 415 (as the
+ * Connect and gRPC specs ask); the body adds the code and reason. `unimplemented`: the request may
+ * be fine in a media type the server implements, as with 405.
+ */
+function unsupportedMediaType(req: { header: Headers }): UniversalServerResponse {
+  const given = JSON.stringify((req.header.get("content-type") ?? "none").slice(0, 100));
+  const message = `unsupported content type ${given}: use application/json, application/proto, application/connect+json|proto, application/grpc[+proto|+json] or application/grpc-web[+proto|+json]`;
+  return connectUnaryError(415, errorWithReason(message, Code.Unimplemented, ErrorReason.UNSUPPORTED_MEDIA_TYPE));
+}
+
 /** A Connect unary error answer (GET requests are Connect unary by definition). */
-function connectUnaryError(error: ConnectError): UniversalServerResponse {
+function connectUnaryError(status: number, error: ConnectError): UniversalServerResponse {
   const body = errorToJsonBytes(error, {});
   return {
-    status: 400,
+    status,
     header: new Headers({ "content-type": "application/json", "content-length": String(body.byteLength) }),
     body: (async function* () {
       yield body;

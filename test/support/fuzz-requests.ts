@@ -2,8 +2,9 @@
  * fast-check arbitraries for malformed requests to every RPC (Connect JSON and binary, Connect GET,
  * gRPC, gRPC-Web, Connect streaming) and every REST path, plus the browser routes. Bodies start from
  * a plausible message built from the method's descriptor and always carry at least one defect:
- * wrong types, huge strings, bad UTF-8, deep nesting, unknown fields, path traversal in ids,
- * open-redirect return URLs, out-of-range numbers and enums, or garbage bytes. Templates never name
+ * wrong types, huge strings, bad UTF-8 (JSON and protobuf), control characters in ids, names and
+ * map keys, deep nesting, unknown fields, path traversal in ids, open-redirect return URLs,
+ * out-of-range numbers and enums, reserved envelope flag bits, or garbage bytes. Templates never name
  * an existing id, and the one real provider name only travels with a refused return URL, so no
  * generated request can legitimately change the database.
  */
@@ -48,7 +49,14 @@ const TRAVERSAL = [
   "conn_x?tenant_id=other",
   "conn_x#frag",
   "*",
+  "conn%00x",
+  "a%01b",
+  "conn%0Ax",
+  "%7F",
+  "%C2%85",
 ];
+/** Control characters (NUL, C0, DEL, C1) and a lone surrogate in ids and names: all refused. */
+const CONTROL = ["conn\u0000x", "a\u0001b", "x\ny", "\u001b[31m", "n\u007f", "\u0085name", "u\ud800"];
 /** Cross-origin and scheme tricks: every one must be refused by the return-URL allowlist. */
 const OPEN_REDIRECTS = [
   "https://evil.example/cb",
@@ -73,8 +81,8 @@ const OPEN_REDIRECTS = [
 function stringFor(name: string, realProvider: string): fc.Arbitrary<string> {
   if (name.endsWith("url")) return fc.constantFrom(...OPEN_REDIRECTS);
   if (name === "provider_name") return fc.constantFrom("no-such-provider", realProvider);
-  if (name.endsWith("_id") || name === "name") return fc.constantFrom(...IDS, ...TRAVERSAL);
-  return fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom("", "read", "openid"));
+  if (name.endsWith("_id") || name === "name") return fc.constantFrom(...IDS, ...TRAVERSAL, ...CONTROL);
+  return fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom("", "read", "openid", ...CONTROL));
 }
 
 /** A plausible JSON value for a field (right type, garbage content). */
@@ -96,7 +104,7 @@ function fieldValue(field: DescField, depth: number, realProvider: string): fc.A
       return fc.array(element, { maxLength: 3 });
     }
     case "map":
-      return fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 });
+      return fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(...CONTROL)), fc.string({ maxLength: 8 }), { maxKeys: 3 });
   }
 }
 
@@ -195,7 +203,7 @@ export function malformedRequest(options: { methods: readonly DescMethod[]; real
     bytes: deepProviderBinary(depth),
   }));
   const binaryOnly = method.chain((m) =>
-    fc.tuple(messageValue(m.input, 0, options.realProvider), fc.uint8Array({ maxLength: 64 }), fc.nat(), fc.constantFrom("random", "flip", "truncate", "append")).map(
+    fc.tuple(messageValue(m.input, 0, options.realProvider), fc.uint8Array({ maxLength: 64 }), fc.nat(), fc.constantFrom("random", "flip", "truncate", "append", "bad-utf8", "control")).map(
       ([json, random, at, how]) => {
         let valid: Uint8Array;
         try {
@@ -203,6 +211,7 @@ export function malformedRequest(options: { methods: readonly DescMethod[]; real
         } catch {
           valid = random;
         }
+        if (how === "bad-utf8" || how === "control") return { method: m, bytes: withBadString(m.input, valid, at, how) };
         const bytes = how === "random" ? random : how === "truncate" ? valid.slice(0, at % (valid.length + 1)) : how === "append" ? new Uint8Array([...valid, ...random]) : flip(valid, at);
         return { method: m, bytes };
       },
@@ -215,12 +224,17 @@ export function malformedRequest(options: { methods: readonly DescMethod[]; real
 
   const connectJson = jsonBody.map(({ method: m, body }) => raw(m.methodKind === "unary" ? "application/json" : "application/connect+json", "POST", rpcPath(m), m.methodKind === "unary" ? body : envelope(body), `connect-json ${m.name}`, streaming(m)));
   const connectBinary = binaryBody.map(({ method: m, bytes }) => raw(m.methodKind === "unary" ? "application/proto" : "application/connect+proto", "POST", rpcPath(m), m.methodKind === "unary" ? bytes : envelope(bytes), `connect-proto ${m.name}`, streaming(m)));
-  const grpc = fc.tuple(binaryBody, fc.constantFrom("ok", "bad-length", "compressed", "empty", "json")).map(([{ method: m, bytes }, frame]) => {
-    const body = frame === "bad-length" ? new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, ...bytes]) : frame === "compressed" ? new Uint8Array([1, ...envelope(bytes).slice(1)]) : frame === "empty" ? new Uint8Array(0) : envelope(bytes);
+  const grpc = fc.tuple(binaryBody, fc.constantFrom("ok", "bad-length", "compressed", "empty", "json", "reserved-flag"), reservedFlag).map(([{ method: m, bytes }, frame, flags]) => {
+    const body = frame === "bad-length" ? new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, ...bytes]) : frame === "compressed" ? new Uint8Array([1, ...envelope(bytes).slice(1)]) : frame === "empty" ? new Uint8Array(0) : envelope(bytes, frame === "reserved-flag" ? flags : 0);
     const request = raw(frame === "json" ? "application/grpc+json" : "application/grpc", "POST", rpcPath(m), body, `grpc ${m.name} ${frame}`, streaming(m));
     return { ...request, transport: "h2" as const, headers: { ...request.headers, te: "trailers" } };
   });
-  const grpcWeb = binaryBody.map(({ method: m, bytes }) => raw("application/grpc-web+proto", "POST", rpcPath(m), envelope(bytes), `grpc-web ${m.name}`, streaming(m)));
+  const grpcWeb = fc.tuple(binaryBody, fc.option(reservedFlag, { freq: 4 })).map(([{ method: m, bytes }, flags]) =>
+    raw("application/grpc-web+proto", "POST", rpcPath(m), envelope(bytes, flags ?? 0), `grpc-web ${m.name}${flags === null ? "" : " reserved-flag"}`, streaming(m)),
+  );
+  const connectStreamFlags = fc.tuple(binaryBody.filter(({ method: m }) => m.methodKind !== "unary"), reservedFlag).map(([{ method: m, bytes }, flags]) =>
+    raw("application/connect+proto", "POST", rpcPath(m), envelope(bytes, flags), `connect-proto ${m.name} reserved-flag`, true),
+  );
   const connectGet = jsonBody.filter(({ method: m }) => m.idempotency === 1 && m.methodKind === "unary").map(({ method: m, body }) => {
     const message = encodeURIComponent(new TextDecoder().decode(body)).slice(0, 6_000);
     return raw(undefined, "GET", `${rpcPath(m)}?connect=v1&encoding=json&message=${message}`, undefined, `connect-get ${m.name}`, false);
@@ -247,6 +261,7 @@ export function malformedRequest(options: { methods: readonly DescMethod[]; real
     { arbitrary: connectBinary, weight: 2 },
     { arbitrary: grpc, weight: 2 },
     { arbitrary: grpcWeb, weight: 1 },
+    { arbitrary: connectStreamFlags, weight: 1 },
     { arbitrary: connectGet, weight: 1 },
     { arbitrary: connectGetProto, weight: 1 },
     { arbitrary: rest, weight: 4 },
@@ -259,9 +274,13 @@ function raw(contentType: string | undefined, method: string, path: string, body
   return { transport: "h2", method, path, headers: contentType === undefined ? {} : { "content-type": contentType }, body, label, isStreaming };
 }
 
+/** Envelope flags a request may not carry: gRPC allows 0 or 1 (compressed) only. */
+const reservedFlag = fc.constantFrom(0x02, 0x80, 0x04, 0x40, 0x82, 0xff);
+
 /** The 5-byte length-prefixed frame of gRPC and Connect streaming. */
-function envelope(bytes: Uint8Array): Uint8Array {
+function envelope(bytes: Uint8Array, flags = 0): Uint8Array {
   const out = new Uint8Array(5 + bytes.length);
+  out[0] = flags;
   new DataView(out.buffer).setUint32(1, bytes.length);
   out.set(bytes, 5);
   return out;
@@ -279,6 +298,15 @@ function deepProviderBinary(depth: number): Uint8Array {
   const struct = new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(entry).finish();
   const provider = new BinaryWriter().tag(1, WireType.LengthDelimited).string("deep").tag(credentialSchemaField, WireType.LengthDelimited).bytes(struct).finish();
   return new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(provider).finish();
+}
+
+/** `valid` plus one string field (picked by `at`) holding bytes that are not UTF-8, or a NUL. */
+function withBadString(input: DescMessage, valid: Uint8Array, at: number, how: "bad-utf8" | "control"): Uint8Array {
+  const strings = input.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === 9);
+  const field = strings[at % Math.max(1, strings.length)];
+  if (field === undefined) return valid;
+  const value = how === "bad-utf8" ? new Uint8Array([0x61, 0xff, 0xfe]) : new TextEncoder().encode("a\u0000b");
+  return new Uint8Array([...valid, ...new BinaryWriter().tag(field.number, WireType.LengthDelimited).bytes(value).finish()]);
 }
 
 function flip(bytes: Uint8Array, at: number): Uint8Array {

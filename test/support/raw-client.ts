@@ -2,7 +2,9 @@
  * A raw HTTP client for robustness tests: one HTTP/2 session (prior knowledge) and one HTTP/1.1
  * keep-alive agent to the server, sending bytes exactly as given and returning status, headers,
  * gRPC trailers and body, or a transport error. Streams still open after `timeoutMs` are cancelled
- * and reported as such (a watch that was let in waits for changes).
+ * and reported as such (a watch that was let in waits for changes). With `afterHeadersMs`, the
+ * timeout only bounds the wait for the response headers (an event, however slow the machine);
+ * from then on the response gets `afterHeadersMs` to end by itself before it is cancelled.
  */
 import http from "node:http";
 import http2 from "node:http2";
@@ -30,7 +32,7 @@ export interface RawSend {
 
 /** The client. */
 export interface RawClient {
-  send(request: RawSend, timeoutMs?: number): Promise<RawResponse>;
+  send(request: RawSend, timeoutMs?: number, afterHeadersMs?: number): Promise<RawResponse>;
   close(): void;
 }
 
@@ -48,18 +50,23 @@ export function createRawClient(baseUrl: string): RawClient {
     return session;
   };
 
-  const sendH2 = (request: RawSend, timeoutMs: number) =>
+  const sendH2 = (request: RawSend, timeoutMs: number, afterHeadersMs: number | undefined) =>
     new Promise<RawResponse>((resolve) => {
       const out: RawResponse = { status: 0, headers: {}, trailers: {}, body: Buffer.alloc(0), timedOut: false };
       const chunks: Buffer[] = [];
       const stream = live().request({ ":method": request.method, ":path": request.path, ...request.headers }, { endStream: request.body === undefined });
-      const timer = setTimeout(() => {
+      const cancel = () => {
         out.timedOut = true;
         stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, timeoutMs);
+      };
+      let timer = setTimeout(cancel, timeoutMs);
       stream.on("response", (headers) => {
         out.status = Number(headers[":status"]);
         out.headers = flatten(headers);
+        if (afterHeadersMs !== undefined) {
+          clearTimeout(timer);
+          timer = setTimeout(cancel, afterHeadersMs);
+        }
       });
       stream.on("trailers", (trailers) => (out.trailers = flatten(trailers)));
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -73,12 +80,21 @@ export function createRawClient(baseUrl: string): RawClient {
       if (request.body !== undefined) stream.end(request.body);
     });
 
-  const sendH1 = (request: RawSend, timeoutMs: number) =>
+  const sendH1 = (request: RawSend, timeoutMs: number, afterHeadersMs: number | undefined) =>
     new Promise<RawResponse>((resolve) => {
       const out: RawResponse = { status: 0, headers: {}, trailers: {}, body: Buffer.alloc(0), timedOut: false };
+      const cancel = () => {
+        out.timedOut = true;
+        req.destroy();
+        resolve(out);
+      };
       const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, headers: request.headers, agent }, (res) => {
         out.status = res.statusCode ?? 0;
         out.headers = flatten(res.headers);
+        if (afterHeadersMs !== undefined) {
+          clearTimeout(timer);
+          timer = setTimeout(cancel, afterHeadersMs);
+        }
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("end", () => {
@@ -91,11 +107,7 @@ export function createRawClient(baseUrl: string): RawClient {
           out.error ??= err.message;
         });
       });
-      const timer = setTimeout(() => {
-        out.timedOut = true;
-        req.destroy();
-        resolve(out);
-      }, timeoutMs);
+      let timer = setTimeout(cancel, timeoutMs);
       req.on("error", (err) => {
         clearTimeout(timer);
         if (!out.timedOut) {
@@ -107,7 +119,8 @@ export function createRawClient(baseUrl: string): RawClient {
     });
 
   return {
-    send: (request, timeoutMs = 10_000) => (request.transport === "h2" ? sendH2(request, timeoutMs) : sendH1(request, timeoutMs)),
+    send: (request, timeoutMs = 10_000, afterHeadersMs) =>
+      request.transport === "h2" ? sendH2(request, timeoutMs, afterHeadersMs) : sendH1(request, timeoutMs, afterHeadersMs),
     close() {
       session.close();
       agent.destroy();

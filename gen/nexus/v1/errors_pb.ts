@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file nexus/v1/errors.proto.
  */
 export const file_nexus_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChVuZXh1cy92MS9lcnJvcnMucHJvdG8SCG5leHVzLnYxIoQBCglFcnJvckluZm8SJQoGcmVhc29uGAEgASgOMhUubmV4dXMudjEuRXJyb3JSZWFzb24SFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5uZXh1cy52MS5Db25uZWN0aW9uU3RhdHVzEg0KBWZpZWxkGAQgASgJKp8FCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFFUlJPUl9SRUFTT05fQ09OTkVDVElPTl9OT1RfRk9VTkQQARIjCh9FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9QRU5ESU5HEAISKwonRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fTkVFRFNfQVRURU5USU9OEAMSIwofRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fUkVWT0tFRBAEEiMKH0VSUk9SX1JFQVNPTl9DT05ORUNUSU9OX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9GQUlMRUQQBhIjCh9FUlJPUl9SRUFTT05fUFJPVklERVJfTk9UX0ZPVU5EEAcSJwojRVJST1JfUkVBU09OX1BST1ZJREVSX01JU0NPTkZJR1VSRUQQCBIlCiFFUlJPUl9SRUFTT05fUFJPVklERVJfVU5BVkFJTEFCTEUQCRInCiNFUlJPUl9SRUFTT05fUkVUVVJOX1VSTF9OT1RfQUxMT1dFRBAKEh4KGkVSUk9SX1JFQVNPTl9JTlZBTElEX0ZJRUxEEAsSIAocRVJST1JfUkVBU09OX05PVF9JTVBMRU1FTlRFRBAMEiAKHEVSUk9SX1JFQVNPTl9QUk9WSURFUl9JTl9VU0UQDRIhCh1FUlJPUl9SRUFTT05fVE9PX01BTllfU1RSRUFNUxAPEiAKHEVSUk9SX1JFQVNPTl9BUElfS0VZX1JFVk9LRUQQFBIgChxFUlJPUl9SRUFTT05fQVBJX0tFWV9FWFBJUkVEEBUSIgoeRVJST1JfUkVBU09OX1NUT1JFX1VOQVZBSUxBQkxFEBZiBnByb3RvMw", [file_nexus_v1_status]);
+  fileDesc("ChVuZXh1cy92MS9lcnJvcnMucHJvdG8SCG5leHVzLnYxIoQBCglFcnJvckluZm8SJQoGcmVhc29uGAEgASgOMhUubmV4dXMudjEuRXJyb3JSZWFzb24SFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5uZXh1cy52MS5Db25uZWN0aW9uU3RhdHVzEg0KBWZpZWxkGAQgASgJKvUJCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFFUlJPUl9SRUFTT05fQ09OTkVDVElPTl9OT1RfRk9VTkQQARIjCh9FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9QRU5ESU5HEAISKwonRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fTkVFRFNfQVRURU5USU9OEAMSIwofRVJST1JfUkVBU09OX0NPTk5FQ1RJT05fUkVWT0tFRBAEEiMKH0VSUk9SX1JFQVNPTl9DT05ORUNUSU9OX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fQ09OTkVDVElPTl9GQUlMRUQQBhIjCh9FUlJPUl9SRUFTT05fUFJPVklERVJfTk9UX0ZPVU5EEAcSJwojRVJST1JfUkVBU09OX1BST1ZJREVSX01JU0NPTkZJR1VSRUQQCBIlCiFFUlJPUl9SRUFTT05fUFJPVklERVJfVU5BVkFJTEFCTEUQCRInCiNFUlJPUl9SRUFTT05fUkVUVVJOX1VSTF9OT1RfQUxMT1dFRBAKEh4KGkVSUk9SX1JFQVNPTl9JTlZBTElEX0ZJRUxEEAsSIAocRVJST1JfUkVBU09OX05PVF9JTVBMRU1FTlRFRBAMEiAKHEVSUk9SX1JFQVNPTl9QUk9WSURFUl9JTl9VU0UQDRIhCh1FUlJPUl9SRUFTT05fVE9PX01BTllfU1RSRUFNUxAOEiAKHEVSUk9SX1JFQVNPTl9BUElfS0VZX1JFVk9LRUQQDxIgChxFUlJPUl9SRUFTT05fQVBJX0tFWV9FWFBJUkVEEBASIgoeRVJST1JfUkVBU09OX1NUT1JFX1VOQVZBSUxBQkxFEBESIAocRVJST1JfUkVBU09OX0FQSV9LRVlfTUlTU0lORxASEiAKHEVSUk9SX1JFQVNPTl9BUElfS0VZX0lOVkFMSUQQExIhCh1FUlJPUl9SRUFTT05fUk9MRV9OT1RfQUxMT1dFRBAUEiMKH0VSUk9SX1JFQVNPTl9URU5BTlRfTk9UX0FMTE9XRUQQFRIgChxFUlJPUl9SRUFTT05fUk9VVEVfTk9UX0ZPVU5EEBYSIwofRVJST1JfUkVBU09OX01FVEhPRF9OT1RfQUxMT1dFRBAXEicKI0VSUk9SX1JFQVNPTl9VTlNVUFBPUlRFRF9NRURJQV9UWVBFEBgSIgoeRVJST1JfUkVBU09OX01BTEZPUk1FRF9SRVFVRVNUEBkSGgoWRVJST1JfUkVBU09OX1RPT19MQVJHRRAaEh0KGUVSUk9SX1JFQVNPTl9SQVRFX0xJTUlURUQQGxIiCh5FUlJPUl9SRUFTT05fREVBRExJTkVfRVhDRUVERUQQHBIfChtFUlJPUl9SRUFTT05fQUxSRUFEWV9FWElTVFMQHRIZChVFUlJPUl9SRUFTT05fQ09ORkxJQ1QQHhIcChhFUlJPUl9SRUFTT05fVU5BVkFJTEFCTEUQHxIZChVFUlJPUl9SRUFTT05fQ0FOQ0VMRUQQIBIZChVFUlJPUl9SRUFTT05fSU5URVJOQUwQIRIiCh5FUlJPUl9SRUFTT05fQVBJX0tFWV9OT1RfRk9VTkQQIhIhCh1FUlJPUl9SRUFTT05fVEVOQU5UX05PVF9GT1VORBAjYgZwcm90bzM", [file_nexus_v1_status]);
 
 /**
  * ErrorInfo is attached to every error Nexus returns for a known cause.
@@ -165,31 +165,158 @@ export const ErrorReason = {
    * The caller already holds as many open streams as allowed: per API key, or without a key per
    * client address. Retry once one of them has ended.
    *
-   * @generated from enum value: ERROR_REASON_TOO_MANY_STREAMS = 15;
+   * @generated from enum value: ERROR_REASON_TOO_MANY_STREAMS = 14;
    */
-  TOO_MANY_STREAMS: 15,
+  TOO_MANY_STREAMS: 14,
 
   /**
    * The API key was revoked (also ends the streams it had open).
    *
-   * @generated from enum value: ERROR_REASON_API_KEY_REVOKED = 20;
+   * @generated from enum value: ERROR_REASON_API_KEY_REVOKED = 15;
    */
-  API_KEY_REVOKED: 20,
+  API_KEY_REVOKED: 15,
 
   /**
    * The API key's expire_time has passed (also ends the streams it had open).
    *
-   * @generated from enum value: ERROR_REASON_API_KEY_EXPIRED = 21;
+   * @generated from enum value: ERROR_REASON_API_KEY_EXPIRED = 16;
    */
-  API_KEY_EXPIRED: 21,
+  API_KEY_EXPIRED: 16,
 
   /**
    * Nexus's database is unreachable or failing (outage, failover), or the audit log cannot take
    * another credential delivery; retry later, ideally against another replica.
    *
-   * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 22;
+   * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 17;
    */
-  STORE_UNAVAILABLE: 22,
+  STORE_UNAVAILABLE: 17,
+
+  /**
+   * No API key was sent, or not as "Authorization: Bearer <key>" / x-api-key (HTTP 401).
+   *
+   * @generated from enum value: ERROR_REASON_API_KEY_MISSING = 18;
+   */
+  API_KEY_MISSING: 18,
+
+  /**
+   * The API key is malformed or unknown (HTTP 401).
+   *
+   * @generated from enum value: ERROR_REASON_API_KEY_INVALID = 19;
+   */
+  API_KEY_INVALID: 19,
+
+  /**
+   * The key's role may not call this RPC (HTTP 403).
+   *
+   * @generated from enum value: ERROR_REASON_ROLE_NOT_ALLOWED = 20;
+   */
+  ROLE_NOT_ALLOWED: 20,
+
+  /**
+   * An agent key named a tenant other than its own (HTTP 403).
+   *
+   * @generated from enum value: ERROR_REASON_TENANT_NOT_ALLOWED = 21;
+   */
+  TENANT_NOT_ALLOWED: 21,
+
+  /**
+   * No RPC, REST rule or endpoint serves this path (HTTP 404; gRPC: UNIMPLEMENTED).
+   *
+   * @generated from enum value: ERROR_REASON_ROUTE_NOT_FOUND = 22;
+   */
+  ROUTE_NOT_FOUND: 22,
+
+  /**
+   * The path exists but not for this HTTP method (HTTP 405, with Allow).
+   *
+   * @generated from enum value: ERROR_REASON_METHOD_NOT_ALLOWED = 23;
+   */
+  METHOD_NOT_ALLOWED: 23,
+
+  /**
+   * The request's Content-Type is missing or not one this path accepts (HTTP 415).
+   *
+   * @generated from enum value: ERROR_REASON_UNSUPPORTED_MEDIA_TYPE = 24;
+   */
+  UNSUPPORTED_MEDIA_TYPE: 24,
+
+  /**
+   * The request is not well-formed on the wire: bad JSON or protobuf, bad envelope flags or
+   * framing, malformed percent-encoding. `field` names the field when it is known.
+   *
+   * @generated from enum value: ERROR_REASON_MALFORMED_REQUEST = 25;
+   */
+  MALFORMED_REQUEST: 25,
+
+  /**
+   * The request body or a message is larger than the server accepts (HTTP 413 on REST, 429 otherwise).
+   *
+   * @generated from enum value: ERROR_REASON_TOO_LARGE = 26;
+   */
+  TOO_LARGE: 26,
+
+  /**
+   * Too many requests or failed authentications from this caller; retry later (HTTP 429).
+   *
+   * @generated from enum value: ERROR_REASON_RATE_LIMITED = 27;
+   */
+  RATE_LIMITED: 27,
+
+  /**
+   * The client's deadline (grpc-timeout, connect-timeout-ms) passed before the call finished.
+   *
+   * @generated from enum value: ERROR_REASON_DEADLINE_EXCEEDED = 28;
+   */
+  DEADLINE_EXCEEDED: 28,
+
+  /**
+   * The thing to create already exists.
+   *
+   * @generated from enum value: ERROR_REASON_ALREADY_EXISTS = 29;
+   */
+  ALREADY_EXISTS: 29,
+
+  /**
+   * A concurrent change won; read again and retry.
+   *
+   * @generated from enum value: ERROR_REASON_CONFLICT = 30;
+   */
+  CONFLICT: 30,
+
+  /**
+   * The server is shutting down or a dependency is unavailable; retry later.
+   *
+   * @generated from enum value: ERROR_REASON_UNAVAILABLE = 31;
+   */
+  UNAVAILABLE: 31,
+
+  /**
+   * The client closed the call (HTTP 499; the client does not normally see it).
+   *
+   * @generated from enum value: ERROR_REASON_CANCELED = 32;
+   */
+  CANCELED: 32,
+
+  /**
+   * A fault in Nexus; the message is generic and the cause is in the server log (HTTP 500).
+   *
+   * @generated from enum value: ERROR_REASON_INTERNAL = 33;
+   */
+  INTERNAL: 33,
+
+  /**
+   * The API key id does not exist.
+   *
+   * @generated from enum value: ERROR_REASON_API_KEY_NOT_FOUND = 34;
+   */
+  API_KEY_NOT_FOUND: 34,
+
+  /**
+   * The tenant does not exist.
+   *
+   * @generated from enum value: ERROR_REASON_TENANT_NOT_FOUND = 35;
+   */
+  TENANT_NOT_FOUND: 35,
 } as const;
 
 /**

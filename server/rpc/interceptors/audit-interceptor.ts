@@ -11,6 +11,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AUDITED_METHODS, type AuditFacts } from "../../audit/audit-actions.ts";
 import type { AuditWriter } from "../../audit/audit-writer.ts";
 import { kAuditTarget, kClientAddress, kPrincipal, kRequestId, type AuditTarget } from "../context.ts";
+import { printable } from "../../services/validate.ts";
 import { toConnectError } from "../errors.ts";
 import { codeLabel } from "./metrics-interceptor.ts";
 import { observeStreamEnd } from "./stream-end.ts";
@@ -44,7 +45,8 @@ export function createAuditInterceptor(deps: { audit: Pick<AuditWriter, "record"
         connectionId: validId(connectionId),
         requestId: req.contextValues.get(kRequestId),
         clientAddress: req.contextValues.get(kClientAddress),
-        details: facts.details,
+        // Facts come from the request before its text is checked (input interceptor, inside this one).
+        details: facts.details === undefined ? undefined : printableDetails(facts.details),
       };
       // Only a successful unary answer carries a credential; refusing it here throws before it leaves.
       if (err === undefined && audited.isCredentialDelivery === true && !req.stream) deps.audit.admit(event);
@@ -64,6 +66,10 @@ export function createAuditInterceptor(deps: { audit: Pick<AuditWriter, "record"
     }
     return { ...res, message: observeStreamEnd(res.message, (err) => record(err, undefined)) };
   };
+}
+
+function printableDetails(details: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(details).map(([key, value]) => [printable(key), printable(value)]));
 }
 
 /** "ok" or the final code's label, mapping domain errors as the error interceptor will. */

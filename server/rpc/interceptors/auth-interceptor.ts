@@ -6,13 +6,15 @@
  * the ones refused by the per-address brake on failed authentication (ResourceExhausted), which
  * keeps an anonymous flood from filling the audit log. Tenant scoping happens in the handlers.
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, type Interceptor } from "@connectrpc/connect";
 import type { AuditWriter } from "../../audit/audit-writer.ts";
 import { AUDIT_ACTIONS } from "../../audit/audit-actions.ts";
 import type { ApiKeyRefusal, ApiKeyVerifier } from "../../auth/api-key-verifier.ts";
 import { accessOf } from "../../auth/permissions.ts";
 import type { TokenBuckets } from "../../limits/token-buckets.ts";
+import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { kClientAddress, kPrincipal, kRequestId } from "../context.ts";
+import { errorWithReason } from "../errors.ts";
 import { rateLimitedError } from "./rate-limit-interceptor.ts";
 
 /** What the auth interceptor needs. */
@@ -32,6 +34,15 @@ const UNAUTHENTICATED_MESSAGES: Record<ApiKeyRefusal | "missing" | "scheme", str
   expired: "API key expired",
 };
 
+const UNAUTHENTICATED_REASONS: Record<ApiKeyRefusal | "missing" | "scheme", ErrorReason> = {
+  missing: ErrorReason.API_KEY_MISSING,
+  scheme: ErrorReason.API_KEY_MISSING,
+  malformed: ErrorReason.API_KEY_INVALID,
+  unknown: ErrorReason.API_KEY_INVALID,
+  revoked: ErrorReason.API_KEY_REVOKED,
+  expired: ErrorReason.API_KEY_EXPIRED,
+};
+
 /** Creates the auth interceptor. */
 export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
   const { verifier, audit } = deps;
@@ -40,7 +51,7 @@ export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
     if (access === "public") return next(req);
     const rpc = `${req.service.typeName}/${req.method.name}`;
     const clientAddress = req.contextValues.get(kClientAddress);
-    const deny = (code: Code, message: string, reason: string, keyId?: string, tenantId?: string | null) => {
+    const deny = (code: Code, message: string, reason: string, errorReason: ErrorReason, keyId?: string, tenantId?: string | null) => {
       audit.record({
         action: AUDIT_ACTIONS.requestDenied,
         result: code === Code.Unauthenticated ? "unauthenticated" : "permission_denied",
@@ -51,7 +62,7 @@ export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
         details: { rpc, reason },
       });
       const headers = code === Code.Unauthenticated ? { "www-authenticate": 'Bearer realm="nexus"' } : undefined;
-      return new ConnectError(message, code, headers);
+      return errorWithReason(message, code, errorReason, { metadata: headers });
     };
 
     const presented = presentedKey(req.header);
@@ -60,11 +71,11 @@ export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
       const reason = verdict === undefined ? ("error" in presented ? presented.error : "missing") : verdict.reason;
       const waitMs = deps.failedAuthBuckets.take(clientAddress || "unknown");
       if (waitMs > 0) throw rateLimitedError(waitMs);
-      throw deny(Code.Unauthenticated, UNAUTHENTICATED_MESSAGES[reason], `${reason}_key`, verdict?.ok === false ? verdict.keyId : undefined);
+      throw deny(Code.Unauthenticated, UNAUTHENTICATED_MESSAGES[reason], `${reason}_key`, UNAUTHENTICATED_REASONS[reason], verdict?.ok === false ? verdict.keyId : undefined);
     }
     const { principal } = verdict;
     if (access === undefined || !access.includes(principal.role)) {
-      throw deny(Code.PermissionDenied, `an ${principal.role} key may not call ${rpc}`, "role", principal.keyId, principal.tenantId);
+      throw deny(Code.PermissionDenied, `an ${principal.role} key may not call ${rpc}`, "role", ErrorReason.ROLE_NOT_ALLOWED, principal.keyId, principal.tenantId);
     }
     req.contextValues.set(kPrincipal, principal);
     return next(req);

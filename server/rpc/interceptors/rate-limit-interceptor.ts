@@ -6,9 +6,11 @@
  * and are not limited here.
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, type ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { TokenBuckets } from "../../limits/token-buckets.ts";
+import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { kPrincipal } from "../context.ts";
+import { errorWithReason } from "../errors.ts";
 
 /** Creates the rate-limit interceptor over per-key buckets. */
 export function createRateLimitInterceptor(deps: { buckets: TokenBuckets }): Interceptor {
@@ -25,8 +27,8 @@ export function createRateLimitInterceptor(deps: { buckets: TokenBuckets }): Int
 /** The ResourceExhausted error of a refused request, telling when to retry. */
 export function rateLimitedError(retryAfterMs: number): ConnectError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  const err = new ConnectError(`rate limit exceeded: retry in ${retryAfterMs} ms`, Code.ResourceExhausted, {
-    "retry-after": String(seconds),
+  const err = errorWithReason(`rate limit exceeded: retry in ${retryAfterMs} ms`, Code.ResourceExhausted, ErrorReason.RATE_LIMITED, {
+    metadata: { "retry-after": String(seconds) },
   });
   // Added as an already-encoded detail: the constructor only takes details with a descriptor.
   err.details.push({ type: "google.rpc.RetryInfo", value: encodeRetryInfo(retryAfterMs) });
