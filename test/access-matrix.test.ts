@@ -16,6 +16,10 @@ import { CALLERS, createCallers, createKeyProvider, secretValue, seedConnection,
 import { matrixCases, type Case, type Kind } from "./support/matrix-cases.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/access-matrix.test.ts", () => {
+
 let server: TestServer;
 let callers: Callers;
 let connA: string;
@@ -172,4 +176,5 @@ test("denials and credential reads of the matrix are in the audit log, attribute
   for (const secret of secrets) assert.ok(!dump.includes(secret), "no secret value in audit rows");
   const logs = server.logs();
   for (const secret of secrets) assert.ok(!logs.includes(secret), "no secret value in the logs");
+});
 });

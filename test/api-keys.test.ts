@@ -17,6 +17,10 @@ import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
 import { dropTestStore, testStoreEnv } from "./support/test-store.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/api-keys.test.ts", () => {
+
 let server: TestServer;
 before(async () => {
   // No key cache: a CLI revocation must be visible to the very next request.
@@ -243,4 +247,5 @@ describe("bootstrap admin key", () => {
       await prod.close();
     }
   });
+});
 });

@@ -14,6 +14,10 @@ import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
 import { dropTestStore, openTestStore } from "./support/test-store.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/audit.test.ts", () => {
+
 let server: TestServer;
 let agent: { secret: string; keyId: string };
 const secrets: string[] = [];
@@ -212,4 +216,5 @@ test("no API key secret, token, entered key, state or client secret appears in a
     assert.ok(secret.length >= 16);
     assert.ok(!haystack.includes(secret), `a secret value (${secret.slice(0, 4)}…) was written`);
   }
+});
 });

@@ -13,6 +13,10 @@ import { promisify } from "node:util";
 import { createKeyProvider, PROVIDER, secretValue, seedConnection } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/cli.test.ts", () => {
+
 const CLI = new URL("../server/cli/nexus.ts", import.meta.url).pathname;
 const execFileAsync = promisify(execFile);
 
@@ -203,3 +207,4 @@ function watch(id: string, extra: string[] = []) {
     },
   };
 }
+});

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { Registry } from "prom-client";
@@ -23,6 +23,10 @@ import {
 import { eventually, FAST_BACKOFF, within } from "./support/client-test-kit.ts";
 import { metricValue } from "./support/metric-value.ts";
 import { type ScriptedNexus, startScriptedNexus } from "./support/scripted-nexus.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-bridge-grpc.test.ts", () => {
 
 let nexus: ScriptedNexus;
 let client: NexusClient;
@@ -154,4 +158,5 @@ test("a permanent error stops the workload; a transient one is retried", async (
   });
   await assert.rejects(within(handle.done), (e: unknown) => e instanceof ConnectError && e.code === Code.Unimplemented);
   assert.equal(calls, 2);
+});
 });

@@ -5,7 +5,7 @@
  * timeouts and a clean stop — with the bridge metrics checked along the way.
  */
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { Registry } from "prom-client";
 import { ConnectionStatus } from "../gen/nexus/v1/status_pb.ts";
 import {
@@ -22,6 +22,10 @@ import { eventually, FAST_BACKOFF, memoryLogger, within } from "./support/client
 import { metricValue } from "./support/metric-value.ts";
 import { type ScriptedNexus, startScriptedNexus } from "./support/scripted-nexus.ts";
 import { startTokenWebSocketService, type TokenWebSocketService } from "./support/token-websocket-service.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-bridge-websocket.test.ts", () => {
 
 let nexus: ScriptedNexus;
 let service: TokenWebSocketService;
@@ -200,4 +204,5 @@ test("the caller's AbortSignal stops the link; an unreachable service is retried
   abort.abort();
   await within(handle.done);
   assert.ok(!logger.lines.join("\n").includes("secret-in-query"), "the URL query is never logged");
+});
 });

@@ -3,7 +3,7 @@
  * static credentials, feeding from a watch, riding out an outage, and typed errors.
  */
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { ConnectionStatus } from "../gen/nexus/v1/status_pb.ts";
 import {
   AttentionRequiredError,
@@ -15,6 +15,10 @@ import {
 } from "../client/index.ts";
 import { eventually, manualClock, within } from "./support/client-test-kit.ts";
 import { type ScriptedNexus, startScriptedNexus } from "./support/scripted-nexus.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-cache.test.ts", () => {
 
 let nexus: ScriptedNexus;
 let client: NexusClient;
@@ -143,4 +147,5 @@ test("a caller's abort stops its wait, not the shared fetch", async () => {
   const other = await client.getCredential("c");
   assert.equal(other.version, 1n);
   await eventually(() => nexus.calls.getToken >= 1);
+});
 });

@@ -5,11 +5,15 @@
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { ConnectionStatus } from "../gen/nexus/v1/status_pb.ts";
 import { ConnectionRevokedError, createNexusClient, type NexusClient, nexusFetch } from "../client/index.ts";
 import { memoryLogger } from "./support/client-test-kit.ts";
 import { type ScriptedNexus, startScriptedNexus } from "./support/scripted-nexus.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-fetch.test.ts", () => {
 
 let nexus: ScriptedNexus;
 let client: NexusClient;
@@ -127,4 +131,5 @@ test("a custom fetch and auth-failure rule are honoured", async () => {
   })("https://provider.invalid/x");
   assert.equal(response.status, 403);
   assert.deepEqual(seen, ["Bearer tok-c-v1", "Bearer tok-c-v2"]);
+});
 });

@@ -3,7 +3,7 @@
  * custom transport still authenticated, and the error helpers reading ErrorInfo, not messages.
  */
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -22,6 +22,10 @@ import {
   toClientError,
 } from "../client/index.ts";
 import { type ScriptedNexus, startScriptedNexus } from "./support/scripted-nexus.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-nexus-client.test.ts", () => {
 
 let nexus: ScriptedNexus;
 beforeEach(async () => {
@@ -108,4 +112,5 @@ test("helpers ignore message text: only the detail counts", () => {
   assert.ok(isAttentionRequired(detailed));
   assert.ok(toClientError(new ConnectError("down", Code.Unavailable), "c") instanceof NexusUnavailableError);
   assert.ok(isRevoked(new ConnectionRevokedError("c")));
+});
 });

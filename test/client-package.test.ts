@@ -12,10 +12,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { createKeyProvider, secretValue, seedConnection } from "./support/access-fixtures.ts";
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-package.test.ts", () => {
 
 const REPO = join(import.meta.dirname, "..");
 const BIN = join(REPO, "node_modules", ".bin");
@@ -192,4 +196,5 @@ test("the agent runs on Node 26 against a live server", async (t) => {
   }
   const report = await runAgent(node26);
   assert.match(String(report.node), /^26\./);
+});
 });

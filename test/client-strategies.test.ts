@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -22,6 +22,10 @@ import {
 } from "../gen/nexus/v1/credential_pb.ts";
 import { applyCredential, StrategyError } from "../client/index.ts";
 import { manualClock } from "./support/client-test-kit.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-strategies.test.ts", () => {
 
 interface Case {
   name: string;
@@ -282,4 +286,5 @@ test("the verifying server rejects tampered bodies and wrong credentials (the ch
   assert.match(signed.headers.get("authorization") ?? "", /\/us-east-1\/s3\/aws4_request/);
   assert.equal(signed.headers.get("x-amz-security-token"), null);
   assert.equal(signed.headers.get("host"), null, "host is left to fetch");
+});
 });

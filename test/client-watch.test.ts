@@ -3,7 +3,7 @@
  * network silence, final statuses, errors that must not be retried, and every protocol.
  */
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ConnectionStatus } from "../gen/nexus/v1/status_pb.ts";
 import {
@@ -16,6 +16,10 @@ import {
 } from "../client/index.ts";
 import { eventually, FAST_BACKOFF, memoryLogger, within } from "./support/client-test-kit.ts";
 import { type ScriptedNexus, startScriptedNexus } from "./support/scripted-nexus.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/client-watch.test.ts", () => {
 
 let nexus: ScriptedNexus;
 const clients: NexusClient[] = [];
@@ -203,3 +207,4 @@ for (const variant of [
     assert.deepEqual(seen, [1n, 2n]);
   });
 }
+});

@@ -6,11 +6,15 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { chromium, type Browser } from "playwright-core";
 import { getJson, registerOidcProvider, requestConnection } from "./support/consent-fixtures.ts";
 import { startOidcProvider, type TestOidcProvider } from "./support/oidc-provider.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/consent-browser.test.ts", () => {
 
 let server: TestServer;
 let idp: TestOidcProvider;
@@ -79,4 +83,5 @@ test("headless Chromium: sign in, approve, land on the return_url with status=su
   }
   const check = await getJson(server, `/v1/check-connection/${started.body.connection_id}`);
   assert.equal(check.body.status, "active");
+});
 });

@@ -10,6 +10,10 @@ import type { ConsentDriveOptions } from "./support/consent-driver.ts";
 import { getJson, postJson, requestConnection } from "./support/consent-fixtures.ts";
 import { RETURN_PREFIX, RETURN_URL, startConsentRig, type ConsentRig } from "./support/consent-rig.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/consent-failures.test.ts", () => {
+
 let rig: ConsentRig;
 before(async () => {
   rig = await startConsentRig();
@@ -157,4 +161,5 @@ describe("client credentials", () => {
 test("no code, state, verifier, nonce, token or client secret appears in the server logs", () => {
   assert.ok(rig.secrets.size > 12, `collected ${rig.secrets.size} secret values`);
   rig.assertNoSecretsLogged();
+});
 });

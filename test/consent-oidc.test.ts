@@ -12,6 +12,10 @@ import { createProviderDirectory } from "../server/providers/provider-directory.
 import { getJson, postJson } from "./support/consent-fixtures.ts";
 import { RETURN_PREFIX, RETURN_URL, startConsentRig, type ConsentRig } from "./support/consent-rig.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/consent-oidc.test.ts", () => {
+
 let rig: ConsentRig;
 before(async () => {
   rig = await startConsentRig();
@@ -147,4 +151,5 @@ describe("callbacks without a trustworthy state", () => {
 test("no code, state, verifier, nonce, token or client secret appears in the server logs", () => {
   assert.ok(rig.secrets.size > 12, `collected ${rig.secrets.size} secret values`);
   rig.assertNoSecretsLogged();
+});
 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ServerReflectionRequestSchema } from "../gen/grpc/reflection/v1/reflection_pb.ts";
 import { WatchCredentialsRequestSchema } from "../gen/nexus/v1/tokens_pb.ts";
@@ -15,6 +15,10 @@ import { callOver, PROTOCOLS, type CallSpec } from "./support/protocol-calls.ts"
 import { createRawClient, type RawClient } from "./support/raw-client.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { envelope, outcomeOf } from "./support/wire-outcome.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/error-reasons.test.ts", () => {
 
 let server: TestServer;
 let client: RawClient;
@@ -156,4 +160,5 @@ test("a stream ended by its deadline frees its place under the per-key stream ca
     raw.close();
     await capped.close();
   }
+});
 });

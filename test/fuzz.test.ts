@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { Client } from "pg";
@@ -25,6 +25,10 @@ import { malformedRequest, type KeyChoice, type RawRequest } from "./support/fuz
 import { createRawClient, type RawClient, type RawResponse } from "./support/raw-client.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { TEST_STORE } from "./support/test-store.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/fuzz.test.ts", () => {
 
 const BATCH = 8;
 const RUNS = Number(process.env.NEXUS_FUZZ_RUNS ?? 1_250);
@@ -186,4 +190,5 @@ test(`${RUNS * BATCH} malformed requests: no Internal, no 500, no crash, databas
   await server.app.audit.flush();
   const denied = await server.app.store.listAuditEvents({ action: "request.denied" }, { pageSize: 1 });
   assert.equal(denied.items.length, 1, "denials of the fuzz run were audited");
+});
 });

@@ -4,7 +4,7 @@
  * and never an expired access token.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createClient, Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { StrategyType } from "../gen/nexus/v1/credential_pb.ts";
@@ -12,6 +12,10 @@ import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { credentialAad, encodeStoredSecret, type StoredSecret } from "../server/domain/stored-secret.ts";
 import type { OAuthSettings, ProviderProfile } from "../server/providers/profile.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/get-token.test.ts", () => {
 
 let server: TestServer;
 /** A valid (never contacted) OAuth profile: these tests hold tokens without refresh tokens. */
@@ -106,4 +110,5 @@ test("an expired access token without a refresh token is never served: the conne
   const connection = await server.app.store.findConnectionById(id);
   assert.equal(connection?.status, "expired");
   assert.equal(connection?.statusReason, "no_refresh_token");
+});
 });

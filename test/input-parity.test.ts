@@ -5,7 +5,7 @@
  * reserved flag bits (0x80, 0x02, …) are protocol errors, never processed as messages.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CheckConnectionRequestSchema } from "../gen/nexus/v1/connections_pb.ts";
 import { WatchCredentialsRequestSchema } from "../gen/nexus/v1/tokens_pb.ts";
@@ -14,6 +14,10 @@ import { callOver, PROTOCOLS, type CallSpec } from "./support/protocol-calls.ts"
 import { createRawClient, type RawClient } from "./support/raw-client.ts";
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
 import { envelope, outcomeOf, rawProto } from "./support/wire-outcome.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/input-parity.test.ts", () => {
 
 let server: TestServer;
 let client: RawClient;
@@ -137,4 +141,5 @@ test("envelopes with reserved flag bits are protocol errors on gRPC, gRPC-Web an
       assert.deepEqual([outcome.code, outcome.reason], ["invalid_argument", "MALFORMED_REQUEST"], `${send.label} flags 0x${flags.toString(16)}`);
     }
   }
+});
 });

@@ -20,6 +20,10 @@ import { reportFigure, startRefreshRig, type RefreshRig } from "./support/refres
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
 import { TEST_STORE } from "./support/test-store.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/key-revocation-streams.test.ts", () => {
+
 type Protocol = "grpc" | "grpc-web" | "connect";
 
 let rig: RefreshRig;
@@ -269,4 +273,5 @@ describe("across replicas (PostgreSQL LISTEN/NOTIFY)", { skip: TEST_STORE !== "p
       await replicaB.close();
     }
   });
+});
 });

@@ -13,6 +13,10 @@ import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.ts";
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/limits.test.ts", () => {
+
 const METRICS_TOKEN = "metrics-token-0123456789abcdef";
 const APP_ORIGIN = "https://app.example.com";
 let server: TestServer;
@@ -235,4 +239,5 @@ describe("client addresses behind a trusted proxy", () => {
     assert.deepEqual(reads.map((r) => r.clientAddress).sort(), ["127.0.0.1", "203.0.113.5"]);
     assert.ok((await allAudit()).every((r) => r.clientAddress !== "6.6.6.6"), "a spoofed address header never lands in the audit log");
   });
+});
 });

@@ -12,6 +12,10 @@ import { ConnectionStatus } from "../gen/nexus/v1/status_pb.ts";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/protocols.test.ts", () => {
+
 let server: TestServer;
 let activeId: string;
 let pendingId: string;
@@ -154,4 +158,5 @@ describe("plain HTTP: Connect JSON, Connect GET and REST agree", () => {
     assert.equal(req.status, 404, "no provider named google is configured");
     assert.equal(((await req.json()) as { code: string }).code, "not_found");
   });
+});
 });

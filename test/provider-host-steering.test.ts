@@ -22,6 +22,10 @@ import { postJson, requestConnection } from "./support/consent-fixtures.ts";
 import { startOidcProvider, type TestOidcProvider } from "./support/oidc-provider.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/provider-host-steering.test.ts", () => {
+
 const RETURN_URL = "http://localhost:3000/done";
 
 /** A server that answers like an identity provider and records every request it gets. */
@@ -252,4 +256,5 @@ describe("an agent key cannot send the client secret to a host of its choosing",
     const logs = server.logs();
     for (const value of secrets) assert.ok(!logs.includes(value), "a secret value is logged");
   });
+});
 });

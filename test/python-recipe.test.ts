@@ -10,10 +10,14 @@ import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createKeyProvider, secretValue, seedConnection } from "./support/access-fixtures.ts";
 import { createScratchCheckout, fillPlaceholders, readmeShellBlocks, REPO } from "./support/readme-blocks.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/python-recipe.test.ts", () => {
 
 const PATH = process.env.PATH ?? "";
 
@@ -79,4 +83,5 @@ test("the README's buf managed-mode template sets the Java package the README na
   const tokens = join(checkout.path, "gen-java/com/example/gen/nexus/v1/TokensProto.java");
   assert.ok(existsSync(tokens), "Java classes under com.example.gen");
   assert.match(readFileSync(tokens, "utf8"), /^package com\.example\.gen\.nexus\.v1;/m);
+});
 });

@@ -8,10 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createKeyProvider, secretValue, seedConnection } from "./support/access-fixtures.ts";
 import { createScratchCheckout, fillPlaceholders, readmeShellBlocks, REPO, type ReadmeBlock } from "./support/readme-blocks.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/readme-commands.test.ts", () => {
 
 const SERVER_COMMAND = /\bcurl\b|\bbuf curl\b|npm run nexus/;
 // A failing HTTP status fails the command (as `curl -f` would), keeping the response body visible.
@@ -98,3 +102,4 @@ function runBlock(block: ReadmeBlock): Promise<{ ok: boolean; reason: string; st
     });
   });
 }
+});

@@ -6,13 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { createFileRegistry, fromBinary, toJson, type Registry } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { encodeRetryInfo } from "../server/rpc/interceptors/rate-limit-interceptor.ts";
 import { REPO } from "./support/readme-blocks.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/reflection-error-details.test.ts", () => {
 
 const BUF = `${REPO}/node_modules/.bin/buf`;
 let server: TestServer;
@@ -75,4 +79,5 @@ test("google.rpc.RetryInfo, sent on rate limits, decodes with the files reflecti
   const schema = registry.getMessage("google.rpc.RetryInfo");
   assert.ok(schema);
   assert.deepEqual(toJson(schema, fromBinary(schema, encodeRetryInfo(1_500)), { registry }), { retryDelay: "1.500s" });
+});
 });

@@ -14,6 +14,10 @@ import { reportFigure, startRefreshRig, storedTokens, summarize, untilExpiring, 
 import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
 import { TEST_STORE } from "./support/test-store.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/refresh-stampede.test.ts", () => {
+
 const CALLS = 200;
 
 let rig: RefreshRig;
@@ -88,4 +92,5 @@ describe("three server processes on one PostgreSQL database", { skip: TEST_STORE
     reportFigure(t, "stampede, 3 processes", { calls: CALLS, ...provider, wallMs: outcome.wallMs, perCallMs: summarize(outcome.results.map((r) => r.ms)) });
     for (const replica of replicas) assert.doesNotMatch(replica.output(), /"level":(50|60)/, "no replica logged an error");
   });
+});
 });

@@ -6,9 +6,13 @@
  * loop (refresh on read). Runs on the test backend (SQLite, or PostgreSQL through LISTEN/NOTIFY).
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { watchRaw, watchTyped, type CredentialWatcher, type WatchRecord } from "./support/credential-watchers.ts";
 import { reportFigure, sleep, startRefreshRig, storedTokens, summarize, type RefreshRig } from "./support/refresh-rig.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/refresh-watch.test.ts", () => {
 
 let rig: RefreshRig;
 before(async () => {
@@ -91,4 +95,5 @@ test("watchers see every refresh once and in order, before the old token expires
   }
   assert.equal(await typed.ended, "canceled");
   assert.equal(await raw.ended, "canceled");
+});
 });

@@ -3,12 +3,16 @@
  * endpoint, the stored secrets are deleted, the connection is revoked for good, and GetToken refuses.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createOAuthClient } from "../server/oauth/oauth-client.ts";
 import { classifyTokenFailure } from "../server/oauth/token-failure.ts";
 import { createProviderDirectory } from "../server/providers/provider-directory.ts";
 import { getJson, postJson } from "./support/consent-fixtures.ts";
 import { startConsentRig, type ConsentRig } from "./support/consent-rig.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/revoke-connection.test.ts", () => {
 
 let rig: ConsentRig;
 before(async () => {
@@ -64,4 +68,5 @@ test("revoking an unknown connection is NotFound", async () => {
   const answer = await postJson<{ code: string }>(rig.server, "/v1/connections/conn_nope:revoke", {});
   assert.equal(answer.status, 404);
   assert.equal(answer.body.code, "not_found");
+});
 });

@@ -5,10 +5,14 @@
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createKeyProvider, PROVIDER } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { TEST_STORE } from "./support/test-store.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/robustness.test.ts", () => {
 
 let server: TestServer;
 before(async () => {
@@ -117,4 +121,5 @@ test("text with U+0000 in lookups, filters and new rows → a 4xx (PostgreSQL: i
   }
   assert.ok(!server.logs().includes('"level":50'), "nothing logged as an error");
   await assertStillServing();
+});
 });

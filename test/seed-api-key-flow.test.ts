@@ -4,8 +4,12 @@
  * return_url, then check the connection and fetch the credential payload.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/seed-api-key-flow.test.ts", () => {
 
 let server: TestServer;
 before(async () => {
@@ -91,4 +95,5 @@ test("api_key provider: request-connection → hosted form → status=success �
   });
   assert.equal(replay.status, 410, "the form is single use");
   assert.doesNotMatch(server.logs(), /sk-acme-0123456789|sk-other/);
+});
 });

@@ -5,10 +5,14 @@
  * applies the credential (the provider's userinfo endpoint accepts it).
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { applyCredential, createNexusClient, isNotFound } from "nexus/client";
 import { ConnectionStatus } from "../gen/nexus/v1/status_pb.ts";
 import { RETURN_URL, startConsentRig, type ConsentRig } from "./support/consent-rig.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/seed-typed-client.test.ts", () => {
 
 let rig: ConsentRig;
 before(async () => {
@@ -56,4 +60,5 @@ for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
 
 test("no secret reached the logs", () => {
   rig.assertNoSecretsLogged();
+});
 });

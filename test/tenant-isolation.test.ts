@@ -4,13 +4,17 @@
  * and REST all answer NotFound, nothing about the connection changes, and A's secret never appears.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { createKeyProvider, PROVIDER, secretValue, seedConnection, TENANT_A, TENANT_B } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/tenant-isolation.test.ts", () => {
 
 let server: TestServer;
 let connA: string;
@@ -133,4 +137,5 @@ test("an admin reads any tenant's connection by id but must name the tenant to l
   assert.equal((await admin.listConnections({ tenantId: TENANT_A })).connections.length, 1);
   assert.equal(await codeOf(admin.getConnection({ connectionId: "conn_nope" })), Code.NotFound);
   assert.equal(await codeOf(admin.requestConnection({ userId: "u", providerName: PROVIDER, returnUrl: "http://localhost:3000/x" })), Code.InvalidArgument);
+});
 });

@@ -6,9 +6,13 @@
  * refreshes (RefreshConnection) make new versions.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { watchRaw, watchTyped } from "./support/credential-watchers.ts";
 import { reportFigure, sleep, startRefreshRig, summarize, type RefreshRig } from "./support/refresh-rig.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/watch-resume.test.ts", () => {
 
 let rig: RefreshRig;
 let connectionId: string;
@@ -78,4 +82,5 @@ test("an idle stream carries heartbeats (gRPC and HTTP/1.1), and no credential i
     typed.stop();
     raw.stop();
   }
+});
 });

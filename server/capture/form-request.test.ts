@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { FormRequestError, readFormRequest } from "./form-request.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/capture/form-request.test.ts", () => {
 
 let server: http.Server;
 let port = 0;
@@ -74,4 +78,5 @@ test("the origin comes from Origin, or from Referer only when Origin is absent",
   assert.equal((await postChunked(["a=1"], { ...ct, origin: "https://evil.example", referer: `${ORIGIN}/` })).status, 403);
   assert.equal((await postChunked(["a=1"], { ...ct, referer: "not a url" })).status, 403);
   assert.equal((await postChunked(["a=1"], { ...ct, origin: `${ORIGIN}:443` })).status, 403, "origins compare exactly");
+});
 });

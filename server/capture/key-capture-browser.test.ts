@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { chromium, type Browser } from "playwright-core";
 import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
 import { acmeProfile, startCaptureFixture, type CaptureFixture } from "./capture-fixture.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/capture/key-capture-browser.test.ts", () => {
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = "/tmp/capture-form.png";
@@ -76,4 +80,5 @@ test("a user fills the form in Chromium and lands back on the app", { skip: !fs.
   assert.ok(stored);
   const secret = decodeStoredSecret(fx.vault.open(stored.secret, credentialAad(connection.id, stored.version)));
   assert.deepEqual(secret, { kind: "fields", fields: { api_key: "sk_browser_9f8e7d", region: "eu", account: "research" } });
+});
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { describe, after, before, beforeEach, test } from "node:test";
 import { pino } from "pino";
 import {
   ConnectionNotUsableError,
@@ -21,6 +21,10 @@ import { createTempDataDir, type TempDir } from "../../test/support/temp-data-di
 import { createConsentFlow, type ConsentFlow, type KeyCaptureStarter } from "./consent-flow.ts";
 import { createConsentStates } from "./consent-states.ts";
 import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "./return-url-policy.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/consent/consent-flow.test.ts", () => {
 
 const RETURN = "http://localhost:3000/done";
 const T = "t1";
@@ -255,4 +259,5 @@ test("callback: success seals the token set as credential version 1 and activate
   assert.equal(connection.credentialVersion, 1);
   const replay = await flow.handleCallback(new URLSearchParams({ code: "c", state }));
   assert.ok("page" in replay, "single use");
+});
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/store.ts";
 import { generateKeyringText, parseKeyring } from "../vault/keyring.ts";
@@ -7,6 +7,10 @@ import { createVault } from "../vault/vault.ts";
 import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
 import { createConsentStates, hashState } from "./consent-states.ts";
 import { buildReturnRedirect } from "./return-redirect.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/consent/consent-states.test.ts", () => {
 
 let dir: TempDir;
 let store: Store;
@@ -53,4 +57,5 @@ test("return redirects merge the outcome into the existing query", () => {
     buildReturnRedirect("http://localhost/cb#frag", { status: "error", error: "access_denied", connectionId: "c" }),
     "http://localhost/cb?status=error&connection_id=c&error=access_denied#frag",
   );
+});
 });

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { pino } from "pino";
 import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/store.ts";
 import { createStaleConsentSweeper } from "./expire-stale-consents.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/maintenance/expire-stale-consents.test.ts", () => {
 
 let dir: TempDir;
 let store: Store;
@@ -33,4 +37,5 @@ test("pending connections past the consent window become expired; others are lef
   assert.equal((await store.getConnection("t", recent.id)).status, "pending");
   assert.equal((await store.getConnection("t", active.id)).status, "active");
   assert.equal(await sweeper.runOnce(), 0, "nothing twice");
+});
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Client, ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
@@ -11,6 +11,10 @@ import {
 } from "../../gen/grpc/health/v1/health_pb.ts";
 import { createHealthService } from "./health-service.ts";
 import type { HealthService } from "./health-service.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/reflection/health-service.test.ts", () => {
 
 interface Fixture {
   health: HealthService;
@@ -134,4 +138,5 @@ test("shutdown sends NOT_SERVING, ends Watch streams and freezes the table", opt
     late.push(response.status);
   }
   assert.deepEqual(late, [Status.NOT_SERVING]);
+});
 });

@@ -4,7 +4,7 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterEach, beforeEach, test } from "node:test";
+import { describe, afterEach, beforeEach, test } from "node:test";
 import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -23,6 +23,10 @@ import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { createHealthService } from "./health-service.ts";
 import { createReflectionService } from "./reflection-service.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/reflection/reflection-service.test.ts", () => {
 
 const BUF = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));
 const execFileAsync = promisify(execFile);
@@ -230,4 +234,5 @@ test("files no service imports (error details) resolve too, with their imports",
   assert.deepEqual(filesOf(info).map((f) => f.name), ["nexus/v1/errors.proto", "nexus/v1/status.proto"]);
   assert.equal(filesOf(reason)[0]?.name, "nexus/v1/errors.proto");
   assert.equal(unknown?.messageResponse.case, "errorResponse");
+});
 });

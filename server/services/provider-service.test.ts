@@ -11,6 +11,10 @@ import { AuthType, ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { StrategyType } from "../../gen/nexus/v1/credential_pb.ts";
 import { startServer, type TestServer } from "../../test/support/start-server.ts";
 
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/services/provider-service.test.ts", () => {
+
 const SECRET = "very-secret-client-value-91c2";
 const ROTATED = "rotated-secret-value-04be";
 const json = { "content-type": "application/json" };
@@ -193,4 +197,5 @@ describe("ProviderService over Connect", () => {
     assert.equal(err.findDetails(ErrorInfoSchema)[0]?.reason, ErrorReason.INVALID_FIELD);
     assert.equal(err.findDetails(ErrorInfoSchema)[0]?.field, "name");
   });
+});
 });

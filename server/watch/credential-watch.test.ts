@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
@@ -8,6 +8,10 @@ import type { UsageCredential } from "../tokens/usage-credential.ts";
 import { createCredentialWatch, type CredentialWatchEvent } from "./credential-watch.ts";
 import { createPublishingStore } from "./publishing-store.ts";
 import { createWatchHub } from "./watch-hub.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("server/watch/credential-watch.test.ts", () => {
 
 let dir: TempDir;
 let base: Store;
@@ -67,4 +71,5 @@ test("watchers share reads per event, yet a read older than the announced versio
   }
   assert.ok(reads - afterStart <= 4, `reads were shared across the 3 watchers (${reads - afterStart} for 2 events)`);
   hub.close();
+});
 });
