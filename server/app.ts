@@ -117,6 +117,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const baseStore = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    queryTimeoutMs: config.databaseQueryTimeoutMs,
     onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "database connection failed"),
   });
 
@@ -145,6 +146,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
           },
           onKeyRevoked: (keyId) => access.keyRevoked(keyId),
           originId: replicaId,
+          queryTimeoutMs: config.databaseQueryTimeoutMs,
           logger,
           random: Math.random,
         });

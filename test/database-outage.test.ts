@@ -5,7 +5,10 @@
  * agents keep calling. The shared PostgreSQL itself is never stopped. Under the outage: no replica
  * exits, every call answers Unavailable (never Internal), /readyz says 503. After restore: LISTEN
  * reconnects and a watcher opened before the outage on each replica receives a version written
- * elsewhere, and the audit log holds a row for every credential handed out.
+ * elsewhere, and the audit log holds a row for every credential handed out. A second test stages a
+ * silent network partition instead (the proxy black-holes: no reset, no FIN): calls still answer
+ * Unavailable after the query timeout instead of hanging, a replica stopped during it exits, and
+ * after the partition heals the watcher is served again.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -197,6 +200,74 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
     } finally {
       stopLoad = true;
       for (const w of watchers) w.stop();
+      await Promise.all(replicas.map((r) => r.stop()));
+      await proxy.close();
+      await rig.close();
+    }
+  });
+
+  test("a silent partition: calls answer Unavailable within the query timeout, SIGTERM still exits, the watcher resumes after", { timeout: 300_000 }, async (t) => {
+    const rig = await startRefreshRig({ rotate: true, accessTtlSeconds: 3600 });
+    const databaseUrl = rig.replicaEnv.DATABASE_URL!;
+    const target = new URL(databaseUrl);
+    const proxy: TcpProxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const replicas: ReplicaProcess[] = [];
+    let watcher: CredentialWatcher | undefined;
+    try {
+      const connectionId = await rig.connect("partition-1");
+      // Default database timeouts (NEXUS_DATABASE_QUERY_TIMEOUT_MS 5 s): the point is what they bound.
+      for (let i = 0; i < 2; i += 1) replicas.push(await spawnReplica({ ...rig.replicaEnv, DATABASE_URL: proxy.rewrite(databaseUrl) }));
+      const [serving, stopped] = replicas as [ReplicaProcess, ReplicaProcess];
+      watcher = watchTyped({ baseUrl: serving.baseUrl, apiKey: rig.server.agentKey }, connectionId);
+      await watcher.next((e) => e.type === "credential", 30_000);
+      const clients = replicas.map((r) => createClient(TokenService, createGrpcTransport({ baseUrl: r.baseUrl, interceptors: [rig.server.bearer()] })));
+      for (const client of clients) await client.getToken({ connectionId });
+
+      proxy.blackhole();
+      // A hang ends at this client deadline as deadline_exceeded, which fails the assertions below.
+      const call = async (client: (typeof clients)[number]) => {
+        const startedMs = Date.now();
+        try {
+          await client.getToken({ connectionId }, { timeoutMs: 45_000 });
+          return { code: "ok", ms: Date.now() - startedMs };
+        } catch (error) {
+          const err = ConnectError.from(error);
+          return { code: connectCode(err.code), reason: err.findDetails(ErrorInfoSchema)[0]?.reason, ms: Date.now() - startedMs };
+        }
+      };
+      // Two rounds of three concurrent calls per replica: the first meets partitioned pooled
+      // connections (no answer: query timeout), the second new ones (accepted, never answered: connect timeout).
+      const rounds = [];
+      for (let round = 0; round < 2; round += 1) rounds.push(...(await Promise.all(clients.flatMap((client) => [call(client), call(client), call(client)]))));
+      const ready = await Promise.all(replicas.map(async (r) => (await fetch(`${r.baseUrl}/readyz`, { signal: AbortSignal.timeout(45_000) })).status));
+      reportFigure(t, "silent partition, calls (code, ms)", rounds.map((c) => `${c.code} ${c.ms}`));
+
+      // Stopping a replica during the partition: shutdown must not wait for answers that never come.
+      const stopStartedMs = Date.now();
+      const exitCode = await Promise.race([stopped.kill("SIGTERM"), sleep(120_000).then(() => "still running after 120 s")]);
+      reportFigure(t, "silent partition, SIGTERM to exit (ms)", Date.now() - stopStartedMs);
+
+      const healedAtMs = Date.now();
+      await proxy.restore();
+      const refreshed = await rig.tokens.refreshConnection({ connectionId });
+      const version = Number(refreshed.credential!.version);
+      const heard = await watcher.next((e) => e.type === "credential" && e.version! >= version, 60_000);
+      reportFigure(t, "silent partition, heal to watcher served (ms)", heard.atMs - healedAtMs);
+      await until(async () => (await call(clients[0]!)).code === "ok", 60_000, "a token served after the partition");
+
+      assert.deepEqual(
+        rounds.map((c) => [c.code, c.reason]),
+        rounds.map(() => ["unavailable", ErrorReason.STORE_UNAVAILABLE]),
+        "every call during the partition answered unavailable / STORE_UNAVAILABLE",
+      );
+      assert.deepEqual(ready, [503, 503], "/readyz reports 503 during the partition");
+      assert.equal(exitCode, 0, "a replica stopped during the partition exits cleanly");
+      assert.equal(serving.hasExited(), false, "the other replica runs on");
+      for (const r of replicas) assert.doesNotMatch(r.output(), /Unhandled|uncaught/i);
+      assert.equal(await Promise.race([watcher.ended, sleep(0).then(() => "open")]), "open", "the watcher stayed open");
+    } finally {
+      watcher?.stop();
+      await proxy.restore();
       await Promise.all(replicas.map((r) => r.stop()));
       await proxy.close();
       await rig.close();

@@ -23,6 +23,11 @@ export interface Config {
    * replicas may share it; otherwise SQLite in dataDir. May hold a password: never log it.
    */
   databaseUrl: string | undefined;
+  /**
+   * Longest wait for a PostgreSQL query's answer, ms (the server cancels the statement 1 s earlier):
+   * a silent database answers `unavailable` after this instead of hanging.
+   */
+  databaseQueryTimeoutMs: number;
   /** Base URL at which browsers and agents reach this server (used in authUrl and callbacks). */
   publicUrl: string | undefined;
   /** pino log level. */
@@ -110,6 +115,7 @@ const envSchema = z.object({
     .string()
     .refine((v) => /^postgres(ql)?:\/\/./.test(v), "DATABASE_URL must be a postgres:// or postgresql:// URL")
     .optional(),
+  NEXUS_DATABASE_QUERY_TIMEOUT_MS: integer("NEXUS_DATABASE_QUERY_TIMEOUT_MS", 1000, 600_000).optional(),
   NEXUS_PUBLIC_URL: z
     .url({ protocol: /^https?$/, message: "NEXUS_PUBLIC_URL must be an absolute http(s) URL" })
     .optional(),
@@ -199,6 +205,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     host: e.NEXUS_HOST ?? "127.0.0.1",
     dataDir: path.resolve(cwd, e.NEXUS_DATA_DIR ?? "data"),
     databaseUrl: e.DATABASE_URL,
+    databaseQueryTimeoutMs: e.NEXUS_DATABASE_QUERY_TIMEOUT_MS ?? 5_000,
     publicUrl: e.NEXUS_PUBLIC_URL?.replace(/\/+$/, ""),
     logLevel: e.NEXUS_LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,

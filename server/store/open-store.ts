@@ -11,13 +11,15 @@ export interface StoreLocation {
   dataDir: string;
   /** Told about failures of idle pooled PostgreSQL connections (which would crash the process if unhandled). */
   onPoolError?: (err: Error) => void;
+  /** Longest wait for a PostgreSQL query's answer, ms. Default 5000. */
+  queryTimeoutMs?: number;
 }
 
 /** Opens (and migrates) the store. */
 export async function openStore(location: StoreLocation): Promise<Store> {
   if (location.databaseUrl !== undefined) {
     const { createPostgresStore } = await import("./postgres/store.ts");
-    return createPostgresStore({ connectionString: location.databaseUrl, onPoolError: location.onPoolError });
+    return createPostgresStore({ connectionString: location.databaseUrl, onPoolError: location.onPoolError, queryTimeoutMs: location.queryTimeoutMs });
   }
   const { createSqliteStore } = await import("./sqlite/store.ts");
   return createSqliteStore({ dataDir: location.dataDir });

@@ -1,7 +1,8 @@
 /**
  * Tests of the LISTEN/NOTIFY bridge on a real PostgreSQL: two bridges (two "replicas") on one
  * database exchange events, local delivery happens once, payloads carry ids and versions only, and
- * a LISTEN connection killed by pg_terminate_backend reconnects and makes watchers resync.
+ * a LISTEN connection killed by pg_terminate_backend — or silenced by a network partition —
+ * reconnects and makes watchers resync.
  * Needs NEXUS_TEST_DATABASE_URL (default: local postgres); fails instead of skipping when CI is set.
  */
 import assert from "node:assert/strict";
@@ -30,8 +31,8 @@ function reader(iterator: AsyncIterator<WatchEvent>): (ms: number) => Promise<Wa
   };
 }
 
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+async function waitFor(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
   while (!condition()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -183,6 +184,47 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     } finally {
       await bridge.close();
       hub.close();
+      await proxy.close();
+    }
+  });
+
+  it("a silent partition is noticed within a few seconds by default, the bridge listens again after it heals, and close never hangs", async (t) => {
+    if (!database) throw new Error("no test database");
+    const target = new URL(database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const hubs = [createWatchHub({ heartbeatMs: 0 }), createWatchHub({ heartbeatMs: 0 })];
+    // Default liveness and reconnect settings: the point is what they notice.
+    const [bridge, closing] = hubs.map((hub, i) =>
+      createPgNotifyBridge({
+        connectionString: proxy.rewrite(database!.url),
+        hub,
+        originId: `replica-p${i}`,
+        logger: createLogger({ level: "silent" }),
+        random: () => 0.5,
+      }),
+    ) as [PgNotifyBridge, PgNotifyBridge];
+    const watcher = reader(hubs[0]!.subscribe("conn_p", signal));
+    try {
+      await bridge.start();
+      await closing.start();
+      await closing.publish({ connectionId: "conn_q", type: "credential", version: 1 });
+      proxy.blackhole();
+      const startedMs = Date.now();
+      // Generous for a loaded machine; the old 30 s liveness period (45 s to notice) fails it.
+      await waitFor(() => !bridge.isListening(), "the silent LISTEN connection to be noticed", 20_000);
+      t.diagnostic(`silent LISTEN connection noticed after ${Date.now() - startedMs} ms`);
+      // Its LISTEN and NOTIFY connections sit in the partition: closing must not wait for their goodbyes.
+      let isClosed = false;
+      const closed = closing.close().then(() => (isClosed = true));
+      await waitFor(() => isClosed, "close during the partition", 30_000);
+      await closed;
+      await proxy.restore();
+      await waitFor(() => bridge.isListening(), "the bridge to listen again", 30_000);
+      assert.deepEqual(await watcher(5_000), { type: "resync" });
+    } finally {
+      await bridge.close();
+      await closing.close();
+      for (const hub of hubs) hub.close();
       await proxy.close();
     }
   });

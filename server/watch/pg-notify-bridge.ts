@@ -3,7 +3,9 @@
  * once and NOTIFYs the other replicas with our origin id (our own notifications are skipped on
  * arrival, so local watchers neither wait for the database nor see an event twice). One dedicated
  * `pg.Client` LISTENs; when it drops it reconnects with backoff and then tells every local watcher
- * to resync, since notifications sent meanwhile are lost. Payloads are ids and versions, no secrets.
+ * to resync, since notifications sent meanwhile are lost. A silent partition sends no reset, so a
+ * liveness query every 2 s (answer within 2 s) notices it; every wait (connect, query, close) is
+ * bounded as in the store's pool. Payloads are ids and versions, no secrets.
  * API key revocations travel on the same channel (`announceKeyRevoked`), so a key revoked on one
  * replica ends its streams on every replica.
  */
@@ -12,6 +14,7 @@ import { Client, Pool, type Notification } from "pg";
 import { isConnectionStatus } from "../domain/connection-status.ts";
 import type { Logger } from "../logging/logger.ts";
 import { retryDelayMs, type BackoffOptions } from "../refresh/backoff.ts";
+import { boundedClientConfig, settlesWithin, trackedSockets } from "../store/postgres/store-pool.ts";
 import type { ConnectionEvent, WatchHub } from "./watch-hub.ts";
 
 /** Default channel name. */
@@ -22,6 +25,9 @@ const MAX_PAYLOAD_BYTES = 7_900;
 
 /** Longest wait for a new connection: a black-holed database costs seconds, then the next attempt. */
 const CONNECT_TIMEOUT_MS = 5_000;
+
+/** At close, how long connections get to say goodbye before their sockets are destroyed, ms. */
+const CLOSE_GRACE_MS = 2_000;
 
 /** An API key event as published: the key was revoked, so its open streams must end everywhere. */
 export interface ApiKeyRevokedEvent {
@@ -45,8 +51,13 @@ export interface PgNotifyBridgeOptions {
   channel?: string;
   /** Reconnect delays; defaults base 250 ms, max 2 s (back within 2 s of the database), min 50 ms. */
   reconnect?: BackoffOptions;
-  /** Period of the LISTEN connection's liveness query, ms (finds silent drops); 0 off. Default 30 s. */
+  /**
+   * Pause between liveness queries on the LISTEN connection, and the longest wait for each answer,
+   * ms: a silent drop is noticed within twice this. 0 off. Default 2000.
+   */
   healthCheckMs?: number;
+  /** Longest wait for a NOTIFY or LISTEN answer, ms. Default 5000. */
+  queryTimeoutMs?: number;
   /** Waits `ms`, rejecting when `signal` aborts. Default node:timers/promises setTimeout. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -71,10 +82,13 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
   const channel = options.channel ?? DEFAULT_NOTIFY_CHANNEL;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`notify channel "${channel}" is not a lower-case SQL identifier`);
   const reconnect = { baseMs: 250, maxMs: 2_000, minMs: 50, ...options.reconnect };
-  const healthCheckMs = options.healthCheckMs ?? 30_000;
+  const healthCheckMs = options.healthCheckMs ?? 2_000;
+  const bounds = boundedClientConfig({ connectionString: options.connectionString, connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: options.queryTimeoutMs });
+  // Every socket either connection uses: what a partition leaves open is destroyed at close.
+  const sockets = trackedSockets();
   const sleep = options.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }));
   const stopping = new AbortController();
-  const notifier = new Pool({ connectionString: options.connectionString, max: 2, application_name: "nexus-notify", connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const notifier = new Pool({ ...bounds, max: 2, application_name: "nexus-notify", stream: sockets.stream });
   const onNotifierError = (error: Error) => logger.warn({ err: error }, "notify connection failed");
   notifier.on("error", onNotifierError);
   // pg-pool only listens on idle clients; one that drops while checked out would crash the process.
@@ -82,6 +96,7 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
   let listener: Client | undefined;
   let reconnecting: Promise<void> | undefined;
   let health: NodeJS.Timeout | undefined;
+  let isHealthCheckOn = false;
   let closing: Promise<void> | undefined;
 
   const onNotification = (message: Notification) => {
@@ -97,12 +112,7 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
   };
 
   async function connectListener(): Promise<void> {
-    const client = new Client({
-      connectionString: options.connectionString,
-      keepAlive: true,
-      application_name: "nexus-listen",
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    });
+    const client = new Client({ ...bounds, application_name: "nexus-listen", stream: sockets.stream });
     // Whichever comes first (error, end) marks this client dead; later events of a dead client are ignored.
     const onLost = (error?: Error) => lost(client, error);
     client.on("error", onLost);
@@ -152,16 +162,22 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
     }
   }
 
-  function startHealthCheck(): void {
-    if (healthCheckMs <= 0) return;
-    health = setInterval(() => {
+  /** One liveness query at a time, `healthCheckMs` apart; no answer within `healthCheckMs` is a loss. */
+  function scheduleHealthCheck(): void {
+    if (healthCheckMs <= 0 || stopping.signal.aborted) return;
+    isHealthCheckOn = true;
+    health = setTimeout(() => {
       const client = listener;
-      if (!client) return;
-      const timeout = AbortSignal.timeout(healthCheckMs / 2);
-      Promise.race([
-        client.query("select 1"),
-        new Promise((_, reject) => timeout.addEventListener("abort", () => reject(new Error("liveness query timed out")))),
-      ]).catch((error: unknown) => lost(client, error instanceof Error ? error : new Error(String(error))));
+      if (!client) return scheduleHealthCheck();
+      // A query still active when given up on makes lost()'s end() destroy the socket, not wait on it.
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("liveness query timed out")), healthCheckMs)));
+      Promise.race([client.query("select 1"), silent])
+        .catch((error: unknown) => lost(client, error instanceof Error ? error : new Error(String(error))))
+        .finally(() => {
+          clearTimeout(timer);
+          scheduleHealthCheck();
+        });
     }, healthCheckMs);
     health.unref();
   }
@@ -183,7 +199,7 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
   return {
     async start() {
       await connectListener();
-      startHealthCheck();
+      if (!isHealthCheckOn) scheduleHealthCheck();
     },
 
     async publish(event) {
@@ -198,12 +214,16 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
     close() {
       closing ??= (async () => {
         stopping.abort();
-        if (health) clearInterval(health);
+        if (health) clearTimeout(health);
         await reconnecting;
         const client = listener;
         listener = undefined;
-        await client?.end();
-        await notifier.end();
+        // A partitioned database never answers the goodbye: after the grace, destroy the sockets.
+        const ended = Promise.all([client?.end(), notifier.end()]);
+        if (!(await settlesWithin(ended, CLOSE_GRACE_MS))) {
+          sockets.destroyAll();
+          await settlesWithin(ended, CLOSE_GRACE_MS);
+        }
       })();
       return closing;
     },

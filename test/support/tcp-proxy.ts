@@ -2,6 +2,8 @@
  * A TCP proxy in front of PostgreSQL for outage tests: replicas connect to it instead of the shared
  * server, so a test can stage a database outage (every connection cut, new ones refused) without
  * stopping PostgreSQL, which other engineers' tests use. `restore` listens again on the same port.
+ * `blackhole` stages a silent network partition instead: nothing is cut or reset, bytes (a FIN too)
+ * just stop arriving in either direction, and new connections are accepted but never answered.
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
@@ -17,7 +19,12 @@ export interface TcpProxy {
    * destroys every proxied connection.
    */
   outage(before?: (upstreamPorts: number[]) => Promise<void>): Promise<void>;
-  /** Listens again on the same port. */
+  /**
+   * A silent partition: open connections stop forwarding (what was sent waits, as TCP retransmits
+   * it), new ones are accepted and then hear nothing. No socket is closed or reset.
+   */
+  blackhole(): void;
+  /** Ends an outage (listens again on the same port) or a blackhole (forwarding resumes). */
   restore(): Promise<void>;
   /** Connections accepted so far. */
   accepted(): number;
@@ -28,10 +35,15 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   const upstreams = new Set<Socket>();
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let acceptedCount = 0;
+  let isBlackholed = false;
   const onConnection = (client: Socket) => {
     acceptedCount += 1;
     const upstream = createConnection(target);
+    const pair = { client, upstream };
+    pairs.add(pair);
+    client.on("close", () => pairs.delete(pair));
     upstreams.add(upstream);
     upstream.on("close", () => upstreams.delete(upstream));
     for (const socket of [client, upstream]) {
@@ -43,8 +55,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (isBlackholed) hold(pair);
+    else flow(pair);
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   };
@@ -68,7 +80,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       for (const socket of sockets) socket.destroy();
       await closed;
     },
+    blackhole() {
+      isBlackholed = true;
+      for (const pair of pairs) hold(pair);
+    },
     async restore() {
+      if (isBlackholed) {
+        isBlackholed = false;
+        for (const pair of pairs) flow(pair);
+      }
       if (isListening) return;
       server = createServer(onConnection);
       await listen(server, port);
@@ -81,6 +101,20 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       isListening = false;
     },
   };
+}
+
+/** Forwards both ways (again). */
+function flow({ client, upstream }: { client: Socket; upstream: Socket }): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
+/** Stops reading both sides: data and FINs stay in the kernel, unseen, as with a dropped link. */
+function hold({ client, upstream }: { client: Socket; upstream: Socket }): void {
+  client.unpipe(upstream);
+  upstream.unpipe(client);
+  client.pause();
+  upstream.pause();
 }
 
 function listen(server: Server, port: number): Promise<void> {

@@ -13,6 +13,9 @@ test("connection failures are outages; ordinary query failures are not", () => {
   assert.match(outageReason(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }))!, /ECONNRESET/);
   assert.equal(outageReason(new Error("Connection terminated unexpectedly")), "connection lost");
   assert.equal(outageReason(new Error("timeout exceeded when trying to connect")), "connection lost");
+  assert.equal(outageReason(new Error("Connection terminated due to connection timeout")), "connection lost");
+  assert.equal(outageReason(new Error("Query read timeout")), "database did not answer in time");
+  assert.match(outageReason(dbError("57014", "canceling statement due to statement timeout"))!, /statement timeout/);
   for (const code of ["57P01", "57P02", "57P03", "08006", "08001", "53300"]) assert.ok(outageReason(dbError(code)), code);
   assert.ok(outageReason(dbError("55000", 'database "x" is not currently accepting connections')));
   for (const code of ["23505", "42P01", "40001", "22P02", "55000"]) assert.equal(outageReason(dbError(code)), undefined, code);

@@ -1,22 +1,29 @@
 /**
  * One Nexus server per SQLite data directory. Two servers on one directory would each create the
  * development keyring and the bootstrap admin key if missing, and each run its own refresh schedule
- * and watch hub that the other never hears of, so the second is refused. The lock is a file created
- * with O_EXCL (atomic in the OS: of two starting processes exactly one creates it) holding the
- * owner's PID; a lock whose PID no longer runs (a crash, kill -9) is stale and taken over.
+ * and watch hub that the other never hears of, so the second is refused. The lock is one the OS
+ * releases when its process dies (kill -9, crash, container restart): SQLite's exclusive file lock
+ * on `nexus.lock.db`, held for the process lifetime (`locking_mode=EXCLUSIVE`). No PID is trusted
+ * to decide anything, so a stale lock cannot be taken over twice and a reused PID cannot block a
+ * start. `nexus.lock` beside it only names the holder (PID, host, since) for the refusal message.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
 
-/** The lock file's name inside the data directory. */
+/** The file naming the holder (JSON: pid, host, since); informational only. */
 export const LOCK_FILE = "nexus.lock";
+
+/** The SQLite database whose exclusive lock is the data directory's lock. Never deleted (see release). */
+export const LOCK_DB_FILE = "nexus.lock.db";
 
 /** A held lock. */
 export interface DataDirLock {
-  /** The lock file's path. */
+  /** The holder file's path. */
   readonly file: string;
-  /** Removes the lock file if it is still ours; safe to call twice. */
+  /** Gives the lock up (the last holder in this process closes it); safe to call twice. */
   release(): void;
 }
 
@@ -29,7 +36,7 @@ export class DataDirInUseError extends Error {
     super(
       `data directory ${dataDir} is in use by another Nexus process (${pid > 0 ? `PID ${pid}` : "starting now"}${sinceIso ? `, since ${sinceIso}` : ""}). ` +
         `One server per SQLite data directory: stop that process, or give this one another NEXUS_DATA_DIR ` +
-        `(several replicas need PostgreSQL: DATABASE_URL). If no such process runs, delete ${file}.`,
+        `(several replicas need PostgreSQL: DATABASE_URL).`,
     );
     this.pid = pid;
     this.file = file;
@@ -42,79 +49,73 @@ interface LockContent {
   since?: string;
 }
 
+/** Locks this process holds, by lock database path: a second app in one process (tests) shares it. */
+const held = new Map<string, { db: BetterSqlite3.Database; file: string; holders: number }>();
+
 /**
- * Takes the lock on `dataDir` (created if missing, mode 0700) for this process.
+ * Takes the lock on `dataDir` (created if missing, mode 0700) for this process; `pid` is what the
+ * holder file names (default this process).
  * @throws DataDirInUseError when another running process holds it.
  */
-export function lockDataDir(dataDir: string, options: { pid?: number; isAlive?: (pid: number) => boolean } = {}): DataDirLock {
-  const pid = options.pid ?? process.pid;
-  const isAlive = options.isAlive ?? isProcessAlive;
+export function lockDataDir(dataDir: string, options: { pid?: number } = {}): DataDirLock {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, LOCK_FILE);
-  const content: LockContent = { pid, host: hostname(), since: new Date().toISOString() };
-  // Two rounds: create; if a stale lock is in the way, remove it and create again. A process that
-  // wins the second create in between is then found alive and refuses us.
-  for (let round = 0; round < 2; round += 1) {
-    if (tryCreate(file, content)) return heldLock(file, pid);
-    const holder = readLock(file);
-    if (holder === undefined) {
-      // Just created by a process that has not written its PID yet: it wins. Older and still
-      // unreadable (a crash between create and write): nobody can prove a claim.
-      if (ageMs(file) < HALF_WRITTEN_GRACE_MS) throw new DataDirInUseError(dataDir, -1, file, undefined);
-      removeIfPresent(file);
-      continue;
-    }
-    // This process already holds it (a second app in the same process, as some tests build).
-    if (holder.pid === pid) return { file, release: () => {} };
-    if (holder.host === hostname() && isAlive(holder.pid)) throw new DataDirInUseError(dataDir, holder.pid, file, holder.since);
-    if (holder.host !== undefined && holder.host !== hostname()) {
-      // A directory shared across machines (network file system): the PID means nothing here.
-      throw new DataDirInUseError(dataDir, holder.pid, file, holder.since);
-    }
-    removeIfPresent(file);
+  const dbFile = join(realpathSync(dataDir), LOCK_DB_FILE);
+  const shared = held.get(dbFile);
+  if (shared) {
+    shared.holders += 1;
+    return releasable(dbFile);
   }
-  const holder = readLock(file);
-  throw new DataDirInUseError(dataDir, holder?.pid ?? -1, file, holder?.since);
-}
-
-/** How long an empty lock file counts as another process's claim in progress. */
-const HALF_WRITTEN_GRACE_MS = 5_000;
-
-function ageMs(file: string): number {
+  // Loaded here, not at import: a PostgreSQL deployment never needs the SQLite driver.
+  const Database = createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3;
+  const db = new Database(dbFile, { timeout: 0 });
   try {
-    return Date.now() - statSync(file).mtimeMs;
-  } catch {
-    return Number.POSITIVE_INFINITY;
+    // Exclusive locking mode keeps the lock of the first write until the connection closes; the
+    // OS drops it with the process. Busy timeout 0: a held lock refuses at once.
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL); DELETE FROM holder; COMMIT;");
+    db.prepare("INSERT INTO holder (pid) VALUES (?)").run(options.pid ?? process.pid);
+  } catch (error) {
+    db.close();
+    if ((error as { code?: unknown }).code === "SQLITE_BUSY") {
+      const holder = readLock(file);
+      throw new DataDirInUseError(dataDir, holder?.pid ?? -1, file, holder?.since);
+    }
+    throw error;
   }
+  const content: LockContent = { pid: options.pid ?? process.pid, host: hostname(), since: new Date().toISOString() };
+  try {
+    writeFileSync(file, `${JSON.stringify(content)}\n`, { mode: 0o600 });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  held.set(dbFile, { db, file, holders: 1 });
+  return releasable(dbFile);
 }
 
-function heldLock(file: string, pid: number): DataDirLock {
+function releasable(dbFile: string): DataDirLock {
+  const entry = held.get(dbFile)!;
   let isReleased = false;
   return {
-    file,
+    file: entry.file,
     release() {
       if (isReleased) return;
       isReleased = true;
-      // Only our own lock: after a takeover (we were presumed dead) the file is someone else's.
-      if (readLock(file)?.pid === pid) removeIfPresent(file);
+      entry.holders -= 1;
+      if (entry.holders > 0) return;
+      held.delete(dbFile);
+      // The holder file goes first, while the lock still keeps everyone else from writing it. The
+      // lock database stays: deleting a file others may have open lets two of them lock two inodes.
+      try {
+        unlinkSync(entry.file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      } finally {
+        entry.db.close();
+      }
     },
   };
-}
-
-function tryCreate(file: string, content: LockContent): boolean {
-  let fd: number;
-  try {
-    fd = openSync(file, "wx", 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw error;
-  }
-  try {
-    writeSync(fd, `${JSON.stringify(content)}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
 }
 
 function readLock(file: string): LockContent | undefined {
@@ -123,25 +124,7 @@ function readLock(file: string): LockContent | undefined {
     if (typeof value.pid !== "number" || !Number.isSafeInteger(value.pid) || value.pid <= 0) return undefined;
     return { pid: value.pid, host: typeof value.host === "string" ? value.host : undefined, since: typeof value.since === "string" ? value.since : undefined };
   } catch {
-    // Missing (released meanwhile) or not JSON: treated as no valid claim.
+    // Missing (the holder has not written it yet, or just released) or not JSON: no name to give.
     return undefined;
-  }
-}
-
-function removeIfPresent(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-}
-
-/** Signal 0 checks existence: ESRCH means gone; EPERM means alive under another user. */
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
