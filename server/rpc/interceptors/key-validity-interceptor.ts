@@ -3,7 +3,9 @@
  * is re-checked (from memory, server/auth/api-key-liveness.ts) before each message and, through
  * `kAssertKeyValid`, before a handler delivers a credential; a revocation or expiry ends the stream
  * at once with Unauthenticated (reason API_KEY_REVOKED / API_KEY_EXPIRED), even while the handler
- * waits for its next event. Runs innermost (inside audit), so the audit row records the refusal.
+ * waits for its next event. A unary call is checked again once its handler returns, so an answer
+ * (a credential) computed while the key was revoked is never sent. Runs innermost (inside audit),
+ * so the audit row records the refusal and no credential delivery is admitted.
  */
 import type { ConnectError, Interceptor } from "@connectrpc/connect";
 import type { ApiKeyLiveness, KeyInvalidReason } from "../../auth/api-key-liveness.ts";
@@ -17,9 +19,16 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
   return (next) => async (req) => {
     const principal = req.contextValues.get(kPrincipal);
     const isStreaming = req.method.methodKind === "server_streaming" || req.method.methodKind === "bidi_streaming";
-    if (principal === undefined || !isStreaming) return next(req);
+    if (principal === undefined) return next(req);
     const refusal = liveness.check(principal);
     if (refusal !== null) throw apiKeyNoLongerValidError(refusal);
+    if (!isStreaming) {
+      const res = await next(req);
+      // The handler may have waited (read lease, provider) across a RevokeApiKey: re-check before answering.
+      const late = liveness.check(principal);
+      if (late !== null) throw apiKeyNoLongerValidError(late);
+      return res;
+    }
 
     // The handler sees this signal as ctx.signal: aborting it ends its waits (hub subscription).
     const ended = new AbortController();
