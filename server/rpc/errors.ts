@@ -80,7 +80,7 @@ export function reasonForCode(code: Code): ErrorReason {
     case Code.ResourceExhausted:
       return ErrorReason.TOO_LARGE;
     case Code.FailedPrecondition:
-      return ErrorReason.UNSPECIFIED;
+      return ErrorReason.FAILED_PRECONDITION;
     case Code.Aborted:
       return ErrorReason.CONFLICT;
     case Code.Unimplemented:
