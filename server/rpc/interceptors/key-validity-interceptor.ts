@@ -5,12 +5,13 @@
  * at once with Unauthenticated (reason API_KEY_REVOKED / API_KEY_EXPIRED), even while the handler
  * waits for its next event. A unary call is checked again once its handler returns, so an answer
  * (a credential) computed while the key was revoked is never sent. Runs innermost (inside audit),
- * so the audit row records the refusal and no credential delivery is admitted.
+ * so the audit row records the refusal and no credential delivery is admitted. A stream's
+ * credential is audited (`kAdmitOnSend`) only after the last key check before it is sent.
  */
 import type { ConnectError, Interceptor } from "@connectrpc/connect";
 import type { ApiKeyLiveness, KeyInvalidReason } from "../../auth/api-key-liveness.ts";
 import type { Principal } from "../../auth/principal.ts";
-import { kAssertKeyValid, kPrincipal } from "../context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../context.ts";
 import { apiKeyNoLongerValidError } from "../errors.ts";
 
 /** Creates the interceptor. */
@@ -39,6 +40,9 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
       if (reason !== null) throw apiKeyNoLongerValidError(reason);
     };
     req.contextValues.set(kAssertKeyValid, assertValid);
+    // Audit rows of credentials the handler is about to yield; run once the guard has cleared it.
+    const admits: (() => void)[] = [];
+    req.contextValues.set(kAdmitOnSend, (admit) => void admits.push(admit));
     let res;
     try {
       res = await next({ ...req, signal: AbortSignal.any([req.signal, ended.signal]) });
@@ -50,7 +54,7 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
       untrack();
       return res;
     }
-    return { ...res, message: guardMessages(res.message, principal, liveness, ended.signal, untrack) };
+    return { ...res, message: guardMessages(res.message, principal, liveness, ended.signal, untrack, admits) };
   };
 }
 
@@ -64,6 +68,7 @@ async function* guardMessages<T>(
   liveness: ApiKeyLiveness,
   ended: AbortSignal,
   untrack: () => void,
+  admits: (() => void)[],
 ): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
   let onAbort: (() => void) | undefined;
@@ -89,6 +94,8 @@ async function* guardMessages<T>(
       }
       const reason: KeyInvalidReason | null = liveness.check(principal);
       if (reason !== null) throw apiKeyNoLongerValidError(reason);
+      // The key is valid as the message leaves: only now is its delivery audited (admit may refuse it).
+      for (const admit of admits.splice(0)) admit();
       yield result.value;
     }
   } finally {
