@@ -30,7 +30,7 @@ import { createWatchHub } from "./watch/watch-hub.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
-import { kAssertKeyValid, kClientAddress } from "./rpc/context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./rpc/context.ts";
 import { toConnectError } from "./rpc/errors.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
@@ -232,8 +232,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       store,
       watch,
       assertMayReceive: (ctx) => ctx.values.get(kAssertKeyValid)(),
+      // Admitted after the key's last check before the credential is sent (key-validity interceptor).
       onCredentialDelivered: (ctx, credential) =>
-        auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+        ctx.values.get(kAdmitOnSend)(() =>
+          auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+        ),
     }),
     providers: createProviderService({ directory, catalog: loadProviderCatalog() }),
     apiKeys: access.apiKeyService,

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { getDomain } from "tldts";
+import { getDomain, parse } from "tldts";
 import { createLiveCheck } from "../server/capture/live-check.ts";
 import { checkParams } from "../server/consent/consent-input.ts";
 import { InvalidArgumentError } from "../server/domain/errors.ts";
@@ -133,6 +133,9 @@ describe("catalog presets: no endpoint host can be chosen at request time", () =
         assert.match(glob, /^\*\.[^*]+$/, `${preset.name}: ${template}`);
         const suffix = glob.slice(2);
         assert.notEqual(getDomain(suffix), null, `${preset.name}: "${suffix}" is a public suffix`);
+        // A shared hosting suffix (PSL private section) lets anyone own a host: only a provider's own tenant domain may be one.
+        const shared = parse(suffix, { allowPrivateDomains: true });
+        if (shared.isPrivate === true) assert.deepEqual([preset.name, shared.publicSuffix], ["shopify", "myshopify.com"], `${preset.name}: "${suffix}"`);
       }
     }
   });

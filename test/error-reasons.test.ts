@@ -97,6 +97,18 @@ test("unknown route, wrong method and missing content type carry a reason", asyn
   assert.deepEqual([textType.status, textType.reason], [415, "UNSUPPORTED_MEDIA_TYPE"]);
 });
 
+test("Health/Check of an unknown service: not_found with reason SERVICE_NOT_FOUND (gRPC and Connect)", async () => {
+  const path = "/grpc.health.v1.Health/Check";
+  const sends: { label: string; headers: Record<string, string>; body: Buffer }[] = [
+    { label: "gRPC", headers: { "content-type": "application/grpc", te: "trailers" }, body: envelope(Buffer.from([0x0a, 2, 0x6e, 0x6f])) },
+    { label: "Connect", headers: { "content-type": "application/json" }, body: Buffer.from('{"service":"no"}') },
+  ];
+  for (const send of sends) {
+    const outcome = outcomeOf(await client.send({ transport: "h2", method: "POST", path, headers: send.headers, body: send.body }, 60_000));
+    assert.deepEqual([outcome.code, outcome.reason], ["not_found", "SERVICE_NOT_FOUND"], `${send.label}: ${outcome.message}`);
+  }
+});
+
 test("a client deadline ends WatchCredentials and Health/Watch with deadline_exceeded (gRPC and Connect)", async () => {
   const key = { authorization: callers.headers("agentA").authorization! };
   const watch = toBinary(WatchCredentialsRequestSchema, create(WatchCredentialsRequestSchema, { connectionId }));

@@ -118,6 +118,43 @@ test("control characters in identifiers and names: invalid_argument naming the f
   assert.equal(server.logs().includes("audit write failed"), false, "every audit row was written");
 });
 
+test("an unknown JSON field: invalid_argument, INVALID_FIELD naming its path, over REST, Connect and gRPC JSON", async () => {
+  const agent = server.auth();
+  const admin = server.auth(server.adminKey);
+  const check = JSON.stringify({ connection_id: connectionId, colour: "red" });
+  const provider = JSON.stringify({ provider: { name: "p-unknown", colour: "red" } });
+  const connectPath = (rpc: string) => `/nexus.v1.${rpc}`;
+  const sends = [
+    { label: "REST", transport: "h1", method: "POST", path: "/v1/request-connection", headers: { ...agent, "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ user_id: "u", provider_name: PROVIDER, colour: "red" })), field: "colour" },
+    { label: "REST nested", transport: "h1", method: "POST", path: "/v1/providers", headers: { ...admin, "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ name: "p-unknown", colour: "red" })), field: "provider.colour" },
+    { label: "Connect JSON", transport: "h2", method: "POST", path: connectPath("ConnectionService/CheckConnection"), headers: { ...agent, "content-type": "application/json" }, body: Buffer.from(check), field: "colour" },
+    { label: "Connect JSON nested", transport: "h2", method: "POST", path: connectPath("ProviderService/CreateProvider"), headers: { ...admin, "content-type": "application/json" }, body: Buffer.from(provider), field: "provider.colour" },
+    { label: "gRPC JSON", transport: "h2", method: "POST", path: connectPath("ConnectionService/CheckConnection"), headers: { ...agent, "content-type": "application/grpc+json", te: "trailers" }, body: envelope(Buffer.from(check)), field: "colour" },
+    { label: "Connect streaming JSON", transport: "h2", method: "POST", path: connectPath("TokenService/WatchCredentials"), headers: { ...agent, "content-type": "application/connect+json" }, body: envelope(Buffer.from(check)), field: "colour" },
+  ] as const;
+  for (const { label, field, ...send } of sends) {
+    const outcome = outcomeOf(await client.send(send, 60_000));
+    assert.deepEqual([outcome.code, outcome.reason, outcome.field], ["invalid_argument", "INVALID_FIELD", field], `${label}: ${outcome.message}`);
+  }
+});
+
+test("without a key: a body that cannot be read is refused as read (400), a readable one is unauthenticated first", async () => {
+  const path = "/nexus.v1.ConnectionService/RequestConnection";
+  const json = { "content-type": "application/json" };
+  const cases = [
+    ["not UTF-8", Buffer.concat([Buffer.from('{"user_id":"u'), BAD, Buffer.from(`","provider_name":"${PROVIDER}"}`)]), "invalid_argument"],
+    ["not JSON", Buffer.from("{"), "invalid_argument"],
+    ["unknown field", Buffer.from('{"colour":1}'), "invalid_argument"],
+    ["control character", Buffer.from(`{"user_id":"u\\u0000","provider_name":"${PROVIDER}"}`), "unauthenticated"],
+  ] as const;
+  for (const [label, body, code] of cases) {
+    for (const [transport, p] of [["h2", path], ["h1", "/v1/request-connection"]] as const) {
+      const outcome = outcomeOf(await client.send({ transport, method: "POST", path: p, headers: json, body }, 60_000));
+      assert.equal(outcome.code, code, `${label} on ${p}: ${outcome.message}`);
+    }
+  }
+});
+
 test("envelopes with reserved flag bits are protocol errors on gRPC, gRPC-Web and Connect streaming", async () => {
   const check = toBinary(CheckConnectionRequestSchema, create(CheckConnectionRequestSchema, { connectionId }));
   const watch = toBinary(WatchCredentialsRequestSchema, create(WatchCredentialsRequestSchema, { connectionId }));

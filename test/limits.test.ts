@@ -214,8 +214,10 @@ describe("CORS", () => {
 
 describe("plain endpoints", () => {
   test("/metrics needs the metrics token; health and readiness stay public", async () => {
-    assert.equal((await fetch(`${server.baseUrl}/metrics`)).status, 401);
-    assert.equal((await fetch(`${server.baseUrl}/metrics`, { headers: { authorization: "Bearer wrong-token-000000000" } })).status, 401);
+    const reasonOf = async (res: Response) => [res.status, ((await res.json()) as { details?: { debug?: { reason?: string } }[] }).details?.[0]?.debug?.reason];
+    assert.deepEqual(await reasonOf(await fetch(`${server.baseUrl}/metrics`)), [401, "api_key_missing"]);
+    const wrong = await fetch(`${server.baseUrl}/metrics`, { headers: { authorization: "Bearer wrong-token-000000000" } });
+    assert.deepEqual(await reasonOf(wrong), [401, "api_key_invalid"], "a wrong token is invalid, not missing");
     assert.equal((await fetch(`${server.baseUrl}/metrics`, { headers: { authorization: `Bearer ${server.adminKey}` } })).status, 401, "an API key is not the metrics token");
     const ok = await fetch(`${server.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     assert.equal(ok.status, 200);

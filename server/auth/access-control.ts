@@ -26,6 +26,7 @@ import { createRateLimitInterceptor } from "../rpc/interceptors/rate-limit-inter
 import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-interceptor.ts";
 import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
 import type { Store } from "../store/store.ts";
+import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import { createApiKeyLiveness, type ApiKeyLiveness } from "./api-key-liveness.ts";
 import { createApiKeyManager, type ApiKeyManager } from "./api-key-manager.ts";
 import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.ts";
@@ -129,6 +130,11 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     apiKeyService: createApiKeyService({
       keys,
       willRevoke: (keyId) => keyLiveness.revoked(keyId),
+      revokeFailed: (keyId, err) => {
+        if (isRevocationCertainlyNotStored(err)) keyLiveness.unrevoked(keyId);
+        // Fail closed: the write may have landed (e.g. the connection dropped on commit).
+        else logger.warn({ err, keyId }, "RevokeApiKey failed with an unknown outcome: this process keeps refusing the key");
+      },
       onRevoked: async (keyId) => {
         // Again after the commit: drops a record the verifier may have cached meanwhile.
         keyLiveness.revoked(keyId);
@@ -142,4 +148,9 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
       await audit.close();
     },
   };
+}
+
+/** Whether a failed revocation write certainly left the key as it was (a refusal, not an outage). */
+function isRevocationCertainlyNotStored(err: unknown): boolean {
+  return err instanceof NotFoundError || err instanceof InvalidArgumentError || err instanceof ConflictError || err instanceof FailedPreconditionError;
 }

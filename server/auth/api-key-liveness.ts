@@ -26,6 +26,11 @@ export interface ApiKeyLiveness {
   track(principal: Principal, end: (reason: KeyInvalidReason) => void): () => void;
   /** Records a revocation (this process's, or one announced by another replica) and ends the key's streams. */
   revoked(keyId: string): void;
+  /**
+   * Forgets a revocation `revoked` recorded ahead of a store write that then certainly did not
+   * happen (unknown key id, a refused write), so this process stops refusing a key that is valid.
+   */
+  unrevoked(keyId: string): void;
   /** Re-reads the keys of open streams from the store and applies revocations found (after lost notifications). */
   recheck(): Promise<void>;
   /** Keys with open streams (for tests and a gauge). */
@@ -155,6 +160,7 @@ export function createApiKeyLiveness(options: ApiKeyLivenessOptions): ApiKeyLive
       };
     },
     revoked,
+    unrevoked: (keyId) => void revokedKeys.delete(keyId),
     recheck,
     trackedKeyCount: () => tracked.size,
     close() {

@@ -76,7 +76,9 @@ export function createEndpoints(deps: {
         if (expected !== undefined && !hasToken(req, expected)) {
           res.setHeader("www-authenticate", 'Bearer realm="metrics"');
           const message = "metrics require the metrics token as a bearer token";
-          sendJson(res, 401, errorJson(withReason(message, Code.Unauthenticated, ErrorReason.API_KEY_MISSING)));
+          // A token that is there but wrong is invalid, as for API keys; none at all is missing.
+          const reason = req.headers.authorization === undefined ? ErrorReason.API_KEY_MISSING : ErrorReason.API_KEY_INVALID;
+          sendJson(res, 401, errorJson(withReason(message, Code.Unauthenticated, reason)));
           return true;
         }
         const body = await deps.registry.metrics();

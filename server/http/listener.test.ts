@@ -159,6 +159,14 @@ test("HTTP/2 prior knowledge: two concurrent streams on one session", async (t) 
   assert.equal(a.status, 200);
 });
 
+test("HTTP/2: the server announces at most 100 concurrent streams per session by default", async (t) => {
+  const { port } = await start(t);
+  const session = http2.connect(`http://${HOST}:${port}`);
+  t.after(() => session.destroy());
+  const [settings] = (await once(session, "remoteSettings")) as [http2.Settings];
+  assert.equal(settings.maxConcurrentStreams, 100);
+});
+
 test("an HTTP/1.1 request split into 1-byte writes is served", async (t) => {
   const { port } = await start(t);
   const request = `GET /split HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`;

@@ -53,7 +53,10 @@ export interface ListenerOptions {
   /** HTTP/2: memory one session may use, in megabytes, before new streams are refused.
    * Default 10 (Node's default). */
   maxSessionMemoryMb?: number;
-  /** HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS announced to clients. Default 250. */
+  /**
+   * HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS announced to clients. Default 100 (gRPC's usual
+   * figure): a stream whose request never finishes reaches no interceptor, so this bounds them.
+   */
   maxConcurrentStreams?: number;
   /** HTTP/2: a session with no open stream for this long gets GOAWAY and is closed. Default 30 000. */
   http2IdleTimeoutMs?: number;
@@ -176,7 +179,7 @@ export function createListener(options: ListenerOptions): Listener {
   const h2 = http2.createServer({
     maxSessionMemory: options.maxSessionMemoryMb ?? 10,
     settings: {
-      maxConcurrentStreams: options.maxConcurrentStreams ?? 250,
+      maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
       maxHeaderListSize: maxHeaderSize,
     },
   });

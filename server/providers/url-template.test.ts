@@ -54,6 +54,15 @@ describe("fillUrlTemplate", () => {
     }
   });
 
+  test("a connection never fills a label under a shared hosting domain (PSL private section), save a provider's own tenants", () => {
+    const shared = ["herokuapp.com", "github.io", "vercel.app", "ngrok.io", "s3.amazonaws.com", "blogspot.com", "app.herokuapp.com"];
+    for (const suffix of shared) {
+      assert.throws(() => fill(`https://{x}.${suffix}/oauth/token`, { x: "attacker" }), UrlTemplateError, suffix);
+    }
+    assert.equal(fill("https://{x}.myshopify.com/admin/oauth/access_token", { x: "acme" }), "https://acme.myshopify.com/admin/oauth/access_token");
+    assert.equal(fill("https://{x}.zendesk.com/oauth/tokens", { x: "acme" }), "https://acme.zendesk.com/oauth/tokens");
+  });
+
   test("the operator's value wins over a connection value of the same name", () => {
     assert.equal(fill("https://{domain}/token", { domain: "evil" }, { domain: "dev-1.okta.com" }), "https://dev-1.okta.com/token");
   });

@@ -5,7 +5,7 @@
  * value fits; a connection-set one (url_params: Shopify shop) may only fill one DNS label under a
  * fixed registrable domain, so no caller can choose the host that receives the client secret.
  */
-import { getDomain } from "tldts";
+import { getDomain, parse as parseDomain } from "tldts";
 import type { ProviderProfile } from "./profile.ts";
 
 /** Who sets a URL parameter: the operator in the provider's config, or each connection's params. */
@@ -109,9 +109,20 @@ export function analyzeUrlTemplate(template: string): TemplatePlaceholder[] | { 
 }
 
 /**
+ * Public Suffix List private-section suffixes (domains whose subdomains their owner hands to many
+ * customers) that a connection label may still sit under: each is the provider's own multi-tenant
+ * domain, used by a catalog preset, where every subdomain is one of that provider's tenants. Anything
+ * else under a private suffix (herokuapp.com, github.io, vercel.app, s3.amazonaws.com…) is a host
+ * anyone can own, so an agent could name its own host there.
+ */
+const PROVIDER_TENANT_SUFFIXES: ReadonlySet<string> = new Set(["myshopify.com"]);
+
+/**
  * Why a connection may not fill `slot`, or undefined: only a whole DNS label whose labels to the
  * right are fixed by the template and hold a registrable domain (not a public suffix like `com` or
- * `co.uk`, per the Public Suffix List's ICANN section), so the host stays under the profile's domain.
+ * `co.uk`, per the Public Suffix List's ICANN section), so the host stays under the profile's domain;
+ * and not under a private-section suffix (free hosting, tunnels) unless PROVIDER_TENANT_SUFFIXES
+ * vouches for it.
  */
 export function connectionSlotProblem(name: string, slot: PlaceholderSlot): string | undefined {
   const fix = `; list it in operator_params to fix its value in the provider's configuration`;
@@ -121,6 +132,10 @@ export function connectionSlotProblem(name: string, slot: PlaceholderSlot): stri
   }
   if (!slot.isSuffixFixed || getDomain(slot.suffix, { allowPrivateDomains: false }) === null || slot.suffix.endsWith(".")) {
     return `lets each connection set {${name}} under "${slot.suffix}", which is not a fixed registrable domain (a public suffix or another placeholder)${fix}`;
+  }
+  const shared = parseDomain(slot.suffix, { allowPrivateDomains: true });
+  if (shared.isPrivate === true && !PROVIDER_TENANT_SUFFIXES.has(shared.publicSuffix ?? "")) {
+    return `lets each connection set {${name}} under "${slot.suffix}", which sits under "${shared.publicSuffix}", a shared domain where anyone can own a host (Public Suffix List, private section)${fix}`;
   }
   return undefined;
 }

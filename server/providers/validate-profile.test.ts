@@ -123,6 +123,11 @@ describe("validate-profile", () => {
       "provider.oauth.authorization_endpoint",
     ],
     [
+      "connection label under a shared hosting domain",
+      () => ({ ...oauthProfile(), urlParams: ["app"], oauth: { ...oauthProfile().oauth, tokenEndpoint: "https://{app}.herokuapp.com/token" } }),
+      "provider.oauth.token_endpoint",
+    ],
+    [
       "placeholder not in url_params",
       () => ({ ...oauthProfile(), oauth: { ...oauthProfile().oauth, tokenEndpoint: "https://{shop}.example/token" } }),
       "provider.oauth.token_endpoint",

@@ -7,6 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
+import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 
 /** A status the server can report for a registered service. */
 export type ServingStatus = "SERVING" | "NOT_SERVING";
@@ -63,7 +64,8 @@ export function createHealthService(options: HealthServiceOptions = {}): HealthS
       const status = statuses.get(request.service);
       if (status === undefined) {
         // The health protocol itself specifies NOT_FOUND here, so this is not a domain error.
-        throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
+        const detail = { desc: ErrorInfoSchema, value: { reason: ErrorReason.SERVICE_NOT_FOUND } };
+        throw new ConnectError(`unknown service "${request.service.slice(0, 200)}"`, Code.NotFound, undefined, [detail]);
       }
       return { status: WIRE_STATUS[status] };
     },

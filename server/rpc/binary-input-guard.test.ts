@@ -6,6 +6,7 @@ import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { CheckConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { RequestConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
+import { CreateProviderRequestSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
 
 const valid = toBinary(CheckConnectionRequestSchema, create(CheckConnectionRequestSchema, { connectionId: "conn_1" }));
@@ -69,7 +70,10 @@ test("JSON that is not UTF-8 is refused naming the field, whole or enveloped", a
   }
   const unknown = await read([Buffer.from('{"conection_id":"x"}')], "application/json");
   assert.ok(unknown instanceof ConnectError);
-  assert.equal(reasonOf(unknown)?.reason, ErrorReason.MALFORMED_REQUEST);
+  assert.deepEqual([reasonOf(unknown)?.reason, reasonOf(unknown)?.field], [ErrorReason.INVALID_FIELD, "conection_id"], "an unknown field is named, as REST names it");
+  const nested = await read([Buffer.from('{"provider":{"name":"p","colour":1}}')], "application/json", 1024, CreateProviderRequestSchema);
+  assert.ok(nested instanceof ConnectError);
+  assert.deepEqual([reasonOf(nested)?.reason, reasonOf(nested)?.field], [ErrorReason.INVALID_FIELD, "provider.colour"]);
   const wrongType = await read([Buffer.from('{"connection_id":42}')], "application/json");
   assert.ok(wrongType instanceof ConnectError);
   assert.deepEqual([reasonOf(wrongType)?.reason, reasonOf(wrongType)?.field], [ErrorReason.INVALID_FIELD, "connection_id"]);

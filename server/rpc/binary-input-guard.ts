@@ -162,12 +162,54 @@ function jsonError(input: DescMessage, bytes: Uint8Array): ConnectError | undefi
   if (utf8 !== undefined) return toConnectError(utf8).error;
   // An empty Connect unary body is connect-es's business (it reads it as the empty message).
   if (bytes.byteLength === 0) return undefined;
+  const text = new TextDecoder().decode(bytes);
   try {
-    fromJsonString(input, new TextDecoder().decode(bytes), { ignoreUnknownFields: false });
+    fromJsonString(input, text, { ignoreUnknownFields: false });
     return undefined;
   } catch (err) {
+    // An unknown key is a bad field, named by its path as the REST mapping names it.
+    const unknown = /key ".*" is unknown$/s.test(messageOf(err)) ? unknownKeyPath(input, parseJson(text), "") : undefined;
+    if (unknown !== undefined) {
+      return errorWithReason(`invalid JSON message: ${unknown}: unknown field`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, { field: unknown, cause: err });
+    }
     return malformed(`invalid JSON message: ${messageOf(err)}`, err);
   }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The path ("provider.colour", "items[2].x") of the first key in `json` that `desc` has no field
+ * for, walking nested messages, lists and maps (not the well-known types' own JSON forms).
+ */
+function unknownKeyPath(desc: DescMessage, json: unknown, path: string): string | undefined {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  const join = (name: string) => (path === "" ? name : `${path}.${name}`);
+  for (const [key, value] of Object.entries(json)) {
+    const field = desc.fields.find((f) => f.name === key || f.jsonName === key);
+    // A caller's key is echoed in the error: cut it (as the REST mapping does).
+    if (field === undefined) return join(key.slice(0, 128));
+    const message = field.fieldKind === "message" || field.fieldKind === "list" || field.fieldKind === "map" ? field.message : undefined;
+    if (message === undefined || message.typeName.startsWith("google.protobuf.")) continue;
+    const fieldPath = join(field.name);
+    const children: [string, unknown][] =
+      field.fieldKind === "list" && Array.isArray(value)
+        ? value.map((item, i) => [`${fieldPath}[${i}]`, item])
+        : field.fieldKind === "map" && typeof value === "object" && value !== null
+          ? Object.entries(value).map(([k, v]) => [`${fieldPath}.${k}`, v])
+          : [[fieldPath, value]];
+    for (const [childPath, child] of children) {
+      const found = unknownKeyPath(message, child, childPath);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 function malformed(message: string, err: unknown): ConnectError {

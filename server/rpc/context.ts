@@ -31,6 +31,14 @@ export const kAuditTarget = createContextKey<AuditTarget | undefined>(undefined,
  */
 export const kAssertKeyValid = createContextKey<() => void>(() => undefined, { description: "API key still valid" });
 
+/**
+ * Runs `admit` (the audit row of a credential about to be sent, which may refuse it) at the last
+ * check before the message leaves: on streams the key-validity interceptor queues it and runs it
+ * right after its final key check of the next message, so a key revoked in between gets neither the
+ * credential nor a "delivered" row. The default (no such interceptor) runs it at once.
+ */
+export const kAdmitOnSend = createContextKey<(admit: () => void) => void>((admit) => admit(), { description: "admit on send" });
+
 /** What `kAuditTarget` holds. */
 export interface AuditTarget {
   tenantId?: string;

@@ -57,7 +57,10 @@ export function errorWithReason(
  */
 export function withReason(err: ConnectError): ConnectError {
   const hasInfo = err.details.some((d) => ("desc" in d ? d.desc.typeName : d.type) === ErrorInfoSchema.typeName);
-  if (!hasInfo) err.details.push(info(reasonForCode(err.code)));
+  // connect-es says "protocol error: …" for framing it cannot accept (an extra or missing message):
+  // the client's malformed request, whatever code the protocol asks for.
+  const reason = err.rawMessage.startsWith("protocol error") ? ErrorReason.MALFORMED_REQUEST : reasonForCode(err.code);
+  if (!hasInfo) err.details.push(info(reason));
   return err;
 }
 
@@ -80,7 +83,7 @@ export function reasonForCode(code: Code): ErrorReason {
     case Code.ResourceExhausted:
       return ErrorReason.TOO_LARGE;
     case Code.FailedPrecondition:
-      return ErrorReason.UNSPECIFIED;
+      return ErrorReason.FAILED_PRECONDITION;
     case Code.Aborted:
       return ErrorReason.CONFLICT;
     case Code.Unimplemented:

@@ -1,8 +1,8 @@
 /**
  * The Node request handler for the RPC protocols: connect-node's adapter (router, path lookup,
  * Node ⇄ universal conversion) plus a check of the input on the wire (binary-input-guard.ts)
- * between the two, which connectNodeAdapter has no hook for, and a JSON error body with a reason
- * for connect-es's bare 415. Handler failures go to the logger, not console; a client that went
+ * between the two, which connectNodeAdapter has no hook for, a JSON error body with a reason
+ * for connect-es's bare 415, and a reason for its other bare errors (bare-error-reasons.ts). Handler failures go to the logger, not console; a client that went
  * away is no failure. Paths it does not serve go to `fallback`.
  */
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
@@ -13,6 +13,7 @@ import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from
 
 import type { Logger } from "../logging/logger.ts";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { withBareErrorReasons } from "./bare-error-reasons.ts";
 import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
 import { errorWithReason } from "./errors.ts";
 
@@ -56,7 +57,8 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
       if (framing !== undefined) uReq = guardBody(uReq, input, framing, options.readMaxBytes);
     }
     (early !== undefined ? Promise.resolve(early) : handler(uReq))
-      .then((uRes) => universalResponseToNodeResponse(uRes.status === 415 ? unsupportedMediaType(uReq) : uRes, res))
+      .then((uRes) => (uRes.status === 415 ? unsupportedMediaType(uReq) : withBareErrorReasons(uRes)))
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
         // The client went away mid-answer (or cancelled): nothing to report.
         const code = ConnectError.from(reason).code;

@@ -21,6 +21,11 @@ export function createApiKeyService(deps: {
    * streams) before revoked_at exists: nothing here can be delivered or audited after it.
    */
   willRevoke: (keyId: string) => void;
+  /**
+   * Told when the store write after `willRevoke` failed: decides whether this process keeps
+   * refusing the key (the outcome is unknown) or forgets it (the key certainly was not revoked).
+   */
+  revokeFailed: (keyId: string, err: unknown) => void;
   /** Told once a revocation is stored (the verifier's cache, other replicas); awaited before RevokeApiKey answers. */
   onRevoked: (keyId: string) => Promise<void>;
 }): ServiceImpl<typeof ApiKeyService> {
@@ -42,9 +47,15 @@ export function createApiKeyService(deps: {
     },
     async revokeApiKey(req) {
       const keyId = requireId("key_id", req.keyId);
-      // Fail closed: should the store then fail (or the id be unknown), this process still refuses the id.
+      // Refused before the write, so nothing is delivered or audited under the key after revoked_at.
       deps.willRevoke(keyId);
-      const record = await keys.revoke(keyId);
+      let record: ApiKeyRecord;
+      try {
+        record = await keys.revoke(keyId);
+      } catch (err) {
+        deps.revokeFailed(keyId, err);
+        throw err;
+      }
       await deps.onRevoked(record.id);
       return { apiKey: apiKeyToProto(record) };
     },

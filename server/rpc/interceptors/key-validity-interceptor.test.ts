@@ -5,7 +5,7 @@ import { ErrorInfoSchema, ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts
 import { TokenService } from "../../../gen/nexus/v1/tokens_pb.ts";
 import { createApiKeyLiveness } from "../../auth/api-key-liveness.ts";
 import type { Principal } from "../../auth/principal.ts";
-import { kAssertKeyValid, kPrincipal } from "../context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../context.ts";
 import { createKeyValidityInterceptor } from "./key-validity-interceptor.ts";
 
 const principal: Principal = { keyId: "key_w", role: "agent", tenantId: "acme", expiresAtMs: null };
@@ -78,12 +78,58 @@ test("a handler about to deliver after a revocation is stopped by kAssertKeyVali
   assert.equal(received.length, 1);
 });
 
-test("a stream opened by a key already known revoked is refused at once; unary calls pass through", async () => {
+test("a stream opened by a key already known revoked is refused at once; unary calls too", async () => {
   const { liveness, client } = setup();
   liveness.revoked("key_w");
   const error = await drain(client.watchCredentials({ connectionId: "c" }), []);
   assert.equal(error?.code, Code.Unauthenticated);
-  await client.getToken({ connectionId: "c" });
+  await assert.rejects(client.getToken({ connectionId: "c" }), (err) => ConnectError.from(err).code === Code.Unauthenticated);
+});
+
+/** A TokenService whose handlers run `during` (e.g. a revocation) before they answer. */
+function withHandlers(during: (liveness: ReturnType<typeof createApiKeyLiveness>) => void) {
+  const liveness = createApiKeyLiveness({ store: { getApiKey: () => Promise.reject(new Error("unused")) }, now: Date.now, logger: { warn() {} }, recheckMs: 0 });
+  const admitted: string[] = [];
+  const asPrincipal: Interceptor = (next) => (req) => {
+    req.contextValues.set(kPrincipal, principal);
+    return next(req);
+  };
+  const transport = createRouterTransport(
+    ({ service }) =>
+      service(TokenService, {
+        async getToken() {
+          await Promise.resolve();
+          during(liveness);
+          return {};
+        },
+        async *watchCredentials(_req, ctx) {
+          ctx.values.get(kAdmitOnSend)(() => admitted.push("v1"));
+          yield { event: { case: "credential", value: { version: 1n } } };
+          ctx.values.get(kAdmitOnSend)(() => admitted.push("v2"));
+          during(liveness);
+          yield { event: { case: "credential", value: { version: 2n } } };
+        },
+      }),
+    { router: { interceptors: [asPrincipal, createKeyValidityInterceptor({ liveness })] } },
+  );
+  return { admitted, client: createClient(TokenService, transport) };
+}
+
+test("a unary call whose key is revoked while its handler runs answers Unauthenticated, not its result", async () => {
+  const { client } = withHandlers((liveness) => liveness.revoked("key_w"));
+  await assert.rejects(client.getToken({ connectionId: "c" }), (err) => {
+    const error = ConnectError.from(err);
+    return error.code === Code.Unauthenticated && error.findDetails(ErrorInfoSchema)[0]?.reason === ErrorReason.API_KEY_REVOKED;
+  });
+});
+
+test("a credential's delivery is admitted only after the last key check: revoked in between, no row", async () => {
+  const { admitted, client } = withHandlers((liveness) => liveness.revoked("key_w"));
+  const received: unknown[] = [];
+  const error = await drain(client.watchCredentials({ connectionId: "c" }), received);
+  assert.equal(error?.code, Code.Unauthenticated);
+  assert.equal(received.length, 1, "only the first credential was sent");
+  assert.deepEqual(admitted, ["v1"], "the second credential, never sent, was never audited");
 });
 
 test("a stream that ends normally unregisters its key", async () => {

@@ -3,12 +3,15 @@
  * is re-checked (from memory, server/auth/api-key-liveness.ts) before each message and, through
  * `kAssertKeyValid`, before a handler delivers a credential; a revocation or expiry ends the stream
  * at once with Unauthenticated (reason API_KEY_REVOKED / API_KEY_EXPIRED), even while the handler
- * waits for its next event. Runs innermost (inside audit), so the audit row records the refusal.
+ * waits for its next event. A unary call is checked again once its handler returns, so an answer
+ * (a credential) computed while the key was revoked is never sent. Runs innermost (inside audit),
+ * so the audit row records the refusal and no credential delivery is admitted. A stream's
+ * credential is audited (`kAdmitOnSend`) only after the last key check before it is sent.
  */
 import type { ConnectError, Interceptor } from "@connectrpc/connect";
 import type { ApiKeyLiveness, KeyInvalidReason } from "../../auth/api-key-liveness.ts";
 import type { Principal } from "../../auth/principal.ts";
-import { kAssertKeyValid, kPrincipal } from "../context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../context.ts";
 import { apiKeyNoLongerValidError } from "../errors.ts";
 
 /** Creates the interceptor. */
@@ -17,9 +20,16 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
   return (next) => async (req) => {
     const principal = req.contextValues.get(kPrincipal);
     const isStreaming = req.method.methodKind === "server_streaming" || req.method.methodKind === "bidi_streaming";
-    if (principal === undefined || !isStreaming) return next(req);
+    if (principal === undefined) return next(req);
     const refusal = liveness.check(principal);
     if (refusal !== null) throw apiKeyNoLongerValidError(refusal);
+    if (!isStreaming) {
+      const res = await next(req);
+      // The handler may have waited (read lease, provider) across a RevokeApiKey: re-check before answering.
+      const late = liveness.check(principal);
+      if (late !== null) throw apiKeyNoLongerValidError(late);
+      return res;
+    }
 
     // The handler sees this signal as ctx.signal: aborting it ends its waits (hub subscription).
     const ended = new AbortController();
@@ -30,6 +40,9 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
       if (reason !== null) throw apiKeyNoLongerValidError(reason);
     };
     req.contextValues.set(kAssertKeyValid, assertValid);
+    // Audit rows of credentials the handler is about to yield; run once the guard has cleared it.
+    const admits: (() => void)[] = [];
+    req.contextValues.set(kAdmitOnSend, (admit) => void admits.push(admit));
     let res;
     try {
       res = await next({ ...req, signal: AbortSignal.any([req.signal, ended.signal]) });
@@ -41,7 +54,7 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
       untrack();
       return res;
     }
-    return { ...res, message: guardMessages(res.message, principal, liveness, ended.signal, untrack) };
+    return { ...res, message: guardMessages(res.message, principal, liveness, ended.signal, untrack, admits) };
   };
 }
 
@@ -55,6 +68,7 @@ async function* guardMessages<T>(
   liveness: ApiKeyLiveness,
   ended: AbortSignal,
   untrack: () => void,
+  admits: (() => void)[],
 ): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
   let onAbort: (() => void) | undefined;
@@ -80,6 +94,8 @@ async function* guardMessages<T>(
       }
       const reason: KeyInvalidReason | null = liveness.check(principal);
       if (reason !== null) throw apiKeyNoLongerValidError(reason);
+      // The key is valid as the message leaves: only now is its delivery audited (admit may refuse it).
+      for (const admit of admits.splice(0)) admit();
       yield result.value;
     }
   } finally {
