@@ -5,7 +5,7 @@
  * the gRPC and gRPC-Web grpc-status-details-bin trailer, like every other error.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createKeyProvider, seedConnection } from "./support/access-fixtures.ts";
 import { createRawClient, type RawClient, type RawSend } from "./support/raw-client.ts";
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
@@ -13,6 +13,10 @@ import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import { ErrorInfoSchema, ErrorReason } from "../gen/nexus/v1/errors_pb.ts";
 import { envelope, envelopes, outcomeOf, rawProto } from "./support/wire-outcome.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/bare-error-reasons.test.ts", () => {
 
 let server: TestServer;
 let client: RawClient;
@@ -129,4 +133,5 @@ test("gRPC-Web: the trailer of a request refused before the interceptors carries
     const err = findTrailerError(trailer);
     assert.equal(err?.findDetails(ErrorInfoSchema)[0]?.reason, reason, `${label}: ${err?.message}`);
   }
+});
 });

@@ -5,7 +5,7 @@
  * the audit log has the refusal under the key and no "ok" row.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ApiKeyService, Role } from "../gen/nexus/v1/api_keys_pb.ts";
@@ -14,6 +14,10 @@ import { callOver, PROTOCOLS } from "./support/protocol-calls.ts";
 import { createRawClient, type RawClient } from "./support/raw-client.ts";
 import { startRefreshRig, type RefreshRig } from "./support/refresh-rig.ts";
 import { TEST_TENANT } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/key-revocation-unary.test.ts", () => {
 
 /** Holds the next refresh_token request to the provider until released. */
 function createGate() {
@@ -88,3 +92,4 @@ for (const protocol of PROTOCOLS) {
     );
   });
 }
+});

@@ -5,12 +5,16 @@
  * keeps the key refused (fail closed) and says so in the log. Over REST, Connect and gRPC.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { NotFoundError, StoreUnavailableError } from "../server/domain/errors.ts";
 import type { ApiKeyRecord } from "../server/store/store.ts";
 import { callOver, PROTOCOLS, type CallSpec } from "./support/protocol-calls.ts";
 import { createRawClient, type RawClient } from "./support/raw-client.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/key-revocation-undo.test.ts", () => {
 
 let server: TestServer;
 let client: RawClient;
@@ -74,4 +78,5 @@ test("revoking an unknown key id answers not_found and leaves nothing behind", a
     assert.deepEqual([outcome.code, outcome.reason], ["not_found", "API_KEY_NOT_FOUND"], protocol);
   }
   assert.doesNotMatch(server.logs(), /unknown outcome.*key_unknown_/);
+});
 });
