@@ -32,10 +32,13 @@ export interface RefreshSchedulerOptions {
 export interface RefreshScheduler {
   /** Starts the loop; a second call while running does nothing. */
   start(): void;
-  /** Stops the loop and resolves once the current tick's refreshes have finished. */
+  /**
+   * Stops the loop: no refresh starts after this call; resolves once the (at most `concurrency`)
+   * refreshes already running have finished.
+   */
   stop(): Promise<void>;
   /** Runs one tick now (outside the loop); resolves with how many connections were due. */
-  runOnce(): Promise<number>;
+  runOnce(signal?: AbortSignal): Promise<number>;
   /** Whether the loop is running. */
   isRunning(): boolean;
 }
@@ -58,11 +61,13 @@ export function createRefreshScheduler(options: RefreshSchedulerOptions): Refres
     }
   }
 
-  async function runOnce(): Promise<number> {
+  async function runOnce(signal?: AbortSignal): Promise<number> {
     const due = await store.listDueRefreshes(now(), batchSize);
     let next = 0;
     const worker = async () => {
-      while (next < due.length) {
+      // Checked before each connection: a stopping replica must not start a provider call (and a
+      // rotation) that its shutdown may cut short; the rest stays due for the other replicas.
+      while (next < due.length && signal?.aborted !== true) {
         const connection = due[next];
         next += 1;
         if (connection) await refreshOne(connection.id, () => engine.refreshScheduled(connection));
@@ -76,7 +81,7 @@ export function createRefreshScheduler(options: RefreshSchedulerOptions): Refres
     while (!signal.aborted) {
       let dueCount = 0;
       try {
-        dueCount = await runOnce();
+        dueCount = await runOnce(signal);
       } catch (error) {
         logger.warn({ err: error }, "listing due refreshes failed; trying again next tick");
       }
