@@ -360,11 +360,12 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         // The scheduler stops first (no refresh starts from here on) while the listener drains.
         const schedulerStopped = scheduler.stop();
         await Promise.race([listener.close({ graceMs: config.shutdownGraceMs }), hurried]);
-        await schedulerStopped;
         // Refreshes still running (background, scheduled) finish and save first: a rotated refresh
-        // token the provider already sent must not die with the process (rolling deploys).
+        // token the provider already sent must not die with the process (rolling deploys). The
+        // scheduler's are engine flights too, so this one bounded wait covers them.
         const unfinished = await engine.drain(refreshDrainMs);
         if (unfinished > 0) logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
+        else await schedulerStopped;
         await consentSweeper.stop();
         await bridge?.close();
         await access.close();
