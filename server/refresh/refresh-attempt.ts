@@ -5,8 +5,9 @@
  * transient failures → backoff, connection stays active). The holder renews its short lease while
  * the flight runs, so a dead holder is noticed within one lease; a taker of a lease whose holder died
  * mid provider call retries at once with the last saved refresh token (inside the provider's reuse
- * window, if it has one). In-process single flight is the engine's job; this module never decides
- * what a caller gets back when a flight fails.
+ * window, if it has one). Tokens the provider issued are saved through a store outage (retried,
+ * lease kept on giving up: flight-recovery.ts). In-process single flight is the engine's job; this
+ * module never decides what a caller gets back when a flight fails.
  */
 import {
   ConflictError,
