@@ -20,7 +20,7 @@ import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-act
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
-import { createRefreshEngine } from "./refresh/refresh-engine.ts";
+import { createRefreshEngine, refreshDrainBudgetMs } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
 import { createRefreshScheduler } from "./refresh/refresh-scheduler.ts";
 import { createCredentialWatch } from "./watch/credential-watch.ts";
@@ -64,8 +64,12 @@ export interface App {
   readonly handler: ListenerRequestHandler;
   /** Starts listening on the configured host and port (port 0 picks a free one). */
   listen(): Promise<ListenerAddress>;
-  /** Graceful shutdown: readiness off, streams ended, in-flight requests drained, store closed. */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown: readiness off, scheduler stopped, streams ended, in-flight requests drained,
+   * refreshes drained, store closed. `isUrgent` (also on a call made while closing) cuts the
+   * requests' grace period short; running refreshes are still waited for.
+   */
+  close(options?: { isUrgent?: boolean }): Promise<void>;
   readonly logger: Logger;
   readonly registry: Registry;
   readonly store: Store;
@@ -87,12 +91,6 @@ export interface AppOverrides {
   /** Where the development bootstrap admin key is printed once (default stdout; never the logger). */
   announce?: (text: string) => void;
 }
-
-/**
- * Longest wait at shutdown for in-flight refreshes, ms: one provider call's total timeout (10 s)
- * plus its save.
- */
-const REFRESH_DRAIN_MS = 15_000;
 
 /**
  * Builds the app from a validated configuration. On SQLite it first takes the data directory's lock
@@ -344,6 +342,9 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   });
 
   let closing: Promise<void> | undefined;
+  let hurry: () => void = () => {};
+  const hurried = new Promise<void>((resolve) => (hurry = resolve));
+  const refreshDrainMs = refreshDrainBudgetMs({ leaseMs: config.refreshLeaseMs });
   return {
     handler,
     logger,
@@ -358,14 +359,18 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       consentSweeper.start();
       return listener.listen(config.port, config.host);
     },
-    close() {
+    close(options) {
+      if (options?.isUrgent === true) hurry();
       closing ??= (async () => {
-        await listener.close({ graceMs: config.shutdownGraceMs });
-        await scheduler.stop();
+        // The scheduler stops first (no refresh starts from here on) while the listener drains.
+        const schedulerStopped = scheduler.stop();
+        await Promise.race([listener.close({ graceMs: config.shutdownGraceMs }), hurried]);
         // Refreshes still running (background, scheduled) finish and save first: a rotated refresh
-        // token the provider already sent must not die with the process (rolling deploys).
-        const unfinished = await engine.drain(REFRESH_DRAIN_MS);
+        // token the provider already sent must not die with the process (rolling deploys). The
+        // scheduler's are engine flights too, so this one bounded wait covers them.
+        const unfinished = await engine.drain(refreshDrainMs);
         if (unfinished > 0) logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
+        else await schedulerStopped;
         await consentSweeper.stop();
         await bridge?.close();
         await access.close();

@@ -1,6 +1,7 @@
 /**
  * Process entry: load the configuration, build the app, listen, print where to reach it, and shut
- * down gracefully on SIGTERM/SIGINT. Everything else lives in app.ts.
+ * down gracefully on SIGTERM/SIGINT (a second signal hurries, a third exits). Everything else lives
+ * in app.ts.
  */
 import { checkServerConfig, ConfigError, loadConfig } from "./config/config.ts";
 import { createApp } from "./app.ts";
@@ -34,15 +35,21 @@ async function main(): Promise<void> {
     ].join("\n") + "\n",
   );
 
-  let stopping = false;
+  // First signal: graceful shutdown. Second: cut the requests' grace short, but still wait for the
+  // refreshes in flight (a provider may already have rotated a refresh token they hold). Third: exit
+  // now, loudly. Kubernetes sends one SIGTERM, then SIGKILL after terminationGracePeriodSeconds.
+  let signals = 0;
   const stop = (signal: string) => {
-    if (stopping) {
-      app.logger.warn({ signal }, "second signal: exiting now");
+    signals += 1;
+    if (signals === 1) {
+      app.logger.info({ signal }, "shutting down");
+    } else if (signals === 2) {
+      app.logger.warn({ signal }, "second signal: ending requests now; still waiting for refreshes in flight (a third signal exits at once)");
+    } else {
+      app.logger.error({ signal }, "third signal: exiting now; refreshes in flight are abandoned (their leases run out and another replica retries)");
       process.exit(1);
     }
-    stopping = true;
-    app.logger.info({ signal }, "shutting down");
-    app.close().then(
+    app.close({ isUrgent: signals > 1 }).then(
       () => process.exit(0),
       (err: unknown) => {
         app.logger.error({ err }, "shutdown failed");
@@ -50,7 +57,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }
 

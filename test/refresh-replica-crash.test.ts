@@ -99,7 +99,11 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
       replicas.push(restarted);
       const restartedMs = Date.now() - killedAtMs;
       const client = clientOf(restarted.baseUrl);
-      // The tokens have expired by now: each read is served after the dead lease ran out and a refresh.
+      // Wait for the stored tokens to expire (the victim's jittered refreshes can start early in the
+      // margin, leaving more than a restart's time): a valid token is served without a refresh.
+      const expiredAtMs = Math.max(...before.map((b) => (b.tokens.expiresAtSeconds ?? 0) * 1000)) + 1;
+      if (Date.now() < expiredAtMs) await new Promise((resolve) => setTimeout(resolve, expiredAtMs - Date.now()));
+      // Each read is served after the dead lease ran out and a refresh.
       const served = await Promise.all(
         ids.map(async (connectionId) => {
           // A read of an expired token waits at most 2 s (NEXUS_REFRESH_READ_WAIT_MS), then answers

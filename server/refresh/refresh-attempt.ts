@@ -5,8 +5,9 @@
  * transient failures → backoff, connection stays active). The holder renews its short lease while
  * the flight runs, so a dead holder is noticed within one lease; a taker of a lease whose holder died
  * mid provider call retries at once with the last saved refresh token (inside the provider's reuse
- * window, if it has one). In-process single flight is the engine's job; this module never decides
- * what a caller gets back when a flight fails.
+ * window, if it has one). Tokens the provider issued are saved through a store outage (retried,
+ * lease kept on giving up: flight-recovery.ts). In-process single flight is the engine's job; this
+ * module never decides what a caller gets back when a flight fails.
  */
 import {
   ConflictError,
@@ -21,6 +22,7 @@ import type { TokenSetUpdate } from "../oauth/token-set.ts";
 import type { ConnectionRecord } from "../store/store.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { CredentialAccess, StoredCredential } from "./credential-access.ts";
+import { saveWithRetry, waitForNewerVersion } from "./flight-recovery.ts";
 import { mergeTokenSet } from "./merge-token-set.ts";
 import type { GrantRequest } from "./provider-grant.ts";
 import type { RefreshEngineOptions } from "./refresh-engine.ts";
@@ -46,7 +48,7 @@ export type FlightResult =
 export type RefreshAttemptDeps = Required<
   Pick<
     RefreshEngineOptions,
-    "store" | "providers" | "refreshGrant" | "classify" | "now" | "random" | "owner" | "skewMs" | "leaseMs" | "leaseRenewMs" | "every" | "backoff" | "sleep" | "logger" | "shouldKeepFresh"
+    "store" | "providers" | "refreshGrant" | "classify" | "now" | "random" | "owner" | "skewMs" | "leaseMs" | "leaseRenewMs" | "every" | "backoff" | "sleep" | "logger" | "shouldKeepFresh" | "saveRetryMs" | "takeoverWaitMs"
   >
 > &
   Pick<RefreshEngineOptions, "metrics" | "onCredentialChanged" | "onStatusChanged"> & { credentials: CredentialAccess };
@@ -62,8 +64,6 @@ export interface RefreshAttempt {
 /** First and largest pause between lease polls, ms (jittered to 50-100 %). */
 const POLL_FIRST_MS = 20;
 const POLL_MAX_MS = 250;
-/** Saves after a successful grant are retried: the provider may already have rotated the refresh token. */
-const SAVE_TRIES = 3;
 
 /** Creates the flight runner; `attempts` (retry counts per connection) lives as long as it does. */
 export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
@@ -170,21 +170,31 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       return onFailure(row, current, error, isClientCredentials, lease.wasInterrupted);
     }
     deps.metrics?.providerSeconds.observe({ grant: request.grant }, (now() - startedMs) / 1000);
-    return saveRefreshed(row, current, stored, update);
+    return saveRefreshed(row, current, stored, update, lease);
   }
 
-  async function saveRefreshed(row: ConnectionRecord, current: StoredCredential, stored: OAuthTokenSet, update: TokenSetUpdate): Promise<FlightResult> {
+  async function saveRefreshed(row: ConnectionRecord, current: StoredCredential, stored: OAuthTokenSet, update: TokenSetUpdate, lease: HeldLease): Promise<FlightResult> {
     const { tokens, isRotated } = mergeTokenSet(stored, update);
     const nextAt = deps.shouldKeepFresh(row.id) && tokens.expiresAtSeconds !== undefined ? proactiveRefreshAt(tokens.expiresAtSeconds * 1000) : null;
     let saved: StoredCredential;
     try {
-      saved = await saveWithRetry(row.id, current.version, tokens, nextAt);
+      // The merged tokens live only here until saved (a rotated refresh token nowhere else): retry
+      // through a store outage while the lease is renewed.
+      saved = await saveWithRetry(deps, row.id, deps.saveRetryMs, () => credentials.save(row.id, current.version, tokens, nextAt));
     } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
+      if (!(error instanceof ConflictError)) {
+        // Given up: keep the lease's calling mark (no release), so the next holder knows a call was
+        // interrupted and retries at once with the last saved refresh token.
+        lease.keepsCallingMark = true;
+        count("save_failed");
+        logger.error({ connectionId: row.id, provider: row.providerName, err: error, isRotated }, "a refreshed credential could not be saved; its tokens are lost, the next lease holder retries with the last saved refresh token");
+        throw error;
+      }
       // The fence: our lease ran out and someone saved a newer version. Never overwrite it.
       const latest = await credentials.require(row.id);
       count("superseded");
       logger.warn({ connectionId: row.id, provider: row.providerName, version: latest.version }, "refresh superseded by a newer credential (the lease expired mid-refresh)");
+      await rescheduleAfterLoss(row, latest);
       return fresh(latest, "superseded");
     }
     attempts.delete(row.id);
@@ -193,18 +203,6 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     logger.info({ connectionId: row.id, provider: row.providerName, version: saved.version, outcome }, "credential refreshed");
     notify(() => deps.onCredentialChanged?.({ tenantId: row.tenantId, connectionId: row.id, version: saved.version, outcome }));
     return fresh(saved, outcome);
-  }
-
-  async function saveWithRetry(id: string, expected: number, tokens: OAuthTokenSet, nextAt: number | null): Promise<StoredCredential> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await credentials.save(id, expected, tokens, nextAt);
-      } catch (error) {
-        if (error instanceof ConflictError || attempt >= SAVE_TRIES) throw error;
-        logger.warn({ connectionId: id, attempt, err: error }, "saving a refreshed credential failed; retrying");
-        await deps.sleep(100 * 2 ** attempt);
-      }
-    }
   }
 
   /**
@@ -234,10 +232,17 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       case "user_grant": {
         // invalid_grant for a refresh token someone already replaced is not a dead grant (the Go
         // version's race): use the newer credential.
-        const latest = await credentials.require(row.id);
-        if (latest.version !== current.version) {
+        let latest: StoredCredential | null = await credentials.require(row.id);
+        // After a takeover the "dead" holder may only have been slow (its renewals stuck in a busy
+        // pool): it then saves the rotated token soon. Wait up to one provider call for that before
+        // declaring the grant dead.
+        if (latest.version === current.version && wasInterrupted) {
+          latest = await waitForNewerVersion(deps, row.id, current.version, deps.takeoverWaitMs, () => credentials.require(row.id));
+        }
+        if (latest !== null && latest.version !== current.version) {
           count("superseded");
           logger.info(log, "refresh token was already replaced; using the newer credential");
+          await rescheduleAfterLoss(row, latest);
           return fresh(latest, "superseded");
         }
         // Refused right after a holder died mid-call: the rotated token died with it and the provider
@@ -303,6 +308,24 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     await store.setNextRefresh(row.id, at);
   }
 
+  /**
+   * After losing to a newer credential: if next_refresh_at is still this flight's calling mark (the
+   * lease end), schedule from the newer credential instead, or the scheduler would refresh (and
+   * rotate) again at once. A real schedule the winner saved is left alone.
+   */
+  async function rescheduleAfterLoss(row: ConnectionRecord, latest: StoredCredential): Promise<void> {
+    try {
+      const stored = await store.findConnectionById(row.id);
+      const markedAt = stored?.nextRefreshAtMs ?? null;
+      if (stored?.status !== "active" || markedAt === null || markedAt > now() + deps.leaseMs) return;
+      const expiry = expiresAtMs(latest.secret);
+      const wasScheduled = deps.shouldKeepFresh(row.id) || row.nextRefreshAtMs !== null;
+      await store.setNextRefresh(row.id, wasScheduled && expiry !== undefined ? proactiveRefreshAt(expiry) : null);
+    } catch (error) {
+      logger.warn({ connectionId: row.id, err: error }, "could not reschedule after a superseded refresh");
+    }
+  }
+
   async function clearSchedule(row: ConnectionRecord): Promise<void> {
     if (row.nextRefreshAtMs !== null) await store.setNextRefresh(row.id, null);
   }
@@ -324,7 +347,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
         return await underLease(connection, mode, observedVersion, lease);
       } finally {
         stopRenewing();
-        await store.releaseRefreshLease(connection.id, lease.token).catch((error: unknown) => {
+        if (!lease.keepsCallingMark) await store.releaseRefreshLease(connection.id, lease.token).catch((error: unknown) => {
           logger.warn({ connectionId: connection.id, err: error }, "refresh lease not released; it expires on its own");
         });
       }

@@ -17,6 +17,7 @@ import {
 import type { StoredSecret } from "../domain/stored-secret.ts";
 import type { Logger } from "../logging/logger.ts";
 import { classifyTokenFailure, type TokenFailure } from "../oauth/token-failure.ts";
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from "../oauth/request-options.ts";
 import type { ProviderDirectory } from "../providers/provider-directory.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -84,6 +85,18 @@ export interface RefreshEngineOptions {
    * ProviderUnavailableError and the refresh carries on. Reads of unexpired tokens never wait. Default 2 s.
    */
   readWaitMs?: number;
+  /**
+   * How long, ms, a flight keeps retrying the save of tokens the provider issued (store outage);
+   * then it gives up, logs an error, counts save_failed and leaves its lease to run out with the
+   * calling mark. Default 30 s.
+   */
+  saveRetryMs?: number;
+  /**
+   * How long, ms, a taker of an interrupted lease whose retry got invalid_grant waits for the
+   * previous holder to save (it may have been slow, not dead) before marking the connection
+   * refresh_lost_in_crash. Default the provider call timeout (10 s).
+   */
+  takeoverWaitMs?: number;
   /** Retry delays after transient and configuration failures; see backoff.ts. */
   backoff?: BackoffOptions;
   /** Waits `ms` (lease polling, save retries). Default node:timers/promises setTimeout. */
@@ -146,6 +159,8 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
     backoff: options.backoff ?? {},
     sleep: options.sleep ?? ((ms: number) => delay(ms)),
     shouldKeepFresh: options.shouldKeepFresh ?? (() => false),
+    saveRetryMs: options.saveRetryMs ?? DEFAULT_SAVE_RETRY_MS,
+    takeoverWaitMs: options.takeoverWaitMs ?? DEFAULT_PROVIDER_TIMEOUT_MS,
   };
   const { now, skewMs, logger } = settings;
   const readWaitMs = options.readWaitMs ?? DEFAULT_READ_WAIT_MS;
@@ -269,6 +284,19 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
 
 /** Default lease time, ms: short, because the holder renews it while it works. */
 export const DEFAULT_LEASE_MS = 5_000;
+/** Default time a flight retries saving refreshed tokens through a store outage, ms. */
+export const DEFAULT_SAVE_RETRY_MS = 30_000;
+
+/**
+ * Longest a flight can still run at shutdown, ms, hence the engine drain's wait: waiting for
+ * another holder's lease (≤ leaseMs), the provider call (its total timeout), then either saving
+ * (≤ saveRetryMs) or, after a takeover, waiting for the previous holder (≤ takeoverWaitMs), plus 1 s
+ * for store round trips. With the defaults 5 + 10 + 30 + 1 = 46 s.
+ */
+export function refreshDrainBudgetMs(options: Pick<RefreshEngineOptions, "leaseMs" | "saveRetryMs" | "takeoverWaitMs">): number {
+  const afterCall = Math.max(options.saveRetryMs ?? DEFAULT_SAVE_RETRY_MS, options.takeoverWaitMs ?? DEFAULT_PROVIDER_TIMEOUT_MS);
+  return (options.leaseMs ?? DEFAULT_LEASE_MS) + DEFAULT_PROVIDER_TIMEOUT_MS + afterCall + 1_000;
+}
 /** Default longest wait of a read of an expired token, ms. */
 export const DEFAULT_READ_WAIT_MS = 2_000;
 /** Longest cool-down between probes of a failing provider, per connection, ms. */

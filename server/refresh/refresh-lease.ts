@@ -11,6 +11,11 @@ import type { Store } from "../store/store.ts";
 export interface HeldLease {
   token: string;
   wasInterrupted: boolean;
+  /**
+   * Set when the flight got tokens from the provider but could not save them: the lease is then
+   * not released but left to run out with its calling mark, so the next holder retries at once.
+   */
+  keepsCallingMark?: boolean;
 }
 
 /**

@@ -13,7 +13,8 @@ export type RefreshMetricOutcome =
   | "transient"
   | "config_error"
   | "superseded"
-  | "no_refresh_token";
+  | "no_refresh_token"
+  | "save_failed";
 
 /** The refresh engine's instruments. */
 export interface RefreshMetrics {
@@ -21,7 +22,8 @@ export interface RefreshMetrics {
    * Refreshes by outcome: success (provider kept the refresh token), rotated (it issued a new one),
    * invalid_grant (dead grant → attention_required), refresh_lost_in_crash (invalid_grant right after
    * a lease holder died mid-call: the rotated token was lost; → attention_required), transient, config_error, superseded (our
-   * save lost to a newer credential: the lease ran out under us), no_refresh_token (expired → expired).
+   * save lost to a newer credential: the lease ran out under us), no_refresh_token (expired → expired), save_failed (the provider answered but the store stayed
+   * unavailable for the whole save budget: the new tokens are lost; alert on it).
    */
   readonly refreshes: Counter<"outcome">;
   /** Duration of the provider's token-endpoint call, seconds, by grant type. */

@@ -140,6 +140,32 @@ describe("refresh scheduler", () => {
     assert.equal(scheduler.isRunning(), false);
   });
 
+  it("starts no refresh after stop(): only the ones already running finish", async () => {
+    for (let i = 0; i < 20; i += 1) await due(-i);
+    const releases: Array<() => void> = [];
+    let started = 0;
+    let finished = 0;
+    let isStopping = false;
+    const engine = {
+      async refreshScheduled() {
+        started += 1;
+        if (!isStopping) await new Promise<void>((resolve) => releases.push(resolve));
+        finished += 1;
+        return "success" as const;
+      },
+    };
+    const scheduler = createRefreshScheduler({ store, engine, now: clock.now, random: () => 0.5, logger: world.logger, concurrency: 4 });
+    scheduler.start();
+    await waitFor(() => started === 4);
+    isStopping = true;
+    const stopping = scheduler.stop();
+    // Each finished refresh would let its worker take the next due connection.
+    while (releases.length > 0) releases.shift()!();
+    await stopping;
+    assert.equal(started, 4, "no refresh started after stop()");
+    assert.equal(finished, 4);
+  });
+
   it("a failing tick is logged and the loop goes on", async () => {
     let calls = 0;
     const failingStore = {
