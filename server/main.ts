@@ -30,7 +30,8 @@ async function main(): Promise<void> {
       `  metrics:  curl ${base}/metrics`,
       `  REST:     curl -H "authorization: Bearer $NEXUS_API_KEY" ${base}/v1/check-connection/conn_example`,
       `  Connect:  curl -H "authorization: Bearer $NEXUS_API_KEY" -H 'content-type: application/json' -d '{"connection_id":"conn_example"}' ${base}/nexus.v1.ConnectionService/CheckConnection`,
-      `  gRPC:     npx buf curl --protocol grpc --http2-prior-knowledge -H "authorization: Bearer $NEXUS_API_KEY" -d '{"connection_id":"conn_example"}' ${base}/nexus.v1.ConnectionService/CheckConnection`,
+      `  gRPC:     npx buf curl --protocol grpc --http2-prior-knowledge -H "authorization: Bearer $NEXUS_API_KEY" --reflect-header '*' -d '{"connection_id":"conn_example"}' ${base}/nexus.v1.ConnectionService/CheckConnection`,
+      `  CLI:      NEXUS_URL=${base} NEXUS_API_KEY=… npm run nexus -- --help`,
       "",
     ].join("\n") + "\n",
   );
