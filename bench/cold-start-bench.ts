@@ -31,7 +31,7 @@ export const coldStartBench: Benchmark = {
     const secrets = createBenchSecrets();
     const dataDir = mkdtempSync(join(context.scratchDir, "cold-start-"));
     try {
-      const store = await createSqliteStore({ dataDir });
+      const store = await createSqliteStore({ dataDir, now: Date.now });
       const seeded = await seedConnections(
         { store, vault: createVault(parseKeyring(secrets.encryptionKeys)), apiKeys: createApiKeyManager({ store, now: Date.now }) },
         { count: 1, tokenEndpoint: "http://127.0.0.1:9/token", expiresInS: 3600, withRefreshToken: false },

@@ -23,6 +23,7 @@ import type { Benchmark } from "./bench-context.ts";
 import { makeFigure, type Figure, type Target } from "./figure.ts";
 import { summarizeLatencies } from "./percentiles.ts";
 import { BENCH_PROVIDER, BENCH_TENANT, seedConnections } from "./seed-connections.ts";
+import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../server/config/defaults.ts";
 
 const DUE = 100;
 const INSERT_CHUNK = 500;
@@ -35,7 +36,7 @@ export const schedulerBench: Benchmark = {
     const [small, large] = context.quick ? [2_000, 20_000] : [10_000, 100_000];
     const ticks = context.quick ? 3 : 7;
     const dataDir = mkdtempSync(join(context.scratchDir, "scheduler-"));
-    const store = await createSqliteStore({ dataDir });
+    const store = await createSqliteStore({ dataDir, now: Date.now });
     // A second handle on the same WAL database, for bulk inserts the Store interface does not offer.
     const client = new Database(join(dataDir, SQLITE_FILE_NAME));
     try {
@@ -54,6 +55,9 @@ export const schedulerBench: Benchmark = {
         // A provider that answers at once: the figure is Nexus's own cost per tick.
         refreshGrant: async () => ({ accessToken: "at-scheduled", tokenType: "Bearer", refreshToken: "rt-next", expiresAtSeconds: Math.floor(Date.now() / 1000) + 3600 }),
         now: Date.now,
+        skewMs: DEFAULT_REFRESH_SKEW_MS,
+        leaseMs: DEFAULT_REFRESH_LEASE_MS,
+        readWaitMs: DEFAULT_REFRESH_READ_WAIT_MS,
         random: Math.random,
         owner: "bench",
         logger,

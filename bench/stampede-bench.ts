@@ -145,8 +145,8 @@ async function burst(clients: Client<typeof TokenService>[], connectionId: strin
 async function openBackend(backend: "sqlite" | "postgres", dataDir: string, url: string | undefined): Promise<Store> {
   if (backend === "postgres") {
     const { createPostgresStore } = await import("../server/store/postgres/store.ts");
-    return createPostgresStore({ connectionString: url ?? "" });
+    return createPostgresStore({ connectionString: url ?? "", now: Date.now });
   }
   const { createSqliteStore } = await import("../server/store/sqlite/store.ts");
-  return createSqliteStore({ dataDir });
+  return createSqliteStore({ dataDir, now: Date.now });
 }

@@ -10,6 +10,7 @@ import { Registry } from "prom-client";
 import { Code, ConnectError, createContextValues, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { checkServerConfig, type Config } from "./config/config.ts";
+import { systemNow } from "./config/defaults.ts";
 import type { AuditWriter } from "./audit/audit-writer.ts";
 import { createAccessControl } from "./auth/access-control.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
@@ -84,7 +85,7 @@ export interface App {
 export interface AppOverrides {
   /** Where logs go (default stdout); tests pass a stream they can scan for secrets. */
   logDestination?: DestinationStream;
-  /** Clock in epoch milliseconds for consent states and OAuth (default Date.now); tests move time. */
+  /** The app's one clock, epoch ms (default the system clock): store times, refresh, consent, keys, watch. */
   now?: () => number;
   /** Outbound fetch for provider requests (default the global fetch); tests observe provider calls. */
   fetch?: FetchFn;
@@ -112,14 +113,15 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
 
   const keyring = config.encryptionKeys !== undefined ? parseKeyring(config.encryptionKeys) : devKeyring(config, logger);
   const vault = createVault(keyring);
+  const now = overrides.now ?? systemNow;
   const baseStore = await openStore({
+    now,
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     queryTimeoutMs: config.databaseQueryTimeoutMs,
     onPoolError: (err) => logger.warn({ err: { name: err.name, code: (err as { code?: string }).code } }, "database connection failed"),
   });
 
-  const now = overrides.now ?? Date.now;
   const registry = new Registry();
   const metrics = createServerMetrics(registry);
   // One id per process: the refresh-lease owner and the origin of this replica's notifications.

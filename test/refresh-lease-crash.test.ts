@@ -19,9 +19,10 @@ import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts"
 import { registerRotatingProvider, seedRotatingConnection, startRotatingProvider, type RotatingProvider } from "./support/rotating-provider.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { TEST_STORE } from "./support/test-store.ts";
+import { DEFAULT_REFRESH_LEASE_MS } from "../server/config/defaults.ts";
 
-/** The lease time under test: the default (server/refresh/refresh-engine.ts DEFAULT_LEASE_MS). */
-const LEASE_MS = 5_000;
+/** The lease time under test: the default (server/config/defaults.ts). */
+const LEASE_MS = DEFAULT_REFRESH_LEASE_MS;
 const PROVIDER = "rotating-idp";
 
 /** Polls `check` every 50 ms until it holds; fails after `ms` naming `what`. */

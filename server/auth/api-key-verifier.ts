@@ -6,6 +6,7 @@
  * within `cacheMs`. Expiry is checked on every call.
  * Unknown keys are not cached (a key created a moment ago must work), and it never logs a secret.
  */
+import { DEFAULT_API_KEY_CACHE_MS } from "../config/defaults.ts";
 import type { ApiKeyRecord, Store } from "../store/store.ts";
 import { hashApiKeySecret, isPlausibleApiKey } from "./api-key-secret.ts";
 import { principalOf, type Principal } from "./principal.ts";
@@ -29,7 +30,7 @@ export interface ApiKeyVerifierOptions {
   store: Pick<Store, "findApiKeyByHash" | "markApiKeyUsed">;
   /** Epoch milliseconds. */
   now: () => number;
-  /** How long a verified record is reused, in ms; 0 disables the cache. Default 5000. */
+  /** How long a verified record is reused, in ms; 0 disables the cache. Default DEFAULT_API_KEY_CACHE_MS (config/defaults.ts). */
   cacheMs?: number;
   /** Most cached keys; the oldest entry goes first. Default 10 000. */
   maxCachedKeys?: number;
@@ -49,7 +50,7 @@ interface CacheEntry {
 /** Creates the verifier. */
 export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVerifier {
   const { store, now } = options;
-  const cacheMs = options.cacheMs ?? 5_000;
+  const cacheMs = options.cacheMs ?? DEFAULT_API_KEY_CACHE_MS;
   const maxCachedKeys = options.maxCachedKeys ?? 10_000;
   const touchIntervalMs = options.touchIntervalMs ?? 60_000;
   const cache = new Map<string, CacheEntry>();

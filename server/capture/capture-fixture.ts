@@ -64,11 +64,12 @@ export function acmeProfile(overrides: Partial<ProviderProfile> = {}): ProviderP
 /** Starts the fixture; `deps` overrides the capture's dependencies (e.g. fetch). */
 export async function startCaptureFixture(deps: Partial<KeyCaptureDeps> = {}): Promise<CaptureFixture> {
   const dir = createTempDataDir("nexus-capture-");
-  const store = await createSqliteStore({ dataDir: dir.path });
-  await store.ensureTenant({ id: "t" });
-  const vault = createVault(parseKeyring(generateKeyringText()));
+  // One fake clock, started at the wall time, for the store and the capture alike.
   const clock = { nowMs: Date.now() };
   const now = () => clock.nowMs;
+  const store = await createSqliteStore({ dataDir: dir.path, now });
+  await store.ensureTenant({ id: "t" });
+  const vault = createVault(parseKeyring(generateKeyringText()));
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {

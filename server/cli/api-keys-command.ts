@@ -16,6 +16,7 @@ import { keysCreate, parseExpiry } from "./keys-create.ts";
 import { keysList } from "./keys-list.ts";
 import { keysRevoke } from "./keys-revoke.ts";
 import type { CommandIo } from "./providers-plan.ts";
+import { systemNow } from "../config/defaults.ts";
 
 /** Usage text of the API key commands. */
 export const API_KEYS_USAGE = `usage: nexus keys create|list|revoke [options]
@@ -40,7 +41,7 @@ options:
 export const API_KEY_COMMANDS: readonly string[] = ["create", "list", "revoke"];
 
 /** Runs `nexus keys <create|list|revoke> …` with `argv` after the word "keys"; returns the exit code. */
-export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () => number = Date.now): Promise<number> {
+export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () => number = systemNow): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -85,7 +86,7 @@ export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () =
     }
     case "list":
       if (rest.length > 0) return usage(io, `unexpected argument "${rest[0]}"`);
-      run = (keys) => keysList(keys, { tenantId: values.tenant, json }, io);
+      run = (keys) => keysList(keys, { tenantId: values.tenant, json, nowMs: now() }, io);
       break;
     case "revoke": {
       const [keyId, ...extra] = rest;

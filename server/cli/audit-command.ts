@@ -9,6 +9,7 @@ import { AuditEventSchema, type AuditEvent } from "../../gen/nexus/v1/audit_pb.t
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
 import { isoTimestamp, writeJsonLine, writeTable } from "./output.ts";
 import type { CommandIo } from "./providers-plan.ts";
+import { systemNow } from "../config/defaults.ts";
 
 /** Usage text of `audit`. */
 export const AUDIT_USAGE = `usage: nexus audit [filters] [options]
@@ -29,7 +30,7 @@ options: --json (one JSON object per line), --url URL (default $NEXUS_URL or htt
 `;
 
 /** Runs `nexus audit …` with `argv` after the word "audit"; returns the exit code. */
-export async function runAuditCommand(argv: string[], io: CommandIo, now: () => number = Date.now): Promise<number> {
+export async function runAuditCommand(argv: string[], io: CommandIo, now: () => number = systemNow): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({

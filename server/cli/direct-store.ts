@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../config/config.ts";
+import { systemNow } from "../config/defaults.ts";
 import { openStore } from "../store/open-store.ts";
 import { SQLITE_FILE_NAME } from "../store/sqlite/store.ts";
 import type { Store } from "../store/store.ts";
@@ -28,5 +29,5 @@ export async function openDirectStore(env: Readonly<Record<string, string | unde
       );
     }
   }
-  return openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  return openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, queryTimeoutMs: config.databaseQueryTimeoutMs, now: systemNow });
 }

@@ -6,7 +6,7 @@ import type { KeyAdmin } from "./key-admin.ts";
 import type { CommandIo } from "./providers-plan.ts";
 
 /** Lists keys; returns the exit code. */
-export async function keysList(keys: KeyAdmin, options: { tenantId?: string; json: boolean }, io: CommandIo): Promise<number> {
+export async function keysList(keys: KeyAdmin, options: { tenantId?: string; json: boolean; nowMs: number }, io: CommandIo): Promise<number> {
   const all = await keys.listAll({ tenantId: options.tenantId });
   if (options.json) {
     for (const k of all) {
@@ -26,7 +26,7 @@ export async function keysList(keys: KeyAdmin, options: { tenantId?: string; jso
       k.name,
       iso(k.createdAtMs) ?? "",
       iso(k.expiresAtMs) ?? "never",
-      k.revokedAtMs !== null ? "revoked" : k.expiresAtMs !== null && k.expiresAtMs <= Date.now() ? "expired" : "active",
+      k.revokedAtMs !== null ? "revoked" : k.expiresAtMs !== null && k.expiresAtMs <= options.nowMs ? "expired" : "active",
       iso(k.lastUsedAtMs) ?? "never",
     ]),
   ];

@@ -6,6 +6,21 @@
 import net from "node:net";
 import path from "node:path";
 import { z } from "zod";
+import {
+  DEFAULT_API_KEY_CACHE_MS,
+  DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
+  DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
+  DEFAULT_HTTP2_PING_INTERVAL_MS,
+  DEFAULT_HTTP2_PING_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_REFRESH_LEASE_MS,
+  DEFAULT_REFRESH_READ_WAIT_MS,
+  DEFAULT_REFRESH_SKEW_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_WATCH_HEARTBEAT_MS,
+} from "./defaults.ts";
 import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "../consent/return-url-policy.ts";
 
 /** The validated configuration of one server instance. */
@@ -205,19 +220,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     host: e.NEXUS_HOST ?? "127.0.0.1",
     dataDir: path.resolve(cwd, e.NEXUS_DATA_DIR ?? "data"),
     databaseUrl: e.DATABASE_URL,
-    databaseQueryTimeoutMs: e.NEXUS_DATABASE_QUERY_TIMEOUT_MS ?? 5_000,
+    databaseQueryTimeoutMs: e.NEXUS_DATABASE_QUERY_TIMEOUT_MS ?? DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
     publicUrl: e.NEXUS_PUBLIC_URL?.replace(/\/+$/, ""),
     logLevel: e.NEXUS_LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,
     returnUrlOrigins,
-    refreshSkewMs: e.NEXUS_REFRESH_SKEW_MS ?? 5 * 60 * 1000,
-    refreshLeaseMs: e.NEXUS_REFRESH_LEASE_MS ?? 5_000,
-    refreshReadWaitMs: e.NEXUS_REFRESH_READ_WAIT_MS ?? 2_000,
-    watchHeartbeatMs: e.NEXUS_WATCH_HEARTBEAT_MS ?? 15_000,
-    maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? 1024 * 1024,
-    shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? 10_000,
+    refreshSkewMs: e.NEXUS_REFRESH_SKEW_MS ?? DEFAULT_REFRESH_SKEW_MS,
+    refreshLeaseMs: e.NEXUS_REFRESH_LEASE_MS ?? DEFAULT_REFRESH_LEASE_MS,
+    refreshReadWaitMs: e.NEXUS_REFRESH_READ_WAIT_MS ?? DEFAULT_REFRESH_READ_WAIT_MS,
+    watchHeartbeatMs: e.NEXUS_WATCH_HEARTBEAT_MS ?? DEFAULT_WATCH_HEARTBEAT_MS,
+    maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
+    shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? DEFAULT_SHUTDOWN_GRACE_MS,
     adminApiKey: e.NEXUS_ADMIN_API_KEY,
-    apiKeyCacheMs: e.NEXUS_API_KEY_CACHE_MS ?? 5_000,
+    apiKeyCacheMs: e.NEXUS_API_KEY_CACHE_MS ?? DEFAULT_API_KEY_CACHE_MS,
     trustedProxies,
     metricsToken: e.NEXUS_METRICS_TOKEN,
     auditRetentionDays: e.NEXUS_AUDIT_RETENTION_DAYS ?? 90,
@@ -225,11 +240,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     rateLimitBurst: e.NEXUS_RATE_LIMIT_BURST ?? Math.max(100, rateLimitPerSecond * 2),
     maxStreamsPerKey: e.NEXUS_MAX_STREAMS_PER_KEY ?? 32,
     maxAnonymousStreamsPerAddress: e.NEXUS_MAX_ANONYMOUS_STREAMS_PER_ADDRESS ?? 32,
-    maxConnections: e.NEXUS_MAX_CONNECTIONS ?? 10_000,
-    maxConnectionsPerAddress: e.NEXUS_MAX_CONNECTIONS_PER_ADDRESS ?? 256,
-    http2IdleTimeoutMs: e.NEXUS_HTTP2_IDLE_TIMEOUT_MS ?? 30_000,
-    http2PingIntervalMs: e.NEXUS_HTTP2_PING_INTERVAL_MS ?? 30_000,
-    http2PingTimeoutMs: e.NEXUS_HTTP2_PING_TIMEOUT_MS ?? 20_000,
+    maxConnections: e.NEXUS_MAX_CONNECTIONS ?? DEFAULT_MAX_CONNECTIONS,
+    maxConnectionsPerAddress: e.NEXUS_MAX_CONNECTIONS_PER_ADDRESS ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    http2IdleTimeoutMs: e.NEXUS_HTTP2_IDLE_TIMEOUT_MS ?? DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
+    http2PingIntervalMs: e.NEXUS_HTTP2_PING_INTERVAL_MS ?? DEFAULT_HTTP2_PING_INTERVAL_MS,
+    http2PingTimeoutMs: e.NEXUS_HTTP2_PING_TIMEOUT_MS ?? DEFAULT_HTTP2_PING_TIMEOUT_MS,
     corsOrigins,
   };
 }

@@ -92,7 +92,7 @@ const makeFlow = (keyCapture?: KeyCaptureStarter) => {
 
 before(async () => {
   dir = createTempDataDir();
-  store = await createSqliteStore({ dataDir: dir.path });
+  store = await createSqliteStore({ dataDir: dir.path, now: Date.now });
   await store.ensureTenant({ id: T });
 });
 after(async () => {

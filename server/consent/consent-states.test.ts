@@ -17,7 +17,7 @@ let store: Store;
 let nowMs = 1_700_000_000_000;
 before(async () => {
   dir = createTempDataDir();
-  store = await createSqliteStore({ dataDir: dir.path });
+  store = await createSqliteStore({ dataDir: dir.path, now: Date.now });
   await store.ensureTenant({ id: "t" });
 });
 after(async () => {

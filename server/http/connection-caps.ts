@@ -5,6 +5,7 @@
  * address) but count toward the total. It decides and counts; the listener closes the socket.
  */
 import { perAddressKey } from "../limits/address-key.ts";
+import { systemNow } from "../config/defaults.ts";
 
 /** Why a new connection was refused. */
 export type ConnectionRefusal = "max_connections" | "max_connections_per_address";
@@ -21,7 +22,7 @@ export interface ConnectionCapsOptions {
   logger: { warn(obj: object, msg?: string): void };
   /** Default 10 000. A flood must not become a flood of log lines too. */
   warnIntervalMs?: number;
-  /** Epoch milliseconds; default Date.now. */
+  /** Epoch milliseconds, for warning intervals; default the system clock. */
   now?: () => number;
 }
 
@@ -37,7 +38,7 @@ export interface ConnectionCaps {
 
 /** Creates the caps; counts live in the returned object (one per listener). */
 export function createConnectionCaps(options: ConnectionCapsOptions): ConnectionCaps {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? systemNow;
   const warnIntervalMs = options.warnIntervalMs ?? 10_000;
   const perAddress = new Map<string, number>();
   let total = 0;

@@ -11,6 +11,14 @@ import * as net from "node:net";
 import { createConnectionCaps, type ConnectionRefusal } from "./connection-caps.ts";
 import { watchHttp2Liveness, type Http2LivenessEnd } from "./http2-liveness.ts";
 import { sniffProtocol } from "./sniff-protocol.ts";
+import {
+  DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
+  DEFAULT_HTTP2_PING_INTERVAL_MS,
+  DEFAULT_HTTP2_PING_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+} from "../config/defaults.ts";
 
 export type { ConnectionRefusal } from "./connection-caps.ts";
 
@@ -58,15 +66,15 @@ export interface ListenerOptions {
    * figure): a stream whose request never finishes reaches no interceptor, so this bounds them.
    */
   maxConcurrentStreams?: number;
-  /** HTTP/2: a session with no open stream for this long gets GOAWAY and is closed. Default 30 000. */
+  /** HTTP/2: a session with no open stream for this long gets GOAWAY and is closed. Default DEFAULT_HTTP2_IDLE_TIMEOUT_MS (config/defaults.ts). */
   http2IdleTimeoutMs?: number;
-  /** HTTP/2: while a session has open streams, the peer is PINGed this often. Default 30 000. */
+  /** HTTP/2: while a session has open streams, the peer is PINGed this often. Default DEFAULT_HTTP2_PING_INTERVAL_MS. */
   http2PingIntervalMs?: number;
-  /** HTTP/2: a PING not acked within this destroys the session (dead peer). Default 20 000. */
+  /** HTTP/2: a PING not acked within this destroys the session (dead peer). Default DEFAULT_HTTP2_PING_TIMEOUT_MS. */
   http2PingTimeoutMs?: number;
-  /** Connections open at once; one more is closed as soon as it is accepted. Default 10 000. */
+  /** Connections open at once; one more is closed as soon as it is accepted. Default DEFAULT_MAX_CONNECTIONS. */
   maxConnections?: number;
-  /** Connections open at once from one peer address (IPv6: one /64). Default 256. */
+  /** Connections open at once from one peer address (IPv6: one /64). Default DEFAULT_MAX_CONNECTIONS_PER_ADDRESS. */
   maxConnectionsPerAddress?: number;
   /** Peers exempt from `maxConnectionsPerAddress`, e.g. trusted proxies. Default: none. */
   isExemptFromPerAddressCap?: (address: string) => boolean;
@@ -86,7 +94,7 @@ export interface ListenerAddress {
 
 /** Options for `Listener.close`. */
 export interface ListenerCloseOptions {
-  /** How long in-flight requests may run before their connections are destroyed. Default 10 000. */
+  /** How long in-flight requests may run before their connections are destroyed. Default DEFAULT_SHUTDOWN_GRACE_MS. */
   graceMs?: number;
 }
 
@@ -137,16 +145,16 @@ export function createListener(options: ListenerOptions): Listener {
   const sniffing = new Set<net.Socket>();
   const h1Sockets = new Set<net.Socket>();
   const caps = createConnectionCaps({
-    maxConnections: options.maxConnections ?? 10_000,
-    maxPerAddress: options.maxConnectionsPerAddress ?? 256,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxPerAddress: options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     isExempt: options.isExemptFromPerAddressCap,
     logger,
   });
   const liveness = {
     requestTimeoutMs,
-    idleTimeoutMs: options.http2IdleTimeoutMs ?? 30_000,
-    pingIntervalMs: options.http2PingIntervalMs ?? 30_000,
-    pingTimeoutMs: options.http2PingTimeoutMs ?? 20_000,
+    idleTimeoutMs: options.http2IdleTimeoutMs ?? DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
+    pingIntervalMs: options.http2PingIntervalMs ?? DEFAULT_HTTP2_PING_INTERVAL_MS,
+    pingTimeoutMs: options.http2PingTimeoutMs ?? DEFAULT_HTTP2_PING_TIMEOUT_MS,
   };
   const sessions = new Set<http2.ServerHttp2Session>();
   const h1Responses = new Set<http.ServerResponse>();
@@ -336,7 +344,7 @@ export function createListener(options: ListenerOptions): Listener {
     address,
     connections: () => ({ sniffing: sniffing.size, http1: h1Sockets.size, http2: sessions.size }),
     close(closeOptions?: ListenerCloseOptions): Promise<void> {
-      closing ??= drain(closeOptions?.graceMs ?? 10_000);
+      closing ??= drain(closeOptions?.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       return closing;
     },
   };

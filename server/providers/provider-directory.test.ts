@@ -24,7 +24,7 @@ describe("provider directory", () => {
   const vault = createVault(parseKeyring(generateKeyringText("k1")));
 
   before(async () => {
-    store = await createSqliteStore({ path: ":memory:" });
+    store = await createSqliteStore({ path: ":memory:", now: Date.now });
     await store.ensureTenant({ id: "t1" });
     directory = createProviderDirectory({ store, vault });
   });

@@ -26,7 +26,7 @@ await describeWithPostgres("refresh engine on PostgreSQL", { maintenanceUrl, isR
     // Real time: both replicas' leases and polls run on the wall clock.
     const clock = createTestClock(Date.now());
     clock.now = Date.now;
-    stores = await Promise.all([1, 2].map(() => createPostgresStore({ connectionString, poolMax: 4 })));
+    stores = await Promise.all([1, 2].map(() => createPostgresStore({ connectionString, poolMax: 4, now: Date.now })));
     world = await createRefreshWorld(stores[0]!, clock);
   });
   afterEach(async () => {

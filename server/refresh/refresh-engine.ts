@@ -69,22 +69,22 @@ export interface RefreshEngineOptions {
   random: () => number;
   /** This replica's lease owner id; must be unique per process (e.g. hostname + pid + random). */
   owner: string;
-  /** Refresh an access token this long before it expires (halved for short-lived tokens). Default 5 min. */
-  skewMs?: number;
+  /** Refresh an access token this long before it expires (halved for short-lived tokens), ms (Config.refreshSkewMs). */
+  skewMs: number;
   /**
    * How long a refresh lease lasts without renewal, ms: a dead holder is taken over this long after
-   * its last renewal. Default 5 s.
+   * its last renewal (Config.refreshLeaseMs).
    */
-  leaseMs?: number;
+  leaseMs: number;
   /** How often the holder renews its lease while its flight runs, ms. Default 30 % of leaseMs. */
   leaseRenewMs?: number;
   /** Runs `fn` every `ms` until the returned function is called (lease renewal). Default setInterval, unref'd. */
   every?: (ms: number, fn: () => void) => () => void;
   /**
    * Longest wait, ms, of a read whose token has expired for the refresh to finish; then it answers
-   * ProviderUnavailableError and the refresh carries on. Reads of unexpired tokens never wait. Default 2 s.
+   * ProviderUnavailableError and the refresh carries on. Reads of unexpired tokens never wait (Config.refreshReadWaitMs).
    */
-  readWaitMs?: number;
+  readWaitMs: number;
   /**
    * How long, ms, a flight keeps retrying the save of tokens the provider issued (store outage);
    * then it gives up, logs an error, counts save_failed and leaves its lease to run out with the
@@ -146,15 +146,13 @@ export interface RefreshEngine {
 
 /**
  * Creates the engine.
- * @example const engine = createRefreshEngine({ store, vault, providers, refreshGrant: createProviderGrant(oauth), now: Date.now, random: Math.random, owner, logger });
+ * @example const engine = createRefreshEngine({ store, vault, providers, refreshGrant: createProviderGrant(oauth), now, random: Math.random, owner, logger, skewMs: config.refreshSkewMs, leaseMs: config.refreshLeaseMs, readWaitMs: config.refreshReadWaitMs });
  */
 export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngine {
   const settings = {
     ...options,
     classify: options.classify ?? classifyTokenFailure,
-    skewMs: options.skewMs ?? 5 * 60_000,
-    leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
-    leaseRenewMs: options.leaseRenewMs ?? Math.max(1, Math.round((options.leaseMs ?? DEFAULT_LEASE_MS) * 0.3)),
+    leaseRenewMs: options.leaseRenewMs ?? Math.max(1, Math.round(options.leaseMs * 0.3)),
     every: options.every ?? everyUnref,
     backoff: options.backoff ?? {},
     sleep: options.sleep ?? ((ms: number) => delay(ms)),
@@ -163,7 +161,7 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
     takeoverWaitMs: options.takeoverWaitMs ?? DEFAULT_PROVIDER_TIMEOUT_MS,
   };
   const { now, skewMs, logger } = settings;
-  const readWaitMs = options.readWaitMs ?? DEFAULT_READ_WAIT_MS;
+  const { readWaitMs } = options;
   const credentials = createCredentialAccess(settings);
   const attempt = createRefreshAttempt({ ...settings, credentials });
   const flights = new Map<string, Promise<FlightResult>>();
@@ -282,8 +280,6 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   };
 }
 
-/** Default lease time, ms: short, because the holder renews it while it works. */
-export const DEFAULT_LEASE_MS = 5_000;
 /** Default time a flight retries saving refreshed tokens through a store outage, ms. */
 export const DEFAULT_SAVE_RETRY_MS = 30_000;
 
@@ -295,10 +291,8 @@ export const DEFAULT_SAVE_RETRY_MS = 30_000;
  */
 export function refreshDrainBudgetMs(options: Pick<RefreshEngineOptions, "leaseMs" | "saveRetryMs" | "takeoverWaitMs">): number {
   const afterCall = Math.max(options.saveRetryMs ?? DEFAULT_SAVE_RETRY_MS, options.takeoverWaitMs ?? DEFAULT_PROVIDER_TIMEOUT_MS);
-  return (options.leaseMs ?? DEFAULT_LEASE_MS) + DEFAULT_PROVIDER_TIMEOUT_MS + afterCall + 1_000;
+  return options.leaseMs + DEFAULT_PROVIDER_TIMEOUT_MS + afterCall + 1_000;
 }
-/** Default longest wait of a read of an expired token, ms. */
-export const DEFAULT_READ_WAIT_MS = 2_000;
 /** Longest cool-down between probes of a failing provider, per connection, ms. */
 const COOL_DOWN_MAX_MS = 1_000;
 

@@ -15,6 +15,7 @@ import { createVault, type Vault } from "../vault/vault.ts";
 import { createProviderGrant, type ProviderGrant } from "./provider-grant.ts";
 import { createRefreshEngine, type RefreshEngine, type RefreshEngineOptions } from "./refresh-engine.ts";
 import { createRefreshMetrics, type RefreshMetrics } from "./refresh-metrics.ts";
+import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../config/defaults.ts";
 
 /** Epoch ms at which test clocks start. */
 export const T0_MS = 1_750_000_000_000;
@@ -156,6 +157,9 @@ export async function createRefreshWorld(store: Store, clock: TestClock, endpoin
         owner: "replica-a",
         sleep: (ms) => clock.sleep(ms),
         logger,
+        skewMs: DEFAULT_REFRESH_SKEW_MS,
+        leaseMs: DEFAULT_REFRESH_LEASE_MS,
+        readWaitMs: DEFAULT_REFRESH_READ_WAIT_MS,
         ...overrides,
       }),
     metrics() {

@@ -13,6 +13,7 @@ import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import { CLIENT_ADDRESS_HEADER, createRestHandler, type RestHandler, type RestHandlerOptions } from "./rest-handler.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "../config/defaults.ts";
 
 /** What the in-test implementation saw of the last call. */
 interface Seen {
@@ -109,6 +110,7 @@ async function startServer(options: Partial<RestHandlerOptions> = {}): Promise<T
     transport: createRouterTransport(routes(seen), { router: { interceptors: [echoRequestId] } }),
     registry: createRegistry(file_nexus_v1_errors, file_nexus_v1_connections),
     clientAddress: (req) => `peer:${req.socket.remoteAddress ?? "?"}`,
+    maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     ...options,
   });
   const server = http.createServer((req, res) => {
@@ -399,6 +401,7 @@ describe("REST handler limits and options", () => {
       services: [ConnectionService],
       transport: createRouterTransport(routes(seen)),
       clientAddress: (req) => req.socket.remoteAddress ?? "",
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     });
     const server = http2.createServer((req, res) => {
       void rest.handle(req, res).then((handled) => {

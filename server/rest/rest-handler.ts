@@ -60,8 +60,8 @@ export interface RestHandlerOptions {
    * `services` (not their imports).
    */
   readonly registry?: Registry;
-  /** Largest accepted request body, in bytes. Default 1 MiB; larger bodies get 413. */
-  readonly maxBodyBytes?: number;
+  /** Largest accepted request body, in bytes (Config.maxBodyBytes); larger bodies get 413. */
+  readonly maxBodyBytes: number;
   /** Lower-case request headers passed on to the RPC. Default `DEFAULT_FORWARDED_HEADERS`. */
   readonly forwardHeaders?: readonly string[];
   /** The caller's address, sent to the RPC as `CLIENT_ADDRESS_HEADER`. Default: none sent. */
@@ -80,7 +80,6 @@ export interface RestHandler {
   errorJson(err: ConnectError): JsonObject;
 }
 
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 // Response headers that belong to the in-process Connect exchange, not to the REST answer.
 const HOP_HEADERS = new Set([
@@ -104,7 +103,7 @@ const HOP_HEADERS = new Set([
 export function createRestHandler(options: RestHandlerOptions): RestHandler {
   const routes = readHttpRules(options.services);
   const registry = options.registry ?? createRegistry(file_nexus_v1_errors, ...options.services.map((s) => s.file));
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { maxBodyBytes } = options;
   const forwarded = (options.forwardHeaders ?? DEFAULT_FORWARDED_HEADERS)
     .map((h) => h.toLowerCase())
     .filter((h) => h !== CLIENT_ADDRESS_HEADER);

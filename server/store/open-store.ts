@@ -11,16 +11,18 @@ export interface StoreLocation {
   dataDir: string;
   /** Told about failures of idle pooled PostgreSQL connections (which would crash the process if unhandled). */
   onPoolError?: (err: Error) => void;
-  /** Longest wait for a PostgreSQL query's answer, ms. Default 5000. */
-  queryTimeoutMs?: number;
+  /** Longest wait for a PostgreSQL query's answer, ms (Config.databaseQueryTimeoutMs). */
+  queryTimeoutMs: number;
+  /** The app's clock, epoch ms: stored times must be comparable with everything else's `now`. */
+  now: () => number;
 }
 
 /** Opens (and migrates) the store. */
 export async function openStore(location: StoreLocation): Promise<Store> {
   if (location.databaseUrl !== undefined) {
     const { createPostgresStore } = await import("./postgres/store.ts");
-    return createPostgresStore({ connectionString: location.databaseUrl, onPoolError: location.onPoolError, queryTimeoutMs: location.queryTimeoutMs });
+    return createPostgresStore({ connectionString: location.databaseUrl, onPoolError: location.onPoolError, queryTimeoutMs: location.queryTimeoutMs, now: location.now });
   }
   const { createSqliteStore } = await import("./sqlite/store.ts");
-  return createSqliteStore({ dataDir: location.dataDir });
+  return createSqliteStore({ dataDir: location.dataDir, now: location.now });
 }

@@ -438,8 +438,11 @@ export interface Store
 
 /** What every backend factory accepts besides where its database is. */
 export interface StoreOptions {
-  /** Clock for created/updated times, in epoch milliseconds. Default `Date.now`. */
-  now?: () => number;
+  /**
+   * Clock for every stored time (created, updated, revoked, audit, lease), in epoch milliseconds:
+   * the app's one clock, so the refresh engine, sweeper and key checks compare like with like.
+   */
+  now: () => number;
   /** Id source for generated ids. Default: 16 random bytes from node:crypto, base62. */
   ids?: IdGenerator;
 }

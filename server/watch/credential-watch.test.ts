@@ -17,7 +17,7 @@ let dir: TempDir;
 let base: Store;
 before(async () => {
   dir = createTempDataDir();
-  base = await createSqliteStore({ dataDir: dir.path });
+  base = await createSqliteStore({ dataDir: dir.path, now: Date.now });
   await base.ensureTenant({ id: "t" });
 });
 after(async () => {
@@ -28,7 +28,7 @@ after(async () => {
 const sealed = (text: string) => ({ ciphertext: new Uint8Array(Buffer.from(text)), keyId: "k" });
 
 test("watchers share reads per event, yet a read older than the announced version is never used", async () => {
-  const hub = createWatchHub({ heartbeatMs: 0 });
+  const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
   const store = createPublishingStore(base, (event) => hub.publish(event));
   const connection = await store.createConnection({ tenantId: "t", userId: "u", providerName: "p", status: "active" });
   await store.saveCredential(connection.id, 0, { secret: sealed("v1"), expiresAtSeconds: null });

@@ -48,7 +48,7 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     database = await createTestDatabase(url);
     const connectionString = database.url;
     replicas = ["replica-a", "replica-b"].map((originId) => {
-      const hub = createWatchHub({ heartbeatMs: 0 });
+      const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
       const revokedKeys: string[] = [];
       const bridge = createPgNotifyBridge({
         connectionString,
@@ -154,7 +154,7 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     if (!database) throw new Error("no test database");
     const target = new URL(database.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const delays: number[] = [];
     const bridge = createPgNotifyBridge({
       connectionString: proxy.rewrite(database.url),
@@ -192,7 +192,7 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     if (!database) throw new Error("no test database");
     const target = new URL(database.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const hubs = [createWatchHub({ heartbeatMs: 0 }), createWatchHub({ heartbeatMs: 0 })];
+    const hubs = [createWatchHub({ heartbeatMs: 0, now: Date.now }), createWatchHub({ heartbeatMs: 0, now: Date.now })];
     // Default liveness and reconnect settings: the point is what they notice.
     const [bridge, closing] = hubs.map((hub, i) =>
       createPgNotifyBridge({

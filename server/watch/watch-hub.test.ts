@@ -19,7 +19,7 @@ async function nextOrPending(iterator: AsyncIterator<WatchEvent>): Promise<Itera
 
 describe("watch hub", () => {
   it("delivers an event to the connection's watchers only", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const controller = new AbortController();
     const a1 = hub.subscribe("conn_a", controller.signal);
     const a2 = hub.subscribe("conn_a", controller.signal);
@@ -32,7 +32,7 @@ describe("watch hub", () => {
   });
 
   it("a watcher that does not read gets only the newest of 1000 events, never a backlog", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const watcher = hub.subscribe("conn_a", new AbortController().signal);
     for (let version = 1; version <= 1000; version += 1) hub.publish({ connectionId: "conn_a", type: "credential", version });
     assert.deepEqual(await watcher.next(), { value: { type: "credential", version: 1000 }, done: false });
@@ -41,7 +41,7 @@ describe("watch hub", () => {
   });
 
   it("a reader waiting in next() is woken by the next publish", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const watcher = hub.subscribe("conn_a", new AbortController().signal);
     const waiting = watcher.next();
     hub.publish({ connectionId: "conn_a", type: "status", status: "attention_required", reason: "invalid_grant" });
@@ -50,7 +50,7 @@ describe("watch hub", () => {
   });
 
   it("a second next() while one is waiting queues behind it; nothing is lost", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const watcher = hub.subscribe("conn_a", new AbortController().signal);
     const first = watcher.next();
     const second = watcher.next();
@@ -62,7 +62,7 @@ describe("watch hub", () => {
   });
 
   it("coalesces: higher version wins, different kinds become a resync, resync absorbs, heartbeats never displace", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const signal = new AbortController().signal;
     const w = hub.subscribe("conn_a", signal);
     hub.publish({ connectionId: "conn_a", type: "credential", version: 5 });
@@ -81,7 +81,7 @@ describe("watch hub", () => {
   });
 
   it("abort ends the subscription: pending reader done, count drops, abort listener removed", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const controller = new AbortController();
     const watcher = hub.subscribe("conn_a", controller.signal);
     assert.equal(hub.watcherCount(), 1);
@@ -99,7 +99,7 @@ describe("watch hub", () => {
   });
 
   it("breaking out of for-await unsubscribes and removes the abort listener from a long-lived signal", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const longLived = new AbortController().signal;
     for (let round = 0; round < 3; round += 1) {
       hub.publish({ connectionId: "conn_a", type: "credential", version: round });
@@ -116,7 +116,7 @@ describe("watch hub", () => {
   });
 
   it("counts watchers across connections; close() ends them all and refuses new ones", async () => {
-    const hub = createWatchHub({ heartbeatMs: 0 });
+    const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
     const signal = new AbortController().signal;
     const watchers = ["a", "a", "b", "c"].map((id) => hub.subscribe(`conn_${id}`, signal));
     assert.equal(hub.watcherCount(), 4);
@@ -141,7 +141,7 @@ describe("watch hub", () => {
   it("keeps an idle watcher (waiting in next()) under 16 KiB of heap", async (t) => {
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
-    const hub = createWatchHub({ heartbeatMs: 30_000 });
+    const hub = createWatchHub({ heartbeatMs: 30_000, now: Date.now });
     const count = 10_000;
     gc();
     const before = process.memoryUsage().heapUsed;

@@ -25,10 +25,10 @@ export type ConnectionEvent =
 
 /** Options of `createWatchHub`. */
 export interface WatchHubOptions {
-  /** Heartbeat period, ms: one timer for the whole hub; 0 turns heartbeats off. Default 30 s. */
-  heartbeatMs?: number;
-  /** Epoch milliseconds, for heartbeat times. Default Date.now. */
-  now?: () => number;
+  /** Heartbeat period, ms: one timer for the whole hub; 0 turns heartbeats off (Config.watchHeartbeatMs). */
+  heartbeatMs: number;
+  /** The app's clock, epoch milliseconds, for heartbeat times. */
+  now: () => number;
 }
 
 /** The fan-out hub. */
@@ -65,9 +65,8 @@ const DONE: IteratorResult<WatchEvent> = { value: undefined, done: true };
  * Creates a hub.
  * @example for await (const event of hub.subscribe(id, request.signal)) { … }
  */
-export function createWatchHub(options: WatchHubOptions = {}): WatchHub {
-  const now = options.now ?? Date.now;
-  const heartbeatMs = options.heartbeatMs ?? 30_000;
+export function createWatchHub(options: WatchHubOptions): WatchHub {
+  const { now, heartbeatMs } = options;
   const byConnection = new Map<string, Set<Subscriber>>();
   let count = 0;
   let isHubClosed = false;

@@ -28,10 +28,10 @@ export async function testStoreEnv(dataDir: string): Promise<Record<string, stri
 /** Opens the store a server on `dataDir` uses, for tests that look behind the API. */
 export async function openTestStore(dataDir: string): Promise<Store> {
   if (TEST_STORE === "sqlite") {
-    return (await import("../../server/store/sqlite/store.ts")).createSqliteStore({ dataDir });
+    return (await import("../../server/store/sqlite/store.ts")).createSqliteStore({ dataDir, now: Date.now });
   }
   const { DATABASE_URL } = await testStoreEnv(dataDir);
-  return (await import("../../server/store/postgres/store.ts")).createPostgresStore({ connectionString: DATABASE_URL! });
+  return (await import("../../server/store/postgres/store.ts")).createPostgresStore({ connectionString: DATABASE_URL!, now: Date.now });
 }
 
 /** Drops the database behind `dataDir` (PostgreSQL); nothing for SQLite, whose files go with the directory. */

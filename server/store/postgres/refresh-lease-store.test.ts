@@ -25,7 +25,7 @@ await describeWithPostgres("PostgreSQL refresh schedule", { maintenanceUrl, isRe
 
   it("lists due refreshes through the next_refresh_at index", async () => {
     if (!database) throw new Error("no test database");
-    const store = await createPostgresStore({ connectionString: database.url });
+    const store = await createPostgresStore({ connectionString: database.url, now: Date.now });
     const client = new Client({ connectionString: database.url });
     await client.connect();
     try {

@@ -8,9 +8,8 @@
  */
 import { Socket } from "node:net";
 import { Pool, type ClientConfig } from "pg";
+import { DEFAULT_DATABASE_QUERY_TIMEOUT_MS } from "../../config/defaults.ts";
 
-/** Default longest wait for a query's answer, ms (NEXUS_DATABASE_QUERY_TIMEOUT_MS). */
-export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
 
 /** TCP keepalive probes start after this much silence on an idle connection (OS default: ~2 h). */
 const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
@@ -45,7 +44,7 @@ export interface StorePool {
  * keepalive after 10 s of silence. Shared by the store pool and the LISTEN/NOTIFY bridge.
  */
 export function boundedClientConfig(options: { connectionString: string; connectTimeoutMs?: number; queryTimeoutMs?: number }): ClientConfig {
-  const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_DATABASE_QUERY_TIMEOUT_MS;
   return {
     connectionString: options.connectionString,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,

@@ -73,7 +73,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
   describe("PostgreSQL only", () => {
     it("three stores starting at once on a fresh database migrate it exactly once", async () => {
       const { url } = await freshDatabase();
-      const stores = await Promise.all([1, 2, 3].map(() => createPostgresStore({ connectionString: url })));
+      const stores = await Promise.all([1, 2, 3].map(() => createPostgresStore({ connectionString: url, now: Date.now })));
       try {
         assert.equal(await migrationRows(url), MIGRATION_COUNT);
         await stores[0]!.createTenant({ id: "acme" });
@@ -98,7 +98,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
       try {
         await holder.query("select pg_advisory_lock(7954884599197829479)");
         let started = false;
-        const starting = createPostgresStore({ connectionString: url }).then((store) => {
+        const starting = createPostgresStore({ connectionString: url, now: Date.now }).then((store) => {
           started = true;
           return store;
         });
@@ -115,7 +115,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
 
     it("restarting applies no migration twice and keeps the data", async () => {
       const { url } = await freshDatabase();
-      const first = await createPostgresStore({ connectionString: url });
+      const first = await createPostgresStore({ connectionString: url, now: Date.now });
       await first.ensureTenant({ id: "acme", displayName: "Acme" });
       const connection = await first.createConnection({ tenantId: "acme", userId: "u", providerName: "google" });
       const bytes = new Uint8Array([0, 1, 2, 253, 254, 255]);
@@ -124,7 +124,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
       await first.close();
       assert.equal(await migrationRows(url), MIGRATION_COUNT);
 
-      const second = await createPostgresStore({ connectionString: url });
+      const second = await createPostgresStore({ connectionString: url, now: Date.now });
       try {
         assert.equal(await migrationRows(url), MIGRATION_COUNT);
         assert.equal((await second.getTenant("acme")).displayName, "Acme");
@@ -163,7 +163,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
 
     it("two stores consuming one consent state: exactly one gets it", async () => {
       const { url } = await freshDatabase();
-      const [a, b] = await Promise.all([1, 2].map(() => createPostgresStore({ connectionString: url })));
+      const [a, b] = await Promise.all([1, 2].map(() => createPostgresStore({ connectionString: url, now: Date.now })));
       try {
         await a!.ensureTenant({ id: "acme" });
         const connection = await a!.createConnection({ tenantId: "acme", userId: "u", providerName: "p" });
@@ -180,7 +180,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
 
     it("errors carry no bound values, not even in their causes", async () => {
       if (!shared) throw new Error("the shared test database was not created");
-      const store = await createPostgresStore({ connectionString: shared.url });
+      const store = await createPostgresStore({ connectionString: shared.url, now: Date.now });
       const marker = "VALUE-THAT-MUST-NOT-LEAK";
       const assertClean = (error: unknown) => {
         const everything = inspect(error, { depth: Infinity, showHidden: true });
@@ -240,7 +240,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
 
     it("start-up against an unreachable server rejects without echoing the password", async () => {
       const url = "postgres://nexus:PASSWORD-MUST-NOT-LEAK@127.0.0.1:1/nexus";
-      await assert.rejects(createPostgresStore({ connectionString: url }), (error: unknown) => {
+      await assert.rejects(createPostgresStore({ connectionString: url, now: Date.now }), (error: unknown) => {
         assert.ok(error instanceof Error);
         assert.ok(!inspect(error, { depth: Infinity }).includes("PASSWORD-MUST-NOT-LEAK"));
         return true;
@@ -249,7 +249,7 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
 
     it("refuses methods after close", async () => {
       if (!shared) throw new Error("the shared test database was not created");
-      const store = await createPostgresStore({ connectionString: shared.url });
+      const store = await createPostgresStore({ connectionString: shared.url, now: Date.now });
       await store.close();
       await assert.rejects(store.ping());
       await assert.rejects(store.getTenant("acme"));

@@ -51,7 +51,7 @@ const MIGRATIONS_FOLDER = join(import.meta.dirname, "migrations");
 /**
  * Connects to PostgreSQL and returns the Store over it. Migrations run (under a
  * `pg_advisory_lock`, so concurrent start-ups migrate once) before this resolves.
- * @example const store = await createPostgresStore({ connectionString: config.databaseUrl });
+ * @example const store = await createPostgresStore({ connectionString: config.databaseUrl, now });
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const onError = options.onPoolError ?? (() => {});
@@ -72,7 +72,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   });
   return composeStore(pool, {
     db: drizzle({ client: pool.pool }),
-    now: options.now ?? Date.now,
+    now: options.now,
     ids: options.ids ?? createIdGenerator(),
   });
 }

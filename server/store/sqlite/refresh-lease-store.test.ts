@@ -15,7 +15,7 @@ import { createSqliteStore, SQLITE_FILE_NAME } from "./store.ts";
 describe("SQLite refresh schedule", () => {
   it("lists due refreshes through the next_refresh_at index", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "nexus-lease-"));
-    const store = await createSqliteStore({ dataDir });
+    const store = await createSqliteStore({ dataDir, now: Date.now });
     const raw = new Database(join(dataDir, SQLITE_FILE_NAME));
     try {
       await store.ensureTenant({ id: "acme" });

@@ -46,7 +46,7 @@ describe("SQLite store", () => {
 
   it("migrates an empty data dir, and reopening keeps the data without migrating again", async () => {
     const nested = join(dataDir, "a", "b");
-    const first = await createSqliteStore({ dataDir: nested });
+    const first = await createSqliteStore({ dataDir: nested, now: Date.now });
     await first.createTenant({ id: "acme", displayName: "Acme" });
     await first.close();
     const migrationsAfterFirst = new Database(join(nested, SQLITE_FILE_NAME), { readonly: true });
@@ -58,7 +58,7 @@ describe("SQLite store", () => {
     assert.ok(migrations >= 1);
     assert.deepEqual(count(), { n: migrations });
 
-    const second = await createSqliteStore({ dataDir: nested });
+    const second = await createSqliteStore({ dataDir: nested, now: Date.now });
     assert.equal((await second.getTenant("acme")).displayName, "Acme");
     await second.close();
     assert.deepEqual(count(), { n: migrations }, "reopening migrates nothing again");
@@ -66,7 +66,7 @@ describe("SQLite store", () => {
   });
 
   it("turns on WAL and keeps it in the file", async () => {
-    const store = await createSqliteStore({ dataDir });
+    const store = await createSqliteStore({ dataDir, now: Date.now });
     await store.ensureTenant({ id: "acme" });
     assert.equal(inspect((db) => db.pragma("journal_mode", { simple: true })), "wal");
     await store.close();
@@ -74,7 +74,7 @@ describe("SQLite store", () => {
 
   it("creates the database owner-only (0600) in an owner-only data dir", async () => {
     const fresh = join(dataDir, "fresh");
-    const store = await createSqliteStore({ dataDir: fresh });
+    const store = await createSqliteStore({ dataDir: fresh, now: Date.now });
     await store.ensureTenant({ id: "acme" });
     const file = join(fresh, SQLITE_FILE_NAME);
     assert.equal(statSync(file).mode & 0o777, 0o600);
@@ -90,14 +90,14 @@ describe("SQLite store", () => {
     const path = join(dataDir, "custom.db");
     closeSync(openSync(path, "w", 0o644));
     chmodSync(path, 0o644);
-    const store = await createSqliteStore({ path });
+    const store = await createSqliteStore({ path, now: Date.now });
     assert.equal(statSync(path).mode & 0o777, 0o600);
     await store.ping();
     await store.close();
   });
 
   it("enforces foreign keys", async () => {
-    const store = await createSqliteStore({ dataDir });
+    const store = await createSqliteStore({ dataDir, now: Date.now });
     await assert.rejects(store.createConnection({ tenantId: "ghost", userId: "u", providerName: "p" }), {
       name: "NotFoundError",
     });
@@ -105,7 +105,7 @@ describe("SQLite store", () => {
   });
 
   it("reports an unexpected constraint failure without the bound values", async () => {
-    const store = await createSqliteStore({ dataDir });
+    const store = await createSqliteStore({ dataDir, now: Date.now });
     await store.ensureTenant({ id: "acme" });
     const marker = "VALUE-THAT-MUST-NOT-LEAK";
     const failing = store.createConnection({
@@ -125,7 +125,7 @@ describe("SQLite store", () => {
   });
 
   it("refuses methods after close", async () => {
-    const store = await createSqliteStore({ dataDir });
+    const store = await createSqliteStore({ dataDir, now: Date.now });
     await store.close();
     await assert.rejects(store.ping());
   });

@@ -41,7 +41,7 @@ const MIGRATIONS_FOLDER = join(import.meta.dirname, "migrations");
 /**
  * Opens (creating if needed) the SQLite database and returns the Store over it. Migrations run
  * synchronously before this resolves; a database already up to date is left unchanged.
- * @example const store = await createSqliteStore({ dataDir: config.dataDir });
+ * @example const store = await createSqliteStore({ dataDir: config.dataDir, now });
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = "dataDir" in options ? join(options.dataDir, SQLITE_FILE_NAME) : options.path;
@@ -64,7 +64,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     return composeStore(client, {
       db,
-      now: options.now ?? Date.now,
+      now: options.now,
       ids: options.ids ?? createIdGenerator(),
     });
   } catch (error) {

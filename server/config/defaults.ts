@@ -1,0 +1,39 @@
+/**
+ * The one declaration of every tunable default and of the process clock. `loadConfig` builds the
+ * configuration from these; factories that still need a default when a test or tool leaves a value
+ * out import it from here instead of repeating a literal, so config and code cannot drift apart
+ * (the watch heartbeat once was 15 s in config and 30 s in the hub). This module imports nothing.
+ */
+
+/**
+ * The wall clock, epoch milliseconds: the only `Date.now` for domain time in server/. The app
+ * threads it (or a test's fake clock) through the store, refresh, consent, keys and watch alike.
+ */
+export const systemNow: () => number = () => Date.now();
+
+/** Longest wait for a PostgreSQL query's answer, ms (NEXUS_DATABASE_QUERY_TIMEOUT_MS). */
+export const DEFAULT_DATABASE_QUERY_TIMEOUT_MS = 5_000;
+/** Refresh an access token this long before it expires, ms (NEXUS_REFRESH_SKEW_MS). */
+export const DEFAULT_REFRESH_SKEW_MS = 5 * 60 * 1000;
+/** Refresh lease time, ms: short, because the holder renews it while it works (NEXUS_REFRESH_LEASE_MS). */
+export const DEFAULT_REFRESH_LEASE_MS = 5_000;
+/** Longest wait of a read of an expired token for its refresh, ms (NEXUS_REFRESH_READ_WAIT_MS). */
+export const DEFAULT_REFRESH_READ_WAIT_MS = 2_000;
+/** Heartbeat period of watch streams, ms (NEXUS_WATCH_HEARTBEAT_MS). */
+export const DEFAULT_WATCH_HEARTBEAT_MS = 15_000;
+/** Largest accepted request body, bytes, on every protocol and REST (NEXUS_MAX_BODY_BYTES). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** How long in-flight requests may run at shutdown, ms (NEXUS_SHUTDOWN_GRACE_MS). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** How long a verified API key is reused without a store read, ms (NEXUS_API_KEY_CACHE_MS). */
+export const DEFAULT_API_KEY_CACHE_MS = 5_000;
+/** Connections open at once (NEXUS_MAX_CONNECTIONS). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Connections open at once from one peer address (NEXUS_MAX_CONNECTIONS_PER_ADDRESS). */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
+/** HTTP/2 session idle timeout, ms (NEXUS_HTTP2_IDLE_TIMEOUT_MS). */
+export const DEFAULT_HTTP2_IDLE_TIMEOUT_MS = 30_000;
+/** HTTP/2 PING period while streams are open, ms (NEXUS_HTTP2_PING_INTERVAL_MS). */
+export const DEFAULT_HTTP2_PING_INTERVAL_MS = 30_000;
+/** HTTP/2 PING acknowledgement timeout, ms (NEXUS_HTTP2_PING_TIMEOUT_MS). */
+export const DEFAULT_HTTP2_PING_TIMEOUT_MS = 20_000;
