@@ -55,7 +55,12 @@ describe("ApiKeyService", () => {
     assert.ok(!listed.text.includes("hash"));
     const own = await rest("GET", "/v1/connections", secret);
     assert.equal(own.status, 200, "the new agent key works in its tenant");
-    const stored = await server.app.store.getApiKey(key.key_id);
+    // last_used_time is written in the background (it never delays a request): wait for it.
+    let stored = await server.app.store.getApiKey(key.key_id);
+    for (const deadline = Date.now() + 30_000; stored.lastUsedAtMs === null && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      stored = await server.app.store.getApiKey(key.key_id);
+    }
     assert.ok(stored.lastUsedAtMs !== null, "last use recorded");
   });
 
