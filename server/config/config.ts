@@ -6,7 +6,7 @@
 import net from "node:net";
 import path from "node:path";
 import { z } from "zod";
-import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "../consent/return-url-policy.ts";
+import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "./return-url-policy.ts";
 
 /** The validated configuration of one server instance. */
 export interface Config {

@@ -27,11 +27,11 @@ import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-i
 import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
 import type { Store } from "../store/store.ts";
 import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
-import { createApiKeyLiveness, type ApiKeyLiveness } from "./api-key-liveness.ts";
-import { createApiKeyManager, type ApiKeyManager } from "./api-key-manager.ts";
-import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.ts";
-import { ensureBootstrapAdminKey } from "./bootstrap-admin-key.ts";
-import { createTenantScope, type TenantScope } from "./tenant-scope.ts";
+import { createApiKeyLiveness, type ApiKeyLiveness } from "../auth/api-key-liveness.ts";
+import { createApiKeyManager, type ApiKeyManager } from "../auth/api-key-manager.ts";
+import { createApiKeyVerifier, type ApiKeyVerifier } from "../auth/api-key-verifier.ts";
+import { ensureBootstrapAdminKey } from "../auth/bootstrap-admin-key.ts";
+import { createTenantScope, type TenantScope } from "../auth/tenant-scope.ts";
 
 /** Access control, assembled. */
 export interface AccessControl {
