@@ -1,6 +1,7 @@
 /**
  * Typed per-request context keys (connect-es context values). Interceptors set them; handlers read
- * them. Long-lived dependencies are captured by service factories, not passed here.
+ * them. Long-lived dependencies are captured by service factories, not passed here. Kept below
+ * rpc/, rest/, auth/ and audit/, which all read them, so none of those has to import another.
  */
 import { createContextKey } from "@connectrpc/connect";
 import type { Principal } from "./principal.ts";
