@@ -7,12 +7,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { DestinationStream } from "pino";
 import { Registry } from "prom-client";
-import { Code, ConnectError, createContextValues, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, createRouterTransport } from "@connectrpc/connect";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { checkServerConfig, type Config } from "./config/config.ts";
 import { systemNow } from "./config/defaults.ts";
 import type { AuditWriter } from "./audit/audit-writer.ts";
-import { createAccessControl } from "./auth/access-control.ts";
+import { createAccessControl } from "./app/access-control.ts";
+import { orderInterceptors, type InterceptorsByRole } from "./app/interceptor-order.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
@@ -31,7 +32,7 @@ import { createWatchHub } from "./watch/watch-hub.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
-import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./rpc/context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./request/context.ts";
 import { toConnectError } from "./rpc/errors.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
@@ -48,7 +49,7 @@ import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { createConsentFlow } from "./consent/consent-flow.ts";
 import { createConsentStates } from "./consent/consent-states.ts";
 import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
-import { createReturnUrlPolicy } from "./consent/return-url-policy.ts";
+import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { createTokenService } from "./services/token-service.ts";
@@ -245,18 +246,15 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health], files: ERROR_DETAIL_FILES }),
   });
 
-  // First entry = outermost layer. Logging sees everything (and sets the request id), metrics see
-  // final codes, and the error mapper turns domain errors into codes before either looks. Then
-  // access control: auth → rate limit → stream cap → audit (server/auth/access-control.ts), inside
-  // the mapper so its refusals are counted and logged like any other code. Input text checks last:
-  // only an authorised caller hears what is wrong with its request.
-  const interceptors: Interceptor[] = [
-    createLoggingInterceptor({ logger }),
-    createMetricsInterceptor({ metrics }),
-    createErrorInterceptor({ logger }),
+  // Interceptor order: server/app/interceptor-order.ts (declared once, with the reasons).
+  const byRole: InterceptorsByRole = {
+    logging: createLoggingInterceptor({ logger }),
+    metrics: createMetricsInterceptor({ metrics }),
+    error: createErrorInterceptor({ logger }),
     ...access.interceptors,
-    createInputInterceptor(),
-  ];
+    input: createInputInterceptor(),
+  };
+  const interceptors = orderInterceptors(byRole, "public");
   const shutdown = new AbortController();
   const routerOptions = {
     interceptors,
@@ -270,7 +268,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     services: NEXUS_SERVICES,
     // Only this in-process transport trusts the client-address header the REST handler sets.
     transport: createRouterTransport(routes, {
-      router: { ...routerOptions, interceptors: [access.inProcessAddressInterceptor, ...interceptors] },
+      router: { ...routerOptions, interceptors: orderInterceptors(byRole, "in-process") },
     }),
     maxBodyBytes: config.maxBodyBytes,
     clientAddress: (req) => access.clientAddress(req),

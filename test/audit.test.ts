@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createContextValues } from "@connectrpc/connect";
 import { auditCredentialDelivered, auditRefreshOutcome } from "../server/audit/audit-actions.ts";
-import { kClientAddress, kPrincipal, kRequestId } from "../server/rpc/context.ts";
+import { kClientAddress, kPrincipal, kRequestId } from "../server/request/context.ts";
 import { createKeyProvider, PROVIDER, secretValue } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";

@@ -4,9 +4,13 @@
  * refresh engine, sweeper and key checks compare those times with. Runs on SQLite and PostgreSQL.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, after, before, test } from "node:test";
 import { createKeyProvider, seedConnection } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+
+// One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
+// the first test of the whole run (every file's server open at once).
+describe("test/one-clock.test.ts", () => {
 
 // Years away from the wall clock, so a time taken from Date.now anywhere cannot pass for it.
 const T0_MS = Date.UTC(2031, 4, 6, 7, 8, 9);
@@ -49,7 +53,9 @@ test("store timestamps follow the injected clock: keys, connections, audit rows"
   assert.equal(shown.status, 200, JSON.stringify(shown.json));
   assert.equal(shown.json.connection.create_time, iso(T0_MS + 120_000));
 
+  await server.app.audit.flush(); // rows are group-committed: write what is queued before reading
   const audit = await server.app.store.listAuditEvents({ action: "api_key.create" }, {});
   assert.ok(audit.items.length > 0, "the key creation was audited");
   for (const event of audit.items) assert.equal(event.timeMs, T0_MS, "audit time is the app's clock");
+});
 });

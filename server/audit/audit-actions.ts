@@ -5,7 +5,7 @@
  * here is not audited (plain reads of metadata such as CheckConnection are logged, not audited).
  */
 import type { HandlerContext } from "@connectrpc/connect";
-import { kAuditTarget, kClientAddress, kPrincipal, kRequestId } from "../rpc/context.ts";
+import { kAuditTarget, kClientAddress, kPrincipal, kRequestId } from "../request/context.ts";
 import type { AuditWriter } from "./audit-writer.ts";
 
 /** Every audit action. */

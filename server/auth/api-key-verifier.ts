@@ -9,7 +9,7 @@
 import { DEFAULT_API_KEY_CACHE_MS } from "../config/defaults.ts";
 import type { ApiKeyRecord, Store } from "../store/store.ts";
 import { hashApiKeySecret, isPlausibleApiKey } from "./api-key-secret.ts";
-import { principalOf, type Principal } from "./principal.ts";
+import { principalOf, type Principal } from "../request/principal.ts";
 
 /** Why a key was refused. */
 export type ApiKeyRefusal = "malformed" | "unknown" | "revoked" | "expired";

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { describe, after, before, test } from "node:test";
 import { chromium, type Browser } from "playwright-core";
 import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
-import { acmeProfile, startCaptureFixture, type CaptureFixture } from "./capture-fixture.ts";
+import { acmeProfile, startCaptureFixture, type CaptureFixture } from "../../test/support/capture-fixture.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { ConnectionNotUsableError, InvalidArgumentError } from "../domain/errors.ts";
 import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
-import { acmeProfile, postForm, startCaptureFixture, type CaptureFixture } from "./capture-fixture.ts";
+import { acmeProfile, postForm, startCaptureFixture, type CaptureFixture } from "../../test/support/capture-fixture.ts";
 
 const GOOD_KEY = "sk_live_4f9c2a7e1b";
 

@@ -6,7 +6,7 @@
  */
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ProviderSchema, type Provider } from "../../gen/nexus/v1/providers_pb.ts";
-import { profileToProto, providerFromProto } from "../providers/proto-profile.ts";
+import { profileToProto, providerFromProto } from "../proto-mapping/proto-profile.ts";
 import type { ProfileValidator } from "../providers/validate-profile.ts";
 import { toRestJson } from "../rest/rest-json.ts";
 import { type DesiredProvider, ProvidersFileError } from "./providers-file.ts";

@@ -21,7 +21,7 @@ import {
   DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_WATCH_HEARTBEAT_MS,
 } from "./defaults.ts";
-import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "../consent/return-url-policy.ts";
+import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "./return-url-policy.ts";
 
 /** The validated configuration of one server instance. */
 export interface Config {

@@ -20,7 +20,7 @@ import { createVault } from "../vault/vault.ts";
 import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
 import { createConsentFlow, type ConsentFlow, type KeyCaptureStarter } from "./consent-flow.ts";
 import { createConsentStates } from "./consent-states.ts";
-import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "./return-url-policy.ts";
+import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "../config/return-url-policy.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).

@@ -20,7 +20,7 @@ import { createConsentOutcomes } from "./consent-outcomes.ts";
 import type { ConsentStates } from "./consent-states.ts";
 import { OAUTH_CALLBACK_PATH } from "./oauth-callback-route.ts";
 import { requireOAuthSettings, resolveForConsent } from "./provider-readiness.ts";
-import type { ReturnUrlPolicy } from "./return-url-policy.ts";
+import type { ReturnUrlPolicy } from "../config/return-url-policy.ts";
 
 /** Reads a provider and its client secret (the provider directory, or a small test double). */
 export interface ProviderLookup {

@@ -25,7 +25,7 @@ import type { CredentialAccess, StoredCredential } from "./credential-access.ts"
 import { saveWithRetry, waitForNewerVersion } from "./flight-recovery.ts";
 import { mergeTokenSet } from "./merge-token-set.ts";
 import type { GrantRequest } from "./provider-grant.ts";
-import type { RefreshEngineOptions } from "./refresh-engine.ts";
+import type { RefreshEngineOptions } from "./refresh-options.ts";
 import { createLeaseTokens, keepLeaseRenewed, type HeldLease } from "./refresh-lease.ts";
 import type { RefreshMetricOutcome } from "./refresh-metrics.ts";
 import { expiresAtMs, isExpired, isExpiring, mustRefreshOnRead, proactiveRefreshAtMs } from "./token-freshness.ts";

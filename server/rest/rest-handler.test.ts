@@ -12,7 +12,8 @@ import { ErrorInfoSchema, ErrorReason, file_nexus_v1_errors } from "../../gen/ne
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
-import { CLIENT_ADDRESS_HEADER, createRestHandler, type RestHandler, type RestHandlerOptions } from "./rest-handler.ts";
+import { CLIENT_ADDRESS_HEADER } from "../request/context.ts";
+import { createRestHandler, type RestHandler, type RestHandlerOptions } from "./rest-handler.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../config/defaults.ts";
 
 /** What the in-test implementation saw of the last call. */

@@ -14,20 +14,13 @@ import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { CLIENT_ADDRESS_HEADER } from "../request/context.ts";
 import { errorWithReason, toConnectError } from "../rpc/errors.ts";
 import { readHttpRules, type HttpRoute } from "./http-rules.ts";
 import { readJsonBody } from "./request-body.ts";
 import { RestHttpError, restErrorJson } from "./rest-error.ts";
 import { toRestJson } from "./rest-json.ts";
 import { buildRestRequest } from "./rest-request.ts";
-
-/**
- * Request header carrying the REST caller's address to the in-process transport. The REST handler
- * always drops an incoming header of this name and sets it only from `clientAddress`, so a caller
- * cannot spoof it through REST. Interceptors must trust it only on calls that come through the
- * in-process (router) transport: on the public Connect/gRPC port a caller can send it freely.
- */
-export const CLIENT_ADDRESS_HEADER = "x-nexus-client-address";
 
 /** Request headers forwarded to the RPC by default. */
 export const DEFAULT_FORWARDED_HEADERS: readonly string[] = ["authorization", "x-api-key", "x-request-id", "user-agent"];

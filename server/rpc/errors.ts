@@ -21,7 +21,7 @@ import {
 } from "../domain/errors.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import type { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
-import { connectionStatusToProto } from "../services/convert.ts";
+import { connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 
 /** Result of mapping: the ConnectError to send, and whether the original must be logged as a fault. */
 export interface MappedError {

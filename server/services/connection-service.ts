@@ -12,7 +12,7 @@ import { ConnectionStatus as ProtoStatus } from "../../gen/nexus/v1/status_pb.ts
 import { InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
 import type { ConsentFlow, ConsentStarted } from "../consent/consent-flow.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
-import { connectionStatusFromProto, connectionStatusToProto } from "./convert.ts";
+import { connectionStatusFromProto, connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 import type { ConnectionRevoker } from "../revocation/connection-revoker.ts";
 import type { TenantScope } from "../auth/tenant-scope.ts";
 import { requireId } from "./validate.ts";

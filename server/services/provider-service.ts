@@ -8,7 +8,7 @@ import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { ProviderCatalog } from "../providers/catalog.ts";
 import type { ProviderDirectory } from "../providers/provider-directory.ts";
-import { presentPaths, profileToProto, providerFromProto, storedProviderToProto } from "../providers/proto-profile.ts";
+import { presentPaths, profileToProto, providerFromProto, storedProviderToProto } from "../proto-mapping/proto-profile.ts";
 
 /** Creates the ProviderService implementation. */
 export function createProviderService(deps: {

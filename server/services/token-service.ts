@@ -10,10 +10,10 @@ import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { Store } from "../store/store.ts";
 import type { CredentialWatch } from "../watch/credential-watch.ts";
-import { connectionStatusToProto } from "./convert.ts";
+import { connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
-import { strategyToProto } from "./strategy-proto.ts";
+import { strategyToProto } from "../proto-mapping/strategy-proto.ts";
 import type { TenantScope } from "../auth/tenant-scope.ts";
 import { requireId } from "./validate.ts";
 

@@ -13,7 +13,7 @@ import type { ApiKeyRefusal, ApiKeyVerifier } from "../../auth/api-key-verifier.
 import { accessOf } from "../../auth/permissions.ts";
 import type { TokenBuckets } from "../../limits/token-buckets.ts";
 import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
-import { kClientAddress, kPrincipal, kRequestId } from "../context.ts";
+import { kClientAddress, kPrincipal, kRequestId } from "../../request/context.ts";
 import { errorWithReason } from "../errors.ts";
 import { rateLimitedError } from "./rate-limit-interceptor.ts";
 

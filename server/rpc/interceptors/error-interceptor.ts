@@ -8,7 +8,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import type { Logger } from "../../logging/logger.ts";
 import { errorWithReason, toConnectError } from "../errors.ts";
-import { kRequestId } from "../context.ts";
+import { kRequestId } from "../../request/context.ts";
 import { failAtDeadline, mapStreamError } from "./stream-end.ts";
 
 /** Creates the error-mapping interceptor. */

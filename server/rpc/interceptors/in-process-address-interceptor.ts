@@ -5,8 +5,7 @@
  * the value is ours; on the public port this interceptor is NOT installed and the header means nothing.
  */
 import type { Interceptor } from "@connectrpc/connect";
-import { CLIENT_ADDRESS_HEADER } from "../../rest/rest-handler.ts";
-import { kClientAddress } from "../context.ts";
+import { CLIENT_ADDRESS_HEADER, kClientAddress } from "../../request/context.ts";
 
 /** Creates the interceptor; install it first on the router transport's interceptor list. */
 export function createInProcessAddressInterceptor(): Interceptor {

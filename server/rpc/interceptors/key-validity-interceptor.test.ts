@@ -4,8 +4,8 @@ import { Code, ConnectError, createClient, createRouterTransport, type Intercept
 import { ErrorInfoSchema, ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { TokenService } from "../../../gen/nexus/v1/tokens_pb.ts";
 import { createApiKeyLiveness } from "../../auth/api-key-liveness.ts";
-import type { Principal } from "../../auth/principal.ts";
-import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../context.ts";
+import type { Principal } from "../../request/principal.ts";
+import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../../request/context.ts";
 import { createKeyValidityInterceptor } from "./key-validity-interceptor.ts";
 
 const principal: Principal = { keyId: "key_w", role: "agent", tenantId: "acme", expiresAtMs: null };

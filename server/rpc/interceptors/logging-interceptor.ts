@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../logging/logger.ts";
-import { kRequestId } from "../context.ts";
+import { kRequestId } from "../../request/context.ts";
 import { codeLabel } from "./metrics-interceptor.ts";
 import { observeStreamEnd } from "./stream-end.ts";
 

@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorInfoSchema, ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { perAddressKey } from "../../limits/address-key.ts";
-import { kClientAddress, kPrincipal } from "../context.ts";
+import { kClientAddress, kPrincipal } from "../../request/context.ts";
 import { observeStreamEnd } from "./stream-end.ts";
 
 /** What the stream-limit interceptor needs. */

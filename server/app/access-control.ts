@@ -1,13 +1,11 @@
 /**
  * Assembles access control for the app in one call: API keys (bootstrap, verification,
  * administration), tenant scoping, the audit writer and its retention timer, per-key limits, client
- * addresses behind trusted proxies, CORS, and the liveness of keys behind open streams. app.ts
- * places the pieces; this module decides nothing about routes or HTTP servers. The interceptors it
- * returns go after the error mapper, in order auth → rate limit → stream cap → audit → key validity
- * (auth first so nothing runs for an unknown caller; audit late so it sees the handler's own
- * outcome, including a stream ended by a revocation).
+ * addresses behind trusted proxies, CORS, and the liveness of keys behind open streams. Part of the
+ * composition root (server/app/): app.ts places the pieces, and interceptor-order.ts alone decides
+ * where each interceptor sits; this module decides nothing about routes or HTTP servers.
  */
-import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import type { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { startAuditRetention } from "../audit/audit-retention.ts";
@@ -27,11 +25,15 @@ import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-i
 import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
 import type { Store } from "../store/store.ts";
 import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
-import { createApiKeyLiveness, type ApiKeyLiveness } from "./api-key-liveness.ts";
-import { createApiKeyManager, type ApiKeyManager } from "./api-key-manager.ts";
-import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.ts";
-import { ensureBootstrapAdminKey } from "./bootstrap-admin-key.ts";
-import { createTenantScope, type TenantScope } from "./tenant-scope.ts";
+import { createApiKeyLiveness, type ApiKeyLiveness } from "../auth/api-key-liveness.ts";
+import { createApiKeyManager, type ApiKeyManager } from "../auth/api-key-manager.ts";
+import { createApiKeyVerifier, type ApiKeyVerifier } from "../auth/api-key-verifier.ts";
+import { ensureBootstrapAdminKey } from "../auth/bootstrap-admin-key.ts";
+import { createTenantScope, type TenantScope } from "../auth/tenant-scope.ts";
+import type { InterceptorsByRole } from "./interceptor-order.ts";
+
+/** The interceptors access control builds. */
+export type AccessInterceptors = Pick<InterceptorsByRole, "auth" | "rateLimit" | "streamLimit" | "audit" | "keyValidity" | "inProcessAddress">;
 
 /** Access control, assembled. */
 export interface AccessControl {
@@ -46,10 +48,8 @@ export interface AccessControl {
   keyRevoked(keyId: string): void;
   readonly scope: TenantScope;
   readonly audit: AuditWriter;
-  /** auth → rate limit → stream cap → audit → key validity; place them after the error interceptor. */
-  readonly interceptors: readonly Interceptor[];
-  /** Place first on the in-process router transport REST uses (and nowhere else). */
-  readonly inProcessAddressInterceptor: Interceptor;
+  /** The access-control interceptors by role; interceptor-order.ts places them. */
+  readonly interceptors: AccessInterceptors;
   /** The client address of a Node request (trusted-proxy aware). */
   clientAddress(req: NodeRequest): string;
   /** Whether a socket peer is a trusted proxy (the listener spares those its per-address cap). */
@@ -116,14 +116,14 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     keyRevoked: (keyId) => keyLiveness.revoked(keyId),
     scope: createTenantScope({ store }),
     audit,
-    interceptors: [
-      createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
-      createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
-      createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey, maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress }),
-      createAuditInterceptor({ audit }),
-      createKeyValidityInterceptor({ liveness: keyLiveness }),
-    ],
-    inProcessAddressInterceptor: createInProcessAddressInterceptor(),
+    interceptors: {
+      auth: createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
+      rateLimit: createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
+      streamLimit: createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey, maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress }),
+      audit: createAuditInterceptor({ audit }),
+      keyValidity: createKeyValidityInterceptor({ liveness: keyLiveness }),
+      inProcessAddress: createInProcessAddressInterceptor(),
+    },
     clientAddress: (req) => resolveAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]),
     isTrustedProxy: createTrustedProxyCheck(config.trustedProxies),
     cors: createCors(config.corsOrigins),

@@ -3,9 +3,9 @@ import { create } from "@bufbuild/protobuf";
 import { test } from "node:test";
 import { AuthType, ClientAuthMethod, ProviderSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { loadProviderCatalog } from "./catalog.ts";
+import { loadProviderCatalog } from "../providers/catalog.ts";
 import { presentPaths, profileToProto, providerFromProto, storedProviderToProto } from "./proto-profile.ts";
-import { createProfileValidator } from "./validate-profile.ts";
+import { createProfileValidator } from "../providers/validate-profile.ts";
 
 test("every catalog preset survives profile → proto → profile", () => {
   const validator = createProfileValidator();

@@ -1,9 +1,18 @@
 /**
  * Typed per-request context keys (connect-es context values). Interceptors set them; handlers read
- * them. Long-lived dependencies are captured by service factories, not passed here.
+ * them. Long-lived dependencies are captured by service factories, not passed here. Kept below
+ * rpc/, rest/, auth/ and audit/, which all read them, so none of those has to import another.
  */
 import { createContextKey } from "@connectrpc/connect";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "./principal.ts";
+
+/**
+ * Request header carrying the REST caller's address to the in-process transport. The REST handler
+ * always drops an incoming header of this name and sets it only from `clientAddress`, so a caller
+ * cannot spoof it through REST. Interceptors must trust it only on calls that come through the
+ * in-process (router) transport: on the public Connect/gRPC port a caller can send it freely.
+ */
+export const CLIENT_ADDRESS_HEADER = "x-nexus-client-address";
 
 /** Request id: from a well-formed `x-request-id` header, or generated. Echoed in the response. */
 export const kRequestId = createContextKey<string>("", { description: "request id" });

@@ -6,15 +6,15 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import { createConsentStates } from "../consent/consent-states.ts";
-import { createLogger } from "../logging/logger.ts";
-import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
-import { createSqliteStore } from "../store/sqlite/store.ts";
-import type { ConnectionRecord, JsonObject, Store } from "../store/store.ts";
-import { generateKeyringText, parseKeyring } from "../vault/keyring.ts";
-import { createVault, type Vault } from "../vault/vault.ts";
-import { createTempDataDir } from "../../test/support/temp-data-dir.ts";
-import { createKeyCapture, type KeyCapture, type KeyCaptureDeps } from "./key-capture.ts";
+import { createConsentStates } from "../../server/consent/consent-states.ts";
+import { createLogger } from "../../server/logging/logger.ts";
+import type { ProviderProfile, StoredProvider } from "../../server/providers/profile.ts";
+import { createSqliteStore } from "../../server/store/sqlite/store.ts";
+import type { ConnectionRecord, JsonObject, Store } from "../../server/store/store.ts";
+import { generateKeyringText, parseKeyring } from "../../server/vault/keyring.ts";
+import { createVault, type Vault } from "../../server/vault/vault.ts";
+import { createTempDataDir } from "./temp-data-dir.ts";
+import { createKeyCapture, type KeyCapture, type KeyCaptureDeps } from "../../server/capture/key-capture.ts";
 
 /** A running capture server and what it is built on. */
 export interface CaptureFixture {

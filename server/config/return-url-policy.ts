@@ -1,7 +1,8 @@
 /**
  * The return-URL allowlist (on by default): where a browser may be sent after consent. Checked
  * before a connection is created, so a refused URL leaves nothing behind. Patterns are origins:
- * "https://app.example.com" (exact), "http://localhost:*" (any port). Paths never matter.
+ * "https://app.example.com" (exact), "http://localhost:*" (any port). Paths never matter. It lives in
+ * config/ because the configuration checks its patterns at load; the consent flow applies it.
  */
 import { InvalidArgumentError, ReturnUrlNotAllowedError } from "../domain/errors.ts";
 

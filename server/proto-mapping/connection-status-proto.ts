@@ -1,6 +1,7 @@
 /**
  * Conversions between domain literals and generated proto enums: the one boundary where
- * "active" becomes ConnectionStatus.ACTIVE and back. Exhaustive by construction.
+ * "active" becomes ConnectionStatus.ACTIVE and back. Exhaustive by construction. proto-mapping/
+ * holds every proto ⇄ domain value mapping, below services/ and rpc/ which both use it.
  */
 import { ConnectionStatus as ProtoConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import type { ConnectionStatus } from "../domain/connection-status.ts";

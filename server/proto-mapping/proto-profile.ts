@@ -14,9 +14,9 @@ import {
   type Provider,
 } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { strategyFromProto, strategyToProto } from "../services/strategy-proto.ts";
-import type { AuthType, ClientAuthMethod, ProviderProfile, StoredProvider } from "./profile.ts";
-import type { OAuthSettingsInput, ProviderProfileInput } from "./profile-input.ts";
+import { strategyFromProto, strategyToProto } from "./strategy-proto.ts";
+import type { AuthType, ClientAuthMethod, ProviderProfile, StoredProvider } from "../providers/profile.ts";
+import type { OAuthSettingsInput, ProviderProfileInput } from "../providers/profile-input.ts";
 
 const AUTH_TYPE_TO_PROTO: Readonly<Record<AuthType, ProtoAuthType>> = {
   oauth2: ProtoAuthType.OAUTH2,
