@@ -1,11 +1,12 @@
 /**
- * The audit log in PostgreSQL: the `audit_events` table and its row → AuditEventRecord mapping.
+ * The audit log in PostgreSQL: the `audit_events` table (rows mapped in ../rows/row-mappers.ts).
  * Writes are batched by the caller (server/audit/); this module never decides what to audit and
  * stores details as given, so callers must pass no secret values.
  */
 import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { AuditEventRecord, AuditStore } from "../store.ts";
+import { toAuditEvent } from "../rows/row-mappers.ts";
+import type { AuditStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { auditEvents } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -65,20 +66,5 @@ export function createPostgresAuditStore({ db }: PostgresStoreContext): AuditSto
         const { rowCount } = await db.delete(auditEvents).where(lt(auditEvents.time, olderThanMs));
         return rowCount ?? 0;
       }),
-  };
-}
-
-function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEventRecord {
-  return {
-    id: row.id,
-    timeMs: row.time,
-    action: row.action,
-    result: row.result,
-    keyId: row.keyId,
-    tenantId: row.tenantId,
-    connectionId: row.connectionId,
-    requestId: row.requestId,
-    clientAddress: row.clientAddress,
-    details: row.details,
   };
 }

@@ -1,11 +1,12 @@
 /**
- * Provider profiles in PostgreSQL: the `providers` table and its row → ProviderRecord mapping.
+ * Provider profiles in PostgreSQL: the `providers` table (rows mapped in ../rows/row-mappers.ts).
  * The client secret is stored and returned only as vault ciphertext with its key id.
  */
 import { asc, eq, gt } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { ProviderRecord, ProviderStore } from "../store.ts";
+import { toProvider } from "../rows/row-mappers.ts";
+import type { ProviderStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
 import { connections, providers } from "./schema.ts";
@@ -88,18 +89,5 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
           .limit(1);
         return rows.length > 0;
       }),
-  };
-}
-
-function toProvider(row: typeof providers.$inferSelect): ProviderRecord {
-  return {
-    name: row.name,
-    profile: row.profile,
-    clientSecret:
-      row.clientSecretCiphertext && row.clientSecretKeyId !== null
-        ? { ciphertext: row.clientSecretCiphertext, keyId: row.clientSecretKeyId }
-        : null,
-    createdAtMs: row.createdAt,
-    updatedAtMs: row.updatedAt,
   };
 }

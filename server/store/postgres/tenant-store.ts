@@ -1,10 +1,11 @@
 /**
- * Tenants in PostgreSQL: the `tenants` table and its row → Tenant mapping.
+ * Tenants in PostgreSQL: the `tenants` table (rows mapped in ../rows/row-mappers.ts).
  * Tenant ids are given by the caller; this module never invents one.
  */
 import { eq } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
-import type { Tenant, TenantStore } from "../store.ts";
+import { toTenant } from "../rows/row-mappers.ts";
+import type { TenantStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { tenants } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -44,8 +45,4 @@ export function createPostgresTenantStore({ db, now }: PostgresStoreContext): Te
         return toTenant(row);
       }),
   };
-}
-
-function toTenant(row: typeof tenants.$inferSelect): Tenant {
-  return { id: row.id, displayName: row.displayName, createdAtMs: row.createdAt };
 }

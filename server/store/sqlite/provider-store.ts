@@ -1,11 +1,12 @@
 /**
- * Provider profiles in SQLite: the `providers` table and its row → ProviderRecord mapping.
+ * Provider profiles in SQLite: the `providers` table (rows mapped in ../rows/row-mappers.ts).
  * The client secret is stored and returned only as vault ciphertext with its key id.
  */
 import { asc, eq, gt, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { ProviderRecord, ProviderStore } from "../store.ts";
+import { toProvider } from "../rows/row-mappers.ts";
+import type { ProviderStore } from "../store.ts";
 import { toBlob } from "./blob.ts";
 import { runQuery } from "./run-query.ts";
 import { connections, providers } from "./schema.ts";
@@ -94,18 +95,5 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
           .get();
         return row !== undefined;
       }),
-  };
-}
-
-function toProvider(row: typeof providers.$inferSelect): ProviderRecord {
-  return {
-    name: row.name,
-    profile: row.profile,
-    clientSecret:
-      row.clientSecretCiphertext && row.clientSecretKeyId !== null
-        ? { ciphertext: row.clientSecretCiphertext, keyId: row.clientSecretKeyId }
-        : null,
-    createdAtMs: row.createdAt,
-    updatedAtMs: row.updatedAt,
   };
 }

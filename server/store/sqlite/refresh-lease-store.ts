@@ -6,8 +6,8 @@
  */
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
+import { toConnection } from "../rows/row-mappers.ts";
 import type { RefreshLeaseStore } from "../store.ts";
-import { toConnection } from "./connection-store.ts";
 import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
