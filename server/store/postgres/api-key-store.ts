@@ -7,6 +7,7 @@ import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toApiKey } from "../rows/row-mappers.ts";
+import { newApiKeyRow } from "../rows/row-values.ts";
 import type { ApiKeyStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
@@ -22,16 +23,7 @@ export function createPostgresApiKeyStore({ db, now, ids }: PostgresStoreContext
         async () => {
           const [row] = await db
             .insert(apiKeys)
-            .values({
-              id,
-              prefix: input.prefix,
-              secretHash: input.secretHash,
-              name: input.name,
-              role: input.role,
-              tenantId: input.tenantId,
-              createdAt: now(),
-              expiresAt: input.expiresAtMs ?? null,
-            })
+            .values(newApiKeyRow(id, input, now()))
             .returning();
           return toApiKey(row!);
         },

@@ -6,6 +6,7 @@
 import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toAuditEvent } from "../rows/row-mappers.ts";
+import { newAuditEventRow } from "../rows/row-values.ts";
 import type { AuditStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { auditEvents } from "./schema.ts";
@@ -20,17 +21,7 @@ export function createPostgresAuditStore({ db }: PostgresStoreContext): AuditSto
     appendAuditEvents: (events) =>
       runQuery(async () => {
         if (events.length === 0) return;
-        const rows = events.map((event) => ({
-          time: event.timeMs,
-          action: event.action,
-          result: event.result,
-          keyId: event.keyId ?? null,
-          tenantId: event.tenantId ?? null,
-          connectionId: event.connectionId ?? null,
-          requestId: event.requestId ?? null,
-          clientAddress: event.clientAddress ?? null,
-          details: event.details ?? {},
-        }));
+        const rows = events.map(newAuditEventRow);
         // The identity takes its values in VALUES order within one INSERT, and chunks run in
         // order inside one transaction, so ids follow the array.
         await db.transaction(async (tx) => {

@@ -7,6 +7,7 @@ import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toConnection } from "../rows/row-mappers.ts";
+import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
 import { connectionStatusConflict, expectedStatusList } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
@@ -24,19 +25,7 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
           const createdAt = now();
           const [row] = await db
             .insert(connections)
-            .values({
-              id,
-              tenantId: input.tenantId,
-              userId: input.userId,
-              providerName: input.providerName,
-              status: input.status ?? "pending",
-              statusReason: input.statusReason ?? null,
-              scopes: input.scopes ?? [],
-              params: input.params ?? {},
-              returnUrl: input.returnUrl ?? null,
-              createdAt,
-              updatedAt: createdAt,
-            })
+            .values(newConnectionRow(id, input, createdAt))
             .returning();
           return toConnection(row!);
         },
@@ -97,14 +86,7 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
         // the same row makes this one wait, then re-check the WHERE against the committed row.
         const [row] = await db
           .update(connections)
-          .set({
-            status: next,
-            statusReason,
-            updatedAt: now(),
-            ...(changes.scopes !== undefined && { scopes: changes.scopes }),
-            ...(changes.returnUrl !== undefined && { returnUrl: changes.returnUrl }),
-            ...(changes.nextRefreshAtMs !== undefined && { nextRefreshAt: changes.nextRefreshAtMs }),
-          })
+          .set(connectionStatusUpdate(next, statusReason, changes, now()))
           .where(and(scoped, inArray(connections.status, expectedStatuses)))
           .returning();
         if (row) return toConnection(row);

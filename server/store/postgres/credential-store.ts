@@ -6,6 +6,7 @@
 import { and, eq, gt, isNull, lt } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { toConsentState, toCredential } from "../rows/row-mappers.ts";
+import { credentialClaimUpdate } from "../rows/row-values.ts";
 import { credentialVersionConflict } from "../rows/write-conflicts.ts";
 import type { CredentialStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
@@ -24,12 +25,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
           // version waits here, then re-checks the WHERE against the committed row and finds none.
           const [claimed] = await tx
             .update(connections)
-            .set({
-              credentialVersion: version,
-              credentialExpiresAt: input.expiresAtSeconds,
-              updatedAt,
-              ...(input.nextRefreshAtMs !== undefined && { nextRefreshAt: input.nextRefreshAtMs }),
-            })
+            .set(credentialClaimUpdate(version, input, updatedAt))
             .where(and(eq(connections.id, connectionId), eq(connections.credentialVersion, expectedVersion)))
             .returning({ id: connections.id });
           if (!claimed) {

@@ -5,6 +5,7 @@
 import { eq } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { toTenant } from "../rows/row-mappers.ts";
+import { newTenantRow } from "../rows/row-values.ts";
 import type { TenantStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { tenants } from "./schema.ts";
@@ -18,7 +19,7 @@ export function createPostgresTenantStore({ db, now }: PostgresStoreContext): Te
         async () => {
           const [row] = await db
             .insert(tenants)
-            .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+            .values(newTenantRow(input, now()))
             .returning();
           return toTenant(row!);
         },
@@ -38,7 +39,7 @@ export function createPostgresTenantStore({ db, now }: PostgresStoreContext): Te
         // then returns its row.
         await db
           .insert(tenants)
-          .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+          .values(newTenantRow(input, now()))
           .onConflictDoNothing();
         const [row] = await db.select().from(tenants).where(eq(tenants.id, input.id));
         if (!row) throw new NotFoundError("tenant", input.id);

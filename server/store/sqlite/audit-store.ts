@@ -6,6 +6,7 @@
 import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toAuditEvent } from "../rows/row-mappers.ts";
+import { newAuditEventRow } from "../rows/row-values.ts";
 import type { AuditStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { auditEvents } from "./schema.ts";
@@ -20,17 +21,7 @@ export function createSqliteAuditStore({ db }: SqliteStoreContext): AuditStore {
     appendAuditEvents: (events) =>
       runQuery(() => {
         if (events.length === 0) return;
-        const rows = events.map((event) => ({
-          time: event.timeMs,
-          action: event.action,
-          result: event.result,
-          keyId: event.keyId ?? null,
-          tenantId: event.tenantId ?? null,
-          connectionId: event.connectionId ?? null,
-          requestId: event.requestId ?? null,
-          clientAddress: event.clientAddress ?? null,
-          details: event.details ?? {},
-        }));
+        const rows = events.map(newAuditEventRow);
         db.transaction((tx) => {
           for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
             tx.insert(auditEvents)

@@ -7,6 +7,7 @@ import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toConnection } from "../rows/row-mappers.ts";
+import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
 import { connectionStatusConflict, expectedStatusList } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
@@ -30,19 +31,7 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
           const createdAt = now();
           const row = db
             .insert(connections)
-            .values({
-              id,
-              tenantId: input.tenantId,
-              userId: input.userId,
-              providerName: input.providerName,
-              status: input.status ?? "pending",
-              statusReason: input.statusReason ?? null,
-              scopes: input.scopes ?? [],
-              params: input.params ?? {},
-              returnUrl: input.returnUrl ?? null,
-              createdAt,
-              updatedAt: createdAt,
-            })
+            .values(newConnectionRow(id, input, createdAt))
             .returning()
             .get();
           return toConnection(row);
@@ -100,14 +89,7 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
         const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
         const row = db
           .update(connections)
-          .set({
-            status: next,
-            statusReason,
-            updatedAt: now(),
-            ...(changes.scopes !== undefined && { scopes: changes.scopes }),
-            ...(changes.returnUrl !== undefined && { returnUrl: changes.returnUrl }),
-            ...(changes.nextRefreshAtMs !== undefined && { nextRefreshAt: changes.nextRefreshAtMs }),
-          })
+          .set(connectionStatusUpdate(next, statusReason, changes, now()))
           .where(and(scoped, inArray(connections.status, expectedStatuses)))
           .returning()
           .get();

@@ -6,6 +6,7 @@
 import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { toConsentState, toCredential } from "../rows/row-mappers.ts";
+import { credentialClaimUpdate } from "../rows/row-values.ts";
 import { credentialVersionConflict } from "../rows/write-conflicts.ts";
 import type { CredentialStore } from "../store.ts";
 import { toBlob } from "./blob.ts";
@@ -31,12 +32,7 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
             const updatedAt = now();
             const claimed = tx
               .update(connections)
-              .set({
-                credentialVersion: version,
-                credentialExpiresAt: input.expiresAtSeconds,
-                updatedAt,
-                ...(input.nextRefreshAtMs !== undefined && { nextRefreshAt: input.nextRefreshAtMs }),
-              })
+              .set(credentialClaimUpdate(version, input, updatedAt))
               .where(and(eq(connections.id, connectionId), eq(connections.credentialVersion, expectedVersion)))
               .returning({ id: connections.id })
               .get();

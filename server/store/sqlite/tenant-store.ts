@@ -5,6 +5,7 @@
 import { eq } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { toTenant } from "../rows/row-mappers.ts";
+import { newTenantRow } from "../rows/row-values.ts";
 import type { TenantStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { tenants } from "./schema.ts";
@@ -18,7 +19,7 @@ export function createSqliteTenantStore({ db, now }: SqliteStoreContext): Tenant
         () => {
           const row = db
             .insert(tenants)
-            .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+            .values(newTenantRow(input, now()))
             .returning()
             .get();
           return toTenant(row);
@@ -36,7 +37,7 @@ export function createSqliteTenantStore({ db, now }: SqliteStoreContext): Tenant
     ensureTenant: (input) =>
       runQuery(() => {
         db.insert(tenants)
-          .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+          .values(newTenantRow(input, now()))
           .onConflictDoNothing()
           .run();
         const row = db.select().from(tenants).where(eq(tenants.id, input.id)).get();
