@@ -6,7 +6,7 @@
 import { and, eq, gt, isNull, lt } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { toConsentState, toCredential } from "../rows/row-mappers.ts";
-import { credentialClaimUpdate } from "../rows/row-values.ts";
+import { credentialClaimUpdate, credentialValues, newConsentStateRow } from "../rows/row-values.ts";
 import { credentialVersionConflict } from "../rows/write-conflicts.ts";
 import type { CredentialStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
@@ -35,13 +35,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
               .where(eq(connections.id, connectionId));
             throw credentialVersionConflict(connectionId, current, expectedVersion);
           }
-          const values = {
-            ciphertext: input.secret.ciphertext,
-            keyId: input.secret.keyId,
-            version,
-            expiresAt: input.expiresAtSeconds,
-            updatedAt,
-          };
+          const values = credentialValues(version, input, updatedAt);
           const [row] = await tx
             .insert(credentials)
             .values({ connectionId, ...values })
@@ -73,15 +67,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
         async () => {
           const [row] = await db
             .insert(consentStates)
-            .values({
-              stateHash: input.stateHash,
-              connectionId: input.connectionId,
-              secretsCiphertext: input.secrets?.ciphertext ?? null,
-              secretsKeyId: input.secrets?.keyId ?? null,
-              returnUrl: input.returnUrl,
-              createdAt: now(),
-              expiresAt: input.expiresAtMs,
-            })
+            .values(newConsentStateRow(input, now()))
             .returning();
           return toConsentState(row!);
         },

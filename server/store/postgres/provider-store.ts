@@ -6,6 +6,7 @@ import { asc, eq, gt } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toProvider } from "../rows/row-mappers.ts";
+import { newProviderRow, providerUpdate } from "../rows/row-values.ts";
 import type { ProviderStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
@@ -21,14 +22,7 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
           const createdAt = now();
           const [row] = await db
             .insert(providers)
-            .values({
-              name: input.name,
-              profile: input.profile,
-              clientSecretCiphertext: input.clientSecret?.ciphertext ?? null,
-              clientSecretKeyId: input.clientSecret?.keyId ?? null,
-              createdAt,
-              updatedAt: createdAt,
-            })
+            .values(newProviderRow(input, createdAt))
             .returning();
           return toProvider(row!);
         },
@@ -57,17 +51,9 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
 
     updateProvider: (name, changes) =>
       runQuery(async () => {
-        const secret = changes.clientSecret;
         const [row] = await db
           .update(providers)
-          .set({
-            updatedAt: now(),
-            ...(changes.profile !== undefined && { profile: changes.profile }),
-            ...(secret !== undefined && {
-              clientSecretCiphertext: secret?.ciphertext ?? null,
-              clientSecretKeyId: secret?.keyId ?? null,
-            }),
-          })
+          .set(providerUpdate(changes, now()))
           .where(eq(providers.name, name))
           .returning();
         if (!row) throw new NotFoundError("provider", name);

@@ -1,11 +1,23 @@
 /**
- * Record input → column values for the writes both dialects make alike: new rows' defaults and
- * the SET lists of the compare-and-set updates. Keys are the column names of both `schema.ts` files,
- * so either dialect's insert/update builder takes them as they are. Values holding ciphertext stay in
- * the dialect modules: SQLite binds only Buffers, PostgreSQL's bytea converts on its own.
+ * Record input → column values for the writes both dialects make alike: new rows (with their
+ * defaults) and the SET lists of updates. Keys are the column names of both `schema.ts` files,
+ * so either dialect's insert/update builder takes them as they are. Ciphertext is bound as a Buffer
+ * (bind-bytes.ts), which both drivers accept; nothing here reads or logs it.
  */
 import type { ConnectionStatus } from "../../domain/connection-status.ts";
-import type { ApiKeyInput, AuditEventInput, ConnectionChanges, ConnectionInput, CredentialInput, TenantInput } from "../store.ts";
+import type {
+  ApiKeyInput,
+  AuditEventInput,
+  ConnectionChanges,
+  ConnectionInput,
+  ConsentStateInput,
+  CredentialInput,
+  EncryptedBlob,
+  ProviderChanges,
+  ProviderInput,
+  TenantInput,
+} from "../store.ts";
+import { toBuffer, toBufferOrNull } from "./bind-bytes.ts";
 
 /** A new `tenants` row; `displayName` defaults to "". */
 export function newTenantRow(input: TenantInput, createdAtMs: number) {
@@ -86,4 +98,53 @@ export function newAuditEventRow(event: AuditEventInput) {
     clientAddress: event.clientAddress ?? null,
     details: event.details ?? {},
   };
+}
+
+/** A new `providers` row; the client secret (if any) as ciphertext and key id. */
+export function newProviderRow(input: ProviderInput, createdAtMs: number) {
+  return {
+    name: input.name,
+    profile: input.profile,
+    ...clientSecretColumns(input.clientSecret),
+    createdAt: createdAtMs,
+    updatedAt: createdAtMs,
+  };
+}
+
+/** The SET list of `updateProvider`: only the changes given; `clientSecret: null` clears both columns. */
+export function providerUpdate(changes: ProviderChanges, updatedAtMs: number) {
+  return {
+    updatedAt: updatedAtMs,
+    ...(changes.profile !== undefined && { profile: changes.profile }),
+    ...(changes.clientSecret !== undefined && clientSecretColumns(changes.clientSecret)),
+  };
+}
+
+/** The `credentials` columns written by `saveCredential`, for the insert and its upsert alike. */
+export function credentialValues(version: number, input: CredentialInput, updatedAtMs: number) {
+  return {
+    ciphertext: toBuffer(input.secret.ciphertext),
+    keyId: input.secret.keyId,
+    version,
+    expiresAt: input.expiresAtSeconds,
+    updatedAt: updatedAtMs,
+  };
+}
+
+/** A new `consent_states` row; its sealed secrets (if any) as ciphertext and key id. */
+export function newConsentStateRow(input: ConsentStateInput, createdAtMs: number) {
+  return {
+    stateHash: input.stateHash,
+    connectionId: input.connectionId,
+    secretsCiphertext: toBufferOrNull(input.secrets?.ciphertext),
+    secretsKeyId: input.secrets?.keyId ?? null,
+    returnUrl: input.returnUrl,
+    createdAt: createdAtMs,
+    expiresAt: input.expiresAtMs,
+  };
+}
+
+/** The client-secret column pair: both set, or both null (the schema's CHECK requires it). */
+function clientSecretColumns(secret: EncryptedBlob | null | undefined) {
+  return { clientSecretCiphertext: toBufferOrNull(secret?.ciphertext), clientSecretKeyId: secret?.keyId ?? null };
 }

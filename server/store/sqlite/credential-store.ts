@@ -6,10 +6,9 @@
 import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { toConsentState, toCredential } from "../rows/row-mappers.ts";
-import { credentialClaimUpdate } from "../rows/row-values.ts";
+import { credentialClaimUpdate, credentialValues, newConsentStateRow } from "../rows/row-values.ts";
 import { credentialVersionConflict } from "../rows/write-conflicts.ts";
 import type { CredentialStore } from "../store.ts";
-import { toBlob } from "./blob.ts";
 import { runQuery } from "./run-query.ts";
 import { connections, consentStates, credentials } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -44,13 +43,7 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
                 .get();
               throw credentialVersionConflict(connectionId, current, expectedVersion);
             }
-            const values = {
-              ciphertext: toBlob(input.secret.ciphertext) ?? Buffer.alloc(0),
-              keyId: input.secret.keyId,
-              version,
-              expiresAt: input.expiresAtSeconds,
-              updatedAt,
-            };
+            const values = credentialValues(version, input, updatedAt);
             const row = tx
               .insert(credentials)
               .values({ connectionId, ...values })
@@ -88,15 +81,7 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
         () => {
           const row = db
             .insert(consentStates)
-            .values({
-              stateHash: input.stateHash,
-              connectionId: input.connectionId,
-              secretsCiphertext: toBlob(input.secrets?.ciphertext),
-              secretsKeyId: input.secrets?.keyId ?? null,
-              returnUrl: input.returnUrl,
-              createdAt: now(),
-              expiresAt: input.expiresAtMs,
-            })
+            .values(newConsentStateRow(input, now()))
             .returning()
             .get();
           return toConsentState(row);

@@ -6,8 +6,8 @@ import { asc, eq, gt, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toProvider } from "../rows/row-mappers.ts";
+import { newProviderRow, providerUpdate } from "../rows/row-values.ts";
 import type { ProviderStore } from "../store.ts";
-import { toBlob } from "./blob.ts";
 import { runQuery } from "./run-query.ts";
 import { connections, providers } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -23,14 +23,7 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
           const createdAt = now();
           const row = db
             .insert(providers)
-            .values({
-              name: input.name,
-              profile: input.profile,
-              clientSecretCiphertext: toBlob(input.clientSecret?.ciphertext),
-              clientSecretKeyId: input.clientSecret?.keyId ?? null,
-              createdAt,
-              updatedAt: createdAt,
-            })
+            .values(newProviderRow(input, createdAt))
             .returning()
             .get();
           return toProvider(row);
@@ -61,17 +54,9 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
 
     updateProvider: (name, changes) =>
       runQuery(() => {
-        const secret = changes.clientSecret;
         const row = db
           .update(providers)
-          .set({
-            updatedAt: now(),
-            ...(changes.profile !== undefined && { profile: changes.profile }),
-            ...(secret !== undefined && {
-              clientSecretCiphertext: toBlob(secret?.ciphertext),
-              clientSecretKeyId: secret?.keyId ?? null,
-            }),
-          })
+          .set(providerUpdate(changes, now()))
           .where(eq(providers.name, name))
           .returning()
           .get();

@@ -4,9 +4,9 @@
  * holds the one that was read (compare-and-set), so rotation never overwrites a newer secret.
  */
 import { and, eq, ne, sql } from "drizzle-orm";
+import { toBuffer } from "../rows/bind-bytes.ts";
 import { toConsentStateSealedRef, toCredentialSealedRef, toProviderSealedRef } from "../rows/row-mappers.ts";
 import type { SealedRef, SealedStore } from "../store.ts";
-import { toBlob } from "./blob.ts";
 import { runQuery } from "./run-query.ts";
 import { consentStates, credentials, providers } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -52,8 +52,8 @@ export function createSqliteSealedStore({ db }: SqliteStoreContext): SealedStore
 
     replaceSealed: (ref, next) =>
       runQuery(() => {
-        const old = toBlob(ref.blob.ciphertext)!;
-        const ciphertext = toBlob(next.ciphertext)!;
+        const old = toBuffer(ref.blob.ciphertext);
+        const ciphertext = toBuffer(next.ciphertext);
         switch (ref.kind) {
           case "credential":
             return (
