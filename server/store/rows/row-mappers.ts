@@ -231,6 +231,20 @@ export function toProviderSealedRef(row: ProviderRow): SealedRef {
   };
 }
 
+/**
+ * The values of `connections.lease_state`: "calling" while the lease holder calls the provider,
+ * "interrupted" after another owner took such a lease over; null otherwise.
+ */
+export const LEASE_STATE = { calling: "calling", interrupted: "interrupted" } as const;
+
+/** The lease columns a successful claim returns, as `claimRefreshLease`'s result. */
+export function toLeaseClaim(row: { credentialVersion: number; leaseState: string | null }): {
+  credentialVersion: number;
+  wasInterrupted: boolean;
+} {
+  return { credentialVersion: row.credentialVersion, wasInterrupted: row.leaseState === LEASE_STATE.interrupted };
+}
+
 /** A nullable ciphertext + key id column pair as an EncryptedBlob, or null unless both are set. */
 function toEncryptedBlob(ciphertext: Uint8Array | null, keyId: string | null): EncryptedBlob | null {
   return ciphertext && keyId !== null ? { ciphertext, keyId } : null;
