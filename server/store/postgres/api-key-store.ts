@@ -1,12 +1,14 @@
 /**
- * API keys in PostgreSQL: the `api_keys` table and its row → ApiKeyRecord mapping.
+ * API keys in PostgreSQL: the `api_keys` table (rows mapped in ../rows/row-mappers.ts).
  * Only the secret's hash is stored; lookups by hash are exact matches on a unique index.
  * Whether a key is usable (revoked, expired, role) is decided in server/auth/, not here.
  */
 import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { ApiKeyRecord, ApiKeyStore } from "../store.ts";
+import { toApiKey } from "../rows/row-mappers.ts";
+import { newApiKeyRow } from "../rows/row-values.ts";
+import type { ApiKeyStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
 import { apiKeys } from "./schema.ts";
@@ -21,16 +23,7 @@ export function createPostgresApiKeyStore({ db, now, ids }: PostgresStoreContext
         async () => {
           const [row] = await db
             .insert(apiKeys)
-            .values({
-              id,
-              prefix: input.prefix,
-              secretHash: input.secretHash,
-              name: input.name,
-              role: input.role,
-              tenantId: input.tenantId,
-              createdAt: now(),
-              expiresAt: input.expiresAtMs ?? null,
-            })
+            .values(newApiKeyRow(id, input, now()))
             .returning();
           return toApiKey(row!);
         },
@@ -95,20 +88,5 @@ export function createPostgresApiKeyStore({ db, now, ids }: PostgresStoreContext
           .where(eq(apiKeys.id, id));
         if ((rowCount ?? 0) === 0) throw new NotFoundError("api_key", id);
       }),
-  };
-}
-
-function toApiKey(row: typeof apiKeys.$inferSelect): ApiKeyRecord {
-  return {
-    id: row.id,
-    prefix: row.prefix,
-    secretHash: row.secretHash,
-    name: row.name,
-    role: row.role,
-    tenantId: row.tenantId,
-    createdAtMs: row.createdAt,
-    expiresAtMs: row.expiresAt,
-    revokedAtMs: row.revokedAt,
-    lastUsedAtMs: row.lastUsedAt,
   };
 }

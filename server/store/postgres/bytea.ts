@@ -4,11 +4,7 @@
  * or renders them into SQL text.
  */
 import { customType } from "drizzle-orm/pg-core";
-
-/** Returns `bytes` as a Buffer (a view, not a copy). */
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+import { toBuffer } from "../rows/bind-bytes.ts";
 
 /**
  * A `bytea` column holding raw bytes; reads come back as Buffers (which are Uint8Arrays).

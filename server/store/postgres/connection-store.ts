@@ -1,12 +1,15 @@
 /**
- * Connections in PostgreSQL: the `connections` table and its row → ConnectionRecord mapping.
+ * Connections in PostgreSQL: the `connections` table (rows mapped in ../rows/row-mappers.ts).
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
  * missing. Status changes are compare-and-set; which transitions are allowed is domain/'s call.
  */
 import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
-import { AlreadyExistsError, ConflictError, NotFoundError } from "../../domain/errors.ts";
+import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { ConnectionRecord, ConnectionStore } from "../store.ts";
+import { toConnection } from "../rows/row-mappers.ts";
+import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
+import { connectionStatusConflict, expectedStatusList } from "../rows/write-conflicts.ts";
+import type { ConnectionStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
@@ -22,19 +25,7 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
           const createdAt = now();
           const [row] = await db
             .insert(connections)
-            .values({
-              id,
-              tenantId: input.tenantId,
-              userId: input.userId,
-              providerName: input.providerName,
-              status: input.status ?? "pending",
-              statusReason: input.statusReason ?? null,
-              scopes: input.scopes ?? [],
-              params: input.params ?? {},
-              returnUrl: input.returnUrl ?? null,
-              createdAt,
-              updatedAt: createdAt,
-            })
+            .values(newConnectionRow(id, input, createdAt))
             .returning();
           return toConnection(row!);
         },
@@ -89,50 +80,19 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
 
     updateConnectionStatus: (tenantId, id, expected, next, statusReason, changes = {}) =>
       runQuery(async () => {
-        const expectedStatuses = typeof expected === "string" ? [expected] : [...expected];
+        const expectedStatuses = expectedStatusList(expected);
         const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
         // One UPDATE … WHERE status IN (…) RETURNING: under READ COMMITTED a concurrent writer of
         // the same row makes this one wait, then re-check the WHERE against the committed row.
         const [row] = await db
           .update(connections)
-          .set({
-            status: next,
-            statusReason,
-            updatedAt: now(),
-            ...(changes.scopes !== undefined && { scopes: changes.scopes }),
-            ...(changes.returnUrl !== undefined && { returnUrl: changes.returnUrl }),
-            ...(changes.nextRefreshAtMs !== undefined && { nextRefreshAt: changes.nextRefreshAtMs }),
-          })
+          .set(connectionStatusUpdate(next, statusReason, changes, now()))
           .where(and(scoped, inArray(connections.status, expectedStatuses)))
           .returning();
         if (row) return toConnection(row);
         // Lost the compare-and-set: tell a missing (or foreign) row from a status mismatch.
         const [current] = await db.select({ status: connections.status }).from(connections).where(scoped);
-        if (!current) throw new NotFoundError("connection", id);
-        throw new ConflictError(
-          "version",
-          `connection "${id}" is ${current.status}, expected ${expectedStatuses.join(" or ")}`,
-        );
+        throw connectionStatusConflict(id, current, expectedStatuses);
       }),
-  };
-}
-
-/** The one row → ConnectionRecord mapping of the `connections` table (also used by refresh-lease-store.ts). */
-export function toConnection(row: typeof connections.$inferSelect): ConnectionRecord {
-  return {
-    id: row.id,
-    tenantId: row.tenantId,
-    userId: row.userId,
-    providerName: row.providerName,
-    status: row.status,
-    statusReason: row.statusReason,
-    scopes: row.scopes,
-    params: row.params,
-    returnUrl: row.returnUrl,
-    createdAtMs: row.createdAt,
-    updatedAtMs: row.updatedAt,
-    credentialVersion: row.credentialVersion,
-    credentialExpiresAtSeconds: row.credentialExpiresAt,
-    nextRefreshAtMs: row.nextRefreshAt,
   };
 }

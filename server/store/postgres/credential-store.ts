@@ -1,11 +1,14 @@
 /**
- * Sealed connection secrets in PostgreSQL: the `credentials` and `consent_states` tables and their
- * row → record mappings. Only vault ciphertext and state hashes are stored. The credential version
- * lives on the connection row, so it keeps increasing when a credential is deleted and saved again.
+ * Sealed connection secrets in PostgreSQL: the `credentials` and `consent_states` tables (rows mapped
+ * in ../rows/row-mappers.ts). Only vault ciphertext and state hashes are stored. The credential
+ * version lives on the connection row, so it keeps increasing when a credential is deleted and saved again.
  */
 import { and, eq, gt, isNull, lt } from "drizzle-orm";
-import { ConflictError, NotFoundError } from "../../domain/errors.ts";
-import type { ConsentStateRecord, CredentialRecord, CredentialStore } from "../store.ts";
+import { NotFoundError } from "../../domain/errors.ts";
+import { toConsentState, toCredential } from "../rows/row-mappers.ts";
+import { credentialClaimUpdate, credentialValues, newConsentStateRow } from "../rows/row-values.ts";
+import { credentialVersionConflict } from "../rows/write-conflicts.ts";
+import type { CredentialStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { connections, consentStates, credentials } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -22,12 +25,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
           // version waits here, then re-checks the WHERE against the committed row and finds none.
           const [claimed] = await tx
             .update(connections)
-            .set({
-              credentialVersion: version,
-              credentialExpiresAt: input.expiresAtSeconds,
-              updatedAt,
-              ...(input.nextRefreshAtMs !== undefined && { nextRefreshAt: input.nextRefreshAtMs }),
-            })
+            .set(credentialClaimUpdate(version, input, updatedAt))
             .where(and(eq(connections.id, connectionId), eq(connections.credentialVersion, expectedVersion)))
             .returning({ id: connections.id });
           if (!claimed) {
@@ -35,19 +33,9 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
               .select({ version: connections.credentialVersion })
               .from(connections)
               .where(eq(connections.id, connectionId));
-            if (!current) throw new NotFoundError("connection", connectionId);
-            throw new ConflictError(
-              "version",
-              `credential of connection "${connectionId}" is at version ${current.version}, expected ${expectedVersion}`,
-            );
+            throw credentialVersionConflict(connectionId, current, expectedVersion);
           }
-          const values = {
-            ciphertext: input.secret.ciphertext,
-            keyId: input.secret.keyId,
-            version,
-            expiresAt: input.expiresAtSeconds,
-            updatedAt,
-          };
+          const values = credentialValues(version, input, updatedAt);
           const [row] = await tx
             .insert(credentials)
             .values({ connectionId, ...values })
@@ -79,15 +67,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
         async () => {
           const [row] = await db
             .insert(consentStates)
-            .values({
-              stateHash: input.stateHash,
-              connectionId: input.connectionId,
-              secretsCiphertext: input.secrets?.ciphertext ?? null,
-              secretsKeyId: input.secrets?.keyId ?? null,
-              returnUrl: input.returnUrl,
-              createdAt: now(),
-              expiresAt: input.expiresAtMs,
-            })
+            .values(newConsentStateRow(input, now()))
             .returning();
           return toConsentState(row!);
         },
@@ -119,30 +99,5 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
         const { rowCount } = await db.delete(consentStates).where(lt(consentStates.expiresAt, expiredBeforeMs));
         return rowCount ?? 0;
       }),
-  };
-}
-
-function toCredential(row: typeof credentials.$inferSelect): CredentialRecord {
-  return {
-    connectionId: row.connectionId,
-    secret: { ciphertext: row.ciphertext, keyId: row.keyId },
-    version: row.version,
-    expiresAtSeconds: row.expiresAt,
-    updatedAtMs: row.updatedAt,
-  };
-}
-
-function toConsentState(row: typeof consentStates.$inferSelect): ConsentStateRecord {
-  return {
-    stateHash: row.stateHash,
-    connectionId: row.connectionId,
-    secrets:
-      row.secretsCiphertext && row.secretsKeyId !== null
-        ? { ciphertext: row.secretsCiphertext, keyId: row.secretsKeyId }
-        : null,
-    returnUrl: row.returnUrl,
-    createdAtMs: row.createdAt,
-    expiresAtMs: row.expiresAt,
-    usedAtMs: row.usedAt,
   };
 }

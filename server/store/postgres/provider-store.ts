@@ -1,11 +1,13 @@
 /**
- * Provider profiles in PostgreSQL: the `providers` table and its row → ProviderRecord mapping.
+ * Provider profiles in PostgreSQL: the `providers` table (rows mapped in ../rows/row-mappers.ts).
  * The client secret is stored and returned only as vault ciphertext with its key id.
  */
 import { asc, eq, gt } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { ProviderRecord, ProviderStore } from "../store.ts";
+import { toProvider } from "../rows/row-mappers.ts";
+import { newProviderRow, providerUpdate } from "../rows/row-values.ts";
+import type { ProviderStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
 import { connections, providers } from "./schema.ts";
@@ -20,14 +22,7 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
           const createdAt = now();
           const [row] = await db
             .insert(providers)
-            .values({
-              name: input.name,
-              profile: input.profile,
-              clientSecretCiphertext: input.clientSecret?.ciphertext ?? null,
-              clientSecretKeyId: input.clientSecret?.keyId ?? null,
-              createdAt,
-              updatedAt: createdAt,
-            })
+            .values(newProviderRow(input, createdAt))
             .returning();
           return toProvider(row!);
         },
@@ -56,17 +51,9 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
 
     updateProvider: (name, changes) =>
       runQuery(async () => {
-        const secret = changes.clientSecret;
         const [row] = await db
           .update(providers)
-          .set({
-            updatedAt: now(),
-            ...(changes.profile !== undefined && { profile: changes.profile }),
-            ...(secret !== undefined && {
-              clientSecretCiphertext: secret?.ciphertext ?? null,
-              clientSecretKeyId: secret?.keyId ?? null,
-            }),
-          })
+          .set(providerUpdate(changes, now()))
           .where(eq(providers.name, name))
           .returning();
         if (!row) throw new NotFoundError("provider", name);
@@ -88,18 +75,5 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
           .limit(1);
         return rows.length > 0;
       }),
-  };
-}
-
-function toProvider(row: typeof providers.$inferSelect): ProviderRecord {
-  return {
-    name: row.name,
-    profile: row.profile,
-    clientSecret:
-      row.clientSecretCiphertext && row.clientSecretKeyId !== null
-        ? { ciphertext: row.clientSecretCiphertext, keyId: row.clientSecretKeyId }
-        : null,
-    createdAtMs: row.createdAt,
-    updatedAtMs: row.updatedAt,
   };
 }

@@ -6,8 +6,8 @@
  */
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
+import { LEASE_STATE, toConnection, toLeaseClaim } from "../rows/row-mappers.ts";
 import type { RefreshLeaseStore } from "../store.ts";
-import { toConnection } from "./connection-store.ts";
 import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -32,7 +32,7 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
             ),
           )
           .returning({ credentialVersion: connections.credentialVersion, leaseState: connections.leaseState });
-        if (claimed) return { credentialVersion: claimed.credentialVersion, wasInterrupted: claimed.leaseState === INTERRUPTED };
+        if (claimed) return toLeaseClaim(claimed);
         const [exists] = await db.select({ id: connections.id }).from(connections).where(eq(connections.id, connectionId));
         if (!exists) throw new NotFoundError("connection", connectionId);
         return null;
@@ -41,7 +41,7 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
     renewRefreshLease: (connectionId, owner, leaseMs, nowMs, options = {}) =>
       runQuery(async () => {
         const until = nowMs + leaseMs;
-        const calling = options.isCalling === true ? { leaseState: CALLING, nextRefreshAt: until } : {};
+        const calling = options.isCalling === true ? { leaseState: LEASE_STATE.calling, nextRefreshAt: until } : {};
         const rows = await db
           .update(connections)
           .set({ leaseExpiresAt: until, ...calling })
@@ -94,17 +94,13 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
   };
 }
 
-/** lease_state while the holder calls the provider, and after another owner took such a lease over. */
-const CALLING = "calling";
-const INTERRUPTED = "interrupted";
-
 /**
  * lease_state after `owner` claims: the holder keeps its own mark; a lease taken over from another
  * owner that was calling (or had itself taken over an interrupted call) becomes "interrupted";
  * a free lease has none. SET expressions read the row as it was before the update.
  */
 function nextLeaseState(owner: string) {
-  return sql`CASE WHEN ${connections.leaseOwner} = ${owner} THEN ${connections.leaseState} WHEN ${connections.leaseOwner} IS NOT NULL AND ${connections.leaseState} IS NOT NULL THEN ${INTERRUPTED} ELSE NULL END`;
+  return sql`CASE WHEN ${connections.leaseOwner} = ${owner} THEN ${connections.leaseState} WHEN ${connections.leaseOwner} IS NOT NULL AND ${connections.leaseState} IS NOT NULL THEN ${LEASE_STATE.interrupted} ELSE NULL END`;
 }
 
 /**

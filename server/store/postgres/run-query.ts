@@ -6,13 +6,8 @@
  */
 import { DatabaseError } from "pg";
 import { DrizzleQueryError } from "drizzle-orm/errors";
-import {
-  AlreadyExistsError,
-  ConflictError,
-  InvalidArgumentError,
-  NotFoundError,
-  StoreUnavailableError,
-} from "../../domain/errors.ts";
+import { InvalidArgumentError, StoreUnavailableError } from "../../domain/errors.ts";
+import { isStoreDomainError } from "../rows/write-conflicts.ts";
 import { outageReason } from "./outage.ts";
 
 /** Domain errors to raise for the constraint violations a statement can expect. */
@@ -43,15 +38,7 @@ export async function runQuery<T>(operation: () => Promise<T>, constraints: Cons
 
 function translate(error: unknown, constraints: ConstraintErrors): unknown {
   // Domain errors thrown by the operation itself (inside a transaction) pass through unchanged.
-  if (
-    error instanceof NotFoundError ||
-    error instanceof AlreadyExistsError ||
-    error instanceof ConflictError ||
-    error instanceof InvalidArgumentError ||
-    error instanceof StoreUnavailableError
-  ) {
-    return error;
-  }
+  if (isStoreDomainError(error)) return error;
   const cause = error instanceof DrizzleQueryError ? error.cause : error;
   // The database went away: the caller may retry (Unavailable), it is no fault of the request.
   const outage = outageReason(cause);

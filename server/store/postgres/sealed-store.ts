@@ -4,6 +4,7 @@
  * holds the one that was read (compare-and-set), so rotation never overwrites a newer secret.
  */
 import { and, eq, ne, sql } from "drizzle-orm";
+import { toConsentStateSealedRef, toCredentialSealedRef, toProviderSealedRef } from "../rows/row-mappers.ts";
 import type { SealedRef, SealedStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
@@ -17,45 +18,27 @@ export function createPostgresSealedStore({ db }: PostgresStoreContext): SealedS
       runQuery(async () => {
         const refs: SealedRef[] = [];
         // `<>` is never true for NULL, so rows without a sealed value are skipped.
-        for (const row of await db
+        const credentialRows = await db
           .select()
           .from(credentials)
           .where(ne(credentials.keyId, activeKeyId))
           .orderBy(byteOrder(credentials.connectionId))
-          .limit(limit)) {
-          refs.push({
-            kind: "credential",
-            id: row.connectionId,
-            version: row.version,
-            blob: { ciphertext: row.ciphertext, keyId: row.keyId },
-          });
-        }
-        for (const row of await db
+          .limit(limit);
+        refs.push(...credentialRows.map(toCredentialSealedRef));
+        const consentStateRows = await db
           .select()
           .from(consentStates)
           .where(ne(consentStates.secretsKeyId, activeKeyId))
           .orderBy(byteOrder(consentStates.stateHash))
-          .limit(Math.max(0, limit - refs.length))) {
-          refs.push({
-            kind: "consent_state",
-            id: row.stateHash,
-            version: 0,
-            blob: { ciphertext: row.secretsCiphertext!, keyId: row.secretsKeyId! },
-          });
-        }
-        for (const row of await db
+          .limit(Math.max(0, limit - refs.length));
+        refs.push(...consentStateRows.map(toConsentStateSealedRef));
+        const providerRows = await db
           .select()
           .from(providers)
           .where(ne(providers.clientSecretKeyId, activeKeyId))
           .orderBy(byteOrder(providers.name))
-          .limit(Math.max(0, limit - refs.length))) {
-          refs.push({
-            kind: "provider_client_secret",
-            id: row.name,
-            version: 0,
-            blob: { ciphertext: row.clientSecretCiphertext!, keyId: row.clientSecretKeyId! },
-          });
-        }
+          .limit(Math.max(0, limit - refs.length));
+        refs.push(...providerRows.map(toProviderSealedRef));
         return refs;
       }),
 

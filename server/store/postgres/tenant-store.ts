@@ -1,10 +1,12 @@
 /**
- * Tenants in PostgreSQL: the `tenants` table and its row → Tenant mapping.
+ * Tenants in PostgreSQL: the `tenants` table (rows mapped in ../rows/row-mappers.ts).
  * Tenant ids are given by the caller; this module never invents one.
  */
 import { eq } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
-import type { Tenant, TenantStore } from "../store.ts";
+import { toTenant } from "../rows/row-mappers.ts";
+import { newTenantRow } from "../rows/row-values.ts";
+import type { TenantStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { tenants } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -17,7 +19,7 @@ export function createPostgresTenantStore({ db, now }: PostgresStoreContext): Te
         async () => {
           const [row] = await db
             .insert(tenants)
-            .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+            .values(newTenantRow(input, now()))
             .returning();
           return toTenant(row!);
         },
@@ -37,15 +39,11 @@ export function createPostgresTenantStore({ db, now }: PostgresStoreContext): Te
         // then returns its row.
         await db
           .insert(tenants)
-          .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+          .values(newTenantRow(input, now()))
           .onConflictDoNothing();
         const [row] = await db.select().from(tenants).where(eq(tenants.id, input.id));
         if (!row) throw new NotFoundError("tenant", input.id);
         return toTenant(row);
       }),
   };
-}
-
-function toTenant(row: typeof tenants.$inferSelect): Tenant {
-  return { id: row.id, displayName: row.displayName, createdAtMs: row.createdAt };
 }

@@ -1,12 +1,14 @@
 /**
- * API keys in SQLite: the `api_keys` table and its row → ApiKeyRecord mapping.
+ * API keys in SQLite: the `api_keys` table (rows mapped in ../rows/row-mappers.ts).
  * Only the secret's hash is stored; lookups by hash are exact matches on a unique index.
  * Whether a key is usable (revoked, expired, role) is decided in server/auth/, not here.
  */
 import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { ApiKeyRecord, ApiKeyStore } from "../store.ts";
+import { toApiKey } from "../rows/row-mappers.ts";
+import { newApiKeyRow } from "../rows/row-values.ts";
+import type { ApiKeyStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { apiKeys } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -20,16 +22,7 @@ export function createSqliteApiKeyStore({ db, now, ids }: SqliteStoreContext): A
         () => {
           const row = db
             .insert(apiKeys)
-            .values({
-              id,
-              prefix: input.prefix,
-              secretHash: input.secretHash,
-              name: input.name,
-              role: input.role,
-              tenantId: input.tenantId,
-              createdAt: now(),
-              expiresAt: input.expiresAtMs ?? null,
-            })
+            .values(newApiKeyRow(id, input, now()))
             .returning()
             .get();
           return toApiKey(row);
@@ -98,20 +91,5 @@ export function createSqliteApiKeyStore({ db, now, ids }: SqliteStoreContext): A
           .run();
         if (changes === 0) throw new NotFoundError("api_key", id);
       }),
-  };
-}
-
-function toApiKey(row: typeof apiKeys.$inferSelect): ApiKeyRecord {
-  return {
-    id: row.id,
-    prefix: row.prefix,
-    secretHash: row.secretHash,
-    name: row.name,
-    role: row.role,
-    tenantId: row.tenantId,
-    createdAtMs: row.createdAt,
-    expiresAtMs: row.expiresAt,
-    revokedAtMs: row.revokedAt,
-    lastUsedAtMs: row.lastUsedAt,
   };
 }

@@ -1,11 +1,13 @@
 /**
- * The audit log in SQLite: the `audit_events` table and its row → AuditEventRecord mapping.
+ * The audit log in SQLite: the `audit_events` table (rows mapped in ../rows/row-mappers.ts).
  * Writes are batched by the caller (server/audit/); this module never decides what to audit and
  * stores details as given, so callers must pass no secret values.
  */
 import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { AuditEventRecord, AuditStore } from "../store.ts";
+import { toAuditEvent } from "../rows/row-mappers.ts";
+import { newAuditEventRow } from "../rows/row-values.ts";
+import type { AuditStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { auditEvents } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -19,17 +21,7 @@ export function createSqliteAuditStore({ db }: SqliteStoreContext): AuditStore {
     appendAuditEvents: (events) =>
       runQuery(() => {
         if (events.length === 0) return;
-        const rows = events.map((event) => ({
-          time: event.timeMs,
-          action: event.action,
-          result: event.result,
-          keyId: event.keyId ?? null,
-          tenantId: event.tenantId ?? null,
-          connectionId: event.connectionId ?? null,
-          requestId: event.requestId ?? null,
-          clientAddress: event.clientAddress ?? null,
-          details: event.details ?? {},
-        }));
+        const rows = events.map(newAuditEventRow);
         db.transaction((tx) => {
           for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
             tx.insert(auditEvents)
@@ -63,20 +55,5 @@ export function createSqliteAuditStore({ db }: SqliteStoreContext): AuditStore {
 
     pruneAuditEvents: (olderThanMs) =>
       runQuery(() => db.delete(auditEvents).where(lt(auditEvents.time, olderThanMs)).run().changes),
-  };
-}
-
-function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEventRecord {
-  return {
-    id: row.id,
-    timeMs: row.time,
-    action: row.action,
-    result: row.result,
-    keyId: row.keyId,
-    tenantId: row.tenantId,
-    connectionId: row.connectionId,
-    requestId: row.requestId,
-    clientAddress: row.clientAddress,
-    details: row.details,
   };
 }

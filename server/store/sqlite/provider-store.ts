@@ -1,12 +1,13 @@
 /**
- * Provider profiles in SQLite: the `providers` table and its row → ProviderRecord mapping.
+ * Provider profiles in SQLite: the `providers` table (rows mapped in ../rows/row-mappers.ts).
  * The client secret is stored and returned only as vault ciphertext with its key id.
  */
 import { asc, eq, gt, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import type { ProviderRecord, ProviderStore } from "../store.ts";
-import { toBlob } from "./blob.ts";
+import { toProvider } from "../rows/row-mappers.ts";
+import { newProviderRow, providerUpdate } from "../rows/row-values.ts";
+import type { ProviderStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { connections, providers } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -22,14 +23,7 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
           const createdAt = now();
           const row = db
             .insert(providers)
-            .values({
-              name: input.name,
-              profile: input.profile,
-              clientSecretCiphertext: toBlob(input.clientSecret?.ciphertext),
-              clientSecretKeyId: input.clientSecret?.keyId ?? null,
-              createdAt,
-              updatedAt: createdAt,
-            })
+            .values(newProviderRow(input, createdAt))
             .returning()
             .get();
           return toProvider(row);
@@ -60,17 +54,9 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
 
     updateProvider: (name, changes) =>
       runQuery(() => {
-        const secret = changes.clientSecret;
         const row = db
           .update(providers)
-          .set({
-            updatedAt: now(),
-            ...(changes.profile !== undefined && { profile: changes.profile }),
-            ...(secret !== undefined && {
-              clientSecretCiphertext: toBlob(secret?.ciphertext),
-              clientSecretKeyId: secret?.keyId ?? null,
-            }),
-          })
+          .set(providerUpdate(changes, now()))
           .where(eq(providers.name, name))
           .returning()
           .get();
@@ -94,18 +80,5 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
           .get();
         return row !== undefined;
       }),
-  };
-}
-
-function toProvider(row: typeof providers.$inferSelect): ProviderRecord {
-  return {
-    name: row.name,
-    profile: row.profile,
-    clientSecret:
-      row.clientSecretCiphertext && row.clientSecretKeyId !== null
-        ? { ciphertext: row.clientSecretCiphertext, keyId: row.clientSecretKeyId }
-        : null,
-    createdAtMs: row.createdAt,
-    updatedAtMs: row.updatedAt,
   };
 }

@@ -5,13 +5,8 @@
  * paths throw, embeds the bound parameters — ciphertext, hashes — in its message, so it is dropped.)
  */
 import { DrizzleQueryError } from "drizzle-orm/errors";
-import {
-  AlreadyExistsError,
-  ConflictError,
-  InvalidArgumentError,
-  NotFoundError,
-  StoreUnavailableError,
-} from "../../domain/errors.ts";
+import { StoreUnavailableError } from "../../domain/errors.ts";
+import { isStoreDomainError } from "../rows/write-conflicts.ts";
 
 /** Domain errors to raise for the constraint violations a statement can expect. */
 export interface ConstraintErrors {
@@ -32,15 +27,7 @@ export function runQuery<T>(operation: () => T, constraints: ConstraintErrors = 
 
 function translate(error: unknown, constraints: ConstraintErrors): unknown {
   // Domain errors thrown by the operation itself (inside a transaction) pass through unchanged.
-  if (
-    error instanceof NotFoundError ||
-    error instanceof AlreadyExistsError ||
-    error instanceof ConflictError ||
-    error instanceof InvalidArgumentError ||
-    error instanceof StoreUnavailableError
-  ) {
-    return error;
-  }
+  if (isStoreDomainError(error)) return error;
   const cause = error instanceof DrizzleQueryError ? error.cause : error;
   const code = sqliteCode(cause);
   if ((code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") && constraints.unique) {

@@ -4,8 +4,9 @@
  * holds the one that was read (compare-and-set), so rotation never overwrites a newer secret.
  */
 import { and, eq, ne, sql } from "drizzle-orm";
+import { toBuffer } from "../rows/bind-bytes.ts";
+import { toConsentStateSealedRef, toCredentialSealedRef, toProviderSealedRef } from "../rows/row-mappers.ts";
 import type { SealedRef, SealedStore } from "../store.ts";
-import { toBlob } from "./blob.ts";
 import { runQuery } from "./run-query.ts";
 import { consentStates, credentials, providers } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -16,55 +17,43 @@ export function createSqliteSealedStore({ db }: SqliteStoreContext): SealedStore
     listStaleSealed: (activeKeyId, limit) =>
       runQuery(() => {
         const refs: SealedRef[] = [];
-        for (const row of db
-          .select()
-          .from(credentials)
-          .where(ne(credentials.keyId, activeKeyId))
-          .orderBy(credentials.connectionId)
-          .limit(limit)
-          .all()) {
-          refs.push({
-            kind: "credential",
-            id: row.connectionId,
-            version: row.version,
-            blob: { ciphertext: row.ciphertext, keyId: row.keyId },
-          });
-        }
-        for (const row of db
-          .select()
-          .from(consentStates)
-          .where(ne(consentStates.secretsKeyId, activeKeyId))
-          .orderBy(consentStates.stateHash)
-          .limit(Math.max(0, limit - refs.length))
-          .all()) {
-          refs.push({
-            kind: "consent_state",
-            id: row.stateHash,
-            version: 0,
-            blob: { ciphertext: row.secretsCiphertext!, keyId: row.secretsKeyId! },
-          });
-        }
-        for (const row of db
-          .select()
-          .from(providers)
-          .where(ne(providers.clientSecretKeyId, activeKeyId))
-          .orderBy(providers.name)
-          .limit(Math.max(0, limit - refs.length))
-          .all()) {
-          refs.push({
-            kind: "provider_client_secret",
-            id: row.name,
-            version: 0,
-            blob: { ciphertext: row.clientSecretCiphertext!, keyId: row.clientSecretKeyId! },
-          });
-        }
+        refs.push(
+          ...db
+            .select()
+            .from(credentials)
+            .where(ne(credentials.keyId, activeKeyId))
+            .orderBy(credentials.connectionId)
+            .limit(limit)
+            .all()
+            .map(toCredentialSealedRef),
+        );
+        refs.push(
+          ...db
+            .select()
+            .from(consentStates)
+            .where(ne(consentStates.secretsKeyId, activeKeyId))
+            .orderBy(consentStates.stateHash)
+            .limit(Math.max(0, limit - refs.length))
+            .all()
+            .map(toConsentStateSealedRef),
+        );
+        refs.push(
+          ...db
+            .select()
+            .from(providers)
+            .where(ne(providers.clientSecretKeyId, activeKeyId))
+            .orderBy(providers.name)
+            .limit(Math.max(0, limit - refs.length))
+            .all()
+            .map(toProviderSealedRef),
+        );
         return refs;
       }),
 
     replaceSealed: (ref, next) =>
       runQuery(() => {
-        const old = toBlob(ref.blob.ciphertext)!;
-        const ciphertext = toBlob(next.ciphertext)!;
+        const old = toBuffer(ref.blob.ciphertext);
+        const ciphertext = toBuffer(next.ciphertext);
         switch (ref.kind) {
           case "credential":
             return (

@@ -1,10 +1,12 @@
 /**
- * Tenants in SQLite: the `tenants` table and its row → Tenant mapping.
+ * Tenants in SQLite: the `tenants` table (rows mapped in ../rows/row-mappers.ts).
  * Tenant ids are given by the caller; this module never invents one.
  */
 import { eq } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
-import type { Tenant, TenantStore } from "../store.ts";
+import { toTenant } from "../rows/row-mappers.ts";
+import { newTenantRow } from "../rows/row-values.ts";
+import type { TenantStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { tenants } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -17,7 +19,7 @@ export function createSqliteTenantStore({ db, now }: SqliteStoreContext): Tenant
         () => {
           const row = db
             .insert(tenants)
-            .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+            .values(newTenantRow(input, now()))
             .returning()
             .get();
           return toTenant(row);
@@ -35,7 +37,7 @@ export function createSqliteTenantStore({ db, now }: SqliteStoreContext): Tenant
     ensureTenant: (input) =>
       runQuery(() => {
         db.insert(tenants)
-          .values({ id: input.id, displayName: input.displayName ?? "", createdAt: now() })
+          .values(newTenantRow(input, now()))
           .onConflictDoNothing()
           .run();
         const row = db.select().from(tenants).where(eq(tenants.id, input.id)).get();
@@ -43,8 +45,4 @@ export function createSqliteTenantStore({ db, now }: SqliteStoreContext): Tenant
         return toTenant(row);
       }),
   };
-}
-
-function toTenant(row: typeof tenants.$inferSelect): Tenant {
-  return { id: row.id, displayName: row.displayName, createdAtMs: row.createdAt };
 }
