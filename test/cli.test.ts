@@ -185,7 +185,7 @@ function watch(id: string, extra: string[] = []) {
   const waiters: (() => void)[] = [];
   child.stdout.on("data", (chunk: Buffer) => {
     out += chunk.toString();
-    waiters.splice(0).forEach((wake) => wake());
+    for (const wake of waiters.splice(0)) wake();
   });
   child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
   const exitCode = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -79,8 +79,16 @@ test("two bridges with the same labels and registry both run and count into the 
   const second = createBridge({ client, labels: { agent_id: "same" }, backoff: FAST_BACKOFF });
   try {
     let connects = 0;
-    first.maintainWebSocket("c", service.url, { onConnect: () => void (connects += 1) });
-    second.maintainWebSocket("c", service.url, { onConnect: () => void (connects += 1) });
+    first.maintainWebSocket("c", service.url, {
+      onConnect: () => {
+        connects += 1;
+      },
+    });
+    second.maintainWebSocket("c", service.url, {
+      onConnect: () => {
+        connects += 1;
+      },
+    });
     await eventually(() => connects === 2, 3_000, "both bridges connected");
     assert.equal(first.metrics.registry, second.metrics.registry);
     assert.equal(await metricValue(registry, "bridge_connections_total", { agent_id: "same", transport: "websocket" }), 2);

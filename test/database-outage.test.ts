@@ -17,7 +17,6 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client as PgClient } from "pg";
 import { ErrorInfoSchema, ErrorReason } from "../gen/nexus/v1/errors_pb.ts";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
-import { eventually } from "./support/client-test-kit.ts";
 import { connectCode, watchTyped, type CredentialWatcher } from "./support/credential-watchers.ts";
 import { reportFigure, sleep, startRefreshRig } from "./support/refresh-rig.ts";
 import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";

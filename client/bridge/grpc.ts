@@ -61,7 +61,9 @@ export function createCredentialInterceptor(options: {
   return (next) => async (request) => {
     const credential = await options.credentials.getCredential(options.connectionId, { signal: request.signal });
     const applied = await applyCredential(credential, request.header, { url: request.url, method: request.requestMethod, clock });
-    applied.forEach((value, name) => request.header.set(name, value));
+    applied.forEach((value, name) => {
+      request.header.set(name, value);
+    });
     return next(request);
   };
 }

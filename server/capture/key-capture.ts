@@ -177,7 +177,10 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     returnUrl: string | null,
     outcome: { status: "success"; connectionId: string } | { status: "error"; error: string; connectionId: string },
   ): void {
-    if (returnUrl !== null) return sendRedirect(res, buildReturnRedirect(returnUrl, outcome));
+    if (returnUrl !== null) {
+      sendRedirect(res, buildReturnRedirect(returnUrl, outcome));
+      return;
+    }
     // begin always records a return URL; this only guards rows written some other way.
     const view = outcome.status === "success"
       ? { title: "Connected", message: "You can close this page." }

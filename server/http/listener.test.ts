@@ -329,7 +329,9 @@ test("close: a keep-alive h1 response that ends during the drain frees its conne
     keepAliveTimeoutMs: 60_000,
     handler: testHandler({ onStream: (res) => open.push(res) }),
     // Ends the stream a little after draining began, when its headers (keep-alive) are long gone.
-    onBeforeClose: () => void setTimeout(() => open.forEach((res) => res.end()), 100),
+    onBeforeClose: () => void setTimeout(() => open.forEach((res) => {
+      res.end();
+    }), 100),
   });
   const agent = new http.Agent({ keepAlive: true });
   t.after(() => agent.destroy());

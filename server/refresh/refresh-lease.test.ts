@@ -55,7 +55,15 @@ describe("refresh lease", () => {
       return { body: { access_token: "at-slow", token_type: "Bearer", expires_in: 3600 } };
     };
     let renew: (() => void) | undefined;
-    const engine = world.engine({ leaseMs: 5_000, every: (_ms, fn) => ((renew = fn), () => (renew = undefined)) });
+    const engine = world.engine({
+      leaseMs: 5_000,
+      every: (_ms, fn) => {
+        renew = fn;
+        return () => {
+          renew = undefined;
+        };
+      },
+    });
     const flight = engine.forceRefresh(connection);
     while (world.endpoint.requests.length < 1) await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 4; i += 1) {

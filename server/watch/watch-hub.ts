@@ -129,7 +129,10 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
         subscriber.isClosed = true;
       } else {
         let set = byConnection.get(connectionId);
-        if (!set) byConnection.set(connectionId, (set = new Set()));
+        if (!set) {
+          set = new Set();
+          byConnection.set(connectionId, set);
+        }
         set.add(subscriber);
         count += 1;
         signal.addEventListener("abort", onAbort, { once: true });
