@@ -54,14 +54,14 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
       const watcher = watchTyped({ baseUrl: victim.baseUrl, apiKey: rig.server.agentKey }, ids[0]!);
       await watcher.next((e) => e.type === "credential");
 
+      // One warmed-up client: the three refreshes must all reach the provider inside its 5 s
+      // first-byte timeout, so no call pays for a new connection on a loaded machine.
+      const victimClient = clientOf(victim.baseUrl);
+      await victimClient.getToken({ connectionId: ids[1]! });
       // The provider turns slow; the victim starts refreshing all three and holds their leases.
       rig.idp.tokenEndpoint.delayMs = 60_000;
       const mark = rig.idp.tokenRequests.length;
-      for (const connectionId of ids) {
-        clientOf(victim.baseUrl)
-          .refreshConnection({ connectionId })
-          .catch(() => undefined);
-      }
+      for (const connectionId of ids) victimClient.refreshConnection({ connectionId }).catch(() => undefined);
       const held = () => rig.idp.tokenRequests.slice(mark).filter((r) => r.outcome === "pending").length;
       let heldLeases: Awaited<ReturnType<typeof leases>> = [];
       const allHeld = async () => {
