@@ -4,6 +4,7 @@
  * active or holding the key. It owns that write order; it never sees the browser.
  */
 import { ConflictError, NotFoundError } from "../domain/errors.ts";
+import { isAwaitingConsent } from "../domain/connection-status.ts";
 import { credentialAad, encodeStoredSecret, type EnteredFields } from "../domain/stored-secret.ts";
 import type { Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -23,7 +24,7 @@ export async function saveEnteredFields(
 ): Promise<SaveOutcome> {
   const { store, vault } = deps;
   const current = await store.findConnectionById(connectionId);
-  if (current === null || current.status !== "pending") return "connection_not_pending";
+  if (current === null || !isAwaitingConsent(current.status)) return "connection_not_pending";
   const version = current.credentialVersion + 1;
   const secret: EnteredFields = { kind: "fields", fields };
   const sealed = vault.seal(encodeStoredSecret(secret), credentialAad(connectionId, version));

@@ -5,6 +5,7 @@
  * connection revoked mid-consent stays revoked. Also runs the client-credentials grant.
  */
 import { ConflictError, FailedPreconditionError, NotFoundError, ProviderUnavailableError } from "../domain/errors.ts";
+import { statusReasonOf } from "../domain/connection-status.ts";
 import { credentialAad, encodeStoredSecret, type OAuthTokenSet } from "../domain/stored-secret.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
@@ -20,7 +21,10 @@ export interface ConsentOutcomes {
    * @throws ConflictError when the connection changed meanwhile (then nothing of ours is left stored).
    */
   complete(connection: ConnectionRecord, tokens: OAuthTokenSet, provider: ResolvedProvider): Promise<ConnectionRecord>;
-  /** Moves a pending connection to failed with `reason`; one that has moved on is left alone. */
+  /**
+   * Moves a pending connection to failed with `reason` (recorded as a StatusReason: a code outside the
+   * set becomes provider_error); one that has moved on is left alone.
+   */
   fail(connection: ConnectionRecord, reason: string): Promise<void>;
   /** Client-credentials grant for a pending connection → active; on failure → failed and a domain error. */
   runClientCredentials(connection: ConnectionRecord, provider: ResolvedProvider): Promise<ConnectionRecord>;
@@ -63,7 +67,7 @@ export function createConsentOutcomes(deps: { store: Store; vault: Vault; oauth:
 
     async fail(connection, reason) {
       try {
-        await store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "failed", reason);
+        await store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "failed", statusReasonOf(reason));
       } catch (err) {
         if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
         deps.logger.debug({ connectionId: connection.id }, "consent failure not recorded: the connection moved on");
