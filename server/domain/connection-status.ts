@@ -69,14 +69,20 @@ export function isConnectionStatus(value: string): value is ConnectionStatus {
   return (CONNECTION_STATUSES as readonly string[]).includes(value);
 }
 
+/** The one usable state, for SQL filters that must compare in the database (the lease and due queries). */
+export const USABLE_STATUS = "active" satisfies ConnectionStatus;
+
+/** The state of a connection waiting for consent or key capture, for SQL filters (the stale-consent sweep). */
+export const AWAITING_CONSENT_STATUS = "pending" satisfies ConnectionStatus;
+
 /** Whether a connection in `status` holds a credential that may be handed out or refreshed. */
 export function isUsable(status: ConnectionStatus): boolean {
-  return status === "active";
+  return status === USABLE_STATUS;
 }
 
 /** Whether a connection in `status` is waiting for consent or key capture (the only state they finish). */
 export function isAwaitingConsent(status: ConnectionStatus): boolean {
-  return status === "pending";
+  return status === AWAITING_CONSENT_STATUS;
 }
 
 /** Whether `status` is final (no transition leaves it). */
