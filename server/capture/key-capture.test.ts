@@ -284,7 +284,7 @@ describe("key capture over HTTP", () => {
     const { connection } = await fx.begin(acmeProfile());
     const provider = { profile: acmeProfile(), hasClientSecret: false, createdAtMs: 0, updatedAtMs: 0 };
     const returnUrl = "http://app.example.com/";
-    await fx.store.updateConnectionStatus("t", connection.id, ["pending"], "failed", "x");
+    await fx.store.updateConnectionStatus("t", connection.id, ["pending"], "failed", "access_denied");
     await assert.rejects(
       fx.capture.begin({ connection: { ...connection, status: "failed" }, provider, returnUrl }),
       ConnectionNotUsableError,

@@ -36,6 +36,7 @@ import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
 import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
 import { buildReturnRedirect } from "../consent/return-redirect.ts";
 import { ConnectionNotUsableError, InvalidArgumentError, NotFoundError, ConflictError } from "../domain/errors.ts";
+import { isAwaitingConsent, type StatusReason } from "../domain/connection-status.ts";
 import { ACTION_FIELD, createCredentialFormCache, type CredentialForm } from "./credential-form.ts";
 import { renderFormPage, renderMessagePage, type FormPageView, type MessagePageView } from "./capture-page.ts";
 import { sendHtml, sendRedirect } from "./capture-response.ts";
@@ -150,7 +151,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     const connection = await store.findConnectionById(record.connectionId);
     if (connection === null) return dead(410, "This connection no longer exists", "connection_gone");
     const returnUrl = record.returnUrl ?? connection.returnUrl;
-    if (connection.status !== "pending") return { kind: "end", connection, returnUrl, error: "connection_not_pending" };
+    if (!isAwaitingConsent(connection.status)) return { kind: "end", connection, returnUrl, error: "connection_not_pending" };
     try {
       const { profile } = await loadProvider(connection.providerName);
       return { kind: "ready", connection, profile, form: forms.of(profile), returnUrl, expiresAtMs: record.expiresAtMs };
@@ -274,11 +275,11 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
   }
 
   /** Cancel (access_denied) or too many attempts: uses the state, fails the connection, goes back. */
-  async function fail(res: NodeResponse, state: string, ready: Ready, reason: string): Promise<void> {
+  async function fail(res: NodeResponse, state: string, ready: Ready, reason: StatusReason): Promise<void> {
     if ((await states.consume(state)) === null) return sendDead(res, usedPage());
     budget.forget(state);
     const { connection } = ready;
-    let error = reason;
+    let error: string = reason;
     try {
       await store.updateConnectionStatus(connection.tenantId, connection.id, ["pending"], "failed", reason);
     } catch (err) {
@@ -295,7 +296,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
 
   return {
     async begin({ connection, provider, returnUrl }) {
-      if (connection.status !== "pending") throw new ConnectionNotUsableError(connection.id, connection.status);
+      if (!isAwaitingConsent(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
       const { profile } = provider;
       if (profile.authType !== "api_key" && profile.authType !== "basic_auth") {
         throw new InvalidArgumentError("provider_name", `provider "${profile.name}" does not take entered credentials`);

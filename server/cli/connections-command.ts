@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { ConnectionSchema, type Connection } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus, ConnectionStatusSchema } from "../../gen/nexus/v1/status_pb.ts";
+import { CONNECTION_STATUSES, isConnectionStatus } from "../domain/connection-status.ts";
 import { toRestJson, restEnumName } from "../rest/rest-json.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
 import { isoTimestamp, isoUnixSeconds, writeJsonLine, writeTable } from "./output.ts";
@@ -23,7 +24,6 @@ options: --json (one JSON object per line), --url URL (default $NEXUS_URL or htt
          --api-key KEY (default $NEXUS_API_KEY)
 `;
 
-const STATUSES = ["pending", "active", "attention_required", "revoked", "expired", "failed"];
 
 /** Runs `nexus connections …` with `argv` after the word "connections"; returns the exit code. */
 export async function runConnectionsCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -62,7 +62,7 @@ export async function runConnectionsCommand(argv: string[], io: CommandIo): Prom
     case "list": {
       if (rest.length > 0) return usage(io, `unexpected argument "${rest[0]}"`);
       const status = values.status === undefined ? ConnectionStatus.UNSPECIFIED : parseStatus(values.status);
-      if (status === undefined) return usage(io, `--status must be one of ${STATUSES.join(", ")}`);
+      if (status === undefined) return usage(io, `--status must be one of ${CONNECTION_STATUSES.join(", ")}`);
       const limit = values.limit === undefined ? 1000 : Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1) return usage(io, "--limit must be a positive integer");
       run = async () => {
@@ -153,7 +153,7 @@ export function statusName(status: ConnectionStatus): string {
 }
 
 function parseStatus(text: string): ConnectionStatus | undefined {
-  if (!STATUSES.includes(text)) return undefined;
+  if (!isConnectionStatus(text)) return undefined;
   return ConnectionStatusSchema.values.find((v) => v.name === `CONNECTION_STATUS_${text.toUpperCase()}`)?.number as ConnectionStatus;
 }
 

@@ -7,6 +7,7 @@
  */
 import { AuthorizationResponseError } from "oauth4webapi";
 import { ConflictError, NotFoundError } from "../domain/errors.ts";
+import { isAwaitingConsent } from "../domain/connection-status.ts";
 import type { Logger } from "../logging/logger.ts";
 import { IdTokenValidationError } from "../oauth/id-token-check.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
@@ -85,7 +86,7 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
       logger.warn({ ...log, outcome: "error", error, ...facts }, "consent failed");
       return { redirect: buildReturnRedirect(returnUrl, { status: "error", error, connectionId: connection.id }) };
     };
-    if (connection.status !== "pending") {
+    if (!isAwaitingConsent(connection.status)) {
       // Revoked (or otherwise moved on) while the user was at the provider: don't resurrect it.
       audit("connection_not_pending");
       logger.warn({ ...log, outcome: "error", status: connection.status }, "oauth callback for a connection that is not pending");

@@ -1,17 +1,19 @@
 /**
- * How a consent ends, in the store: tokens sealed as the connection's next credential version (AAD
- * bound to connection and version) and pending → active, or pending → failed with a reason. Every
+ * How a consent ends, in the store: tokens saved and the connection activated (activate-with-credential.ts,
+ * shared with key capture), or pending → failed with a reason. Every
  * status change is a compare-and-set from pending (domain/connection-status.ts allows both), so a
  * connection revoked mid-consent stays revoked. Also runs the client-credentials grant.
  */
 import { ConflictError, FailedPreconditionError, NotFoundError, ProviderUnavailableError } from "../domain/errors.ts";
-import { credentialAad, encodeStoredSecret, type OAuthTokenSet } from "../domain/stored-secret.ts";
+import { statusReasonOf } from "../domain/connection-status.ts";
+import type { OAuthTokenSet } from "../domain/stored-secret.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
 import { classifyTokenFailure, type TokenFailure } from "../oauth/token-failure.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
+import { activateWithCredential } from "./activate-with-credential.ts";
 
 /** Ends consents. */
 export interface ConsentOutcomes {
@@ -20,7 +22,10 @@ export interface ConsentOutcomes {
    * @throws ConflictError when the connection changed meanwhile (then nothing of ours is left stored).
    */
   complete(connection: ConnectionRecord, tokens: OAuthTokenSet, provider: ResolvedProvider): Promise<ConnectionRecord>;
-  /** Moves a pending connection to failed with `reason`; one that has moved on is left alone. */
+  /**
+   * Moves a pending connection to failed with `reason` (recorded as a StatusReason: a code outside the
+   * set becomes provider_error); one that has moved on is left alone.
+   */
   fail(connection: ConnectionRecord, reason: string): Promise<void>;
   /** Client-credentials grant for a pending connection → active; on failure → failed and a domain error. */
   runClientCredentials(connection: ConnectionRecord, provider: ResolvedProvider): Promise<ConnectionRecord>;
@@ -45,25 +50,17 @@ export function createConsentOutcomes(deps: { store: Store; vault: Vault; oauth:
 
   const outcomes: ConsentOutcomes = {
     async complete(connection, tokens, provider) {
-      const version = connection.credentialVersion + 1;
-      await store.saveCredential(connection.id, connection.credentialVersion, {
-        secret: vault.seal(encodeStoredSecret(tokens), credentialAad(connection.id, version)),
+      const result = await activateWithCredential({ store, vault }, connection, tokens, {
         expiresAtSeconds: tokens.expiresAtSeconds ?? null,
+        scopes: grantedScopes(tokens.scope, provider.settings.scopeSeparator, connection.scopes),
       });
-      try {
-        return await store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "active", null, {
-          scopes: grantedScopes(tokens.scope, provider.settings.scopeSeparator, connection.scopes),
-        });
-      } catch (err) {
-        // Revoked or expired while the user was at the provider: its new secret must not stay behind.
-        if (err instanceof ConflictError || err instanceof NotFoundError) await store.deleteCredential(connection.id);
-        throw err;
-      }
+      if (result.kind === "moved_on") throw result.error;
+      return result.connection;
     },
 
     async fail(connection, reason) {
       try {
-        await store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "failed", reason);
+        await store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "failed", statusReasonOf(reason));
       } catch (err) {
         if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
         deps.logger.debug({ connectionId: connection.id }, "consent failure not recorded: the connection moved on");

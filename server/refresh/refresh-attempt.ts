@@ -16,7 +16,7 @@ import {
   NotFoundError,
   ProviderUnavailableError,
 } from "../domain/errors.ts";
-import type { ConnectionStatus } from "../domain/connection-status.ts";
+import { isUsable, type ConnectionStatus, type StatusReason } from "../domain/connection-status.ts";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
 import type { TokenSetUpdate } from "../oauth/token-set.ts";
 import type { ConnectionRecord } from "../store/store.ts";
@@ -117,7 +117,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   async function underLease(connection: ConnectionRecord, mode: FlightMode, observed: number, lease: HeldLease): Promise<FlightResult> {
     const row = await store.findConnectionById(connection.id);
     if (!row) return { kind: "failed", error: new NotFoundError("connection", connection.id), fallback: null, outcome: "not_active" };
-    if (row.status !== "active") {
+    if (!isUsable(row.status)) {
       attempts.delete(row.id);
       await clearSchedule(row);
       return { kind: "failed", error: new ConnectionNotUsableError(row.id, row.status), fallback: null, outcome: "not_active" };
@@ -290,7 +290,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   }
 
   /** Moves active → `status` (compare-and-set), clears the schedule, emits; returns the status the connection has. */
-  async function leaveActive(row: ConnectionRecord, status: ConnectionStatus, reason: string): Promise<ConnectionStatus> {
+  async function leaveActive(row: ConnectionRecord, status: ConnectionStatus, reason: StatusReason): Promise<ConnectionStatus> {
     attempts.delete(row.id);
     try {
       await store.updateConnectionStatus(row.tenantId, row.id, "active", status, reason, { nextRefreshAtMs: null });
@@ -317,7 +317,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     try {
       const stored = await store.findConnectionById(row.id);
       const markedAt = stored?.nextRefreshAtMs ?? null;
-      if (stored?.status !== "active" || markedAt === null || markedAt > now() + deps.leaseMs) return;
+      if (stored == null || !isUsable(stored.status) || markedAt === null || markedAt > now() + deps.leaseMs) return;
       const expiry = expiresAtMs(latest.secret);
       const wasScheduled = deps.shouldKeepFresh(row.id) || row.nextRefreshAtMs !== null;
       await store.setNextRefresh(row.id, wasScheduled && expiry !== undefined ? proactiveRefreshAt(expiry) : null);

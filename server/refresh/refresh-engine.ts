@@ -7,6 +7,7 @@
  * It never logs or throws a token; it does not decide what reaches agents (tokens/ does).
  */
 import { setTimeout as delay } from "node:timers/promises";
+import { isUsable } from "../domain/connection-status.ts";
 import {
   ConflictError,
   ConnectionNotUsableError,
@@ -119,7 +120,7 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   };
 
   const requireActive = (connection: ConnectionRecord) => {
-    if (connection.status !== "active") throw new ConnectionNotUsableError(connection.id, connection.status);
+    if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
   };
 
   return {
@@ -169,14 +170,14 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
     },
 
     async refreshScheduled(connection) {
-      if (connection.status !== "active") return "not_active";
+      if (!isUsable(connection.status)) return "not_active";
       // Provider failures and state changes are outcomes here (already logged, counted, scheduled);
       // only faults (store, vault) reject.
       return (await join(connection, "scheduled", connection.credentialVersion)).outcome;
     },
 
     async keepFresh(connection) {
-      if (connection.status !== "active" || connection.nextRefreshAtMs !== null) return;
+      if (!isUsable(connection.status) || connection.nextRefreshAtMs !== null) return;
       if (connection.credentialExpiresAtSeconds === null) return;
       const at = attempt.proactiveRefreshAt(connection.credentialExpiresAtSeconds * 1000);
       await options.store.setNextRefresh(connection.id, at);

@@ -4,7 +4,7 @@
  * revocation endpoint; then the sealed secrets are deleted. A provider that fails or has no endpoint
  * does not stop the revocation: the answer says whether the provider confirmed.
  */
-import { CONNECTION_STATUSES, canTransition } from "../domain/connection-status.ts";
+import { allowedFrom, canTransition, type StatusReason } from "../domain/connection-status.ts";
 import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
 import type { Logger } from "../logging/logger.ts";
 import { hasRevocationEndpoint } from "../oauth/revoke-token.ts";
@@ -23,11 +23,11 @@ export interface RevokeResult {
 /** Revokes connections. */
 export interface ConnectionRevoker {
   /** Revokes the tenant's connection; revoking a revoked connection changes nothing. */
-  revoke(tenantId: string, connectionId: string, reason?: string): Promise<RevokeResult>;
+  revoke(tenantId: string, connectionId: string, reason?: StatusReason): Promise<RevokeResult>;
 }
 
 /** Every status a connection can be revoked from. */
-const REVOCABLE = CONNECTION_STATUSES.filter((s) => canTransition(s, "revoked"));
+const REVOCABLE = allowedFrom("revoked");
 
 /** Creates the revoker. */
 export function createConnectionRevoker(deps: {
@@ -65,7 +65,8 @@ export function createConnectionRevoker(deps: {
   return {
     async revoke(tenantId, connectionId, reason = "revoked_by_api") {
       const current = await store.getConnection(tenantId, connectionId);
-      if (current.status === "revoked") return { connection: current, providerRevoked: false };
+      // Already revoked (the table lets nothing move to revoked from there): nothing left to do.
+      if (!canTransition(current.status, "revoked")) return { connection: current, providerRevoked: false };
       const revoked = await store.updateConnectionStatus(tenantId, connectionId, REVOCABLE, "revoked", reason, {
         nextRefreshAtMs: null,
       });

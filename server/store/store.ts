@@ -5,7 +5,7 @@
  * verifier or raw OAuth state — and it knows nothing about protobuf (no gen/ imports) or SQL dialects.
  * Lookups named `get…` throw NotFoundError; lookups named `find…` return null.
  */
-import type { ConnectionStatus } from "../domain/connection-status.ts";
+import type { ConnectionStatus, StatusReason } from "../domain/connection-status.ts";
 import type { IdGenerator } from "./id-generator.ts";
 
 /** A JSON value as stored in a JSON column. */
@@ -66,7 +66,10 @@ export interface ConnectionRecord {
   userId: string;
   providerName: string;
   status: ConnectionStatus;
-  /** Machine-readable cause of the status, e.g. "invalid_grant"; null when there is none. */
+  /**
+   * Machine-readable cause of the status, e.g. "invalid_grant"; null when there is none. New writes
+   * take a `StatusReason`; rows written before that set was closed may still hold another string.
+   */
   statusReason: string | null;
   scopes: string[];
   /** Per-connection URL parameters, e.g. { shop: "acme" }. */
@@ -89,7 +92,7 @@ export interface ConnectionInput {
   userId: string;
   providerName: string;
   status?: ConnectionStatus;
-  statusReason?: string | null;
+  statusReason?: StatusReason | null;
   scopes?: string[];
   params?: Record<string, string>;
   returnUrl?: string | null;
@@ -278,14 +281,15 @@ export interface ConnectionStore {
   /**
    * Moves a connection to `next` only if its status is one of `expected` (compare-and-set), setting
    * `statusReason` and any `changes`. NotFoundError when missing or another tenant's, ConflictError
-   * when the status is not expected. Transition rules belong to the caller (domain/connection-status).
+   * when the status is not expected, IllegalTransitionError (before any write) when the transition
+   * table (domain/connection-status) forbids one of the expected → `next` moves.
    */
   updateConnectionStatus(
     tenantId: string,
     id: string,
     expected: ConnectionStatus | readonly ConnectionStatus[],
     next: ConnectionStatus,
-    statusReason: string | null,
+    statusReason: StatusReason | null,
     changes?: ConnectionChanges,
   ): Promise<ConnectionRecord>;
 }

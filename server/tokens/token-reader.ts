@@ -5,6 +5,7 @@
  * Never serves an expired OAuth access token (the Go version did).
  */
 import { ConnectionNotUsableError } from "../domain/errors.ts";
+import { isUsable } from "../domain/connection-status.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
 import type { FreshCredential, RefreshEngine } from "../refresh/refresh-engine.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
@@ -30,7 +31,7 @@ export function createTokenReader(deps: {
   const { store, engine } = deps;
   const activeConnection = async (tenantId: string, connectionId: string) => {
     const connection = await store.getConnection(tenantId, connectionId);
-    if (connection.status !== "active") throw new ConnectionNotUsableError(connection.id, connection.status);
+    if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
     return connection;
   };
   const usage = async (connection: ConnectionRecord, fresh: FreshCredential): Promise<UsageCredential> => {
@@ -39,7 +40,7 @@ export function createTokenReader(deps: {
     return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy: profile.strategy, secret: fresh.secret });
   };
   const readConnection = async (connection: ConnectionRecord) => {
-    if (connection.status !== "active") throw new ConnectionNotUsableError(connection.id, connection.status);
+    if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
     return usage(connection, await engine.ensureFresh(connection));
   };
   return {

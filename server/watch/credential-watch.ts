@@ -6,7 +6,7 @@
  * Ends after a revoked or attention_required status, by throwing ConnectionNotUsableError.
  */
 import { ConnectionNotUsableError } from "../domain/errors.ts";
-import type { ConnectionStatus } from "../domain/connection-status.ts";
+import { endsWatch, isUsable, type ConnectionStatus } from "../domain/connection-status.ts";
 import type { RefreshEngine } from "../refresh/refresh-engine.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
@@ -23,9 +23,6 @@ export interface CredentialWatch {
   /** Streams `connection` (already tenant-checked by the caller) until `signal` aborts. */
   watch(connection: ConnectionRecord, afterVersion: number, signal: AbortSignal): AsyncGenerator<CredentialWatchEvent>;
 }
-
-/** States after which the stream ends: a person must act, or nothing can ever change again. */
-const FINAL: ReadonlySet<ConnectionStatus> = new Set(["revoked", "attention_required"]);
 
 /** Creates the watch-stream factory. */
 export function createCredentialWatch(deps: {
@@ -44,7 +41,7 @@ export function createCredentialWatch(deps: {
     const start = () => {
       const read = (async () => {
         const connection = await store.getConnection(tenantId, id);
-        const credential = connection.status === "active" ? await deps.readCredential(connection) : undefined;
+        const credential = isUsable(connection.status) ? await deps.readCredential(connection) : undefined;
         return { connection, credential };
       })();
       reads.set(id, read);
@@ -70,12 +67,12 @@ export function createCredentialWatch(deps: {
           // connection that is not active at the start, is reported as a status event.
           const isStart = lastStatus === undefined;
           lastStatus = connection.status;
-          if (!isStart || connection.status !== "active") {
+          if (!isStart || !isUsable(connection.status)) {
             yield { type: "status", status: connection.status, reason: connection.statusReason };
           }
         }
-        if (FINAL.has(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
-        if (connection.status !== "active" || connection.credentialVersion <= lastVersion) return;
+        if (endsWatch(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
+        if (!isUsable(connection.status) || connection.credentialVersion <= lastVersion) return;
         const credential = shared?.credential ?? (await deps.readCredential(connection));
         if (credential.version > lastVersion) {
           lastVersion = credential.version;

@@ -3,6 +3,7 @@
  * keyset paging (ties included), page request validation, and compare-and-set status changes.
  */
 import assert from "node:assert/strict";
+import { IllegalTransitionError } from "../../domain/connection-status.ts";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "../../domain/errors.ts";
 import type { ConnectionFilter, ConnectionRecord } from "../store.ts";
 import { assertRejectsWith, collectPages, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
@@ -38,7 +39,7 @@ export function describeConnectionCases(h: StoreHarness): void {
       userId: "user-9",
       providerName: "shopify",
       status: "active",
-      statusReason: "imported",
+      statusReason: "invalid_grant",
       scopes: ["read_orders", "write_orders"],
       params: { shop: "acme" },
       returnUrl: "https://app.example/back?x=1",
@@ -48,7 +49,7 @@ export function describeConnectionCases(h: StoreHarness): void {
     assert.deepEqual(created.scopes, ["read_orders", "write_orders"]);
     assert.deepEqual(created.params, { shop: "acme" });
     assert.equal(created.status, "active");
-    assert.equal(created.statusReason, "imported");
+    assert.equal(created.statusReason, "invalid_grant");
     assert.equal(created.returnUrl, "https://app.example/back?x=1");
   });
 
@@ -184,19 +185,37 @@ export function describeConnectionCases(h: StoreHarness): void {
   });
 
   h.test("updateConnectionStatus with an unexpected status is a Conflict and changes nothing", async () => {
-    const created = await seedConnection(h.store(), "tenant-a", { status: "revoked", statusReason: "by_admin" });
+    const created = await seedConnection(h.store(), "tenant-a", { status: "revoked", statusReason: "revoked_by_admin" });
     await assertRejectsWith(
-      h.store().updateConnectionStatus("tenant-a", created.id, ["pending", "active"], "active", null),
+      h.store().updateConnectionStatus("tenant-a", created.id, ["pending", "attention_required"], "active", null),
       ConflictError,
     );
     assert.deepEqual(await h.store().getConnection("tenant-a", created.id), created);
+  });
+
+  h.test("updateConnectionStatus refuses a move the transition table forbids, before writing", async () => {
+    const created = await seedConnection(h.store(), "tenant-a", { status: "revoked", statusReason: "revoked_by_admin" });
+    // revoked → pending is forbidden even though the row is in the expected status.
+    await assertRejectsWith(
+      h.store().updateConnectionStatus("tenant-a", created.id, "revoked", "pending", null),
+      IllegalTransitionError,
+      (error) => assert.deepEqual([error.from, error.to], ["revoked", "pending"]),
+    );
+    // One forbidden start in the expected set refuses the whole write (active → active is no move).
+    const active = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    await assertRejectsWith(
+      h.store().updateConnectionStatus("tenant-a", active.id, ["pending", "active"], "active", null),
+      IllegalTransitionError,
+    );
+    assert.deepEqual(await h.store().getConnection("tenant-a", created.id), created);
+    assert.deepEqual(await h.store().getConnection("tenant-a", active.id), active);
   });
 
   h.test("updateConnectionStatus of another tenant's connection is NotFound and changes nothing", async () => {
     const created = await seedConnection(h.store(), "tenant-a");
     await h.store().ensureTenant({ id: "tenant-b" });
     await assertRejectsWith(
-      h.store().updateConnectionStatus("tenant-b", created.id, "pending", "revoked", "stolen"),
+      h.store().updateConnectionStatus("tenant-b", created.id, "pending", "revoked", "revoked_by_api"),
       NotFoundError,
       (error) => assert.equal(error.kind, "connection"),
     );

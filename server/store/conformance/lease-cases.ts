@@ -190,7 +190,7 @@ export function describeLeaseCases(h: StoreHarness): void {
     await store.setNextRefresh("conn_revoked", START_TIME_MS - 1);
     await store.setNextRefresh("conn_future_revoked", START_TIME_MS + 60_000);
     for (const id of ["conn_revoked", "conn_future_revoked"]) {
-      await store.updateConnectionStatus("tenant-a", id, "active", "revoked", "admin");
+      await store.updateConnectionStatus("tenant-a", id, "active", "revoked", "revoked_by_admin");
     }
     assert.deepEqual(await store.listDueRefreshes(START_TIME_MS, 10), []);
     assert.equal((await store.getConnection("tenant-a", "conn_revoked")).nextRefreshAtMs, null);

@@ -1,14 +1,14 @@
 /**
  * Connections in PostgreSQL: the `connections` table (rows mapped in ../rows/row-mappers.ts).
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
- * missing. Status changes are compare-and-set; which transitions are allowed is domain/'s call.
+ * missing. Status changes are compare-and-set and checked against domain/'s transition table first.
  */
 import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toConnection } from "../rows/row-mappers.ts";
 import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
-import { connectionStatusConflict, expectedStatusList } from "../rows/write-conflicts.ts";
+import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
@@ -80,7 +80,7 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
 
     updateConnectionStatus: (tenantId, id, expected, next, statusReason, changes = {}) =>
       runQuery(async () => {
-        const expectedStatuses = expectedStatusList(expected);
+        const expectedStatuses = checkedStatusMove(expected, next);
         const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
         // One UPDATE … WHERE status IN (…) RETURNING: under READ COMMITTED a concurrent writer of
         // the same row makes this one wait, then re-check the WHERE against the committed row.

@@ -4,6 +4,7 @@
  * READ COMMITTED a concurrent claimer of the same row waits for the first, then re-checks the WHERE
  * against the committed row and finds the lease taken. It decides nothing about refreshing.
  */
+import { AWAITING_CONSENT_STATUS, USABLE_STATUS } from "../../domain/connection-status.ts";
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { LEASE_STATE, toConnection, toLeaseClaim } from "../rows/row-mappers.ts";
@@ -63,7 +64,7 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
         const inactive = db
           .select({ id: connections.id })
           .from(connections)
-          .where(and(lte(connections.nextRefreshAt, nowMs), ne(connections.status, "active")))
+          .where(and(lte(connections.nextRefreshAt, nowMs), ne(connections.status, USABLE_STATUS)))
           .orderBy(asc(connections.nextRefreshAt))
           .limit(limit);
         await db.update(connections).set({ nextRefreshAt: null }).where(inArray(connections.id, inactive));
@@ -86,7 +87,7 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
         const rows = await db
           .select()
           .from(connections)
-          .where(and(eq(connections.status, "pending"), lt(connections.updatedAt, updatedBeforeMs)))
+          .where(and(eq(connections.status, AWAITING_CONSENT_STATUS), lt(connections.updatedAt, updatedBeforeMs)))
           .orderBy(asc(connections.updatedAt))
           .limit(limit);
         return rows.map(toConnection);
@@ -114,7 +115,7 @@ export function dueRefreshesQuery({ db }: Pick<PostgresStoreContext, "db">, nowM
     .where(
       and(
         lte(connections.nextRefreshAt, nowMs),
-        eq(connections.status, "active"),
+        eq(connections.status, USABLE_STATUS),
         or(isNull(connections.leaseExpiresAt), lte(connections.leaseExpiresAt, nowMs)),
       ),
     )

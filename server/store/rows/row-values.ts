@@ -4,7 +4,7 @@
  * so either dialect's insert/update builder takes them as they are. Ciphertext is bound as a Buffer
  * (bind-bytes.ts), which both drivers accept; nothing here reads or logs it.
  */
-import type { ConnectionStatus } from "../../domain/connection-status.ts";
+import type { ConnectionStatus, StatusReason } from "../../domain/connection-status.ts";
 import type {
   ApiKeyInput,
   AuditEventInput,
@@ -44,7 +44,7 @@ export function newConnectionRow(id: string, input: ConnectionInput, createdAtMs
 /** The SET list of `updateConnectionStatus`: the new status and reason, plus only the changes given. */
 export function connectionStatusUpdate(
   next: ConnectionStatus,
-  statusReason: string | null,
+  statusReason: StatusReason | null,
   changes: ConnectionChanges,
   updatedAtMs: number,
 ) {

@@ -4,7 +4,7 @@
  * dialect runs the follow-up read; this module only turns what it read into the domain error, and
  * says which errors `runQuery` must pass through as the operation's own. It runs no query.
  */
-import type { ConnectionStatus } from "../../domain/connection-status.ts";
+import { checkTransition, IllegalTransitionError, type ConnectionStatus } from "../../domain/connection-status.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -16,6 +16,17 @@ import {
 /** `updateConnectionStatus`'s `expected` argument as a list (one status or several). */
 export function expectedStatusList(expected: ConnectionStatus | readonly ConnectionStatus[]): ConnectionStatus[] {
   return typeof expected === "string" ? [expected] : [...expected];
+}
+
+/**
+ * The `expected` list of a status compare-and-set once the transition table allowed every
+ * expected → `next` move: both dialects call this before writing, so no status write skips the table.
+ * @throws IllegalTransitionError when one expected status may not move to `next`.
+ */
+export function checkedStatusMove(expected: ConnectionStatus | readonly ConnectionStatus[], next: ConnectionStatus): ConnectionStatus[] {
+  const list = expectedStatusList(expected);
+  checkTransition(list, next);
+  return list;
 }
 
 /**
@@ -57,6 +68,7 @@ export function isStoreDomainError(error: unknown): boolean {
     error instanceof AlreadyExistsError ||
     error instanceof ConflictError ||
     error instanceof InvalidArgumentError ||
+    error instanceof IllegalTransitionError ||
     error instanceof StoreUnavailableError
   );
 }

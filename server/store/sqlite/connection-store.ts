@@ -1,14 +1,14 @@
 /**
  * Connections in SQLite: the `connections` table (rows mapped in ../rows/row-mappers.ts).
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
- * missing. Status changes are compare-and-set; which transitions are allowed is domain/'s call.
+ * missing. Status changes are compare-and-set and checked against domain/'s transition table first.
  */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toConnection } from "../rows/row-mappers.ts";
 import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
-import { connectionStatusConflict, expectedStatusList } from "../rows/write-conflicts.ts";
+import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
@@ -85,7 +85,7 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
 
     updateConnectionStatus: (tenantId, id, expected, next, statusReason, changes = {}) =>
       runQuery(() => {
-        const expectedStatuses = expectedStatusList(expected);
+        const expectedStatuses = checkedStatusMove(expected, next);
         const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
         const row = db
           .update(connections)

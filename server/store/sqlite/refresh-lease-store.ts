@@ -4,6 +4,7 @@
  * the check and the take are a single atomic step even across processes sharing the file.
  * It decides nothing about refreshing; the refresh engine does.
  */
+import { AWAITING_CONSENT_STATUS, USABLE_STATUS } from "../../domain/connection-status.ts";
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { LEASE_STATE, toConnection, toLeaseClaim } from "../rows/row-mappers.ts";
@@ -66,7 +67,7 @@ export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): Refre
         const inactive = db
           .select({ id: connections.id })
           .from(connections)
-          .where(and(due, ne(connections.status, "active")))
+          .where(and(due, ne(connections.status, USABLE_STATUS)))
           .orderBy(asc(connections.nextRefreshAt))
           .limit(limit);
         db.update(connections).set({ nextRefreshAt: null }).where(inArray(connections.id, inactive)).run();
@@ -89,7 +90,7 @@ export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): Refre
         db
           .select()
           .from(connections)
-          .where(and(eq(connections.status, "pending"), lt(connections.updatedAt, updatedBeforeMs)))
+          .where(and(eq(connections.status, AWAITING_CONSENT_STATUS), lt(connections.updatedAt, updatedBeforeMs)))
           .orderBy(asc(connections.updatedAt))
           .limit(limit)
           .all()
@@ -118,7 +119,7 @@ export function dueRefreshesQuery({ db }: Pick<SqliteStoreContext, "db">, nowMs:
     .where(
       and(
         lte(connections.nextRefreshAt, nowMs),
-        eq(connections.status, "active"),
+        eq(connections.status, USABLE_STATUS),
         or(isNull(connections.leaseExpiresAt), lte(connections.leaseExpiresAt, nowMs)),
       ),
     )
