@@ -25,7 +25,7 @@ import {
   inSeconds,
   type RefreshWorld,
   type TestClock,
-} from "./refresh-test-support.ts";
+} from "../../test/support/refresh-world.ts";
 import { eventually } from "../../test/support/wait.ts";
 
 const HOUR_S = 3600;

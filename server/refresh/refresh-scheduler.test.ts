@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import { createRefreshScheduler } from "./refresh-scheduler.ts";
-import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "./refresh-test-support.ts";
+import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
 import { eventually } from "../../test/support/wait.ts";
 
 describe("refresh scheduler", () => {

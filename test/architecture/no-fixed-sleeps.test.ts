@@ -14,7 +14,6 @@ const ALLOWED: Record<string, { count: number; why: string }> = {
   "server/refresh/refresh-engine.postgres.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-engine.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-lease.test.ts": { count: 1, why: "lets the lease renewal's write land; a poll would claim (steal) the lease (not yet converted)" },
-  "server/refresh/refresh-recovery-cases.ts": { count: 1, why: "server/ code cannot import test/support: a 1 ms poll inside its own bounded waitUntil" },
   "server/refresh/refresh-scheduler.test.ts": { count: 2, why: "simulated refresh work so refreshes overlap; proves stop() does not return while a refresh is in flight" },
   "server/store/postgres/store.test.ts": { count: 1, why: "proves start-up does not migrate while another process holds the lock" },
   "server/watch/credential-watch.test.ts": { count: 3, why: "a slow credential read and the interleaving it races against (not yet converted)" },
