@@ -10,7 +10,6 @@ import { fixedSleeps, fixedSleepsByFile, testCodeFiles } from "./fixed-sleeps.ts
 const ALLOWED: Record<string, { count: number; why: string }> = {
   "server/audit/audit-writer.test.ts": { count: 1, why: "proves retention stopped: no prune within a window" },
   "server/http/listener.test.ts": { count: 3, why: "trickles preface bytes; lets a slow handler write to a gone socket; a drain window (not yet converted)" },
-  "server/oauth/request-options.test.ts": { count: 1, why: "a real AbortSignal.timeout(5) must fire (not yet converted)" },
   "server/refresh/refresh-engine.postgres.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-engine.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-lease.test.ts": { count: 1, why: "lets the lease renewal's write land; a poll would claim (steal) the lease (not yet converted)" },
