@@ -16,15 +16,19 @@ import { generateKeyringText } from "../server/vault/keyring.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
 import { dropTestStore, testStoreEnv } from "./support/test-store.ts";
+import { eventually } from "./support/wait.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).
 describe("test/api-keys.test.ts", () => {
 
 let server: TestServer;
+// The server's injected clock runs `clockAheadMs` ahead of the wall clock: expiry is tested by
+// moving it, not by sleeping (the CLI below reads the wall clock, so the tests that move it reset it).
+let clockAheadMs = 0;
 before(async () => {
   // No key cache: a CLI revocation must be visible to the very next request.
-  server = await startServer({ env: { NEXUS_API_KEY_CACHE_MS: "0" } });
+  server = await startServer({ env: { NEXUS_API_KEY_CACHE_MS: "0" }, overrides: { now: () => Date.now() + clockAheadMs } });
 });
 after(() => server.close());
 
@@ -56,12 +60,7 @@ describe("ApiKeyService", () => {
     const own = await rest("GET", "/v1/connections", secret);
     assert.equal(own.status, 200, "the new agent key works in its tenant");
     // last_used_time is written in the background (it never delays a request): wait for it.
-    let stored = await server.app.store.getApiKey(key.key_id);
-    for (const deadline = Date.now() + 30_000; stored.lastUsedAtMs === null && Date.now() < deadline; ) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      stored = await server.app.store.getApiKey(key.key_id);
-    }
-    assert.ok(stored.lastUsedAtMs !== null, "last use recorded");
+    await eventually(async () => (await server.app.store.getApiKey(key.key_id)).lastUsedAtMs !== null, 30_000, "last use recorded", 20);
   });
 
   test("invalid requests name the field", async () => {
@@ -94,14 +93,19 @@ describe("ApiKeyService", () => {
   });
 
   test("an expiring key works until its expire_time, then is Unauthenticated", async () => {
-    const expireTime = new Date(Date.now() + 1_500).toISOString();
+    const expireTime = new Date(Date.now() + 60_000).toISOString();
     const created = await rest("POST", "/v1/api-keys", server.adminKey, { name: "short", role: "admin", expire_time: expireTime });
     assert.equal(created.status, 200, created.text);
-    assert.equal((await rest("GET", "/v1/api-keys", created.json.secret)).status, 200);
-    await new Promise((resolve) => setTimeout(resolve, 1_700));
-    const expired = await rest("GET", "/v1/api-keys", created.json.secret);
-    assert.equal(expired.status, 401);
-    assert.equal(expired.json.message, "API key expired");
+    try {
+      clockAheadMs = 59_000;
+      assert.equal((await rest("GET", "/v1/api-keys", created.json.secret)).status, 200, "a second before expire_time");
+      clockAheadMs = 60_001;
+      const expired = await rest("GET", "/v1/api-keys", created.json.secret);
+      assert.equal(expired.status, 401);
+      assert.equal(expired.json.message, "API key expired");
+    } finally {
+      clockAheadMs = 0;
+    }
   });
 
   test("the proto's Role enum and paging work over REST", async () => {

@@ -13,6 +13,7 @@ import { createKeyProvider, PROVIDER, secretValue } from "./support/access-fixtu
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
 import { dropTestStore, openTestStore } from "./support/test-store.ts";
+import { eventualValue } from "./support/wait.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).
@@ -184,12 +185,13 @@ test("retention: the app prunes events older than NEXUS_AUDIT_RETENTION_DAYS at 
     await store.close();
     const pruning = await startServer({ dataDir: dir.path, env: { NEXUS_AUDIT_RETENTION_DAYS: "1" } });
     try {
-      let remaining: string[] = [];
-      for (let i = 0; i < 50; i++) {
-        remaining = (await pruning.app.store.listAuditEvents({ action: "token.read" }, {})).items.map((e) => e.connectionId ?? "");
-        if (!remaining.includes("conn_old")) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const remaining = await eventualValue(
+        async () => (await pruning.app.store.listAuditEvents({ action: "token.read" }, {})).items.map((e) => e.connectionId ?? ""),
+        (ids) => !ids.includes("conn_old"),
+        10_000,
+        "the old audit row pruned",
+        20,
+      );
       assert.deepEqual(remaining, ["conn_recent"]);
     } finally {
       await pruning.close({ keepDataDir: true });

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -16,15 +15,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { ErrorInfoSchema, ErrorReason } from "../gen/nexus/v1/errors_pb.ts";
 import { metricValue } from "./support/metric-value.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
-
-/** Waits (polling, not sleeping a fixed time) until `check` resolves true. */
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (await check()) return;
-    await delay(10);
-  }
-  assert.fail(`${what} never happened`);
-}
+import { eventually } from "./support/wait.ts";
 
 /** Opens a raw TCP socket; resolves when the server has closed it, with what it sent. */
 async function rawSocket(port: number, localAddress: string, send?: Buffer) {
@@ -93,7 +84,7 @@ describe("health Watch streams without a key, per client address", () => {
     } finally {
       for (const stop of stops) stop();
     }
-    await until(async () => (await healthStreamsOpen()) === 0, "the held watches ending");
+    await eventually(async () => (await healthStreamsOpen()) === 0, 30_000, "the held watches ending");
     const again = await holdWatch(connect, address);
     again();
   });
@@ -111,7 +102,7 @@ describe("health Watch streams without a key, per client address", () => {
     } finally {
       for (const stop of stops) stop();
     }
-    await until(async () => (await healthStreamsOpen()) === 0, "the held watches ending");
+    await eventually(async () => (await healthStreamsOpen()) === 0, 30_000, "the held watches ending");
   });
 });
 
@@ -155,7 +146,7 @@ describe("connection caps and the HTTP/2 idle timeout", () => {
     } finally {
       for (const session of sessions) session.destroy();
     }
-    await until(async () => (await metricValue(server.app.registry, "nexus_connections_open", { protocol: "http2" })) === 0, "sessions released");
+    await eventually(async () => (await metricValue(server.app.registry, "nexus_connections_open", { protocol: "http2" })) === 0, 30_000, "sessions released");
     const health = await fetch(`${server.baseUrl}/healthz`);
     assert.equal(health.status, 200, "freed slots admit again");
   });

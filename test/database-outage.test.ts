@@ -22,6 +22,7 @@ import { reportFigure, sleep, startRefreshRig } from "./support/refresh-rig.ts";
 import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 import { TEST_STORE } from "./support/test-store.ts";
+import { eventually } from "./support/wait.ts";
 
 type Phase = "before" | "outage" | "after";
 interface Call {
@@ -40,15 +41,6 @@ async function withDatabase<T>(url: string, use: (client: PgClient) => Promise<T
     return await use(client);
   } finally {
     await client.end();
-  }
-}
-
-/** Polls an async condition until it holds; fails with `what` after `ms`. */
-async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 
@@ -102,7 +94,7 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       });
       const countOf = (i: number, code: string, started: Phase, ended = started) =>
         calls.filter((c) => c.replica === i && c.code === code && c.started === started && c.ended === ended).length;
-      await until(() => replicas.every((_, i) => countOf(i, "ok", "before") >= 5), 30_000, "tokens served before the outage");
+      await eventually(() => replicas.every((_, i) => countOf(i, "ok", "before") >= 5), 30_000, "tokens served before the outage", 50);
 
       // The outage: the replicas' backends are terminated (57P01), every proxied socket cut, new ones refused.
       const outputMarks = replicas.map((r) => r.output().length);
@@ -119,7 +111,7 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       const outageStartMs = Date.now();
       const listenFailures = (i: number) => replicas[i]!.output().slice(outputMarks[i]).split("LISTEN reconnect failed").length - 1;
       // Long enough for the LISTEN backoff to reach its cap and for every replica to refuse plenty of calls.
-      await until(() => replicas.every((_, i) => countOf(i, "unavailable", "outage") >= 10 && listenFailures(i) >= 4), 60_000, "the outage to be felt");
+      await eventually(() => replicas.every((_, i) => countOf(i, "unavailable", "outage") >= 10 && listenFailures(i) >= 4), 60_000, "the outage to be felt", 50);
       const probes = await Promise.all(
         replicas.map(async (replica) => {
           const rest = await fetch(`${replica.baseUrl}/v1/token/${connectionId}`, { headers: rig.server.auth() });
@@ -138,7 +130,7 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       const refreshed = await rig.tokens.refreshConnection({ connectionId });
       const version = Number(refreshed.credential!.version);
       const heard = await Promise.all(watchers.map((w) => w.next((e) => e.type === "credential" && e.version! >= version, 60_000)));
-      await until(() => replicas.every((_, i) => countOf(i, "ok", "after") >= 3), 60_000, "tokens served after restore");
+      await eventually(() => replicas.every((_, i) => countOf(i, "ok", "after") >= 3), 60_000, "tokens served after restore", 50);
       stopLoad = true;
       await Promise.all(load);
 
@@ -157,7 +149,7 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
           rows = { reads: n("token.read", "ok"), deliveries: n("token.deliver", "ok"), refusals: n("token.read", "unavailable") };
           return rows.reads >= handedOut && rows.deliveries >= delivered && rows.refusals >= refused;
         });
-      await until(readRows, 30_000, "audit rows for every credential handed out").catch(() => undefined);
+      await eventually(readRows, 30_000, "audit rows for every credential handed out", 50).catch(() => undefined);
 
       const auditMetrics = await Promise.all(
         replicas.map(async (r) => ({
@@ -252,7 +244,7 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       const version = Number(refreshed.credential!.version);
       const heard = await watcher.next((e) => e.type === "credential" && e.version! >= version, 60_000);
       reportFigure(t, "silent partition, heal to watcher served (ms)", heard.atMs - healedAtMs);
-      await until(async () => (await call(clients[0]!)).code === "ok", 60_000, "a token served after the partition");
+      await eventually(async () => (await call(clients[0]!)).code === "ok", 60_000, "a token served after the partition", 50);
 
       assert.deepEqual(
         rounds.map((c) => [c.code, c.reason]),

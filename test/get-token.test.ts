@@ -12,6 +12,7 @@ import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { credentialAad, encodeStoredSecret, type StoredSecret } from "../server/domain/stored-secret.ts";
 import type { OAuthSettings, ProviderProfile } from "../server/providers/profile.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+import { oauthSettings } from "./support/oauth-settings.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).
@@ -19,18 +20,7 @@ describe("test/get-token.test.ts", () => {
 
 let server: TestServer;
 /** A valid (never contacted) OAuth profile: these tests hold tokens without refresh tokens. */
-const OAUTH: OAuthSettings = {
-  authorizationEndpoint: "http://127.0.0.1:9/authorize",
-  tokenEndpoint: "http://127.0.0.1:9/token",
-  clientId: "client",
-  defaultScopes: [],
-  authorizeParams: {},
-  tokenParams: {},
-  clientAuthMethod: "none",
-  pkce: true,
-  scopeSeparator: " ",
-  omitScopeOnExchange: false,
-};
+const OAUTH: OAuthSettings = oauthSettings({ authorizationEndpoint: "http://127.0.0.1:9/authorize", tokenEndpoint: "http://127.0.0.1:9/token", clientId: "client" });
 const expiresAt = Math.floor(Date.now() / 1000) + 3600;
 
 async function seed(providerName: string, profile: Partial<ProviderProfile>, secret: StoredSecret): Promise<string> {

@@ -12,6 +12,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.ts";
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
+import { eventually } from "./support/wait.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).
@@ -122,9 +123,16 @@ describe("open streams per key", () => {
       const third = await open().then(() => "ok", (e: unknown) => Code[ConnectError.from(e).code]);
       assert.equal(third, "ResourceExhausted");
       aborts[0]!.abort();
-      // Also lets the key's rate-limit bucket (1/s here) refill: the refused third call took a token.
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
-      assert.equal((await open()).done, false, "a slot was freed");
+      // Retried until it opens: the server must see the abort, and the key's rate-limit bucket (1/s
+      // here) must refill — the refused third call took a token. A refused try takes none.
+      let fourth: IteratorResult<unknown> | undefined;
+      await eventually(
+        async () => (fourth = await open().catch((e: unknown) => (ConnectError.from(e).code === Code.ResourceExhausted ? undefined : Promise.reject(e)))) !== undefined,
+        30_000,
+        "a fourth stream opening",
+        100,
+      );
+      assert.equal(fourth!.done, false, "a slot was freed");
       const otherKey = (await server.createKey({ role: "agent" })).secret;
       const other = createClient(ServerReflection, createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.bearer(otherKey)] }));
       async function* once() {

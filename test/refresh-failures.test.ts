@@ -11,6 +11,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { watchRaw, watchTyped } from "./support/credential-watchers.ts";
 import { eventually } from "./support/client-test-kit.ts";
 import { reportFigure, sleep, startRefreshRig, storedTokens, untilExpiring } from "./support/refresh-rig.ts";
+import { eventualValue } from "./support/wait.ts";
 
 /** The code of a rejected call, or "ok". */
 async function codeOf(call: Promise<unknown>): Promise<string> {
@@ -117,14 +118,17 @@ test("provider outage (503): the old token serves until it expires, then Unavail
     const backAtMs = Date.now();
     // Reads of an expired token back off (fail fast) between provider attempts, so recovery comes
     // at the next attempt: within the current cool-down (at most 8 s), not necessarily the first read.
-    let recovered;
-    for (const deadline = Date.now() + 10_000; ; ) {
-      recovered = await rig.tokens.getToken({ connectionId }).catch((e: unknown) => ConnectError.from(e));
-      if (!(recovered instanceof ConnectError)) break;
-      assert.equal(recovered.code, Code.Unavailable, "only Unavailable while backing off");
-      assert.ok(Date.now() < deadline, "recovered within the cool-down");
-      await sleep(100);
-    }
+    const recovered = await eventualValue(
+      () => rig.tokens.getToken({ connectionId }).catch((e: unknown) => ConnectError.from(e)),
+      (r) => {
+        if (r instanceof ConnectError) assert.equal(r.code, Code.Unavailable, "only Unavailable while backing off");
+        return !(r instanceof ConnectError);
+      },
+      10_000,
+      "recovery within the cool-down",
+      100,
+    );
+    assert.ok(!(recovered instanceof ConnectError));
     assert.equal(Number(recovered.credential?.version), 2, "a new version once the provider answers");
     const seen = await watcher.next((e) => e.version === 2, 5_000);
     assert.equal(seen.accessToken, recovered.credential?.credentials?.access_token);

@@ -20,19 +20,11 @@ import { registerRotatingProvider, seedRotatingConnection, startRotatingProvider
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { TEST_STORE } from "./support/test-store.ts";
 import { DEFAULT_REFRESH_LEASE_MS } from "../server/config/defaults.ts";
+import { eventually } from "./support/wait.ts";
 
 /** The lease time under test: the default (server/config/defaults.ts). */
 const LEASE_MS = DEFAULT_REFRESH_LEASE_MS;
 const PROVIDER = "rotating-idp";
-
-/** Polls `check` every 50 ms until it holds; fails after `ms` naming `what`. */
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `${what} within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** An in-process server (never killed) on a fresh database, the provider registered, and replica env. */
 async function startSetup(reuseWindowSeconds: number, accessTtlSeconds: number) {
@@ -78,7 +70,7 @@ async function refreshAndHold(setup: { provider: RotatingProvider; tokensOf: (u:
   setup.provider.holdMs = 3_000;
   const client = setup.tokensOf(replica.baseUrl);
   for (const connectionId of ids) client.refreshConnection({ connectionId }).catch(() => undefined);
-  await until(async () => setup.provider.stats.held >= atLeast, 15_000, `the provider holds ${atLeast} rotated answers for the victim`);
+  await eventually(async () => setup.provider.stats.held >= atLeast, 15_000, `the provider holds ${atLeast} rotated answers for the victim`, 50);
 }
 
 function report(t: TestContext, name: string, value: unknown) {
@@ -122,10 +114,11 @@ describe("refresh leases across replica crashes", { skip: TEST_STORE === "postgr
         provider.holdMs = 0;
         // Every connection moves past its version at the kill, still active: the rotated tokens the
         // victim never saved were replaced by retries with the last saved token, inside the window.
-        await until(
+        await eventually(
           async () => (await snapshot(server, ids)).every((s, i) => s.status !== "active" || s.version > before[i]!.version),
           30_000,
           "every connection refreshed again after the kill",
+          50,
         );
         takeoverMs.push(Date.now() - killedAtMs);
         setup.replicas.splice(setup.replicas.indexOf(victim), 1);
@@ -171,7 +164,7 @@ describe("refresh leases across replica crashes", { skip: TEST_STORE === "postgr
       await victim.kill("SIGKILL");
       provider.holdMs = 0;
       // The token is far from expiry and nobody reads it: the scheduler retries as soon as the lease ran out.
-      await until(async () => (await snapshot(server, ids))[0]!.status !== "active", 30_000, "the retry after the crash");
+      await eventually(async () => (await snapshot(server, ids))[0]!.status !== "active", 30_000, "the retry after the crash", 50);
       const [after] = await snapshot(server, ids);
       assert.equal(after!.status, "attention_required");
       assert.equal(after!.reason, "refresh_lost_in_crash");
@@ -197,7 +190,7 @@ describe("refresh leases across replica crashes", { skip: TEST_STORE === "postgr
       provider.holdMs = 1_500;
       const read = await client.getToken({ connectionId: id });
       assert.equal(Number(read.credential?.version), 1, "answered from the store");
-      await until(async () => provider.stats.held >= 1, 15_000, "the provider holds the rotated answer");
+      await eventually(async () => provider.stats.held >= 1, 15_000, "the provider holds the rotated answer", 50);
       const termAtMs = Date.now();
       assert.equal(await replica.kill("SIGTERM"), 0, "a clean exit");
       const exitMs = Date.now() - termAtMs;

@@ -15,6 +15,7 @@ import { generateKeyringText } from "../server/vault/keyring.ts";
 import { reportFigure, summarize } from "./support/refresh-rig.ts";
 import { registerRotatingProvider, seedRotatingConnection, startRotatingProvider } from "./support/rotating-provider.ts";
 import { startServer } from "./support/start-server.ts";
+import { eventualValue } from "./support/wait.ts";
 
 /** The read bound for this test (NEXUS_REFRESH_READ_WAIT_MS), ms. */
 const READ_WAIT_MS = 500;
@@ -71,14 +72,14 @@ test("provider 503 then hanging: valid tokens served at once, expired ones answe
 
     provider.mode = "normal";
     const recoveredAtMs = Date.now();
-    let recovered = await read(expired);
-    let attempts = 1;
-    while (recovered.code !== "ok") {
-      assert.ok(Date.now() - recoveredAtMs < 30_000, `reads of the expired token recover (last: ${recovered.code})`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      recovered = await read(expired);
-      attempts += 1;
-    }
+    let attempts = 0;
+    const recovered = await eventualValue(
+      () => ((attempts += 1), read(expired)),
+      (r) => r.code === "ok",
+      30_000,
+      "reads of the expired token recovering",
+      100,
+    );
     assert.ok(recovered.version >= 2);
     reportFigure(t, "provider hang", {
       readWaitMs: READ_WAIT_MS,

@@ -13,7 +13,7 @@ import { createClient, Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client as PgClient } from "pg";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
-import { eventually } from "./support/client-test-kit.ts";
+import { eventually } from "./support/wait.ts";
 import { watchTyped } from "./support/credential-watchers.ts";
 import { reportFigure, startRefreshRig, storedTokens, summarize } from "./support/refresh-rig.ts";
 import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
@@ -68,11 +68,7 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
         heldLeases = await leases(databaseUrl, ids);
         return held() === 3 && heldLeases.every((l) => l.owner !== null && replicaOf(l.owner) === replicaOf(heldLeases[0]!.owner));
       };
-      const deadline = Date.now() + 6_000;
-      while (!(await allHeld())) {
-        assert.ok(Date.now() < deadline, `three refreshes held at the provider under the victim's leases (held ${held()})`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await eventually(allHeld, 6_000, "three refreshes held at the provider under the victim's leases", 50);
       // The victim renews its short leases while the provider holds its requests.
       assert.ok(heldLeases.every((l) => l.expiresAtMs! > Date.now()), "the victim holds all three leases");
       // Stable while every refresh is held: what must survive the crash.

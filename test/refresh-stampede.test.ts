@@ -13,6 +13,7 @@ import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { reportFigure, startRefreshRig, storedTokens, summarize, untilExpiring, type RefreshRig } from "./support/refresh-rig.ts";
 import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
 import { TEST_STORE } from "./support/test-store.ts";
+import { eventually } from "./support/wait.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).
@@ -51,10 +52,7 @@ async function expiringConnection(userId: string): Promise<{ connectionId: strin
 /** One refresh at the provider, every caller got a valid token (the stored one, or v2 once saved). */
 async function assertOneRefresh(connectionId: string, mark: number, previousRefreshToken: string | undefined, outcome: Awaited<ReturnType<typeof stampede>>) {
   // The refresh runs behind the reads: wait for it to be saved.
-  for (const deadline = Date.now() + 15_000; (await storedTokens(rig.server.app, connectionId)).version < 2; ) {
-    assert.ok(Date.now() < deadline, "the background refresh was saved");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually(async () => (await storedTokens(rig.server.app, connectionId)).version >= 2, 15_000, "the background refresh saved", 20);
   const calls = rig.refreshRequests(mark);
   assert.equal(calls.length, 1, `exactly one refresh_token request reached the provider (got ${calls.length})`);
   assert.equal(calls[0]!.outcome, "issued");

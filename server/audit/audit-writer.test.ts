@@ -5,6 +5,7 @@ import { createLogger } from "../logging/logger.ts";
 import type { AuditEventInput } from "../store/store.ts";
 import { createAuditWriter } from "./audit-writer.ts";
 import { startAuditRetention } from "./audit-retention.ts";
+import { eventually } from "../../test/support/wait.ts";
 
 function sink() {
   const lines: string[] = [];
@@ -40,7 +41,7 @@ test("events are written in batches after the interval, not one by one", async (
   const writer = createAuditWriter({ store, logger: sink().logger, now: () => 42, flushIntervalMs: 20 });
   for (let i = 0; i < 5; i++) writer.record(event(i));
   assert.equal(store.batches.length, 0, "recording never waits for the store");
-  await new Promise((resolve) => setTimeout(resolve, 60));
+  await eventually(() => store.batches.length > 0, 10_000, "the interval's batch");
   assert.equal(store.batches.length, 1);
   assert.equal(store.batches[0]!.length, 5);
   assert.equal(store.batches[0]![0]!.timeMs, 42);
@@ -51,8 +52,8 @@ test("a full batch is written at once (with whatever queued meanwhile); close fl
   const store = fakeStore();
   const writer = createAuditWriter({ store, logger: sink().logger, now: () => 0, flushIntervalMs: 60_000, maxBatchSize: 10 });
   for (let i = 0; i < 25; i++) writer.record(event(i));
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.equal(store.batches.flat().length, 25, "a full batch (and what queued with it) went without waiting for the interval");
+  // The interval is a minute: anything written before the deadline went because the batch was full.
+  await eventually(() => store.batches.flat().length === 25, 10_000, "a full batch (and what queued with it) written without waiting for the interval");
   writer.record(event(25));
   await writer.close();
   assert.equal(store.batches.flat().length, 26);
@@ -73,11 +74,7 @@ test("a failed batch is kept and retried until written, in order, with nothing l
   assert.equal(writer.stats().depth, 1, "still buffered");
   writer.record(event(2));
   // The retry timer writes both once the store answers again (after four failures).
-  const deadline = Date.now() + 10_000;
-  while (store.batches.flat().length < 2) {
-    assert.ok(Date.now() < deadline, "retried until written");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(() => store.batches.flat().length >= 2, 10_000, "retried until written");
   assert.deepEqual(store.batches.flat().map((e) => e.connectionId), ["conn_1", "conn_2"]);
   assert.deepEqual(writer.stats(), { depth: 0, droppedTotal: 0, refusedTotal: 0, writeFailuresTotal: 4 });
   assert.ok(lines.some((l) => l.includes("audit write failed") && l.includes('"level":50')), "the failure is logged as an error");
@@ -146,7 +143,7 @@ test("retention prunes at start and on its interval, with the cutoff in days", a
     retentionDays: 7,
     intervalMs: 30,
   });
-  await new Promise((resolve) => setTimeout(resolve, 80));
+  await eventually(() => cutoffs.length >= 2, 10_000, "two prunings");
   await retention.stop();
   assert.ok(cutoffs.length >= 2, `pruned ${cutoffs.length} times`);
   assert.equal(cutoffs[0], 3 * 86_400_000);

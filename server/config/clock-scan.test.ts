@@ -15,7 +15,6 @@ const ALLOWED: Record<string, string> = {
   "vault/keyring.ts": "names a new keyring key after today's date (a label, never compared)",
   "store/sqlite/data-dir-lock.ts": "writes `since` into the lock file for an operator to read",
   "cli/token-command.ts": "stamps each printed watch event with its arrival time, like a log line",
-  "refresh/refresh-recovery-cases.ts": "test support: a real-time deadline while waiting for a condition",
 };
 
 /** `Date.now` called or passed as a clock, or `new Date()` with no argument; comments ignored. */

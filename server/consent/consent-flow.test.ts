@@ -21,6 +21,7 @@ import { createTempDataDir, type TempDir } from "../../test/support/temp-data-di
 import { createConsentFlow, type ConsentFlow, type KeyCaptureStarter } from "./consent-flow.ts";
 import { createConsentStates } from "./consent-states.ts";
 import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "../config/return-url-policy.ts";
+import { oauthSettings } from "../../test/support/oauth-settings.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).
@@ -29,25 +30,20 @@ describe("server/consent/consent-flow.test.ts", () => {
 const RETURN = "http://localhost:3000/done";
 const T = "t1";
 
-const oauthSettings = (overrides: Partial<OAuthSettings> = {}): OAuthSettings => ({
-  authorizationEndpoint: "https://{shop}.shop.example/authorize",
-  tokenEndpoint: "https://{shop}.shop.example/token",
-  clientId: "cid",
-  defaultScopes: ["read"],
-  authorizeParams: {},
-  tokenParams: {},
-  clientAuthMethod: "client_secret_basic",
-  pkce: true,
-  scopeSeparator: " ",
-  omitScopeOnExchange: false,
-  ...overrides,
-});
+const shopSettings = (overrides: Partial<OAuthSettings> = {}): OAuthSettings =>
+  oauthSettings({
+    authorizationEndpoint: "https://{shop}.shop.example/authorize",
+    tokenEndpoint: "https://{shop}.shop.example/token",
+    defaultScopes: ["read"],
+    clientAuthMethod: "client_secret_basic",
+    ...overrides,
+  });
 
 const profiles: Record<string, ProviderProfile> = {
-  shop: { name: "shop", displayName: "Shop", category: "", authType: "oauth2", oauth: oauthSettings(), strategy: { type: "oauth2" }, urlParams: ["shop"] },
-  legacy: { name: "legacy", displayName: "Legacy", category: "", authType: "oauth2", oauth: oauthSettings({ scopeSeparator: ",", authorizationEndpoint: "https://legacy.example/authorize", tokenEndpoint: "https://legacy.example/token" }), strategy: { type: "oauth2" }, urlParams: [] },
-  machine: { name: "machine", displayName: "M", category: "", authType: "oauth2_client_credentials", oauth: oauthSettings({ authorizationEndpoint: undefined, tokenEndpoint: "https://down.example/token" }), strategy: { type: "oauth2" }, urlParams: [] },
-  oidc: { name: "oidc", displayName: "O", category: "", authType: "oauth2", oauth: oauthSettings({ issuer: "https://unreachable.example", authorizationEndpoint: undefined, tokenEndpoint: undefined }), strategy: { type: "oauth2" }, urlParams: [] },
+  shop: { name: "shop", displayName: "Shop", category: "", authType: "oauth2", oauth: shopSettings(), strategy: { type: "oauth2" }, urlParams: ["shop"] },
+  legacy: { name: "legacy", displayName: "Legacy", category: "", authType: "oauth2", oauth: shopSettings({ scopeSeparator: ",", authorizationEndpoint: "https://legacy.example/authorize", tokenEndpoint: "https://legacy.example/token" }), strategy: { type: "oauth2" }, urlParams: [] },
+  machine: { name: "machine", displayName: "M", category: "", authType: "oauth2_client_credentials", oauth: shopSettings({ authorizationEndpoint: undefined, tokenEndpoint: "https://down.example/token" }), strategy: { type: "oauth2" }, urlParams: [] },
+  oidc: { name: "oidc", displayName: "O", category: "", authType: "oauth2", oauth: shopSettings({ issuer: "https://unreachable.example", authorizationEndpoint: undefined, tokenEndpoint: undefined }), strategy: { type: "oauth2" }, urlParams: [] },
   keys: { name: "keys", displayName: "K", category: "", authType: "api_key", credentialSchema: { type: "object" }, strategy: { type: "header", headerName: "X-Key", credentialField: "api_key", valuePrefix: "" }, urlParams: [] },
 };
 

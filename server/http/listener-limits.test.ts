@@ -12,6 +12,7 @@ import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { createListener } from "./listener.ts";
 import type { ConnectionCloseReason, ConnectionRefusal, Listener, ListenerLogger, ListenerOptions } from "./listener.ts";
+import { eventually } from "../../test/support/wait.ts";
 
 const HOST = "127.0.0.1";
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -112,12 +113,6 @@ async function h2Get(session: http2.ClientHttp2Session, path: string): Promise<n
   return Number(headers[":status"]);
 }
 
-/** Waits (polling the listener, not the clock) until `check` holds. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2_000 && !check(); i++) await delay(5);
-  assert.ok(check(), `${what} never happened`);
-}
-
 test("an h2c socket that sent only the preface is closed with GOAWAY after the idle timeout", async (t) => {
   const { port, closedByServer } = await start(t, { http2IdleTimeoutMs: 200 });
   const client = await rawSocket(port);
@@ -182,7 +177,7 @@ test("past maxConnections a new connection is refused before any byte; a freed s
   assert.deepEqual(refused, ["max_connections", "max_connections"]);
   assert.equal(warnings.filter((w) => w.startsWith("connection refused")).length, 1, "the warning is rate-limited");
   first.close();
-  await until(() => listener.connections().http2 === 1, "the closed session being released");
+  await eventually(() => listener.connections().http2 === 1, 10_000, "the closed session being released", 5);
   assert.equal(await h2Get(await h2Session(t, port), "/again"), 200);
 });
 

@@ -9,6 +9,7 @@ import type { TestContext } from "node:test";
 import { pino } from "pino";
 import { createListener } from "./listener.ts";
 import type { Listener, ListenerLogger, ListenerOptions, ListenerRequestHandler } from "./listener.ts";
+import { eventually } from "../../test/support/wait.ts";
 
 const HOST = "127.0.0.1";
 const H2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -336,7 +337,7 @@ test("close: a keep-alive h1 response that ends during the drain frees its conne
   const agent = new http.Agent({ keepAlive: true });
   t.after(() => agent.destroy());
   const response = h1Get(port, "/stream", agent);
-  while (open.length === 0) await delay(10);
+  await eventually(() => open.length > 0, 10_000, "a request held open");
 
   await within(listener.close({ graceMs: 30_000 }), 5_000, "close after the stream ended");
   const { res, body } = await response;
@@ -392,7 +393,7 @@ test("close: onBeforeClose can end long-lived streams so close needs no grace", 
   t.after(() => session.destroy());
   session.on("goaway", () => order.push("goaway"));
   const stream = h2Get(session, "/stream");
-  while (open.length === 0) await delay(10);
+  await eventually(() => open.length > 0, 10_000, "a request held open");
 
   await within(listener.close({ graceMs: 30_000 }), 5_000, "close after the hook ended streams");
   assert.deepEqual(await stream, { status: 200, body: "first\nlast\n" });

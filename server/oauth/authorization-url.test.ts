@@ -6,20 +6,16 @@ import type { OAuthSettings } from "../providers/profile.ts";
 import { buildAuthorizationUrl, mergeScopes } from "./authorization-url.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
 import { createRequestOptions } from "./request-options.ts";
+import { oauthSettings } from "../../test/support/oauth-settings.ts";
 
-const settings: OAuthSettings = {
+const settings: OAuthSettings = oauthSettings({
   authorizationEndpoint: "https://id.example.com/authorize?audience=api",
   tokenEndpoint: "https://id.example.com/token",
   clientId: "client-1",
   defaultScopes: ["openid"],
   // A profile can add parameters but not replace the ones security depends on.
   authorizeParams: { access_type: "offline", prompt: "consent", state: "attacker", redirect_uri: "https://evil.example/" },
-  tokenParams: {},
-  clientAuthMethod: "none",
-  pkce: true,
-  scopeSeparator: " ",
-  omitScopeOnExchange: false,
-};
+});
 
 const provider = (overrides: Partial<OAuthSettings> = {}): ResolvedProvider => ({
   settings: { ...settings, ...overrides },

@@ -8,24 +8,20 @@ import { refreshTokenGrant } from "./refresh-token-grant.ts";
 import type { FetchFn } from "./request-options.ts";
 import { resolveProvider } from "./resolved-provider.ts";
 import { revokeToken } from "./revoke-token.ts";
+import { oauthSettings } from "../../test/support/oauth-settings.ts";
 
 const NOW_MS = 1_700_000_000_000;
 
-const base: OAuthSettings = {
+const base: OAuthSettings = oauthSettings({
   authorizationEndpoint: "https://{shop}.example.com/authorize",
   tokenEndpoint: "https://{shop}.example.com/token",
   revocationEndpoint: "https://{shop}.example.com/revoke",
   clientId: "client id",
-  defaultScopes: [],
-  authorizeParams: {},
   tokenParams: { audience: "api" },
   clientAuthMethod: "client_secret_basic",
-  pkce: true,
-  scopeSeparator: " ",
-  omitScopeOnExchange: false,
   extraTokenFields: ["instance_url", "refresh_token"],
   tokenRequestHeaders: { "x-provider-quirk": "1" },
-};
+});
 
 /** A fake token endpoint: records each request and answers with `reply`. */
 function fakeEndpoint(reply: (form: URLSearchParams) => { status?: number; body: unknown }) {

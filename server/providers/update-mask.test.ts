@@ -3,25 +3,14 @@ import { test } from "node:test";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { ProviderProfile } from "./profile.ts";
 import { applyUpdateMask } from "./update-mask.ts";
+import { oauthSettings } from "../../test/support/oauth-settings.ts";
 
 const current: ProviderProfile = {
   name: "acme",
   displayName: "Acme",
   category: "crm",
   authType: "oauth2",
-  oauth: {
-    authorizationEndpoint: "https://acme.example/authorize",
-    tokenEndpoint: "https://acme.example/token",
-    clientId: "old-client",
-    defaultScopes: ["a"],
-    authorizeParams: {},
-    tokenParams: {},
-    clientAuthMethod: "client_secret_basic",
-    pkce: true,
-    scopeSeparator: " ",
-    omitScopeOnExchange: false,
-    extraTokenFields: ["instance_url"],
-  },
+  oauth: oauthSettings({ clientId: "old-client", defaultScopes: ["a"], clientAuthMethod: "client_secret_basic", extraTokenFields: ["instance_url"] }),
   strategy: { type: "oauth2" },
   urlParams: [],
 };

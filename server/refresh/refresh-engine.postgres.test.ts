@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, it } from "node:test";
 import { createProviderDirectory } from "../providers/provider-directory.ts";
 import { createPostgresStore } from "../store/postgres/store.ts";
-import { createTestDatabase, type TestDatabase } from "../store/postgres/test-database.ts";
-import { describeWithPostgres } from "../store/postgres/test-server.ts";
+import { createTestDatabase, type TestDatabase } from "../../test/support/postgres-test-database.ts";
+import { describeWithPostgres } from "../../test/support/postgres-test-server.ts";
 import type { Store } from "../store/store.ts";
-import { createRefreshWorld, createTestClock, type RefreshWorld } from "./refresh-test-support.ts";
+import { createRefreshWorld, createTestClock, type RefreshWorld } from "../../test/support/refresh-world.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -25,7 +25,8 @@ import {
   inSeconds,
   type RefreshWorld,
   type TestClock,
-} from "./refresh-test-support.ts";
+} from "../../test/support/refresh-world.ts";
+import { eventually } from "../../test/support/wait.ts";
 
 const HOUR_S = 3600;
 /** Moves the clock to one minute before a one-hour token (saved now) expires: inside the 5-minute skew. */
@@ -167,7 +168,7 @@ describe("refresh engine", () => {
     };
     const engine = world.engine();
     const calls = Array.from({ length: 200 }, () => engine.ensureFresh(connection));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(() => world.endpoint.requests.length === 1, 10_000, "the one grant call reaching the provider");
     assert.equal(engine.inFlightCount(), 1);
     release();
     const results = await Promise.all(calls);

@@ -13,7 +13,7 @@ import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/store.ts";
 import type { StatusChangedEvent } from "./refresh-engine.ts";
 import { createLeaseTokens } from "./refresh-lease.ts";
-import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "./refresh-test-support.ts";
+import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
 
 const HOUR_S = 3600;
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "node:test";
 import { createSqliteStore } from "../store/sqlite/store.ts";
-import { recoveryCases } from "./refresh-recovery-cases.ts";
+import { recoveryCases } from "../../test/support/refresh-recovery-cases.ts";
 
 describe("refresh recovery on SQLite", () => {
   recoveryCases(async (clock) => {

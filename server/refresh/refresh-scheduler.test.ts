@@ -11,16 +11,8 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import { createRefreshScheduler } from "./refresh-scheduler.ts";
-import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "./refresh-test-support.ts";
-
-/** Polls `condition` every millisecond; fails after 5 s instead of hanging the run. */
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail("condition not reached within 5 s");
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
+import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
+import { eventually } from "../../test/support/wait.ts";
 
 describe("refresh scheduler", () => {
   let dataDir = "";
@@ -123,13 +115,13 @@ describe("refresh scheduler", () => {
     scheduler.start();
     assert.equal(scheduler.isRunning(), true);
     // Tick 1 lists a full batch (2): no pause. Tick 2 lists the third: a jittered pause (500 + 0.25·1000).
-    await waitFor(() => pauses.length === 2);
+    await eventually(() => pauses.length === 2, 5_000, `() => pauses.length === 2`, 1);
     assert.deepEqual(pauses, [0, 750]);
     assert.equal(finished, 3);
     // A connection comes due; wake the loop; its refresh hangs at the provider; stop() must wait.
     await due(-10);
     wakeUp();
-    await waitFor(() => started === 4);
+    await eventually(() => started === 4, 5_000, `() => started === 4`, 1);
     let stopped = false;
     const stopping = scheduler.stop().then(() => (stopped = true));
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -156,7 +148,7 @@ describe("refresh scheduler", () => {
     };
     const scheduler = createRefreshScheduler({ store, engine, now: clock.now, random: () => 0.5, logger: world.logger, concurrency: 4 });
     scheduler.start();
-    await waitFor(() => started === 4);
+    await eventually(() => started === 4, 5_000, `() => started === 4`, 1);
     isStopping = true;
     const stopping = scheduler.stop();
     // Each finished refresh would let its worker take the next due connection.
@@ -180,7 +172,7 @@ describe("refresh scheduler", () => {
     const engine = { refreshScheduled: async () => "success" as const };
     const scheduler = createRefreshScheduler({ store: failingStore, engine, now: clock.now, random: () => 0.5, logger: world.logger, sleep });
     scheduler.start();
-    await waitFor(() => calls >= 2);
+    await eventually(() => calls >= 2, 5_000, `() => calls >= 2`, 1);
     await scheduler.stop();
     assert.equal(calls, 2);
   });

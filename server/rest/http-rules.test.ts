@@ -6,7 +6,7 @@ import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import { InvalidHttpRuleError, readHttpRules, type HttpRoute } from "./http-rules.ts";
-import { createFixtureService as serviceWith, type FixtureRule as RuleInit } from "./test-fixture-service.ts";
+import { createFixtureService as serviceWith, type FixtureRule as RuleInit } from "../../test/support/test-fixture-service.ts";
 
 const NEXUS = [ConnectionService, TokenService, ProviderService, ApiKeyService, AuditService];
 

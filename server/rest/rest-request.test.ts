@@ -7,7 +7,7 @@ import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { readHttpRules, type HttpRoute } from "./http-rules.ts";
 import { buildRestRequest } from "./rest-request.ts";
-import { createFixtureService, type FixtureRule } from "./test-fixture-service.ts";
+import { createFixtureService, type FixtureRule } from "../../test/support/test-fixture-service.ts";
 
 function routeFor(rule: FixtureRule): HttpRoute {
   const [route] = readHttpRules([createFixtureService(rule)]);

@@ -8,6 +8,7 @@ import type { UsageCredential } from "../tokens/usage-credential.ts";
 import { createCredentialWatch, type CredentialWatchEvent } from "./credential-watch.ts";
 import { createPublishingStore } from "./publishing-store.ts";
 import { createWatchHub } from "./watch-hub.ts";
+import { within } from "../../test/support/wait.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
 // the first test of the whole run (every file's server open at once).
@@ -63,7 +64,7 @@ test("watchers share reads per event, yet a read older than the announced versio
   await delay(10); // v3 lands while the shared read for v2 is still in flight
   await store.saveCredential(connection.id, 2, { secret: sealed("v3"), expiresAtSeconds: null });
   openGate();
-  await Promise.race([Promise.all(streams), delay(3000).then(() => assert.fail("a watcher never got v3"))]);
+  await within(Promise.all(streams), 10_000, "every watcher getting v3");
   abort.abort();
   for (const versions of seen) {
     assert.equal(versions.at(-1), 3, `every watcher ends on v3: ${JSON.stringify(seen)}`);

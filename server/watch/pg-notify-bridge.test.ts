@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, it } from "node:test";
 import { Client } from "pg";
 import { createLogger } from "../logging/logger.ts";
-import { createTestDatabase, type TestDatabase } from "../store/postgres/test-database.ts";
-import { describeWithPostgres } from "../store/postgres/test-server.ts";
+import { createTestDatabase, type TestDatabase } from "../../test/support/postgres-test-database.ts";
+import { describeWithPostgres } from "../../test/support/postgres-test-server.ts";
 import { startTcpProxy } from "../../test/support/tcp-proxy.ts";
 import { createPgNotifyBridge, DEFAULT_NOTIFY_CHANNEL, type PgNotifyBridge } from "./pg-notify-bridge.ts";
 import { createWatchHub, type WatchEvent, type WatchHub } from "./watch-hub.ts";
+import { eventually } from "../../test/support/wait.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -29,14 +30,6 @@ function reader(iterator: AsyncIterator<WatchEvent>): (ms: number) => Promise<Wa
     pending = undefined;
     return result.done ? "nothing" : result.value;
   };
-}
-
-async function waitFor(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, isRequired: Boolean(process.env.CI) }, (url) => {
@@ -101,7 +94,7 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
       }
       await a.bridge.publish({ connectionId: "conn_x", type: "credential", version: 9 });
       assert.deepEqual(await remote(5_000), { type: "credential", version: 9 });
-      await waitFor(() => payloads.length === 4, "the spy to see 4 notifications");
+      await eventually(() => payloads.length === 4, 10_000, "the spy to see 4 notifications");
       assert.deepEqual(JSON.parse(payloads[3]!), { origin: "replica-a", connectionId: "conn_x", type: "credential", version: 9 });
     } finally {
       await spy.end();
@@ -121,10 +114,10 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
       await junk.end();
     }
     await a.bridge.announceKeyRevoked("key_7");
-    await waitFor(() => b.revokedKeys.length > 0, "replica b to hear of the revocation");
+    await eventually(() => b.revokedKeys.length > 0, 10_000, "replica b to hear of the revocation");
     assert.deepEqual(b.revokedKeys, ["key_7"], "only the well-formed event, once");
     await b.bridge.announceKeyRevoked("key_8");
-    await waitFor(() => a.revokedKeys.length > 0, "replica a to hear of b's revocation");
+    await eventually(() => a.revokedKeys.length > 0, 10_000, "replica a to hear of b's revocation");
     assert.deepEqual(a.revokedKeys, ["key_8"], "a never hears its own announcement back");
     assert.deepEqual(b.revokedKeys, ["key_7"]);
   });
@@ -145,7 +138,7 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
       await admin.end();
     }
     assert.deepEqual(await remote(5_000), { type: "resync" });
-    await waitFor(() => a.bridge.isListening() && b.bridge.isListening(), "both bridges to listen again");
+    await eventually(() => a.bridge.isListening() && b.bridge.isListening(), 10_000, "both bridges to listen again");
     await a.bridge.publish({ connectionId: "conn_x", type: "credential", version: 11 });
     assert.deepEqual(await remote(5_000), { type: "credential", version: 11 });
   });
@@ -174,10 +167,10 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     try {
       await bridge.start();
       await proxy.outage();
-      await waitFor(() => delays.length >= 8, "eight failed reconnect attempts");
+      await eventually(() => delays.length >= 8, 10_000, "eight failed reconnect attempts");
       assert.equal(bridge.isListening(), false);
       await proxy.restore();
-      await waitFor(() => bridge.isListening(), "the bridge to listen again");
+      await eventually(() => bridge.isListening(), 10_000, "the bridge to listen again");
       assert.deepEqual(await watcher(5_000), { type: "resync" });
       assert.ok(Math.max(...delays) <= 2_000, `delays ${delays.join(", ")} stay within 2 s`);
       assert.ok(delays.some((ms) => ms >= 1_500), `the backoff grew to its cap (${delays.join(", ")})`);
@@ -211,15 +204,15 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
       proxy.blackhole();
       const startedMs = Date.now();
       // Generous for a loaded machine; the old 30 s liveness period (45 s to notice) fails it.
-      await waitFor(() => !bridge.isListening(), "the silent LISTEN connection to be noticed", 20_000);
+      await eventually(() => !bridge.isListening(), 20_000, "the silent LISTEN connection to be noticed");
       t.diagnostic(`silent LISTEN connection noticed after ${Date.now() - startedMs} ms`);
       // Its LISTEN and NOTIFY connections sit in the partition: closing must not wait for their goodbyes.
       let isClosed = false;
       const closed = closing.close().then(() => (isClosed = true));
-      await waitFor(() => isClosed, "close during the partition", 30_000);
+      await eventually(() => isClosed, 30_000, "close during the partition");
       await closed;
       await proxy.restore();
-      await waitFor(() => bridge.isListening(), "the bridge to listen again", 30_000);
+      await eventually(() => bridge.isListening(), 30_000, "the bridge to listen again");
       assert.deepEqual(await watcher(5_000), { type: "resync" });
     } finally {
       await bridge.close();

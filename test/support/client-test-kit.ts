@@ -4,29 +4,7 @@
  */
 import type { Clock, Logger } from "../../client/index.ts";
 
-/** Rejects when `promise` takes longer than `ms`. */
-export async function within<T>(promise: Promise<T>, ms = 3_000, what = "operation"): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `check` until it returns true; rejects after `ms`. */
-export async function eventually(check: () => boolean, ms = 3_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { eventually, within } from "./wait.ts";
 
 /** A clock the test moves by hand. */
 export function manualClock(startMs = Date.now()): Clock & { advance(ms: number): void; set(ms: number): void } {

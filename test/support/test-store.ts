@@ -3,7 +3,7 @@
  * default), or PostgreSQL when NEXUS_TEST_STORE=postgres — then every data directory gets its own
  * throwaway database, so the same tests prove both backends behave alike.
  */
-import { createTestDatabase, type TestDatabase } from "../../server/store/postgres/test-database.ts";
+import { createTestDatabase, type TestDatabase } from "./postgres-test-database.ts";
 import type { Store } from "../../server/store/store.ts";
 
 /** The backend under test. */

@@ -9,8 +9,8 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { Client } from "pg";
 import { dueRefreshesQuery } from "./refresh-lease-store.ts";
 import { createPostgresStore } from "./store.ts";
-import { createTestDatabase, type TestDatabase } from "./test-database.ts";
-import { describeWithPostgres } from "./test-server.ts";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/postgres-test-database.ts";
+import { describeWithPostgres } from "../../../test/support/postgres-test-server.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

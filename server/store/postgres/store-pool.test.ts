@@ -10,7 +10,7 @@ import { StoreUnavailableError } from "../../domain/errors.ts";
 import { startTcpProxy } from "../../../test/support/tcp-proxy.ts";
 import { runQuery } from "./run-query.ts";
 import { createStorePool } from "./store-pool.ts";
-import { describeWithPostgres } from "./test-server.ts";
+import { describeWithPostgres } from "../../../test/support/postgres-test-server.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -14,8 +14,8 @@ import type { ConnectionStatus } from "../../domain/connection-status.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { describeStoreConformance } from "../conformance.ts";
 import { createPostgresStore } from "./store.ts";
-import { createTestDatabase, type TestDatabase } from "./test-database.ts";
-import { describeWithPostgres } from "./test-server.ts";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/postgres-test-database.ts";
+import { describeWithPostgres } from "../../../test/support/postgres-test-server.ts";
 
 const MAINTENANCE_URL = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const TABLES = "tenants, providers, connections, credentials, consent_states, api_keys, audit_events";

@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, it } from "node:test";
-import { ConnectionNotUsableError, StoreUnavailableError } from "../domain/errors.ts";
-import type { Store } from "../store/store.ts";
-import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock, type TokenReply, type TokenRequest } from "./refresh-test-support.ts";
+import { ConnectionNotUsableError, StoreUnavailableError } from "../../server/domain/errors.ts";
+import type { Store } from "../../server/store/store.ts";
+import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock, type TokenReply, type TokenRequest } from "./refresh-world.ts";
+import { eventually } from "./wait.ts";
 
 const HOUR_S = 3600;
 const LEASE_MS = 5_000;
@@ -118,7 +119,7 @@ export function recoveryCases(open: (clock: TestClock) => Promise<RecoveryStore>
     };
     const engineA = world.engine({ every: noRenewal, owner: "replica-a" });
     const flightA = engineA.forceRefresh(connection);
-    await waitUntil(() => world.endpoint.requests.length === 1);
+    await eventually(() => world.endpoint.requests.length === 1, 10_000, "the grant request", 1);
     clock.advance(LEASE_MS + 1);
     const engineB = world.engine({
       every: noRenewal,
@@ -147,7 +148,7 @@ export function recoveryCases(open: (clock: TestClock) => Promise<RecoveryStore>
     };
     const engineA = world.engine({ every: noRenewal, owner: "replica-a" });
     void engineA.forceRefresh(connection).catch(() => undefined);
-    await waitUntil(() => world.endpoint.requests.length === 1);
+    await eventually(() => world.endpoint.requests.length === 1, 10_000, "the grant request", 1);
     clock.advance(LEASE_MS + 1);
     const startedMs = clock.now();
     const engineB = world.engine({ every: noRenewal, owner: "replica-b", takeoverWaitMs: 10_000 });
@@ -173,7 +174,7 @@ export function recoveryCases(open: (clock: TestClock) => Promise<RecoveryStore>
       const keepFresh = { shouldKeepFresh: () => true, every: noRenewal };
       const engineA = world.engine({ ...keepFresh, owner: "replica-a" });
       const flightA = engineA.forceRefresh(await world.reload(connection));
-      await waitUntil(() => world.endpoint.requests.length === 1);
+      await eventually(() => world.endpoint.requests.length === 1, 10_000, "the grant request", 1);
       clock.advance(LEASE_MS + 1);
       // B reads under its lease, then A answers and saves, then B marks its call (next_refresh_at =
       // B's lease end) and calls with the old refresh token.
@@ -195,14 +196,5 @@ export function recoveryCases(open: (clock: TestClock) => Promise<RecoveryStore>
       assert.equal(after.nextRefreshAtMs, scheduledByA, "next refresh from the newer credential, not B's lease end");
       assert.equal(after.status, "active");
     });
-  }
-}
-
-/** Polls `condition` every millisecond of real time; fails after 10 s instead of hanging. */
-async function waitUntil(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail("condition not reached within 10 s");
-    await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }

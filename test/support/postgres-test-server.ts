@@ -9,7 +9,7 @@ import { Client } from "pg";
 
 /** Where the suite's server is, and whether an unreachable server is a failure. */
 export interface PostgresTestTarget {
-  /** Maintenance URL (a database the user may CREATE DATABASE from); see test-database.ts. */
+  /** Maintenance URL (a database the user may CREATE DATABASE from); see postgres-test-database.ts. */
   maintenanceUrl: string;
   /** True in CI: an unreachable server fails the run instead of skipping. */
   isRequired: boolean;

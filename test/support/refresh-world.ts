@@ -5,17 +5,17 @@
  * Test support only; never imported by server code.
  */
 import { Registry } from "prom-client";
-import { credentialAad, encodeStoredSecret, type OAuthTokenSet } from "../domain/stored-secret.ts";
-import { createLogger, type Logger } from "../logging/logger.ts";
-import { createOAuthClient } from "../oauth/oauth-client.ts";
-import { createProviderDirectory, type ProviderDirectory } from "../providers/provider-directory.ts";
-import type { ConnectionRecord, Store } from "../store/store.ts";
-import { generateKeyringText, parseKeyring } from "../vault/keyring.ts";
-import { createVault, type Vault } from "../vault/vault.ts";
-import { createProviderGrant, type ProviderGrant } from "./provider-grant.ts";
-import { createRefreshEngine, type RefreshEngine, type RefreshEngineOptions } from "./refresh-engine.ts";
-import { createRefreshMetrics, type RefreshMetrics } from "./refresh-metrics.ts";
-import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../config/defaults.ts";
+import { credentialAad, encodeStoredSecret, type OAuthTokenSet } from "../../server/domain/stored-secret.ts";
+import { createLogger, type Logger } from "../../server/logging/logger.ts";
+import { createOAuthClient } from "../../server/oauth/oauth-client.ts";
+import { createProviderDirectory, type ProviderDirectory } from "../../server/providers/provider-directory.ts";
+import type { ConnectionRecord, Store } from "../../server/store/store.ts";
+import { generateKeyringText, parseKeyring } from "../../server/vault/keyring.ts";
+import { createVault, type Vault } from "../../server/vault/vault.ts";
+import { createProviderGrant, type ProviderGrant } from "../../server/refresh/provider-grant.ts";
+import { createRefreshEngine, type RefreshEngine, type RefreshEngineOptions } from "../../server/refresh/refresh-engine.ts";
+import { createRefreshMetrics, type RefreshMetrics } from "../../server/refresh/refresh-metrics.ts";
+import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../../server/config/defaults.ts";
 
 /** Epoch ms at which test clocks start. */
 export const T0_MS = 1_750_000_000_000;
