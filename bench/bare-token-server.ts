@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { CredentialSchema, type Credential } from "../gen/nexus/v1/credential_pb.ts";
+import { type Credential, CredentialSchema } from "../gen/nexus/v1/credential_pb.ts";
 import { GetTokenResponseSchema, TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { serveParent, settledRss } from "./child-channel.ts";
 

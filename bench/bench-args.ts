@@ -24,7 +24,8 @@ export function parseBenchArgs(argv: readonly string[], names: readonly string[]
   const args: BenchArgs = { quick: false, only: undefined, out: undefined, help: false };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? "";
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined || v === "") throw new BenchArgsError(`${flag} needs a value`);
@@ -35,7 +36,10 @@ export function parseBenchArgs(argv: readonly string[], names: readonly string[]
         args.quick = true;
         break;
       case "--only": {
-        const selected = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
+        const selected = value()
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
         const unknown = selected.filter((s) => !names.includes(s));
         if (unknown.length > 0) throw new BenchArgsError(`unknown benchmark(s): ${unknown.join(", ")} (known: ${names.join(", ")})`);
         args.only = new Set(selected);

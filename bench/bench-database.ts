@@ -22,7 +22,8 @@ export async function createBenchDatabase(maintenanceUrl = BENCH_POSTGRES_URL): 
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => withClient(maintenanceUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withClient(maintenanceUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
 }
 

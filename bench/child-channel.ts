@@ -23,7 +23,11 @@ export interface ChildHandle<Ready> {
  * Forks `script` with `config` (JSON in argv[2]) and waits for its ready message.
  * stdout is discarded (server logs must not cost a pipe to this process); stderr is inherited.
  */
-export async function forkChild<Ready>(script: string, config: unknown, options: { execArgv?: string[] } = {}): Promise<ChildHandle<Ready>> {
+export async function forkChild<Ready>(
+  script: string,
+  config: unknown,
+  options: { execArgv?: string[] } = {},
+): Promise<ChildHandle<Ready>> {
   const child = fork(script, [JSON.stringify(config)], {
     execArgv: options.execArgv ?? [],
     stdio: ["ignore", "ignore", "inherit", "ipc"],

@@ -61,12 +61,26 @@ export const coldStartBench: Benchmark = {
         bareMs.push(await bareStart());
       }
       const median = (samples: number[]) => summarizeLatencies(samples).p50;
-      context.progress(`cold start: /healthz ${median(healthMs).toFixed(0)} ms, GetToken ${median(tokenMs).toFixed(0)} ms, bare ${median(bareMs).toFixed(0)} ms`);
+      context.progress(
+        `cold start: /healthz ${median(healthMs).toFixed(0)} ms, GetToken ${median(tokenMs).toFixed(0)} ms, bare ${median(bareMs).toFixed(0)} ms`,
+      );
       const note = `median of ${runs} starts; baseline: bare node -e http server, spawn to first response`;
       return {
         figures: [
-          makeFigure({ name: "Cold start: spawn to first /healthz 200", value: median(healthMs), unit: "ms", baseline: median(bareMs), note }),
-          makeFigure({ name: "Cold start: spawn to first authenticated GetToken", value: median(tokenMs), unit: "ms", baseline: median(bareMs), note }),
+          makeFigure({
+            name: "Cold start: spawn to first /healthz 200",
+            value: median(healthMs),
+            unit: "ms",
+            baseline: median(bareMs),
+            note,
+          }),
+          makeFigure({
+            name: "Cold start: spawn to first authenticated GetToken",
+            value: median(tokenMs),
+            unit: "ms",
+            baseline: median(bareMs),
+            note,
+          }),
         ],
         extra: { coldStart: { runs, healthMs, tokenMs, bareMs } },
       };
@@ -80,11 +94,9 @@ export const coldStartBench: Benchmark = {
 async function bareStart(): Promise<number> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    ["-e", `require("node:http").createServer((q, s) => s.end("ok")).listen(${port}, "127.0.0.1")`],
-    { stdio: "ignore" },
-  );
+  const child = spawn(process.execPath, ["-e", `require("node:http").createServer((q, s) => s.end("ok")).listen(${port}, "127.0.0.1")`], {
+    stdio: "ignore",
+  });
   try {
     await pollUntilOk(`http://127.0.0.1:${port}/`, {}, () => child.exitCode !== null);
     return performance.now() - started;

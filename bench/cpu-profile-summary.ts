@@ -32,7 +32,11 @@ interface CpuProfile {
 }
 
 /** The top `count` functions by self time (idle time excluded from the ranking, not from the total). */
-export function summarizeCpuProfile(file: string, count = 15, root = process.cwd()): { totalMs: number; idleMs: number; top: ProfileEntry[] } {
+export function summarizeCpuProfile(
+  file: string,
+  count = 15,
+  root = process.cwd(),
+): { totalMs: number; idleMs: number; top: ProfileEntry[] } {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMicros = new Map<string, { entry: Omit<ProfileEntry, "selfMs" | "selfPercent">; micros: number }>();
@@ -72,7 +76,9 @@ export function formatProfileSummary(summary: ReturnType<typeof summarizeCpuProf
     `${"self ms".padStart(9)} ${"self %".padStart(7)}  function  (location)`,
   ];
   for (const entry of summary.top) {
-    lines.push(`${entry.selfMs.toFixed(1).padStart(9)} ${entry.selfPercent.toFixed(1).padStart(7)}  ${entry.functionName}  ${entry.location ? `(${entry.location})` : ""}`);
+    lines.push(
+      `${entry.selfMs.toFixed(1).padStart(9)} ${entry.selfPercent.toFixed(1).padStart(7)}  ${entry.functionName}  ${entry.location ? `(${entry.location})` : ""}`,
+    );
   }
   return lines.join("\n");
 }

@@ -9,12 +9,12 @@ import { create, toJson } from "@bufbuild/protobuf";
 import { CredentialSchema } from "../gen/nexus/v1/credential_pb.ts";
 import { GetTokenResponseSchema } from "../gen/nexus/v1/tokens_pb.ts";
 import { BARE_CHILD_SCRIPT, type BareChildConfig, type BareChildReady } from "./bare-token-server.ts";
-import type { Benchmark, BenchContext } from "./bench-context.ts";
+import type { BenchContext, Benchmark } from "./bench-context.ts";
 import { createBenchSecrets } from "./bench-env.ts";
-import { forkChild, type ChildHandle } from "./child-channel.ts";
-import { makeFigure, TARGETS, type Figure } from "./figure.ts";
+import { type ChildHandle, forkChild } from "./child-channel.ts";
+import { type Figure, makeFigure, TARGETS } from "./figure.ts";
 import { NEXUS_CHILD_SCRIPT, type NexusChildConfig, type NexusChildReady } from "./nexus-child.ts";
-import { summarizeLatencies, type LatencySummary } from "./percentiles.ts";
+import { type LatencySummary, summarizeLatencies } from "./percentiles.ts";
 import { openWatchFleet } from "./watch-fleet.ts";
 
 /** Streams per HTTP/2 session: under the listener's default maxConcurrentStreams of 250. */
@@ -62,10 +62,33 @@ export const fanoutBench: Benchmark = {
       raw[shape.label] = { nexus, bare };
       const note = `${nexus.watchers} watchers over ${Math.ceil(nexus.watchers / STREAMS_PER_SESSION)} HTTP/2 sessions; baseline: bare connect-node + EventEmitter`;
       figures.push(
-        makeFigure({ name: `Watch fan-out ${shape.label}: p50 delivery`, value: nexus.delivery.p50, unit: "ms", baseline: bare.delivery.p50 }),
-        makeFigure({ name: `Watch fan-out ${shape.label}: p99 delivery`, value: nexus.delivery.p99, unit: "ms", baseline: bare.delivery.p99, target: TARGETS.atMost(250, "ms"), note }),
-        makeFigure({ name: `Watch fan-out ${shape.label}: max delivery`, value: nexus.delivery.max, unit: "ms", baseline: bare.delivery.max }),
-        makeFigure({ name: `Watch fan-out ${shape.label}: server RSS per watcher`, value: nexus.rssPerWatcherKiB, unit: "KiB", baseline: bare.rssPerWatcherKiB, target: TARGETS.atMost(16, "KiB") }),
+        makeFigure({
+          name: `Watch fan-out ${shape.label}: p50 delivery`,
+          value: nexus.delivery.p50,
+          unit: "ms",
+          baseline: bare.delivery.p50,
+        }),
+        makeFigure({
+          name: `Watch fan-out ${shape.label}: p99 delivery`,
+          value: nexus.delivery.p99,
+          unit: "ms",
+          baseline: bare.delivery.p99,
+          target: TARGETS.atMost(250, "ms"),
+          note,
+        }),
+        makeFigure({
+          name: `Watch fan-out ${shape.label}: max delivery`,
+          value: nexus.delivery.max,
+          unit: "ms",
+          baseline: bare.delivery.max,
+        }),
+        makeFigure({
+          name: `Watch fan-out ${shape.label}: server RSS per watcher`,
+          value: nexus.rssPerWatcherKiB,
+          unit: "KiB",
+          baseline: bare.rssPerWatcherKiB,
+          target: TARGETS.atMost(16, "KiB"),
+        }),
       );
     }
     return { figures, extra: { fanout: raw } };
@@ -82,7 +105,15 @@ async function measureNexus(context: BenchContext, shape: Shape): Promise<SideRe
     { execArgv: ["--expose-gc"] },
   );
   try {
-    return await measure(context, `Nexus ${shape.label}`, child, `http://127.0.0.1:${child.ready.port}`, child.ready.agentKey, child.ready.connectionIds, shape);
+    return await measure(
+      context,
+      `Nexus ${shape.label}`,
+      child,
+      `http://127.0.0.1:${child.ready.port}`,
+      child.ready.agentKey,
+      child.ready.connectionIds,
+      shape,
+    );
   } finally {
     await child.stop();
   }
@@ -136,7 +167,10 @@ async function measure(
     const { versions, elapsedMs: rotateMs } = await child.call<{ versions: number[]; elapsedMs: number }>("rotate", connectionIds);
     const expected = new Map(connectionIds.map((id, i) => [id, versions[i] ?? Number.POSITIVE_INFINITY]));
     const delays = (
-      await Promise.all([first.waitForVersions(expected, startedAtMs, DELIVERY_TIMEOUT_MS), second.waitForVersions(expected, startedAtMs, DELIVERY_TIMEOUT_MS)])
+      await Promise.all([
+        first.waitForVersions(expected, startedAtMs, DELIVERY_TIMEOUT_MS),
+        second.waitForVersions(expected, startedAtMs, DELIVERY_TIMEOUT_MS),
+      ])
     ).flat();
     const delivery = summarizeLatencies(delays);
     const rssPerWatcherKiB = (rssFull - rssHalf) / 1024 / second.size;

@@ -42,12 +42,17 @@ export interface LoadResult {
 export async function runH2load(options: H2loadOptions): Promise<LoadResult> {
   const logFile = join(options.scratchDir, `h2load-${process.pid}-${Date.now()}.log`);
   const args = [
-    "-t", "1",
-    "-c", String(options.connections),
-    "-m", String(options.streamsPerConnection),
-    "-D", String(options.durationS),
+    "-t",
+    "1",
+    "-c",
+    String(options.connections),
+    "-m",
+    String(options.streamsPerConnection),
+    "-D",
+    String(options.durationS),
     `--warm-up-time=${options.warmupS}`,
-    "-d", options.bodyFile,
+    "-d",
+    options.bodyFile,
     `--log-file=${logFile}`,
     ...Object.entries(options.headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]),
     options.url,

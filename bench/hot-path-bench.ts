@@ -4,10 +4,10 @@
  * against the bare connect-node baseline in the same run. Reports throughput, p50 and p99, and the
  * ratios ours/bare; targets: throughput ratio >= 0.85, p99 ratio <= 2.
  */
-import type { Benchmark, BenchContext } from "./bench-context.ts";
-import { makeFigure, TARGETS, type Figure } from "./figure.ts";
-import { runH2load, type LoadResult } from "./h2load-run.ts";
-import { startHotPathRig, type HotPathRig, type HotPathTarget } from "./hot-path-rig.ts";
+import type { BenchContext, Benchmark } from "./bench-context.ts";
+import { type Figure, makeFigure, TARGETS } from "./figure.ts";
+import { type LoadResult, runH2load } from "./h2load-run.ts";
+import { type HotPathRig, type HotPathTarget, startHotPathRig } from "./hot-path-rig.ts";
 import { runWrk } from "./wrk-run.ts";
 
 /** Callers in flight: a few HTTP/2 connections, several streams each (h2load -c × -m). */
@@ -47,7 +47,12 @@ export const hotPathBench: Benchmark = {
 };
 
 /** Runs one protocol's load against one side and checks that nothing failed. */
-export async function load(context: BenchContext, rig: HotPathRig, protocol: "grpc" | "connect" | "rest", target: HotPathTarget): Promise<LoadResult> {
+export async function load(
+  context: BenchContext,
+  rig: HotPathRig,
+  protocol: "grpc" | "connect" | "rest",
+  target: HotPathTarget,
+): Promise<LoadResult> {
   const { warmupS, durationS } = durations(context);
   const side = target === rig.nexus ? "nexus" : "bare";
   context.progress(`hot path: ${protocol} on ${side} (${warmupS}s warm-up + ${durationS}s)`);
@@ -74,7 +79,14 @@ function compare(protocol: string, nexus: LoadResult, bare: LoadResult): Figure[
   const label = protocol === "rest" ? "REST GET /v1/token (h1, wrk)" : `${protocol === "grpc" ? "gRPC" : "Connect JSON"} (h2c, h2load)`;
   const note = `${H1_CONNECTIONS} callers in flight; baseline: bare connect-node${protocol === "rest" ? " Connect GET over HTTP/1.1" : ""}, same response`;
   return [
-    makeFigure({ name: `GetToken ${label} throughput`, value: nexus.requestsPerSecond, unit: "req/s", baseline: bare.requestsPerSecond, target: TARGETS.ratioAtLeast(0.85), note }),
+    makeFigure({
+      name: `GetToken ${label} throughput`,
+      value: nexus.requestsPerSecond,
+      unit: "req/s",
+      baseline: bare.requestsPerSecond,
+      target: TARGETS.ratioAtLeast(0.85),
+      note,
+    }),
     makeFigure({ name: `GetToken ${label} p50`, value: nexus.p50Ms, unit: "ms", baseline: bare.p50Ms }),
     makeFigure({ name: `GetToken ${label} p99`, value: nexus.p99Ms, unit: "ms", baseline: bare.p99Ms, target: TARGETS.ratioAtMost(2) }),
   ];

@@ -11,7 +11,7 @@ import { GetTokenRequestSchema, GetTokenResponseSchema } from "../gen/nexus/v1/t
 import { BARE_CHILD_SCRIPT, type BareChildConfig, type BareChildReady } from "./bare-token-server.ts";
 import type { BenchContext } from "./bench-context.ts";
 import { createBenchSecrets } from "./bench-env.ts";
-import { forkChild, type ChildHandle } from "./child-channel.ts";
+import { type ChildHandle, forkChild } from "./child-channel.ts";
 import { grpcFrame, h2Call } from "./h2-call.ts";
 import { NEXUS_CHILD_SCRIPT, type NexusChildConfig, type NexusChildReady } from "./nexus-child.ts";
 
@@ -38,7 +38,10 @@ export interface HotPathRig {
 }
 
 /** Starts Nexus (with `nexusExecArgv`, e.g. --cpu-prof) and, when asked, the bare baseline. */
-export async function startHotPathRig(context: BenchContext, options: { withBaseline: boolean; nexusExecArgv?: string[] }): Promise<HotPathRig> {
+export async function startHotPathRig(
+  context: BenchContext,
+  options: { withBaseline: boolean; nexusExecArgv?: string[] },
+): Promise<HotPathRig> {
   const nexus = await forkChild<NexusChildReady>(
     NEXUS_CHILD_SCRIPT,
     {
@@ -51,8 +54,16 @@ export async function startHotPathRig(context: BenchContext, options: { withBase
   try {
     const connectionId = nexus.ready.connectionIds[0] ?? "";
     const request = create(GetTokenRequestSchema, { connectionId });
-    const grpc = { bodyFile: join(context.scratchDir, "get-token.grpc"), path: GET_TOKEN_PATH, headers: { "content-type": "application/grpc", te: "trailers" } };
-    const connect = { bodyFile: join(context.scratchDir, "get-token.json"), path: GET_TOKEN_PATH, headers: { "content-type": "application/json" } };
+    const grpc = {
+      bodyFile: join(context.scratchDir, "get-token.grpc"),
+      path: GET_TOKEN_PATH,
+      headers: { "content-type": "application/grpc", te: "trailers" },
+    };
+    const connect = {
+      bodyFile: join(context.scratchDir, "get-token.json"),
+      path: GET_TOKEN_PATH,
+      headers: { "content-type": "application/json" },
+    };
     writeFileSync(grpc.bodyFile, grpcFrame(toBinary(GetTokenRequestSchema, request)));
     writeFileSync(connect.bodyFile, toJsonString(GetTokenRequestSchema, request));
 
@@ -85,7 +96,9 @@ export async function startHotPathRig(context: BenchContext, options: { withBase
       await checkConnect(bareTarget, connect);
       await checkGet(bareTarget);
     }
-    context.progress(`hot path: Nexus pid ${nexus.pid} on ${nexusTarget.h2Url}${bareTarget ? `, bare baseline on ${bareTarget.h2Url}` : ""}`);
+    context.progress(
+      `hot path: Nexus pid ${nexus.pid} on ${nexusTarget.h2Url}${bareTarget ? `, bare baseline on ${bareTarget.h2Url}` : ""}`,
+    );
     return {
       nexus: nexusTarget,
       bare: bareTarget,
@@ -105,7 +118,9 @@ async function checkGrpc(target: HotPathTarget, grpc: HotPathRig["grpc"]) {
   const res = await h2Call(target.h2Url, grpc.path, { ...grpc.headers, ...target.headers }, readFileSync(grpc.bodyFile));
   const status = res.trailers["grpc-status"] ?? res.headers["grpc-status"];
   if (res.status !== 200 || status !== "0") {
-    throw new Error(`gRPC GetToken on ${target.h2Url} failed: HTTP ${res.status}, grpc-status ${String(status)} ${String(res.trailers["grpc-message"] ?? "")}`);
+    throw new Error(
+      `gRPC GetToken on ${target.h2Url} failed: HTTP ${res.status}, grpc-status ${String(status)} ${String(res.trailers["grpc-message"] ?? "")}`,
+    );
   }
   const response = fromBinary(GetTokenResponseSchema, res.body.subarray(5));
   if (!response.credential?.credentials?.access_token) throw new Error(`gRPC GetToken on ${target.h2Url} returned no access token`);
@@ -122,5 +137,6 @@ async function checkConnect(target: HotPathTarget, connect: HotPathRig["connect"
 async function checkGet(target: HotPathTarget) {
   const res = await fetch(target.h1GetUrl, { headers: target.headers });
   const text = await res.text();
-  if (res.status !== 200 || !text.includes("access_token")) throw new Error(`GET ${target.h1GetUrl} failed: HTTP ${res.status} ${text.slice(0, 200)}`);
+  if (res.status !== 200 || !text.includes("access_token"))
+    throw new Error(`GET ${target.h1GetUrl} failed: HTTP ${res.status} ${text.slice(0, 200)}`);
 }

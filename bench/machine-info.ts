@@ -35,7 +35,7 @@ function toolVersion(command: string, args: string[]): string {
 }
 
 function osName(): string {
-  const result = spawnSync("sh", ["-c", ". /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\""], { encoding: "utf8" });
+  const result = spawnSync("sh", ["-c", '. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"'], { encoding: "utf8" });
   const name = result.stdout?.trim();
   return name ? ` (${name})` : "";
 }

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../server/app.ts";
 import { loadConfig } from "../server/config/config.ts";
-import { benchServerEnv, type BenchSecrets } from "./bench-env.ts";
+import { type BenchSecrets, benchServerEnv } from "./bench-env.ts";
 import { serveParent, settledRss } from "./child-channel.ts";
-import { rotateCredential, seedConnections, type SeedOptions } from "./seed-connections.ts";
+import { rotateCredential, type SeedOptions, seedConnections } from "./seed-connections.ts";
 
 /** What the bench asks of the child. */
 export interface NexusChildConfig {

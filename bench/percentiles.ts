@@ -17,6 +17,12 @@ export interface LatencySummary {
  */
 export function summarizeLatencies(samples: ArrayLike<number>): LatencySummary {
   const sorted = Float64Array.from(samples).sort();
-  const rank = (p: number) => (sorted.length === 0 ? Number.NaN : (sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN));
-  return { count: sorted.length, p50: rank(50), p99: rank(99), max: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] ?? Number.NaN) };
+  const rank = (p: number) =>
+    sorted.length === 0 ? Number.NaN : (sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN);
+  return {
+    count: sorted.length,
+    p50: rank(50),
+    p99: rank(99),
+    max: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] ?? Number.NaN),
+  };
 }

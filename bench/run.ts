@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BenchArgsError, parseBenchArgs } from "./bench-args.ts";
-import type { Benchmark, BenchContext } from "./bench-context.ts";
+import type { BenchContext, Benchmark } from "./bench-context.ts";
 import { coldStartBench } from "./cold-start-bench.ts";
 import { fanoutBench } from "./fanout-bench.ts";
 import type { Figure } from "./figure.ts";
@@ -29,7 +29,10 @@ const USAGE = `usage: npm run bench [-- --quick] [-- --only ${BENCHMARKS.map((b)
   --out     where to write the results (default bench/results.json)`;
 
 async function main(): Promise<number> {
-  const args = parseBenchArgs(process.argv.slice(2), BENCHMARKS.map((b) => b.name));
+  const args = parseBenchArgs(
+    process.argv.slice(2),
+    BENCHMARKS.map((b) => b.name),
+  );
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;

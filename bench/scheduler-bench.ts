@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { createApiKeyManager } from "../server/auth/api-key-manager.ts";
+import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../server/config/defaults.ts";
 import { credentialAad, encodeStoredSecret } from "../server/domain/stored-secret.ts";
 import { createLogger } from "../server/logging/logger.ts";
 import { createProviderDirectory } from "../server/providers/provider-directory.ts";
@@ -20,10 +21,9 @@ import { createSqliteStore, SQLITE_FILE_NAME } from "../server/store/sqlite/stor
 import { generateKeyringText, parseKeyring } from "../server/vault/keyring.ts";
 import { createVault, type Vault } from "../server/vault/vault.ts";
 import type { Benchmark } from "./bench-context.ts";
-import { makeFigure, type Figure, type Target } from "./figure.ts";
+import { type Figure, makeFigure, type Target } from "./figure.ts";
 import { summarizeLatencies } from "./percentiles.ts";
 import { BENCH_PROVIDER, BENCH_TENANT, seedConnections } from "./seed-connections.ts";
-import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../server/config/defaults.ts";
 
 const DUE = 100;
 const INSERT_CHUNK = 500;
@@ -41,19 +41,27 @@ export const schedulerBench: Benchmark = {
     const client = new Database(join(dataDir, SQLITE_FILE_NAME));
     try {
       const vault = createVault(parseKeyring(generateKeyringText("kbench")));
-      await seedConnections({ store, vault, apiKeys: createApiKeyManager({ store, now: Date.now }) }, {
-        count: 0,
-        tokenEndpoint: "http://127.0.0.1:9/token",
-        expiresInS: 3600,
-        withRefreshToken: true,
-      });
+      await seedConnections(
+        { store, vault, apiKeys: createApiKeyManager({ store, now: Date.now }) },
+        {
+          count: 0,
+          tokenEndpoint: "http://127.0.0.1:9/token",
+          expiresInS: 3600,
+          withRefreshToken: true,
+        },
+      );
       const logger = createLogger({ level: "silent" });
       const engine = createRefreshEngine({
         store,
         vault,
         providers: createProviderDirectory({ store, vault }),
         // A provider that answers at once: the figure is Nexus's own cost per tick.
-        refreshGrant: async () => ({ accessToken: "at-scheduled", tokenType: "Bearer", refreshToken: "rt-next", expiresAtSeconds: Math.floor(Date.now() / 1000) + 3600 }),
+        refreshGrant: async () => ({
+          accessToken: "at-scheduled",
+          tokenType: "Bearer",
+          refreshToken: "rt-next",
+          expiresAtSeconds: Math.floor(Date.now() / 1000) + 3600,
+        }),
         now: Date.now,
         skewMs: DEFAULT_REFRESH_SKEW_MS,
         leaseMs: DEFAULT_REFRESH_LEASE_MS,
@@ -99,8 +107,21 @@ export const schedulerBench: Benchmark = {
         check: (value, ratio) => value <= 20 && ratio !== null && ratio <= 1.5,
       };
       const figures: Figure[] = [
-        makeFigure({ name: `Scheduler tick: ${DUE} due among ${label(large)} connections`, value: atLarge.tick, unit: "ms", baseline: atSmall.tick, target: tickTarget, note }),
-        makeFigure({ name: `Scheduler listDueRefreshes: ${DUE} due among ${label(large)}`, value: atLarge.list, unit: "ms", baseline: atSmall.list, note: "the query alone" }),
+        makeFigure({
+          name: `Scheduler tick: ${DUE} due among ${label(large)} connections`,
+          value: atLarge.tick,
+          unit: "ms",
+          baseline: atSmall.tick,
+          target: tickTarget,
+          note,
+        }),
+        makeFigure({
+          name: `Scheduler listDueRefreshes: ${DUE} due among ${label(large)}`,
+          value: atLarge.list,
+          unit: "ms",
+          baseline: atSmall.list,
+          note: "the query alone",
+        }),
       ];
       return { figures, extra: { scheduler: { small, large, ticks, atSmall, atLarge } } };
     } finally {
@@ -141,10 +162,23 @@ function insertConnections(db: ReturnType<typeof drizzle>, vault: Vault, start: 
           nextRefreshAt: (expiresAt - 300) * 1000,
         });
         const sealed = vault.seal(
-          encodeStoredSecret({ kind: "oauth2", accessToken: `at-${n}`, tokenType: "Bearer", refreshToken: `rt-${n}`, expiresAtSeconds: expiresAt }),
+          encodeStoredSecret({
+            kind: "oauth2",
+            accessToken: `at-${n}`,
+            tokenType: "Bearer",
+            refreshToken: `rt-${n}`,
+            expiresAtSeconds: expiresAt,
+          }),
           credentialAad(id, 1),
         );
-        secrets.push({ connectionId: id, ciphertext: Buffer.from(sealed.ciphertext), keyId: sealed.keyId, version: 1, expiresAt, updatedAt: now });
+        secrets.push({
+          connectionId: id,
+          ciphertext: Buffer.from(sealed.ciphertext),
+          keyId: sealed.keyId,
+          version: 1,
+          expiresAt,
+          updatedAt: now,
+        });
       }
       tx.insert(connections).values(rows).run();
       tx.insert(credentials).values(secrets).run();
@@ -154,7 +188,10 @@ function insertConnections(db: ReturnType<typeof drizzle>, vault: Vault, start: 
 
 /** Puts the due connections' next refresh in the past (and their tokens near expiry) again. */
 function makeDue(db: ReturnType<typeof drizzle>, dueIds: string[]): void {
-  db.update(connections).set({ nextRefreshAt: Date.now() - 1000 }).where(inArray(connections.id, dueIds)).run();
+  db.update(connections)
+    .set({ nextRefreshAt: Date.now() - 1000 })
+    .where(inArray(connections.id, dueIds))
+    .run();
 }
 
 function countRows(client: Database.Database): number {

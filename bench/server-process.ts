@@ -3,7 +3,7 @@
  * environment: waits for its "listening" banner to learn the port, drains its output, and stops it
  * with SIGTERM (graceful) or SIGKILL after a grace period.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 
 /** The server entry point. */

@@ -6,19 +6,19 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { createApiKeyManager } from "../server/auth/api-key-manager.ts";
 import type { Store } from "../server/store/store.ts";
 import { parseKeyring } from "../server/vault/keyring.ts";
 import { createVault } from "../server/vault/vault.ts";
-import type { Benchmark, BenchContext } from "./bench-context.ts";
-import { BENCH_POSTGRES_URL, createBenchDatabase, type BenchDatabase } from "./bench-database.ts";
+import type { BenchContext, Benchmark } from "./bench-context.ts";
+import { BENCH_POSTGRES_URL, type BenchDatabase, createBenchDatabase } from "./bench-database.ts";
 import { benchServerEnv, createBenchSecrets } from "./bench-env.ts";
-import { makeFigure, TARGETS, type Figure } from "./figure.ts";
+import { type Figure, makeFigure, TARGETS } from "./figure.ts";
 import { seedConnections } from "./seed-connections.ts";
-import { spawnServer, type ServerProcess } from "./server-process.ts";
+import { type ServerProcess, spawnServer } from "./server-process.ts";
 import { startTokenEndpoint } from "./token-endpoint.ts";
 
 /** Sessions per server the callers are spread over. */
@@ -70,7 +70,13 @@ export const stampedeBench: Benchmark = {
   },
 };
 
-async function stampede(context: BenchContext, backend: "sqlite" | "postgres", replicas: number, callers: number, database: BenchDatabase | undefined) {
+async function stampede(
+  context: BenchContext,
+  backend: "sqlite" | "postgres",
+  replicas: number,
+  callers: number,
+  database: BenchDatabase | undefined,
+) {
   const provider = await startTokenEndpoint({ delayMs: 100 });
   const secrets = createBenchSecrets();
   const dataDirs: string[] = [];
@@ -92,7 +98,9 @@ async function stampede(context: BenchContext, backend: "sqlite" | "postgres", r
       servers.push(spawnServer(benchServerEnv(secrets, { NEXUS_DATA_DIR: dir, ...(database ? { DATABASE_URL: database.url } : {}) })));
     }
     const ports = await Promise.all(servers.map((s) => s.listening));
-    context.progress(`stampede: ${backend}: ${replicas} server(s) on ${ports.join(", ")}; ${callers} concurrent GetToken on an expired token`);
+    context.progress(
+      `stampede: ${backend}: ${replicas} server(s) on ${ports.join(", ")}; ${callers} concurrent GetToken on an expired token`,
+    );
     const clients = ports.flatMap((port) =>
       Array.from({ length: SESSIONS_PER_SERVER }, () => {
         const manager = new Http2SessionManager(`http://127.0.0.1:${port}`);
@@ -118,10 +126,14 @@ async function stampede(context: BenchContext, backend: "sqlite" | "postgres", r
     const stampede = await burst(clients, connectionId, callers);
     const providerCalls = provider.refreshGrants();
     if (stampede.tokens.size !== 1 || ![...stampede.tokens][0]?.startsWith("at-refreshed-")) {
-      throw new Error(`stampede on ${backend}: callers got ${stampede.tokens.size} different tokens: ${[...stampede.tokens].slice(0, 3).join(", ")}`);
+      throw new Error(
+        `stampede on ${backend}: callers got ${stampede.tokens.size} different tokens: ${[...stampede.tokens].slice(0, 3).join(", ")}`,
+      );
     }
     const valid = await burst(clients, connectionId, callers);
-    context.progress(`stampede: ${backend}: ${providerCalls} provider call(s); burst ${stampede.ms.toFixed(0)} ms (valid token: ${valid.ms.toFixed(0)} ms)`);
+    context.progress(
+      `stampede: ${backend}: ${providerCalls} provider call(s); burst ${stampede.ms.toFixed(0)} ms (valid token: ${valid.ms.toFixed(0)} ms)`,
+    );
     return { replicas, callers, providerCalls, stampedeMs: stampede.ms, validBurstMs: valid.ms };
   } finally {
     for (const manager of managers) manager.abort();
@@ -135,9 +147,7 @@ async function stampede(context: BenchContext, backend: "sqlite" | "postgres", r
 /** `callers` GetToken calls at once, spread over the clients; resolves with wall time and tokens seen. */
 async function burst(clients: Client<typeof TokenService>[], connectionId: string, callers: number) {
   const started = performance.now();
-  const responses = await Promise.all(
-    Array.from({ length: callers }, (_, i) => clients[i % clients.length]!.getToken({ connectionId })),
-  );
+  const responses = await Promise.all(Array.from({ length: callers }, (_, i) => clients[i % clients.length]!.getToken({ connectionId })));
   const ms = performance.now() - started;
   return { ms, tokens: new Set(responses.map((r) => String(r.credential?.credentials?.access_token))) };
 }

@@ -33,7 +33,9 @@ export async function startTokenEndpoint(options: { delayMs?: number } = {}): Pr
       setTimeout(() => {
         res
           .writeHead(200, { "content-type": "application/json", "cache-control": "no-store" })
-          .end(JSON.stringify({ access_token: `at-refreshed-${n}`, token_type: "Bearer", expires_in: 3600, refresh_token: `rt-rotated-${n}` }));
+          .end(
+            JSON.stringify({ access_token: `at-refreshed-${n}`, token_type: "Bearer", expires_in: 3600, refresh_token: `rt-rotated-${n}` }),
+          );
       }, delayMs);
     });
   });

@@ -80,7 +80,8 @@ export async function openWatchFleet(options: FleetOptions): Promise<WatchFleet>
         }
       });
       stream.on("trailers", (trailers) => {
-        if (trailers["grpc-status"] !== "0") fail(new Error(`watch stream ended: grpc-status ${String(trailers["grpc-status"])} ${String(trailers["grpc-message"] ?? "")}`));
+        if (trailers["grpc-status"] !== "0")
+          fail(new Error(`watch stream ended: grpc-status ${String(trailers["grpc-status"])} ${String(trailers["grpc-message"] ?? "")}`));
       });
       stream.on("error", fail);
       // Frames may arrive split or several per chunk: keep what is left of an incomplete one.

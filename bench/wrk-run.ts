@@ -21,9 +21,12 @@ export interface WrkOptions {
 /** Runs wrk with one thread (the server keeps the other core). */
 export async function runWrk(options: WrkOptions): Promise<LoadResult> {
   const args = (seconds: number) => [
-    "-t", "1",
-    "-c", String(options.connections),
-    "-d", `${seconds}s`,
+    "-t",
+    "1",
+    "-c",
+    String(options.connections),
+    "-d",
+    `${seconds}s`,
     "--latency",
     ...Object.entries(options.headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]),
     options.url,

@@ -54,7 +54,11 @@ export interface ApplyOptions {
  * const metadata = await applyCredential(credential, new Headers(), { url: "https://svc.example.com/pkg.Svc/Call" });
  */
 export function applyCredential(credential: Credential, request: Request, options?: ApplyOptions): Promise<Request>;
-export function applyCredential(credential: Credential, handshake: HandshakeTarget, options?: ApplyOptions): Promise<AuthenticatedHandshake>;
+export function applyCredential(
+  credential: Credential,
+  handshake: HandshakeTarget,
+  options?: ApplyOptions,
+): Promise<AuthenticatedHandshake>;
 export function applyCredential(credential: Credential, metadata: Headers, context: MetadataContext): Promise<Headers>;
 export async function applyCredential(
   credential: Credential,

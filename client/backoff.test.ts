@@ -5,8 +5,14 @@ import { abortableSleep, createBackoff } from "./backoff.ts";
 test("delays grow exponentially up to the ceiling, jittered within [min, cap]", () => {
   const low = createBackoff({ minDelayMs: 100, maxDelayMs: 1_000, random: () => 0 });
   const high = createBackoff({ minDelayMs: 100, maxDelayMs: 1_000, random: () => 0.999999 });
-  assert.deepEqual(Array.from({ length: 6 }, () => low.nextDelayMs()), [100, 100, 100, 100, 100, 100]);
-  assert.deepEqual(Array.from({ length: 6 }, () => high.nextDelayMs()), [100, 200, 400, 800, 1_000, 1_000]);
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => low.nextDelayMs()),
+    [100, 100, 100, 100, 100, 100],
+  );
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => high.nextDelayMs()),
+    [100, 200, 400, 800, 1_000, 1_000],
+  );
   assert.equal(high.attempts, 6);
   high.reset();
   assert.equal(high.nextDelayMs(), 100);

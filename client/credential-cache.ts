@@ -116,7 +116,10 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
       const cached = entries.get(connectionId)?.credential;
       // Riding out a Nexus outage: a credential inside the skew window still works at the provider.
       if (mapped instanceof NexusUnavailableError && cached && isStillValid(cached)) {
-        logger.warn({ connection_id: connectionId, version: Number(cached.version), ...errorFields(err) }, "nexus unavailable; serving cached credential");
+        logger.warn(
+          { connection_id: connectionId, version: Number(cached.version), ...errorFields(err) },
+          "nexus unavailable; serving cached credential",
+        );
         return cached;
       }
       if (!(mapped instanceof NexusUnavailableError)) entries.delete(connectionId);

@@ -159,11 +159,7 @@ export function isRevoked(err: unknown): boolean {
 export function isNotFound(err: unknown): boolean {
   if (!(err instanceof ConnectError)) return false;
   const reason = errorInfo(err)?.reason;
-  return (
-    err.code === Code.NotFound ||
-    reason === ErrorReason.CONNECTION_NOT_FOUND ||
-    reason === ErrorReason.PROVIDER_NOT_FOUND
-  );
+  return err.code === Code.NotFound || reason === ErrorReason.CONNECTION_NOT_FOUND || reason === ErrorReason.PROVIDER_NOT_FOUND;
 }
 
 /**
@@ -203,11 +199,7 @@ export function isTransient(err: unknown): boolean {
  * try { await client.tokens.getToken({ connectionId }); } catch (err) { throw toClientError(err, connectionId); }
  */
 export function toClientError(err: unknown, connectionId: string): Error {
-  if (
-    err instanceof AttentionRequiredError ||
-    err instanceof ConnectionRevokedError ||
-    err instanceof NexusUnavailableError
-  ) {
+  if (err instanceof AttentionRequiredError || err instanceof ConnectionRevokedError || err instanceof NexusUnavailableError) {
     return err;
   }
   const connectError = ConnectError.from(err);

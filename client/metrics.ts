@@ -85,30 +85,51 @@ export function createBridgeMetrics(options: BridgeMetricsOptions = {}): BridgeM
     reuse(registry, name, kind, labelNames) ?? make();
   const registers = [registry];
 
-  const connections = find("bridge_connections_total", Counter, () =>
-    new Counter({ name: "bridge_connections_total", help: "Links the bridge established.", labelNames, registers }));
-  const disconnects = find("bridge_disconnects_total", Counter, () =>
-    new Counter({ name: "bridge_disconnects_total", help: "Established links the bridge lost.", labelNames, registers }));
-  const refreshes = find("bridge_token_refreshes_total", Counter, () =>
-    new Counter({ name: "bridge_token_refreshes_total", help: "New credential versions the bridge received.", labelNames, registers }));
-  const status = find("bridge_connection_status", Gauge, () =>
-    new Gauge({ name: "bridge_connection_status", help: "1 while the link is established, else 0.", labelNames, registers }));
-  const reconnectDelay = find("bridge_reconnect_delay_seconds", Histogram, () =>
-    new Histogram({
-      name: "bridge_reconnect_delay_seconds",
-      help: "Backoff delay before each reconnect.",
-      labelNames,
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
-    }));
-  const credentialAge = find("bridge_credential_age_seconds", Histogram, () =>
-    new Histogram({
-      name: "bridge_credential_age_seconds",
-      help: "Age of the credential (since the bridge first saw its version) when a link authenticated with it.",
-      labelNames,
-      buckets: [1, 10, 60, 300, 900, 1800, 3600, 7200, 86400],
-      registers,
-    }));
+  const connections = find(
+    "bridge_connections_total",
+    Counter,
+    () => new Counter({ name: "bridge_connections_total", help: "Links the bridge established.", labelNames, registers }),
+  );
+  const disconnects = find(
+    "bridge_disconnects_total",
+    Counter,
+    () => new Counter({ name: "bridge_disconnects_total", help: "Established links the bridge lost.", labelNames, registers }),
+  );
+  const refreshes = find(
+    "bridge_token_refreshes_total",
+    Counter,
+    () =>
+      new Counter({ name: "bridge_token_refreshes_total", help: "New credential versions the bridge received.", labelNames, registers }),
+  );
+  const status = find(
+    "bridge_connection_status",
+    Gauge,
+    () => new Gauge({ name: "bridge_connection_status", help: "1 while the link is established, else 0.", labelNames, registers }),
+  );
+  const reconnectDelay = find(
+    "bridge_reconnect_delay_seconds",
+    Histogram,
+    () =>
+      new Histogram({
+        name: "bridge_reconnect_delay_seconds",
+        help: "Backoff delay before each reconnect.",
+        labelNames,
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        registers,
+      }),
+  );
+  const credentialAge = find(
+    "bridge_credential_age_seconds",
+    Histogram,
+    () =>
+      new Histogram({
+        name: "bridge_credential_age_seconds",
+        help: "Age of the credential (since the bridge first saw its version) when a link authenticated with it.",
+        labelNames,
+        buckets: [1, 10, 60, 300, 900, 1800, 3600, 7200, 86400],
+        registers,
+      }),
+  );
 
   const labelsOf = (target: BridgeMetricTarget) => ({
     ...constantLabels,
@@ -169,8 +190,7 @@ function reuse<T extends Metric>(
   const existing = registry.getSingleMetric(name);
   if (!existing) return undefined;
   const existingLabels = (existing as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
-  const sameLabels =
-    existingLabels.length === labelNames.length && labelNames.every((label) => existingLabels.includes(label));
+  const sameLabels = existingLabels.length === labelNames.length && labelNames.every((label) => existingLabels.includes(label));
   if (!(existing instanceof kind) || !sameLabels) {
     throw new TypeError(
       `metric ${name} already exists in the registry with other labels (${existingLabels.join(",")}); ` +

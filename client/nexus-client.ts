@@ -8,12 +8,7 @@ import { type Client, createClient, type Interceptor, type Transport } from "@co
 import { validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import { createTransport as createConnectProtocolTransport } from "@connectrpc/connect/protocol-connect";
 import { createTransport as createGrpcWebProtocolTransport } from "@connectrpc/connect/protocol-grpc-web";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ApiKeyService } from "../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
@@ -21,13 +16,13 @@ import type { Credential } from "../gen/nexus/v1/credential_pb.ts";
 import { ProviderService } from "../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { createCredentialCache, type CredentialCache, type GetCredentialOptions } from "./credential-cache.ts";
+import { type CredentialCache, createCredentialCache, type GetCredentialOptions } from "./credential-cache.ts";
 import { AttentionRequiredError, ConnectionRevokedError } from "./errors.ts";
 import { createFetchHttpClient } from "./fetch-http-client.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { MetricsRegistry } from "./metrics.ts";
-import { nexusFetch, type NexusFetchOptions } from "./nexus-fetch.ts";
-import { watchCredentials, type WatchCredentialsOptions } from "./watch.ts";
+import { type NexusFetchOptions, nexusFetch } from "./nexus-fetch.ts";
+import { type WatchCredentialsOptions, watchCredentials } from "./watch.ts";
 
 /** The wire protocol to Nexus. All three are served on the same port. */
 export type NexusProtocol = "connect" | "grpc" | "grpc-web";
@@ -102,7 +97,12 @@ export function createNexusClient(options: NexusClientOptions): NexusClient {
   const logger = options.logger ?? silentLogger;
   const { transport, sessionManager } = buildTransport(options);
   const tokens = createClient(TokenService, transport);
-  const credentials = createCredentialCache({ tokens, clock, logger, ...(options.credentialSkewMs === undefined ? {} : { skewMs: options.credentialSkewMs }) });
+  const credentials = createCredentialCache({
+    tokens,
+    clock,
+    logger,
+    ...(options.credentialSkewMs === undefined ? {} : { skewMs: options.credentialSkewMs }),
+  });
 
   async function* watchAndFeed(connectionId: string, watchOptions: WatchCredentialsOptions = {}) {
     try {
@@ -174,11 +174,7 @@ function buildTransport(options: NexusClientOptions): { transport: Transport; se
   const sessionManager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 60_000 });
   const h2 = { baseUrl, httpVersion: "2" as const, interceptors, sessionManager };
   const transport =
-    protocol === "grpc"
-      ? createGrpcTransport(h2)
-      : protocol === "connect"
-        ? createConnectTransport(h2)
-        : createGrpcWebTransport(h2);
+    protocol === "grpc" ? createGrpcTransport(h2) : protocol === "connect" ? createConnectTransport(h2) : createGrpcWebTransport(h2);
   return { transport, sessionManager };
 }
 

@@ -4,8 +4,9 @@
  * so the retry (and body signatures: hmac_payload, aws_sigv4) see the exact same bytes. It never
  * loops: at most one refresh and one retry per call.
  */
-import { type Clock, systemClock } from "./clock.ts";
+
 import { applyCredential } from "./apply-credential.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import { AttentionRequiredError, ConnectionRevokedError } from "./errors.ts";
 import { errorFields, type Logger, silentLogger } from "./logger.ts";
@@ -70,11 +71,17 @@ export function nexusFetch(connectionId: string, options: NexusFetchOptions): ty
       return response;
     }
     if (refreshed.version === used.version) {
-      logger.info({ connection_id: connectionId, version: Number(used.version) }, "provider rejected the credential and no newer one exists");
+      logger.info(
+        { connection_id: connectionId, version: Number(used.version) },
+        "provider rejected the credential and no newer one exists",
+      );
       return response;
     }
     await response.body?.cancel();
-    logger.info({ connection_id: connectionId, version: Number(refreshed.version) }, "retrying with refreshed credential after provider 401");
+    logger.info(
+      { connection_id: connectionId, version: Number(refreshed.version) },
+      "retrying with refreshed credential after provider 401",
+    );
     return doFetch(await applyCredential(refreshed, build(), { clock }));
   };
 }

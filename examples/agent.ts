@@ -10,14 +10,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
-import {
-  createBridge,
-  createNexusClient,
-  isAttentionRequired,
-  isRevoked,
-  type Logger,
-  metricsHandler,
-} from "../client/index.ts";
+import { createBridge, createNexusClient, isAttentionRequired, isRevoked, type Logger, metricsHandler } from "../client/index.ts";
 
 /** What the agent needs to know; main() reads it from the environment. */
 export interface AgentConfig {

@@ -77,21 +77,26 @@ async function call(method: string, pathname: string, body?: unknown, key = agen
 try {
   say(`\nNexus         ${nexus}`);
   say(`OpenID issuer ${idp.issuer}`);
-  await call("POST", "/v1/providers", {
-    name: "demo-idp",
-    display_name: "Demo OpenID Provider",
-    category: "demo",
-    auth_type: "oauth2",
-    oauth: {
-      issuer: idp.issuer,
-      client_id: idp.clientId,
-      client_secret: idp.clientSecret,
-      client_auth_method: "client_secret_basic",
-      default_scopes: ["openid", "offline_access"],
-      authorize_params: { prompt: "consent" },
+  await call(
+    "POST",
+    "/v1/providers",
+    {
+      name: "demo-idp",
+      display_name: "Demo OpenID Provider",
+      category: "demo",
+      auth_type: "oauth2",
+      oauth: {
+        issuer: idp.issuer,
+        client_id: idp.clientId,
+        client_secret: idp.clientSecret,
+        client_auth_method: "client_secret_basic",
+        default_scopes: ["openid", "offline_access"],
+        authorize_params: { prompt: "consent" },
+      },
+      strategy: { type: "oauth2" },
     },
-    strategy: { type: "oauth2" },
-  }, adminKey);
+    adminKey,
+  );
   say(`\n1. Registered provider "demo-idp" (POST /v1/providers; its client secret is stored encrypted).`);
 
   const requested = await call("POST", "/v1/request-connection", {
@@ -108,7 +113,6 @@ try {
     say(`3. Consenting automatically (login "alice")…`);
     const drive = await driveConsent(authUrl, { stopAt: returnUrl });
     await fetch(drive.url); // the browser's last hop: the return URL Nexus redirected to
-
   } else {
     say(`3. Open this URL in a browser, sign in with any name (e.g. alice) and approve:\n\n   ${authUrl}\n`);
   }

@@ -5,60 +5,60 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { Code, ConnectError, createContextValues, createRouterTransport } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { Registry } from "prom-client";
-import { Code, ConnectError, createContextValues, createRouterTransport } from "@connectrpc/connect";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
-import { checkServerConfig, type Config } from "./config/config.ts";
-import { systemNow } from "./config/defaults.ts";
-import type { AuditWriter } from "./audit/audit-writer.ts";
 import { createAccessControl } from "./app/access-control.ts";
-import { orderInterceptors, type InterceptorsByRole } from "./app/interceptor-order.ts";
+import { type InterceptorsByRole, orderInterceptors } from "./app/interceptor-order.ts";
+import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
+import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
+import { createKeyCapture } from "./capture/key-capture.ts";
+import { type Config, checkServerConfig } from "./config/config.ts";
+import { systemNow } from "./config/defaults.ts";
+import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
+import { createConsentFlow } from "./consent/consent-flow.ts";
+import { createConsentStates } from "./consent/consent-states.ts";
+import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
 import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
-import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import { createOAuthClient } from "./oauth/oauth-client.ts";
+import type { FetchFn } from "./oauth/request-options.ts";
+import { loadProviderCatalog } from "./providers/catalog.ts";
+import { createProviderDirectory } from "./providers/provider-directory.ts";
+import { createHealthService } from "./reflection/health-service.ts";
+import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine, refreshDrainBudgetMs } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
 import { createRefreshScheduler } from "./refresh/refresh-scheduler.ts";
-import { createCredentialWatch } from "./watch/credential-watch.ts";
-import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
-import { createPublishingStore } from "./watch/publishing-store.ts";
-import { createWatchHub } from "./watch/watch-hub.ts";
-import { createHealthService } from "./reflection/health-service.ts";
-import { createReflectionService } from "./reflection/reflection-service.ts";
-import { createRestHandler } from "./rest/rest-handler.ts";
 import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./request/context.ts";
+import { createRestHandler } from "./rest/rest-handler.ts";
+import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { toConnectError } from "./rpc/errors.ts";
-import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
 import { createInputInterceptor } from "./rpc/interceptors/input-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
+import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
-import { createProviderService } from "./services/provider-service.ts";
-import { loadProviderCatalog } from "./providers/catalog.ts";
-import { createProviderDirectory } from "./providers/provider-directory.ts";
 import { createConnectionService } from "./services/connection-service.ts";
-import { createKeyCapture } from "./capture/key-capture.ts";
-import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
-import { createConsentFlow } from "./consent/consent-flow.ts";
-import { createConsentStates } from "./consent/consent-states.ts";
-import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
-import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
-import { createOAuthClient } from "./oauth/oauth-client.ts";
-import type { FetchFn } from "./oauth/request-options.ts";
+import { createProviderService } from "./services/provider-service.ts";
 import { createTokenService } from "./services/token-service.ts";
-import { createTokenReader } from "./tokens/token-reader.ts";
 import { openStore } from "./store/open-store.ts";
 import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
 import type { Store } from "./store/store.ts";
+import { createTokenReader } from "./tokens/token-reader.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "./vault/keyring.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
+import { createCredentialWatch } from "./watch/credential-watch.ts";
+import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
+import { createPublishingStore } from "./watch/publishing-store.ts";
+import { createWatchHub } from "./watch/watch-hub.ts";
 
 /** An assembled Nexus server. */
 export interface App {
@@ -208,9 +208,20 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     shouldKeepFresh: (connectionId) => hub.hasWatchers(connectionId),
     // Watchers hear of refreshes through the publishing store; these two only feed the audit log.
     onCredentialChanged: (e) =>
-      auditRefreshOutcome(access.audit, { tenantId: e.tenantId, connectionId: e.connectionId, result: e.outcome, trigger: "engine", version: e.version }),
+      auditRefreshOutcome(access.audit, {
+        tenantId: e.tenantId,
+        connectionId: e.connectionId,
+        result: e.outcome,
+        trigger: "engine",
+        version: e.version,
+      }),
     onStatusChanged: (e) =>
-      auditRefreshOutcome(access.audit, { tenantId: e.tenantId, connectionId: e.connectionId, result: e.reason ?? e.status, trigger: "engine" }),
+      auditRefreshOutcome(access.audit, {
+        tenantId: e.tenantId,
+        connectionId: e.connectionId,
+        result: e.reason ?? e.status,
+        trigger: "engine",
+      }),
   });
   // A tick must come well inside the refresh margin: with a 5 s tick and a 1 s skew, a watched
   // token expires before the scheduler sees it due.
@@ -369,7 +380,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         // token the provider already sent must not die with the process (rolling deploys). The
         // scheduler's are engine flights too, so this one bounded wait covers them.
         const unfinished = await engine.drain(refreshDrainMs);
-        if (unfinished > 0) logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
+        if (unfinished > 0)
+          logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
         await consentSweeper.stop();
         await bridge?.close();

@@ -3,8 +3,9 @@
  * down gracefully on SIGTERM/SIGINT (a second signal hurries, a third exits). Everything else lives
  * in app.ts.
  */
-import { checkServerConfig, ConfigError, loadConfig } from "./config/config.ts";
+
 import { createApp } from "./app.ts";
+import { ConfigError, checkServerConfig, loadConfig } from "./config/config.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -45,9 +46,15 @@ async function main(): Promise<void> {
     if (signals === 1) {
       app.logger.info({ signal }, "shutting down");
     } else if (signals === 2) {
-      app.logger.warn({ signal }, "second signal: ending requests now; still waiting for refreshes in flight (a third signal exits at once)");
+      app.logger.warn(
+        { signal },
+        "second signal: ending requests now; still waiting for refreshes in flight (a third signal exits at once)",
+      );
     } else {
-      app.logger.error({ signal }, "third signal: exiting now; refreshes in flight are abandoned (their leases run out and another replica retries)");
+      app.logger.error(
+        { signal },
+        "third signal: exiting now; refreshes in flight are abandoned (their leases run out and another replica retries)",
+      );
       process.exit(1);
     }
     app.close({ isUrgent: signals > 1 }).then(

@@ -20,10 +20,40 @@ import type { ProviderProfile } from "../server/providers/profile.ts";
 const OPERATOR_VALUE = "operator-fixed";
 const BENIGN = "acme";
 const ADVERSARIAL = [
-  "evil.com", "evil.com/", "//evil.com", "/evil.com", "a.b", "x@evil.com", "x@", "%2e", "%2e%2e", ".", "..",
-  "evil.com:443", ":443", "443", "ACME", "Acme", "ünïcode", "evil。com", "ｅｖｉｌ", "a b", "a\u0000", "a\u200b",
-  "evil.com#", "evil.com?", "evil.com\\", "[::1]", "127.0.0.1", "-a", "a-", "", "a".repeat(64), "evil.com%2f",
-  "xn--nxasmq6b", "https://evil.com",
+  "evil.com",
+  "evil.com/",
+  "//evil.com",
+  "/evil.com",
+  "a.b",
+  "x@evil.com",
+  "x@",
+  "%2e",
+  "%2e%2e",
+  ".",
+  "..",
+  "evil.com:443",
+  ":443",
+  "443",
+  "ACME",
+  "Acme",
+  "ünïcode",
+  "evil。com",
+  "ｅｖｉｌ",
+  "a b",
+  "a\u0000",
+  "a\u200b",
+  "evil.com#",
+  "evil.com?",
+  "evil.com\\",
+  "[::1]",
+  "127.0.0.1",
+  "-a",
+  "a-",
+  "",
+  "a".repeat(64),
+  "evil.com%2f",
+  "xn--nxasmq6b",
+  "https://evil.com",
 ];
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 
@@ -44,7 +74,10 @@ function hostGlob(p: ProviderProfile, template: string): string {
 }
 
 function globMatches(glob: string, host: string): boolean {
-  const pattern = glob.split("*").map((part) => part.replace(/[.\\[\]]/g, "\\$&")).join(LABEL);
+  const pattern = glob
+    .split("*")
+    .map((part) => part.replace(/[.\\[\]]/g, "\\$&"))
+    .join(LABEL);
   return new RegExp(`^${pattern}$`).test(host);
 }
 
@@ -56,7 +89,13 @@ function recordingFetch() {
     const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
     if (url.endsWith("/.well-known/openid-configuration")) {
       const issuer = url.slice(0, -"/.well-known/openid-configuration".length);
-      return json({ issuer, authorization_endpoint: `${issuer}/d/authorize`, token_endpoint: `${issuer}/d/token`, revocation_endpoint: `${issuer}/d/revoke`, jwks_uri: `${issuer}/d/jwks` });
+      return json({
+        issuer,
+        authorization_endpoint: `${issuer}/d/authorize`,
+        token_endpoint: `${issuer}/d/token`,
+        revocation_endpoint: `${issuer}/d/revoke`,
+        jwks_uri: `${issuer}/d/jwks`,
+      });
     }
     if (/\/(token|access_token|oauth\/tokens)$/.test(new URL(url).pathname) || url.includes("token")) {
       return json({ access_token: "at", token_type: "bearer", expires_in: 3600 });
@@ -83,9 +122,17 @@ async function contactedUrls(profile: ProviderProfile, params: Record<string, st
     const configured = { ...profile, oauth: { ...profile.oauth, clientId: "operator-client" } };
     await attempt(async () => {
       const provider = await oauth.resolve(configured, "operator-client-secret", params);
-      for (const url of [provider.as.authorization_endpoint, provider.as.token_endpoint, provider.as.revocation_endpoint]) if (url) urls.push(url);
+      for (const url of [provider.as.authorization_endpoint, provider.as.token_endpoint, provider.as.revocation_endpoint])
+        if (url) urls.push(url);
       if (profile.authType === "oauth2") {
-        urls.push(await oauth.authorizationUrl(provider, { redirectUri: "https://nexus.example/oauth/callback", state: "s", scopes: [], codeVerifier: "v".repeat(43) }));
+        urls.push(
+          await oauth.authorizationUrl(provider, {
+            redirectUri: "https://nexus.example/oauth/callback",
+            state: "s",
+            scopes: [],
+            codeVerifier: "v".repeat(43),
+          }),
+        );
         const before = urls.length;
         await attempt(() => oauth.refresh(provider, "user-refresh-token"));
         tokenCalls += urls.length - before;
@@ -99,7 +146,15 @@ async function contactedUrls(profile: ProviderProfile, params: Record<string, st
   }
   if (profile.testEndpoint !== undefined) {
     const check = createLiveCheck({ fetch: recorder.fetch, timeoutMs: 1000 });
-    const fields = { api_key: "user-key", username: "u", password: "p", email: "e@example.com", api_token: "t", account_sid: "a", auth_token: "t" };
+    const fields = {
+      api_key: "user-key",
+      username: "u",
+      password: "p",
+      email: "e@example.com",
+      api_token: "t",
+      account_sid: "a",
+      auth_token: "t",
+    };
     await attempt(() => check({ profile, fields, params }));
   }
   return { urls, tokenCalls };
@@ -112,8 +167,14 @@ function configured(preset: ProviderProfile): ProviderProfile {
 
 describe("catalog presets: no endpoint host can be chosen at request time", () => {
   test("the catalog has presets with operator-set and connection-set parameters to walk", () => {
-    assert.ok(presets.some((p) => Object.keys(p.operatorParams ?? {}).length > 0), "some preset has operator params");
-    assert.ok(presets.some((p) => p.urlParams.length > 0), "some preset has connection params");
+    assert.ok(
+      presets.some((p) => Object.keys(p.operatorParams ?? {}).length > 0),
+      "some preset has operator params",
+    );
+    assert.ok(
+      presets.some((p) => p.urlParams.length > 0),
+      "some preset has connection params",
+    );
     for (const name of ["okta", "keycloak", "auth0", "gitlab-self-hosted", "microsoft-graph-app"]) {
       assert.deepEqual(catalog.get(name)?.urlParams, [], `${name}: nothing is connection-set`);
       assert.ok(Object.keys(catalog.get(name)?.operatorParams ?? {}).length > 0, `${name}: the operator sets its URL`);
@@ -128,14 +189,16 @@ describe("catalog presets: no endpoint host can be chosen at request time", () =
       for (const template of templatesOf(preset)) {
         const glob = hostGlob(preset, template);
         const rest = template.replace(/^https?:\/\/[^/?#]*/, "");
-        for (const name of preset.urlParams) assert.ok(!rest.includes(`{${name}}`), `${preset.name}: {${name}} outside the host in ${template}`);
+        for (const name of preset.urlParams)
+          assert.ok(!rest.includes(`{${name}}`), `${preset.name}: {${name}} outside the host in ${template}`);
         if (!glob.includes("*")) continue;
         assert.match(glob, /^\*\.[^*]+$/, `${preset.name}: ${template}`);
         const suffix = glob.slice(2);
         assert.notEqual(getDomain(suffix), null, `${preset.name}: "${suffix}" is a public suffix`);
         // A shared hosting suffix (PSL private section) lets anyone own a host: only a provider's own tenant domain may be one.
         const shared = parse(suffix, { allowPrivateDomains: true });
-        if (shared.isPrivate === true) assert.deepEqual([preset.name, shared.publicSuffix], ["shopify", "myshopify.com"], `${preset.name}: "${suffix}"`);
+        if (shared.isPrivate === true)
+          assert.deepEqual([preset.name, shared.publicSuffix], ["shopify", "myshopify.com"], `${preset.name}: "${suffix}"`);
       }
     }
   });
@@ -150,7 +213,10 @@ describe("catalog presets: no endpoint host can be chosen at request time", () =
         const parsed = new URL(url);
         assert.equal(parsed.protocol, "https:", `${preset.name} ${what}: ${url}`);
         assert.equal(parsed.port, "", `${preset.name} ${what}: ${url}`);
-        assert.ok(globs.some((g) => globMatches(g, parsed.hostname)), `${preset.name} ${what}: ${parsed.hostname} is outside ${globs.join(", ")}`);
+        assert.ok(
+          globs.some((g) => globMatches(g, parsed.hostname)),
+          `${preset.name} ${what}: ${parsed.hostname} is outside ${globs.join(", ")}`,
+        );
       }
     };
 
@@ -168,7 +234,11 @@ describe("catalog presets: no endpoint host can be chosen at request time", () =
           const params = { ...benign, [name]: value };
           const isLabel = new RegExp(`^${LABEL}$`).test(value);
           if (!(profile.urlParams.includes(name) && isLabel)) {
-            assert.throws(() => checkParams(params, profile), InvalidArgumentError, `${preset.name}: params[${name}]=${JSON.stringify(value)} accepted`);
+            assert.throws(
+              () => checkParams(params, profile),
+              InvalidArgumentError,
+              `${preset.name}: params[${name}]=${JSON.stringify(value)} accepted`,
+            );
           }
           // The flow refuses first; the resolver must hold on its own too (a row stored before the rule).
           assertFixed((await contactedUrls(profile, params)).urls, `params[${name}]=${JSON.stringify(value)}`);

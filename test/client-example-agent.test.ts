@@ -28,7 +28,10 @@ test("the example agent connects, subscribes, re-authenticates on rotation and e
     assert.deepEqual(JSON.parse(service.messages[0]!), { type: "subscribe", channel: "events" });
     nexus.rotate("conn-example");
     await eventually(() => service.messages.length === 2, 3_000, "re-subscribed after rotation");
-    assert.deepEqual(service.handshakes.map((h) => h.token), ["tok-conn-example-v1", "tok-conn-example-v2"]);
+    assert.deepEqual(
+      service.handshakes.map((h) => h.token),
+      ["tok-conn-example-v1", "tok-conn-example-v2"],
+    );
 
     const body = await (await fetch(agent.metricsUrl)).text();
     assert.match(body, /bridge_connections_total\{agent_id="my-stable-id",connection_id="conn-example",transport="websocket"\} 2/);

@@ -15,7 +15,12 @@ test("every name the README imports from @nexus/client exists", () => {
   const imports = [...readme.matchAll(/import \{([^}]+)\} from "@nexus\/client";/g)];
   assert.ok(imports.length >= 3, "the README has import lines");
   // Type-only names (`type Credential`) leave nothing at run time to look for.
-  const names = imports.flatMap((m) => m[1]!.split(",").map((n) => n.trim()).filter((n) => n && !n.startsWith("type ")));
+  const names = imports.flatMap((m) =>
+    m[1]!
+      .split(",")
+      .map((n) => n.trim())
+      .filter((n) => n && !n.startsWith("type ")),
+  );
   for (const name of names) assert.ok(name in entry, `@nexus/client does not export ${name}`);
 });
 

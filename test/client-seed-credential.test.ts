@@ -5,14 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import {
-  CredentialSchema,
-  HmacAlgorithm,
-  HmacEncoding,
-  type Credential,
-  StrategyType,
-  toSeedCredential,
-} from "nexus/client";
+import { type Credential, CredentialSchema, HmacAlgorithm, HmacEncoding, StrategyType, toSeedCredential } from "nexus/client";
 import { toRestJson } from "../server/rest/rest-json.ts";
 
 const credentials: Credential[] = [
@@ -26,7 +19,10 @@ const credentials: Credential[] = [
   create(CredentialSchema, {
     strategy: {
       type: StrategyType.HMAC_PAYLOAD,
-      config: { case: "hmacPayload", value: { headerName: "X-Sig", secretField: "secret", algorithm: HmacAlgorithm.SHA1, encoding: HmacEncoding.BASE64 } },
+      config: {
+        case: "hmacPayload",
+        value: { headerName: "X-Sig", secretField: "secret", algorithm: HmacAlgorithm.SHA1, encoding: HmacEncoding.BASE64 },
+      },
     },
     credentials: { secret: "s" },
     version: 1n,

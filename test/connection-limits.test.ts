@@ -47,7 +47,10 @@ describe("health Watch streams without a key, per client address", () => {
   /** Opens a Watch as `address` and waits for its first status; resolves with its abort. */
   async function holdWatch(transport: Transport, address: string): Promise<() => void> {
     const abort = new AbortController();
-    const stream = createClient(Health, transport).watch({ service: "" }, { signal: abort.signal, headers: { "x-forwarded-for": address } });
+    const stream = createClient(Health, transport).watch(
+      { service: "" },
+      { signal: abort.signal, headers: { "x-forwarded-for": address } },
+    );
     const first = await stream[Symbol.asyncIterator]().next();
     assert.equal(first.done, false);
     return () => abort.abort();
@@ -126,7 +129,12 @@ describe("connection caps and the HTTP/2 idle timeout", () => {
       const session = http2.connect(server.baseUrl, { createConnection: () => net.connect({ port, host: "127.0.0.1", localAddress }) });
       session.on("error", () => {});
       sessions.push(session);
-      const stream = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Watch", "content-type": "application/grpc", te: "trailers" });
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/grpc.health.v1.Health/Watch",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
       stream.on("error", () => {});
       stream.end(Buffer.of(0, 0, 0, 0, 0));
       await once(stream, "response");
@@ -146,7 +154,11 @@ describe("connection caps and the HTTP/2 idle timeout", () => {
     } finally {
       for (const session of sessions) session.destroy();
     }
-    await eventually(async () => (await metricValue(server.app.registry, "nexus_connections_open", { protocol: "http2" })) === 0, 30_000, "sessions released");
+    await eventually(
+      async () => (await metricValue(server.app.registry, "nexus_connections_open", { protocol: "http2" })) === 0,
+      30_000,
+      "sessions released",
+    );
     const health = await fetch(`${server.baseUrl}/healthz`);
     assert.equal(health.status, 200, "freed slots admit again");
   });

@@ -12,14 +12,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { createClient, ConnectError } from "@connectrpc/connect";
+import { ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client as PgClient } from "pg";
 import { ErrorInfoSchema, ErrorReason } from "../gen/nexus/v1/errors_pb.ts";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
-import { connectCode, watchTyped, type CredentialWatcher } from "./support/credential-watchers.ts";
+import { type CredentialWatcher, connectCode, watchTyped } from "./support/credential-watchers.ts";
 import { reportFigure, sleep, startRefreshRig } from "./support/refresh-rig.ts";
-import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
+import { type ReplicaProcess, spawnReplica } from "./support/replica-process.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 import { TEST_STORE } from "./support/test-store.ts";
 import { eventually } from "./support/wait.ts";
@@ -58,8 +58,12 @@ function tally(calls: Call[]): Record<string, number> {
   return out;
 }
 
-describe("database outage", { skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)" }, () => {
-  test("three replicas: no exit, Unavailable during the outage, LISTEN back and watchers served after, every credential audited", { timeout: 240_000 }, async (t) => {
+describe("database outage", {
+  skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)",
+}, () => {
+  test("three replicas: no exit, Unavailable during the outage, LISTEN back and watchers served after, every credential audited", {
+    timeout: 240_000,
+  }, async (t) => {
     // Hour-long tokens: nothing refreshes on its own, so the only new version is the one written after restore.
     const rig = await startRefreshRig({ rotate: true, accessTtlSeconds: 3600 });
     const databaseUrl = rig.replicaEnv.DATABASE_URL!;
@@ -87,7 +91,13 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
             calls.push({ replica: i, started, ended: phase, code: "ok" });
           } catch (error) {
             const err = ConnectError.from(error);
-            calls.push({ replica: i, started, ended: phase, code: connectCode(err.code), reason: err.findDetails(ErrorInfoSchema)[0]?.reason });
+            calls.push({
+              replica: i,
+              started,
+              ended: phase,
+              code: connectCode(err.code),
+              reason: err.findDetails(ErrorInfoSchema)[0]?.reason,
+            });
           }
           await sleep(30);
         }
@@ -111,7 +121,12 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       const outageStartMs = Date.now();
       const listenFailures = (i: number) => replicas[i]!.output().slice(outputMarks[i]).split("LISTEN reconnect failed").length - 1;
       // Long enough for the LISTEN backoff to reach its cap and for every replica to refuse plenty of calls.
-      await eventually(() => replicas.every((_, i) => countOf(i, "unavailable", "outage") >= 10 && listenFailures(i) >= 4), 60_000, "the outage to be felt", 50);
+      await eventually(
+        () => replicas.every((_, i) => countOf(i, "unavailable", "outage") >= 10 && listenFailures(i) >= 4),
+        60_000,
+        "the outage to be felt",
+        50,
+      );
       const probes = await Promise.all(
         replicas.map(async (replica) => {
           const rest = await fetch(`${replica.baseUrl}/v1/token/${connectionId}`, { headers: rig.server.auth() });
@@ -161,26 +176,62 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       reportFigure(t, "database outage, audit metrics per replica", auditMetrics);
       reportFigure(t, "database outage, codes of calls started during it, per replica", duringOutage);
       reportFigure(t, "database outage, all calls", tally(calls));
-      reportFigure(t, "database outage, restore to watcher served (ms)", heard.map((e) => e.atMs - restoredAtMs));
-      reportFigure(t, "database outage, audit", { handedOut, rows: rows.reads, delivered, deliveryRows: rows.deliveries, refused, refusalRows: rows.refusals });
+      reportFigure(
+        t,
+        "database outage, restore to watcher served (ms)",
+        heard.map((e) => e.atMs - restoredAtMs),
+      );
+      reportFigure(t, "database outage, audit", {
+        handedOut,
+        rows: rows.reads,
+        delivered,
+        deliveryRows: rows.deliveries,
+        refused,
+        refusalRows: rows.refusals,
+      });
 
-      assert.deepEqual(replicas.map((r) => r.hasExited()), [false, false, false], "no replica exited");
+      assert.deepEqual(
+        replicas.map((r) => r.hasExited()),
+        [false, false, false],
+        "no replica exited",
+      );
       for (const r of replicas) assert.doesNotMatch(r.output(), /Unhandled|uncaught/i);
-      assert.deepEqual(new Set(calls.map((c) => c.code)), new Set(["ok", "unavailable"]), `only ok and unavailable: ${JSON.stringify(tally(calls))}`);
+      assert.deepEqual(
+        new Set(calls.map((c) => c.code)),
+        new Set(["ok", "unavailable"]),
+        `only ok and unavailable: ${JSON.stringify(tally(calls))}`,
+      );
       for (const [i, codes] of duringOutage.entries()) {
         const inside = calls.filter((c) => c.replica === i && c.started === "outage" && c.ended === "outage");
-        assert.ok(inside.length >= 10 && inside.every((c) => c.code === "unavailable"), `replica ${i}: every call inside the outage unavailable (${JSON.stringify(codes)})`);
-        assert.ok(inside.every((c) => c.reason === ErrorReason.STORE_UNAVAILABLE), "with reason STORE_UNAVAILABLE");
+        assert.ok(
+          inside.length >= 10 && inside.every((c) => c.code === "unavailable"),
+          `replica ${i}: every call inside the outage unavailable (${JSON.stringify(codes)})`,
+        );
+        assert.ok(
+          inside.every((c) => c.reason === ErrorReason.STORE_UNAVAILABLE),
+          "with reason STORE_UNAVAILABLE",
+        );
       }
       for (const p of probes) {
         assert.equal(p.rest, 503, "REST answers 503");
         assert.equal(p.restBody.code, "unavailable");
         assert.equal(p.ready, 503, "/readyz reports 503");
       }
-      for (const w of watchers) assert.equal(await Promise.race([w.ended, sleep(0).then(() => "open")]), "open", "the watcher opened before the outage is still open");
+      for (const w of watchers)
+        assert.equal(
+          await Promise.race([w.ended, sleep(0).then(() => "open")]),
+          "open",
+          "the watcher opened before the outage is still open",
+        );
       assert.ok(rows.reads >= handedOut, `a token.read row for each of the ${handedOut} tokens handed out (found ${rows.reads})`);
-      assert.ok(rows.refusals >= refused, `a row for each of the ${refused} refused reads, written after the outage (found ${rows.refusals})`);
-      assert.ok(rows.deliveries >= delivered, `a token.deliver row for each of the ${delivered} watch deliveries (found ${rows.deliveries})`);
+      assert.ok(
+        rows.refusals >= refused,
+        `a row for each of the ${refused} refused reads, written after the outage (found ${rows.refusals})`,
+      );
+      assert.ok(
+        rows.deliveries >= delivered,
+        `a token.deliver row for each of the ${delivered} watch deliveries (found ${rows.deliveries})`,
+      );
       for (const r of replicas) assert.equal((await fetch(`${r.baseUrl}/readyz`)).status, 200, "ready again");
       // The refused calls were audited too, so every replica buffered rows through the outage,
       // failed to write them, retried, and lost none.
@@ -197,7 +248,9 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
     }
   });
 
-  test("a silent partition: calls answer Unavailable within the query timeout, SIGTERM still exits, the watcher resumes after", { timeout: 300_000 }, async (t) => {
+  test("a silent partition: calls answer Unavailable within the query timeout, SIGTERM still exits, the watcher resumes after", {
+    timeout: 300_000,
+  }, async (t) => {
     const rig = await startRefreshRig({ rotate: true, accessTtlSeconds: 3600 });
     const databaseUrl = rig.replicaEnv.DATABASE_URL!;
     const target = new URL(databaseUrl);
@@ -211,7 +264,9 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       const [serving, stopped] = replicas as [ReplicaProcess, ReplicaProcess];
       watcher = watchTyped({ baseUrl: serving.baseUrl, apiKey: rig.server.agentKey }, connectionId);
       await watcher.next((e) => e.type === "credential", 30_000);
-      const clients = replicas.map((r) => createClient(TokenService, createGrpcTransport({ baseUrl: r.baseUrl, interceptors: [rig.server.bearer()] })));
+      const clients = replicas.map((r) =>
+        createClient(TokenService, createGrpcTransport({ baseUrl: r.baseUrl, interceptors: [rig.server.bearer()] })),
+      );
       for (const client of clients) await client.getToken({ connectionId });
 
       proxy.blackhole();
@@ -229,9 +284,16 @@ describe("database outage", { skip: TEST_STORE === "postgres" ? false : "Postgre
       // Two rounds of three concurrent calls per replica: the first meets partitioned pooled
       // connections (no answer: query timeout), the second new ones (accepted, never answered: connect timeout).
       const rounds = [];
-      for (let round = 0; round < 2; round += 1) rounds.push(...(await Promise.all(clients.flatMap((client) => [call(client), call(client), call(client)]))));
-      const ready = await Promise.all(replicas.map(async (r) => (await fetch(`${r.baseUrl}/readyz`, { signal: AbortSignal.timeout(45_000) })).status));
-      reportFigure(t, "silent partition, calls (code, ms)", rounds.map((c) => `${c.code} ${c.ms}`));
+      for (let round = 0; round < 2; round += 1)
+        rounds.push(...(await Promise.all(clients.flatMap((client) => [call(client), call(client), call(client)]))));
+      const ready = await Promise.all(
+        replicas.map(async (r) => (await fetch(`${r.baseUrl}/readyz`, { signal: AbortSignal.timeout(45_000) })).status),
+      );
+      reportFigure(
+        t,
+        "silent partition, calls (code, ms)",
+        rounds.map((c) => `${c.code} ${c.ms}`),
+      );
 
       // Stopping a replica during the partition: shutdown must not wait for answers that never come.
       const stopStartedMs = Date.now();

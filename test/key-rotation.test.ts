@@ -31,7 +31,10 @@ test("rotate from key 1 to key 2 while the server runs; key 1 is then removable"
       await store.saveCredential(c.id, 0, { secret: vault.seal(`token-${i}`, credentialAad(c.id, 1)), expiresAtSeconds: null });
       ids.push(c.id);
     }
-    const issued = await createConsentStates({ store, vault, now: Date.now }).issue(ids[0]!, null, { flow: "oauth", codeVerifier: "verifier" });
+    const issued = await createConsentStates({ store, vault, now: Date.now }).issue(ids[0]!, null, {
+      flow: "oauth",
+      codeVerifier: "verifier",
+    });
     await store.createProvider({ name: "p", profile: {}, clientSecret: vault.seal("client-secret", clientSecretAad("p")) });
     await first.close({ keepDataDir: true });
 

@@ -24,10 +24,7 @@ test("healthz, readyz and gRPC health answer", async () => {
     assert.deepEqual(await ready.json(), { status: "ready", checks: { store: "ok" } });
     const health = createClient(Health, createGrpcTransport({ baseUrl: server.baseUrl }));
     assert.equal((await health.check({ service: "" })).status, HealthCheckResponse_ServingStatus.SERVING);
-    assert.equal(
-      (await health.check({ service: "nexus.v1.TokenService" })).status,
-      HealthCheckResponse_ServingStatus.SERVING,
-    );
+    assert.equal((await health.check({ service: "nexus.v1.TokenService" })).status, HealthCheckResponse_ServingStatus.SERVING);
   } finally {
     await server.close();
   }
@@ -79,7 +76,14 @@ test("the real process starts, prints its URLs, serves, and exits 0 on SIGTERM",
   const dir = createTempDataDir();
   try {
     const child = spawn(process.execPath, ["server/main.ts"], {
-      env: { ...process.env, ...(await testStoreEnv(dir.path)), PORT: "0", NEXUS_DATA_DIR: dir.path, NODE_ENV: "development", NEXUS_LOG_LEVEL: "warn" },
+      env: {
+        ...process.env,
+        ...(await testStoreEnv(dir.path)),
+        PORT: "0",
+        NEXUS_DATA_DIR: dir.path,
+        NODE_ENV: "development",
+        NEXUS_LOG_LEVEL: "warn",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -102,8 +106,14 @@ test("the real process starts, prints its URLs, serves, and exits 0 on SIGTERM",
     const secret = /^ {4}(nxk_[A-Za-z0-9_-]{43})$/m.exec(out)?.[1];
     assert.ok(secret, `a bootstrap admin key is printed:\n${out}`);
     const logLines = out.split("\n").filter((line) => line.startsWith("{"));
-    assert.ok(logLines.some((line) => line.includes("bootstrap admin API key")), "its creation is logged (by id)");
-    assert.ok(logLines.every((line) => !line.includes(secret)), "the secret is never in a log line");
+    assert.ok(
+      logLines.some((line) => line.includes("bootstrap admin API key")),
+      "its creation is logged (by id)",
+    );
+    assert.ok(
+      logLines.every((line) => !line.includes(secret)),
+      "the secret is never in a log line",
+    );
     const keys = await fetch(`${baseUrl}/v1/api-keys`, { headers: { authorization: `Bearer ${secret}` } });
     assert.equal(keys.status, 200, "the printed key is an admin key");
     assert.equal((await fetch(`${baseUrl}/v1/api-keys`)).status, 401);

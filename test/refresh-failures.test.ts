@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { watchRaw, watchTyped } from "./support/credential-watchers.ts";
 import { eventually } from "./support/client-test-kit.ts";
+import { watchRaw, watchTyped } from "./support/credential-watchers.ts";
 import { reportFigure, sleep, startRefreshRig, storedTokens, untilExpiring } from "./support/refresh-rig.ts";
 import { eventualValue } from "./support/wait.ts";
 
@@ -65,7 +65,10 @@ test("revoked grant: invalid_grant → attention_required, watchers get the stat
     const connection = await rig.server.app.store.getConnection("default", connectionId);
     assert.equal(connection.status, "attention_required");
     assert.equal(connection.nextRefreshAtMs, null, "nothing left scheduled");
-    reportFigure(t, "invalid_grant", { providerCallsIn2500ms: calls.length, statusToWatcherMs: typedStatus.atMs - calls[0]!.answeredAtMs! });
+    reportFigure(t, "invalid_grant", {
+      providerCallsIn2500ms: calls.length,
+      statusToWatcherMs: typedStatus.atMs - calls[0]!.answeredAtMs!,
+    });
   } finally {
     await rig.close();
   }
@@ -95,17 +98,31 @@ test("provider outage (503): the old token serves until it expires, then Unavail
     while (Date.now() < expiresAtMs + 1_200) {
       try {
         const res = await rig.tokens.getToken({ connectionId });
-        readings.push({ atMs: Date.now(), code: "ok", version: Number(res.credential?.version), expiresAtMs: Number(res.credential?.expiresAt) * 1000 });
+        readings.push({
+          atMs: Date.now(),
+          code: "ok",
+          version: Number(res.credential?.version),
+          expiresAtMs: Number(res.credential?.expiresAt) * 1000,
+        });
       } catch (error) {
         readings.push({ atMs: Date.now(), code: Code[ConnectError.from(error).code] });
       }
       await sleep(100);
     }
     const served = readings.filter((r) => r.code === "ok");
-    assert.ok(served.length > 0 && served.every((r) => r.version === 1 && r.expiresAtMs! > r.atMs), "only the old, unexpired token is served");
-    assert.ok(readings.some((r) => r.atMs < expiresAtMs - 700 && r.code === "ok"), "the old token served inside the refresh skew");
+    assert.ok(
+      served.length > 0 && served.every((r) => r.version === 1 && r.expiresAtMs! > r.atMs),
+      "only the old, unexpired token is served",
+    );
+    assert.ok(
+      readings.some((r) => r.atMs < expiresAtMs - 700 && r.code === "ok"),
+      "the old token served inside the refresh skew",
+    );
     const afterExpiry = readings.filter((r) => r.atMs > expiresAtMs + 100);
-    assert.ok(afterExpiry.length > 0 && afterExpiry.every((r) => r.code === "Unavailable"), "after expiry: Unavailable, never the expired token");
+    assert.ok(
+      afterExpiry.length > 0 && afterExpiry.every((r) => r.code === "Unavailable"),
+      "after expiry: Unavailable, never the expired token",
+    );
     assert.ok(outage.callsAtMs.length >= 1, "the provider was tried");
     const callsAfterExpiry = outage.callsAtMs.filter((at) => at >= expiresAtMs).length;
     assert.ok(
@@ -174,7 +191,10 @@ test("a provider that does not rotate refresh tokens (and omits them on refresh)
     // Refresh 1 and 2 forced (RefreshConnection), refresh 3 behind a read once the token is expiring
     // (the read is answered with the still-valid stored token at once).
     const forced = [await rig.tokens.refreshConnection({ connectionId }), await rig.tokens.refreshConnection({ connectionId })];
-    assert.deepEqual(forced.map((r) => Number(r.credential?.version)), [2, 3]);
+    assert.deepEqual(
+      forced.map((r) => Number(r.credential?.version)),
+      [2, 3],
+    );
     await untilExpiring(Number(forced[1]!.credential?.expiresAt));
     assert.equal(Number((await rig.tokens.getToken({ connectionId })).credential?.version), 3);
     await eventually(() => rig.refreshRequests(mark).filter((c) => c.outcome === "issued").length === 3, 10_000, "the background refresh");
@@ -186,7 +206,10 @@ test("a provider that does not rotate refresh tokens (and omits them on refresh)
 
     const calls = rig.refreshRequests(mark);
     assert.equal(calls.length, 3);
-    assert.ok(calls.every((c) => c.outcome === "issued"), "all three refreshes succeeded at the provider");
+    assert.ok(
+      calls.every((c) => c.outcome === "issued"),
+      "all three refreshes succeeded at the provider",
+    );
     assert.equal(answers.length, 3, "the wrapper saw the three answers (and stripped their refresh_token)");
     const latest = await storedTokens(rig.server.app, connectionId);
     assert.equal(latest.version, 4);

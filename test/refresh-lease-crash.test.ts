@@ -10,16 +10,21 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import { describe, test } from "node:test";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
+import { DEFAULT_REFRESH_LEASE_MS } from "../server/config/defaults.ts";
 import { generateKeyringText } from "../server/vault/keyring.ts";
 import { reportFigure, storedTokens, summarize } from "./support/refresh-rig.ts";
-import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
-import { registerRotatingProvider, seedRotatingConnection, startRotatingProvider, type RotatingProvider } from "./support/rotating-provider.ts";
+import { type ReplicaProcess, spawnReplica } from "./support/replica-process.ts";
+import {
+  type RotatingProvider,
+  registerRotatingProvider,
+  seedRotatingConnection,
+  startRotatingProvider,
+} from "./support/rotating-provider.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { TEST_STORE } from "./support/test-store.ts";
-import { DEFAULT_REFRESH_LEASE_MS } from "../server/config/defaults.ts";
 import { eventually } from "./support/wait.ts";
 
 /** The lease time under test: the default (server/config/defaults.ts). */
@@ -65,19 +70,31 @@ async function snapshot(server: TestServer, ids: string[]) {
 }
 
 /** Forces a refresh of every connection on `replica` and waits until the provider holds `atLeast` rotated answers. */
-async function refreshAndHold(setup: { provider: RotatingProvider; tokensOf: (u: string) => Client<typeof TokenService> }, replica: ReplicaProcess, ids: string[], atLeast: number) {
+async function refreshAndHold(
+  setup: { provider: RotatingProvider; tokensOf: (u: string) => Client<typeof TokenService> },
+  replica: ReplicaProcess,
+  ids: string[],
+  atLeast: number,
+) {
   // Longer than the time to the kill, shorter than the 5 s first-byte timeout of a live replica.
   setup.provider.holdMs = 3_000;
   const client = setup.tokensOf(replica.baseUrl);
   for (const connectionId of ids) client.refreshConnection({ connectionId }).catch(() => undefined);
-  await eventually(async () => setup.provider.stats.held >= atLeast, 15_000, `the provider holds ${atLeast} rotated answers for the victim`, 50);
+  await eventually(
+    async () => setup.provider.stats.held >= atLeast,
+    15_000,
+    `the provider holds ${atLeast} rotated answers for the victim`,
+    50,
+  );
 }
 
 function report(t: TestContext, name: string, value: unknown) {
   reportFigure(t, name, value);
 }
 
-describe("refresh leases across replica crashes", { skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)" }, () => {
+describe("refresh leases across replica crashes", {
+  skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)",
+}, () => {
   test("kill -9 mid-refresh in a loop: no grant lost (retry inside the reuse window), reads never wait on the dead holder", async (t) => {
     const ROUNDS = 3;
     const CONNECTIONS = 8;
@@ -129,7 +146,11 @@ describe("refresh leases across replica crashes", { skip: TEST_STORE === "postgr
 
       const final = await snapshot(server, ids);
       assert.ok(provider.stats.reused >= 1, "refresh tokens the victims had used were reused inside the window");
-      assert.deepEqual(final.filter((s) => s.status !== "active"), [], "no connection lost its grant");
+      assert.deepEqual(
+        final.filter((s) => s.status !== "active"),
+        [],
+        "no connection lost its grant",
+      );
       assert.equal(provider.stats.grantsRevoked, 0, "the provider revoked no grant");
       assert.equal(provider.stats.refused, 0, "the provider refused no refresh");
       const unexpected = reads.filter((r) => r.code !== "ok" && r.code !== "Unavailable");

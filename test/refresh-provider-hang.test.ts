@@ -28,7 +28,11 @@ test("provider 503 then hanging: valid tokens served at once, expired ones answe
   let aheadMs = 0;
   const server = await startServer({
     overrides: { now: () => Date.now() + aheadMs },
-    env: { NEXUS_REFRESH_SKEW_MS: "60000", NEXUS_REFRESH_READ_WAIT_MS: String(READ_WAIT_MS), NEXUS_ENCRYPTION_KEYS: generateKeyringText("k1") },
+    env: {
+      NEXUS_REFRESH_SKEW_MS: "60000",
+      NEXUS_REFRESH_READ_WAIT_MS: String(READ_WAIT_MS),
+      NEXUS_ENCRYPTION_KEYS: generateKeyringText("k1"),
+    },
   });
   try {
     await registerRotatingProvider(server.app, "hang-idp", provider);
@@ -41,9 +45,19 @@ test("provider 503 then hanging: valid tokens served at once, expired ones answe
       const startedMs = Date.now();
       try {
         const res = await tokens.getToken({ connectionId });
-        return { code: "ok", version: Number(res.credential?.version), ms: Date.now() - startedMs, hangingAtAnswer: provider.stats.hanging };
+        return {
+          code: "ok",
+          version: Number(res.credential?.version),
+          ms: Date.now() - startedMs,
+          hangingAtAnswer: provider.stats.hanging,
+        };
       } catch (error) {
-        return { code: Code[ConnectError.from(error).code], version: 0, ms: Date.now() - startedMs, hangingAtAnswer: provider.stats.hanging };
+        return {
+          code: Code[ConnectError.from(error).code],
+          version: 0,
+          ms: Date.now() - startedMs,
+          hangingAtAnswer: provider.stats.hanging,
+        };
       }
     };
 
@@ -57,7 +71,10 @@ test("provider 503 then hanging: valid tokens served at once, expired ones answe
     for (let i = 0; i < 10; i += 1) validReads.push(await read(i % 2 === 0 ? validInHang : valid));
     // The answers did not wait for the provider: the refresh they started still hangs after the last
     // one (a read that had waited it out would have seen it time out, and backoff starts no other).
-    assert.ok(validReads.every((r) => r.code === "ok" && r.version === 1), JSON.stringify(validReads));
+    assert.ok(
+      validReads.every((r) => r.code === "ok" && r.version === 1),
+      JSON.stringify(validReads),
+    );
     assert.ok(validReads.at(-1)!.hangingAtAnswer >= 1, "served while the refresh hung");
     assert.ok(provider.stats.hanging >= 1, "a refresh is still hanging at the provider");
     // Past the cool-down left by the 503s, the next read of the expired token is the probe: it waits
@@ -67,14 +84,23 @@ test("provider 503 then hanging: valid tokens served at once, expired ones answe
     const expiredReads = [];
     for (let i = 0; i < 5; i += 1) expiredReads.push(await read(expired));
     assert.equal(provider.stats.hanging, hangingBefore + 1, "one probe reached the hung provider");
-    assert.ok(expiredReads.every((r) => r.code === "Unavailable"), JSON.stringify(expiredReads));
-    assert.ok(expiredReads.every((r) => r.hangingAtAnswer >= 1), "answered while the provider still hung: bounded by the read wait, not the provider");
+    assert.ok(
+      expiredReads.every((r) => r.code === "Unavailable"),
+      JSON.stringify(expiredReads),
+    );
+    assert.ok(
+      expiredReads.every((r) => r.hangingAtAnswer >= 1),
+      "answered while the provider still hung: bounded by the read wait, not the provider",
+    );
 
     provider.mode = "normal";
     const recoveredAtMs = Date.now();
     let attempts = 0;
     const recovered = await eventualValue(
-      () => ((attempts += 1), read(expired)),
+      () => {
+        attempts += 1;
+        return read(expired);
+      },
       (r) => r.code === "ok",
       30_000,
       "reads of the expired token recovering",

@@ -9,15 +9,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { createClient, Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client as PgClient } from "pg";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
-import { eventually } from "./support/wait.ts";
 import { watchTyped } from "./support/credential-watchers.ts";
 import { reportFigure, startRefreshRig, storedTokens, summarize } from "./support/refresh-rig.ts";
-import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
+import { type ReplicaProcess, spawnReplica } from "./support/replica-process.ts";
 import { TEST_STORE } from "./support/test-store.ts";
+import { eventually } from "./support/wait.ts";
 
 /** The replica part of a lease token ("<replica id>#<flight>"). */
 const replicaOf = (owner: string | null) => owner?.split("#")[0] ?? null;
@@ -40,7 +40,9 @@ async function leases(databaseUrl: string, ids: string[]): Promise<{ owner: stri
   }
 }
 
-describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)" }, () => {
+describe("replica crash mid-refresh", {
+  skip: TEST_STORE === "postgres" ? false : "PostgreSQL only: replicas share a database (NEXUS_TEST_STORE=postgres)",
+}, () => {
   test("kill -9 during three in-flight refreshes: no refresh token lost, leases expire, the restarted replica resumes", async (t) => {
     const rig = await startRefreshRig({ rotate: true, accessTtlSeconds: 3 });
     const replicas: ReplicaProcess[] = [];
@@ -49,7 +51,8 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
       const ids = [await rig.connect("crash-1"), await rig.connect("crash-2"), await rig.connect("crash-3")];
       const victim = await spawnReplica({ ...rig.replicaEnv });
       replicas.push(victim);
-      const clientOf = (baseUrl: string) => createClient(TokenService, createGrpcTransport({ baseUrl, interceptors: [rig.server.bearer()] }));
+      const clientOf = (baseUrl: string) =>
+        createClient(TokenService, createGrpcTransport({ baseUrl, interceptors: [rig.server.bearer()] }));
       // The watch keeps ids[0] fresh on its own (keep-fresh), so it is refreshed on schedule too.
       const watcher = watchTyped({ baseUrl: victim.baseUrl, apiKey: rig.server.agentKey }, ids[0]!);
       await watcher.next((e) => e.type === "credential");
@@ -70,7 +73,10 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
       };
       await eventually(allHeld, 6_000, "three refreshes held at the provider under the victim's leases", 50);
       // The victim renews its short leases while the provider holds its requests.
-      assert.ok(heldLeases.every((l) => l.expiresAtMs! > Date.now()), "the victim holds all three leases");
+      assert.ok(
+        heldLeases.every((l) => l.expiresAtMs! > Date.now()),
+        "the victim holds all three leases",
+      );
       // Stable while every refresh is held: what must survive the crash.
       const before = await Promise.all(ids.map((id) => storedTokens(rig.server.app, id)));
       const heldFrom = rig.idp.tokenRequests.length;
@@ -80,13 +86,17 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
       rig.idp.tokenEndpoint.delayMs = 0;
       assert.notEqual(await watcher.ended, null, "the victim's watch stream broke");
       await eventually(() => held() === 0, 2_000, "held requests dropped with their client");
-      assert.ok(rig.idp.tokenRequests.slice(mark, heldFrom).every((r) => r.outcome === "dropped" || r.outcome === "issued"), "nothing was refused");
+      assert.ok(
+        rig.idp.tokenRequests.slice(mark, heldFrom).every((r) => r.outcome === "dropped" || r.outcome === "issued"),
+        "nothing was refused",
+      );
 
       // Nothing lost: the same refresh token, or (once the dead lease ran out and the scheduler
       // retried the interrupted call) a newer version the provider issued; still active.
       for (const [i, id] of ids.entries()) {
         const now = await storedTokens(rig.server.app, id);
-        if (now.version === before[i]!.version) assert.equal(now.tokens.refreshToken, before[i]!.tokens.refreshToken, "the refresh token survived the crash");
+        if (now.version === before[i]!.version)
+          assert.equal(now.tokens.refreshToken, before[i]!.tokens.refreshToken, "the refresh token survived the crash");
         else assert.ok(now.version > before[i]!.version);
         assert.equal((await rig.server.app.store.getConnection("default", id)).status, "active");
       }
@@ -112,7 +122,12 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
             });
           }
           const atMs = Date.now();
-          return { version: Number(res.credential?.version), expiresAtMs: Number(res.credential?.expiresAt) * 1000, atMs, afterKillMs: atMs - killedAtMs };
+          return {
+            version: Number(res.credential?.version),
+            expiresAtMs: Number(res.credential?.expiresAt) * 1000,
+            atMs,
+            afterKillMs: atMs - killedAtMs,
+          };
         }),
       );
       for (const [i, s] of served.entries()) {
@@ -121,7 +136,10 @@ describe("replica crash mid-refresh", { skip: TEST_STORE === "postgres" ? false 
         assert.ok(s.atMs >= heldLeases[i]!.expiresAtMs!, "not before the dead replica's lease ran out");
       }
       const latestLeases = await leases(databaseUrl, ids);
-      assert.ok(latestLeases.every((l) => replicaOf(l.owner) !== replicaOf(heldLeases[0]!.owner)), "no lease left with the dead replica");
+      assert.ok(
+        latestLeases.every((l) => replicaOf(l.owner) !== replicaOf(heldLeases[0]!.owner)),
+        "no lease left with the dead replica",
+      );
       const failures = rig.idp.tokenRequests.filter((r) => r.outcome === "error");
       assert.deepEqual(failures, [], "no refresh was refused (no refresh token was reused or lost)");
       for (const id of ids) assert.equal((await rig.server.app.store.getConnection("default", id)).status, "active");

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { spawnReplica, type ReplicaProcess } from "./support/replica-process.ts";
+import { type ReplicaProcess, spawnReplica } from "./support/replica-process.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
 import { TEST_STORE } from "./support/test-store.ts";
 
@@ -33,8 +33,12 @@ function runServer(dataDir: string): Promise<{ code: number | null; output: stri
   });
 }
 
-describe("one server per SQLite data directory", { skip: TEST_STORE === "sqlite" ? false : "SQLite only (PostgreSQL replicas share a database by design)" }, () => {
-  test("a second process is refused naming the first one's PID; a dead holder's lock is taken over, whatever PID its file names", { timeout: 180_000 }, async () => {
+describe("one server per SQLite data directory", {
+  skip: TEST_STORE === "sqlite" ? false : "SQLite only (PostgreSQL replicas share a database by design)",
+}, () => {
+  test("a second process is refused naming the first one's PID; a dead holder's lock is taken over, whatever PID its file names", {
+    timeout: 180_000,
+  }, async () => {
     const dir = createTempDataDir("nexus-lock-");
     const running: ReplicaProcess[] = [];
     try {

@@ -4,10 +4,11 @@
  * run. A file that starts a server in such a hook keeps it (and its PostgreSQL connections) open for
  * the entire run, so each file keeps its hooks inside a describe.
  */
-import { test } from "node:test";
+
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { test } from "node:test";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 

@@ -65,8 +65,7 @@ export function createBridge(options: BridgeOptions): Bridge {
   const { client } = options;
   const registry = options.registry ?? client.registry;
   const metrics =
-    options.metrics ??
-    createBridgeMetrics({ ...(registry ? { registry } : {}), ...(options.labels ? { labels: options.labels } : {}) });
+    options.metrics ?? createBridgeMetrics({ ...(registry ? { registry } : {}), ...(options.labels ? { labels: options.labels } : {}) });
   const env: LinkEnvironment = {
     client,
     metrics,
@@ -86,8 +85,7 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   return {
     metrics,
-    maintainWebSocket: (connectionId, url, handler, linkOptions) =>
-      track(maintainWebSocket(env, connectionId, url, handler, linkOptions)),
+    maintainWebSocket: (connectionId, url, handler, linkOptions) => track(maintainWebSocket(env, connectionId, url, handler, linkOptions)),
     maintainGrpc: (connectionId, run, linkOptions) => track(maintainGrpc(env, connectionId, run, linkOptions)),
     async stop() {
       await Promise.all([...handles].map((handle) => handle.stop()));

@@ -52,11 +52,7 @@ export interface MaintainGrpcOptions {
  * @example
  * const transport = createGrpcTransport({ baseUrl, interceptors: [createCredentialInterceptor({ credentials: client.credentials, connectionId })] });
  */
-export function createCredentialInterceptor(options: {
-  credentials: CredentialCache;
-  connectionId: string;
-  clock?: Clock;
-}): Interceptor {
+export function createCredentialInterceptor(options: { credentials: CredentialCache; connectionId: string; clock?: Clock }): Interceptor {
   const clock = options.clock ?? systemClock;
   return (next) => async (request) => {
     const credential = await options.credentials.getCredential(options.connectionId, { signal: request.signal });
@@ -95,7 +91,12 @@ export function maintainGrpc(
 
   return superviseLink(
     env,
-    { connectionId, transport: "grpc", ...(options.signal ? { signal: options.signal } : {}), ...(options.backoff ? { backoff: options.backoff } : {}) },
+    {
+      connectionId,
+      transport: "grpc",
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+    },
     async (supervisor) => {
       let restart: ((credential: Credential) => void) | undefined;
       supervisor.onRotation((credential) => restart?.(credential));

@@ -130,7 +130,10 @@ export function superviseLink(
     async waitBeforeRetry() {
       const delayMs = backoff.nextDelayMs();
       metrics.reconnectDelay(target, delayMs / 1000);
-      logger.info({ connection_id: connectionId, transport: link.transport, delay_ms: delayMs, attempt: backoff.attempts }, "reconnecting after backoff");
+      logger.info(
+        { connection_id: connectionId, transport: link.transport, delay_ms: delayMs, attempt: backoff.attempts },
+        "reconnecting after backoff",
+      );
       return abortableSleep(delayMs, controller.signal);
     },
     linkUp(credential) {

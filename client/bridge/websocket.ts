@@ -106,7 +106,12 @@ export function maintainWebSocket(
 
   return superviseLink(
     env,
-    { connectionId, transport: "websocket", ...(options.signal ? { signal: options.signal } : {}), ...(options.backoff ? { backoff: options.backoff } : {}) },
+    {
+      connectionId,
+      transport: "websocket",
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+    },
     async (supervisor) => {
       let reauthenticate: (() => void) | undefined;
       let linkVersion = 0n;

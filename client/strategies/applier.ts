@@ -33,11 +33,7 @@ export interface ApplyEnvironment {
 }
 
 /** Applies one strategy. Synchronous unless the strategy signs asynchronously (aws_sigv4). */
-export type StrategyApplier = (
-  parts: RequestParts,
-  credential: Credential,
-  env: ApplyEnvironment,
-) => AppliedParts | Promise<AppliedParts>;
+export type StrategyApplier = (parts: RequestParts, credential: Credential, env: ApplyEnvironment) => AppliedParts | Promise<AppliedParts>;
 
 /** A fresh, mutable copy of the URL and headers of `parts`. */
 export function copyParts(parts: RequestParts): AppliedParts {

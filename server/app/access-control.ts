@@ -9,10 +9,16 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import type { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { startAuditRetention } from "../audit/audit-retention.ts";
-import { createAuditWriter, type AuditWriter } from "../audit/audit-writer.ts";
+import { type AuditWriter, createAuditWriter } from "../audit/audit-writer.ts";
+import { type ApiKeyLiveness, createApiKeyLiveness } from "../auth/api-key-liveness.ts";
+import { type ApiKeyManager, createApiKeyManager } from "../auth/api-key-manager.ts";
+import { type ApiKeyVerifier, createApiKeyVerifier } from "../auth/api-key-verifier.ts";
+import { ensureBootstrapAdminKey } from "../auth/bootstrap-admin-key.ts";
+import { createTenantScope, type TenantScope } from "../auth/tenant-scope.ts";
 import type { Config } from "../config/config.ts";
+import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import { createClientAddressResolver, createTrustedProxyCheck } from "../http/client-address.ts";
-import { createCors, type CorsHandler } from "../http/cors.ts";
+import { type CorsHandler, createCors } from "../http/cors.ts";
 import type { NodeRequest } from "../http/endpoints.ts";
 import { createTokenBuckets } from "../limits/token-buckets.ts";
 import type { Logger } from "../logging/logger.ts";
@@ -24,16 +30,13 @@ import { createRateLimitInterceptor } from "../rpc/interceptors/rate-limit-inter
 import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-interceptor.ts";
 import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
 import type { Store } from "../store/store.ts";
-import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
-import { createApiKeyLiveness, type ApiKeyLiveness } from "../auth/api-key-liveness.ts";
-import { createApiKeyManager, type ApiKeyManager } from "../auth/api-key-manager.ts";
-import { createApiKeyVerifier, type ApiKeyVerifier } from "../auth/api-key-verifier.ts";
-import { ensureBootstrapAdminKey } from "../auth/bootstrap-admin-key.ts";
-import { createTenantScope, type TenantScope } from "../auth/tenant-scope.ts";
 import type { InterceptorsByRole } from "./interceptor-order.ts";
 
 /** The interceptors access control builds. */
-export type AccessInterceptors = Pick<InterceptorsByRole, "auth" | "rateLimit" | "streamLimit" | "audit" | "keyValidity" | "inProcessAddress">;
+export type AccessInterceptors = Pick<
+  InterceptorsByRole,
+  "auth" | "rateLimit" | "streamLimit" | "audit" | "keyValidity" | "inProcessAddress"
+>;
 
 /** Access control, assembled. */
 export interface AccessControl {
@@ -119,7 +122,10 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     interceptors: {
       auth: createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
       rateLimit: createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
-      streamLimit: createStreamLimitInterceptor({ maxPerKey: config.maxStreamsPerKey, maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress }),
+      streamLimit: createStreamLimitInterceptor({
+        maxPerKey: config.maxStreamsPerKey,
+        maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress,
+      }),
       audit: createAuditInterceptor({ audit }),
       keyValidity: createKeyValidityInterceptor({ liveness: keyLiveness }),
       inProcessAddress: createInProcessAddressInterceptor(),
@@ -152,5 +158,10 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
 
 /** Whether a failed revocation write certainly left the key as it was (a refusal, not an outage). */
 function isRevocationCertainlyNotStored(err: unknown): boolean {
-  return err instanceof NotFoundError || err instanceof InvalidArgumentError || err instanceof ConflictError || err instanceof FailedPreconditionError;
+  return (
+    err instanceof NotFoundError ||
+    err instanceof InvalidArgumentError ||
+    err instanceof ConflictError ||
+    err instanceof FailedPreconditionError
+  );
 }

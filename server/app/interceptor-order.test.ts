@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
-import { INTERCEPTOR_ORDER, orderInterceptors, type InterceptorsByRole } from "./interceptor-order.ts";
+import { INTERCEPTOR_ORDER, type InterceptorsByRole, orderInterceptors } from "./interceptor-order.ts";
 
 /** One distinct interceptor per role, named after it, so the order can be read back. */
 function byRole(): { interceptors: InterceptorsByRole; roleOf: Map<Interceptor, string> } {
@@ -30,7 +30,10 @@ test("the in-process chain REST uses adds the client-address interceptor first, 
   const { interceptors, roleOf } = byRole();
   const roles = orderInterceptors(interceptors, "in-process").map((i) => roleOf.get(i));
   assert.equal(roles[0], "inProcessAddress");
-  assert.deepEqual(roles.slice(1), orderInterceptors(interceptors, "public").map((i) => roleOf.get(i)));
+  assert.deepEqual(
+    roles.slice(1),
+    orderInterceptors(interceptors, "public").map((i) => roleOf.get(i)),
+  );
   assert.equal(new Set(INTERCEPTOR_ORDER).size, INTERCEPTOR_ORDER.length, "each role placed once");
 });
 

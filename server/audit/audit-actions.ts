@@ -133,7 +133,13 @@ export function auditCredentialDelivered(
  */
 export function auditRefreshOutcome(
   audit: Pick<AuditWriter, "record">,
-  event: { tenantId: string; connectionId: string; result: string; trigger: "scheduled" | "on_read" | "request" | "engine"; version?: number },
+  event: {
+    tenantId: string;
+    connectionId: string;
+    result: string;
+    trigger: "scheduled" | "on_read" | "request" | "engine";
+    version?: number;
+  },
 ): void {
   audit.record({
     action: AUDIT_ACTIONS.tokenRefresh,

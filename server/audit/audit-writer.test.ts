@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import { Writable } from "node:stream";
+import { test } from "node:test";
+import { eventually } from "../../test/support/wait.ts";
 import { createLogger } from "../logging/logger.ts";
 import type { AuditEventInput } from "../store/store.ts";
-import { createAuditWriter } from "./audit-writer.ts";
 import { startAuditRetention } from "./audit-retention.ts";
-import { eventually } from "../../test/support/wait.ts";
+import { createAuditWriter } from "./audit-writer.ts";
 
 function sink() {
   const lines: string[] = [];
@@ -53,11 +53,18 @@ test("a full batch is written at once (with whatever queued meanwhile); close fl
   const writer = createAuditWriter({ store, logger: sink().logger, now: () => 0, flushIntervalMs: 60_000, maxBatchSize: 10 });
   for (let i = 0; i < 25; i++) writer.record(event(i));
   // The interval is a minute: anything written before the deadline went because the batch was full.
-  await eventually(() => store.batches.flat().length === 25, 10_000, "a full batch (and what queued with it) written without waiting for the interval");
+  await eventually(
+    () => store.batches.flat().length === 25,
+    10_000,
+    "a full batch (and what queued with it) written without waiting for the interval",
+  );
   writer.record(event(25));
   await writer.close();
   assert.equal(store.batches.flat().length, 26);
-  assert.deepEqual(store.batches.flat().map((e) => e.connectionId), Array.from({ length: 26 }, (_, i) => `conn_${i}`));
+  assert.deepEqual(
+    store.batches.flat().map((e) => e.connectionId),
+    Array.from({ length: 26 }, (_, i) => `conn_${i}`),
+  );
   writer.record(event(99));
   await writer.flush();
   assert.equal(store.batches.flat().length, 26, "events after close are dropped");
@@ -75,9 +82,15 @@ test("a failed batch is kept and retried until written, in order, with nothing l
   writer.record(event(2));
   // The retry timer writes both once the store answers again (after four failures).
   await eventually(() => store.batches.flat().length >= 2, 10_000, "retried until written");
-  assert.deepEqual(store.batches.flat().map((e) => e.connectionId), ["conn_1", "conn_2"]);
+  assert.deepEqual(
+    store.batches.flat().map((e) => e.connectionId),
+    ["conn_1", "conn_2"],
+  );
   assert.deepEqual(writer.stats(), { depth: 0, droppedTotal: 0, refusedTotal: 0, writeFailuresTotal: 4 });
-  assert.ok(lines.some((l) => l.includes("audit write failed") && l.includes('"level":50')), "the failure is logged as an error");
+  assert.ok(
+    lines.some((l) => l.includes("audit write failed") && l.includes('"level":50')),
+    "the failure is logged as an error",
+  );
   await writer.close();
 });
 
@@ -89,7 +102,10 @@ test("a full buffer refuses credential deliveries and drops (counts, logs) other
   writer.admit(event(1));
   writer.record(event(2));
   writer.admit(event(3));
-  assert.throws(() => writer.admit(event(4)), (err: Error) => err.name === "StoreUnavailableError" && /audit buffer full/.test(err.message));
+  assert.throws(
+    () => writer.admit(event(4)),
+    (err: Error) => err.name === "StoreUnavailableError" && /audit buffer full/.test(err.message),
+  );
   writer.record(event(5));
   assert.deepEqual(writer.stats(), { depth: 3, droppedTotal: 1, refusedTotal: 1, writeFailuresTotal: 0 });
   assert.ok(lines.some((l) => l.includes("audit buffer full") && l.includes('"level":50')));
@@ -97,7 +113,10 @@ test("a full buffer refuses credential deliveries and drops (counts, logs) other
   // The store comes back: all three accepted events are written, none of the refused ones.
   store.failNext(0);
   await writer.flush();
-  assert.deepEqual(store.batches.flat().map((e) => e.connectionId), ["conn_1", "conn_2", "conn_3"]);
+  assert.deepEqual(
+    store.batches.flat().map((e) => e.connectionId),
+    ["conn_1", "conn_2", "conn_3"],
+  );
   writer.admit(event(6));
   await writer.close();
   assert.throws(() => writer.admit(event(7)), /audit log closed/);

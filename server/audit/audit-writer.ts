@@ -189,7 +189,10 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       if (isClosed || depth() >= maxQueued) {
         totals.refusedTotal += 1;
         if (totals.refusedTotal === 1 || totals.refusedTotal % 100 === 0) {
-          logger.error({ action: event.action, refusedTotal: totals.refusedTotal }, "credential refused: its audit event cannot be buffered");
+          logger.error(
+            { action: event.action, refusedTotal: totals.refusedTotal },
+            "credential refused: its audit event cannot be buffered",
+          );
         }
         throw new StoreUnavailableError(isClosed ? "audit log closed" : "audit buffer full");
       }

@@ -7,8 +7,8 @@
  */
 import { NotFoundError } from "../domain/errors.ts";
 import type { Logger } from "../logging/logger.ts";
-import type { Store } from "../store/store.ts";
 import type { Principal } from "../request/principal.ts";
+import type { Store } from "../store/store.ts";
 
 /** Why a key that once authenticated is no longer valid. */
 export type KeyInvalidReason = "revoked" | "expired";

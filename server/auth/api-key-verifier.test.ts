@@ -49,7 +49,10 @@ test("a valid key yields its principal; unknown, malformed, revoked and expired 
   let now = 1_000;
   const store = fakeStore([record(secret, { expiresAtMs: 5_000 })]);
   const verifier = createApiKeyVerifier({ store, now: () => now });
-  assert.deepEqual(await verifier.verify(secret), { ok: true, principal: { keyId: "key_1", role: "agent", tenantId: "acme", expiresAtMs: 5_000 } });
+  assert.deepEqual(await verifier.verify(secret), {
+    ok: true,
+    principal: { keyId: "key_1", role: "agent", tenantId: "acme", expiresAtMs: 5_000 },
+  });
   assert.deepEqual(await verifier.verify(`${secret}x`), { ok: false, reason: "unknown" });
   assert.deepEqual(await verifier.verify("short"), { ok: false, reason: "malformed" });
   assert.deepEqual(await verifier.verify("x".repeat(600)), { ok: false, reason: "malformed" });

@@ -7,9 +7,9 @@
  * Unknown keys are not cached (a key created a moment ago must work), and it never logs a secret.
  */
 import { DEFAULT_API_KEY_CACHE_MS } from "../config/defaults.ts";
+import { type Principal, principalOf } from "../request/principal.ts";
 import type { ApiKeyRecord, Store } from "../store/store.ts";
 import { hashApiKeySecret, isPlausibleApiKey } from "./api-key-secret.ts";
-import { principalOf, type Principal } from "../request/principal.ts";
 
 /** Why a key was refused. */
 export type ApiKeyRefusal = "malformed" | "unknown" | "revoked" | "expired";

@@ -9,8 +9,8 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../domain/errors.ts";
 import { kAuditTarget, kPrincipal } from "../request/context.ts";
-import type { Store } from "../store/store.ts";
 import type { Principal } from "../request/principal.ts";
+import type { Store } from "../store/store.ts";
 
 /** Tenant resolution for handlers. */
 export interface TenantScope {

@@ -28,9 +28,7 @@ export interface MessagePageView {
 /** Renders the credential form; it posts back to its own URL (no `action`, so a path prefix survives). */
 export function renderFormPage(view: FormPageView): string {
   const name = escapeHtml(view.providerDisplayName);
-  const destination = view.returnHost
-    ? ` You will then be returned to <strong>${escapeHtml(view.returnHost)}</strong>.`
-    : "";
+  const destination = view.returnHost ? ` You will then be returned to <strong>${escapeHtml(view.returnHost)}</strong>.` : "";
   const alert =
     view.formErrors.length === 0
       ? ""
@@ -59,9 +57,7 @@ export function renderMessagePage(view: MessagePageView): string {
 function renderField(field: FormField, index: number, view: FormPageView): string {
   const id = `f${index}`;
   const error = view.fieldErrors[field.name];
-  const described = [field.description !== null ? `${id}-help` : "", error !== undefined ? `${id}-error` : ""]
-    .filter(Boolean)
-    .join(" ");
+  const described = [field.description !== null ? `${id}-help` : "", error !== undefined ? `${id}-error` : ""].filter(Boolean).join(" ");
   // Secret values are never sent back, even after a failed submission: the user types them again.
   const value = field.isSecret ? null : (view.values[field.name] ?? field.defaultValue);
   const attrs = [
@@ -74,11 +70,7 @@ function renderField(field: FormField, index: number, view: FormPageView): strin
   let control: string;
   if (field.options !== null) {
     const options = [`<option value="">${field.isRequired ? "Choose…" : "—"}</option>`]
-      .concat(
-        field.options.map(
-          (o) => `<option value="${escapeHtml(o)}"${o === value ? " selected" : ""}>${escapeHtml(o)}</option>`,
-        ),
-      )
+      .concat(field.options.map((o) => `<option value="${escapeHtml(o)}"${o === value ? " selected" : ""}>${escapeHtml(o)}</option>`))
       .join("");
     control = `<select ${join(attrs)}>${options}</select>`;
   } else {
@@ -111,12 +103,7 @@ function join(attrs: readonly string[]): string {
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
 export function escapeHtml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
 
 function page(title: string, body: string): string {

@@ -32,8 +32,7 @@ export function sendHtml(res: NodeResponse, status: number, html: string, option
     ...BASE_HEADERS,
     "content-type": "text/html; charset=utf-8",
     "content-security-policy":
-      `default-src 'none'; style-src 'unsafe-inline'; form-action ${formTargets.join(" ")}; ` +
-      "frame-ancestors 'none'; base-uri 'none'",
+      `default-src 'none'; style-src 'unsafe-inline'; form-action ${formTargets.join(" ")}; ` + "frame-ancestors 'none'; base-uri 'none'",
     "referrer-policy": options.referrerPolicy ?? "no-referrer",
   });
   res.end(html);

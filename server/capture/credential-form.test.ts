@@ -85,7 +85,10 @@ test("HTML patterns accept what the JSON Schema pattern accepts", () => {
     b: "[\\s\\S]*(?:^x|y)[\\s\\S]*",
     c: null, // not valid with the v flag browsers use: left to the server
   });
-  for (const [value, schemaOk] of [["zabcz", true], ["ab", false]] as const) {
+  for (const [value, schemaOk] of [
+    ["zabcz", true],
+    ["ab", false],
+  ] as const) {
     assert.equal(new RegExp(`^(?:${patterns.a})$`, "v").test(value), schemaOk);
   }
   assert.equal(new RegExp(`^(?:${patterns.b})$`, "v").test("zzy"), true, "the unanchored branch");

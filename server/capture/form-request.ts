@@ -23,10 +23,7 @@ export class FormRequestError extends Error {
  * @throws FormRequestError 403 (foreign or unknown origin), 415 (not urlencoded, or not UTF-8),
  *   413 (larger than `maxBytes`), 400 (body is not UTF-8), 499 (client went away).
  */
-export async function readFormRequest(
-  req: NodeRequest,
-  options: { expectedOrigin: string; maxBytes: number },
-): Promise<URLSearchParams> {
+export async function readFormRequest(req: NodeRequest, options: { expectedOrigin: string; maxBytes: number }): Promise<URLSearchParams> {
   const origin = requestOrigin(req);
   if (origin !== options.expectedOrigin) {
     throw new FormRequestError(403, "the form must be submitted from its own page");
@@ -34,7 +31,10 @@ export async function readFormRequest(
   const [mediaType = "", ...params] = header(req, "content-type")
     .split(";")
     .map((s) => s.trim().toLowerCase());
-  const charset = params.find((p) => p.startsWith("charset="))?.slice("charset=".length).replaceAll('"', "");
+  const charset = params
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replaceAll('"', "");
   if (mediaType !== "application/x-www-form-urlencoded" || (charset !== undefined && charset !== "utf-8")) {
     throw new FormRequestError(415, "the form must be sent as application/x-www-form-urlencoded (UTF-8)");
   }

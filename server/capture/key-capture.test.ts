@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { randomBytes } from "node:crypto";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
+import { acmeProfile, type CaptureFixture, postForm, startCaptureFixture } from "../../test/support/capture-fixture.ts";
 import { ConnectionNotUsableError, InvalidArgumentError } from "../domain/errors.ts";
 import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
-import { acmeProfile, postForm, startCaptureFixture, type CaptureFixture } from "../../test/support/capture-fixture.ts";
 
 const GOOD_KEY = "sk_live_4f9c2a7e1b";
 
@@ -52,9 +52,15 @@ describe("key capture over HTTP", () => {
     assert.match(html, /<h1>Connect Acme API<\/h1>/);
     assert.match(html, /returned to <strong>app\.example\.com<\/strong>/);
     assert.match(html, /<label for="f0">API key<span class="req" aria-hidden="true">\*<\/span><\/label>/);
-    assert.match(html, /<input id="f0" name="api_key" required [^>]*type="password" autocomplete="off"[^>]*maxlength="64"[^>]*pattern="\^sk_\[\\s\\S\]\*"/);
+    assert.match(
+      html,
+      /<input id="f0" name="api_key" required [^>]*type="password" autocomplete="off"[^>]*maxlength="64"[^>]*pattern="\^sk_\[\\s\\S\]\*"/,
+    );
     assert.match(html, /Find it under Settings → API keys\./);
-    assert.match(html, /<select id="f1" name="region" required><option value="">Choose…<\/option><option value="eu">eu<\/option><option value="us">us<\/option><\/select>/);
+    assert.match(
+      html,
+      /<select id="f1" name="region" required><option value="">Choose…<\/option><option value="eu">eu<\/option><option value="us">us<\/option><\/select>/,
+    );
     assert.match(html, /<label for="f2">Account name<\/label>/, "optional field has no marker");
     assert.match(html, /<input id="f2" name="account" type="text"/);
     assert.ok(!html.includes("<script"), "no script at all");
@@ -79,10 +85,7 @@ describe("key capture over HTTP", () => {
     const { connection, path } = await fx.begin(acmeProfile());
     const res = await postForm(fx, path, { api_key: GOOD_KEY, region: "eu", account: "", _nexus_action: "submit" });
     assert.equal(res.status, 303);
-    assert.equal(
-      res.headers.get("location"),
-      `http://app.example.com/done?tab=1&status=success&connection_id=${connection.id}`,
-    );
+    assert.equal(res.headers.get("location"), `http://app.example.com/done?tab=1&status=success&connection_id=${connection.id}`);
     assert.equal(res.headers.get("referrer-policy"), "no-referrer");
 
     const stored = await fx.store.getCredential(connection.id);
@@ -193,7 +196,13 @@ describe("key capture over HTTP", () => {
 
   test("only urlencoded forms within the size limit are read", async () => {
     const { connection, path } = await fx.begin(acmeProfile());
-    for (const contentType of ["application/json", "multipart/form-data; boundary=x", "text/plain", "", "application/x-www-form-urlencoded; charset=iso-8859-1"]) {
+    for (const contentType of [
+      "application/json",
+      "multipart/form-data; boundary=x",
+      "text/plain",
+      "",
+      "application/x-www-form-urlencoded; charset=iso-8859-1",
+    ]) {
       const res = await postForm(fx, path, { api_key: GOOD_KEY, region: "eu" }, { "content-type": contentType });
       assert.equal(res.status, 415, contentType);
     }

@@ -27,19 +27,20 @@
  *   (`default-src 'none'`), every text escaped, `base-uri 'none'`, `form-action` limited to this
  *   origin and the return URL's (browsers apply form-action to the redirect after the POST).
  */
-import type { ConnectionRecord, ProviderRecord, Store } from "../store/store.ts";
-import type { Vault } from "../vault/vault.ts";
+
 import type { ConsentAudit } from "../consent/consent-callback.ts";
 import type { ConsentStates } from "../consent/consent-states.ts";
-import type { Logger } from "../logging/logger.ts";
-import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
-import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
 import { buildReturnRedirect } from "../consent/return-redirect.ts";
-import { ConnectionNotUsableError, InvalidArgumentError, NotFoundError, ConflictError } from "../domain/errors.ts";
 import { isAwaitingConsent, type StatusReason } from "../domain/connection-status.ts";
-import { ACTION_FIELD, createCredentialFormCache, type CredentialForm } from "./credential-form.ts";
-import { renderFormPage, renderMessagePage, type FormPageView, type MessagePageView } from "./capture-page.ts";
+import { ConflictError, ConnectionNotUsableError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
+import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
+import type { ConnectionRecord, ProviderRecord, Store } from "../store/store.ts";
+import type { Vault } from "../vault/vault.ts";
+import { type FormPageView, type MessagePageView, renderFormPage, renderMessagePage } from "./capture-page.ts";
 import { sendHtml, sendRedirect } from "./capture-response.ts";
+import { ACTION_FIELD, type CredentialForm, createCredentialFormCache } from "./credential-form.ts";
 import { FormRequestError, readFormRequest } from "./form-request.ts";
 import { createLiveCheck } from "./live-check.ts";
 import { createLiveCheckBudget } from "./live-check-budget.ts";
@@ -183,9 +184,10 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
       return;
     }
     // begin always records a return URL; this only guards rows written some other way.
-    const view = outcome.status === "success"
-      ? { title: "Connected", message: "You can close this page." }
-      : { title: "The connection was not completed", message: `Reason: ${outcome.error}. You can close this page.` };
+    const view =
+      outcome.status === "success"
+        ? { title: "Connected", message: "You can close this page." }
+        : { title: "The connection was not completed", message: `Reason: ${outcome.error}. You can close this page.` };
     sendHtml(res, outcome.status === "success" ? 200 : 409, renderMessagePage(view));
   }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ProviderProfile } from "../providers/profile.ts";
 import type { Strategy } from "../domain/strategy.ts";
+import type { ProviderProfile } from "../providers/profile.ts";
 import { createLiveCheck } from "./live-check.ts";
 
 function recorder(status: number | Error) {
@@ -15,7 +15,16 @@ function recorder(status: number | Error) {
 }
 
 function profile(strategy: Strategy, testEndpoint = "https://{tenant}.api.example.com/{version}/me"): ProviderProfile {
-  return { name: "p", displayName: "P", category: "x", authType: "api_key", strategy, urlParams: ["tenant"], operatorParams: { version: "v2" }, testEndpoint };
+  return {
+    name: "p",
+    displayName: "P",
+    category: "x",
+    authType: "api_key",
+    strategy,
+    urlParams: ["tenant"],
+    operatorParams: { version: "v2" },
+    testEndpoint,
+  };
 }
 
 test("strategies are applied to the test request, URL parameters filled, redirects not followed", async () => {
@@ -39,11 +48,13 @@ test("strategies are applied to the test request, URL parameters filled, redirec
 test("answers are sorted into accepted, rejected and unverified; HMAC and SigV4 are skipped", async () => {
   const strategy: Strategy = { type: "header", headerName: "X-Key", credentialField: "key", valuePrefix: "" };
   const verdict = async (status: number | Error, endpoint?: string) =>
-    (await createLiveCheck({ fetch: recorder(status).fetchFn, timeoutMs: 1000 })({
-      profile: profile(strategy, endpoint),
-      fields: { key: "k" },
-      params: { tenant: "t" },
-    })).outcome;
+    (
+      await createLiveCheck({ fetch: recorder(status).fetchFn, timeoutMs: 1000 })({
+        profile: profile(strategy, endpoint),
+        fields: { key: "k" },
+        params: { tenant: "t" },
+      })
+    ).outcome;
   assert.equal(await verdict(401), "rejected");
   assert.equal(await verdict(403), "rejected");
   for (const status of [302, 404, 429, 500, 503]) assert.equal(await verdict(status), "unverified", String(status));

@@ -5,7 +5,7 @@
  */
 import type { Strategy } from "../domain/strategy.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
-import { fillUrlTemplate, MissingEndpointParamError, urlParamValues, UrlTemplateError } from "../providers/url-template.ts";
+import { fillUrlTemplate, MissingEndpointParamError, UrlTemplateError, urlParamValues } from "../providers/url-template.ts";
 
 /** The verdict of a live check. */
 export type LiveCheckResult =
@@ -39,7 +39,8 @@ export function createLiveCheck(deps: { fetch: (url: string, init: RequestInit) 
       // domain, the operator's values fix the rest (url-template.ts).
       filled = fillUrlTemplate(profile.testEndpoint, urlParamValues(profile, params));
     } catch (err) {
-      if (err instanceof MissingEndpointParamError) return { outcome: "unverified", reason: `test endpoint parameter "${err.param}" is not set` };
+      if (err instanceof MissingEndpointParamError)
+        return { outcome: "unverified", reason: `test endpoint parameter "${err.param}" is not set` };
       if (err instanceof UrlTemplateError) return { outcome: "unverified", reason: "test endpoint cannot be filled from these parameters" };
       throw err;
     }

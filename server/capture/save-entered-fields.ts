@@ -4,9 +4,10 @@
  * (consent/activate-with-credential.ts). It maps a connection that moved on to an outcome; it never
  * sees the browser.
  */
+
+import { activateWithCredential } from "../consent/activate-with-credential.ts";
 import { isAwaitingConsent } from "../domain/connection-status.ts";
 import type { EnteredFields } from "../domain/stored-secret.ts";
-import { activateWithCredential } from "../consent/activate-with-credential.ts";
 import type { Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 

@@ -3,7 +3,7 @@
  * --url / NEXUS_URL and --api-key / NEXUS_API_KEY, and the one place that turns a failed call into
  * an operator-readable line. The key is sent as a bearer token and never printed.
  */
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";

@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createApiKeyManager } from "../auth/api-key-manager.ts";
+import { systemNow } from "../config/defaults.ts";
 import { InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
 import { createDirectKeyAdmin, createRemoteKeyAdmin, type KeyAdmin } from "./key-admin.ts";
@@ -16,7 +17,6 @@ import { keysCreate, parseExpiry } from "./keys-create.ts";
 import { keysList } from "./keys-list.ts";
 import { keysRevoke } from "./keys-revoke.ts";
 import type { CommandIo } from "./providers-plan.ts";
-import { systemNow } from "../config/defaults.ts";
 
 /** Usage text of the API key commands. */
 export const API_KEYS_USAGE = `usage: nexus keys create|list|revoke [options]
@@ -104,7 +104,11 @@ export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () =
   return values.direct ? runDirect(run, io, now, values.init ?? false) : runRemote(run, io, values);
 }
 
-async function runRemote(run: (keys: KeyAdmin) => Promise<number>, io: CommandIo, values: { url?: string; "api-key"?: string }): Promise<number> {
+async function runRemote(
+  run: (keys: KeyAdmin) => Promise<number>,
+  io: CommandIo,
+  values: { url?: string; "api-key"?: string },
+): Promise<number> {
   const target = serverTarget(values, io.env);
   if (typeof target === "string") return usage(io, target);
   try {

@@ -5,11 +5,11 @@
  */
 import { parseArgs } from "node:util";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { AuditEventSchema, type AuditEvent } from "../../gen/nexus/v1/audit_pb.ts";
+import { type AuditEvent, AuditEventSchema } from "../../gen/nexus/v1/audit_pb.ts";
+import { systemNow } from "../config/defaults.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
 import { isoTimestamp, writeJsonLine, writeTable } from "./output.ts";
 import type { CommandIo } from "./providers-plan.ts";
-import { systemNow } from "../config/defaults.ts";
 
 /** Usage text of `audit`. */
 export const AUDIT_USAGE = `usage: nexus audit [filters] [options]
@@ -96,7 +96,9 @@ export async function runAuditCommand(argv: string[], io: CommandIo, now: () => 
           e.keyId,
           e.tenantId,
           e.connectionId,
-          Object.entries(e.details).map(([k, v]) => `${k}=${v}`).join(" "),
+          Object.entries(e.details)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" "),
         ]),
       ]);
     }

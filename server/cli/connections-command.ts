@@ -4,10 +4,10 @@
  * Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage.
  */
 import { parseArgs } from "node:util";
-import { ConnectionSchema, type Connection } from "../../gen/nexus/v1/connections_pb.ts";
+import { type Connection, ConnectionSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus, ConnectionStatusSchema } from "../../gen/nexus/v1/status_pb.ts";
 import { CONNECTION_STATUSES, isConnectionStatus } from "../domain/connection-status.ts";
-import { toRestJson, restEnumName } from "../rest/rest-json.ts";
+import { restEnumName, toRestJson } from "../rest/rest-json.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
 import { isoTimestamp, isoUnixSeconds, writeJsonLine, writeTable } from "./output.ts";
 import type { CommandIo } from "./providers-plan.ts";
@@ -23,7 +23,6 @@ export const CONNECTIONS_USAGE = `usage: nexus connections list|get|revoke [opti
 options: --json (one JSON object per line), --url URL (default $NEXUS_URL or http://127.0.0.1:8080),
          --api-key KEY (default $NEXUS_API_KEY)
 `;
-
 
 /** Runs `nexus connections …` with `argv` after the word "connections"; returns the exit code. */
 export async function runConnectionsCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -133,7 +132,12 @@ function writeConnection(io: CommandIo, c: Connection, json: boolean): void {
     ["provider", c.providerName],
     ["status", statusName(c.status) + (c.statusReason === "" ? "" : ` (${c.statusReason})`)],
     ["scopes", c.scopes.join(" ")],
-    ["params", Object.entries(c.params).map(([k, v]) => `${k}=${v}`).join(" ")],
+    [
+      "params",
+      Object.entries(c.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" "),
+    ],
     ["created", isoTimestamp(c.createTime)],
     ["updated", isoTimestamp(c.updateTime)],
     ["expires", isoUnixSeconds(c.expiresAt) || "never"],

@@ -29,5 +29,10 @@ export async function openDirectStore(env: Readonly<Record<string, string | unde
       );
     }
   }
-  return openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, queryTimeoutMs: config.databaseQueryTimeoutMs, now: systemNow });
+  return openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    queryTimeoutMs: config.databaseQueryTimeoutMs,
+    now: systemNow,
+  });
 }

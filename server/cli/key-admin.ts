@@ -3,9 +3,9 @@
  * server's ApiKeyService (the default: the running server sees the change at once and audits it),
  * or the database directly (`--direct`: bootstrap and recovery, e.g. a lost admin key).
  */
-import { timestampFromMs, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { Role, type ApiKey, type ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
+import { type ApiKey, type ApiKeyService, Role } from "../../gen/nexus/v1/api_keys_pb.ts";
 import type { ApiKeyManager } from "../auth/api-key-manager.ts";
 import type { ApiKeyRecord, ApiKeyRole } from "../store/store.ts";
 

@@ -6,7 +6,11 @@ import type { KeyAdmin } from "./key-admin.ts";
 import type { CommandIo } from "./providers-plan.ts";
 
 /** Lists keys; returns the exit code. */
-export async function keysList(keys: KeyAdmin, options: { tenantId?: string; json: boolean; nowMs: number }, io: CommandIo): Promise<number> {
+export async function keysList(
+  keys: KeyAdmin,
+  options: { tenantId?: string; json: boolean; nowMs: number },
+  io: CommandIo,
+): Promise<number> {
   const all = await keys.listAll({ tenantId: options.tenantId });
   if (options.json) {
     for (const k of all) {
@@ -31,7 +35,13 @@ export async function keysList(keys: KeyAdmin, options: { tenantId?: string; jso
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  for (const row of rows) io.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}\n`);
+  for (const row of rows)
+    io.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd()}\n`,
+    );
   return 0;
 }
 

@@ -6,9 +6,9 @@
  */
 import { loadConfig } from "../config/config.ts";
 import { rotateSecrets } from "../maintenance/rotate-secrets.ts";
-import { openDirectStore } from "./direct-store.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "../vault/keyring.ts";
 import { createVault } from "../vault/vault.ts";
+import { openDirectStore } from "./direct-store.ts";
 
 /** Runs the command; returns the process exit code. */
 export async function keysRotate(options: { env: NodeJS.ProcessEnv; out: NodeJS.WritableStream }): Promise<number> {

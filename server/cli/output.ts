@@ -4,17 +4,27 @@
  * paths), and compact times.
  */
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { toRestJson } from "../rest/rest-json.ts";
 
 /** Writes `rows` (the first is the header) as left-aligned columns. */
 export function writeTable(out: { write(text: string): unknown }, rows: readonly (readonly string[])[]): void {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  for (const row of rows) out.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}\n`);
+  for (const row of rows)
+    out.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd()}\n`,
+    );
 }
 
 /** Writes a message as one line of REST JSON. */
-export function writeJsonLine<Desc extends DescMessage>(out: { write(text: string): unknown }, schema: Desc, message: MessageShape<Desc>): void {
+export function writeJsonLine<Desc extends DescMessage>(
+  out: { write(text: string): unknown },
+  schema: Desc,
+  message: MessageShape<Desc>,
+): void {
   out.write(`${JSON.stringify(toRestJson(schema, message))}\n`);
 }
 

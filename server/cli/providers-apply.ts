@@ -4,9 +4,9 @@
  * Stops at the first failure (exit 1); what was done before it stays done and is printed.
  */
 import { clone } from "@bufbuild/protobuf";
-import { ProviderSchema, type Provider } from "../../gen/nexus/v1/providers_pb.ts";
-import { loadPlan, type CommandIo, type ProvidersOptions } from "./providers-plan.ts";
+import { type Provider, ProviderSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import type { PlannedWrite } from "./providers-diff.ts";
+import { type CommandIo, loadPlan, type ProvidersOptions } from "./providers-plan.ts";
 import type { ProviderClient } from "./providers-remote.ts";
 
 /** Runs `providers apply`. */

@@ -9,8 +9,8 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
 import { startServer, type TestServer } from "../../test/support/start-server.ts";
+import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
 import { createProviderDirectory } from "../providers/provider-directory.ts";
 import { runProvidersCommand } from "./providers-command.ts";
 
@@ -100,8 +100,10 @@ describe("nexus providers plan|apply", () => {
   test("a changed field shows as a diff and apply sends exactly that mask", async () => {
     const changed = writeFile(
       "changed.yaml",
-      BASE.replace("client_secret_env: GOOGLE_SECRET", "client_secret_env: GOOGLE_SECRET\n      default_scopes: [openid, email, profile, https://www.googleapis.com/auth/drive.readonly]")
-        .replace("display_name: Internal API", "display_name: Internal API v2"),
+      BASE.replace(
+        "client_secret_env: GOOGLE_SECRET",
+        "client_secret_env: GOOGLE_SECRET\n      default_scopes: [openid, email, profile, https://www.googleapis.com/auth/drive.readonly]",
+      ).replace("display_name: Internal API", "display_name: Internal API v2"),
     );
     const plan = await run(["plan", "-f", changed, "--url", server.baseUrl, "--detailed-exitcode"]);
     assert.equal(plan.code, 3);
@@ -159,16 +161,28 @@ describe("nexus providers plan|apply", () => {
 
   test("file problems exit 1 with the entry and field path", async () => {
     const cases: [string, RegExp][] = [
-      ["providers:\n  - preset: google\n    oauth: { client_id: c, client_secret_env: MISSING_VAR }\n", /providers\[0\] \(google\): environment variable MISSING_VAR is not set/],
-      ["providers:\n  - preset: github\n    oauth: { client_id: c }\n", /providers\[0\] \(github\): oauth\.client_secret: is required when client_auth_method is client_secret_post/],
-      ["providers:\n  - preset: google\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET, token_endpoint: 'http://evil.example/token' }\n", /oauth\.token_endpoint: must use https/],
+      [
+        "providers:\n  - preset: google\n    oauth: { client_id: c, client_secret_env: MISSING_VAR }\n",
+        /providers\[0\] \(google\): environment variable MISSING_VAR is not set/,
+      ],
+      [
+        "providers:\n  - preset: github\n    oauth: { client_id: c }\n",
+        /providers\[0\] \(github\): oauth\.client_secret: is required when client_auth_method is client_secret_post/,
+      ],
+      [
+        "providers:\n  - preset: google\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET, token_endpoint: 'http://evil.example/token' }\n",
+        /oauth\.token_endpoint: must use https/,
+      ],
       ["providers:\n  - preset: no-such-preset\n", /no catalog preset named "no-such-preset"/],
       // The URL-parameter rule: a connection may not set a host; the operator's host is required.
       [
         "providers:\n  - name: steer\n    auth_type: oauth2\n    url_params: [domain]\n    oauth: { issuer: 'https://{domain}', client_id: c, client_secret_env: GOOGLE_SECRET }\n    strategy: { type: oauth2 }\n",
         /providers\[0\] \(steer\): oauth\.issuer: lets each connection set \{domain\} as the whole host/,
       ],
-      ["providers:\n  - preset: okta\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n", /providers\[0\] \(okta\): operator_params\.domain: is required/],
+      [
+        "providers:\n  - preset: okta\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n",
+        /providers\[0\] \(okta\): operator_params\.domain: is required/,
+      ],
       [
         "providers:\n  - preset: okta\n    operator_params: { domain: 'evil.com/x' }\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n",
         /operator_params\.domain: must be a lower-case host name/,
@@ -189,7 +203,10 @@ describe("nexus providers plan|apply", () => {
   });
 
   test("a preset's operator-set host comes from the file and plans a create", async () => {
-    const okta = writeFile("okta.yaml", "providers:\n  - preset: okta\n    operator_params: { domain: dev-1.okta.com }\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n");
+    const okta = writeFile(
+      "okta.yaml",
+      "providers:\n  - preset: okta\n    operator_params: { domain: dev-1.okta.com }\n    oauth: { client_id: c, client_secret_env: GOOGLE_SECRET }\n",
+    );
     const plan = await run(["plan", "-f", okta, "--url", server.baseUrl]);
     assert.equal(plan.code, 0, plan.err);
     assert.match(plan.out, /^\+ okta \(oauth2/m);

@@ -8,7 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_URL } from "./api-client.ts";
 import { providersApply } from "./providers-apply.ts";
 import { ProvidersFileError } from "./providers-file.ts";
-import { providersPlan, type CommandIo, type ProvidersOptions } from "./providers-plan.ts";
+import { type CommandIo, type ProvidersOptions, providersPlan } from "./providers-plan.ts";
 import { createProviderClient } from "./providers-remote.ts";
 
 /** Usage text of the providers commands. */

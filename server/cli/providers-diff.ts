@@ -5,7 +5,7 @@
  * default is not drift. Client secrets are write-only: they are compared only by presence.
  */
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import { ProviderSchema, type Provider } from "../../gen/nexus/v1/providers_pb.ts";
+import { type Provider, ProviderSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { profileToProto, providerFromProto } from "../proto-mapping/proto-profile.ts";
 import type { ProfileValidator } from "../providers/validate-profile.ts";
 import { toRestJson } from "../rest/rest-json.ts";
@@ -38,7 +38,16 @@ export interface ProvidersPlan {
   unmanaged: string[];
 }
 
-const TOP_PATHS = ["display_name", "category", "auth_type", "credential_schema", "strategy", "url_params", "operator_params", "test_endpoint"];
+const TOP_PATHS = [
+  "display_name",
+  "category",
+  "auth_type",
+  "credential_schema",
+  "strategy",
+  "url_params",
+  "operator_params",
+  "test_endpoint",
+];
 const OAUTH_PATHS = [
   "issuer",
   "authorization_endpoint",

@@ -5,9 +5,9 @@
  * Secret values are kept apart from the provider message and never appear in an error or warning.
  */
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import { ProviderSchema, type Provider } from "../../gen/nexus/v1/providers_pb.ts";
+import { parse as parseYaml } from "yaml";
+import { type Provider, ProviderSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { fromRestJson } from "../rest/rest-json.ts";
 
 /** One provider the file asks for. */
@@ -113,13 +113,15 @@ function readSecret(
     throw new ProvidersFileError(`${path}: ${label}: give oauth.client_secret or oauth.client_secret_env, not both`);
   }
   if (envName !== undefined) {
-    if (typeof envName !== "string" || envName === "") throw new ProvidersFileError(`${path}: ${label}: oauth.client_secret_env must name a variable`);
+    if (typeof envName !== "string" || envName === "")
+      throw new ProvidersFileError(`${path}: ${label}: oauth.client_secret_env must name a variable`);
     const value = env[envName];
     if (value === undefined || value === "") throw new ProvidersFileError(`${path}: ${label}: environment variable ${envName} is not set`);
     return value;
   }
   if (plaintext !== undefined) {
-    if (typeof plaintext !== "string" || plaintext === "") throw new ProvidersFileError(`${path}: ${label}: oauth.client_secret must be a non-empty string`);
+    if (typeof plaintext !== "string" || plaintext === "")
+      throw new ProvidersFileError(`${path}: ${label}: oauth.client_secret must be a non-empty string`);
     warnings.push(`${path}: ${label}: oauth.client_secret is written in plaintext; prefer oauth.client_secret_env`);
     return plaintext;
   }

@@ -5,7 +5,7 @@
  */
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { createProfileValidator } from "../providers/validate-profile.ts";
-import { planProviders, type ProvidersPlan } from "./providers-diff.ts";
+import { type ProvidersPlan, planProviders } from "./providers-diff.ts";
 import { readProvidersFile } from "./providers-file.ts";
 import { catalogPresets, listAllProviders, type ProviderClient } from "./providers-remote.ts";
 
@@ -65,7 +65,9 @@ export function renderPlan(plan: ProvidersPlan, source: string): string {
   if (!hasDrift(plan)) lines.push(`No changes: the server matches ${source}.`);
   else lines.push("", `Plan: ${plan.creates.length} to create, ${plan.updates.length} to update, ${plan.deletes.length} to delete.`);
   if (plan.unmanaged.length > 0) {
-    lines.push(`(${plan.unmanaged.length} provider(s) on the server are not in ${source}: ${plan.unmanaged.join(", ")}; --prune deletes them)`);
+    lines.push(
+      `(${plan.unmanaged.length} provider(s) on the server are not in ${source}: ${plan.unmanaged.join(", ")}; --prune deletes them)`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

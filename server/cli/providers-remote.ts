@@ -4,9 +4,9 @@
  * page) and the catalog presets as REST JSON.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { ProviderSchema, ProviderService, type Provider } from "../../gen/nexus/v1/providers_pb.ts";
+import { type Provider, ProviderSchema, ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { toRestJson } from "../rest/rest-json.ts";
 
 /** A typed ProviderService client. */

@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CredentialSchema, StrategyTypeSchema, type Credential } from "../../gen/nexus/v1/credential_pb.ts";
+import { type Credential, CredentialSchema, StrategyTypeSchema } from "../../gen/nexus/v1/credential_pb.ts";
 import { WatchCredentialsResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
 import { restEnumName, toRestJson } from "../rest/rest-json.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
@@ -108,7 +108,8 @@ function writeCredential(io: CommandIo, credential: Credential, json: boolean): 
   for (const [name, value] of lines) io.stdout.write(`${`${name}:`.padEnd(13)}${value}\n`);
   io.stdout.write("credentials:\n");
   const fields = (rest.credentials ?? {}) as JsonObject;
-  for (const [name, value] of Object.entries(fields)) io.stdout.write(`  ${name}: ${typeof value === "string" ? value : JSON.stringify(value)}\n`);
+  for (const [name, value] of Object.entries(fields))
+    io.stdout.write(`  ${name}: ${typeof value === "string" ? value : JSON.stringify(value)}\n`);
 }
 
 function usage(io: CommandIo, message: string): number {

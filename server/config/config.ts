@@ -131,9 +131,7 @@ const envSchema = z.object({
     .refine((v) => /^postgres(ql)?:\/\/./.test(v), "DATABASE_URL must be a postgres:// or postgresql:// URL")
     .optional(),
   NEXUS_DATABASE_QUERY_TIMEOUT_MS: integer("NEXUS_DATABASE_QUERY_TIMEOUT_MS", 1000, 600_000).optional(),
-  NEXUS_PUBLIC_URL: z
-    .url({ protocol: /^https?$/, message: "NEXUS_PUBLIC_URL must be an absolute http(s) URL" })
-    .optional(),
+  NEXUS_PUBLIC_URL: z.url({ protocol: /^https?$/, message: "NEXUS_PUBLIC_URL must be an absolute http(s) URL" }).optional(),
   NEXUS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   NEXUS_ENCRYPTION_KEYS: z.string().min(1).optional(),
   NEXUS_RETURN_URL_ORIGINS: z.string().optional(),
@@ -168,7 +166,12 @@ const envSchema = z.object({
 
 /** Splits a comma-separated list, dropping blanks. */
 const list = (value: string | undefined): string[] =>
-  value === undefined ? [] : value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  value === undefined
+    ? []
+    : value
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
 
 /**
  * Reads and validates the configuration from an environment map.
@@ -187,13 +190,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   const mode = e.NODE_ENV === "production" ? "production" : "development";
   const problems: string[] = [];
   if (mode === "production" && !e.NEXUS_ENCRYPTION_KEYS) {
-    problems.push(
-      "NEXUS_ENCRYPTION_KEYS: required when NODE_ENV=production (generate one with `npm run nexus -- keys generate`)",
-    );
+    problems.push("NEXUS_ENCRYPTION_KEYS: required when NODE_ENV=production (generate one with `npm run nexus -- keys generate`)");
   }
   const returnUrlOrigins =
     e.NEXUS_RETURN_URL_ORIGINS !== undefined
-      ? e.NEXUS_RETURN_URL_ORIGINS.split(",").map((s) => s.trim()).filter((s) => s !== "")
+      ? e.NEXUS_RETURN_URL_ORIGINS.split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "")
       : mode === "development"
         ? DEV_RETURN_URL_ORIGINS
         : [];

@@ -24,7 +24,14 @@ test("exact origins match scheme, host and port", () => {
 
 test("malformed, non-http and userinfo URLs are invalid arguments", () => {
   const policy = createReturnUrlPolicy(DEV_RETURN_URL_ORIGINS);
-  for (const bad of ["", "/relative", "javascript:alert(1)", "ftp://localhost/x", "http://localhost@evil.example/", `http://localhost/${"a".repeat(3000)}`]) {
+  for (const bad of [
+    "",
+    "/relative",
+    "javascript:alert(1)",
+    "ftp://localhost/x",
+    "http://localhost@evil.example/",
+    `http://localhost/${"a".repeat(3000)}`,
+  ]) {
     assert.throws(() => policy.check(bad), InvalidArgumentError, JSON.stringify(bad).slice(0, 40));
   }
 });

@@ -6,8 +6,8 @@
  * `status=success` or `status=error&error=<code>`. Codes, states and tokens are never logged.
  */
 import { AuthorizationResponseError } from "oauth4webapi";
-import { ConflictError, NotFoundError } from "../domain/errors.ts";
 import { isAwaitingConsent } from "../domain/connection-status.ts";
+import { ConflictError, NotFoundError } from "../domain/errors.ts";
 import type { Logger } from "../logging/logger.ts";
 import { IdTokenValidationError } from "../oauth/id-token-check.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
@@ -15,7 +15,7 @@ import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
 import { classifyTokenFailure } from "../oauth/token-failure.ts";
 import type { StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
-import { failureFacts, safeErrorCode, type ConsentOutcomes } from "./consent-outcomes.ts";
+import { type ConsentOutcomes, failureFacts, safeErrorCode } from "./consent-outcomes.ts";
 import type { ConsentSecrets, ConsentStates } from "./consent-states.ts";
 import { buildReturnRedirect } from "./return-redirect.ts";
 
@@ -90,7 +90,9 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
       // Revoked (or otherwise moved on) while the user was at the provider: don't resurrect it.
       audit("connection_not_pending");
       logger.warn({ ...log, outcome: "error", status: connection.status }, "oauth callback for a connection that is not pending");
-      return { redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_not_pending", connectionId: connection.id }) };
+      return {
+        redirect: buildReturnRedirect(returnUrl, { status: "error", error: "connection_not_pending", connectionId: connection.id }),
+      };
     }
 
     const provider = await resolve(deps, connection);

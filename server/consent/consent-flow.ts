@@ -5,6 +5,7 @@
  * keeping its id. The browser's return is consent-callback.ts. Never logs codes, states or tokens.
  */
 import { generateRandomCodeVerifier, generateRandomNonce } from "oauth4webapi";
+import type { ReturnUrlPolicy } from "../config/return-url-policy.ts";
 import { canTransition } from "../domain/connection-status.ts";
 import { ConnectionNotUsableError, InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
 import type { Logger } from "../logging/logger.ts";
@@ -14,13 +15,12 @@ import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
 import type { StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
-import { createConsentCallback, type CallbackResult, type ConsentAudit } from "./consent-callback.ts";
-import { checkParams, checkProviderName, checkScopes, checkUserId, type ConsentRequest } from "./consent-input.ts";
+import { type CallbackResult, type ConsentAudit, createConsentCallback } from "./consent-callback.ts";
+import { type ConsentRequest, checkParams, checkProviderName, checkScopes, checkUserId } from "./consent-input.ts";
 import { createConsentOutcomes } from "./consent-outcomes.ts";
 import type { ConsentStates } from "./consent-states.ts";
 import { OAUTH_CALLBACK_PATH } from "./oauth-callback-route.ts";
 import { requireOAuthSettings, resolveForConsent } from "./provider-readiness.ts";
-import type { ReturnUrlPolicy } from "../config/return-url-policy.ts";
 
 /** Reads a provider and its client secret (the provider directory, or a small test double). */
 export interface ProviderLookup {
@@ -29,7 +29,11 @@ export interface ProviderLookup {
 
 /** Starts the hosted key form for a pending connection (server/capture). */
 export interface KeyCaptureStarter {
-  begin(input: { connection: ConnectionRecord; provider: StoredProvider; returnUrl: string }): Promise<{ authUrl: string; expiresAtMs: number }>;
+  begin(input: {
+    connection: ConnectionRecord;
+    provider: StoredProvider;
+    returnUrl: string;
+  }): Promise<{ authUrl: string; expiresAtMs: number }>;
 }
 
 /** What the flow needs. */
@@ -193,6 +197,9 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
   };
 }
 
-function withoutOperatorParams(params: Readonly<Record<string, string>>, operator: Readonly<Record<string, string>> = {}): Record<string, string> {
+function withoutOperatorParams(
+  params: Readonly<Record<string, string>>,
+  operator: Readonly<Record<string, string>> = {},
+): Record<string, string> {
   return Object.fromEntries(Object.entries(params).filter(([name]) => !Object.hasOwn(operator, name)));
 }

@@ -76,11 +76,17 @@ export function checkParams(
   for (const [name, value] of Object.entries(params)) {
     if (!URL_PARAM_PATTERN.test(name)) throw new InvalidArgumentError("params", "has a key that is not a URL parameter of this provider");
     if (profile.operatorParams !== undefined && Object.hasOwn(profile.operatorParams, name)) {
-      throw new InvalidArgumentError(`params[${name}]`, "is set by the operator in the provider's configuration; a connection cannot choose it");
+      throw new InvalidArgumentError(
+        `params[${name}]`,
+        "is set by the operator in the provider's configuration; a connection cannot choose it",
+      );
     }
     if (!profile.urlParams.includes(name)) throw new InvalidArgumentError(`params[${name}]`, "is not a URL parameter of this provider");
     if (!CONNECTION_LABEL_PATTERN.test(value)) {
-      throw new InvalidArgumentError(`params[${name}]`, "must be one lower-case DNS label: 1-63 letters a-z, digits or '-', not starting or ending with '-'");
+      throw new InvalidArgumentError(
+        `params[${name}]`,
+        "must be one lower-case DNS label: 1-63 letters a-z, digits or '-', not starting or ending with '-'",
+      );
     }
     checked[name] = value;
   }

@@ -4,8 +4,9 @@
  * status change is a compare-and-set from pending (domain/connection-status.ts allows both), so a
  * connection revoked mid-consent stays revoked. Also runs the client-credentials grant.
  */
-import { ConflictError, FailedPreconditionError, NotFoundError, ProviderUnavailableError } from "../domain/errors.ts";
+
 import { statusReasonOf } from "../domain/connection-status.ts";
+import { ConflictError, FailedPreconditionError, NotFoundError, ProviderUnavailableError } from "../domain/errors.ts";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
@@ -88,7 +89,10 @@ export function createConsentOutcomes(deps: { store: Store; vault: Vault; oauth:
         );
       }
       const active = await outcomes.complete(connection, tokens, provider);
-      deps.logger.info({ connectionId: connection.id, provider: connection.providerName, outcome: "success" }, "client credentials connection active");
+      deps.logger.info(
+        { connectionId: connection.id, provider: connection.providerName, outcome: "success" },
+        "client credentials connection active",
+      );
       return active;
     },
   };

@@ -59,19 +59,12 @@ export function consentSecretsAad(stateHash: string): string {
 }
 
 /** Creates the consent-state service. `now` returns epoch milliseconds. */
-export function createConsentStates(deps: {
-  store: Store;
-  vault: Vault;
-  now: () => number;
-  ttlMs?: number;
-}): ConsentStates {
+export function createConsentStates(deps: { store: Store; vault: Vault; now: () => number; ttlMs?: number }): ConsentStates {
   const ttlMs = deps.ttlMs ?? CONSENT_STATE_TTL_MS;
   const aad = consentSecretsAad;
   const open = (record: ConsentStateRecord): OpenedState => ({
     record,
-    secrets: record.secrets
-      ? (JSON.parse(deps.vault.open(record.secrets, aad(record.stateHash)).toString()) as ConsentSecrets)
-      : null,
+    secrets: record.secrets ? (JSON.parse(deps.vault.open(record.secrets, aad(record.stateHash)).toString()) as ConsentSecrets) : null,
   });
   return {
     async issue(connectionId, returnUrl, secrets) {

@@ -61,7 +61,10 @@ test("a redirect is a 303 that is not cached and sends no Referer onward", async
 test("the error page is escaped, unframeable, script-free and not cached; failures show a generic 500", async () => {
   const { out } = await call("GET", "/oauth/callback", async () => ({ page: { status: 400, title: "<b>t</b>", message: `"m" & 'n'` } }));
   assert.equal(out.status, 400);
-  assert.equal(out.headers["content-security-policy"], "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+  assert.equal(
+    out.headers["content-security-policy"],
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  );
   assert.equal(out.headers["x-frame-options"], "DENY");
   assert.equal(out.headers["referrer-policy"], "no-referrer");
   assert.equal(out.headers["cache-control"], "no-store");

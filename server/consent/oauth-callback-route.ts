@@ -23,7 +23,9 @@ export function createOAuthCallbackRoute(deps: {
     if (path !== OAUTH_CALLBACK_PATH) return false;
     if (req.method !== "GET") {
       res.writeHead(405, { ...CONSENT_PAGE_HEADERS, allow: "GET" });
-      res.end(renderConsentPage({ title: "Method not allowed", message: "This address only accepts the browser's return from a provider." }));
+      res.end(
+        renderConsentPage({ title: "Method not allowed", message: "This address only accepts the browser's return from a provider." }),
+      );
       return true;
     }
     let result: CallbackResult;
@@ -32,7 +34,13 @@ export function createOAuthCallbackRoute(deps: {
     } catch (err) {
       // The cause may be anything (store down); the browser gets a generic page and no details.
       deps.logger.error({ err }, "oauth callback failed");
-      result = { page: { status: 500, title: "Something went wrong", message: "The connection could not be completed. Go back to the application and try again." } };
+      result = {
+        page: {
+          status: 500,
+          title: "Something went wrong",
+          message: "The connection could not be completed. Go back to the application and try again.",
+        },
+      };
     }
     if ("redirect" in result) {
       res.writeHead(303, { ...CALLBACK_RESPONSE_HEADERS, location: result.redirect });

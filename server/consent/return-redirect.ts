@@ -5,9 +5,7 @@
  */
 
 /** How consent ended, as reported to the return URL. */
-export type ConsentOutcome =
-  | { status: "success"; connectionId: string }
-  | { status: "error"; error: string; connectionId?: string };
+export type ConsentOutcome = { status: "success"; connectionId: string } | { status: "error"; error: string; connectionId?: string };
 
 /** Returns `returnUrl` with the outcome merged into its query string. */
 export function buildReturnRedirect(returnUrl: string, outcome: ConsentOutcome): string {

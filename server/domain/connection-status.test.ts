@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   allowedFrom,
+  CONNECTION_STATUSES,
+  type ConnectionStatus,
   canTransition,
   checkTransition,
-  CONNECTION_STATUSES,
   endsWatch,
   IllegalTransitionError,
   isAwaitingConsent,
@@ -14,7 +15,6 @@ import {
   isStatusReason,
   isUsable,
   statusReasonOf,
-  type ConnectionStatus,
 } from "./connection-status.ts";
 
 /** The allowed moves, written out independently of the table (protocol.md "Connection states"). */
@@ -67,7 +67,11 @@ describe("connection status transitions", () => {
 
   test("allowedFrom lists exactly the starts of each target", () => {
     for (const to of CONNECTION_STATUSES) {
-      assert.deepEqual(allowedFrom(to), CONNECTION_STATUSES.filter((from) => isAllowed(from, to)), to);
+      assert.deepEqual(
+        allowedFrom(to),
+        CONNECTION_STATUSES.filter((from) => isAllowed(from, to)),
+        to,
+      );
     }
     assert.deepEqual(allowedFrom("revoked"), ["pending", "active", "attention_required", "expired", "failed"]);
   });
@@ -87,7 +91,15 @@ describe("connection status predicates", () => {
 
 describe("status reasons", () => {
   test("the reasons written today are in the closed set", () => {
-    for (const reason of ["invalid_grant", "refresh_lost_in_crash", "no_refresh_token", "consent_timeout", "revoked_by_api", "access_denied", "too_many_attempts"]) {
+    for (const reason of [
+      "invalid_grant",
+      "refresh_lost_in_crash",
+      "no_refresh_token",
+      "consent_timeout",
+      "revoked_by_api",
+      "access_denied",
+      "too_many_attempts",
+    ]) {
       assert.equal(isStatusReason(reason), true, reason);
     }
   });

@@ -6,14 +6,7 @@
  */
 
 /** The states a connection can be in (protocol.md "Connection states"). */
-export const CONNECTION_STATUSES = [
-  "pending",
-  "active",
-  "attention_required",
-  "revoked",
-  "expired",
-  "failed",
-] as const;
+export const CONNECTION_STATUSES = ["pending", "active", "attention_required", "revoked", "expired", "failed"] as const;
 
 /** One connection state. */
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];

@@ -4,8 +4,9 @@
  * is, so trusted proxies are exempt from the per-address cap (every client behind one shares its
  * address) but count toward the total. It decides and counts; the listener closes the socket.
  */
-import { perAddressKey } from "../limits/address-key.ts";
+
 import { systemNow } from "../config/defaults.ts";
+import { perAddressKey } from "../limits/address-key.ts";
 
 /** Why a new connection was refused. */
 export type ConnectionRefusal = "max_connections" | "max_connections_per_address";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { NodeRequest } from "./endpoints.ts";
 import { createCors } from "./cors.ts";
+import type { NodeRequest } from "./endpoints.ts";
 
 function exchange(cors: ReturnType<typeof createCors>, method: string, headers: Record<string, string>) {
   const set: Record<string, string> = {};
@@ -46,10 +46,15 @@ test("other origins get no CORS header; their preflight is refused", () => {
   const simple = exchange(cors, "POST", { origin: "https://evil.example" });
   assert.equal(simple.answered, false);
   assert.equal(simple.headers["access-control-allow-origin"], undefined);
-  assert.equal(createCors([])(
-    { method: "OPTIONS", headers: preflight("https://app.example.com") } as unknown as NodeRequest,
-    { setHeader: () => undefined, writeHead: (s: number) => assert.equal(s, 403), end: () => undefined },
-  ), true, "no allowlist: every preflight refused");
+  assert.equal(
+    createCors([])({ method: "OPTIONS", headers: preflight("https://app.example.com") } as unknown as NodeRequest, {
+      setHeader: () => undefined,
+      writeHead: (s: number) => assert.equal(s, 403),
+      end: () => undefined,
+    }),
+    true,
+    "no allowlist: every preflight refused",
+  );
 });
 
 test("an allowed origin's actual request gets allow-origin, exposed headers and Vary", () => {

@@ -7,12 +7,12 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
-import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { createListener } from "./listener.ts";
-import type { ConnectionCloseReason, ConnectionRefusal, Listener, ListenerLogger, ListenerOptions } from "./listener.ts";
+import { test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { eventually } from "../../test/support/wait.ts";
+import type { ConnectionCloseReason, ConnectionRefusal, Listener, ListenerLogger, ListenerOptions } from "./listener.ts";
+import { createListener } from "./listener.ts";
 
 const HOST = "127.0.0.1";
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");

@@ -3,13 +3,13 @@ import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
-import { test } from "node:test";
 import type { TestContext } from "node:test";
+import { test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { pino } from "pino";
-import { createListener } from "./listener.ts";
-import type { Listener, ListenerLogger, ListenerOptions, ListenerRequestHandler } from "./listener.ts";
 import { eventually } from "../../test/support/wait.ts";
+import type { Listener, ListenerLogger, ListenerOptions, ListenerRequestHandler } from "./listener.ts";
+import { createListener } from "./listener.ts";
 
 const HOST = "127.0.0.1";
 const H2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -58,10 +58,7 @@ function recordingLogger(): ListenerLogger & { entries: { level: string; msg?: s
   return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
-async function start(
-  t: TestContext,
-  options: Partial<ListenerOptions> = {},
-): Promise<{ listener: Listener; port: number }> {
+async function start(t: TestContext, options: Partial<ListenerOptions> = {}): Promise<{ listener: Listener; port: number }> {
   const listener = createListener({ handler: testHandler(), ...options });
   const { port } = await listener.listen(0, HOST);
   t.after(() => listener.close({ graceMs: 100 }));
@@ -330,9 +327,14 @@ test("close: a keep-alive h1 response that ends during the drain frees its conne
     keepAliveTimeoutMs: 60_000,
     handler: testHandler({ onStream: (res) => open.push(res) }),
     // Ends the stream a little after draining began, when its headers (keep-alive) are long gone.
-    onBeforeClose: () => void setTimeout(() => open.forEach((res) => {
-      res.end();
-    }), 100),
+    onBeforeClose: () =>
+      void setTimeout(
+        () =>
+          open.forEach((res) => {
+            res.end();
+          }),
+        100,
+      ),
   });
   const agent = new http.Agent({ keepAlive: true });
   t.after(() => agent.destroy());
@@ -401,10 +403,7 @@ test("close: onBeforeClose can end long-lived streams so close needs no grace", 
 });
 
 test("options and lifecycle misuse are rejected", async (t) => {
-  assert.throws(
-    () => createListener({ handler: testHandler(), headersTimeoutMs: 2_000, requestTimeoutMs: 1_000 }),
-    RangeError,
-  );
+  assert.throws(() => createListener({ handler: testHandler(), headersTimeoutMs: 2_000, requestTimeoutMs: 1_000 }), RangeError);
   const { listener, port } = await start(t);
   assert.ok(port > 0);
   assert.deepEqual(listener.address(), { port, host: HOST });

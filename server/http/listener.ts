@@ -8,9 +8,6 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { createConnectionCaps, type ConnectionRefusal } from "./connection-caps.ts";
-import { watchHttp2Liveness, type Http2LivenessEnd } from "./http2-liveness.ts";
-import { sniffProtocol } from "./sniff-protocol.ts";
 import {
   DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
   DEFAULT_HTTP2_PING_INTERVAL_MS,
@@ -19,6 +16,9 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   DEFAULT_SHUTDOWN_GRACE_MS,
 } from "../config/defaults.ts";
+import { type ConnectionRefusal, createConnectionCaps } from "./connection-caps.ts";
+import { type Http2LivenessEnd, watchHttp2Liveness } from "./http2-liveness.ts";
+import { sniffProtocol } from "./sniff-protocol.ts";
 
 export type { ConnectionRefusal } from "./connection-caps.ts";
 
@@ -250,10 +250,7 @@ export function createListener(options: ListenerOptions): Listener {
   });
   netServer.on("error", (err: Error) => logger.error({ err }, "listener error"));
 
-  function serve(
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
-  ): void {
+  function serve(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
     const fail = (err: unknown): void => {
       logger.error({ err }, "request handler threw");
       if (res.headersSent) {

@@ -45,9 +45,7 @@ export function sniffProtocol(socket: Socket, options: SniffProtocolOptions): vo
   const onData = (chunk: Buffer): void => {
     received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
     const compared = Math.min(received.length, H2_PREFACE_START.length);
-    const isPrefaceSoFar = received
-      .subarray(0, compared)
-      .equals(H2_PREFACE_START.subarray(0, compared));
+    const isPrefaceSoFar = received.subarray(0, compared).equals(H2_PREFACE_START.subarray(0, compared));
     if (isPrefaceSoFar && received.length < H2_PREFACE_START.length) return;
     stop();
     // pause() before unshift(): the bytes must wait in the buffer for the protocol server; a

@@ -20,6 +20,8 @@ export function perAddressKey(address: string | undefined): string {
   // "::" stands for the zero groups that are missing; an embedded IPv4 tail counts as two groups.
   const missing = 8 - left.length - right.length - (right.at(-1)?.includes(".") ? 1 : 0);
   const groups = tail === undefined ? left : [...left, ...Array<string>(missing).fill("0"), ...right];
-  return `${groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
 }
-

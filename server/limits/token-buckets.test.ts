@@ -13,7 +13,11 @@ test("a burst is granted, then requests wait for the refill, per key", () => {
   now += 50;
   assert.equal(buckets.take("a"), 0);
   now += 10_000;
-  assert.deepEqual([buckets.take("a"), buckets.take("a"), buckets.take("a"), buckets.take("a") > 0], [0, 0, 0, true], "refill stops at burst");
+  assert.deepEqual(
+    [buckets.take("a"), buckets.take("a"), buckets.take("a"), buckets.take("a") > 0],
+    [0, 0, 0, true],
+    "refill stops at burst",
+  );
 });
 
 test("idle buckets are dropped and the key count is capped", () => {

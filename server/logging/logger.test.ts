@@ -5,8 +5,23 @@ import { createLogger, redactUrl } from "./logger.ts";
 
 test("secret-bearing fields are redacted wherever a careless log line puts them", () => {
   const lines: string[] = [];
-  const logger = createLogger({ level: "info", destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }) });
-  const values = ["v-authorization", "v-x-api-key", "v-token", "v-access", "v-refresh", "v-admin", "v-metrics", "v-keys", "v-secret", "v-state", "v-hash"];
+  const logger = createLogger({
+    level: "info",
+    destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }),
+  });
+  const values = [
+    "v-authorization",
+    "v-x-api-key",
+    "v-token",
+    "v-access",
+    "v-refresh",
+    "v-admin",
+    "v-metrics",
+    "v-keys",
+    "v-secret",
+    "v-state",
+    "v-hash",
+  ];
   logger.info({
     authorization: "v-authorization",
     headers: { "x-api-key": "v-x-api-key", authorization: "v-authorization" },

@@ -3,7 +3,7 @@
  * a secret, so a careless `logger.info({ req })` still cannot print a token. Values of URL query
  * strings are never logged (they carry codes and states); log ids, never values.
  */
-import { pino, type Logger as PinoLogger, type DestinationStream } from "pino";
+import { type DestinationStream, type Logger as PinoLogger, pino } from "pino";
 
 /** The logger type used across the server (pino's). */
 export type Logger = PinoLogger;

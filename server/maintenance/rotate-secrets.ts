@@ -36,7 +36,12 @@ export function aadOf(ref: SealedRef): string {
 }
 
 /** Re-encrypts everything under the active key, `batchSize` values at a time. */
-export async function rotateSecrets(deps: { store: Store; vault: Vault; activeKeyId: string; batchSize?: number }): Promise<RotationReport> {
+export async function rotateSecrets(deps: {
+  store: Store;
+  vault: Vault;
+  activeKeyId: string;
+  batchSize?: number;
+}): Promise<RotationReport> {
   const batchSize = deps.batchSize ?? 200;
   let rotated = 0;
   let raced = 0;

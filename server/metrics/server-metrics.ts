@@ -2,7 +2,7 @@
  * Server metrics on a caller-supplied prom-client Registry (never the global one, so two servers can
  * live in one process). Labels carry names and codes only: never ids, tokens or other values.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
 
 /** The server's metric instruments. */
 export interface ServerMetrics {

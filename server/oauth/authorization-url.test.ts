@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { None } from "oauth4webapi";
+import { oauthSettings } from "../../test/support/oauth-settings.ts";
 import type { OAuthSettings } from "../providers/profile.ts";
 import { buildAuthorizationUrl, mergeScopes } from "./authorization-url.ts";
-import type { ResolvedProvider } from "./resolved-provider.ts";
 import { createRequestOptions } from "./request-options.ts";
-import { oauthSettings } from "../../test/support/oauth-settings.ts";
+import type { ResolvedProvider } from "./resolved-provider.ts";
 
 const settings: OAuthSettings = oauthSettings({
   authorizationEndpoint: "https://id.example.com/authorize?audience=api",

@@ -3,7 +3,7 @@
  * profile's `clientAuthMethod` picks ClientSecretBasic, ClientSecretPost or None. A wrong choice
  * shows up as `invalid_client`, which token-failure.ts blames on the provider configuration.
  */
-import { ClientSecretBasic, ClientSecretPost, None, type ClientAuth } from "oauth4webapi";
+import { type ClientAuth, ClientSecretBasic, ClientSecretPost, None } from "oauth4webapi";
 import type { ClientAuthMethod } from "../providers/profile.ts";
 
 /** The profile needs a client secret that is not configured. */

@@ -3,12 +3,7 @@
  * response (state, RFC 9207 `iss`, `error`) and exchanging the code (RFC 6749 §4.1.3) with PKCE and
  * the OIDC nonce. Both run through oauth4webapi; nothing here stores or logs the code or tokens.
  */
-import {
-  authorizationCodeGrantRequest,
-  nopkce,
-  processAuthorizationCodeResponse,
-  validateAuthResponse,
-} from "oauth4webapi";
+import { authorizationCodeGrantRequest, nopkce, processAuthorizationCodeResponse, validateAuthResponse } from "oauth4webapi";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
 import { processWithIdTokenCheck } from "./id-token-check.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";

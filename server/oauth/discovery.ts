@@ -4,8 +4,8 @@
  * max-age within bounds. It never caches failures, and it refuses metadata whose endpoints are not
  * https (http only on loopback).
  */
-import { discoveryRequest, processDiscoveryResponse, type AuthorizationServer } from "oauth4webapi";
-import { createRequestOptions, isAllowedEndpointUrl, type FetchFn } from "./request-options.ts";
+import { type AuthorizationServer, discoveryRequest, processDiscoveryResponse } from "oauth4webapi";
+import { createRequestOptions, type FetchFn, isAllowedEndpointUrl } from "./request-options.ts";
 
 /** Provider metadata Nexus can't use: an endpoint is missing, or not https (http only on loopback). */
 export class ProviderMetadataError extends Error {
@@ -47,13 +47,7 @@ export interface DiscoveryCacheOptions {
   maxEntries?: number;
 }
 
-const ENDPOINT_MEMBERS = [
-  "authorization_endpoint",
-  "token_endpoint",
-  "jwks_uri",
-  "revocation_endpoint",
-  "userinfo_endpoint",
-] as const;
+const ENDPOINT_MEMBERS = ["authorization_endpoint", "token_endpoint", "jwks_uri", "revocation_endpoint", "userinfo_endpoint"] as const;
 
 /**
  * Creates a discovery cache.
@@ -103,7 +97,10 @@ export function createDiscoveryCache(options: DiscoveryCacheOptions): DiscoveryC
 
 /** The cache lifetime a Cache-Control header asks for, clamped to [minMs, maxMs]. */
 function lifetimeFrom(cacheControl: string | null, defaultMs: number, minMs: number, maxMs: number): number {
-  const directives = (cacheControl ?? "").toLowerCase().split(",").map((d) => d.trim());
+  const directives = (cacheControl ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((d) => d.trim());
   if (directives.includes("no-store") || directives.includes("no-cache")) return minMs;
   const maxAge = directives.map((d) => /^max-age=(\d+)$/.exec(d)).find((m) => m !== null);
   const wantedMs = maxAge ? Number(maxAge[1]) * 1000 : defaultMs;

@@ -6,13 +6,13 @@
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
 import { urlParamValues } from "../providers/url-template.ts";
-import { buildAuthorizationUrl, type AuthorizationRequestInput } from "./authorization-url.ts";
+import { type AuthorizationRequestInput, buildAuthorizationUrl } from "./authorization-url.ts";
 import { clientCredentialsGrant } from "./client-credentials-grant.ts";
-import { exchangeAuthorizationCode, validateCallback, type CodeExchangeInput } from "./code-exchange.ts";
-import { createDiscoveryCache, ProviderMetadataError, type DiscoveryCacheOptions } from "./discovery.ts";
+import { type CodeExchangeInput, exchangeAuthorizationCode, validateCallback } from "./code-exchange.ts";
+import { createDiscoveryCache, type DiscoveryCacheOptions, ProviderMetadataError } from "./discovery.ts";
 import { refreshTokenGrant } from "./refresh-token-grant.ts";
-import { resolveProvider, type ResolvedProvider } from "./resolved-provider.ts";
 import { createProviderFetch, type FetchFn } from "./request-options.ts";
+import { type ResolvedProvider, resolveProvider } from "./resolved-provider.ts";
 import { revokeToken } from "./revoke-token.ts";
 import type { TokenSetUpdate } from "./token-set.ts";
 
@@ -23,7 +23,11 @@ export interface OAuthClient {
    * take the profile's operator_params, and only declared url_params from `connectionParams`.
    * @throws ProviderMetadataError("oauth", "missing") for a profile without OAuth settings.
    */
-  resolve(profile: ProviderProfile, clientSecret: string | undefined, connectionParams: Readonly<Record<string, string>>): Promise<ResolvedProvider>;
+  resolve(
+    profile: ProviderProfile,
+    clientSecret: string | undefined,
+    connectionParams: Readonly<Record<string, string>>,
+  ): Promise<ResolvedProvider>;
   /** The authorization URL (PKCE challenge computed from the verifier). */
   authorizationUrl(provider: ResolvedProvider, input: AuthorizationRequestInput): Promise<string>;
   /** Checks the callback's state, issuer and error; see code-exchange.ts. */

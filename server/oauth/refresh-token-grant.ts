@@ -6,7 +6,7 @@
 import { processRefreshTokenResponse, refreshTokenGrantRequest } from "oauth4webapi";
 import { processWithIdTokenCheck } from "./id-token-check.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
-import { tokenUpdateFromResponse, type TokenSetUpdate } from "./token-set.ts";
+import { type TokenSetUpdate, tokenUpdateFromResponse } from "./token-set.ts";
 
 /**
  * Uses a refresh token. `scopes` is sent only when given (omitted, the provider keeps the original

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { allowInsecureRequests, customFetch } from "oauth4webapi";
-import { createProviderFetch, createRequestOptions, InsecureEndpointError, isAllowedEndpointUrl, isLoopbackUrl, type FetchFn } from "./request-options.ts";
 import { eventually } from "../../test/support/wait.ts";
+import {
+  createProviderFetch,
+  createRequestOptions,
+  type FetchFn,
+  InsecureEndpointError,
+  isAllowedEndpointUrl,
+  isLoopbackUrl,
+} from "./request-options.ts";
 
 test("loopback means localhost, 127.0.0.1 and [::1] only", () => {
   for (const url of ["http://localhost:8080/x", "http://127.0.0.1/", "http://[::1]:9/"]) assert.ok(isLoopbackUrl(url), url);
@@ -33,7 +40,10 @@ test("the injected fetch is used, with a timeout signal, and never for plain htt
   assert.equal(seen.length, 1);
   assert.ok(seen[0]?.signal instanceof AbortSignal);
   await eventually(() => seen[0]?.signal?.aborted === true, 10_000, "the per-request signal timing out");
-  await assert.rejects(send("http://evil.example/jwks", { method: "GET", headers: {}, body: undefined, redirect: "manual" }), InsecureEndpointError);
+  await assert.rejects(
+    send("http://evil.example/jwks", { method: "GET", headers: {}, body: undefined, redirect: "manual" }),
+    InsecureEndpointError,
+  );
   assert.equal(seen.length, 1);
 });
 
@@ -49,10 +59,13 @@ test("a provider that accepts the connection and never answers costs the first-b
       const options = createRequestOptions({ urls: [`http://127.0.0.1:${port}/token`], fetch, timeoutMs: 60_000, firstByteTimeoutMs: 200 });
       const signal = typeof options.signal === "function" ? options.signal(`http://127.0.0.1:${port}/token`) : options.signal;
       const send = options[customFetch]!;
-      await assert.rejects(send(`http://127.0.0.1:${port}/token`, { method: "POST", headers: {}, body: undefined, redirect: "manual", signal }), (error: unknown) => {
-        assert.equal((error as Error).name, "TimeoutError");
-        return true;
-      });
+      await assert.rejects(
+        send(`http://127.0.0.1:${port}/token`, { method: "POST", headers: {}, body: undefined, redirect: "manual", signal }),
+        (error: unknown) => {
+          assert.equal((error as Error).name, "TimeoutError");
+          return true;
+        },
+      );
     }
     // The default transport's own headers timeout, without the wrapper.
     const bare = createProviderFetch({ firstByteTimeoutMs: 200 });
@@ -71,7 +84,9 @@ test("the default transport answers with the global Response class (error status
   const server = createServer((_req, res) => res.writeHead(503, { "content-type": "text/plain" }).end("down"));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
-    const res = await createProviderFetch()(`http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}/token`, { method: "POST" });
+    const res = await createProviderFetch()(`http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}/token`, {
+      method: "POST",
+    });
     assert.ok(res instanceof Response);
     assert.equal(res.status, 503);
     assert.equal(await res.text(), "down");

@@ -9,8 +9,8 @@ import type { AuthorizationServer, Client, ClientAuth } from "oauth4webapi";
 import type { OAuthSettings } from "../providers/profile.ts";
 import { fillUrlTemplate, type UrlParamValues } from "../providers/url-template.ts";
 import { clientAuthentication } from "./client-auth.ts";
-import { ProviderMetadataError, type DiscoveryCache } from "./discovery.ts";
-import { createRequestOptions, isAllowedEndpointUrl, type FetchFn, type RequestOptions } from "./request-options.ts";
+import { type DiscoveryCache, ProviderMetadataError } from "./discovery.ts";
+import { createRequestOptions, type FetchFn, isAllowedEndpointUrl, type RequestOptions } from "./request-options.ts";
 
 /** A provider ready for one connection's OAuth requests. Holds the client secret: never log it. */
 export interface ResolvedProvider {

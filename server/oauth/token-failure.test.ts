@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { test } from "node:test";
-import { processClientCredentialsResponse, type AuthorizationServer } from "oauth4webapi";
+import { type AuthorizationServer, processClientCredentialsResponse } from "oauth4webapi";
 import { IdTokenValidationError } from "./id-token-check.ts";
 import { InsecureEndpointError } from "./request-options.ts";
 import { classifyTokenFailure } from "./token-failure.ts";

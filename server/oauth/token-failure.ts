@@ -4,12 +4,7 @@
  * who is to blame. Only `invalid_grant` is a dead grant; a wrong client-auth method
  * (`invalid_client`, a 401) is a provider-configuration fault, never the user's grant.
  */
-import {
-  OperationProcessingError,
-  ResponseBodyError,
-  UnsupportedOperationError,
-  WWWAuthenticateChallengeError,
-} from "oauth4webapi";
+import { OperationProcessingError, ResponseBodyError, UnsupportedOperationError, WWWAuthenticateChallengeError } from "oauth4webapi";
 import { IdTokenValidationError } from "./id-token-check.ts";
 import { InsecureEndpointError } from "./request-options.ts";
 
@@ -31,13 +26,7 @@ export interface TokenFailure {
 }
 
 /** RFC 6749 §5.2 codes that mean the client registration or profile is wrong. */
-const CONFIG_ERRORS = new Set([
-  "invalid_client",
-  "unauthorized_client",
-  "unsupported_grant_type",
-  "invalid_scope",
-  "invalid_request",
-]);
+const CONFIG_ERRORS = new Set(["invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "invalid_request"]);
 
 /** Codes that say "later" (RFC 6749 §4.1.2.1 defines them for the authorization endpoint; providers use them here too). */
 const TRANSIENT_ERRORS = new Set(["temporarily_unavailable", "server_error", "slow_down"]);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { oauthSettings } from "../../test/support/oauth-settings.ts";
 import type { OAuthSettings } from "../providers/profile.ts";
 import { clientCredentialsGrant } from "./client-credentials-grant.ts";
 import { exchangeAuthorizationCode, validateCallback } from "./code-exchange.ts";
@@ -8,7 +9,6 @@ import { refreshTokenGrant } from "./refresh-token-grant.ts";
 import type { FetchFn } from "./request-options.ts";
 import { resolveProvider } from "./resolved-provider.ts";
 import { revokeToken } from "./revoke-token.ts";
-import { oauthSettings } from "../../test/support/oauth-settings.ts";
 
 const NOW_MS = 1_700_000_000_000;
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
 import { test } from "node:test";
+import { create } from "@bufbuild/protobuf";
 import { AuthType, ClientAuthMethod, ProviderSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { loadProviderCatalog } from "../providers/catalog.ts";
-import { presentPaths, profileToProto, providerFromProto, storedProviderToProto } from "./proto-profile.ts";
 import { createProfileValidator } from "../providers/validate-profile.ts";
+import { presentPaths, profileToProto, providerFromProto, storedProviderToProto } from "./proto-profile.ts";
 
 test("every catalog preset survives profile → proto → profile", () => {
   const validator = createProfileValidator();
@@ -17,7 +17,12 @@ test("every catalog preset survives profile → proto → profile", () => {
 
 test("output carries has_client_secret and times, never a client secret", () => {
   const preset = loadProviderCatalog().get("google")!;
-  const proto = storedProviderToProto({ profile: preset, hasClientSecret: true, createdAtMs: 1_700_000_000_000, updatedAtMs: 1_700_000_001_000 });
+  const proto = storedProviderToProto({
+    profile: preset,
+    hasClientSecret: true,
+    createdAtMs: 1_700_000_000_000,
+    updatedAtMs: 1_700_000_001_000,
+  });
   assert.equal(proto.oauth?.hasClientSecret, true);
   assert.equal(proto.oauth?.clientSecret, "");
   assert.equal(proto.createTime?.seconds, 1_700_000_000n);
@@ -42,5 +47,8 @@ test("presentPaths lists the fields set in a request", () => {
   });
   assert.deepEqual(presentPaths(provider), ["display_name", "oauth.client_secret", "oauth.default_scopes", "oauth.pkce", "strategy"]);
   assert.deepEqual(presentPaths(create(ProviderSchema, { name: "x" })), []);
-  assert.deepEqual(presentPaths(create(ProviderSchema, { name: "x", urlParams: ["shop"], operatorParams: { domain: "d.example" } })), ["url_params", "operator_params"]);
+  assert.deepEqual(presentPaths(create(ProviderSchema, { name: "x", urlParams: ["shop"], operatorParams: { domain: "d.example" } })), [
+    "url_params",
+    "operator_params",
+  ]);
 });

@@ -9,14 +9,14 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   AuthType as ProtoAuthType,
   ClientAuthMethod as ProtoClientAuthMethod,
-  ProviderSchema,
   type OAuthSettings as ProtoOAuthSettings,
   type Provider,
+  ProviderSchema,
 } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { strategyFromProto, strategyToProto } from "./strategy-proto.ts";
 import type { AuthType, ClientAuthMethod, ProviderProfile, StoredProvider } from "../providers/profile.ts";
 import type { OAuthSettingsInput, ProviderProfileInput } from "../providers/profile-input.ts";
+import { strategyFromProto, strategyToProto } from "./strategy-proto.ts";
 
 const AUTH_TYPE_TO_PROTO: Readonly<Record<AuthType, ProtoAuthType>> = {
   oauth2: ProtoAuthType.OAUTH2,

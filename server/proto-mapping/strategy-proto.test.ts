@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
 import { test } from "node:test";
+import { create } from "@bufbuild/protobuf";
 import { HmacAlgorithm, StrategySchema, StrategyType } from "../../gen/nexus/v1/credential_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { Strategy } from "../domain/strategy.ts";
@@ -34,10 +34,13 @@ test("input: empty and unspecified values become absent; a mismatched config is 
   assert.deepEqual(strategyFromProto(create(StrategySchema, {})), {});
   assert.deepEqual(strategyFromProto(create(StrategySchema, { type: StrategyType.HEADER })), { type: "header" });
   const mismatched = create(StrategySchema, { type: StrategyType.HEADER, config: { case: "queryParam", value: { paramName: "k" } } });
-  assert.throws(() => strategyFromProto(mismatched, "provider.strategy"), (err: unknown) => {
-    assert.ok(err instanceof InvalidArgumentError);
-    assert.equal(err.field, "provider.strategy.query_param");
-    return true;
-  });
+  assert.throws(
+    () => strategyFromProto(mismatched, "provider.strategy"),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.equal(err.field, "provider.strategy.query_param");
+      return true;
+    },
+  );
   assert.throws(() => strategyFromProto(create(StrategySchema, { type: 42 as StrategyType })), InvalidArgumentError);
 });

@@ -8,12 +8,12 @@ import { create } from "@bufbuild/protobuf";
 import {
   HmacAlgorithm,
   HmacEncoding,
+  type Strategy as ProtoStrategy,
   StrategySchema,
   StrategyType,
-  type Strategy as ProtoStrategy,
 } from "../../gen/nexus/v1/credential_pb.ts";
-import type { Strategy, StrategyType as DomainStrategyType } from "../domain/strategy.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
+import type { StrategyType as DomainStrategyType, Strategy } from "../domain/strategy.ts";
 import type { StrategyInput } from "../providers/profile-input.ts";
 
 const TYPE_TO_PROTO: Readonly<Record<DomainStrategyType, StrategyType>> = {
@@ -116,9 +116,17 @@ function readStrategy(proto: ProtoStrategy, field: string): Partial<StrategyInpu
         valuePrefix: orUndefined(config.value.valuePrefix),
       };
     case "queryParam":
-      return { type: "query_param", paramName: orUndefined(config.value.paramName), credentialField: orUndefined(config.value.credentialField) };
+      return {
+        type: "query_param",
+        paramName: orUndefined(config.value.paramName),
+        credentialField: orUndefined(config.value.credentialField),
+      };
     case "basicAuth":
-      return { type: "basic_auth", usernameField: orUndefined(config.value.usernameField), passwordField: orUndefined(config.value.passwordField) };
+      return {
+        type: "basic_auth",
+        usernameField: orUndefined(config.value.usernameField),
+        passwordField: orUndefined(config.value.passwordField),
+      };
     case "hmacPayload": {
       const { algorithm, encoding } = config.value;
       if (algorithm !== HmacAlgorithm.UNSPECIFIED && algorithm !== HmacAlgorithm.SHA256 && algorithm !== HmacAlgorithm.SHA1) {

@@ -57,8 +57,18 @@ describe("shipped provider catalog", () => {
     assert.deepEqual(catalog.get("zendesk")?.urlParams, ["subdomain"]);
     assert.ok(catalog.get("xero")?.oauth?.defaultScopes.includes("offline_access"));
     assert.equal(catalog.get("slack")?.oauth?.scopeSeparator, ",");
-    assert.deepEqual(catalog.get("anthropic")?.strategy, { type: "header", headerName: "x-api-key", credentialField: "api_key", valuePrefix: "" });
-    assert.deepEqual(catalog.get("openai")?.strategy, { type: "header", headerName: "Authorization", credentialField: "api_key", valuePrefix: "Bearer " });
+    assert.deepEqual(catalog.get("anthropic")?.strategy, {
+      type: "header",
+      headerName: "x-api-key",
+      credentialField: "api_key",
+      valuePrefix: "",
+    });
+    assert.deepEqual(catalog.get("openai")?.strategy, {
+      type: "header",
+      headerName: "Authorization",
+      credentialField: "api_key",
+      valuePrefix: "Bearer ",
+    });
     assert.deepEqual(catalog.get("twilio")?.strategy, { type: "basic_auth", usernameField: "account_sid", passwordField: "auth_token" });
     assert.equal(catalog.get("mapbox")?.strategy.type, "query_param");
     assert.equal(catalog.get("aws-s3")?.strategy.type, "aws_sigv4");
@@ -87,7 +97,12 @@ describe("shipped provider catalog", () => {
 });
 
 describe("createProviderCatalog", () => {
-  const preset = { name: "x", authType: "oauth2", oauth: { issuer: "https://x.example", clientAuthMethod: "client_secret_basic" }, strategy: { type: "oauth2" } };
+  const preset = {
+    name: "x",
+    authType: "oauth2",
+    oauth: { issuer: "https://x.example", clientAuthMethod: "client_secret_basic" },
+    strategy: { type: "oauth2" },
+  };
 
   test("refuses an invalid preset, naming it and the field", () => {
     assert.throws(

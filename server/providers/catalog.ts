@@ -27,7 +27,10 @@ export function loadProviderCatalog(options: { file?: URL | string; validator?: 
 }
 
 /** Builds a catalog from preset objects, validating each; throws on an invalid or duplicate preset. */
-export function createProviderCatalog(presets: readonly unknown[], validator: ProfileValidator = createProfileValidator()): ProviderCatalog {
+export function createProviderCatalog(
+  presets: readonly unknown[],
+  validator: ProfileValidator = createProfileValidator(),
+): ProviderCatalog {
   const byName = new Map<string, ProviderProfile>();
   presets.forEach((preset, index) => {
     let profile: ProviderProfile;

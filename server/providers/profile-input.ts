@@ -13,16 +13,13 @@ export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
 /** An HTTP header name: a token (RFC 9110 §5.6.2), 1-128 characters. */
 export const HEADER_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
 
-const required = (what: string) => (issue: { input?: unknown }) =>
-  issue.input === undefined ? "is required" : `must be ${what}`;
+const required = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? "is required" : `must be ${what}`);
 
-const text = (max: number) =>
-  z.string({ error: required("a string") }).max(max, { error: `must be at most ${max} characters` });
+const text = (max: number) => z.string({ error: required("a string") }).max(max, { error: `must be at most ${max} characters` });
 
 const requiredText = (max: number) => text(max).min(1, { error: "is required" });
 
-const noLineBreaks = (max: number) =>
-  text(max).refine((v) => !/[\r\n\0]/.test(v), { error: "must not contain line breaks" });
+const noLineBreaks = (max: number) => text(max).refine((v) => !/[\r\n\0]/.test(v), { error: "must not contain line breaks" });
 
 const urlField = (check: (value: string) => string | undefined) =>
   z.string({ error: required("a string") }).superRefine((value, ctx) => {
@@ -79,15 +76,17 @@ export const strategyInputSchema = z.discriminatedUnion(
     }),
     z.strictObject({
       type: z.literal("aws_sigv4"),
-      service: requiredText(64).regex(/^[a-z0-9-]+$/, { error: "must be an AWS signing name, e.g. s3" }).optional(),
-      region: requiredText(64).regex(/^[a-z0-9-]+$/, { error: "must be an AWS region, e.g. us-east-1" }).optional(),
+      service: requiredText(64)
+        .regex(/^[a-z0-9-]+$/, { error: "must be an AWS signing name, e.g. s3" })
+        .optional(),
+      region: requiredText(64)
+        .regex(/^[a-z0-9-]+$/, { error: "must be an AWS region, e.g. us-east-1" })
+        .optional(),
     }),
   ],
   {
     error: (issue) =>
-      issue.input === undefined
-        ? "is required"
-        : "must have a type of oauth2, header, query_param, basic_auth, hmac_payload or aws_sigv4",
+      issue.input === undefined ? "is required" : "must have a type of oauth2, header, query_param, basic_auth, hmac_payload or aws_sigv4",
   },
 );
 
@@ -109,20 +108,25 @@ export const oauthInputSchema = z.strictObject({
     .optional(),
   pkce: z.boolean({ error: "must be true or false" }).optional(),
   // A string rather than an enum so that ProviderProfile (scopeSeparator: string) stays assignable.
-  scopeSeparator: z.string().refine((v) => v === " " || v === ",", { error: 'must be " " or ","' }).optional(),
+  scopeSeparator: z
+    .string()
+    .refine((v) => v === " " || v === ",", { error: 'must be " " or ","' })
+    .optional(),
   omitScopeOnExchange: z.boolean({ error: "must be true or false" }).optional(),
   extraTokenFields: list(fieldName, 20).optional(),
   tokenRequestHeaders: z.record(headerName, noLineBreaks(1024), { error: required("an object of strings") }).optional(),
-  refreshTokenReuseWindowSeconds: z.int({ error: "must be a whole number of seconds" }).min(0, { error: "must be 0 to 86400" }).max(86_400, { error: "must be 0 to 86400" }).optional(),
+  refreshTokenReuseWindowSeconds: z
+    .int({ error: "must be a whole number of seconds" })
+    .min(0, { error: "must be 0 to 86400" })
+    .max(86_400, { error: "must be 0 to 86400" })
+    .optional(),
 });
 
 /** Provider profile input (API, catalog or store), before defaults and cross-field rules. */
 export const profileInputSchema = z.strictObject({
-  name: z
-    .string({ error: required("a string") })
-    .regex(PROVIDER_NAME_PATTERN, {
-      error: "must be 1-64 characters of lower-case letters, digits and '-', starting with a letter or digit",
-    }),
+  name: z.string({ error: required("a string") }).regex(PROVIDER_NAME_PATTERN, {
+    error: "must be 1-64 characters of lower-case letters, digits and '-', starting with a letter or digit",
+  }),
   displayName: text(128).optional(),
   category: text(64).optional(),
   authType: z.enum(["oauth2", "oauth2_client_credentials", "api_key", "basic_auth"], {
@@ -131,10 +135,7 @@ export const profileInputSchema = z.strictObject({
   oauth: oauthInputSchema.optional(),
   credentialSchema: z.record(z.string(), z.unknown(), { error: "must be a JSON object" }).optional(),
   strategy: strategyInputSchema,
-  urlParams: list(
-    z.string().regex(URL_PARAM_PATTERN, { error: "must be lower_snake_case, 1-64 characters" }),
-    10,
-  ).optional(),
+  urlParams: list(z.string().regex(URL_PARAM_PATTERN, { error: "must be lower_snake_case, 1-64 characters" }), 10).optional(),
   // Values are checked against where their placeholders sit (validate-profile.ts); empty = not set yet.
   operatorParams: z
     .record(

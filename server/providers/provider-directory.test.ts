@@ -58,11 +58,14 @@ describe("provider directory", () => {
   });
 
   test("create validates before writing", async () => {
-    await assert.rejects(directory.create({ ...oauthInput("bad"), oauth: { ...oauthInput().oauth, tokenEndpoint: "http://x.example" } }), (err: unknown) => {
-      assert.ok(err instanceof InvalidArgumentError);
-      assert.equal(err.field, "provider.oauth.token_endpoint");
-      return true;
-    });
+    await assert.rejects(
+      directory.create({ ...oauthInput("bad"), oauth: { ...oauthInput().oauth, tokenEndpoint: "http://x.example" } }),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidArgumentError);
+        assert.equal(err.field, "provider.oauth.token_endpoint");
+        return true;
+      },
+    );
     await assert.rejects(store.getProvider("bad"), NotFoundError);
   });
 
@@ -118,6 +121,9 @@ describe("provider directory", () => {
     assert.equal(first.items.length, 1);
     assert.notEqual(first.nextPageToken, "");
     const rest = await directory.list({ pageSize: 10, pageToken: first.nextPageToken });
-    assert.deepEqual([...first.items, ...rest.items].map((p) => p.profile.name), ["acme", "mixedcase"]);
+    assert.deepEqual(
+      [...first.items, ...rest.items].map((p) => p.profile.name),
+      ["acme", "mixedcase"],
+    );
   });
 });

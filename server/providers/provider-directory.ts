@@ -61,7 +61,8 @@ export function createProviderDirectory(deps: { store: Store; vault: Vault; vali
     },
     async getWithSecret(name) {
       const record = await store.getProvider(name.toLowerCase());
-      const clientSecret = record.clientSecret === null ? undefined : vault.open(record.clientSecret, clientSecretAad(record.name)).toString("utf8");
+      const clientSecret =
+        record.clientSecret === null ? undefined : vault.open(record.clientSecret, clientSecretAad(record.name)).toString("utf8");
       return { provider: fromRecord(record), clientSecret };
     },
     async create(input, clientSecret) {

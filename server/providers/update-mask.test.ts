@@ -1,16 +1,21 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { oauthSettings } from "../../test/support/oauth-settings.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { ProviderProfile } from "./profile.ts";
 import { applyUpdateMask } from "./update-mask.ts";
-import { oauthSettings } from "../../test/support/oauth-settings.ts";
 
 const current: ProviderProfile = {
   name: "acme",
   displayName: "Acme",
   category: "crm",
   authType: "oauth2",
-  oauth: oauthSettings({ clientId: "old-client", defaultScopes: ["a"], clientAuthMethod: "client_secret_basic", extraTokenFields: ["instance_url"] }),
+  oauth: oauthSettings({
+    clientId: "old-client",
+    defaultScopes: ["a"],
+    clientAuthMethod: "client_secret_basic",
+    extraTokenFields: ["instance_url"],
+  }),
   strategy: { type: "oauth2" },
   urlParams: [],
 };
@@ -18,7 +23,14 @@ const current: ProviderProfile = {
 test("masked fields take the patch's value, the others are kept", () => {
   const { merged, secret } = applyUpdateMask(
     current,
-    { name: "acme", displayName: "Acme Inc", category: "ignored", authType: "oauth2", strategy: { type: "oauth2" }, oauth: { defaultScopes: ["a", "b"] } },
+    {
+      name: "acme",
+      displayName: "Acme Inc",
+      category: "ignored",
+      authType: "oauth2",
+      strategy: { type: "oauth2" },
+      oauth: { defaultScopes: ["a", "b"] },
+    },
     ["display_name", "oauth.default_scopes"],
     undefined,
   );
@@ -31,7 +43,12 @@ test("masked fields take the patch's value, the others are kept", () => {
 });
 
 test("a masked field absent from the patch is cleared", () => {
-  const { merged } = applyUpdateMask(current, { name: "acme", authType: "oauth2", strategy: { type: "oauth2" } }, ["category", "oauth.pkce"], undefined);
+  const { merged } = applyUpdateMask(
+    current,
+    { name: "acme", authType: "oauth2", strategy: { type: "oauth2" } },
+    ["category", "oauth.pkce"],
+    undefined,
+  );
   assert.equal(merged.category, undefined);
   assert.equal(merged.oauth?.pkce, undefined);
 });
@@ -60,8 +77,17 @@ test("strategy sub-paths replace the whole strategy; output-only paths are ignor
 
 test("unknown paths and renames are invalid arguments", () => {
   const patch = { name: "other", authType: "oauth2" as const, strategy: { type: "oauth2" as const } };
-  assert.throws(() => applyUpdateMask(current, patch, ["colour"], undefined), (err: unknown) => err instanceof InvalidArgumentError && err.field === "update_mask");
-  assert.throws(() => applyUpdateMask(current, patch, ["oauth.colour"], undefined), (err: unknown) => err instanceof InvalidArgumentError && err.field === "update_mask");
-  assert.throws(() => applyUpdateMask(current, patch, ["name"], undefined), (err: unknown) => err instanceof InvalidArgumentError && err.field === "provider.name");
+  assert.throws(
+    () => applyUpdateMask(current, patch, ["colour"], undefined),
+    (err: unknown) => err instanceof InvalidArgumentError && err.field === "update_mask",
+  );
+  assert.throws(
+    () => applyUpdateMask(current, patch, ["oauth.colour"], undefined),
+    (err: unknown) => err instanceof InvalidArgumentError && err.field === "update_mask",
+  );
+  assert.throws(
+    () => applyUpdateMask(current, patch, ["name"], undefined),
+    (err: unknown) => err instanceof InvalidArgumentError && err.field === "provider.name",
+  );
   assert.doesNotThrow(() => applyUpdateMask(current, { ...patch, name: "acme" }, ["name"], undefined));
 });

@@ -145,7 +145,8 @@ export function operatorValueProblem(value: string, slot: PlaceholderSlot): stri
   switch (slot.kind) {
     case "host": {
       const match = HOST_AND_PORT.exec(value);
-      if (match === null || value.length > 260) return "must be a lower-case host name or IP address with an optional port (no scheme, path or user info)";
+      if (match === null || value.length > 260)
+        return "must be a lower-case host name or IP address with an optional port (no scheme, path or user info)";
       if (match[1] !== undefined && (Number(match[1]) < 1 || Number(match[1]) > 65535)) return "has a port outside 1-65535";
       return undefined;
     }

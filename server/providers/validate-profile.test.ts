@@ -71,7 +71,13 @@ describe("validate-profile", () => {
       credentialSchema: { type: "object", properties: { api_secret: { type: "string" } }, required: ["api_secret"] },
       strategy: { type: "hmac_payload", headerName: "X-Sig" },
     });
-    assert.deepEqual(hmac.strategy, { type: "hmac_payload", headerName: "X-Sig", secretField: "api_secret", algorithm: "sha256", encoding: "hex" });
+    assert.deepEqual(hmac.strategy, {
+      type: "hmac_payload",
+      headerName: "X-Sig",
+      secretField: "api_secret",
+      algorithm: "sha256",
+      encoding: "hex",
+    });
     const aws = validator.validate({
       ...apiKeyProfile(),
       credentialSchema: {
@@ -101,7 +107,11 @@ describe("validate-profile", () => {
     ["missing auth type", () => ({ ...oauthProfile(), authType: undefined }), "provider.auth_type"],
     ["unknown top-level field", () => ({ ...oauthProfile(), colour: "red" }), "provider.colour"],
     ["oauth2 without oauth", () => ({ ...oauthProfile(), oauth: undefined }), "provider.oauth"],
-    ["oauth2 without client id", () => ({ ...oauthProfile(), oauth: { ...oauthProfile().oauth, clientId: "" } }), "provider.oauth.client_id"],
+    [
+      "oauth2 without client id",
+      () => ({ ...oauthProfile(), oauth: { ...oauthProfile().oauth, clientId: "" } }),
+      "provider.oauth.client_id",
+    ],
     [
       "oauth2 without authorization endpoint or issuer",
       () => ({ ...oauthProfile(), oauth: { tokenEndpoint: "https://a.example/t", clientId: "c" } }),
@@ -109,7 +119,11 @@ describe("validate-profile", () => {
     ],
     [
       "client credentials without token endpoint",
-      () => ({ ...oauthProfile(), authType: "oauth2_client_credentials", oauth: { clientId: "c", clientAuthMethod: "client_secret_post" } }),
+      () => ({
+        ...oauthProfile(),
+        authType: "oauth2_client_credentials",
+        oauth: { clientId: "c", clientAuthMethod: "client_secret_post" },
+      }),
       "provider.oauth.token_endpoint",
     ],
     [
@@ -124,7 +138,11 @@ describe("validate-profile", () => {
     ],
     [
       "connection label under a shared hosting domain",
-      () => ({ ...oauthProfile(), urlParams: ["app"], oauth: { ...oauthProfile().oauth, tokenEndpoint: "https://{app}.herokuapp.com/token" } }),
+      () => ({
+        ...oauthProfile(),
+        urlParams: ["app"],
+        oauth: { ...oauthProfile().oauth, tokenEndpoint: "https://{app}.herokuapp.com/token" },
+      }),
       "provider.oauth.token_endpoint",
     ],
     [
@@ -142,7 +160,11 @@ describe("validate-profile", () => {
       () => ({ ...oauthProfile(), oauth: { ...oauthProfile().oauth, authorizeParams: { redirect_uri: "https://evil.example" } } }),
       "provider.oauth.authorize_params.redirect_uri",
     ],
-    ["oauth2 with a query_param strategy", () => ({ ...oauthProfile(), strategy: { type: "query_param", paramName: "k" } }), "provider.strategy.type"],
+    [
+      "oauth2 with a query_param strategy",
+      () => ({ ...oauthProfile(), strategy: { type: "query_param", paramName: "k" } }),
+      "provider.strategy.type",
+    ],
     ["api key without credential schema", () => ({ ...apiKeyProfile(), credentialSchema: undefined }), "provider.credential_schema"],
     ["api key with oauth2 strategy", () => ({ ...apiKeyProfile(), strategy: { type: "oauth2" } }), "provider.strategy.type"],
     [
@@ -150,33 +172,69 @@ describe("validate-profile", () => {
       () => ({ ...apiKeyProfile(), credentialSchema: { type: "object", properties: { api_key: { type: "string", minLength: -1 } } } }),
       "provider.credential_schema",
     ],
-    ["credential schema not an object", () => ({ ...apiKeyProfile(), credentialSchema: { type: "string" } }), "provider.credential_schema.type"],
+    [
+      "credential schema not an object",
+      () => ({ ...apiKeyProfile(), credentialSchema: { type: "string" } }),
+      "provider.credential_schema.type",
+    ],
     [
       "credential schema without the strategy's field",
       () => ({ ...apiKeyProfile(), credentialSchema: { type: "object", properties: { token: { type: "string" } }, required: ["token"] } }),
       "provider.credential_schema.properties",
     ],
-    ["query_param without param_name", () => ({ ...apiKeyProfile(), strategy: { type: "query_param" } }), "provider.strategy.query_param.param_name"],
-    ["hmac without header_name", () => ({ ...apiKeyProfile(), strategy: { type: "hmac_payload" } }), "provider.strategy.hmac_payload.header_name"],
+    [
+      "query_param without param_name",
+      () => ({ ...apiKeyProfile(), strategy: { type: "query_param" } }),
+      "provider.strategy.query_param.param_name",
+    ],
+    [
+      "hmac without header_name",
+      () => ({ ...apiKeyProfile(), strategy: { type: "hmac_payload" } }),
+      "provider.strategy.hmac_payload.header_name",
+    ],
     ["aws without service", () => ({ ...apiKeyProfile(), strategy: { type: "aws_sigv4" } }), "provider.strategy.aws_sigv4.service"],
-    ["header name not a token", () => ({ ...apiKeyProfile(), strategy: { type: "header", headerName: "X Key:" } }), "provider.strategy.header.header_name"],
-    ["config field of another type", () => ({ ...apiKeyProfile(), strategy: { type: "header", paramName: "k" } }), "provider.strategy.header.param_name"],
+    [
+      "header name not a token",
+      () => ({ ...apiKeyProfile(), strategy: { type: "header", headerName: "X Key:" } }),
+      "provider.strategy.header.header_name",
+    ],
+    [
+      "config field of another type",
+      () => ({ ...apiKeyProfile(), strategy: { type: "header", paramName: "k" } }),
+      "provider.strategy.header.param_name",
+    ],
     ["bad url param name", () => ({ ...oauthProfile(), urlParams: ["Shop"] }), "provider.url_params[0]"],
-    ["scope with whitespace", () => ({ ...oauthProfile(), oauth: { ...oauthProfile().oauth, defaultScopes: ["a b"] } }), "provider.oauth.default_scopes[0]"],
+    [
+      "scope with whitespace",
+      () => ({ ...oauthProfile(), oauth: { ...oauthProfile().oauth, defaultScopes: ["a b"] } }),
+      "provider.oauth.default_scopes[0]",
+    ],
   ];
   for (const [name, make, field] of invalid) {
     test(`rejects ${name} with field ${field}`, () => {
-      assert.equal(fieldOf(() => validator.validate(make(), { hasClientSecret: false })), field);
+      assert.equal(
+        fieldOf(() => validator.validate(make(), { hasClientSecret: false })),
+        field,
+      );
     });
   }
 
   test("client authentication must agree with the secret on writes, not for presets", () => {
     const basic = { ...oauthProfile(), oauth: { ...oauthProfile().oauth, clientAuthMethod: "client_secret_basic" } };
-    assert.equal(fieldOf(() => validator.validate(basic)), "provider.oauth.client_secret");
+    assert.equal(
+      fieldOf(() => validator.validate(basic)),
+      "provider.oauth.client_secret",
+    );
     assert.equal(validator.validate(basic, { purpose: "preset" }).oauth?.clientAuthMethod, "client_secret_basic");
     const none = { ...oauthProfile(), oauth: { ...oauthProfile().oauth, clientAuthMethod: "none" } };
-    assert.equal(fieldOf(() => validator.validate(none, { hasClientSecret: true })), "provider.oauth.client_auth_method");
-    assert.equal(fieldOf(() => validator.validate(apiKeyProfile(), { hasClientSecret: true })), "provider.oauth.client_secret");
+    assert.equal(
+      fieldOf(() => validator.validate(none, { hasClientSecret: true })),
+      "provider.oauth.client_auth_method",
+    );
+    assert.equal(
+      fieldOf(() => validator.validate(apiKeyProfile(), { hasClientSecret: true })),
+      "provider.oauth.client_secret",
+    );
   });
 
   test("allows http on loopback and declared placeholders", () => {
@@ -205,6 +263,10 @@ test("refreshTokenReuseWindowSeconds: whole seconds from 0 to 86400, kept as giv
   assert.equal(validator.validate(withWindow(30)).oauth?.refreshTokenReuseWindowSeconds, 30);
   assert.equal(validator.validate(oauthProfile()).oauth?.refreshTokenReuseWindowSeconds, undefined);
   for (const bad of [-1, 1.5, 86_401, "30"]) {
-    assert.equal(fieldOf(() => validator.validate(withWindow(bad))), "provider.oauth.refresh_token_reuse_window_seconds", String(bad));
+    assert.equal(
+      fieldOf(() => validator.validate(withWindow(bad))),
+      "provider.oauth.refresh_token_reuse_window_seconds",
+      String(bad),
+    );
   }
 });

@@ -6,12 +6,12 @@
  * field path ("provider.oauth.token_endpoint"). It never sees a client secret, only whether one exists.
  */
 import type { ZodError } from "zod";
-import { strategyFields, type Strategy } from "../domain/strategy.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { createCredentialSchemaChecker, type CredentialSchemaChecker } from "./credential-schema.ts";
+import { type Strategy, strategyFields } from "../domain/strategy.ts";
+import { type CredentialSchemaChecker, createCredentialSchemaChecker } from "./credential-schema.ts";
 import { endpointUrlProblem, issuerUrlProblem } from "./endpoint-url.ts";
 import type { ClientAuthMethod, OAuthSettings, ProviderProfile } from "./profile.ts";
-import { profileInputSchema, type ProviderProfileInput, type StrategyInput } from "./profile-input.ts";
+import { type ProviderProfileInput, profileInputSchema, type StrategyInput } from "./profile-input.ts";
 import { analyzeUrlTemplate, connectionSlotProblem, operatorValueProblem } from "./url-template.ts";
 
 /** What a validation is for; presets and stored profiles relax the rules about client credentials. */
@@ -35,8 +35,26 @@ export interface ProfileValidator {
 }
 
 // Parameters the OAuth flow sets itself; a profile must not override them (RFC 6749 §4.1, RFC 7636).
-const RESERVED_AUTHORIZE_PARAMS = new Set(["response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "nonce"]);
-const RESERVED_TOKEN_PARAMS = new Set(["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "refresh_token", "scope"]);
+const RESERVED_AUTHORIZE_PARAMS = new Set([
+  "response_type",
+  "client_id",
+  "redirect_uri",
+  "state",
+  "scope",
+  "code_challenge",
+  "code_challenge_method",
+  "nonce",
+]);
+const RESERVED_TOKEN_PARAMS = new Set([
+  "grant_type",
+  "code",
+  "redirect_uri",
+  "code_verifier",
+  "client_id",
+  "client_secret",
+  "refresh_token",
+  "scope",
+]);
 const RESERVED_TOKEN_HEADERS = new Set(["authorization", "content-type", "content-length", "host"]);
 const STRATEGY_CONFIG: Record<Strategy["type"], string> = {
   oauth2: "",
@@ -88,7 +106,8 @@ function build(
     if (Array.isArray(built)) return built;
     oauth = built;
   } else {
-    if (hasClientSecret && purpose === "write") return [["oauth", "clientSecret"], `is only used by OAuth providers, not ${input.authType}`];
+    if (hasClientSecret && purpose === "write")
+      return [["oauth", "clientSecret"], `is only used by OAuth providers, not ${input.authType}`];
     if (input.credentialSchema === undefined) return [["credentialSchema"], `is required for auth_type ${input.authType}`];
     credentialSchema = input.credentialSchema;
   }
@@ -116,7 +135,10 @@ function build(
   const operatorParams = input.operatorParams ?? {};
   const both = urlParams.find((name) => Object.hasOwn(operatorParams, name));
   if (both !== undefined) {
-    return [["operatorParams", both], "is also listed in url_params: a parameter is set either by the operator or by each connection, not both"];
+    return [
+      ["operatorParams", both],
+      "is also listed in url_params: a parameter is set either by the operator or by each connection, not both",
+    ];
   }
   for (const [path, value] of urls) {
     if (value === undefined) continue;
@@ -188,7 +210,8 @@ function buildOAuth(input: ProviderProfileInput, hasClientSecret: boolean, purpo
   const clientId = o.clientId ?? "";
   if (clientId === "" && purpose === "write") return [["oauth", "clientId"], "is required"];
   if (o.issuer === undefined) {
-    if (isCodeFlow && o.authorizationEndpoint === undefined) return [["oauth", "authorizationEndpoint"], "is required unless oauth.issuer is set"];
+    if (isCodeFlow && o.authorizationEndpoint === undefined)
+      return [["oauth", "authorizationEndpoint"], "is required unless oauth.issuer is set"];
     if (o.tokenEndpoint === undefined) return [["oauth", "tokenEndpoint"], "is required unless oauth.issuer is set"];
   }
   const pkce = o.pkce ?? true;
@@ -197,7 +220,10 @@ function buildOAuth(input: ProviderProfileInput, hasClientSecret: boolean, purpo
     if (!isCodeFlow) return [["oauth", "clientAuthMethod"], "must not be none for client credentials (the client must authenticate)"];
     if (!pkce) return [["oauth", "pkce"], "must be true when client_auth_method is none (a public client needs PKCE, RFC 7636)"];
     if (hasClientSecret && purpose === "write") {
-      return [["oauth", "clientAuthMethod"], "is none, so the client secret would never be sent: use client_secret_basic or client_secret_post"];
+      return [
+        ["oauth", "clientAuthMethod"],
+        "is none, so the client secret would never be sent: use client_secret_basic or client_secret_post",
+      ];
     }
   } else if (!hasClientSecret && purpose === "write") {
     return [["oauth", "clientSecret"], `is required when client_auth_method is ${method}`];
@@ -209,7 +235,8 @@ function buildOAuth(input: ProviderProfileInput, hasClientSecret: boolean, purpo
     if (RESERVED_TOKEN_PARAMS.has(key)) return [["oauth", "tokenParams", key], "is set by the OAuth flow and cannot be overridden"];
   }
   for (const key of Object.keys(o.tokenRequestHeaders ?? {})) {
-    if (RESERVED_TOKEN_HEADERS.has(key.toLowerCase())) return [["oauth", "tokenRequestHeaders", key], "is set by the OAuth flow and cannot be overridden"];
+    if (RESERVED_TOKEN_HEADERS.has(key.toLowerCase()))
+      return [["oauth", "tokenRequestHeaders", key], "is set by the OAuth flow and cannot be overridden"];
   }
   return omitUndefined({
     issuer: o.issuer,

@@ -4,9 +4,10 @@
  * Watch streams; it must not decide readiness itself (app wiring calls setStatus / shutdown).
  * @see https://github.com/grpc/grpc/blob/master/doc/health-checking.md
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 
 /** A status the server can report for a registered service. */
@@ -83,10 +84,7 @@ export function createHealthService(options: HealthServiceOptions = {}): HealthS
           // is sent, as in grpc-go: a slow watcher skips intermediate flaps.
           const changed = new Promise<void>((resolve) => (wake = resolve));
           const status = statuses.get(request.service);
-          const wire =
-            status === undefined
-              ? HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN
-              : WIRE_STATUS[status];
+          const wire = status === undefined ? HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN : WIRE_STATUS[status];
           if (wire !== sent) {
             sent = wire;
             yield { status: wire };

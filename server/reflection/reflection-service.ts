@@ -5,23 +5,14 @@
  * beyond what it is given, and it never touches request routing.
  * @see https://github.com/grpc/grpc/blob/master/doc/server-reflection.md
  */
+
+import type { DescEnum, DescExtension, DescFile, DescMessage, DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { toBinary } from "@bufbuild/protobuf";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type {
-  DescEnum,
-  DescExtension,
-  DescFile,
-  DescMessage,
-  DescService,
-} from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code } from "@connectrpc/connect";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import type { ServerReflectionRequest, ServerReflectionResponseSchema } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
-import type {
-  ServerReflectionRequest,
-  ServerReflectionResponseSchema,
-} from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 
 /** Options for {@link createReflectionService}. */
 export interface ReflectionServiceOptions {
@@ -65,9 +56,7 @@ interface DescriptorIndex {
  * const reflection = createReflectionService({ services: [ConnectionService, Health] });
  * router.service(ServerReflection, reflection);
  */
-export function createReflectionService(
-  options: ReflectionServiceOptions,
-): ServiceImpl<typeof ServerReflection> {
+export function createReflectionService(options: ReflectionServiceOptions): ServiceImpl<typeof ServerReflection> {
   const index = indexDescriptors([...options.services, ServerReflection], options.files ?? []);
   const encoded = new Map<DescFile, Uint8Array>();
   const encode = (file: DescFile): Uint8Array => {
@@ -101,12 +90,8 @@ export function createReflectionService(
       }
       case "fileContainingExtension": {
         const { containingType, extensionNumber } = req.value;
-        const file = index.extensionsByType
-          .get(stripLeadingDot(containingType))
-          ?.get(extensionNumber);
-        return file
-          ? fileResponse(file)
-          : notFound(`extension ${extensionNumber} of "${containingType}" not found`);
+        const file = index.extensionsByType.get(stripLeadingDot(containingType))?.get(extensionNumber);
+        return file ? fileResponse(file) : notFound(`extension ${extensionNumber} of "${containingType}" not found`);
       }
       case "allExtensionNumbersOfType": {
         const baseTypeName = stripLeadingDot(req.value);

@@ -15,13 +15,29 @@ describe("retryDelayMs", () => {
   });
 
   it("draws uniformly below the ceiling (full jitter) but never under minMs", () => {
-    assert.equal(retryDelayMs(3, options, () => 0.5), 2_000);
-    assert.equal(retryDelayMs(3, options, () => 0), 100);
+    assert.equal(
+      retryDelayMs(3, options, () => 0.5),
+      2_000,
+    );
+    assert.equal(
+      retryDelayMs(3, options, () => 0),
+      100,
+    );
   });
 
   it("treats attempts below 1 as the first and survives huge attempt counts", () => {
-    assert.equal(retryDelayMs(0, options, () => 0.5), 500);
-    assert.equal(retryDelayMs(10_000, options, () => 0.5), 4_000);
-    assert.equal(retryDelayMs(1, {}, () => 0.5), 5_000, "default base 10 s");
+    assert.equal(
+      retryDelayMs(0, options, () => 0.5),
+      500,
+    );
+    assert.equal(
+      retryDelayMs(10_000, options, () => 0.5),
+      4_000,
+    );
+    assert.equal(
+      retryDelayMs(1, {}, () => 0.5),
+      5_000,
+      "default base 10 s",
+    );
   });
 });

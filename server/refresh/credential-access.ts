@@ -3,12 +3,7 @@
  * connection and version, and saves as compare-and-set on the version the caller read. It holds no
  * state and makes no refresh decision; plaintext stays in the caller's hands.
  */
-import {
-  credentialAad,
-  decodeStoredSecret,
-  encodeStoredSecret,
-  type StoredSecret,
-} from "../domain/stored-secret.ts";
+import { credentialAad, decodeStoredSecret, encodeStoredSecret, type StoredSecret } from "../domain/stored-secret.ts";
 import type { Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 
@@ -27,12 +22,7 @@ export interface CredentialAccess {
    * Seals `secret` as version `expectedVersion + 1` and saves it only if the stored version is still
    * `expectedVersion`; ConflictError("version") otherwise (nothing is overwritten).
    */
-  save(
-    connectionId: string,
-    expectedVersion: number,
-    secret: StoredSecret,
-    nextRefreshAtMs: number | null,
-  ): Promise<StoredCredential>;
+  save(connectionId: string, expectedVersion: number, secret: StoredSecret, nextRefreshAtMs: number | null): Promise<StoredCredential>;
 }
 
 /** Creates the accessor. */

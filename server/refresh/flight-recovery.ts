@@ -43,7 +43,10 @@ export async function saveWithRetry(
       if (error instanceof ConflictError || error instanceof NotFoundError) throw error;
       const leftMs = startedMs + budgetMs - deps.now();
       if (leftMs <= 0) throw error;
-      deps.logger.warn({ connectionId, attempt, leftMs, err: error }, "saving a refreshed credential failed; retrying (the tokens are kept in memory)");
+      deps.logger.warn(
+        { connectionId, attempt, leftMs, err: error },
+        "saving a refreshed credential failed; retrying (the tokens are kept in memory)",
+      );
       await deps.sleep(Math.max(1, Math.min(leftMs, Math.round(pauseMs * (0.5 + deps.random() / 2)))));
       pauseMs = Math.min(pauseMs * 2, SAVE_PAUSE_MAX_MS);
     }

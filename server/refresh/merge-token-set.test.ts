@@ -30,7 +30,12 @@ describe("mergeTokenSet", () => {
   });
 
   it("drops the old expiry when the response has none, and merges extra fields", () => {
-    const { tokens } = mergeTokenSet(stored, { accessToken: "at-new", tokenType: "DPoP", scope: "a", extra: { instance_url: "https://new" } });
+    const { tokens } = mergeTokenSet(stored, {
+      accessToken: "at-new",
+      tokenType: "DPoP",
+      scope: "a",
+      extra: { instance_url: "https://new" },
+    });
     assert.equal(tokens.expiresAtSeconds, undefined);
     assert.equal(tokens.tokenType, "DPoP");
     assert.equal(tokens.scope, "a");
@@ -39,6 +44,10 @@ describe("mergeTokenSet", () => {
 
   it("adds no empty members to a minimal set", () => {
     const minimal: OAuthTokenSet = { kind: "oauth2", accessToken: "a", tokenType: "Bearer" };
-    assert.deepEqual(mergeTokenSet(minimal, { accessToken: "b", tokenType: "Bearer" }).tokens, { kind: "oauth2", accessToken: "b", tokenType: "Bearer" });
+    assert.deepEqual(mergeTokenSet(minimal, { accessToken: "b", tokenType: "Bearer" }).tokens, {
+      kind: "oauth2",
+      accessToken: "b",
+      tokenType: "Bearer",
+    });
   });
 });

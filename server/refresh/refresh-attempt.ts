@@ -9,6 +9,8 @@
  * lease kept on giving up: flight-recovery.ts). In-process single flight is the engine's job; this
  * module never decides what a caller gets back when a flight fails.
  */
+
+import { type ConnectionStatus, isUsable, type StatusReason } from "../domain/connection-status.ts";
 import {
   ConflictError,
   ConnectionNotUsableError,
@@ -16,7 +18,6 @@ import {
   NotFoundError,
   ProviderUnavailableError,
 } from "../domain/errors.ts";
-import { isUsable, type ConnectionStatus, type StatusReason } from "../domain/connection-status.ts";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
 import type { TokenSetUpdate } from "../oauth/token-set.ts";
 import type { ConnectionRecord } from "../store/store.ts";
@@ -25,9 +26,9 @@ import type { CredentialAccess, StoredCredential } from "./credential-access.ts"
 import { saveWithRetry, waitForNewerVersion } from "./flight-recovery.ts";
 import { mergeTokenSet } from "./merge-token-set.ts";
 import type { GrantRequest } from "./provider-grant.ts";
-import type { RefreshEngineOptions } from "./refresh-options.ts";
-import { createLeaseTokens, keepLeaseRenewed, type HeldLease } from "./refresh-lease.ts";
+import { createLeaseTokens, type HeldLease, keepLeaseRenewed } from "./refresh-lease.ts";
 import type { RefreshMetricOutcome } from "./refresh-metrics.ts";
+import type { RefreshEngineOptions } from "./refresh-options.ts";
 import { expiresAtMs, isExpired, isExpiring, mustRefreshOnRead, proactiveRefreshAtMs } from "./token-freshness.ts";
 
 /** Why a flight runs: a read found the token expiring, a caller forces it, or it is due. */
@@ -48,7 +49,23 @@ export type FlightResult =
 export type RefreshAttemptDeps = Required<
   Pick<
     RefreshEngineOptions,
-    "store" | "providers" | "refreshGrant" | "classify" | "now" | "random" | "owner" | "skewMs" | "leaseMs" | "leaseRenewMs" | "every" | "backoff" | "sleep" | "logger" | "shouldKeepFresh" | "saveRetryMs" | "takeoverWaitMs"
+    | "store"
+    | "providers"
+    | "refreshGrant"
+    | "classify"
+    | "now"
+    | "random"
+    | "owner"
+    | "skewMs"
+    | "leaseMs"
+    | "leaseRenewMs"
+    | "every"
+    | "backoff"
+    | "sleep"
+    | "logger"
+    | "shouldKeepFresh"
+    | "saveRetryMs"
+    | "takeoverWaitMs"
   >
 > &
   Pick<RefreshEngineOptions, "metrics" | "onCredentialChanged" | "onStatusChanged"> & { credentials: CredentialAccess };
@@ -83,7 +100,8 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       const claimed = await store.claimRefreshLease(id, token, deps.leaseMs, now());
       if (claimed) return { token, wasInterrupted: claimed.wasInterrupted };
       const latest = await credentials.require(id);
-      const isSettled = latest.version > observed && (mode !== "ensure" || !isExpiring(latest.secret, latest.savedAtMs, now(), deps.skewMs));
+      const isSettled =
+        latest.version > observed && (mode !== "ensure" || !isExpiring(latest.secret, latest.savedAtMs, now(), deps.skewMs));
       if (isSettled) return fresh(latest, "joined");
       // A live holder renews its lease while it works, so this bound can end before a slow provider
       // answers: callers then fall back (ensure) or report lease_busy. A dead holder's lease runs out
@@ -153,7 +171,10 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       : { ...common, grant: "refresh_token", refreshToken: stored.refreshToken ?? "" };
     if (lease.wasInterrupted) {
       const reuseWindowSeconds = profile.oauth?.refreshTokenReuseWindowSeconds ?? null;
-      logger.warn({ connectionId: row.id, provider: row.providerName, reuseWindowSeconds }, "the previous lease holder died mid-refresh; retrying at once with the last saved refresh token");
+      logger.warn(
+        { connectionId: row.id, provider: row.providerName, reuseWindowSeconds },
+        "the previous lease holder died mid-refresh; retrying at once with the last saved refresh token",
+      );
     }
     // Mark the call in flight (and due at the lease end) before it can consume a rotating refresh
     // token; a flight that lost its lease meanwhile must not call, the new holder does.
@@ -173,9 +194,16 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     return saveRefreshed(row, current, stored, update, lease);
   }
 
-  async function saveRefreshed(row: ConnectionRecord, current: StoredCredential, stored: OAuthTokenSet, update: TokenSetUpdate, lease: HeldLease): Promise<FlightResult> {
+  async function saveRefreshed(
+    row: ConnectionRecord,
+    current: StoredCredential,
+    stored: OAuthTokenSet,
+    update: TokenSetUpdate,
+    lease: HeldLease,
+  ): Promise<FlightResult> {
     const { tokens, isRotated } = mergeTokenSet(stored, update);
-    const nextAt = deps.shouldKeepFresh(row.id) && tokens.expiresAtSeconds !== undefined ? proactiveRefreshAt(tokens.expiresAtSeconds * 1000) : null;
+    const nextAt =
+      deps.shouldKeepFresh(row.id) && tokens.expiresAtSeconds !== undefined ? proactiveRefreshAt(tokens.expiresAtSeconds * 1000) : null;
     let saved: StoredCredential;
     try {
       // The merged tokens live only here until saved (a rotated refresh token nowhere else): retry
@@ -187,13 +215,19 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
         // interrupted and retries at once with the last saved refresh token.
         lease.keepsCallingMark = true;
         count("save_failed");
-        logger.error({ connectionId: row.id, provider: row.providerName, err: error, isRotated }, "a refreshed credential could not be saved; its tokens are lost, the next lease holder retries with the last saved refresh token");
+        logger.error(
+          { connectionId: row.id, provider: row.providerName, err: error, isRotated },
+          "a refreshed credential could not be saved; its tokens are lost, the next lease holder retries with the last saved refresh token",
+        );
         throw error;
       }
       // The fence: our lease ran out and someone saved a newer version. Never overwrite it.
       const latest = await credentials.require(row.id);
       count("superseded");
-      logger.warn({ connectionId: row.id, provider: row.providerName, version: latest.version }, "refresh superseded by a newer credential (the lease expired mid-refresh)");
+      logger.warn(
+        { connectionId: row.id, provider: row.providerName, version: latest.version },
+        "refresh superseded by a newer credential (the lease expired mid-refresh)",
+      );
       await rescheduleAfterLoss(row, latest);
       return fresh(latest, "superseded");
     }
@@ -221,7 +255,13 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     return { kind: "failed", error: new ConnectionNotUsableError(row.id, status), fallback: null, outcome: "no_refresh_token" };
   }
 
-  async function onFailure(row: ConnectionRecord, current: StoredCredential, error: unknown, isClientCredentials: boolean, wasInterrupted: boolean): Promise<FlightResult> {
+  async function onFailure(
+    row: ConnectionRecord,
+    current: StoredCredential,
+    error: unknown,
+    isClientCredentials: boolean,
+    wasInterrupted: boolean,
+  ): Promise<FlightResult> {
     const failure = deps.classify(error);
     // A client-credentials grant has no user grant to lose: any refusal is the client registration's.
     const blame = failure.blame === "user_grant" && isClientCredentials ? "provider_config" : failure.blame;
@@ -265,7 +305,12 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
         count("transient");
         await scheduleRetry(row, current);
         logger.warn(log, "refresh failed transiently; retry scheduled");
-        return { kind: "failed", error: new ProviderUnavailableError(row.providerName, { cause: error }), fallback: current, outcome: "transient" };
+        return {
+          kind: "failed",
+          error: new ProviderUnavailableError(row.providerName, { cause: error }),
+          fallback: current,
+          outcome: "transient",
+        };
       }
       default: {
         const unreachable: never = blame;
@@ -347,9 +392,10 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
         return await underLease(connection, mode, observedVersion, lease);
       } finally {
         stopRenewing();
-        if (!lease.keepsCallingMark) await store.releaseRefreshLease(connection.id, lease.token).catch((error: unknown) => {
-          logger.warn({ connectionId: connection.id, err: error }, "refresh lease not released; it expires on its own");
-        });
+        if (!lease.keepsCallingMark)
+          await store.releaseRefreshLease(connection.id, lease.token).catch((error: unknown) => {
+            logger.warn({ connectionId: connection.id, err: error }, "refresh lease not released; it expires on its own");
+          });
       }
     },
     proactiveRefreshAt,

@@ -6,12 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, it } from "node:test";
-import { createProviderDirectory } from "../providers/provider-directory.ts";
-import { createPostgresStore } from "../store/postgres/store.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/support/postgres-test-database.ts";
 import { describeWithPostgres } from "../../test/support/postgres-test-server.ts";
-import type { Store } from "../store/store.ts";
 import { createRefreshWorld, createTestClock, type RefreshWorld } from "../../test/support/refresh-world.ts";
+import { createProviderDirectory } from "../providers/provider-directory.ts";
+import { createPostgresStore } from "../store/postgres/store.ts";
+import type { Store } from "../store/store.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -40,7 +40,12 @@ await describeWithPostgres("refresh engine on PostgreSQL", { maintenanceUrl, isR
     const common = { now: Date.now, sleep: undefined };
     return [
       world.engine({ ...common, owner: "replica-a" }),
-      world.engine({ ...common, owner: "replica-b", store: other, providers: createProviderDirectory({ store: other, vault: world.vault }) }),
+      world.engine({
+        ...common,
+        owner: "replica-b",
+        store: other,
+        providers: createProviderDirectory({ store: other, vault: world.vault }),
+      }),
     ] as const;
   };
 

@@ -8,17 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import {
-  ConflictError,
-  ConnectionNotUsableError,
-  FailedPreconditionError,
-  ProviderUnavailableError,
-} from "../domain/errors.ts";
-import type { OAuthTokenSet } from "../domain/stored-secret.ts";
-import { createProviderDirectory } from "../providers/provider-directory.ts";
-import { createSqliteStore } from "../store/sqlite/store.ts";
-import type { Store } from "../store/store.ts";
-import type { CredentialChangedEvent, StatusChangedEvent } from "./refresh-engine.ts";
-import {
   CLIENT_SECRET,
   createRefreshWorld,
   createTestClock,
@@ -27,6 +16,12 @@ import {
   type TestClock,
 } from "../../test/support/refresh-world.ts";
 import { eventually } from "../../test/support/wait.ts";
+import { ConflictError, ConnectionNotUsableError, FailedPreconditionError, ProviderUnavailableError } from "../domain/errors.ts";
+import type { OAuthTokenSet } from "../domain/stored-secret.ts";
+import { createProviderDirectory } from "../providers/provider-directory.ts";
+import { createSqliteStore } from "../store/sqlite/store.ts";
+import type { Store } from "../store/store.ts";
+import type { CredentialChangedEvent, StatusChangedEvent } from "./refresh-engine.ts";
 
 const HOUR_S = 3600;
 /** Moves the clock to one minute before a one-hour token (saved now) expires: inside the 5-minute skew. */
@@ -206,7 +201,12 @@ describe("refresh engine", () => {
   });
 
   it("keeps the stored refresh token, id_token and scope when the provider does not rotate", async () => {
-    const connection = await expiring({ refreshToken: "rt-keep", idToken: "idt", scope: "read write", extra: { instance_url: "https://x" } });
+    const connection = await expiring({
+      refreshToken: "rt-keep",
+      idToken: "idt",
+      scope: "read write",
+      extra: { instance_url: "https://x" },
+    });
     const engine = world.engine();
     for (let round = 1; round <= 3; round += 1) {
       const result = await engine.forceRefresh(await world.reload(connection));
@@ -256,7 +256,9 @@ describe("refresh engine", () => {
     assert.equal(after.status, "attention_required");
     assert.equal(after.statusReason, "invalid_grant");
     assert.equal(after.nextRefreshAtMs, null);
-    assert.deepEqual(statuses, [{ tenantId: connection.tenantId, connectionId: connection.id, status: "attention_required", reason: "invalid_grant" }]);
+    assert.deepEqual(statuses, [
+      { tenantId: connection.tenantId, connectionId: connection.id, status: "attention_required", reason: "invalid_grant" },
+    ]);
     assert.equal(await total("invalid_grant"), 1);
     await assert.rejects(engine.ensureFresh(after), ConnectionNotUsableError);
     await assert.rejects(engine.forceRefresh(after), ConnectionNotUsableError);
@@ -273,7 +275,9 @@ describe("refresh engine", () => {
       if (request.params.get("refresh_token") === "rt-old" && world.endpoint.requests.length === 1) {
         // Another replica (its lease taken after ours ran out) rotates first; ours is now stale.
         clock.advance(31_000);
-        world.endpoint.reply = () => ({ body: { access_token: "at-winner", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-new" } });
+        world.endpoint.reply = () => ({
+          body: { access_token: "at-winner", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-new" },
+        });
         await winner.forceRefresh(connection);
         return { status: 400, body: { error: "invalid_grant" } };
       }
@@ -402,7 +406,9 @@ describe("refresh engine", () => {
     const after = await world.reload(connection);
     assert.equal(after.status, "expired");
     assert.equal(after.statusReason, "no_refresh_token");
-    assert.deepEqual(statuses, [{ tenantId: connection.tenantId, connectionId: connection.id, status: "expired", reason: "no_refresh_token" }]);
+    assert.deepEqual(statuses, [
+      { tenantId: connection.tenantId, connectionId: connection.id, status: "expired", reason: "no_refresh_token" },
+    ]);
     assert.equal(world.endpoint.requests.length, 0);
   });
 
@@ -418,7 +424,11 @@ describe("refresh engine", () => {
   it("emits a credential event and schedules proactive refresh for kept-fresh connections", async () => {
     const connection = await expired();
     const events: CredentialChangedEvent[] = [];
-    const engine = world.engine({ shouldKeepFresh: (id) => id === connection.id, onCredentialChanged: (e) => events.push(e), random: () => 0 });
+    const engine = world.engine({
+      shouldKeepFresh: (id) => id === connection.id,
+      onCredentialChanged: (e) => events.push(e),
+      random: () => 0,
+    });
     const result = await engine.ensureFresh(connection);
     assert.deepEqual(events, [{ tenantId: connection.tenantId, connectionId: connection.id, version: 2, outcome: "success" }]);
     const after = await world.reload(connection);
@@ -441,11 +451,14 @@ describe("refresh engine", () => {
 
   it("a lease held past leaseMs by a live replica: stored token served if valid, ConflictError(lease) if expired", async () => {
     const connection = await world.connect({ refreshToken: "rt-1", expiresAtSeconds: inSeconds(clock, HOUR_S) });
-    const engine = world.engine({ leaseMs: 1_000, sleep: async (ms) => {
-      clock.advance(ms);
-      // The other replica keeps renewing its lease.
-      await store.claimRefreshLease(connection.id, "busy-replica", 1_000, clock.now());
-    } });
+    const engine = world.engine({
+      leaseMs: 1_000,
+      sleep: async (ms) => {
+        clock.advance(ms);
+        // The other replica keeps renewing its lease.
+        await store.claimRefreshLease(connection.id, "busy-replica", 1_000, clock.now());
+      },
+    });
     await store.claimRefreshLease(connection.id, "busy-replica", 1_000, clock.now());
     const served = await engine.forceRefresh(connection).catch((error: unknown) => error);
     assert.ok(served instanceof ConflictError && served.kind === "lease");

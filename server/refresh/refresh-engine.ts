@@ -8,14 +8,9 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { isUsable } from "../domain/connection-status.ts";
-import {
-  ConflictError,
-  ConnectionNotUsableError,
-  FailedPreconditionError,
-  ProviderUnavailableError,
-} from "../domain/errors.ts";
-import { classifyTokenFailure } from "../oauth/token-failure.ts";
+import { ConflictError, ConnectionNotUsableError, FailedPreconditionError, ProviderUnavailableError } from "../domain/errors.ts";
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from "../oauth/request-options.ts";
+import { classifyTokenFailure } from "../oauth/token-failure.ts";
 import type { ConnectionRecord } from "../store/store.ts";
 import { createCredentialAccess, type StoredCredential } from "./credential-access.ts";
 import { createRefreshAttempt, type FlightMode, type FlightOutcome, type FlightResult } from "./refresh-attempt.ts";
@@ -104,7 +99,11 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   const ensureFlight = (connection: ConnectionRecord, version: number): Promise<FlightResult> => {
     const isNew = !flights.has(connection.id);
     const flight = join(connection, "ensure", version);
-    if (isNew) flight.then((result) => settle(connection.id, result), () => undefined);
+    if (isNew)
+      flight.then(
+        (result) => settle(connection.id, result),
+        () => undefined,
+      );
     return flight;
   };
 

@@ -8,12 +8,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
 import { ConflictError, ConnectionNotUsableError } from "../domain/errors.ts";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/store.ts";
 import type { StatusChangedEvent } from "./refresh-engine.ts";
 import { createLeaseTokens } from "./refresh-lease.ts";
-import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
 
 const HOUR_S = 3600;
 
@@ -70,7 +70,11 @@ describe("refresh lease", () => {
       clock.advance(1_500);
       renew?.();
       await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(await store.claimRefreshLease(connection.id, "other-replica", 5_000, clock.now()), null, `renewed at ${(i + 1) * 1.5} s`);
+      assert.equal(
+        await store.claimRefreshLease(connection.id, "other-replica", 5_000, clock.now()),
+        null,
+        `renewed at ${(i + 1) * 1.5} s`,
+      );
     }
     release();
     assert.ok((await flight).version === 2);
@@ -86,12 +90,20 @@ describe("refresh lease", () => {
     clock.advance(5_000);
     // The token is far from expiry, yet the scheduler sees the connection due as soon as the lease ran out.
     const due = await store.listDueRefreshes(clock.now(), 10);
-    assert.deepEqual(due.map((c) => c.id), [connection.id]);
-    world.endpoint.reply = () => ({ body: { access_token: "at-reused", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-next" } });
+    assert.deepEqual(
+      due.map((c) => c.id),
+      [connection.id],
+    );
+    world.endpoint.reply = () => ({
+      body: { access_token: "at-reused", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-next" },
+    });
     const { metrics, total } = world.metrics();
     const engine = world.engine({ metrics });
     assert.equal(await engine.refreshScheduled(due[0]!), "rotated");
-    assert.deepEqual(world.endpoint.requests.map((r) => r.params.get("refresh_token")), ["rt-saved"]);
+    assert.deepEqual(
+      world.endpoint.requests.map((r) => r.params.get("refresh_token")),
+      ["rt-saved"],
+    );
     assert.equal(await total("rotated"), 1);
     assert.equal((await world.reload(connection)).status, "active");
   });
@@ -105,11 +117,17 @@ describe("refresh lease", () => {
     const statuses: StatusChangedEvent[] = [];
     const { metrics, total } = world.metrics();
     const engine = world.engine({ metrics, onStatusChanged: (e) => statuses.push(e) });
-    await assert.rejects(engine.forceRefresh(connection), (error: unknown) => error instanceof ConnectionNotUsableError && error.status === "attention_required");
+    await assert.rejects(
+      engine.forceRefresh(connection),
+      (error: unknown) => error instanceof ConnectionNotUsableError && error.status === "attention_required",
+    );
     const after = await world.reload(connection);
     assert.equal(after.status, "attention_required");
     assert.equal(after.statusReason, "refresh_lost_in_crash");
-    assert.deepEqual(statuses.map((e) => e.reason), ["refresh_lost_in_crash"]);
+    assert.deepEqual(
+      statuses.map((e) => e.reason),
+      ["refresh_lost_in_crash"],
+    );
     assert.equal(await total("refresh_lost_in_crash"), 1);
     assert.equal(await total("invalid_grant"), 0);
   });

@@ -2,10 +2,11 @@
  * The refresh recovery cases (refresh-recovery-cases.ts) on PostgreSQL, a database per test. Needs
  * NEXUS_TEST_DATABASE_URL (default: local postgres); fails instead of skipping when CI is set.
  */
-import { createPostgresStore } from "../store/postgres/store.ts";
+
 import { createTestDatabase } from "../../test/support/postgres-test-database.ts";
 import { describeWithPostgres } from "../../test/support/postgres-test-server.ts";
 import { recoveryCases } from "../../test/support/refresh-recovery-cases.ts";
+import { createPostgresStore } from "../store/postgres/store.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -5,8 +5,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "node:test";
-import { createSqliteStore } from "../store/sqlite/store.ts";
 import { recoveryCases } from "../../test/support/refresh-recovery-cases.ts";
+import { createSqliteStore } from "../store/sqlite/store.ts";
 
 describe("refresh recovery on SQLite", () => {
   recoveryCases(async (clock) => {

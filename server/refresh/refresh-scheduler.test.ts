@@ -8,11 +8,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
+import { eventually } from "../../test/support/wait.ts";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import { createRefreshScheduler } from "./refresh-scheduler.ts";
-import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
-import { eventually } from "../../test/support/wait.ts";
 
 describe("refresh scheduler", () => {
   let dataDir = "";
@@ -49,7 +49,7 @@ describe("refresh scheduler", () => {
       const after = await world.reload(connection);
       assert.equal(after.credentialVersion, 2);
       // The new token lives an hour: next refresh 5 minutes (the skew, jitter 0) before it expires.
-      assert.equal(after.nextRefreshAtMs, (inSeconds(clock, 3600) * 1000) - 5 * 60_000);
+      assert.equal(after.nextRefreshAtMs, inSeconds(clock, 3600) * 1000 - 5 * 60_000);
     }
     assert.equal((await world.reload(later)).credentialVersion, 1);
     assert.equal(await scheduler.runOnce(), 0, "nothing is due twice");
@@ -168,9 +168,18 @@ describe("refresh scheduler", () => {
       },
     };
     const sleep = (_ms: number, signal: AbortSignal) =>
-      calls >= 2 ? new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true })) : Promise.resolve();
+      calls >= 2
+        ? new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }))
+        : Promise.resolve();
     const engine = { refreshScheduled: async () => "success" as const };
-    const scheduler = createRefreshScheduler({ store: failingStore, engine, now: clock.now, random: () => 0.5, logger: world.logger, sleep });
+    const scheduler = createRefreshScheduler({
+      store: failingStore,
+      engine,
+      now: clock.now,
+      random: () => 0.5,
+      logger: world.logger,
+      sleep,
+    });
     scheduler.start();
     await eventually(() => calls >= 2, 5_000, `() => calls >= 2`, 1);
     await scheduler.stop();

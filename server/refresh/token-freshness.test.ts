@@ -40,9 +40,22 @@ describe("token freshness", () => {
   });
 
   it("schedules proactive refresh at expiry − skew − jitter, never in the past", () => {
-    assert.equal(proactiveRefreshAtMs(3_600_000, 0, SKEW, () => 0), 3_300_000);
-    assert.equal(proactiveRefreshAtMs(3_600_000, 0, SKEW, () => 0.5), 3_225_000);
-    assert.equal(proactiveRefreshAtMs(60_000, 0, SKEW, () => 0), 30_000, "short-lived: half-life");
-    assert.equal(proactiveRefreshAtMs(1_000, 5_000, SKEW, () => 0), 5_000);
+    assert.equal(
+      proactiveRefreshAtMs(3_600_000, 0, SKEW, () => 0),
+      3_300_000,
+    );
+    assert.equal(
+      proactiveRefreshAtMs(3_600_000, 0, SKEW, () => 0.5),
+      3_225_000,
+    );
+    assert.equal(
+      proactiveRefreshAtMs(60_000, 0, SKEW, () => 0),
+      30_000,
+      "short-lived: half-life",
+    );
+    assert.equal(
+      proactiveRefreshAtMs(1_000, 5_000, SKEW, () => 0),
+      5_000,
+    );
   });
 });

@@ -1,12 +1,12 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
-import { InvalidHttpRuleError, readHttpRules, type HttpRoute } from "./http-rules.ts";
-import { createFixtureService as serviceWith, type FixtureRule as RuleInit } from "../../test/support/test-fixture-service.ts";
+import { type FixtureRule as RuleInit, createFixtureService as serviceWith } from "../../test/support/test-fixture-service.ts";
+import { type HttpRoute, InvalidHttpRuleError, readHttpRules } from "./http-rules.ts";
 
 const NEXUS = [ConnectionService, TokenService, ProviderService, ApiKeyService, AuditService];
 
@@ -33,7 +33,10 @@ test("reads every annotated unary method of the Nexus services", () => {
 
   const update = find(routes, "PATCH", "/v1/providers/{provider.name}");
   assert.equal(update.body.kind === "field" ? update.body.field.name : "", "provider");
-  assert.deepEqual(update.pathFields.get("provider.name")?.map((f) => f.name), ["provider", "name"]);
+  assert.deepEqual(
+    update.pathFields.get("provider.name")?.map((f) => f.name),
+    ["provider", "name"],
+  );
 
   find(routes, "DELETE", "/v1/providers/{name}");
   find(routes, "GET", "/v1/connections");
@@ -83,7 +86,9 @@ test("rules that cannot be served fail at start-up, naming the method", () => {
     [
       {
         pattern: { case: "get", value: "/v1/x" },
-        additionalBindings: [{ pattern: { case: "get", value: "/v1/y" }, additionalBindings: [{ pattern: { case: "get", value: "/v1/z" } }] }],
+        additionalBindings: [
+          { pattern: { case: "get", value: "/v1/y" }, additionalBindings: [{ pattern: { case: "get", value: "/v1/z" } }] },
+        ],
       },
       /must not nest/,
     ],

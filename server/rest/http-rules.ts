@@ -4,8 +4,9 @@
  * wrong annotation fails the boot with a message naming the method instead of failing a request.
  * It builds no messages and does no I/O.
  */
-import { getOption, hasOption } from "@bufbuild/protobuf";
+
 import type { DescField, DescMessage, DescMethod, DescMethodUnary, DescService } from "@bufbuild/protobuf";
+import { getOption, hasOption } from "@bufbuild/protobuf";
 import { http } from "../../gen/google/api/annotations_pb.ts";
 import type { HttpRule } from "../../gen/google/api/http_pb.ts";
 import { compilePathTemplate, type PathTemplate } from "./path-template.ts";

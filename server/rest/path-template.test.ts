@@ -1,5 +1,5 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { compilePathTemplate, PathTemplateError } from "./path-template.ts";
 
 const bindings = (template: string, path: string) => {

@@ -156,8 +156,7 @@ export function compilePathTemplate(template: string): PathTemplate {
   }
 
   const rank =
-    (verb === undefined ? "1" : "0") +
-    segments.map((s) => (s.kind === "literal" ? "0" : s.kind === "wildcard" ? "1" : "2")).join("");
+    (verb === undefined ? "1" : "0") + segments.map((s) => (s.kind === "literal" ? "0" : s.kind === "wildcard" ? "1" : "2")).join("");
 
   return {
     template,

@@ -3,13 +3,14 @@
  * UTF-8 and JSON syntax checks, each refused with a RestHttpError or an InvalidArgumentError;
  * it knows nothing of messages or routes.
  */
-import type { Readable } from "node:stream";
+
 import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
+import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
-import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { jsonUtf8Error } from "../services/validate.ts";
 import { RestHttpError } from "./rest-error.ts";
 
@@ -47,7 +48,10 @@ export async function readJsonBody(req: BodySource, maxBytes: number): Promise<J
 function checkJsonMediaType(contentType: string | undefined): void {
   const [mediaType = "", ...params] = (contentType ?? "").split(";").map((s) => s.trim().toLowerCase());
   const isJson = mediaType === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
-  const charset = params.find((p) => p.startsWith("charset="))?.slice("charset=".length).replaceAll('"', "");
+  const charset = params
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replaceAll('"', "");
   if (!isJson || (charset !== undefined && charset !== "utf-8" && charset !== "utf8")) {
     const given = JSON.stringify((contentType ?? "none").slice(0, 100));
     const reason = `request body must be JSON (Content-Type: application/json), got ${given}`;

@@ -4,10 +4,11 @@
  * REST JSON in `debug`, and the few HTTP-level rejections decided before an RPC runs. It never
  * picks a status for an RPC error: that follows the Connect code.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+
 import type { DescMessage, JsonObject, Message, Registry } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
-import { Code, type ConnectError } from "@connectrpc/connect";
+import type { Code, ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { errorWithReason } from "../rpc/errors.ts";
@@ -39,7 +40,6 @@ export class RestHttpError extends Error {
   }
 }
 
-
 /**
  * Renders a ConnectError as the REST error body. Details whose type the registry knows (e.g.
  * nexus.v1.ErrorInfo) carry a REST JSON `debug` rendering beside the base64 `value`; others keep
@@ -59,12 +59,7 @@ export function restErrorJson(err: ConnectError, registry: Registry): JsonObject
   return json;
 }
 
-function detailJson(
-  desc: DescMessage | string,
-  bytes: Uint8Array,
-  message: Message | undefined,
-  registry: Registry,
-): JsonObject {
+function detailJson(desc: DescMessage | string, bytes: Uint8Array, message: Message | undefined, registry: Registry): JsonObject {
   const type = typeof desc === "string" ? desc : desc.typeName;
   const json: JsonObject = { type, value: base64Encode(bytes, "std_raw") };
   if (typeof desc !== "string" && message !== undefined) json.debug = toRestJson(desc, message, { registry });

@@ -1,20 +1,20 @@
-import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
 import { createRegistry, fromBinary } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { ConnectionService, file_nexus_v1_connections } from "../../gen/nexus/v1/connections_pb.ts";
 import { StrategyType } from "../../gen/nexus/v1/credential_pb.ts";
 import { ErrorInfoSchema, ErrorReason, file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "../config/defaults.ts";
 import { CLIENT_ADDRESS_HEADER } from "../request/context.ts";
 import { createRestHandler, type RestHandler, type RestHandlerOptions } from "./rest-handler.ts";
-import { DEFAULT_MAX_BODY_BYTES } from "../config/defaults.ts";
 
 /** What the in-test implementation saw of the last call. */
 interface Seen {
@@ -33,7 +33,12 @@ function routes(seen: Seen) {
     router.service(ConnectionService, {
       requestConnection(req, ctx) {
         record("RequestConnection", req, ctx.requestHeader);
-        return { authUrl: "https://idp.test/authorize?s=1", connectionId: "c-new", status: ConnectionStatus.PENDING, authUrlExpiresAt: 1700000600n };
+        return {
+          authUrl: "https://idp.test/authorize?s=1",
+          connectionId: "c-new",
+          status: ConnectionStatus.PENDING,
+          authUrlExpiresAt: 1700000600n,
+        };
       },
       checkConnection(req, ctx) {
         record("CheckConnection", req, ctx.requestHeader);
@@ -150,7 +155,7 @@ describe("REST handler over node:http", () => {
   });
   after(() => s.close());
 
-  test("POST with body \"*\": the seed's request-connection contract", async () => {
+  test('POST with body "*": the seed\'s request-connection contract', async () => {
     const res = await fetch(`${s.url}/v1/request-connection`, {
       method: "POST",
       headers: json,
@@ -204,8 +209,12 @@ describe("REST handler over node:http", () => {
     assert.equal(((await refused.json()) as { code: string }).code, "invalid_argument");
   });
 
-  test("custom verb with body \"*\": the path wins, an empty body is {}", async () => {
-    const res = await fetch(`${s.url}/v1/connections/c9:revoke`, { method: "POST", headers: json, body: JSON.stringify({ connection_id: "other" }) });
+  test('custom verb with body "*": the path wins, an empty body is {}', async () => {
+    const res = await fetch(`${s.url}/v1/connections/c9:revoke`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ connection_id: "other" }),
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { connection: { connection_id: "c9", status: "revoked" }, provider_revoked: true });
     assert.equal(s.seen.request?.connectionId, "c9");
@@ -214,7 +223,7 @@ describe("REST handler over node:http", () => {
     assert.equal(s.seen.request?.connectionId, "c10");
   });
 
-  test("PATCH with body \"provider\", a nested path variable and a FieldMask query parameter", async () => {
+  test('PATCH with body "provider", a nested path variable and a FieldMask query parameter', async () => {
     const res = await fetch(`${s.url}/v1/providers/acme?update_mask=display_name,strategy.type`, {
       method: "PATCH",
       headers: json,
@@ -281,7 +290,11 @@ describe("REST handler over node:http", () => {
       assert.equal(error.code, "invalid_argument", body);
       assert.match(error.message, message);
     }
-    const bin = await fetch(`${s.url}/v1/request-connection`, { method: "POST", headers: json, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) });
+    const bin = await fetch(`${s.url}/v1/request-connection`, {
+      method: "POST",
+      headers: json,
+      body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
+    });
     assert.equal(bin.status, 400);
     assert.match(((await bin.json()) as { message: string }).message, /not valid UTF-8/);
   });
@@ -313,9 +326,17 @@ describe("REST handler over node:http", () => {
     assert.equal(res.status, 415);
     const body = (await res.json()) as { code: string; details: { debug: { reason: string } }[] };
     assert.deepEqual([body.code, body.details[0]?.debug.reason], ["unimplemented", "unsupported_media_type"]);
-    const latin1 = await fetch(`${s.url}/v1/request-connection`, { method: "POST", headers: { "content-type": "application/json; charset=iso-8859-1" }, body: "{}" });
+    const latin1 = await fetch(`${s.url}/v1/request-connection`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=iso-8859-1" },
+      body: "{}",
+    });
     assert.equal(latin1.status, 415);
-    const withCharset = await fetch(`${s.url}/v1/request-connection`, { method: "POST", headers: { "content-type": "application/json; charset=UTF-8" }, body: "{}" });
+    const withCharset = await fetch(`${s.url}/v1/request-connection`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=UTF-8" },
+      body: "{}",
+    });
     assert.equal(withCharset.status, 200);
   });
 
@@ -387,7 +408,9 @@ describe("REST handler limits and options", () => {
   test("forwardHeaders replaces the default list but cannot forward the address header", async () => {
     const s = await startServer({ forwardHeaders: ["X-Tenant", CLIENT_ADDRESS_HEADER], clientAddress: undefined });
     try {
-      await fetch(`${s.url}/v1/check-connection/c1`, { headers: { "x-tenant": "t1", authorization: "Bearer x", [CLIENT_ADDRESS_HEADER]: "6.6.6.6" } });
+      await fetch(`${s.url}/v1/check-connection/c1`, {
+        headers: { "x-tenant": "t1", authorization: "Bearer x", [CLIENT_ADDRESS_HEADER]: "6.6.6.6" },
+      });
       assert.equal(s.seen.header?.get("x-tenant"), "t1");
       assert.equal(s.seen.header?.get("authorization"), null);
       assert.equal(s.seen.header?.get(CLIENT_ADDRESS_HEADER), null);

@@ -6,17 +6,16 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import type { DescService, JsonObject, JsonValue, Registry } from "@bufbuild/protobuf";
 import { createRegistry } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
-import type { DescService, JsonObject, JsonValue, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
-import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
+import { ErrorReason, file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { CLIENT_ADDRESS_HEADER } from "../request/context.ts";
 import { errorWithReason, toConnectError } from "../rpc/errors.ts";
-import { readHttpRules, type HttpRoute } from "./http-rules.ts";
+import { type HttpRoute, readHttpRules } from "./http-rules.ts";
 import { readJsonBody } from "./request-body.ts";
 import { RestHttpError, restErrorJson } from "./rest-error.ts";
 import { toRestJson } from "./rest-json.ts";
@@ -73,7 +72,6 @@ export interface RestHandler {
   errorJson(err: ConnectError): JsonObject;
 }
 
-
 // Response headers that belong to the in-process Connect exchange, not to the REST answer.
 const HOP_HEADERS = new Set([
   "content-type",
@@ -122,13 +120,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     return toRestJson(field.message, value.message, { registry });
   };
 
-  const serve = async (
-    route: HttpRoute,
-    bindings: Map<string, string>,
-    query: string,
-    req: RestNodeRequest,
-    res: RestNodeResponse,
-  ) => {
+  const serve = async (route: HttpRoute, bindings: Map<string, string>, query: string, req: RestNodeRequest, res: RestNodeResponse) => {
     const abort = new AbortController();
     const onClose = () => abort.abort(new ConnectError("client closed the request", Code.Canceled));
     res.once("close", onClose);

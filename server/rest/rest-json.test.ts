@@ -1,8 +1,7 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { InvalidArgumentError } from "../domain/errors.ts";
 import {
   CheckConnectionResponseSchema,
   ConnectionSchema,
@@ -16,6 +15,7 @@ import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { AuthType, ProviderSchema, UpdateProviderRequestSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { ConnectionStatus, ConnectionStatusSchema } from "../../gen/nexus/v1/status_pb.ts";
 import { GetTokenResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
+import { InvalidArgumentError } from "../domain/errors.ts";
 import { fromRestJson, restEnumName, toRestJson } from "./rest-json.ts";
 
 test("GetTokenResponse renders the seed's credential shape", () => {
@@ -123,19 +123,32 @@ test("a FieldMask accepts proto names and lowerCamelCase paths", () => {
 });
 
 test("round trip: toRestJson output parses back to an equal message", () => {
-  const original = create(RequestConnectionResponseSchema, { authUrl: "u", connectionId: "c", status: ConnectionStatus.ACTIVE, authUrlExpiresAt: 5n });
+  const original = create(RequestConnectionResponseSchema, {
+    authUrl: "u",
+    connectionId: "c",
+    status: ConnectionStatus.ACTIVE,
+    authUrlExpiresAt: 5n,
+  });
   const json = toRestJson(RequestConnectionResponseSchema, original);
   assert.deepEqual(fromRestJson(RequestConnectionResponseSchema, json), original);
 });
 
 function invalid(fn: () => unknown, field: string, reason: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof InvalidArgumentError && err.field === field && reason.test(err.reason), `${field}: ${reason.source}`);
+  assert.throws(
+    fn,
+    (err: unknown) => err instanceof InvalidArgumentError && err.field === field && reason.test(err.reason),
+    `${field}: ${reason.source}`,
+  );
 }
 
 test("bad input is an InvalidArgumentError naming the field path", () => {
   invalid(() => fromRestJson(RequestConnectionRequestSchema, { user_id: "u", colour: "red" }), "colour", /unknown field/);
   invalid(() => fromRestJson(ProviderSchema, { oauth: { client_idd: "x" } }), "oauth.client_idd", /unknown field/);
-  invalid(() => fromRestJson(ListConnectionsRequestSchema, { status: "sleeping" }), "status", /unknown value "sleeping"; expected one of: unspecified, pending, active/);
+  invalid(
+    () => fromRestJson(ListConnectionsRequestSchema, { status: "sleeping" }),
+    "status",
+    /unknown value "sleeping"; expected one of: unspecified, pending, active/,
+  );
   invalid(() => fromRestJson(ListConnectionsRequestSchema, { page_size: "ten" }), "page_size", /int32/);
   invalid(() => fromRestJson(ListConnectionsRequestSchema, { page_size: 1.5 }), "page_size", /int32/);
   invalid(() => fromRestJson(RequestConnectionRequestSchema, { scopes: ["a", 2] }), "scopes", /string/);
@@ -144,11 +157,7 @@ test("bad input is an InvalidArgumentError naming the field path", () => {
   invalid(() => fromRestJson(ProviderSchema, { strategy: "oauth2" }), "strategy", /expected a JSON object/);
   invalid(() => fromRestJson(ProviderSchema, [1, 2]), "", /expected a JSON object/);
   invalid(() => fromRestJson(ProviderSchema, null), "", /expected a JSON object/);
-  invalid(
-    () => fromRestJson(StrategySchema, { header: {}, basic_auth: {} }),
-    "config",
-    /oneof set multiple times/,
-  );
+  invalid(() => fromRestJson(StrategySchema, { header: {}, basic_auth: {} }), "config", /oneof set multiple times/);
 });
 
 test("(nexus.v1.rest_json_name) renames a key in both directions: the seed's authUrl", () => {

@@ -5,22 +5,13 @@
  * omitted, well-known types as in proto3 JSON. It wraps protobuf-es toJson/fromJson and only
  * rewrites what the profile changes.
  */
+
+import type { DescEnum, DescField, DescMessage, DescOneof, JsonObject, JsonValue, MessageShape, Registry } from "@bufbuild/protobuf";
 import { fromJson, getOption, mergeFromJson, ScalarType, toJson } from "@bufbuild/protobuf";
-import type {
-  DescEnum,
-  DescField,
-  DescMessage,
-  DescOneof,
-  JsonObject,
-  JsonValue,
-  MessageShape,
-  Registry,
-} from "@bufbuild/protobuf";
 import { isFieldError, protoCamelCase } from "@bufbuild/protobuf/reflect";
 import { hasCustomJsonRepresentation } from "@bufbuild/protobuf/wkt";
 import { rest_json_name } from "../../gen/nexus/v1/rest_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-
 
 /** Options of the REST JSON conversions. */
 export interface RestJsonOptions {
@@ -35,11 +26,7 @@ export interface RestJsonReadOptions<Desc extends DescMessage> extends RestJsonO
 }
 
 /** Serializes a message to its REST JSON value. */
-export function toRestJson<Desc extends DescMessage>(
-  schema: Desc,
-  message: MessageShape<Desc>,
-  options: RestJsonOptions = {},
-): JsonValue {
+export function toRestJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options: RestJsonOptions = {}): JsonValue {
   const json = toJson(schema, message, { useProtoFieldName: true, registry: options.registry });
   return writeMessage(schema, json);
 }
@@ -95,9 +82,7 @@ function writeField(field: DescField, json: JsonValue): JsonValue {
     case "list":
       return Array.isArray(json) ? json.map((item) => writeValue(field, item)) : json;
     case "map":
-      return isJsonObject(json)
-        ? Object.fromEntries(Object.entries(json).map(([k, v]) => [k, writeValue(field, v)]))
-        : json;
+      return isJsonObject(json) ? Object.fromEntries(Object.entries(json).map(([k, v]) => [k, writeValue(field, v)])) : json;
     default:
       return writeValue(field, json);
   }

@@ -1,13 +1,13 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { InvalidArgumentError } from "../domain/errors.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
-import { readHttpRules, type HttpRoute } from "./http-rules.ts";
-import { buildRestRequest } from "./rest-request.ts";
 import { createFixtureService, type FixtureRule } from "../../test/support/test-fixture-service.ts";
+import { InvalidArgumentError } from "../domain/errors.ts";
+import { type HttpRoute, readHttpRules } from "./http-rules.ts";
+import { buildRestRequest } from "./rest-request.ts";
 
 function routeFor(rule: FixtureRule): HttpRoute {
   const [route] = readHttpRules([createFixtureService(rule)]);
@@ -25,13 +25,21 @@ function build(route: HttpRoute, path: string, query = "", body?: JsonValue) {
 }
 
 function invalid(fn: () => unknown, field: string, reason: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof InvalidArgumentError && err.field === field && reason.test(err.reason), `${field}: ${reason.source}`);
+  assert.throws(
+    fn,
+    (err: unknown) => err instanceof InvalidArgumentError && err.field === field && reason.test(err.reason),
+    `${field}: ${reason.source}`,
+  );
 }
 
 const getRoute = routeFor({ pattern: { case: "get", value: "/v1/things/{id}" } });
 
 test("query parameters fill the fields the path does not bind", () => {
-  const req = build(getRoute, "/v1/things/t%201", "tags=a&tags=b+c&sub.name=n%26m&count=9007199254740993&flag=true&status=active&statuses=revoked&statuses=CONNECTION_STATUS_PENDING&statuses=2&when=2024-01-02T03:04:05Z");
+  const req = build(
+    getRoute,
+    "/v1/things/t%201",
+    "tags=a&tags=b+c&sub.name=n%26m&count=9007199254740993&flag=true&status=active&statuses=revoked&statuses=CONNECTION_STATUS_PENDING&statuses=2&when=2024-01-02T03:04:05Z",
+  );
   assert.equal(req.id, "t 1");
   assert.deepEqual(req.tags, ["a", "b c"]);
   assert.equal(req.sub?.name, "n&m");
@@ -64,7 +72,7 @@ test("bad query parameters are InvalidArgument naming the parameter", () => {
   invalid(() => build(getRoute, "/v1/things/x", "tags=%FF"), "", /malformed percent-encoding/);
 });
 
-test("body \"*\" is the whole message; the path wins over the body", () => {
+test('body "*" is the whole message; the path wins over the body', () => {
   const route = routeFor({ pattern: { case: "post", value: "/v1/things/{id}:do" }, body: "*" });
   const req = build(route, "/v1/things/p:do", "", { id: "from-body", tags: ["x"], sub: { name: "s" }, status: "failed" });
   assert.equal(req.id, "p");
@@ -78,7 +86,7 @@ test("body \"*\" is the whole message; the path wins over the body", () => {
   assert.equal(empty.id, "p");
 });
 
-test("body \"field\" fills that field; a nested path variable lands inside it", () => {
+test('body "field" fills that field; a nested path variable lands inside it', () => {
   const route = routeFor({ pattern: { case: "patch", value: "/v1/things/{sub.name}" }, body: "sub" });
   const req = build(route, "/v1/things/n1", "flag=true", { name: "ignored", count: 4 });
   assert.equal(req.sub?.name, "n1");

@@ -4,9 +4,10 @@
  * query parameters for the remaining fields (dotted names for nested fields, repeated keys for
  * lists). It owns no HTTP I/O; every input error is an InvalidArgumentError naming the field.
  */
+
+import type { DescField, DescMessage, JsonObject, JsonValue, MessageShape, Registry } from "@bufbuild/protobuf";
 import { create, ScalarType } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import type { DescField, DescMessage, JsonObject, JsonValue, MessageShape, Registry } from "@bufbuild/protobuf";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { HttpRoute } from "./http-rules.ts";
 import { fromRestJson } from "./rest-json.ts";
@@ -22,11 +23,7 @@ export interface RestRequestParts {
 }
 
 // Well-known types whose JSON form is a single string, so a query parameter can carry them.
-const STRING_WELL_KNOWN = new Set([
-  "google.protobuf.Timestamp",
-  "google.protobuf.Duration",
-  "google.protobuf.FieldMask",
-]);
+const STRING_WELL_KNOWN = new Set(["google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"]);
 
 /**
  * Builds the request message of `route` from the parts of an HTTP request.
@@ -35,11 +32,7 @@ const STRING_WELL_KNOWN = new Set([
  *   parameter, a query parameter naming a field the path or body already carries, or any value
  *   that does not fit its field.
  */
-export function buildRestRequest(
-  route: HttpRoute,
-  parts: RestRequestParts,
-  registry?: Registry,
-): MessageShape<DescMessage> {
+export function buildRestRequest(route: HttpRoute, parts: RestRequestParts, registry?: Registry): MessageShape<DescMessage> {
   const input = route.method.input;
   let message: MessageShape<DescMessage>;
   if (parts.body === undefined) {
@@ -143,8 +136,7 @@ function setField(overlay: JsonObject, chain: readonly DescField[], fieldPath: s
 // resolved by name in rest-json, and the string well-known types are strings already.
 function stringToJson(field: DescField, raw: string, fieldPath: string): JsonValue {
   const isBool =
-    field.scalar === ScalarType.BOOL ||
-    (field.message !== undefined && field.message.typeName === "google.protobuf.BoolValue");
+    field.scalar === ScalarType.BOOL || (field.message !== undefined && field.message.typeName === "google.protobuf.BoolValue");
   if (isBool) {
     if (raw === "true") return true;
     if (raw === "false") return false;

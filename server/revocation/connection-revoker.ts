@@ -7,8 +7,8 @@
 import { allowedFrom, canTransition, type StatusReason } from "../domain/connection-status.ts";
 import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
 import type { Logger } from "../logging/logger.ts";
-import { hasRevocationEndpoint } from "../oauth/revoke-token.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
+import { hasRevocationEndpoint } from "../oauth/revoke-token.ts";
 import type { StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";

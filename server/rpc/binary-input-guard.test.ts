@@ -1,21 +1,32 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { create, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
-import { CheckConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
+import { CheckConnectionRequestSchema, RequestConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
-import { RequestConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { CreateProviderRequestSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
 
 const valid = toBinary(CheckConnectionRequestSchema, create(CheckConnectionRequestSchema, { connectionId: "conn_1" }));
 const envelope = (bytes: Uint8Array, flags = 0) => Buffer.concat([Buffer.from([flags, 0, 0, 0, bytes.length]), bytes]);
 
-async function read(chunks: Uint8Array[], contentType: string, maxBytes = 1024, input: DescMessage = CheckConnectionRequestSchema): Promise<Buffer | ConnectError> {
-  const req = { method: "POST", url: "/", header: new Headers(), httpVersion: "2", signal: new AbortController().signal, body: (async function* () {
-    yield* chunks;
-  })() } as UniversalServerRequest;
+async function read(
+  chunks: Uint8Array[],
+  contentType: string,
+  maxBytes = 1024,
+  input: DescMessage = CheckConnectionRequestSchema,
+): Promise<Buffer | ConnectError> {
+  const req = {
+    method: "POST",
+    url: "/",
+    header: new Headers(),
+    httpVersion: "2",
+    signal: new AbortController().signal,
+    body: (async function* () {
+      yield* chunks;
+    })(),
+  } as UniversalServerRequest;
   const guarded = guardBody(req, input, framingOf(contentType)!, maxBytes);
   const out: Uint8Array[] = [];
   try {
@@ -56,21 +67,37 @@ test("reserved envelope flag bits are a protocol error, never a message", async 
 
 test("JSON that is not UTF-8 is refused naming the field, whole or enveloped", async () => {
   const bad = Buffer.concat([Buffer.from('{"userId":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('","provider_name":"p"}')]);
-  for (const [chunks, type] of [[[bad], "application/json"], [[envelope(bad)], "application/connect+json"], [[envelope(bad)], "application/grpc+json"]] as const) {
+  for (const [chunks, type] of [
+    [[bad], "application/json"],
+    [[envelope(bad)], "application/connect+json"],
+    [[envelope(bad)], "application/grpc+json"],
+  ] as const) {
     const result = await read([...chunks], type, 1024, RequestConnectionRequestSchema);
     assert.ok(result instanceof ConnectError, type);
     assert.equal(result.code, Code.InvalidArgument);
     assert.deepEqual([reasonOf(result)?.reason, reasonOf(result)?.field], [ErrorReason.INVALID_FIELD, "user_id"], type);
   }
   const proto = Buffer.from([0x0a, 3, 0x61, 0xff, 0xfe, 0x12, 1, 0x70]); // user_id "a\xff\xfe", provider_name "p"
-  for (const [chunks, type] of [[[proto], "application/proto"], [[envelope(proto)], "application/grpc"], [[envelope(proto)], "application/grpc-web"]] as const) {
+  for (const [chunks, type] of [
+    [[proto], "application/proto"],
+    [[envelope(proto)], "application/grpc"],
+    [[envelope(proto)], "application/grpc-web"],
+  ] as const) {
     const result = await read([...chunks], type, 1024, RequestConnectionRequestSchema);
     assert.ok(result instanceof ConnectError, type);
-    assert.deepEqual([result.code, reasonOf(result)?.reason, reasonOf(result)?.field], [Code.InvalidArgument, ErrorReason.INVALID_FIELD, "user_id"], type);
+    assert.deepEqual(
+      [result.code, reasonOf(result)?.reason, reasonOf(result)?.field],
+      [Code.InvalidArgument, ErrorReason.INVALID_FIELD, "user_id"],
+      type,
+    );
   }
   const unknown = await read([Buffer.from('{"conection_id":"x"}')], "application/json");
   assert.ok(unknown instanceof ConnectError);
-  assert.deepEqual([reasonOf(unknown)?.reason, reasonOf(unknown)?.field], [ErrorReason.INVALID_FIELD, "conection_id"], "an unknown field is named, as REST names it");
+  assert.deepEqual(
+    [reasonOf(unknown)?.reason, reasonOf(unknown)?.field],
+    [ErrorReason.INVALID_FIELD, "conection_id"],
+    "an unknown field is named, as REST names it",
+  );
   const nested = await read([Buffer.from('{"provider":{"name":"p","colour":1}}')], "application/json", 1024, CreateProviderRequestSchema);
   assert.ok(nested instanceof ConnectError);
   assert.deepEqual([reasonOf(nested)?.reason, reasonOf(nested)?.field], [ErrorReason.INVALID_FIELD, "provider.colour"]);
@@ -94,7 +121,11 @@ test("valid messages pass unchanged, also split across chunks", async () => {
 
 test("a protobuf that does not parse, or a compressed flag, is InvalidArgument", async () => {
   const broken = new Uint8Array([0x0a, 0xff, 0xff]);
-  for (const [chunks, type] of [[[broken], "application/proto"], [[envelope(broken)], "application/grpc"], [[envelope(valid, 1)], "application/grpc-web"]] as const) {
+  for (const [chunks, type] of [
+    [[broken], "application/proto"],
+    [[envelope(broken)], "application/grpc"],
+    [[envelope(valid, 1)], "application/grpc-web"],
+  ] as const) {
     const result = await read([...chunks], type);
     assert.ok(result instanceof ConnectError, type);
     assert.equal(result.code, Code.InvalidArgument);
@@ -111,9 +142,21 @@ test("oversized bodies pass through untouched for connect-es to refuse", async (
 test("Connect GET with encoding=proto is checked too", () => {
   const base64 = Buffer.from(valid).toString("base64url");
   assert.equal(checkGetMessage(`/x?connect=v1&encoding=proto&base64=1&message=${base64}`, CheckConnectionRequestSchema), undefined);
-  assert.equal(checkGetMessage(`/x?connect=v1&encoding=proto&base64=1&message=${Buffer.from([0x0a, 0xff]).toString("base64url")}`, CheckConnectionRequestSchema)?.code, Code.InvalidArgument);
-  assert.equal(checkGetMessage(`/x?connect=v1&encoding=json&message=${encodeURIComponent('{"connection_id":"c"}')}`, CheckConnectionRequestSchema), undefined);
-  const badUtf8 = checkGetMessage("/x?connect=v1&encoding=json&message=%7B%22connection_id%22%3A%22%FF%FE%22%7D", CheckConnectionRequestSchema);
+  assert.equal(
+    checkGetMessage(
+      `/x?connect=v1&encoding=proto&base64=1&message=${Buffer.from([0x0a, 0xff]).toString("base64url")}`,
+      CheckConnectionRequestSchema,
+    )?.code,
+    Code.InvalidArgument,
+  );
+  assert.equal(
+    checkGetMessage(`/x?connect=v1&encoding=json&message=${encodeURIComponent('{"connection_id":"c"}')}`, CheckConnectionRequestSchema),
+    undefined,
+  );
+  const badUtf8 = checkGetMessage(
+    "/x?connect=v1&encoding=json&message=%7B%22connection_id%22%3A%22%FF%FE%22%7D",
+    CheckConnectionRequestSchema,
+  );
   assert.equal(badUtf8?.code, Code.InvalidArgument);
   assert.equal(badUtf8 && reasonOf(badUtf8)?.field, "connection_id");
   assert.equal(checkGetMessage("/x?connect=v1&encoding=json&message=%7B", CheckConnectionRequestSchema)?.code, Code.InvalidArgument);

@@ -8,9 +8,9 @@
  * bodies over the size limit pass through untouched for connect-es to refuse with
  * ResourceExhausted. Costs one extra parse per message (requests are small).
  */
-import { fromBinary, fromJsonString, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, fromBinary, fromJsonString, ScalarType } from "@bufbuild/protobuf";
 import { isFieldError } from "@bufbuild/protobuf/reflect";
-import { base64Decode, BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, base64Decode, WireType } from "@bufbuild/protobuf/wire";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
@@ -58,12 +58,18 @@ export function checkGetMessage(url: string, input: DescMessage): ConnectError |
   const encoding = query.get("encoding");
   if ((encoding !== "proto" && encoding !== "json") || (query.get("compression") ?? "identity") !== "identity") return undefined;
   // URLSearchParams turns percent-encoded bytes that are not UTF-8 into U+FFFD: read the raw bytes.
-  const raw = search.split("&").find((pair) => pair.startsWith("message="))?.slice("message=".length) ?? "";
+  const raw =
+    search
+      .split("&")
+      .find((pair) => pair.startsWith("message="))
+      ?.slice("message=".length) ?? "";
   let bytes: Uint8Array;
   try {
     bytes = query.get("base64") === "1" ? base64Decode(query.get("message") ?? "") : percentDecode(raw);
   } catch {
-    return errorWithReason("invalid base64 in message parameter", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST, { field: "message" });
+    return errorWithReason("invalid base64 in message parameter", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST, {
+      field: "message",
+    });
   }
   return encoding === "json" ? jsonError(input, bytes) : parseError(input, bytes);
 }
@@ -93,7 +99,11 @@ function parseError(input: DescMessage, bytes: Uint8Array): ConnectError | undef
     return undefined;
   } catch (err) {
     const field = badUtf8Field(input, bytes, "", 0);
-    if (field !== undefined) return errorWithReason(`${field}: must be valid UTF-8 without control characters`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, { field, cause: err });
+    if (field !== undefined)
+      return errorWithReason(`${field}: must be valid UTF-8 without control characters`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, {
+        field,
+        cause: err,
+      });
     return malformed(`invalid protobuf message: ${messageOf(err)}`, err);
   }
 }
@@ -170,7 +180,10 @@ function jsonError(input: DescMessage, bytes: Uint8Array): ConnectError | undefi
     // An unknown key is a bad field, named by its path as the REST mapping names it.
     const unknown = /key ".*" is unknown$/s.test(messageOf(err)) ? unknownKeyPath(input, parseJson(text), "") : undefined;
     if (unknown !== undefined) {
-      return errorWithReason(`invalid JSON message: ${unknown}: unknown field`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, { field: unknown, cause: err });
+      return errorWithReason(`invalid JSON message: ${unknown}: unknown field`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, {
+        field: unknown,
+        cause: err,
+      });
     }
     return malformed(`invalid JSON message: ${messageOf(err)}`, err);
   }
@@ -217,7 +230,10 @@ function malformed(message: string, err: unknown): ConnectError {
   // field nexus.v1.X.connection_id from JSON: 42".
   const named = /cannot decode field [\w.]+\.(\w+) from JSON/.exec(messageOf(err))?.[1];
   const field = isFieldError(err) ? err.field().name : named;
-  return errorWithReason(message, Code.InvalidArgument, field === undefined ? ErrorReason.MALFORMED_REQUEST : ErrorReason.INVALID_FIELD, { field, cause: err });
+  return errorWithReason(message, Code.InvalidArgument, field === undefined ? ErrorReason.MALFORMED_REQUEST : ErrorReason.INVALID_FIELD, {
+    field,
+    cause: err,
+  });
 }
 
 function messageOf(err: unknown): string {
@@ -270,10 +286,15 @@ async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, check: Check, ma
       // https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#requests
       if ((flags & ~0x01) !== 0) {
         const hex = `0x${flags.toString(16).padStart(2, "0")}`;
-        throw errorWithReason(`protocol error: envelope flags ${hex} are not allowed in a request (only 0x00, or 0x01 when compressed)`, Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
+        throw errorWithReason(
+          `protocol error: envelope flags ${hex} are not allowed in a request (only 0x00, or 0x01 when compressed)`,
+          Code.InvalidArgument,
+          ErrorReason.MALFORMED_REQUEST,
+        );
       }
       // Bit 0: compressed. Nexus negotiates no request compression (see app.ts), so it is never valid.
-      if (flags === 0x01) throw errorWithReason("compressed message without a negotiated encoding", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
+      if (flags === 0x01)
+        throw errorWithReason("compressed message without a negotiated encoding", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
       const error = check(pending.subarray(5, 5 + length));
       if (error !== undefined) throw error;
       yield pending.subarray(0, 5 + length);
@@ -284,5 +305,6 @@ async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, check: Check, ma
       pending = Buffer.alloc(0);
     }
   }
-  if (pending.length > 0 && !isPassThrough) throw errorWithReason("protocol error: incomplete envelope", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
+  if (pending.length > 0 && !isPassThrough)
+    throw errorWithReason("protocol error: incomplete envelope", Code.InvalidArgument, ErrorReason.MALFORMED_REQUEST);
 }

@@ -5,6 +5,8 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import type { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -19,8 +21,6 @@ import {
   ReturnUrlNotAllowedError,
   StoreUnavailableError,
 } from "../domain/errors.ts";
-import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
-import type { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 
 /** Result of mapping: the ConnectError to send, and whether the original must be logged as a fault. */

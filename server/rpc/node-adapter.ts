@@ -5,14 +5,20 @@
  * for connect-es's bare 415, and a reason for its other bare errors (bare-error-reasons.ts). Handler failures go to the logger, not console; a client that went
  * away is no failure. Paths it does not serve go to `fallback`.
  */
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+  createConnectRouter,
+} from "@connectrpc/connect";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-
-import type { Logger } from "../logging/logger.ts";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import type { Logger } from "../logging/logger.ts";
 import { withBareErrorReasons } from "./bare-error-reasons.ts";
 import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
 import { errorWithReason } from "./errors.ts";
@@ -42,7 +48,8 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
     if (handler === undefined) {
       // gRPC asks for status 12 in trailers, not an HTTP 404, for a method the server lacks.
       // https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#responses
-      if (GRPC.test(req.headers["content-type"] ?? "")) void universalResponseToNodeResponse(grpcUnknownMethod(req.url ?? ""), res).catch(() => undefined);
+      if (GRPC.test(req.headers["content-type"] ?? ""))
+        void universalResponseToNodeResponse(grpcUnknownMethod(req.url ?? ""), res).catch(() => undefined);
       else options.fallback(req, res);
       return;
     }

@@ -2,8 +2,9 @@
  * Registers every service implementation on a ConnectRouter. Knows nothing about HTTP servers;
  * the same function feeds the Node adapter and the in-process router transport used by REST.
  */
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+
 import type { DescFile, DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.ts";
 import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
@@ -15,13 +16,7 @@ import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 
 /** The Nexus API services, in the order they are listed by reflection. */
-export const NEXUS_SERVICES: readonly DescService[] = [
-  ConnectionService,
-  TokenService,
-  ProviderService,
-  ApiKeyService,
-  AuditService,
-];
+export const NEXUS_SERVICES: readonly DescService[] = [ConnectionService, TokenService, ProviderService, ApiKeyService, AuditService];
 
 /**
  * Files defining the messages errors carry as details (nexus.v1.ErrorInfo; google.rpc.RetryInfo on

@@ -4,10 +4,10 @@
  * business (admin only), and the secret of a new key appears in CreateApiKey's response once.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromMs, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ApiKeyService, Role, type ApiKeySchema } from "../../gen/nexus/v1/api_keys_pb.ts";
-import { AuditService, type AuditEventSchema } from "../../gen/nexus/v1/audit_pb.ts";
+import { type ApiKeySchema, type ApiKeyService, Role } from "../../gen/nexus/v1/api_keys_pb.ts";
+import type { AuditEventSchema, AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import type { ApiKeyManager } from "../auth/api-key-manager.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { ApiKeyRecord, ApiKeyRole, AuditEventRecord, Store } from "../store/store.ts";

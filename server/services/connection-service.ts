@@ -4,17 +4,18 @@
  * Request/ReconnectConnection delegate to the consent flow (server/consent/consent-flow.ts).
  * The tenant of every call comes from the caller's key through the tenant scope (server/auth/).
  */
+
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { ConnectionService, type ConnectionSchema } from "../../gen/nexus/v1/connections_pb.ts";
+import type { ConnectionSchema, ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus as ProtoStatus } from "../../gen/nexus/v1/status_pb.ts";
-import { InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
+import type { TenantScope } from "../auth/tenant-scope.ts";
 import type { ConsentFlow, ConsentStarted } from "../consent/consent-flow.ts";
-import type { ConnectionRecord, Store } from "../store/store.ts";
+import { InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
 import { connectionStatusFromProto, connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 import type { ConnectionRevoker } from "../revocation/connection-revoker.ts";
-import type { TenantScope } from "../auth/tenant-scope.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
 import { requireId } from "./validate.ts";
 
 /** Creates the ConnectionService implementation. */

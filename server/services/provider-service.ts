@@ -4,11 +4,11 @@
  * handed to the directory; it is never put in a response, an error or a log line.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
+import type { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
+import { presentPaths, profileToProto, providerFromProto, storedProviderToProto } from "../proto-mapping/proto-profile.ts";
 import type { ProviderCatalog } from "../providers/catalog.ts";
 import type { ProviderDirectory } from "../providers/provider-directory.ts";
-import { presentPaths, profileToProto, providerFromProto, storedProviderToProto } from "../proto-mapping/proto-profile.ts";
 
 /** Creates the ProviderService implementation. */
 export function createProviderService(deps: {

@@ -6,15 +6,15 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { CredentialSchema } from "../../gen/nexus/v1/credential_pb.ts";
-import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import type { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import type { TenantScope } from "../auth/tenant-scope.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import type { Store } from "../store/store.ts";
-import type { CredentialWatch } from "../watch/credential-watch.ts";
 import { connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
+import { strategyToProto } from "../proto-mapping/strategy-proto.ts";
+import type { Store } from "../store/store.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
-import { strategyToProto } from "../proto-mapping/strategy-proto.ts";
-import type { TenantScope } from "../auth/tenant-scope.ts";
+import type { CredentialWatch } from "../watch/credential-watch.ts";
 import { requireId } from "./validate.ts";
 
 /** Creates the TokenService implementation. */

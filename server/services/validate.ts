@@ -4,8 +4,8 @@
  * runs on every request message (input interceptor); `jsonUtf8Error` on every JSON body before
  * it is parsed (REST body reader, RPC wire guard), because parsing replaces bad bytes silently.
  */
-import { ScalarType, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
+import { type DescField, type DescMessage, type Message, ScalarType } from "@bufbuild/protobuf";
+import { type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
 import { InvalidArgumentError } from "../domain/errors.ts";
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;

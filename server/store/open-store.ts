@@ -21,7 +21,12 @@ export interface StoreLocation {
 export async function openStore(location: StoreLocation): Promise<Store> {
   if (location.databaseUrl !== undefined) {
     const { createPostgresStore } = await import("./postgres/store.ts");
-    return createPostgresStore({ connectionString: location.databaseUrl, onPoolError: location.onPoolError, queryTimeoutMs: location.queryTimeoutMs, now: location.now });
+    return createPostgresStore({
+      connectionString: location.databaseUrl,
+      onPoolError: location.onPoolError,
+      queryTimeoutMs: location.queryTimeoutMs,
+      now: location.now,
+    });
   }
   const { createSqliteStore } = await import("./sqlite/store.ts");
   return createSqliteStore({ dataDir: location.dataDir, now: location.now });

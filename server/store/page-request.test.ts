@@ -58,10 +58,22 @@ describe("toPage", () => {
   const rows = [{ id: 9 }, { id: 8 }, { id: 7 }];
 
   it("gives a token only when the extra row shows there is more", () => {
-    const more = toPage(rows, 2, spec, (r) => r, (r) => [r.id]);
+    const more = toPage(
+      rows,
+      2,
+      spec,
+      (r) => r,
+      (r) => [r.id],
+    );
     assert.deepEqual(more.items, [{ id: 9 }, { id: 8 }]);
     assert.deepEqual(parsePageRequest({ pageToken: more.nextPageToken }, spec).after, [8]);
-    const last = toPage(rows, 3, spec, (r) => r, (r) => [r.id]);
+    const last = toPage(
+      rows,
+      3,
+      spec,
+      (r) => r,
+      (r) => [r.id],
+    );
     assert.equal(last.items.length, 3);
     assert.equal(last.nextPageToken, "");
   });

@@ -89,9 +89,7 @@ function decodePageToken<T extends readonly KeyPart[]>(token: string, spec: Page
   }
   if (!Array.isArray(decoded) || decoded.length !== spec.key.length + 1 || decoded[0] !== spec.list) throw invalid();
   const parts: unknown[] = decoded.slice(1);
-  const matches = spec.key.every((kind, i) =>
-    kind === "number" ? Number.isSafeInteger(parts[i]) : typeof parts[i] === "string",
-  );
+  const matches = spec.key.every((kind, i) => (kind === "number" ? Number.isSafeInteger(parts[i]) : typeof parts[i] === "string"));
   if (!matches) throw invalid();
   return parts as PageCursor<T>;
 }

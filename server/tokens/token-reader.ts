@@ -4,8 +4,9 @@
  * credential, refreshing it first when it expires within the skew), then the provider's strategy.
  * Never serves an expired OAuth access token (the Go version did).
  */
-import { ConnectionNotUsableError } from "../domain/errors.ts";
+
 import { isUsable } from "../domain/connection-status.ts";
+import { ConnectionNotUsableError } from "../domain/errors.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
 import type { FreshCredential, RefreshEngine } from "../refresh/refresh-engine.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
@@ -24,10 +25,7 @@ export interface TokenReader {
 }
 
 /** Creates the reader. */
-export function createTokenReader(deps: {
-  store: Store;
-  engine: Pick<RefreshEngine, "ensureFresh" | "forceRefresh">;
-}): TokenReader {
+export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngine, "ensureFresh" | "forceRefresh"> }): TokenReader {
   const { store, engine } = deps;
   const activeConnection = async (tenantId: string, connectionId: string) => {
     const connection = await store.getConnection(tenantId, connectionId);

@@ -4,8 +4,9 @@
  * Salesforce's instance_url); refresh tokens and id_tokens never leave this function. Entered
  * fields (API keys, passwords) are usage secrets by nature and are passed whole.
  */
-import type { Strategy } from "../domain/strategy.ts";
+
 import type { StoredSecret } from "../domain/stored-secret.ts";
+import type { Strategy } from "../domain/strategy.ts";
 
 /** The seed's generic credential payload, in domain form. */
 export interface UsageCredential {

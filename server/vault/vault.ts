@@ -4,7 +4,7 @@
  * (so a ciphertext copied to another row fails to decrypt). Plaintext never leaves this module's
  * callers' hands in logs or errors.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 import type { Keyring } from "./keyring.ts";
 
 /** A sealed value: what the store keeps. */

@@ -5,8 +5,9 @@
  * versions. Hub events carry no secrets; each credential is re-read (and kept fresh) on demand.
  * Ends after a revoked or attention_required status, by throwing ConnectionNotUsableError.
  */
+
+import { type ConnectionStatus, endsWatch, isUsable } from "../domain/connection-status.ts";
 import { ConnectionNotUsableError } from "../domain/errors.ts";
-import { endsWatch, isUsable, type ConnectionStatus } from "../domain/connection-status.ts";
 import type { RefreshEngine } from "../refresh/refresh-engine.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";

@@ -8,13 +8,13 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, it } from "node:test";
 import { Client } from "pg";
-import { createLogger } from "../logging/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/support/postgres-test-database.ts";
 import { describeWithPostgres } from "../../test/support/postgres-test-server.ts";
 import { startTcpProxy } from "../../test/support/tcp-proxy.ts";
+import { eventually } from "../../test/support/wait.ts";
+import { createLogger } from "../logging/logger.ts";
 import { createPgNotifyBridge, DEFAULT_NOTIFY_CHANNEL, type PgNotifyBridge } from "./pg-notify-bridge.ts";
 import { createWatchHub, type WatchEvent, type WatchHub } from "./watch-hub.ts";
-import { eventually } from "../../test/support/wait.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -107,7 +107,11 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     const junk = new Client({ connectionString: database.url });
     await junk.connect();
     try {
-      for (const payload of [{ origin: "x", type: "api_key_revoked" }, { origin: "x", type: "api_key_revoked", keyId: "" }, { type: "api_key_revoked", keyId: "key_1" }]) {
+      for (const payload of [
+        { origin: "x", type: "api_key_revoked" },
+        { origin: "x", type: "api_key_revoked", keyId: "" },
+        { type: "api_key_revoked", keyId: "key_1" },
+      ]) {
         await junk.query("select pg_notify($1, $2)", [DEFAULT_NOTIFY_CHANNEL, JSON.stringify(payload)]);
       }
     } finally {
@@ -173,7 +177,10 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
       await eventually(() => bridge.isListening(), 10_000, "the bridge to listen again");
       assert.deepEqual(await watcher(5_000), { type: "resync" });
       assert.ok(Math.max(...delays) <= 2_000, `delays ${delays.join(", ")} stay within 2 s`);
-      assert.ok(delays.some((ms) => ms >= 1_500), `the backoff grew to its cap (${delays.join(", ")})`);
+      assert.ok(
+        delays.some((ms) => ms >= 1_500),
+        `the backoff grew to its cap (${delays.join(", ")})`,
+      );
     } finally {
       await bridge.close();
       hub.close();

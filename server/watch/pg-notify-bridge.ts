@@ -10,10 +10,10 @@
  * replica ends its streams on every replica.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { Client, Pool, type Notification } from "pg";
+import { Client, type Notification, Pool } from "pg";
 import { isConnectionStatus } from "../domain/connection-status.ts";
 import type { Logger } from "../logging/logger.ts";
-import { retryDelayMs, type BackoffOptions } from "../refresh/backoff.ts";
+import { type BackoffOptions, retryDelayMs } from "../refresh/backoff.ts";
 import { boundedClientConfig, settlesWithin, trackedSockets } from "../store/postgres/store-pool.ts";
 import type { ConnectionEvent, WatchHub } from "./watch-hub.ts";
 
@@ -83,7 +83,11 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`notify channel "${channel}" is not a lower-case SQL identifier`);
   const reconnect = { baseMs: 250, maxMs: 2_000, minMs: 50, ...options.reconnect };
   const healthCheckMs = options.healthCheckMs ?? 2_000;
-  const bounds = boundedClientConfig({ connectionString: options.connectionString, connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: options.queryTimeoutMs });
+  const bounds = boundedClientConfig({
+    connectionString: options.connectionString,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: options.queryTimeoutMs,
+  });
   // Every socket either connection uses: what a partition leaves open is destroyed at close.
   const sockets = trackedSockets();
   const sleep = options.sleep ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }));
@@ -171,7 +175,9 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
       if (!client) return scheduleHealthCheck();
       // A query still active when given up on makes lost()'s end() destroy the socket, not wait on it.
       let timer: NodeJS.Timeout | undefined;
-      const silent = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("liveness query timed out")), healthCheckMs)));
+      const silent = new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error("liveness query timed out")), healthCheckMs)),
+      );
       Promise.race([client.query("select 1"), silent])
         .catch((error: unknown) => lost(client, error instanceof Error ? error : new Error(String(error))))
         .finally(() => {

@@ -11,10 +11,7 @@ import { createWatchHub, type WatchEvent } from "./watch-hub.ts";
 
 /** The next event, or "pending" when none arrives within a few event-loop turns. */
 async function nextOrPending(iterator: AsyncIterator<WatchEvent>): Promise<IteratorResult<WatchEvent> | "pending"> {
-  return Promise.race([
-    iterator.next(),
-    new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 20)),
-  ]);
+  return Promise.race([iterator.next(), new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 20))]);
 }
 
 describe("watch hub", () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FOLDER_LAYERS, violations } from "./dependency-rules.ts";
-import { importsOf, sourceFiles, type ImportEdge } from "./import-graph.ts";
+import { type ImportEdge, importsOf, sourceFiles } from "./import-graph.ts";
 
 const files = [...sourceFiles("server"), ...sourceFiles("client")];
 const edges = files.flatMap((file) => importsOf(file));
@@ -16,7 +16,10 @@ test("server/ and client/ hold to the folder rules: no forbidden edge, no import
 
 test("every folder in the layer table exists (no stale rule)", () => {
   const folders = new Set(sourceFiles("server").map((file) => file.split("/")[1]));
-  assert.deepEqual(Object.keys(FOLDER_LAYERS).filter((folder) => !folders.has(folder)), []);
+  assert.deepEqual(
+    Object.keys(FOLDER_LAYERS).filter((folder) => !folders.has(folder)),
+    [],
+  );
 });
 
 test("an old cycle-closing edge put back is refused, with the folder cycle it closes", () => {
@@ -29,15 +32,24 @@ test("an old cycle-closing edge put back is refused, with the folder cycle it cl
   ];
   for (const extra of cases) {
     const found = violations([...edges, extra], files);
-    assert.ok(found.some((line) => line.startsWith(`${extra.from} → ${extra.to}`)), `layer rule: ${extra.from}`);
-    assert.ok(found.some((line) => line.startsWith("import cycle between folders:")), `cycle: ${extra.from}\n${found.join("\n")}`);
+    assert.ok(
+      found.some((line) => line.startsWith(`${extra.from} → ${extra.to}`)),
+      `layer rule: ${extra.from}`,
+    );
+    assert.ok(
+      found.some((line) => line.startsWith("import cycle between folders:")),
+      `cycle: ${extra.from}\n${found.join("\n")}`,
+    );
   }
 });
 
 test("a cycle between two files of one folder is refused", () => {
   const extra = { from: "server/refresh/refresh-options.ts", to: "server/refresh/refresh-engine.ts", typeOnly: true };
   const found = violations([...edges, extra], files);
-  assert.ok(found.some((line) => line.startsWith("import cycle between files:") && line.includes("server/refresh/refresh-engine.ts")), found.join("\n"));
+  assert.ok(
+    found.some((line) => line.startsWith("import cycle between files:") && line.includes("server/refresh/refresh-engine.ts")),
+    found.join("\n"),
+  );
 });
 
 test("the named rules: domain imports no server folder, store no service, services no http, no test support", () => {
@@ -48,7 +60,10 @@ test("the named rules: domain imports no server folder, store no service, servic
     { from: "server/capture/key-capture.ts", to: "test/support/temp-data-dir.ts", typeOnly: false },
   ];
   for (const extra of cases) {
-    assert.ok(violations([...edges, extra], files).some((line) => line.startsWith(`${extra.from} → ${extra.to}:`)), extra.from);
+    assert.ok(
+      violations([...edges, extra], files).some((line) => line.startsWith(`${extra.from} → ${extra.to}:`)),
+      extra.from,
+    );
   }
 });
 

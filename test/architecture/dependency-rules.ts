@@ -2,7 +2,7 @@
 // them. Data flows listener → interceptors → services → domain → store/vault: a folder may import
 // only folders on a LOWER layer, so no two folders can import each other, even through others.
 // README.md (Development) summarises these rules; dependency-rules.test.ts runs the check.
-import { cycles, serverFolder, type ImportEdge } from "./import-graph.ts";
+import { cycles, type ImportEdge, serverFolder } from "./import-graph.ts";
 
 /**
  * Each server folder's layer (top-level files by name). A folder imports only folders with a

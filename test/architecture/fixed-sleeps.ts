@@ -37,7 +37,7 @@ export function testCodeFiles(roots: readonly string[] = ["test", "server", "cli
 
 /** The fixed sleeps in `text`, as "line: source" strings. */
 export function fixedSleeps(text: string): string[] {
-  return text.split("\n").flatMap((line, i) => ((line.match(FIXED_SLEEP) ?? []).map(() => `${i + 1}: ${line.trim()}`)));
+  return text.split("\n").flatMap((line, i) => (line.match(FIXED_SLEEP) ?? []).map(() => `${i + 1}: ${line.trim()}`));
 }
 
 /** file → its fixed sleeps, for every test-code file that has any. */

@@ -9,20 +9,41 @@ import { fixedSleeps, fixedSleepsByFile, testCodeFiles } from "./fixed-sleeps.ts
 /** file → how many fixed sleeps it may hold, and why they are not synchronisation (or not yet converted). */
 const ALLOWED: Record<string, { count: number; why: string }> = {
   "server/audit/audit-writer.test.ts": { count: 1, why: "proves retention stopped: no prune within a window" },
-  "server/http/listener.test.ts": { count: 3, why: "trickles preface bytes; lets a slow handler write to a gone socket; a drain window (not yet converted)" },
+  "server/http/listener.test.ts": {
+    count: 3,
+    why: "trickles preface bytes; lets a slow handler write to a gone socket; a drain window (not yet converted)",
+  },
   "server/refresh/refresh-engine.postgres.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-engine.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
-  "server/refresh/refresh-lease.test.ts": { count: 1, why: "lets the lease renewal's write land; a poll would claim (steal) the lease (not yet converted)" },
-  "server/refresh/refresh-scheduler.test.ts": { count: 2, why: "simulated refresh work so refreshes overlap; proves stop() does not return while a refresh is in flight" },
+  "server/refresh/refresh-lease.test.ts": {
+    count: 1,
+    why: "lets the lease renewal's write land; a poll would claim (steal) the lease (not yet converted)",
+  },
+  "server/refresh/refresh-scheduler.test.ts": {
+    count: 2,
+    why: "simulated refresh work so refreshes overlap; proves stop() does not return while a refresh is in flight",
+  },
   "server/store/postgres/store.test.ts": { count: 1, why: "proves start-up does not migrate while another process holds the lock" },
-  "server/watch/credential-watch.test.ts": { count: 3, why: "a slow credential read and the interleaving it races against (not yet converted)" },
+  "server/watch/credential-watch.test.ts": {
+    count: 3,
+    why: "a slow credential read and the interleaving it races against (not yet converted)",
+  },
   "server/watch/pg-notify-bridge.test.ts": { count: 1, why: "the injected reconnect sleep (a token 5 ms instead of the backoff)" },
   "server/watch/watch-hub.test.ts": { count: 1, why: "proves heartbeats firing while nobody reads do not displace a pending event" },
   "test/client-bridge-websocket.test.ts": { count: 3, why: "proves no reconnect/handshake happens after a rotation (not yet converted)" },
-  "test/client-watch.test.ts": { count: 3, why: "proves no reconnect or retry happens within a window (not yet converted to the manual clock)" },
-  "test/database-outage.test.ts": { count: 4, why: "paces a load loop; sleep(0) probes whether a stream is still open; a 120 s guard on a child's exit" },
+  "test/client-watch.test.ts": {
+    count: 3,
+    why: "proves no reconnect or retry happens within a window (not yet converted to the manual clock)",
+  },
+  "test/database-outage.test.ts": {
+    count: 4,
+    why: "paces a load loop; sleep(0) probes whether a stream is still open; a 120 s guard on a child's exit",
+  },
   "test/refresh-failures.test.ts": { count: 2, why: "paces reads against a real provider for a stretch of time" },
-  "test/refresh-lease-crash.test.ts": { count: 2, why: "paces a read loop; a real 8 s token in a child process must age into its refresh margin" },
+  "test/refresh-lease-crash.test.ts": {
+    count: 2,
+    why: "paces a read loop; a real 8 s token in a child process must age into its refresh margin",
+  },
   "test/refresh-watch.test.ts": { count: 1, why: "paces the GetToken loop against a real provider" },
 };
 
@@ -33,7 +54,10 @@ test("no fixed sleep in test code beyond the allowed, explained ones", () => {
   const problems: string[] = [];
   for (const [file, sleeps] of found) {
     const allowed = ALLOWED[file]?.count ?? 0;
-    if (sleeps.length > allowed) problems.push(`${file}: ${sleeps.length} fixed sleeps, ${allowed} allowed — wait for an event or use test/support/wait.ts:\n  ${sleeps.join("\n  ")}`);
+    if (sleeps.length > allowed)
+      problems.push(
+        `${file}: ${sleeps.length} fixed sleeps, ${allowed} allowed — wait for an event or use test/support/wait.ts:\n  ${sleeps.join("\n  ")}`,
+      );
   }
   for (const [file, { count }] of Object.entries(ALLOWED)) {
     const actual = found.get(file)?.length ?? 0;
@@ -51,5 +75,8 @@ test("the scan recognises the sleep forms and leaves polling and timeouts alone"
     "const timer = setTimeout(() => reject(new Error('late')), 30_000);",
     "await new Promise((resolve) => setTimeout(resolve, intervalMs));",
   ].join("\n");
-  assert.deepEqual(fixedSleeps(text).map((line) => Number(line.split(":")[0])), [1, 2, 3]);
+  assert.deepEqual(
+    fixedSleeps(text).map((line) => Number(line.split(":")[0])),
+    [1, 2, 3],
+  );
 });

@@ -18,12 +18,18 @@ const files = sourceFiles("server").filter((f) => !f.startsWith("server/domain/"
 test("no raw status comparison, switch or state list outside domain/ (allowlist aside)", () => {
   assert.ok(files.length > 150, `scan found ${files.length} files`);
   const uses = scanFiles(files).filter((u) => !(u.file in ALLOWED));
-  assert.deepEqual(uses.map((u) => `${u.file}:${u.line} ${u.kind}: ${u.text}`), []);
+  assert.deepEqual(
+    uses.map((u) => `${u.file}:${u.line} ${u.kind}: ${u.text}`),
+    [],
+  );
 });
 
 test("every allowlisted file still needs its exception (no stale entry)", () => {
   const needed = new Set(scanFiles(Object.keys(ALLOWED)).map((u) => u.file));
-  assert.deepEqual(Object.keys(ALLOWED).filter((f) => !needed.has(f)), []);
+  assert.deepEqual(
+    Object.keys(ALLOWED).filter((f) => !needed.has(f)),
+    [],
+  );
 });
 
 test("the scan bites: the shapes the table replaced are each found", () => {
@@ -36,19 +42,22 @@ test("the scan bites: the shapes the table replaced are each found", () => {
     'switch (c.status) { case "expired": break; }',
   ].join("\n");
   const found = rawStatusUses("server/x/example.ts", code);
-  assert.deepEqual(found.map((u) => [u.line, u.kind]), [
-    [1, "comparison"],
-    [2, "comparison"],
-    [3, "comparison"],
-    [4, "status list"],
-    [5, "comparison"],
-    [6, "switch"],
-  ]);
+  assert.deepEqual(
+    found.map((u) => [u.line, u.kind]),
+    [
+      [1, "comparison"],
+      [2, "comparison"],
+      [3, "comparison"],
+      [4, "status list"],
+      [5, "comparison"],
+      [6, "switch"],
+    ],
+  );
 });
 
 test("the scan leaves alone what is not a connection state", () => {
   const code = [
-    'if (res.status === 415) return;',
+    "if (res.status === 415) return;",
     'if (outcome.status === "success") return;',
     'if (reason === "revoked") return;',
     'await store.updateConnectionStatus(t, id, "pending", "expired", "consent_timeout");',

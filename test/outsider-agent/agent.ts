@@ -9,8 +9,8 @@ import { env, versions } from "node:process";
 import {
   applyCredential,
   ConnectionStatus,
-  createNexusClient,
   type Credential,
+  createNexusClient,
   ErrorReason,
   errorInfo,
   isNotFound,

@@ -1,7 +1,7 @@
 // Run by client-package.test.ts in the outsider project, which has none of the optional peers:
 // the client loads, and the two features that need a peer say which package to install.
 import { create } from "@bufbuild/protobuf";
-import { applyCredential, createBridge, createNexusClient, CredentialSchema, StrategyError, StrategyType } from "@nexus/client";
+import { applyCredential, CredentialSchema, createBridge, createNexusClient, StrategyError, StrategyType } from "@nexus/client";
 
 const client = createNexusClient({ baseUrl: "http://127.0.0.1:9" });
 const outcome = {};

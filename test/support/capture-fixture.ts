@@ -6,6 +6,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
+import { createKeyCapture, type KeyCapture, type KeyCaptureDeps } from "../../server/capture/key-capture.ts";
 import { createConsentStates } from "../../server/consent/consent-states.ts";
 import { createLogger } from "../../server/logging/logger.ts";
 import type { ProviderProfile, StoredProvider } from "../../server/providers/profile.ts";
@@ -14,7 +15,6 @@ import type { ConnectionRecord, JsonObject, Store } from "../../server/store/sto
 import { generateKeyringText, parseKeyring } from "../../server/vault/keyring.ts";
 import { createVault, type Vault } from "../../server/vault/vault.ts";
 import { createTempDataDir } from "./temp-data-dir.ts";
-import { createKeyCapture, type KeyCapture, type KeyCaptureDeps } from "../../server/capture/key-capture.ts";
 
 /** A running capture server and what it is built on. */
 export interface CaptureFixture {
@@ -89,15 +89,18 @@ export async function startCaptureFixture(deps: Partial<KeyCaptureDeps> = {}): P
     ...deps,
   });
   const server = http.createServer((req, res) => {
-    capture.handle(req, res).then((handled) => {
-      if (!handled) {
-        res.writeHead(404, { "content-type": "text/plain" });
-        res.end("not found");
-      }
-    }, (err: unknown) => {
-      res.writeHead(500);
-      res.end(String(err));
-    });
+    capture.handle(req, res).then(
+      (handled) => {
+        if (!handled) {
+          res.writeHead(404, { "content-type": "text/plain" });
+          res.end("not found");
+        }
+      },
+      (err: unknown) => {
+        res.writeHead(500);
+        res.end(String(err));
+      },
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { createConsentStates } from "../../server/consent/consent-states.ts";
 import { credentialAad, decodeStoredSecret, type OAuthTokenSet } from "../../server/domain/stored-secret.ts";
-import { driveConsent, type ConsentDriveOptions, type ConsentDriveResult } from "./consent-driver.ts";
-import { registerOidcProvider, requestConnection, type RequestConnectionAnswer } from "./consent-fixtures.ts";
-import { generateSigningKey, startOidcProvider, type OidcStorage, type TestOidcProvider } from "./oidc-provider.ts";
+import { type ConsentDriveOptions, type ConsentDriveResult, driveConsent } from "./consent-driver.ts";
+import { type RequestConnectionAnswer, registerOidcProvider, requestConnection } from "./consent-fixtures.ts";
+import { generateSigningKey, type OidcStorage, startOidcProvider, type TestOidcProvider } from "./oidc-provider.ts";
 import { startServer, type TestServer } from "./start-server.ts";
 
 /** Where consents return to (never fetched: the drive stops there). */
@@ -56,7 +56,11 @@ export async function startConsentRig(): Promise<ConsentRig> {
   const same = { redirectUris, storage, clientId: idp.clientId, clientSecret: idp.clientSecret };
   const otherIdp = await startOidcProvider({ ...same, signingKey });
   // Claims A's issuer but signs with its own key under A's key id: only the signature can tell.
-  const impostor = await startOidcProvider({ ...same, signingKey: { ...(await generateSigningKey()), kid: signingKey.kid }, claimIssuer: idp.issuer });
+  const impostor = await startOidcProvider({
+    ...same,
+    signingKey: { ...(await generateSigningKey()), kid: signingKey.kid },
+    claimIssuer: idp.issuer,
+  });
   const secrets = new Set<string>([idp.clientSecret]);
 
   const wiring: Record<(typeof PROVIDERS)[number], Parameters<typeof registerOidcProvider>[3]> = {

@@ -5,7 +5,7 @@
  * end-of-stream JSON). Both record every event with its arrival time, so tests can check order,
  * duplicates and delivery latency the same way.
  */
-import { createClient, Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
@@ -55,7 +55,10 @@ export function watchTyped(target: WatchTarget, connectionId: string, afterVersi
   const recorder = createRecorder(controller);
   const run = async (): Promise<string | null> => {
     try {
-      for await (const res of client.watchCredentials({ connectionId, afterVersion: BigInt(afterVersion) }, { signal: controller.signal })) {
+      for await (const res of client.watchCredentials(
+        { connectionId, afterVersion: BigInt(afterVersion) },
+        { signal: controller.signal },
+      )) {
         const atMs = Date.now();
         const event = res.event;
         if (event.case === "credential") {
@@ -145,7 +148,14 @@ function rawRecord(message: Record<string, unknown>, atMs: number): WatchRecord 
   }
   const status = message.status as { status?: string; reason?: string } | undefined;
   if (status !== undefined) {
-    return { type: "status", atMs, status: String(status.status ?? "").replace(/^CONNECTION_STATUS_/, "").toLowerCase(), reason: status.reason ?? "" };
+    return {
+      type: "status",
+      atMs,
+      status: String(status.status ?? "")
+        .replace(/^CONNECTION_STATUS_/, "")
+        .toLowerCase(),
+      reason: status.reason ?? "",
+    };
   }
   if (message.heartbeat !== undefined) return { type: "heartbeat", atMs };
   throw new Error(`unexpected watch message ${JSON.stringify(Object.keys(message))}`);
@@ -174,7 +184,11 @@ function createRecorder(controller: AbortController) {
           return new Promise<WatchRecord>((resolve, reject) => {
             const timer = setTimeout(() => {
               waiters.delete(waiter);
-              reject(new Error(`no matching watch event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.type, e.version ?? e.status]))}`));
+              reject(
+                new Error(
+                  `no matching watch event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.type, e.version ?? e.status]))}`,
+                ),
+              );
             }, timeoutMs);
             const waiter = {
               match,

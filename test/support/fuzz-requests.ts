@@ -8,7 +8,7 @@
  * an existing id, and the one real provider name only travels with a refused return URL, so no
  * generated request can legitimately change the database.
  */
-import { fromJson, toBinary, type DescField, type DescMessage, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type DescMethod, fromJson, type JsonValue, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import fc from "fast-check";
 import { ProviderSchema } from "../../gen/nexus/v1/providers_pb.ts";
@@ -143,19 +143,23 @@ function defect(realProvider: string): fc.Arbitrary<Defect> {
   const text = (s: string) => new TextEncoder().encode(s);
   const anyField = (fields: readonly DescField[], pick: number) => fields[pick % Math.max(1, fields.length)];
   return fc.oneof(
-    fc.tuple(fc.nat(), fc.constantFrom<JsonValue>(42, -1, 1e308, true, [], [1, "a"], { a: 1 }, "str", null)).map<Defect>(([pick, wrong]) => (json, fields) => {
-      const field = anyField(fields, pick);
-      return text(JSON.stringify(field === undefined ? wrong : { ...json, [field.jsonName]: wrong }));
-    }),
+    fc
+      .tuple(fc.nat(), fc.constantFrom<JsonValue>(42, -1, 1e308, true, [], [1, "a"], { a: 1 }, "str", null))
+      .map<Defect>(([pick, wrong]) => (json, fields) => {
+        const field = anyField(fields, pick);
+        return text(JSON.stringify(field === undefined ? wrong : { ...json, [field.jsonName]: wrong }));
+      }),
     fc.tuple(fc.nat(), fc.constantFrom(10_000, 70_000)).map<Defect>(([pick, size]) => (json, fields) => {
       const field = anyField(fields, pick);
       return text(JSON.stringify({ ...json, [field?.jsonName ?? "huge"]: "ü".repeat(size / 2) }));
     }),
-    fc.tuple(fc.nat(), fc.constantFrom([0xc3, 0x28], [0xff], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80])).map<Defect>(([pick, bad]) => (_json, fields) => {
-      const field = anyField(fields, pick);
-      const prefix = text(`{"${field?.jsonName ?? "x"}":"abc`);
-      return new Uint8Array([...prefix, ...bad, ...text('"}')]);
-    }),
+    fc
+      .tuple(fc.nat(), fc.constantFrom([0xc3, 0x28], [0xff], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80]))
+      .map<Defect>(([pick, bad]) => (_json, fields) => {
+        const field = anyField(fields, pick);
+        const prefix = text(`{"${field?.jsonName ?? "x"}":"abc`);
+        return new Uint8Array([...prefix, ...bad, ...text('"}')]);
+      }),
     fc.tuple(fc.nat(), fc.integer({ min: 500, max: 20_000 }), fc.boolean()).map<Defect>(([pick, depth, arrays]) => (_json, fields) => {
       const field = anyField(fields, pick);
       const [open, close] = arrays ? ["[", "]"] : ['{"a":', "}"];
@@ -166,45 +170,87 @@ function defect(realProvider: string): fc.Arbitrary<Defect> {
       const nested = arrays ? `${"[".repeat(depth)}1${"]".repeat(depth)}` : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
       return text(`{"provider":{"name":"deep","credentialSchema":{"x":${nested}}},"name":"deep"}`);
     }),
-    fc.constantFrom('{"evil_field":1}', '{"__proto__":{"isAdmin":true}}', '{"constructor":{"prototype":{"x":1}}}').map<Defect>((body) => (json) => {
-      const extra = JSON.parse(body) as Record<string, JsonValue>;
-      // JSON.parse makes "__proto__" an own key, and spreading keeps it one: it reaches the wire.
-      return text(JSON.stringify({ ...json, ...extra }));
-    }),
-    fc.constantFrom("{not json", "", "null", "[]", "123", '"str"', "{}{}", '{"a":1,', "\u0000\u0001", "{\"connectionId\":\"a\",\"connectionId\":\"b\",\"zz\":1}").map<Defect>((body) => () => text(body)),
-    fc.constantFrom("1e309", "-1", "2147483648", "1.5", '"abc"', '"99999999999999999999999"', "-0", "1e-400").map<Defect>((literal) => (json) => {
-      const rest = JSON.stringify(json).slice(1, -1);
-      return text(`{${rest}${rest === "" ? "" : ","}"pageSize":${literal},"expiresAt":${literal}}`);
-    }),
-    fc.constantFrom("ROLE_SUPERUSER", "CONNECTION_STATUS_OWNED", 99, -3).map<Defect>((e) => (json) => text(JSON.stringify({ ...json, role: e, status: e, authType: e }))),
-    fc.constantFrom(...TRAVERSAL).map<Defect>((id) => (json) => text(JSON.stringify({ ...json, connectionId: id, keyId: id, name: id, tenantId: id }))),
-    fc.constantFrom(...OPEN_REDIRECTS.filter((u) => u !== "")).map<Defect>((url) => (json) =>
-      text(JSON.stringify({ ...json, returnUrl: url, userId: "u", providerName: realProvider })),
-    ),
+    fc
+      .constantFrom('{"evil_field":1}', '{"__proto__":{"isAdmin":true}}', '{"constructor":{"prototype":{"x":1}}}')
+      .map<Defect>((body) => (json) => {
+        const extra = JSON.parse(body) as Record<string, JsonValue>;
+        // JSON.parse makes "__proto__" an own key, and spreading keeps it one: it reaches the wire.
+        return text(JSON.stringify({ ...json, ...extra }));
+      }),
+    fc
+      .constantFrom(
+        "{not json",
+        "",
+        "null",
+        "[]",
+        "123",
+        '"str"',
+        "{}{}",
+        '{"a":1,',
+        "\u0000\u0001",
+        '{"connectionId":"a","connectionId":"b","zz":1}',
+      )
+      .map<Defect>((body) => () => text(body)),
+    fc
+      .constantFrom("1e309", "-1", "2147483648", "1.5", '"abc"', '"99999999999999999999999"', "-0", "1e-400")
+      .map<Defect>((literal) => (json) => {
+        const rest = JSON.stringify(json).slice(1, -1);
+        return text(`{${rest}${rest === "" ? "" : ","}"pageSize":${literal},"expiresAt":${literal}}`);
+      }),
+    fc
+      .constantFrom("ROLE_SUPERUSER", "CONNECTION_STATUS_OWNED", 99, -3)
+      .map<Defect>((e) => (json) => text(JSON.stringify({ ...json, role: e, status: e, authType: e }))),
+    fc
+      .constantFrom(...TRAVERSAL)
+      .map<Defect>((id) => (json) => text(JSON.stringify({ ...json, connectionId: id, keyId: id, name: id, tenantId: id }))),
+    fc
+      .constantFrom(...OPEN_REDIRECTS.filter((u) => u !== ""))
+      .map<Defect>((url) => (json) => text(JSON.stringify({ ...json, returnUrl: url, userId: "u", providerName: realProvider }))),
   );
 }
 
 /** Any malformed request to any RPC, REST path or browser route of the server. */
-export function malformedRequest(options: { methods: readonly DescMethod[]; realProvider: string }): fc.Arbitrary<{ request: RawRequest; key: KeyChoice }> {
-  const routes = readHttpRules(options.methods.map((m) => m.parent).filter((s, i, all) => all.indexOf(s) === i).filter((s) => s.typeName.startsWith("nexus.")));
+export function malformedRequest(options: {
+  methods: readonly DescMethod[];
+  realProvider: string;
+}): fc.Arbitrary<{ request: RawRequest; key: KeyChoice }> {
+  const routes = readHttpRules(
+    options.methods
+      .map((m) => m.parent)
+      .filter((s, i, all) => all.indexOf(s) === i)
+      .filter((s) => s.typeName.startsWith("nexus.")),
+  );
   const key = fc.constantFrom<KeyChoice>("admin", "admin", "admin", "agent", "none", "garbage");
   const method = fc.constantFrom(...options.methods);
 
   const jsonBody = method.chain((m) =>
-    fc.tuple(messageValue(m.input, 0, options.realProvider) as fc.Arbitrary<Record<string, JsonValue>>, defect(options.realProvider)).map(([json, apply]) => ({
-      method: m,
-      json,
-      body: apply(json, m.input.fields),
-    })),
+    fc
+      .tuple(messageValue(m.input, 0, options.realProvider) as fc.Arbitrary<Record<string, JsonValue>>, defect(options.realProvider))
+      .map(([json, apply]) => ({
+        method: m,
+        json,
+        body: apply(json, m.input.fields),
+      })),
   );
 
-  const deepStruct = fc.tuple(method.filter((m) => m.input.fields.some((f) => f.name === "provider")), fc.integer({ min: 90, max: 400 })).map(([m, depth]) => ({
-    method: m,
-    bytes: deepProviderBinary(depth),
-  }));
+  const deepStruct = fc
+    .tuple(
+      method.filter((m) => m.input.fields.some((f) => f.name === "provider")),
+      fc.integer({ min: 90, max: 400 }),
+    )
+    .map(([m, depth]) => ({
+      method: m,
+      bytes: deepProviderBinary(depth),
+    }));
   const binaryOnly = method.chain((m) =>
-    fc.tuple(messageValue(m.input, 0, options.realProvider), fc.uint8Array({ maxLength: 64 }), fc.nat(), fc.constantFrom("random", "flip", "truncate", "append", "bad-utf8", "control")).map(
-      ([json, random, at, how]) => {
+    fc
+      .tuple(
+        messageValue(m.input, 0, options.realProvider),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.nat(),
+        fc.constantFrom("random", "flip", "truncate", "append", "bad-utf8", "control"),
+      )
+      .map(([json, random, at, how]) => {
         let valid: Uint8Array;
         try {
           valid = toBinary(m.input, fromJson(m.input, json));
@@ -212,49 +258,146 @@ export function malformedRequest(options: { methods: readonly DescMethod[]; real
           valid = random;
         }
         if (how === "bad-utf8" || how === "control") return { method: m, bytes: withBadString(m.input, valid, at, how) };
-        const bytes = how === "random" ? random : how === "truncate" ? valid.slice(0, at % (valid.length + 1)) : how === "append" ? new Uint8Array([...valid, ...random]) : flip(valid, at);
+        const bytes =
+          how === "random"
+            ? random
+            : how === "truncate"
+              ? valid.slice(0, at % (valid.length + 1))
+              : how === "append"
+                ? new Uint8Array([...valid, ...random])
+                : flip(valid, at);
         return { method: m, bytes };
-      },
-    ),
+      }),
   );
   const binaryBody = fc.oneof({ arbitrary: binaryOnly, weight: 9 }, { arbitrary: deepStruct, weight: 1 });
 
   const rpcPath = (m: DescMethod) => `/${m.parent.typeName}/${m.name}`;
   const streaming = (m: DescMethod) => m.methodKind !== "unary";
 
-  const connectJson = jsonBody.map(({ method: m, body }) => raw(m.methodKind === "unary" ? "application/json" : "application/connect+json", "POST", rpcPath(m), m.methodKind === "unary" ? body : envelope(body), `connect-json ${m.name}`, streaming(m)));
-  const connectBinary = binaryBody.map(({ method: m, bytes }) => raw(m.methodKind === "unary" ? "application/proto" : "application/connect+proto", "POST", rpcPath(m), m.methodKind === "unary" ? bytes : envelope(bytes), `connect-proto ${m.name}`, streaming(m)));
-  const grpc = fc.tuple(binaryBody, fc.constantFrom("ok", "bad-length", "compressed", "empty", "json", "reserved-flag"), reservedFlag).map(([{ method: m, bytes }, frame, flags]) => {
-    const body = frame === "bad-length" ? new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, ...bytes]) : frame === "compressed" ? new Uint8Array([1, ...envelope(bytes).slice(1)]) : frame === "empty" ? new Uint8Array(0) : envelope(bytes, frame === "reserved-flag" ? flags : 0);
-    const request = raw(frame === "json" ? "application/grpc+json" : "application/grpc", "POST", rpcPath(m), body, `grpc ${m.name} ${frame}`, streaming(m));
-    return { ...request, transport: "h2" as const, headers: { ...request.headers, te: "trailers" } };
-  });
-  const grpcWeb = fc.tuple(binaryBody, fc.option(reservedFlag, { freq: 4 })).map(([{ method: m, bytes }, flags]) =>
-    raw("application/grpc-web+proto", "POST", rpcPath(m), envelope(bytes, flags ?? 0), `grpc-web ${m.name}${flags === null ? "" : " reserved-flag"}`, streaming(m)),
-  );
-  const connectStreamFlags = fc.tuple(binaryBody.filter(({ method: m }) => m.methodKind !== "unary"), reservedFlag).map(([{ method: m, bytes }, flags]) =>
-    raw("application/connect+proto", "POST", rpcPath(m), envelope(bytes, flags), `connect-proto ${m.name} reserved-flag`, true),
-  );
-  const connectGet = jsonBody.filter(({ method: m }) => m.idempotency === 1 && m.methodKind === "unary").map(({ method: m, body }) => {
-    const message = encodeURIComponent(new TextDecoder().decode(body)).slice(0, 6_000);
-    return raw(undefined, "GET", `${rpcPath(m)}?connect=v1&encoding=json&message=${message}`, undefined, `connect-get ${m.name}`, false);
-  });
-  const connectGetProto = binaryBody.filter(({ method: m }) => m.idempotency === 1 && m.methodKind === "unary").map(({ method: m, bytes }) =>
-    raw(undefined, "GET", `${rpcPath(m)}?connect=v1&encoding=proto&base64=1&message=${Buffer.from(bytes).toString("base64url")}`, undefined, `connect-get-proto ${m.name}`, false),
-  );
-  const rest = fc.tuple(fc.constantFrom(...routes), fc.constantFrom(...TRAVERSAL, ...IDS), jsonBody, fc.constantFrom("rule", "PUT", "OPTIONS", "DELETE"), fc.constantFrom("", "?page_size=-1", "?page_token=%ZZ", "?status=owned", "?tenant_id=../x", "?update_mask=a,,b", "?x=1&x=2", "?start_time=yesterday", `?tenant_id=${"t".repeat(3000)}`)).map(
-    ([route, id, { body }, verb, query]) => {
-      const path = route.template.template.replace(/\{[^}]+\}/g, id);
-      const httpMethod = verb === "rule" ? route.httpMethod : verb;
-      return raw("application/json", httpMethod, `${path}${query}`, httpMethod === "GET" ? undefined : body, `rest ${httpMethod} ${route.template.template}`, false);
-    },
-  );
-  const browser = fc.tuple(fc.constantFrom(...TRAVERSAL, ...IDS, "a".repeat(200)), fc.constantFrom("GET", "POST", "PUT"), fc.string({ maxLength: 300 })).chain(([state, verb, form]) =>
-    fc.constantFrom(
-      raw(undefined, "GET", `/oauth/callback?state=${encodeURIComponent(state)}&code=${encodeURIComponent(form)}&iss=${encodeURIComponent(OPEN_REDIRECTS[0]!)}`, undefined, "oauth-callback", false),
-      raw("application/x-www-form-urlencoded", verb, `/connect/capture/${state}`, new TextEncoder().encode(form), "capture-form", false),
+  const connectJson = jsonBody.map(({ method: m, body }) =>
+    raw(
+      m.methodKind === "unary" ? "application/json" : "application/connect+json",
+      "POST",
+      rpcPath(m),
+      m.methodKind === "unary" ? body : envelope(body),
+      `connect-json ${m.name}`,
+      streaming(m),
     ),
   );
+  const connectBinary = binaryBody.map(({ method: m, bytes }) =>
+    raw(
+      m.methodKind === "unary" ? "application/proto" : "application/connect+proto",
+      "POST",
+      rpcPath(m),
+      m.methodKind === "unary" ? bytes : envelope(bytes),
+      `connect-proto ${m.name}`,
+      streaming(m),
+    ),
+  );
+  const grpc = fc
+    .tuple(binaryBody, fc.constantFrom("ok", "bad-length", "compressed", "empty", "json", "reserved-flag"), reservedFlag)
+    .map(([{ method: m, bytes }, frame, flags]) => {
+      const body =
+        frame === "bad-length"
+          ? new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, ...bytes])
+          : frame === "compressed"
+            ? new Uint8Array([1, ...envelope(bytes).slice(1)])
+            : frame === "empty"
+              ? new Uint8Array(0)
+              : envelope(bytes, frame === "reserved-flag" ? flags : 0);
+      const request = raw(
+        frame === "json" ? "application/grpc+json" : "application/grpc",
+        "POST",
+        rpcPath(m),
+        body,
+        `grpc ${m.name} ${frame}`,
+        streaming(m),
+      );
+      return { ...request, transport: "h2" as const, headers: { ...request.headers, te: "trailers" } };
+    });
+  const grpcWeb = fc
+    .tuple(binaryBody, fc.option(reservedFlag, { freq: 4 }))
+    .map(([{ method: m, bytes }, flags]) =>
+      raw(
+        "application/grpc-web+proto",
+        "POST",
+        rpcPath(m),
+        envelope(bytes, flags ?? 0),
+        `grpc-web ${m.name}${flags === null ? "" : " reserved-flag"}`,
+        streaming(m),
+      ),
+    );
+  const connectStreamFlags = fc
+    .tuple(
+      binaryBody.filter(({ method: m }) => m.methodKind !== "unary"),
+      reservedFlag,
+    )
+    .map(([{ method: m, bytes }, flags]) =>
+      raw("application/connect+proto", "POST", rpcPath(m), envelope(bytes, flags), `connect-proto ${m.name} reserved-flag`, true),
+    );
+  const connectGet = jsonBody
+    .filter(({ method: m }) => m.idempotency === 1 && m.methodKind === "unary")
+    .map(({ method: m, body }) => {
+      const message = encodeURIComponent(new TextDecoder().decode(body)).slice(0, 6_000);
+      return raw(undefined, "GET", `${rpcPath(m)}?connect=v1&encoding=json&message=${message}`, undefined, `connect-get ${m.name}`, false);
+    });
+  const connectGetProto = binaryBody
+    .filter(({ method: m }) => m.idempotency === 1 && m.methodKind === "unary")
+    .map(({ method: m, bytes }) =>
+      raw(
+        undefined,
+        "GET",
+        `${rpcPath(m)}?connect=v1&encoding=proto&base64=1&message=${Buffer.from(bytes).toString("base64url")}`,
+        undefined,
+        `connect-get-proto ${m.name}`,
+        false,
+      ),
+    );
+  const rest = fc
+    .tuple(
+      fc.constantFrom(...routes),
+      fc.constantFrom(...TRAVERSAL, ...IDS),
+      jsonBody,
+      fc.constantFrom("rule", "PUT", "OPTIONS", "DELETE"),
+      fc.constantFrom(
+        "",
+        "?page_size=-1",
+        "?page_token=%ZZ",
+        "?status=owned",
+        "?tenant_id=../x",
+        "?update_mask=a,,b",
+        "?x=1&x=2",
+        "?start_time=yesterday",
+        `?tenant_id=${"t".repeat(3000)}`,
+      ),
+    )
+    .map(([route, id, { body }, verb, query]) => {
+      const path = route.template.template.replace(/\{[^}]+\}/g, id);
+      const httpMethod = verb === "rule" ? route.httpMethod : verb;
+      return raw(
+        "application/json",
+        httpMethod,
+        `${path}${query}`,
+        httpMethod === "GET" ? undefined : body,
+        `rest ${httpMethod} ${route.template.template}`,
+        false,
+      );
+    });
+  const browser = fc
+    .tuple(fc.constantFrom(...TRAVERSAL, ...IDS, "a".repeat(200)), fc.constantFrom("GET", "POST", "PUT"), fc.string({ maxLength: 300 }))
+    .chain(([state, verb, form]) =>
+      fc.constantFrom(
+        raw(
+          undefined,
+          "GET",
+          `/oauth/callback?state=${encodeURIComponent(state)}&code=${encodeURIComponent(form)}&iss=${encodeURIComponent(OPEN_REDIRECTS[0]!)}`,
+          undefined,
+          "oauth-callback",
+          false,
+        ),
+        raw("application/x-www-form-urlencoded", verb, `/connect/capture/${state}`, new TextEncoder().encode(form), "capture-form", false),
+      ),
+    );
 
   const request = fc.oneof(
     { arbitrary: connectJson, weight: 4 },
@@ -267,11 +410,29 @@ export function malformedRequest(options: { methods: readonly DescMethod[]; real
     { arbitrary: rest, weight: 4 },
     { arbitrary: browser, weight: 1 },
   );
-  return fc.record({ request: fc.tuple(request, fc.boolean()).map(([r, h1]) => (r.transport === "h2" || !h1 ? r : { ...r, transport: "h1" as const })), key });
+  return fc.record({
+    request: fc.tuple(request, fc.boolean()).map(([r, h1]) => (r.transport === "h2" || !h1 ? r : { ...r, transport: "h1" as const })),
+    key,
+  });
 }
 
-function raw(contentType: string | undefined, method: string, path: string, body: Uint8Array | undefined, label: string, isStreaming: boolean): RawRequest {
-  return { transport: "h2", method, path, headers: contentType === undefined ? {} : { "content-type": contentType }, body, label, isStreaming };
+function raw(
+  contentType: string | undefined,
+  method: string,
+  path: string,
+  body: Uint8Array | undefined,
+  label: string,
+  isStreaming: boolean,
+): RawRequest {
+  return {
+    transport: "h2",
+    method,
+    path,
+    headers: contentType === undefined ? {} : { "content-type": contentType },
+    body,
+    label,
+    isStreaming,
+  };
 }
 
 /** Envelope flags a request may not carry: gRPC allows 0 or 1 (compressed) only. */
@@ -292,11 +453,19 @@ function deepProviderBinary(depth: number): Uint8Array {
   let value = new BinaryWriter().tag(2, WireType.Bit64).double(1).finish();
   for (let i = 0; i < depth; i++) {
     const entry = new BinaryWriter().tag(1, WireType.LengthDelimited).string("a").tag(2, WireType.LengthDelimited).bytes(value).finish();
-    value = new BinaryWriter().tag(5, WireType.LengthDelimited).bytes(new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(entry).finish()).finish();
+    value = new BinaryWriter()
+      .tag(5, WireType.LengthDelimited)
+      .bytes(new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(entry).finish())
+      .finish();
   }
   const entry = new BinaryWriter().tag(1, WireType.LengthDelimited).string("a").tag(2, WireType.LengthDelimited).bytes(value).finish();
   const struct = new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(entry).finish();
-  const provider = new BinaryWriter().tag(1, WireType.LengthDelimited).string("deep").tag(credentialSchemaField, WireType.LengthDelimited).bytes(struct).finish();
+  const provider = new BinaryWriter()
+    .tag(1, WireType.LengthDelimited)
+    .string("deep")
+    .tag(credentialSchemaField, WireType.LengthDelimited)
+    .bytes(struct)
+    .finish();
   return new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(provider).finish();
 }
 

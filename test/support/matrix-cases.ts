@@ -51,7 +51,11 @@ export function matrixCases(ctx: MatrixContext): Case[] {
       method: "RequestConnection",
       kind: "tenant-request",
       request: async () => ({ tenantId: TENANT_A, userId: "u", providerName: PROVIDER, returnUrl: RETURN_URL }),
-      rest: (r) => ({ method: "POST", path: "/v1/request-connection", body: { tenant_id: r.tenantId, user_id: r.userId, provider_name: r.providerName, return_url: r.returnUrl } }),
+      rest: (r) => ({
+        method: "POST",
+        path: "/v1/request-connection",
+        body: { tenant_id: r.tenantId, user_id: r.userId, provider_name: r.providerName, return_url: r.returnUrl },
+      }),
     },
     {
       service: ConnectionService,
@@ -103,7 +107,13 @@ export function matrixCases(ctx: MatrixContext): Case[] {
       request: async () => ({ connectionId: await freshConnection() }),
       rest: (r) => ({ method: "POST", path: `/v1/refresh/${String(r.connectionId)}` }),
     },
-    { service: TokenService, method: "WatchCredentials", kind: "connection", allowed: "open", request: async () => ({ connectionId: ctx.connectionA() }) },
+    {
+      service: TokenService,
+      method: "WatchCredentials",
+      kind: "connection",
+      allowed: "open",
+      request: async () => ({ connectionId: ctx.connectionA() }),
+    },
     {
       service: ProviderService,
       method: "CreateProvider",
@@ -118,7 +128,13 @@ export function matrixCases(ctx: MatrixContext): Case[] {
       request: async () => ({ name: PROVIDER }),
       rest: (r) => ({ method: "GET", path: `/v1/providers/${String(r.name)}` }),
     },
-    { service: ProviderService, method: "ListProviders", kind: "any", request: async () => ({}), rest: () => ({ method: "GET", path: "/v1/providers" }) },
+    {
+      service: ProviderService,
+      method: "ListProviders",
+      kind: "any",
+      request: async () => ({}),
+      rest: () => ({ method: "GET", path: "/v1/providers" }),
+    },
     {
       service: ProviderService,
       method: "UpdateProvider",
@@ -155,7 +171,13 @@ export function matrixCases(ctx: MatrixContext): Case[] {
       request: async () => ({ name: "made by matrix", role: Role.AGENT, tenantId: TENANT_A }),
       rest: (r) => ({ method: "POST", path: "/v1/api-keys", body: { name: r.name, role: "agent", tenant_id: r.tenantId } }),
     },
-    { service: ApiKeyService, method: "ListApiKeys", kind: "admin", request: async () => ({}), rest: () => ({ method: "GET", path: "/v1/api-keys" }) },
+    {
+      service: ApiKeyService,
+      method: "ListApiKeys",
+      kind: "admin",
+      request: async () => ({}),
+      rest: () => ({ method: "GET", path: "/v1/api-keys" }),
+    },
     {
       service: ApiKeyService,
       method: "RevokeApiKey",
@@ -172,7 +194,12 @@ export function matrixCases(ctx: MatrixContext): Case[] {
     },
     { service: Health, method: "Check", kind: "public", request: async () => ({ service: "" }) },
     { service: Health, method: "Watch", kind: "public", request: async () => ({ service: "" }) },
-    { service: ServerReflection, method: "ServerReflectionInfo", kind: "any", request: async () => ({ messageRequest: { case: "listServices", value: "" } }) },
+    {
+      service: ServerReflection,
+      method: "ServerReflectionInfo",
+      kind: "any",
+      request: async () => ({ messageRequest: { case: "listServices", value: "" } }),
+    },
   ];
 }
 
@@ -197,4 +224,3 @@ function keyProviderJson(name: string) {
     strategy: { type: "header", header: { header_name: "X-Api-Key", credential_field: "api_key" } },
   };
 }
-

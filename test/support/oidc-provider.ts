@@ -183,7 +183,11 @@ function createTokenEndpointGate(provider: Provider, records: TokenRequestRecord
   provider.on("grant.success", (...args: unknown[]) => {
     const ctx = args[0] as GrantContext;
     const accessToken = ctx.body?.access_token;
-    settle(ctx, { outcome: "issued", accessToken: typeof accessToken === "string" ? accessToken : undefined, hasRefreshToken: typeof ctx.body?.refresh_token === "string" });
+    settle(ctx, {
+      outcome: "issued",
+      accessToken: typeof accessToken === "string" ? accessToken : undefined,
+      hasRefreshToken: typeof ctx.body?.refresh_token === "string",
+    });
   });
   provider.on("grant.error", (...args: unknown[]) => {
     settle(args[0] as GrantContext, { outcome: "error", error: String((args[1] as { error?: unknown } | undefined)?.error ?? "unknown") });
@@ -198,7 +202,11 @@ function createTokenEndpointGate(provider: Provider, records: TokenRequestRecord
     byRequest.set(req, record);
     if (control.unavailable) {
       void readBody(req).then((body) => {
-        Object.assign(record, { grantType: new URLSearchParams(body).get("grant_type") ?? "", outcome: "unavailable", answeredAtMs: Date.now() });
+        Object.assign(record, {
+          grantType: new URLSearchParams(body).get("grant_type") ?? "",
+          outcome: "unavailable",
+          answeredAtMs: Date.now(),
+        });
         res.writeHead(503, { "content-type": "text/plain" }).end("temporarily unavailable");
       });
       return;

@@ -24,9 +24,7 @@ export async function createTestDatabase(maintenanceUrl: string): Promise<TestDa
   const name = `nexus_test_${randomBytes(6).toString("hex")}`;
   await withClient(maintenanceUrl, async (client) => {
     try {
-      await client.query(
-        `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`,
-      );
+      await client.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
     } catch {
       // PostgreSQL before 15, or built without ICU: the default collation still runs every test.
       await client.query(`CREATE DATABASE "${name}"`);

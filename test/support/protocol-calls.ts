@@ -3,7 +3,7 @@
  * binary) through the raw client, so a test can check that every protocol answers the same input
  * the same way. The request is given once, as proto JSON; `rest` says how REST reaches it.
  */
-import { fromJson, toBinary, type DescMethod, type JsonObject } from "@bufbuild/protobuf";
+import { type DescMethod, fromJson, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import { NEXUS_SERVICES } from "../../server/rpc/routes.ts";
 import type { RawClient } from "./raw-client.ts";
 import { envelope, outcomeOf, type WireOutcome } from "./wire-outcome.ts";
@@ -41,7 +41,9 @@ export async function callOver(client: RawClient, protocol: Protocol, spec: Call
   }
   if (protocol === "connect") {
     const headers = { ...spec.headers, "content-type": "application/json" };
-    return outcomeOf(await client.send({ transport: "h2", method: "POST", path, headers, body: Buffer.from(JSON.stringify(spec.json)) }, 60_000));
+    return outcomeOf(
+      await client.send({ transport: "h2", method: "POST", path, headers, body: Buffer.from(JSON.stringify(spec.json)) }, 60_000),
+    );
   }
   const bytes = toBinary(method.input, fromJson(method.input, spec.json));
   const headers = { ...spec.headers, "content-type": "application/grpc", te: "trailers" };

@@ -54,7 +54,10 @@ export function createRawClient(baseUrl: string): RawClient {
     new Promise<RawResponse>((resolve) => {
       const out: RawResponse = { status: 0, headers: {}, trailers: {}, body: Buffer.alloc(0), timedOut: false };
       const chunks: Buffer[] = [];
-      const stream = live().request({ ":method": request.method, ":path": request.path, ...request.headers }, { endStream: request.body === undefined });
+      const stream = live().request(
+        { ":method": request.method, ":path": request.path, ...request.headers },
+        { endStream: request.body === undefined },
+      );
       const cancel = () => {
         out.timedOut = true;
         stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -74,7 +77,8 @@ export function createRawClient(baseUrl: string): RawClient {
       stream.on("close", () => {
         clearTimeout(timer);
         out.body = Buffer.concat(chunks);
-        if (!out.timedOut && stream.rstCode !== 0 && stream.rstCode !== undefined && out.status === 0) out.error ??= `reset ${stream.rstCode}`;
+        if (!out.timedOut && stream.rstCode !== 0 && stream.rstCode !== undefined && out.status === 0)
+          out.error ??= `reset ${stream.rstCode}`;
         resolve(out);
       });
       if (request.body !== undefined) stream.end(request.body);
@@ -88,25 +92,28 @@ export function createRawClient(baseUrl: string): RawClient {
         req.destroy();
         resolve(out);
       };
-      const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, headers: request.headers, agent }, (res) => {
-        out.status = res.statusCode ?? 0;
-        out.headers = flatten(res.headers);
-        if (afterHeadersMs !== undefined) {
-          clearTimeout(timer);
-          timer = setTimeout(cancel, afterHeadersMs);
-        }
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
-          clearTimeout(timer);
-          out.body = Buffer.concat(chunks);
-          out.trailers = flatten(res.trailers);
-          resolve(out);
-        });
-        res.on("error", (err) => {
-          out.error ??= err.message;
-        });
-      });
+      const req = http.request(
+        { host: url.hostname, port: url.port, method: request.method, path: request.path, headers: request.headers, agent },
+        (res) => {
+          out.status = res.statusCode ?? 0;
+          out.headers = flatten(res.headers);
+          if (afterHeadersMs !== undefined) {
+            clearTimeout(timer);
+            timer = setTimeout(cancel, afterHeadersMs);
+          }
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => {
+            clearTimeout(timer);
+            out.body = Buffer.concat(chunks);
+            out.trailers = flatten(res.trailers);
+            resolve(out);
+          });
+          res.on("error", (err) => {
+            out.error ??= err.message;
+          });
+        },
+      );
       let timer = setTimeout(cancel, timeoutMs);
       req.on("error", (err) => {
         clearTimeout(timer);
@@ -130,6 +137,7 @@ export function createRawClient(baseUrl: string): RawClient {
 
 function flatten(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : String(value);
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : String(value);
   return out;
 }

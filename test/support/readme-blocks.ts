@@ -4,10 +4,9 @@
  * and a throwaway "checkout" directory where they can run as written (`npm run nexus`, `npx buf`,
  * relative proto/ paths) without writing into the repository.
  */
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
 
 /** The repository root. */
 export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");

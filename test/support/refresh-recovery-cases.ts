@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, it } from "node:test";
 import { ConnectionNotUsableError, StoreUnavailableError } from "../../server/domain/errors.ts";
 import type { Store } from "../../server/store/store.ts";
-import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock, type TokenReply, type TokenRequest } from "./refresh-world.ts";
+import {
+  createRefreshWorld,
+  createTestClock,
+  inSeconds,
+  type RefreshWorld,
+  type TestClock,
+  type TokenReply,
+  type TokenRequest,
+} from "./refresh-world.ts";
 import { eventually } from "./wait.ts";
 
 const HOUR_S = 3600;
@@ -84,7 +92,10 @@ export function recoveryCases(open: (clock: TestClock) => Promise<RecoveryStore>
     // The next refresh uses the saved rotated token and works.
     const again = await engine.forceRefresh(await world.reload(connection));
     assert.equal(again.secret.kind === "oauth2" && again.secret.refreshToken, "rt-3");
-    assert.deepEqual(world.endpoint.requests.map((r) => r.params.get("refresh_token")), ["rt-1", "rt-2"]);
+    assert.deepEqual(
+      world.endpoint.requests.map((r) => r.params.get("refresh_token")),
+      ["rt-1", "rt-2"],
+    );
     assert.equal((await world.reload(connection)).status, "active");
   });
 
@@ -104,7 +115,10 @@ export function recoveryCases(open: (clock: TestClock) => Promise<RecoveryStore>
     await assert.rejects(engineB.forceRefresh(await world.reload(connection)), ConnectionNotUsableError);
     const after = await world.reload(connection);
     assert.equal(after.statusReason, "refresh_lost_in_crash");
-    assert.deepEqual(world.endpoint.requests.map((r) => r.params.get("refresh_token")), ["rt-1", "rt-1"]);
+    assert.deepEqual(
+      world.endpoint.requests.map((r) => r.params.get("refresh_token")),
+      ["rt-1", "rt-1"],
+    );
   });
 
   it("a taker whose retry is refused waits for a slow (not dead) previous holder's save instead of marking the connection", async () => {
@@ -167,7 +181,9 @@ export function recoveryCases(open: (clock: TestClock) => Promise<RecoveryStore>
       const aAnswers = new Promise<void>((resolve) => (releaseA = resolve));
       world.endpoint.reply = async (request) => {
         const isFirst = world.endpoint.requests.length === 1;
-        const reply = isRotating ? rotating(request) : { body: { access_token: `at-${world.endpoint.requests.length}`, token_type: "Bearer", expires_in: 3600 } };
+        const reply = isRotating
+          ? rotating(request)
+          : { body: { access_token: `at-${world.endpoint.requests.length}`, token_type: "Bearer", expires_in: 3600 } };
         if (isFirst) await aAnswers;
         return reply;
       };

@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import type { App } from "../../server/app.ts";
 import { credentialAad, decodeStoredSecret, type OAuthTokenSet } from "../../server/domain/stored-secret.ts";
 import type { FetchFn } from "../../server/oauth/request-options.ts";
-import type { App } from "../../server/app.ts";
 import { generateKeyringText } from "../../server/vault/keyring.ts";
 import { driveConsent } from "./consent-driver.ts";
 import { registerOidcProvider, requestConnection } from "./consent-fixtures.ts";
@@ -87,7 +87,8 @@ export async function startRefreshRig(options: RefreshRigOptions = {}): Promise<
       NEXUS_REFRESH_SKEW_MS: env.NEXUS_REFRESH_SKEW_MS,
     },
     connect: (userId = "user-1") => connectThroughConsent(server, userId),
-    refreshRequests: (from = 0) => idp.tokenRequests.slice(from).filter((r) => r.grantType === "refresh_token" || r.outcome === "unavailable"),
+    refreshRequests: (from = 0) =>
+      idp.tokenRequests.slice(from).filter((r) => r.grantType === "refresh_token" || r.outcome === "unavailable"),
     async close() {
       await server.close();
       await idp.close();
@@ -105,7 +106,10 @@ export async function connectThroughConsent(server: Pick<TestServer, "baseUrl" |
 }
 
 /** The stored OAuth token set of a connection and its version (opened with the app's vault). */
-export async function storedTokens(app: Pick<App, "store" | "vault">, connectionId: string): Promise<{ version: number; tokens: OAuthTokenSet }> {
+export async function storedTokens(
+  app: Pick<App, "store" | "vault">,
+  connectionId: string,
+): Promise<{ version: number; tokens: OAuthTokenSet }> {
   const record = await app.store.getCredential(connectionId);
   assert.ok(record, `connection ${connectionId} has a credential`);
   const secret = decodeStoredSecret(app.vault.open(record.secret, credentialAad(connectionId, record.version)));

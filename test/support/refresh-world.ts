@@ -5,17 +5,17 @@
  * Test support only; never imported by server code.
  */
 import { Registry } from "prom-client";
+import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../../server/config/defaults.ts";
 import { credentialAad, encodeStoredSecret, type OAuthTokenSet } from "../../server/domain/stored-secret.ts";
 import { createLogger, type Logger } from "../../server/logging/logger.ts";
 import { createOAuthClient } from "../../server/oauth/oauth-client.ts";
 import { createProviderDirectory, type ProviderDirectory } from "../../server/providers/provider-directory.ts";
-import type { ConnectionRecord, Store } from "../../server/store/store.ts";
-import { generateKeyringText, parseKeyring } from "../../server/vault/keyring.ts";
-import { createVault, type Vault } from "../../server/vault/vault.ts";
 import { createProviderGrant, type ProviderGrant } from "../../server/refresh/provider-grant.ts";
 import { createRefreshEngine, type RefreshEngine, type RefreshEngineOptions } from "../../server/refresh/refresh-engine.ts";
 import { createRefreshMetrics, type RefreshMetrics } from "../../server/refresh/refresh-metrics.ts";
-import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../../server/config/defaults.ts";
+import type { ConnectionRecord, Store } from "../../server/store/store.ts";
+import { generateKeyringText, parseKeyring } from "../../server/vault/keyring.ts";
+import { createVault, type Vault } from "../../server/vault/vault.ts";
 
 /** Epoch ms at which test clocks start. */
 export const T0_MS = 1_750_000_000_000;
@@ -110,14 +110,22 @@ export async function createRefreshWorld(store: Store, clock: TestClock, endpoin
   const providers = createProviderDirectory({ store, vault });
   const logger = createLogger({ level: "silent" });
   await store.ensureTenant({ id: TENANT });
-  for (const [name, authType] of [["acme", "oauth2"], ["acme-cc", "oauth2_client_credentials"]] as const) {
+  for (const [name, authType] of [
+    ["acme", "oauth2"],
+    ["acme-cc", "oauth2_client_credentials"],
+  ] as const) {
     try {
       await providers.create(
         {
           name,
           displayName: name,
           authType,
-          oauth: { authorizationEndpoint: "https://acme.example/authorize", tokenEndpoint: endpoint.url, clientId: "cid", clientAuthMethod: "client_secret_post" },
+          oauth: {
+            authorizationEndpoint: "https://acme.example/authorize",
+            tokenEndpoint: endpoint.url,
+            clientId: "cid",
+            clientAuthMethod: "client_secret_post",
+          },
           strategy: { type: "oauth2" },
         },
         CLIENT_SECRET,
@@ -137,7 +145,13 @@ export async function createRefreshWorld(store: Store, clock: TestClock, endpoin
     clock,
     logger,
     async connect(tokens, provider = "acme") {
-      const created = await store.createConnection({ tenantId: TENANT, userId: "u1", providerName: provider, status: "active", scopes: ["read"] });
+      const created = await store.createConnection({
+        tenantId: TENANT,
+        userId: "u1",
+        providerName: provider,
+        status: "active",
+        scopes: ["read"],
+      });
       const secret: OAuthTokenSet = { kind: "oauth2", accessToken: "at-initial", tokenType: "Bearer", ...tokens };
       await store.saveCredential(created.id, 0, {
         secret: vault.seal(encodeStoredSecret(secret), credentialAad(created.id, 1)),

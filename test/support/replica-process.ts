@@ -3,7 +3,7 @@
  * data directory of its own, pointed by the caller's environment at a shared PostgreSQL database.
  * Tests stop them gracefully (SIGTERM) or kill them outright (SIGKILL) to stage a crash.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createTempDataDir } from "./temp-data-dir.ts";
 
 /** A running replica. */
@@ -76,7 +76,10 @@ export async function spawnReplica(env: Record<string, string>): Promise<Replica
 
 function listeningUrl(child: ChildProcess, output: () => string): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`replica did not listen within ${START_TIMEOUT_MS} ms:\n${output()}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`replica did not listen within ${START_TIMEOUT_MS} ms:\n${output()}`)),
+      START_TIMEOUT_MS,
+    );
     const onData = () => {
       const match = /listening on (http:\/\/\S+)/.exec(output());
       if (match) {

@@ -132,7 +132,12 @@ export async function startRotatingProvider(options: RotatingProviderOptions): P
 }
 
 /** Registers `provider` in `app` as OAuth provider `name` (reuse window recorded as profile data). */
-export async function registerRotatingProvider(app: Pick<App, "store" | "vault">, name: string, provider: RotatingProvider, reuseWindowSeconds?: number): Promise<void> {
+export async function registerRotatingProvider(
+  app: Pick<App, "store" | "vault">,
+  name: string,
+  provider: RotatingProvider,
+  reuseWindowSeconds?: number,
+): Promise<void> {
   const directory = createProviderDirectory({ store: app.store, vault: app.vault });
   await directory.create(
     {
@@ -160,7 +165,13 @@ export async function seedRotatingConnection(
   refreshToken: string,
   expiresInSeconds: number,
 ): Promise<string> {
-  const created = await app.store.createConnection({ tenantId: "default", userId: `user-${refreshToken.slice(-6)}`, providerName, status: "active", scopes: [] });
+  const created = await app.store.createConnection({
+    tenantId: "default",
+    userId: `user-${refreshToken.slice(-6)}`,
+    providerName,
+    status: "active",
+    scopes: [],
+  });
   const secret: OAuthTokenSet = {
     kind: "oauth2",
     accessToken: "at-seeded",

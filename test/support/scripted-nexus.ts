@@ -18,11 +18,7 @@ import { type Credential, CredentialSchema, type StrategySchema, StrategyType } 
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { ConnectionStatus } from "../../gen/nexus/v1/status_pb.ts";
-import {
-  TokenService,
-  type WatchCredentialsResponse,
-  WatchCredentialsResponseSchema,
-} from "../../gen/nexus/v1/tokens_pb.ts";
+import { TokenService, type WatchCredentialsResponse, WatchCredentialsResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
 import { createQueue } from "./async-queue.ts";
 
 /** How a scripted connection's credentials look. */
@@ -136,8 +132,7 @@ export async function startScriptedNexus(options: { port?: number; heartbeatInte
     calls.methods.push(method);
     calls.authorization.push(header.get("authorization"));
   };
-  const isFinal = (status: ConnectionStatus) =>
-    status === ConnectionStatus.REVOKED || status === ConnectionStatus.ATTENTION_REQUIRED;
+  const isFinal = (status: ConnectionStatus) => status === ConnectionStatus.REVOKED || status === ConnectionStatus.ATTENTION_REQUIRED;
 
   const nexus: ScriptedNexus = {
     baseUrl: "",
@@ -155,7 +150,8 @@ export async function startScriptedNexus(options: { port?: number; heartbeatInte
       const state = stateOf(connectionId);
       state.credential = issue(connectionId, state.init, state.credential.version + 1n);
       for (const s of subscribers) {
-        if (s.connectionId === connectionId) s.push(create(WatchCredentialsResponseSchema, { event: { case: "credential", value: state.credential } }));
+        if (s.connectionId === connectionId)
+          s.push(create(WatchCredentialsResponseSchema, { event: { case: "credential", value: state.credential } }));
       }
       return state.credential;
     },
@@ -164,7 +160,8 @@ export async function startScriptedNexus(options: { port?: number; heartbeatInte
       state.status = status;
       state.reason = reason;
       for (const s of subscribers) {
-        if (s.connectionId === connectionId) s.push(create(WatchCredentialsResponseSchema, { event: { case: "status", value: { status, reason } } }));
+        if (s.connectionId === connectionId)
+          s.push(create(WatchCredentialsResponseSchema, { event: { case: "status", value: { status, reason } } }));
       }
     },
     credential: (connectionId) => stateOf(connectionId).credential,
@@ -201,16 +198,20 @@ export async function startScriptedNexus(options: { port?: number; heartbeatInte
           nexus.heartbeatIntervalMs > 0
             ? setInterval(() => {
                 if (nexus.heartbeatIntervalMs > 0) {
-                  queue.push(create(WatchCredentialsResponseSchema, {
-                    event: { case: "heartbeat", value: { serverTime: BigInt(Math.floor(Date.now() / 1000)) } },
-                  }));
+                  queue.push(
+                    create(WatchCredentialsResponseSchema, {
+                      event: { case: "heartbeat", value: { serverTime: BigInt(Math.floor(Date.now() / 1000)) } },
+                    }),
+                  );
                 }
               }, nexus.heartbeatIntervalMs)
             : undefined;
         let lastSent = request.afterVersion;
         try {
           if (state.status !== ConnectionStatus.ACTIVE) {
-            yield create(WatchCredentialsResponseSchema, { event: { case: "status", value: { status: state.status, reason: state.reason } } });
+            yield create(WatchCredentialsResponseSchema, {
+              event: { case: "status", value: { status: state.status, reason: state.reason } },
+            });
             if (isFinal(state.status)) return;
           } else if (state.credential.version > lastSent) {
             lastSent = state.credential.version;

@@ -8,7 +8,7 @@
  */
 import { Writable } from "node:stream";
 import type { Interceptor } from "@connectrpc/connect";
-import { createApp, type App, type AppOverrides } from "../../server/app.ts";
+import { type App, type AppOverrides, createApp } from "../../server/app.ts";
 import { generateApiKeySecret } from "../../server/auth/api-key-secret.ts";
 import { loadConfig } from "../../server/config/config.ts";
 import type { ApiKeyRole } from "../../server/store/store.ts";
@@ -34,7 +34,12 @@ export interface TestServer {
   /** Secret of an agent API key of tenant "default". */
   readonly agentKey: string;
   /** Creates a key (the store's own path, so past expiries are allowed) and returns its secret and id. */
-  createKey(options: { role: ApiKeyRole; tenantId?: string; expiresAtMs?: number; name?: string }): Promise<{ secret: string; keyId: string }>;
+  createKey(options: {
+    role: ApiKeyRole;
+    tenantId?: string;
+    expiresAtMs?: number;
+    name?: string;
+  }): Promise<{ secret: string; keyId: string }>;
   /** `{ authorization: "Bearer …" }` for `key` (default: the agent key). */
   auth(key?: string): Record<string, string>;
   /** A connect-es interceptor sending `key` (default: the agent key) as a bearer token. */
@@ -60,7 +65,10 @@ export async function startServer(
   const adminKey = options.env?.NEXUS_ADMIN_API_KEY ?? generateApiKeySecret().secret;
   // A test that names its own DATABASE_URL keeps it (and owns that database).
   const databaseUrl = options.env?.DATABASE_URL;
-  const storeEnv = { NEXUS_DATA_DIR: dataDir, ...(databaseUrl === undefined ? await testStoreEnv(dataDir) : { DATABASE_URL: databaseUrl }) };
+  const storeEnv = {
+    NEXUS_DATA_DIR: dataDir,
+    ...(databaseUrl === undefined ? await testStoreEnv(dataDir) : { DATABASE_URL: databaseUrl }),
+  };
   const config = loadConfig({
     NODE_ENV: "test",
     NEXUS_LOG_LEVEL: "debug",
@@ -117,10 +125,13 @@ export async function startServer(
     agentKey,
     createKey,
     auth: (key = agentKey) => ({ authorization: `Bearer ${key}` }),
-    bearer: (key = agentKey) => (next) => (req) => {
-      req.header.set("authorization", `Bearer ${key}`);
-      return next(req);
-    },
+    bearer:
+      (key = agentKey) =>
+      (next) =>
+      (req) => {
+        req.header.set("authorization", `Bearer ${key}`);
+        return next(req);
+      },
     logs: () => chunks.join(""),
     async close(closeOptions) {
       await app.close();

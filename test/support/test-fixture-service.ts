@@ -3,13 +3,13 @@
  * built from a FileDescriptorProto so rules the Nexus protos do not use (bad ones included) can be
  * exercised. Not imported by server code.
  */
-import { create, createFileRegistry, setExtension, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, createFileRegistry, type DescService, type MessageInitShape, setExtension } from "@bufbuild/protobuf";
 import {
-  FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as Type,
-  file_google_protobuf_timestamp,
   FileDescriptorProtoSchema,
+  file_google_protobuf_timestamp,
+  FieldDescriptorProto_Label as Label,
   MethodOptionsSchema,
+  FieldDescriptorProto_Type as Type,
 } from "@bufbuild/protobuf/wkt";
 import { file_google_api_annotations, http } from "../../gen/google/api/annotations_pb.ts";
 import { HttpRuleSchema } from "../../gen/google/api/http_pb.ts";

@@ -3,8 +3,9 @@
  * default), or PostgreSQL when NEXUS_TEST_STORE=postgres — then every data directory gets its own
  * throwaway database, so the same tests prove both backends behave alike.
  */
-import { createTestDatabase, type TestDatabase } from "./postgres-test-database.ts";
+
 import type { Store } from "../../server/store/store.ts";
+import { createTestDatabase, type TestDatabase } from "./postgres-test-database.ts";
 
 /** The backend under test. */
 export const TEST_STORE: "sqlite" | "postgres" = process.env.NEXUS_TEST_STORE === "postgres" ? "postgres" : "sqlite";

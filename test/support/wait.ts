@@ -25,12 +25,7 @@ export async function within<T>(promise: Promise<T>, ms = 10_000, what = "operat
  * after `ms`. The interval is a polling period, not a synchronisation point: the test proceeds as
  * soon as the condition holds.
  */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  ms = 10_000,
-  what = "condition",
-  intervalMs = 10,
-): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000, what = "condition", intervalMs = 10): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms`);
@@ -47,6 +42,14 @@ export async function eventualValue<T>(
   intervalMs = 10,
 ): Promise<T> {
   let value: T | undefined;
-  await eventually(async () => accept((value = await read())), ms, what, intervalMs);
+  await eventually(
+    async () => {
+      value = await read();
+      return accept(value);
+    },
+    ms,
+    what,
+    intervalMs,
+  );
   return value as T;
 }

@@ -5,7 +5,7 @@
  * raw request needs (JSON, gRPC envelope, a protobuf string field holding arbitrary bytes).
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { base64Decode, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, base64Decode, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToString, errorFromJson } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
@@ -43,7 +43,10 @@ export function outcomeOf(res: RawResponse): WireOutcome {
   }
   if (res.status === 200) return ok(res.status);
   const json = text === "" ? {} : (JSON.parse(text) as { details?: { debug?: { reason?: string } }[] });
-  const outcome = fromError(res.status, text === "" ? new ConnectError("", Code.Unknown) : errorFromJson(json as never, undefined, fallback()));
+  const outcome = fromError(
+    res.status,
+    text === "" ? new ConnectError("", Code.Unknown) : errorFromJson(json as never, undefined, fallback()),
+  );
   const restReason = json.details?.find((d) => typeof d.debug?.reason === "string")?.debug?.reason;
   return restReason === undefined ? outcome : { ...outcome, restReason };
 }
@@ -85,7 +88,8 @@ export function envelope(data: Uint8Array, flags = 0): Buffer {
 /** A protobuf message of length-delimited fields given as raw bytes (strings need not be UTF-8). */
 export function rawProto(fields: readonly (readonly [number, Uint8Array | string])[]): Uint8Array {
   const writer = new BinaryWriter();
-  for (const [number, value] of fields) writer.tag(number, WireType.LengthDelimited).bytes(typeof value === "string" ? Buffer.from(value) : value);
+  for (const [number, value] of fields)
+    writer.tag(number, WireType.LengthDelimited).bytes(typeof value === "string" ? Buffer.from(value) : value);
   return writer.finish();
 }
 

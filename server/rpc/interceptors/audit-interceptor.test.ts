@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import { Writable } from "node:stream";
+import { test } from "node:test";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { ErrorInfoSchema, ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { TokenService } from "../../../gen/nexus/v1/tokens_pb.ts";
@@ -16,7 +16,13 @@ import { createErrorInterceptor } from "./error-interceptor.ts";
 const logger = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 const usage = (version: number) =>
-  ({ connectionId: "conn_1", strategy: { type: "oauth2" }, credentials: { access_token: "at" }, expiresAtSeconds: 0, version }) as unknown as UsageCredential;
+  ({
+    connectionId: "conn_1",
+    strategy: { type: "oauth2" },
+    credentials: { access_token: "at" },
+    expiresAtSeconds: 0,
+    version,
+  }) as unknown as UsageCredential;
 
 /** A TokenService over fakes, behind the error and audit interceptors, with a writer whose store is down. */
 function setup(maxQueued: number) {
@@ -46,7 +52,8 @@ function setup(maxQueued: number) {
         yield { type: "credential", credential: usage(++version) };
       },
     } as never,
-    onCredentialDelivered: (ctx, credential) => auditCredentialDelivered(audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+    onCredentialDelivered: (ctx, credential) =>
+      auditCredentialDelivered(audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
   });
   const transport = createRouterTransport((router) => router.service(TokenService, service), {
     router: { interceptors: [createErrorInterceptor({ logger }), createAuditInterceptor({ audit })] },
@@ -78,7 +85,13 @@ test("GetToken and RefreshConnection hand out a credential only when the audit b
   assert.equal(audit.stats().refusedTotal, 2);
   recover();
   await audit.flush();
-  assert.deepEqual(written.map((e) => [e.action, e.result]), [["token.read", "ok"], ["token.refresh", "ok"]]);
+  assert.deepEqual(
+    written.map((e) => [e.action, e.result]),
+    [
+      ["token.read", "ok"],
+      ["token.refresh", "ok"],
+    ],
+  );
   // Room again: credentials flow.
   assert.equal((await client.getToken({ connectionId: "conn_1" })).credential?.version, 5n);
 });

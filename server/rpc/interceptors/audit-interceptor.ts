@@ -10,7 +10,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AUDITED_METHODS, type AuditFacts } from "../../audit/audit-actions.ts";
 import type { AuditWriter } from "../../audit/audit-writer.ts";
-import { kAuditTarget, kClientAddress, kPrincipal, kRequestId, type AuditTarget } from "../../request/context.ts";
+import { type AuditTarget, kAuditTarget, kClientAddress, kPrincipal, kRequestId } from "../../request/context.ts";
 import { printable } from "../../services/validate.ts";
 import { toConnectError } from "../errors.ts";
 import { codeLabel } from "./metrics-interceptor.ts";

@@ -7,12 +7,12 @@
  * keeps an anonymous flood from filling the audit log. Tenant scoping happens in the handlers.
  */
 import { Code, type Interceptor } from "@connectrpc/connect";
-import type { AuditWriter } from "../../audit/audit-writer.ts";
+import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { AUDIT_ACTIONS } from "../../audit/audit-actions.ts";
+import type { AuditWriter } from "../../audit/audit-writer.ts";
 import type { ApiKeyRefusal, ApiKeyVerifier } from "../../auth/api-key-verifier.ts";
 import { accessOf } from "../../auth/permissions.ts";
 import type { TokenBuckets } from "../../limits/token-buckets.ts";
-import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { kClientAddress, kPrincipal, kRequestId } from "../../request/context.ts";
 import { errorWithReason } from "../errors.ts";
 import { rateLimitedError } from "./rate-limit-interceptor.ts";
@@ -71,11 +71,24 @@ export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
       const reason = verdict === undefined ? ("error" in presented ? presented.error : "missing") : verdict.reason;
       const waitMs = deps.failedAuthBuckets.take(clientAddress || "unknown");
       if (waitMs > 0) throw rateLimitedError(waitMs);
-      throw deny(Code.Unauthenticated, UNAUTHENTICATED_MESSAGES[reason], `${reason}_key`, UNAUTHENTICATED_REASONS[reason], verdict?.ok === false ? verdict.keyId : undefined);
+      throw deny(
+        Code.Unauthenticated,
+        UNAUTHENTICATED_MESSAGES[reason],
+        `${reason}_key`,
+        UNAUTHENTICATED_REASONS[reason],
+        verdict?.ok === false ? verdict.keyId : undefined,
+      );
     }
     const { principal } = verdict;
     if (access === undefined || !access.includes(principal.role)) {
-      throw deny(Code.PermissionDenied, `an ${principal.role} key may not call ${rpc}`, "role", ErrorReason.ROLE_NOT_ALLOWED, principal.keyId, principal.tenantId);
+      throw deny(
+        Code.PermissionDenied,
+        `an ${principal.role} key may not call ${rpc}`,
+        "role",
+        ErrorReason.ROLE_NOT_ALLOWED,
+        principal.keyId,
+        principal.tenantId,
+      );
     }
     req.contextValues.set(kPrincipal, principal);
     return next(req);

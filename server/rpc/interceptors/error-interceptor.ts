@@ -7,8 +7,8 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import type { Logger } from "../../logging/logger.ts";
-import { errorWithReason, toConnectError } from "../errors.ts";
 import { kRequestId } from "../../request/context.ts";
+import { errorWithReason, toConnectError } from "../errors.ts";
 import { failAtDeadline, mapStreamError } from "./stream-end.ts";
 
 /** Creates the error-mapping interceptor. */
@@ -18,7 +18,8 @@ export function createErrorInterceptor(deps: { logger: Logger }): Interceptor {
       // The client cancelled or went away (reset stream, closed socket): whatever broke after that,
       // e.g. reading the rest of a request stream (ERR_STREAM_PREMATURE_CLOSE), is no server
       // fault and nobody reads the answer. Logged at debug by the logging interceptor.
-      if (isClientGone(req.signal)) return errorWithReason("the client closed the call", Code.Canceled, ErrorReason.CANCELED, { cause: err });
+      if (isClientGone(req.signal))
+        return errorWithReason("the client closed the call", Code.Canceled, ErrorReason.CANCELED, { cause: err });
       const { error, isFault } = toConnectError(err);
       if (isFault) {
         deps.logger.error(

@@ -4,16 +4,25 @@ import { Code, ConnectError, createClient, createRouterTransport, type Intercept
 import { ErrorInfoSchema, ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { TokenService } from "../../../gen/nexus/v1/tokens_pb.ts";
 import { createApiKeyLiveness } from "../../auth/api-key-liveness.ts";
-import type { Principal } from "../../request/principal.ts";
 import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../../request/context.ts";
+import type { Principal } from "../../request/principal.ts";
 import { createKeyValidityInterceptor } from "./key-validity-interceptor.ts";
 
 const principal: Principal = { keyId: "key_w", role: "agent", tenantId: "acme", expiresAtMs: null };
 
 /** A TokenService whose watch sends one heartbeat, then waits for `release` and tries to deliver. */
 function setup() {
-  const liveness = createApiKeyLiveness({ store: { getApiKey: () => Promise.reject(new Error("unused")) }, now: Date.now, logger: { warn() {} }, recheckMs: 0 });
-  const seen = { handlerSignal: undefined as AbortSignal | undefined, assertThrew: undefined as unknown, started: Promise.withResolvers<void>() };
+  const liveness = createApiKeyLiveness({
+    store: { getApiKey: () => Promise.reject(new Error("unused")) },
+    now: Date.now,
+    logger: { warn() {} },
+    recheckMs: 0,
+  });
+  const seen = {
+    handlerSignal: undefined as AbortSignal | undefined,
+    assertThrew: undefined as unknown,
+    started: Promise.withResolvers<void>(),
+  };
   const release = Promise.withResolvers<void>();
   const asPrincipal: Interceptor = (next) => (req) => {
     req.contextValues.set(kPrincipal, principal);
@@ -59,7 +68,10 @@ test("a revocation ends a waiting stream with Unauthenticated + API_KEY_REVOKED 
   liveness.revoked("key_w");
   const error = await ended;
   assert.equal(error?.code, Code.Unauthenticated);
-  assert.deepEqual(error.findDetails(ErrorInfoSchema).map((d) => d.reason), [ErrorReason.API_KEY_REVOKED]);
+  assert.deepEqual(
+    error.findDetails(ErrorInfoSchema).map((d) => d.reason),
+    [ErrorReason.API_KEY_REVOKED],
+  );
   assert.equal(received.length, 1, "only what came before the revocation");
   assert.equal(seen.handlerSignal?.aborted, true, "the handler's waits end too");
   assert.equal(liveness.trackedKeyCount(), 0, "the stream let go of its registration");
@@ -88,7 +100,12 @@ test("a stream opened by a key already known revoked is refused at once; unary c
 
 /** A TokenService whose handlers run `during` (e.g. a revocation) before they answer. */
 function withHandlers(during: (liveness: ReturnType<typeof createApiKeyLiveness>) => void) {
-  const liveness = createApiKeyLiveness({ store: { getApiKey: () => Promise.reject(new Error("unused")) }, now: Date.now, logger: { warn() {} }, recheckMs: 0 });
+  const liveness = createApiKeyLiveness({
+    store: { getApiKey: () => Promise.reject(new Error("unused")) },
+    now: Date.now,
+    logger: { warn() {} },
+    recheckMs: 0,
+  });
   const admitted: string[] = [];
   const asPrincipal: Interceptor = (next) => (req) => {
     req.contextValues.set(kPrincipal, principal);

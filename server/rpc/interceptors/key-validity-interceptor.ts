@@ -10,8 +10,8 @@
  */
 import type { ConnectError, Interceptor } from "@connectrpc/connect";
 import type { ApiKeyLiveness, KeyInvalidReason } from "../../auth/api-key-liveness.ts";
-import type { Principal } from "../../request/principal.ts";
 import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../../request/context.ts";
+import type { Principal } from "../../request/principal.ts";
 import { apiKeyNoLongerValidError } from "../errors.ts";
 
 /** Creates the interceptor. */

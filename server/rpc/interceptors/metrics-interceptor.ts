@@ -2,7 +2,7 @@
  * Counts RPCs and their duration by service, method and final code. Streams are recorded when they
  * end, and the open-stream gauge follows them.
  */
-import { ConnectError, Code, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { ServerMetrics } from "../../metrics/server-metrics.ts";
 import { observeStreamEnd } from "./stream-end.ts";
 

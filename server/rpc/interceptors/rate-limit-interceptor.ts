@@ -7,8 +7,8 @@
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, type ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { TokenBuckets } from "../../limits/token-buckets.ts";
 import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
+import type { TokenBuckets } from "../../limits/token-buckets.ts";
 import { kPrincipal } from "../../request/context.ts";
 import { errorWithReason } from "../errors.ts";
 

@@ -5,10 +5,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** Wraps `source` so `onEnd` runs exactly once with the error (or undefined) that ended it. */
-export async function* observeStreamEnd<T>(
-  source: AsyncIterable<T>,
-  onEnd: (err: unknown) => void,
-): AsyncGenerator<T> {
+export async function* observeStreamEnd<T>(source: AsyncIterable<T>, onEnd: (err: unknown) => void): AsyncGenerator<T> {
   let ended = false;
   try {
     for await (const message of source) yield message;

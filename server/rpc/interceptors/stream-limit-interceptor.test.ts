@@ -6,8 +6,8 @@ import { test } from "node:test";
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
-import { kClientAddress, kPrincipal } from "../../request/context.ts";
 import { eventually } from "../../../test/support/wait.ts";
+import { kClientAddress, kPrincipal } from "../../request/context.ts";
 import { createStreamLimitInterceptor } from "./stream-limit-interceptor.ts";
 
 /** Health whose Watch sends SERVING, then stays open until `endAll`; behind [stand-in auth, stream limit]. */
@@ -83,7 +83,14 @@ test("a stream that ends frees its slot", async () => {
   await rig.endStreams();
   // The release runs when the server side of the stream ends, just after the client saw the end.
   let reopened: unknown;
-  await eventually(async () => (reopened = await rig.open(k1)) === "open", 10_000, "a slot freed by the ended streams");
+  await eventually(
+    async () => {
+      reopened = await rig.open(k1);
+      return reopened === "open";
+    },
+    10_000,
+    "a slot freed by the ended streams",
+  );
   assert.equal(reopened, "open");
   await rig.endStreams();
 });

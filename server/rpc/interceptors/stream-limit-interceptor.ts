@@ -33,8 +33,7 @@ export function createStreamLimitInterceptor(deps: StreamLimitDeps): Interceptor
     if (!isStreaming) return next(req);
     const principal = req.contextValues.get(kPrincipal);
     // Keys and addresses are counted apart: the prefixes keep a key id from ever meeting an address.
-    const holder =
-      principal !== undefined ? `key:${principal.keyId}` : `address:${perAddressKey(req.contextValues.get(kClientAddress))}`;
+    const holder = principal !== undefined ? `key:${principal.keyId}` : `address:${perAddressKey(req.contextValues.get(kClientAddress))}`;
     const max = principal !== undefined ? deps.maxPerKey : deps.maxAnonymousPerAddress;
     const count = open.get(holder) ?? 0;
     if (count >= max) throw tooManyStreams(principal !== undefined ? `this API key` : `this client address without an API key`, max);

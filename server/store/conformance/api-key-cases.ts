@@ -59,15 +59,11 @@ export function describeApiKeyCases(h: StoreHarness): void {
   });
 
   h.test("createApiKey for a missing tenant is NotFound(tenant)", async () => {
-    await assertRejectsWith(h.store().createApiKey(agentKey(1, "ghost")), NotFoundError, (error) =>
-      assert.equal(error.kind, "tenant"),
-    );
+    await assertRejectsWith(h.store().createApiKey(agentKey(1, "ghost")), NotFoundError, (error) => assert.equal(error.kind, "tenant"));
   });
 
   h.test("getApiKey of a missing key is NotFound", async () => {
-    await assertRejectsWith(h.store().getApiKey("key_missing"), NotFoundError, (error) =>
-      assert.equal(error.kind, "api_key"),
-    );
+    await assertRejectsWith(h.store().getApiKey("key_missing"), NotFoundError, (error) => assert.equal(error.kind, "api_key"));
   });
 
   h.test("listApiKeys filters by tenant and pages newest first", async () => {

@@ -63,9 +63,7 @@ export function describeAuditCases(h: StoreHarness): void {
   h.test("appendAuditEvents takes a large batch whole", async () => {
     const batch = Array.from({ length: 1234 }, (_, n) => event(n, { requestId: `req-${n}` }));
     await h.store().appendAuditEvents(batch);
-    const { items, pages } = await collectPages(1000, (pageToken) =>
-      h.store().listAuditEvents({}, { pageSize: 1000, pageToken }),
-    );
+    const { items, pages } = await collectPages(1000, (pageToken) => h.store().listAuditEvents({}, { pageSize: 1000, pageToken }));
     assert.equal(pages, 2);
     assert.equal(items.length, 1234);
     assert.deepEqual(
@@ -76,12 +74,14 @@ export function describeAuditCases(h: StoreHarness): void {
   });
 
   h.test("listAuditEvents filters by tenant, connection, action, key and time range", async () => {
-    await h.store().appendAuditEvents([
-      event(10, { tenantId: "tenant-a", connectionId: "conn_1" }),
-      event(20, { tenantId: "tenant-a", connectionId: "conn_2", action: "connection.revoke", keyId: "key_b" }),
-      event(30, { tenantId: "tenant-b", connectionId: "conn_3", keyId: "key_b" }),
-      event(40, { tenantId: "tenant-a", connectionId: "conn_1" }),
-    ]);
+    await h
+      .store()
+      .appendAuditEvents([
+        event(10, { tenantId: "tenant-a", connectionId: "conn_1" }),
+        event(20, { tenantId: "tenant-a", connectionId: "conn_2", action: "connection.revoke", keyId: "key_b" }),
+        event(30, { tenantId: "tenant-b", connectionId: "conn_3", keyId: "key_b" }),
+        event(40, { tenantId: "tenant-a", connectionId: "conn_1" }),
+      ]);
     const times = async (filter: AuditEventFilter) =>
       (await h.store().listAuditEvents(filter, {})).items.map((e) => e.timeMs - START_TIME_MS);
     assert.deepEqual(await times({ tenantId: "tenant-a" }), [40, 20, 10]);

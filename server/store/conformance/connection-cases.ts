@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { IllegalTransitionError } from "../../domain/connection-status.ts";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "../../domain/errors.ts";
 import type { ConnectionFilter, ConnectionRecord } from "../store.ts";
-import { assertRejectsWith, collectPages, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
+import { assertRejectsWith, collectPages, START_TIME_MS, type StoreHarness, seedConnection } from "./harness.ts";
 
 /** Declares the connection cases. */
 export function describeConnectionCases(h: StoreHarness): void {
@@ -107,8 +107,7 @@ export function describeConnectionCases(h: StoreHarness): void {
     await seedConnection(h.store(), "tenant-a", { userId: "u1", providerName: "google", status: "active" });
     await seedConnection(h.store(), "tenant-a", { userId: "u1", providerName: "github", status: "pending" });
     await seedConnection(h.store(), "tenant-b", { userId: "u1", providerName: "github", status: "active" });
-    const ids = async (filter: ConnectionFilter) =>
-      (await h.store().listConnections("tenant-a", filter, {})).items.map((c) => c.id);
+    const ids = async (filter: ConnectionFilter) => (await h.store().listConnections("tenant-a", filter, {})).items.map((c) => c.id);
     assert.deepEqual(await ids({ userId: "u1", providerName: "github", status: "active" }), [match.id]);
     assert.equal((await ids({ userId: "u1" })).length, 3);
     assert.equal((await ids({ providerName: "github" })).length, 3);
@@ -124,9 +123,7 @@ export function describeConnectionCases(h: StoreHarness): void {
       created.push(await seedConnection(h.store(), "tenant-a"));
     }
     await seedConnection(h.store(), "tenant-b");
-    const { items, pages } = await collectPages(5, (pageToken) =>
-      h.store().listConnections("tenant-a", {}, { pageSize: 5, pageToken }),
-    );
+    const { items, pages } = await collectPages(5, (pageToken) => h.store().listConnections("tenant-a", {}, { pageSize: 5, pageToken }));
     assert.equal(pages, 5);
     assert.equal(items.length, 23);
     assert.equal(new Set(items.map((c) => c.id)).size, 23);
@@ -174,13 +171,9 @@ export function describeConnectionCases(h: StoreHarness): void {
 
   h.test("updateConnectionStatus accepts any of several expected statuses", async () => {
     const created = await seedConnection(h.store(), "tenant-a", { status: "expired" });
-    const updated = await h.store().updateConnectionStatus(
-      "tenant-a",
-      created.id,
-      ["attention_required", "expired", "failed"],
-      "pending",
-      null,
-    );
+    const updated = await h
+      .store()
+      .updateConnectionStatus("tenant-a", created.id, ["attention_required", "expired", "failed"], "pending", null);
     assert.equal(updated.status, "pending");
   });
 
@@ -219,10 +212,7 @@ export function describeConnectionCases(h: StoreHarness): void {
       NotFoundError,
       (error) => assert.equal(error.kind, "connection"),
     );
-    await assertRejectsWith(
-      h.store().updateConnectionStatus("tenant-a", "conn_missing", "pending", "revoked", null),
-      NotFoundError,
-    );
+    await assertRejectsWith(h.store().updateConnectionStatus("tenant-a", "conn_missing", "pending", "revoked", null), NotFoundError);
     assert.deepEqual(await h.store().getConnection("tenant-a", created.id), created);
   });
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import type { ConsentStateInput } from "../store.ts";
-import { assertRejectsWith, hexOf, sealed, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
+import { assertRejectsWith, hexOf, START_TIME_MS, type StoreHarness, sealed, seedConnection } from "./harness.ts";
 
 const STATE_HASH = "a".repeat(64);
 
@@ -83,9 +83,7 @@ export function describeCredentialCases(h: StoreHarness): void {
   h.test("concurrent saveCredential calls at one version: exactly one wins", async () => {
     const connection = await seedConnection(h.store(), "tenant-a");
     const results = await Promise.allSettled(
-      ["a", "b", "c"].map((text) =>
-        h.store().saveCredential(connection.id, 0, { secret: sealed(text), expiresAtSeconds: null }),
-      ),
+      ["a", "b", "c"].map((text) => h.store().saveCredential(connection.id, 0, { secret: sealed(text), expiresAtSeconds: null })),
     );
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
     for (const r of results) {
@@ -104,10 +102,7 @@ export function describeCredentialCases(h: StoreHarness): void {
     assert.equal(after.credentialVersion, 2, "the version survives deletion");
     assert.equal(after.credentialExpiresAtSeconds, null);
     assert.equal(after.nextRefreshAtMs, null);
-    await assertRejectsWith(
-      h.store().saveCredential(connection.id, 0, { secret: sealed("three"), expiresAtSeconds: null }),
-      ConflictError,
-    );
+    await assertRejectsWith(h.store().saveCredential(connection.id, 0, { secret: sealed("three"), expiresAtSeconds: null }), ConflictError);
     const third = await h.store().saveCredential(connection.id, 2, { secret: sealed("three"), expiresAtSeconds: null });
     assert.equal(third.version, 3);
   });

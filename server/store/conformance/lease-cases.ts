@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
-import { assertRejectsWith, sealed, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
+import { assertRejectsWith, START_TIME_MS, type StoreHarness, sealed, seedConnection } from "./harness.ts";
 
 const LEASE_MS = 30_000;
 
@@ -43,10 +43,8 @@ export function describeLeaseCases(h: StoreHarness): void {
   });
 
   h.test("claimRefreshLease of a missing connection is NotFound", async () => {
-    await assertRejectsWith(
-      h.store().claimRefreshLease("conn_missing", "replica-a", LEASE_MS, START_TIME_MS),
-      NotFoundError,
-      (error) => assert.equal(error.kind, "connection"),
+    await assertRejectsWith(h.store().claimRefreshLease("conn_missing", "replica-a", LEASE_MS, START_TIME_MS), NotFoundError, (error) =>
+      assert.equal(error.kind, "connection"),
     );
   });
 
@@ -75,7 +73,11 @@ export function describeLeaseCases(h: StoreHarness): void {
     assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
     assert.equal(await store.renewRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 1000), false, "a stranger can't renew");
     assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 20_000), true);
-    assert.equal(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS + 1), null, "renewed past the first end");
+    assert.equal(
+      await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS + 1),
+      null,
+      "renewed past the first end",
+    );
     // Expired but untaken: still the holder's to renew.
     assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 60_000), true);
     assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 90_000));
@@ -90,12 +92,26 @@ export function describeLeaseCases(h: StoreHarness): void {
     assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, at(0)), { credentialVersion: 0, wasInterrupted: false });
     assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, at(10), { isCalling: true }), true);
     assert.equal((await store.getConnection("tenant-a", id)).nextRefreshAtMs, at(10) + LEASE_MS, "retry due when the lease ends");
-    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, at(20)), { credentialVersion: 0, wasInterrupted: false }, "its own mark");
+    assert.deepEqual(
+      await store.claimRefreshLease(id, "replica-a", LEASE_MS, at(20)),
+      { credentialVersion: 0, wasInterrupted: false },
+      "its own mark",
+    );
     // replica-a dies mid-call: whoever takes over hears of it, and so does the next taker if it dies too.
-    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, at(20 + LEASE_MS)), { credentialVersion: 0, wasInterrupted: true });
-    assert.deepEqual(await store.claimRefreshLease(id, "replica-c", LEASE_MS, at(20 + 2 * LEASE_MS)), { credentialVersion: 0, wasInterrupted: true });
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, at(20 + LEASE_MS)), {
+      credentialVersion: 0,
+      wasInterrupted: true,
+    });
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-c", LEASE_MS, at(20 + 2 * LEASE_MS)), {
+      credentialVersion: 0,
+      wasInterrupted: true,
+    });
     await store.releaseRefreshLease(id, "replica-c");
-    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, at(20 + 2 * LEASE_MS)), { credentialVersion: 0, wasInterrupted: false }, "released: clean");
+    assert.deepEqual(
+      await store.claimRefreshLease(id, "replica-b", LEASE_MS, at(20 + 2 * LEASE_MS)),
+      { credentialVersion: 0, wasInterrupted: false },
+      "released: clean",
+    );
   });
 
   h.test("a lease that expired without a provider call in flight is not an interruption", async () => {
@@ -103,7 +119,10 @@ export function describeLeaseCases(h: StoreHarness): void {
     const store = h.store();
     assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
     assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS + 10), true);
-    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 10 + LEASE_MS), { credentialVersion: 0, wasInterrupted: false });
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + 10 + LEASE_MS), {
+      credentialVersion: 0,
+      wasInterrupted: false,
+    });
   });
 
   h.test("a holder that died mid-call becomes due for the scheduler when its lease runs out", async () => {
@@ -112,14 +131,20 @@ export function describeLeaseCases(h: StoreHarness): void {
     assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
     await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS, { isCalling: true });
     assert.deepEqual(await store.listDueRefreshes(START_TIME_MS + LEASE_MS - 1, 10), []);
-    assert.deepEqual((await store.listDueRefreshes(START_TIME_MS + LEASE_MS, 10)).map((c) => c.id), [id]);
+    assert.deepEqual(
+      (await store.listDueRefreshes(START_TIME_MS + LEASE_MS, 10)).map((c) => c.id),
+      [id],
+    );
   });
 
   h.test("a lease is not a fence: saveCredential stays compare-and-set on the version", async () => {
     const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
     const store = h.store();
     // replica-a claims at version 0, its lease runs out, replica-b claims and saves version 1.
-    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS), { credentialVersion: 0, wasInterrupted: false });
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS), {
+      credentialVersion: 0,
+      wasInterrupted: false,
+    });
     assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS + LEASE_MS));
     await store.saveCredential(id, 0, { secret: sealed("from-b"), expiresAtSeconds: 100 });
     // The stale holder's write, fenced by the version it read, is refused.

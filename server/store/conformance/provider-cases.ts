@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import type { JsonObject } from "../store.ts";
-import { assertRejectsWith, collectPages, hexOf, sealed, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
+import { assertRejectsWith, collectPages, hexOf, START_TIME_MS, type StoreHarness, sealed, seedConnection } from "./harness.ts";
 
 const PROFILE: JsonObject = {
   displayName: "Google",

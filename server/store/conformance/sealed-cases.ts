@@ -3,7 +3,7 @@
  * only while unchanged (a concurrent writer wins), and counted by key id.
  */
 import assert from "node:assert/strict";
-import { hexOf, sealed, seedConnection, START_TIME_MS, type StoreHarness } from "./harness.ts";
+import { hexOf, START_TIME_MS, type StoreHarness, sealed, seedConnection } from "./harness.ts";
 
 /** Declares the sealed-value cases. */
 export function describeSealedCases(h: StoreHarness): void {

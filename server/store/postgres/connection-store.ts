@@ -63,10 +63,7 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
         if (after) {
           const [createdAt, id] = after;
           conditions.push(
-            or(
-              lt(connections.createdAt, createdAt),
-              and(eq(connections.createdAt, createdAt), lt(byteOrder(connections.id), id)),
-            ),
+            or(lt(connections.createdAt, createdAt), and(eq(connections.createdAt, createdAt), lt(byteOrder(connections.id), id))),
           );
         }
         const rows = await db

@@ -65,10 +65,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
     createConsentState: (input) =>
       runQuery(
         async () => {
-          const [row] = await db
-            .insert(consentStates)
-            .values(newConsentStateRow(input, now()))
-            .returning();
+          const [row] = await db.insert(consentStates).values(newConsentStateRow(input, now())).returning();
           return toConsentState(row!);
         },
         { foreignKey: () => new NotFoundError("connection", input.connectionId) },
@@ -87,9 +84,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
         const [row] = await db
           .update(consentStates)
           .set({ usedAt: nowMs })
-          .where(
-            and(eq(consentStates.stateHash, stateHash), isNull(consentStates.usedAt), gt(consentStates.expiresAt, nowMs)),
-          )
+          .where(and(eq(consentStates.stateHash, stateHash), isNull(consentStates.usedAt), gt(consentStates.expiresAt, nowMs)))
           .returning();
         return row ? toConsentState(row) : null;
       }),

@@ -46,7 +46,10 @@ test("a server that accepts and hangs up is an outage too", async () => {
   const { port } = server.address() as { port: number };
   const pool = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 2_000 });
   try {
-    await assert.rejects(runQuery(() => pool.query("select 1")), StoreUnavailableError);
+    await assert.rejects(
+      runQuery(() => pool.query("select 1")),
+      StoreUnavailableError,
+    );
   } finally {
     await pool.end();
     await new Promise((resolve) => server.close(resolve));

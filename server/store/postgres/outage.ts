@@ -5,11 +5,22 @@
  * the server's statement_timeout: 57014). These become StoreUnavailableError (Unavailable, 503) instead of a
  * fault: the request was fine, the database was not there. Messages here carry no query values.
  */
-import { DatabaseError } from "pg";
+
 import { DrizzleQueryError } from "drizzle-orm/errors";
+import { DatabaseError } from "pg";
 
 /** Socket error codes that mean "the database cannot be reached right now". */
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNABORTED",
+]);
 
 /** SQLSTATEs of a server going away: admin/crash shutdown, cannot connect now, too many connections. */
 const SERVER_GONE_CODES = new Set(["57P01", "57P02", "57P03", "53300"]);

@@ -20,10 +20,7 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
       runQuery(
         async () => {
           const createdAt = now();
-          const [row] = await db
-            .insert(providers)
-            .values(newProviderRow(input, createdAt))
-            .returning();
+          const [row] = await db.insert(providers).values(newProviderRow(input, createdAt)).returning();
           return toProvider(row!);
         },
         { unique: () => new AlreadyExistsError("provider", input.name) },
@@ -51,11 +48,7 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
 
     updateProvider: (name, changes) =>
       runQuery(async () => {
-        const [row] = await db
-          .update(providers)
-          .set(providerUpdate(changes, now()))
-          .where(eq(providers.name, name))
-          .returning();
+        const [row] = await db.update(providers).set(providerUpdate(changes, now())).where(eq(providers.name, name)).returning();
         if (!row) throw new NotFoundError("provider", name);
         return toProvider(row);
       }),
@@ -68,11 +61,7 @@ export function createPostgresProviderStore({ db, now }: PostgresStoreContext): 
 
     isProviderInUse: (name) =>
       runQuery(async () => {
-        const rows = await db
-          .select({ id: connections.id })
-          .from(connections)
-          .where(eq(connections.providerName, name))
-          .limit(1);
+        const rows = await db.select({ id: connections.id }).from(connections).where(eq(connections.providerName, name)).limit(1);
         return rows.length > 0;
       }),
   };

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { Client } from "pg";
-import { dueRefreshesQuery } from "./refresh-lease-store.ts";
-import { createPostgresStore } from "./store.ts";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/postgres-test-database.ts";
 import { describeWithPostgres } from "../../../test/support/postgres-test-server.ts";
+import { dueRefreshesQuery } from "./refresh-lease-store.ts";
+import { createPostgresStore } from "./store.ts";
 
 const maintenanceUrl = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -4,8 +4,9 @@
  * READ COMMITTED a concurrent claimer of the same row waits for the first, then re-checks the WHERE
  * against the committed row and finds the lease taken. It decides nothing about refreshing.
  */
-import { AWAITING_CONSENT_STATUS, USABLE_STATUS } from "../../domain/connection-status.ts";
+
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
+import { AWAITING_CONSENT_STATUS, USABLE_STATUS } from "../../domain/connection-status.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { LEASE_STATE, toConnection, toLeaseClaim } from "../rows/row-mappers.ts";
 import type { RefreshLeaseStore } from "../store.ts";

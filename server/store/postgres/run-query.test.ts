@@ -77,7 +77,7 @@ describe("postgres runQuery", () => {
   });
 
   it("does not turn unlisted constraint violations into domain errors", async () => {
-    const unique = serverError("23505", "duplicate key value violates unique constraint \"u\"", { constraint: "u" });
+    const unique = serverError("23505", 'duplicate key value violates unique constraint "u"', { constraint: "u" });
     await assert.rejects(runQuery(fail(unique)), (error: unknown) => {
       assert.ok(error instanceof Error && !(error instanceof AlreadyExistsError));
       assert.match(error.message, /23505 on u/);

@@ -4,8 +4,9 @@
  * (ciphertext, hashes) in its message, and PostgreSQL's own errors carry them in `detail`
  * ("Key (secret_hash)=(…) already exists", "Failing row contains (…)"), so both are replaced.
  */
-import { DatabaseError } from "pg";
+
 import { DrizzleQueryError } from "drizzle-orm/errors";
+import { DatabaseError } from "pg";
 import { InvalidArgumentError, StoreUnavailableError } from "../../domain/errors.ts";
 import { isStoreDomainError } from "../rows/write-conflicts.ts";
 import { outageReason } from "./outage.ts";
@@ -48,7 +49,8 @@ function translate(error: unknown, constraints: ConstraintErrors): unknown {
     if (cause.code === "23503" && constraints.foreignKey) return constraints.foreignKey();
     // text and jsonb cannot hold U+0000 (SQLite can): a value carrying one is the caller's invalid
     // input, not a server fault.
-    if (cause.code === "22021" || cause.code === "22P05") return new InvalidArgumentError("", "text must not contain the NUL character (U+0000)");
+    if (cause.code === "22021" || cause.code === "22P05")
+      return new InvalidArgumentError("", "text must not contain the NUL character (U+0000)");
     return scrub(cause);
   }
   if (error instanceof DrizzleQueryError) {
@@ -62,9 +64,7 @@ function translate(error: unknown, constraints: ConstraintErrors): unknown {
 /** A value-free copy of a server error: its code and object names, never `detail`, `where` or `hint`. */
 function scrub(error: DatabaseError): Error {
   const code = error.code ?? "no code";
-  const message = VALUE_FREE_CLASSES.has(code.slice(0, 2))
-    ? error.message
-    : "message withheld: it may quote a bound value";
+  const message = VALUE_FREE_CLASSES.has(code.slice(0, 2)) ? error.message : "message withheld: it may quote a bound value";
   const on = error.constraint ?? error.table;
   const facts = Object.fromEntries(
     Object.entries({

@@ -41,10 +41,7 @@ export const providers = pgTable(
   },
   (t) => [
     // A ciphertext without its key id could never be opened again, and a key id alone is meaningless.
-    check(
-      "providers_client_secret_complete",
-      sql`(${t.clientSecretCiphertext} IS NULL) = (${t.clientSecretKeyId} IS NULL)`,
-    ),
+    check("providers_client_secret_complete", sql`(${t.clientSecretCiphertext} IS NULL) = (${t.clientSecretKeyId} IS NULL)`),
   ],
 );
 

@@ -79,11 +79,7 @@ export function createPostgresSealedStore({ db }: PostgresStoreContext): SealedS
               .update(providers)
               .set({ clientSecretCiphertext: ciphertext, clientSecretKeyId: next.keyId })
               .where(
-                and(
-                  eq(providers.name, ref.id),
-                  eq(providers.clientSecretKeyId, ref.blob.keyId),
-                  eq(providers.clientSecretCiphertext, old),
-                ),
+                and(eq(providers.name, ref.id), eq(providers.clientSecretKeyId, ref.blob.keyId), eq(providers.clientSecretCiphertext, old)),
               );
             return rowCount === 1;
           }

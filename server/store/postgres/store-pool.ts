@@ -7,9 +7,8 @@
  * Unavailable within seconds instead of hanging.
  */
 import { Socket } from "node:net";
-import { Pool, type ClientConfig } from "pg";
+import { type ClientConfig, Pool } from "pg";
 import { DEFAULT_DATABASE_QUERY_TIMEOUT_MS } from "../../config/defaults.ts";
-
 
 /** TCP keepalive probes start after this much silence on an idle connection (OS default: ~2 h). */
 const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
@@ -43,7 +42,11 @@ export interface StorePool {
  * 1 s earlier so a merely slow statement is cancelled cleanly and the connection kept), and TCP
  * keepalive after 10 s of silence. Shared by the store pool and the LISTEN/NOTIFY bridge.
  */
-export function boundedClientConfig(options: { connectionString: string; connectTimeoutMs?: number; queryTimeoutMs?: number }): ClientConfig {
+export function boundedClientConfig(options: {
+  connectionString: string;
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+}): ClientConfig {
   const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_DATABASE_QUERY_TIMEOUT_MS;
   return {
     connectionString: options.connectionString,
@@ -79,7 +82,13 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
   try {
-    return await Promise.race([promise.then(() => true, () => true), timedOut]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timedOut,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -10,12 +10,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { inspect } from "node:util";
 import { Client } from "pg";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/postgres-test-database.ts";
+import { describeWithPostgres } from "../../../test/support/postgres-test-server.ts";
 import type { ConnectionStatus } from "../../domain/connection-status.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { describeStoreConformance } from "../conformance.ts";
 import { createPostgresStore } from "./store.ts";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/postgres-test-database.ts";
-import { describeWithPostgres } from "../../../test/support/postgres-test-server.ts";
 
 const MAINTENANCE_URL = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const TABLES = "tenants, providers, connections, credentials, consent_states, api_keys, audit_events";
@@ -168,10 +168,14 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
         await a!.ensureTenant({ id: "acme" });
         const connection = await a!.createConnection({ tenantId: "acme", userId: "u", providerName: "p" });
         const stateHash = "9".repeat(64);
-        await a!.createConsentState({ stateHash, connectionId: connection.id, secrets: null, returnUrl: null, expiresAtMs: Date.now() + 60_000 });
-        const results = await Promise.all(
-          [a!, b!, a!, b!].map((store) => store.consumeConsentState(stateHash, Date.now())),
-        );
+        await a!.createConsentState({
+          stateHash,
+          connectionId: connection.id,
+          secrets: null,
+          returnUrl: null,
+          expiresAtMs: Date.now() + 60_000,
+        });
+        const results = await Promise.all([a!, b!, a!, b!].map((store) => store.consumeConsentState(stateHash, Date.now())));
         assert.equal(results.filter((r) => r !== null).length, 1);
       } finally {
         await Promise.all([a!.close(), b!.close()]);

@@ -17,8 +17,8 @@ import { createPostgresProviderStore } from "./provider-store.ts";
 import { createPostgresRefreshLeaseStore } from "./refresh-lease-store.ts";
 import { runQuery } from "./run-query.ts";
 import { createPostgresSealedStore } from "./sealed-store.ts";
-import { createStorePool, type StorePool } from "./store-pool.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
+import { createStorePool, type StorePool } from "./store-pool.ts";
 import { createPostgresTenantStore } from "./tenant-store.ts";
 
 /** Options of `createPostgresStore`. */
@@ -57,7 +57,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const onError = options.onPoolError ?? (() => {});
   // The migration gets its own one-connection pool: the serving pool's 5 s query bound would cut
   // short a wait for another replica's migration lock or a long ALTER TABLE.
-  const migrationPool = createStorePool({ connectionString: options.connectionString, poolMax: 1, queryTimeoutMs: MIGRATION_TIMEOUT_MS, onError });
+  const migrationPool = createStorePool({
+    connectionString: options.connectionString,
+    poolMax: 1,
+    queryTimeoutMs: MIGRATION_TIMEOUT_MS,
+    onError,
+  });
   try {
     await migrateUnderLock(migrationPool.pool, MIGRATIONS_FOLDER);
   } finally {

@@ -17,10 +17,7 @@ export function createPostgresTenantStore({ db, now }: PostgresStoreContext): Te
     createTenant: (input) =>
       runQuery(
         async () => {
-          const [row] = await db
-            .insert(tenants)
-            .values(newTenantRow(input, now()))
-            .returning();
+          const [row] = await db.insert(tenants).values(newTenantRow(input, now())).returning();
           return toTenant(row!);
         },
         { unique: () => new AlreadyExistsError("tenant", input.id) },
@@ -37,10 +34,7 @@ export function createPostgresTenantStore({ db, now }: PostgresStoreContext): Te
       runQuery(async () => {
         // ON CONFLICT DO NOTHING: a concurrent creator wins without an error, and the read below
         // then returns its row.
-        await db
-          .insert(tenants)
-          .values(newTenantRow(input, now()))
-          .onConflictDoNothing();
+        await db.insert(tenants).values(newTenantRow(input, now())).onConflictDoNothing();
         const [row] = await db.select().from(tenants).where(eq(tenants.id, input.id));
         if (!row) throw new NotFoundError("tenant", input.id);
         return toTenant(row);

@@ -5,12 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConflictError, InvalidArgumentError, NotFoundError, StoreUnavailableError } from "../../domain/errors.ts";
-import {
-  connectionStatusConflict,
-  credentialVersionConflict,
-  expectedStatusList,
-  isStoreDomainError,
-} from "./write-conflicts.ts";
+import { connectionStatusConflict, credentialVersionConflict, expectedStatusList, isStoreDomainError } from "./write-conflicts.ts";
 
 describe("connectionStatusConflict", () => {
   it("is NotFound for a missing (or another tenant's) connection", () => {

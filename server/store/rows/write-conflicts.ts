@@ -4,14 +4,8 @@
  * dialect runs the follow-up read; this module only turns what it read into the domain error, and
  * says which errors `runQuery` must pass through as the operation's own. It runs no query.
  */
-import { checkTransition, IllegalTransitionError, type ConnectionStatus } from "../../domain/connection-status.ts";
-import {
-  AlreadyExistsError,
-  ConflictError,
-  InvalidArgumentError,
-  NotFoundError,
-  StoreUnavailableError,
-} from "../../domain/errors.ts";
+import { type ConnectionStatus, checkTransition, IllegalTransitionError } from "../../domain/connection-status.ts";
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, StoreUnavailableError } from "../../domain/errors.ts";
 
 /** `updateConnectionStatus`'s `expected` argument as a list (one status or several). */
 export function expectedStatusList(expected: ConnectionStatus | readonly ConnectionStatus[]): ConnectionStatus[] {

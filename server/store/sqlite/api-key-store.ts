@@ -3,7 +3,7 @@
  * Only the secret's hash is stored; lookups by hash are exact matches on a unique index.
  * Whether a key is usable (revoked, expired, role) is decided in server/auth/, not here.
  */
-import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toApiKey } from "../rows/row-mappers.ts";
@@ -56,9 +56,7 @@ export function createSqliteApiKeyStore({ db, now, ids }: SqliteStoreContext): A
         if (filter.tenantId) conditions.push(eq(apiKeys.tenantId, filter.tenantId));
         if (after) {
           const [createdAt, id] = after;
-          conditions.push(
-            or(lt(apiKeys.createdAt, createdAt), and(eq(apiKeys.createdAt, createdAt), lt(apiKeys.id, id))),
-          );
+          conditions.push(or(lt(apiKeys.createdAt, createdAt), and(eq(apiKeys.createdAt, createdAt), lt(apiKeys.id, id))));
         }
         const rows = db
           .select()

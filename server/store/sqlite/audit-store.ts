@@ -53,7 +53,6 @@ export function createSqliteAuditStore({ db }: SqliteStoreContext): AuditStore {
         return toPage(rows, size, spec, toAuditEvent, (e) => [e.id]);
       }),
 
-    pruneAuditEvents: (olderThanMs) =>
-      runQuery(() => db.delete(auditEvents).where(lt(auditEvents.time, olderThanMs)).run().changes),
+    pruneAuditEvents: (olderThanMs) => runQuery(() => db.delete(auditEvents).where(lt(auditEvents.time, olderThanMs)).run().changes),
   };
 }

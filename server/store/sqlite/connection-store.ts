@@ -3,7 +3,7 @@
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
  * missing. Status changes are compare-and-set and checked against domain/'s transition table first.
  */
-import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toConnection } from "../rows/row-mappers.ts";
@@ -66,12 +66,7 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
         if (filter.status) conditions.push(eq(connections.status, filter.status));
         if (after) {
           const [createdAt, id] = after;
-          conditions.push(
-            or(
-              lt(connections.createdAt, createdAt),
-              and(eq(connections.createdAt, createdAt), lt(connections.id, id)),
-            ),
-          );
+          conditions.push(or(lt(connections.createdAt, createdAt), and(eq(connections.createdAt, createdAt), lt(connections.id, id))));
         }
         const rows = db
           .select()

@@ -79,11 +79,7 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
     createConsentState: (input) =>
       runQuery(
         () => {
-          const row = db
-            .insert(consentStates)
-            .values(newConsentStateRow(input, now()))
-            .returning()
-            .get();
+          const row = db.insert(consentStates).values(newConsentStateRow(input, now())).returning().get();
           return toConsentState(row);
         },
         { foreignKey: () => new NotFoundError("connection", input.connectionId) },
@@ -102,9 +98,7 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
         const row = db
           .update(consentStates)
           .set({ usedAt: nowMs })
-          .where(
-            and(eq(consentStates.stateHash, stateHash), isNull(consentStates.usedAt), gt(consentStates.expiresAt, nowMs)),
-          )
+          .where(and(eq(consentStates.stateHash, stateHash), isNull(consentStates.usedAt), gt(consentStates.expiresAt, nowMs)))
           .returning()
           .get();
         return row ? toConsentState(row) : null;

@@ -4,7 +4,7 @@
  * live PID decides nothing, and of several processes racing for one directory exactly one wins.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,7 +70,8 @@ test("a lock held by another process refuses us naming its PID; when it exits th
     assert.equal(await other.outcome, "locked");
     assert.throws(
       () => lockDataDir(dir),
-      (err: Error) => err instanceof DataDirInUseError && err.pid === other.child.pid && /PID \d+/.test(err.message) && err.message.includes(dir),
+      (err: Error) =>
+        err instanceof DataDirInUseError && err.pid === other.child.pid && /PID \d+/.test(err.message) && err.message.includes(dir),
     );
   } finally {
     await other.finish();
@@ -116,7 +117,10 @@ test("over a stale holder file, a live holder is never displaced, and of racing 
       const winnerPid = winners[0]!.child.pid!;
       for (const outcome of outcomes.filter((o) => o !== "locked")) assert.match(outcome, /^refused (-1|\d+)$/);
       // A late comer (this process) is refused too, and the winner's holder file is intact.
-      assert.throws(() => lockDataDir(dir), (err: Error) => err instanceof DataDirInUseError && err.pid === winnerPid);
+      assert.throws(
+        () => lockDataDir(dir),
+        (err: Error) => err instanceof DataDirInUseError && err.pid === winnerPid,
+      );
       assert.equal(JSON.parse(readFileSync(join(dir, LOCK_FILE), "utf8")).pid, winnerPid);
     } finally {
       await Promise.all(contenders.map((c) => c.finish()));

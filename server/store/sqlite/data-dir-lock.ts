@@ -122,7 +122,11 @@ function readLock(file: string): LockContent | undefined {
   try {
     const value = JSON.parse(readFileSync(file, "utf8")) as Partial<LockContent>;
     if (typeof value.pid !== "number" || !Number.isSafeInteger(value.pid) || value.pid <= 0) return undefined;
-    return { pid: value.pid, host: typeof value.host === "string" ? value.host : undefined, since: typeof value.since === "string" ? value.since : undefined };
+    return {
+      pid: value.pid,
+      host: typeof value.host === "string" ? value.host : undefined,
+      since: typeof value.since === "string" ? value.since : undefined,
+    };
   } catch {
     // Missing (the holder has not written it yet, or just released) or not JSON: no name to give.
     return undefined;

@@ -15,17 +15,17 @@ import type { SqliteStoreContext } from "./store-context.ts";
 /** Creates the provider methods of the SQLite store. */
 export function createSqliteProviderStore({ db, now }: SqliteStoreContext): ProviderStore {
   // Prepared once: read on every GetToken (see connection-store.ts).
-  const byName = db.select().from(providers).where(eq(providers.name, sql.placeholder("name"))).prepare();
+  const byName = db
+    .select()
+    .from(providers)
+    .where(eq(providers.name, sql.placeholder("name")))
+    .prepare();
   return {
     createProvider: (input) =>
       runQuery(
         () => {
           const createdAt = now();
-          const row = db
-            .insert(providers)
-            .values(newProviderRow(input, createdAt))
-            .returning()
-            .get();
+          const row = db.insert(providers).values(newProviderRow(input, createdAt)).returning().get();
           return toProvider(row);
         },
         { unique: () => new AlreadyExistsError("provider", input.name) },
@@ -54,12 +54,7 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
 
     updateProvider: (name, changes) =>
       runQuery(() => {
-        const row = db
-          .update(providers)
-          .set(providerUpdate(changes, now()))
-          .where(eq(providers.name, name))
-          .returning()
-          .get();
+        const row = db.update(providers).set(providerUpdate(changes, now())).where(eq(providers.name, name)).returning().get();
         if (!row) throw new NotFoundError("provider", name);
         return toProvider(row);
       }),
@@ -72,12 +67,7 @@ export function createSqliteProviderStore({ db, now }: SqliteStoreContext): Prov
 
     isProviderInUse: (name) =>
       runQuery(() => {
-        const row = db
-          .select({ id: connections.id })
-          .from(connections)
-          .where(eq(connections.providerName, name))
-          .limit(1)
-          .get();
+        const row = db.select({ id: connections.id }).from(connections).where(eq(connections.providerName, name)).limit(1).get();
         return row !== undefined;
       }),
   };

@@ -29,7 +29,10 @@ describe("SQLite refresh schedule", () => {
       raw.exec("analyze");
       const { sql, params } = dueRefreshesQuery({ db: drizzle({ client: raw }) }, 2_000, 100).toSQL();
       const plan = (raw.prepare(`explain query plan ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
-      assert.ok(plan.some((d) => /SEARCH connections USING INDEX connections_next_refresh_idx \(next_refresh_at<\?\)/.test(d)), plan.join("\n"));
+      assert.ok(
+        plan.some((d) => /SEARCH connections USING INDEX connections_next_refresh_idx \(next_refresh_at<\?\)/.test(d)),
+        plan.join("\n"),
+      );
       assert.ok(!plan.some((d) => /TEMP B-TREE|SCAN connections/.test(d)), plan.join("\n"));
       assert.deepEqual(
         (await store.listDueRefreshes(2_000, 100)).map((c) => c.id),

@@ -4,8 +4,9 @@
  * the check and the take are a single atomic step even across processes sharing the file.
  * It decides nothing about refreshing; the refresh engine does.
  */
-import { AWAITING_CONSENT_STATUS, USABLE_STATUS } from "../../domain/connection-status.ts";
+
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
+import { AWAITING_CONSENT_STATUS, USABLE_STATUS } from "../../domain/connection-status.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { LEASE_STATE, toConnection, toLeaseClaim } from "../rows/row-mappers.ts";
 import type { RefreshLeaseStore } from "../store.ts";

@@ -34,10 +34,7 @@ export const providers = sqliteTable(
   },
   (t) => [
     // A ciphertext without its key id could never be opened again, and a key id alone is meaningless.
-    check(
-      "providers_client_secret_complete",
-      sql`(${t.clientSecretCiphertext} IS NULL) = (${t.clientSecretKeyId} IS NULL)`,
-    ),
+    check("providers_client_secret_complete", sql`(${t.clientSecretCiphertext} IS NULL) = (${t.clientSecretKeyId} IS NULL)`),
   ],
 );
 

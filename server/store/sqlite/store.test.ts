@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { describeStoreConformance } from "../conformance.ts";
 import type { ConnectionStatus } from "../../domain/connection-status.ts";
+import { describeStoreConformance } from "../conformance.ts";
 import { createSqliteStore, SQLITE_FILE_NAME } from "./store.ts";
 
 describeStoreConformance("sqlite", async ({ now }) => {
@@ -68,7 +68,10 @@ describe("SQLite store", () => {
   it("turns on WAL and keeps it in the file", async () => {
     const store = await createSqliteStore({ dataDir, now: Date.now });
     await store.ensureTenant({ id: "acme" });
-    assert.equal(inspect((db) => db.pragma("journal_mode", { simple: true })), "wal");
+    assert.equal(
+      inspect((db) => db.pragma("journal_mode", { simple: true })),
+      "wal",
+    );
     await store.close();
   });
 

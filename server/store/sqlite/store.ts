@@ -17,8 +17,8 @@ import { createSqliteConnectionStore } from "./connection-store.ts";
 import { createSqliteCredentialStore } from "./credential-store.ts";
 import { createSqliteProviderStore } from "./provider-store.ts";
 import { createSqliteRefreshLeaseStore } from "./refresh-lease-store.ts";
-import { createSqliteSealedStore } from "./sealed-store.ts";
 import { runQuery } from "./run-query.ts";
+import { createSqliteSealedStore } from "./sealed-store.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 import { createSqliteTenantStore } from "./tenant-store.ts";
 

@@ -17,11 +17,7 @@ export function createSqliteTenantStore({ db, now }: SqliteStoreContext): Tenant
     createTenant: (input) =>
       runQuery(
         () => {
-          const row = db
-            .insert(tenants)
-            .values(newTenantRow(input, now()))
-            .returning()
-            .get();
+          const row = db.insert(tenants).values(newTenantRow(input, now())).returning().get();
           return toTenant(row);
         },
         { unique: () => new AlreadyExistsError("tenant", input.id) },
@@ -36,10 +32,7 @@ export function createSqliteTenantStore({ db, now }: SqliteStoreContext): Tenant
 
     ensureTenant: (input) =>
       runQuery(() => {
-        db.insert(tenants)
-          .values(newTenantRow(input, now()))
-          .onConflictDoNothing()
-          .run();
+        db.insert(tenants).values(newTenantRow(input, now())).onConflictDoNothing().run();
         const row = db.select().from(tenants).where(eq(tenants.id, input.id)).get();
         if (!row) throw new NotFoundError("tenant", input.id);
         return toTenant(row);
