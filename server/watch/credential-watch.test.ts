@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
-import { within } from "../../test/support/wait.ts";
+import { eventually, within } from "../../test/support/wait.ts";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
@@ -33,11 +33,17 @@ describe("server/watch/credential-watch.test.ts", () => {
     const connection = await store.createConnection({ tenantId: "t", userId: "u", providerName: "p", status: "active" });
     await store.saveCredential(connection.id, 0, { secret: sealed("v1"), expiresAtSeconds: null });
     let reads = 0;
-    // A slow credential read, so events can overtake a read in flight.
+    // The read for v2 is held until v3 was announced, so an event overtakes a read in flight; every
+    // other read is slow (simulated latency), so watchers asking for the same event share it.
+    let releaseV2Read = () => {};
+    const v2Read = new Promise<void>((resolve) => {
+      releaseV2Read = resolve;
+    });
     const readCredential = async (c: ConnectionRecord): Promise<UsageCredential> => {
       reads++;
       const version = c.credentialVersion;
-      await delay(40);
+      if (version === 2) await v2Read;
+      else await delay(40);
       return {
         connectionId: c.id,
         strategy: { type: "oauth2" },
@@ -63,11 +69,13 @@ describe("server/watch/credential-watch.test.ts", () => {
       }
       return i;
     });
-    await delay(100); // every watcher has v1
+    await eventually(() => seen.every((versions) => versions.length > 0), 10_000, "every watcher has v1");
     const afterStart = reads;
     await store.saveCredential(connection.id, 1, { secret: sealed("v2"), expiresAtSeconds: null });
-    await delay(10); // v3 lands while the shared read for v2 is still in flight
+    await eventually(() => reads > afterStart, 10_000, "the shared read for v2 in flight");
+    // v3 lands while the shared read for v2 is still in flight.
     await store.saveCredential(connection.id, 2, { secret: sealed("v3"), expiresAtSeconds: null });
+    releaseV2Read();
     openGate();
     await within(Promise.all(streams), 10_000, "every watcher getting v3");
     abort.abort();

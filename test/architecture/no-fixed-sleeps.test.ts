@@ -24,10 +24,7 @@ const ALLOWED: Record<string, { count: number; why: string }> = {
     why: "simulated refresh work so refreshes overlap; proves stop() does not return while a refresh is in flight",
   },
   "server/store/postgres/store.test.ts": { count: 1, why: "proves start-up does not migrate while another process holds the lock" },
-  "server/watch/credential-watch.test.ts": {
-    count: 3,
-    why: "a slow credential read and the interleaving it races against (not yet converted)",
-  },
+  "server/watch/credential-watch.test.ts": { count: 1, why: "simulated credential-read latency so watchers share a read" },
   "server/watch/pg-notify-bridge.test.ts": { count: 1, why: "the injected reconnect sleep (a token 5 ms instead of the backoff)" },
   "server/watch/watch-hub.test.ts": { count: 1, why: "proves heartbeats firing while nobody reads do not displace a pending event" },
   "test/client-bridge-websocket.test.ts": { count: 3, why: "proves no reconnect/handshake happens after a rotation (not yet converted)" },
