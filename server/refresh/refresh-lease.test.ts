@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { createRefreshWorld, createTestClock, inSeconds, type RefreshWorld, type TestClock } from "../../test/support/refresh-world.ts";
+import { eventually } from "../../test/support/wait.ts";
 import { ConflictError, ConnectionNotUsableError } from "../domain/errors.ts";
 import { createSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/store.ts";
@@ -64,12 +65,23 @@ describe("refresh lease", () => {
         };
       },
     });
+    // Count the lease writes that landed, so each check runs after its renewal's write.
+    let renewalsLanded = 0;
+    const renewRefreshLease = store.renewRefreshLease.bind(store);
+    store.renewRefreshLease = async (...args) => {
+      try {
+        return await renewRefreshLease(...args);
+      } finally {
+        renewalsLanded += 1;
+      }
+    };
     const flight = engine.forceRefresh(connection);
     while (world.endpoint.requests.length < 1) await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 4; i += 1) {
       clock.advance(1_500);
+      const landed = renewalsLanded;
       renew?.();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await eventually(() => renewalsLanded > landed, 10_000, `renewal ${i + 1} written`);
       assert.equal(
         await store.claimRefreshLease(connection.id, "other-replica", 5_000, clock.now()),
         null,

@@ -15,10 +15,6 @@ const ALLOWED: Record<string, { count: number; why: string }> = {
   },
   "server/refresh/refresh-engine.postgres.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-engine.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
-  "server/refresh/refresh-lease.test.ts": {
-    count: 1,
-    why: "lets the lease renewal's write land; a poll would claim (steal) the lease (not yet converted)",
-  },
   "server/refresh/refresh-scheduler.test.ts": {
     count: 2,
     why: "simulated refresh work so refreshes overlap; proves stop() does not return while a refresh is in flight",
