@@ -60,7 +60,9 @@ describe("test/client-watch.test.ts", () => {
   test("survives a server restart on the same port and resumes after the last version, without duplicates", async () => {
     const abort = new AbortController();
     const seen: bigint[] = [];
-    const c = client();
+    const logger = memoryLogger();
+    const c = client({ logger });
+    const backoffs = () => logger.lines.filter((line) => line.includes("credential watch backing off")).length;
     const consumer = (async () => {
       for await (const credential of c.watchCredentials("conn-1", { signal: abort.signal })) seen.push(credential.version);
     })();
@@ -68,7 +70,7 @@ describe("test/client-watch.test.ts", () => {
 
     await nexus.stop(); // crash: every socket destroyed
     nexus.rotate("conn-1"); // v2 issued while the client cannot see it
-    await new Promise((resolve) => setTimeout(resolve, 100)); // a few failed reconnects
+    await eventually(() => backoffs() >= 3, 10_000, "a few failed reconnects");
     await nexus.start();
     await eventually(() => seen.length === 2, 3_000, "credential issued during the outage");
     nexus.rotate("conn-1");
@@ -112,7 +114,8 @@ describe("test/client-watch.test.ts", () => {
     const consumer = (async () => {
       for await (const credential of c.watchCredentials("conn-1", { signal: abort.signal })) seen.push(credential.version);
     })();
-    await new Promise((resolve) => setTimeout(resolve, 400)); // 3× the silence limit
+    // 20 heartbeats at 20 ms span over 3× the client's silence limit (3 × 40 ms).
+    await eventually(() => nexus.heartbeatsSent >= 20, 10_000, "20 heartbeats");
     abort.abort();
     await within(consumer);
     assert.deepEqual(seen, [1n]);
@@ -131,7 +134,8 @@ describe("test/client-watch.test.ts", () => {
     assert.ok(err instanceof ConnectionRevokedError, `got ${String(err)}`);
     assert.equal(err.connectionId, "conn-1");
     assert.equal(err.reason, "admin");
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The retry loop lives in the generator, so a finished generator cannot retry.
+    assert.deepEqual(await within(iterator.next()), { done: true, value: undefined }, "the watch ended");
     assert.equal(nexus.calls.watch.length, 1, "no retry after revoked");
     assert.equal(c.credentials.peek("conn-1"), undefined, "the dead credential left the cache");
   });

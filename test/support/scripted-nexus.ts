@@ -52,6 +52,8 @@ export interface ScriptedNexus {
   watchMode: "enabled" | "unimplemented";
   /** Heartbeat period of new and open watch streams; 0 stops heartbeats (a silent server). */
   heartbeatIntervalMs: number;
+  /** Heartbeats handed to watch streams so far (tests wait for these instead of sleeping). */
+  readonly heartbeatsSent: number;
   addConnection(connectionId: string, init?: ScriptedConnectionInit): Credential;
   /** Issues the next credential version and pushes it to open watches. */
   rotate(connectionId: string): Credential;
@@ -91,6 +93,7 @@ interface Subscriber {
 export async function startScriptedNexus(options: { port?: number; heartbeatIntervalMs?: number } = {}): Promise<ScriptedNexus> {
   const connections = new Map<string, ConnectionState>();
   const subscribers = new Set<Subscriber>();
+  let heartbeatsSent = 0;
   const calls: ScriptedCalls = { getToken: 0, refreshConnection: 0, watch: [], authorization: [], methods: [] };
   const sockets = new Set<net.Socket>();
 
@@ -141,6 +144,9 @@ export async function startScriptedNexus(options: { port?: number; heartbeatInte
     refreshMode: "rotate",
     watchMode: "enabled",
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
+    get heartbeatsSent() {
+      return heartbeatsSent;
+    },
     addConnection(connectionId, init = {}) {
       const credential = issue(connectionId, init, 1n);
       connections.set(connectionId, { init, status: ConnectionStatus.ACTIVE, reason: "", credential });
@@ -223,6 +229,7 @@ export async function startScriptedNexus(options: { port?: number; heartbeatInte
               lastSent = event.event.value.version;
             }
             yield event;
+            if (event.event.case === "heartbeat") heartbeatsSent += 1;
             if (event.event.case === "status" && isFinal(event.event.value.status)) return;
           }
         } finally {
