@@ -54,15 +54,17 @@ describe("test/client-bridge-websocket.test.ts", () => {
     const received: string[] = [];
     const disconnects: DisconnectEvent[] = [];
     let connects = 0;
+    let lastSend: ((data: string) => void) | undefined;
     const handler: WebSocketHandler = {
       onConnect(send) {
         connects += 1;
+        lastSend = send;
         send(`hello-${connects}`);
       },
       onMessage: (data) => void received.push(String(data)),
       onDisconnect: (event) => void disconnects.push(event),
     };
-    return { handler, received, disconnects, connects: () => connects };
+    return { handler, received, disconnects, connects: () => connects, send: (data: string) => lastSend?.(data) };
   }
 
   const labels = { agent_id: "agent-7", connection_id: "c", transport: "websocket" };
@@ -116,9 +118,16 @@ describe("test/client-bridge-websocket.test.ts", () => {
     bridge.maintainWebSocket("c", service.url, h.handler, { reconnectOnRotation: false });
     await eventually(() => service.sockets.length === 1);
     nexus.rotate("c");
-    await eventually(() => client.credentials.peek("c")?.version === 2n);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await eventually(
+      async () => (await metricValue(registry, "bridge_token_refreshes_total", labels)) === 1,
+      3_000,
+      "the link saw the rotation",
+    );
+    // The link has handled the rotation; a message sent now is echoed only if the socket stayed open.
+    h.send("after-rotation");
+    await eventually(() => h.received.includes("echo:after-rotation"), 3_000, "echo on the first socket");
     assert.equal(service.handshakes.length, 1);
+    assert.deepEqual(h.disconnects, []);
   });
 
   test("a 401 handshake forces one refresh, then connects with the new token (polling fallback without watch)", async () => {
@@ -153,7 +162,7 @@ describe("test/client-bridge-websocket.test.ts", () => {
       h.disconnects.map((d) => d.willReconnect),
       [false],
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // done settles only after the link loop (the one place that connects) has returned.
     assert.equal(service.handshakes.length, 1, "no reconnect");
     assert.equal(await metricValue(registry, "bridge_connection_status", labels), 0);
   });
@@ -213,9 +222,9 @@ describe("test/client-bridge-websocket.test.ts", () => {
     await within(handle.done);
     await eventually(() => service.clientCloses.length === 1);
     assert.deepEqual(service.clientCloses, [1000]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // done settles only after the link loop (the one place that connects) has returned.
     assert.equal(service.handshakes.length, 1);
-    assert.equal(nexus.openWatches(), 0, "the credential watch was closed too");
+    await eventually(() => nexus.openWatches() === 0, 3_000, "the credential watch was closed too");
   });
 
   test("the caller's AbortSignal stops the link; an unreachable service is retried until then", async () => {

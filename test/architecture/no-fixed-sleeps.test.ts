@@ -23,7 +23,6 @@ const ALLOWED: Record<string, { count: number; why: string }> = {
   "server/watch/credential-watch.test.ts": { count: 1, why: "simulated credential-read latency so watchers share a read" },
   "server/watch/pg-notify-bridge.test.ts": { count: 1, why: "the injected reconnect sleep (a token 5 ms instead of the backoff)" },
   "server/watch/watch-hub.test.ts": { count: 1, why: "proves heartbeats firing while nobody reads do not displace a pending event" },
-  "test/client-bridge-websocket.test.ts": { count: 3, why: "proves no reconnect/handshake happens after a rotation (not yet converted)" },
   "test/database-outage.test.ts": {
     count: 4,
     why: "paces a load loop; sleep(0) probes whether a stream is still open; a 120 s guard on a child's exit",
