@@ -19,6 +19,8 @@ type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 /** Hooks the test handler calls, so a test can hold or end a response. */
 interface HandlerHooks {
   onSlow?: () => void;
+  /** After "/slow" wrote its answer (to a socket that may be gone). */
+  onSlowAnswered?: () => void;
   onStream?: (res: AnyResponse) => void;
 }
 
@@ -35,7 +37,10 @@ function testHandler(hooks: HandlerHooks = {}): ListenerRequestHandler {
     switch (req.url) {
       case "/slow":
         hooks.onSlow?.();
-        setTimeout(() => sendJson(res, 200, body), 300);
+        setTimeout(() => {
+          sendJson(res, 200, body);
+          hooks.onSlowAnswered?.();
+        }, 300);
         return;
       case "/stream":
         res.statusCode = 200;
@@ -190,8 +195,14 @@ test("an HTTP/2 preface split into 1-byte writes is served", async (t) => {
     client.on("data", (chunk: Buffer) => {
       queue = queue.then(async () => {
         for (const byte of chunk) {
-          upstream.write(Buffer.of(byte));
-          if (trickled++ < H2_PREFACE.length) await delay(2);
+          if (trickled++ >= H2_PREFACE.length) {
+            upstream.write(Buffer.of(byte));
+            continue;
+          }
+          // Each preface byte is flushed, then the event loop turns (the listener's read runs in
+          // this process) before the next one is written.
+          await new Promise<void>((resolve) => upstream.write(Buffer.of(byte), () => resolve()));
+          await new Promise((resolve) => setImmediate(resolve));
         }
       });
     });
@@ -253,7 +264,8 @@ test("a throwing handler answers 500 and the server keeps serving", async (t) =>
 
 test("clients resetting mid-request do not crash the listener", async (t) => {
   const slow = signal();
-  const { port } = await start(t, { handler: testHandler({ onSlow: slow.fire }) });
+  const answered = signal();
+  const { port } = await start(t, { handler: testHandler({ onSlow: slow.fire, onSlowAnswered: answered.fire }) });
   const req = http.get({ host: HOST, port, path: "/slow" });
   req.on("error", () => {});
   await slow.promise;
@@ -263,7 +275,7 @@ test("clients resetting mid-request do not crash the listener", async (t) => {
   stream.on("error", () => {});
   await once(stream, "response");
   session.destroy();
-  await delay(400); // past the slow handler's write to a gone socket
+  await within(answered.promise, 5_000, "the slow handler's write to a gone socket");
   assert.equal((await fetch(`http://${HOST}:${port}/alive`)).status, 200);
 });
 
@@ -349,7 +361,10 @@ test("close: a keep-alive h1 response that ends during the drain frees its conne
 
 test("close: a never-ending stream is destroyed after graceMs", async (t) => {
   const streaming = signal();
-  const { listener, port } = await start(t, { handler: testHandler({ onStream: streaming.fire }) });
+  const h1Streaming = signal();
+  let streams = 0;
+  const onStream = () => (++streams === 1 ? streaming.fire() : h1Streaming.fire());
+  const { listener, port } = await start(t, { handler: testHandler({ onStream }) });
   const session = http2.connect(`http://${HOST}:${port}`);
   t.after(() => session.destroy());
   session.on("error", () => {});
@@ -370,7 +385,7 @@ test("close: a never-ending stream is destroyed after graceMs", async (t) => {
     });
     req.on("error", () => resolve("aborted"));
   });
-  await delay(100);
+  await within(h1Streaming.promise, 5_000, "the HTTP/1.1 stream open");
 
   const startedAt = Date.now();
   await within(listener.close({ graceMs: 300 }), 5_000, "close with an endless stream");

@@ -9,10 +9,6 @@ import { fixedSleeps, fixedSleepsByFile, testCodeFiles } from "./fixed-sleeps.ts
 /** file → how many fixed sleeps it may hold, and why they are not synchronisation (or not yet converted). */
 const ALLOWED: Record<string, { count: number; why: string }> = {
   "server/audit/audit-writer.test.ts": { count: 1, why: "proves retention stopped: no prune within a window" },
-  "server/http/listener.test.ts": {
-    count: 3,
-    why: "trickles preface bytes; lets a slow handler write to a gone socket; a drain window (not yet converted)",
-  },
   "server/refresh/refresh-engine.postgres.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-engine.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
   "server/refresh/refresh-scheduler.test.ts": {
