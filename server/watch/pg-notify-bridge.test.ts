@@ -161,10 +161,11 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
       // The largest jitter draw: each delay is its ceiling.
       random: () => 0.999,
       healthCheckMs: 0,
-      // Default reconnect options; the test only records each delay and waits a token 5 ms.
+      // Default reconnect options; the test only records each delay and lets the event loop turn
+      // (each attempt is paced by its own failed connect) instead of waiting it out.
       sleep: async (ms) => {
         delays.push(ms);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setImmediate(resolve));
       },
     });
     const watcher = reader(hub.subscribe("conn_y", signal));

@@ -17,7 +17,6 @@ const ALLOWED: Record<string, { count: number; why: string }> = {
   },
   "server/store/postgres/store.test.ts": { count: 1, why: "proves start-up does not migrate while another process holds the lock" },
   "server/watch/credential-watch.test.ts": { count: 1, why: "simulated credential-read latency so watchers share a read" },
-  "server/watch/pg-notify-bridge.test.ts": { count: 1, why: "the injected reconnect sleep (a token 5 ms instead of the backoff)" },
   "server/watch/watch-hub.test.ts": { count: 1, why: "proves heartbeats firing while nobody reads do not displace a pending event" },
   "test/database-outage.test.ts": {
     count: 4,
