@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fixedSleeps, fixedSleepsByFile, testCodeFiles } from "./fixed-sleeps.ts";
 
-/** file → how many fixed sleeps it may hold, and why they are not synchronisation (or not yet converted). */
+/** file → how many fixed sleeps it may hold, and why they are not synchronisation. */
 const ALLOWED: Record<string, { count: number; why: string }> = {
   "server/audit/audit-writer.test.ts": { count: 1, why: "proves retention stopped: no prune within a window" },
   "server/refresh/refresh-engine.postgres.test.ts": { count: 1, why: "simulated provider latency so two replicas race" },
