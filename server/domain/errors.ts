@@ -58,10 +58,14 @@ export class AlreadyExistsError extends Error {
   }
 }
 
-/** A compare-and-set write that lost to a concurrent writer, or an expired lease. */
+/**
+ * A compare-and-set write that lost to a concurrent writer, or an expired lease. `kind`: "version"
+ * (the credential version moved), "status" (the connection's status is not the one expected),
+ * "lease" (another replica holds or took the refresh lease). All map to Aborted CONFLICT.
+ */
 export class ConflictError extends Error {
   override readonly name = "ConflictError";
-  readonly kind: "version" | "lease";
+  readonly kind: "version" | "status" | "lease";
   constructor(kind: ConflictError["kind"], message: string, options?: DomainErrorOptions) {
     super(message, options);
     this.kind = kind;

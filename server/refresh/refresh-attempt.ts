@@ -82,10 +82,10 @@ export interface RefreshAttempt {
 const POLL_FIRST_MS = 20;
 const POLL_MAX_MS = 250;
 
-/** Creates the flight runner; `attempts` (retry counts per connection) lives as long as it does. */
+/** Creates the flight runner; `retryCounts` (failed tries per connection since its last success, for backoff) lives as long as it does. */
 export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   const { store, credentials, now, owner, logger } = deps;
-  const attempts = new Map<string, number>();
+  const retryCounts = new Map<string, number>();
   const nextLeaseToken = createLeaseTokens(owner);
   const fresh = (credential: StoredCredential, outcome: FlightOutcome): FlightResult => ({ kind: "fresh", credential, outcome });
   const count = (outcome: RefreshMetricOutcome) => deps.metrics?.refreshes.inc({ outcome });
@@ -136,7 +136,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     const row = await store.findConnectionById(connection.id);
     if (!row) return { kind: "failed", error: new NotFoundError("connection", connection.id), fallback: null, outcome: "not_active" };
     if (!isUsable(row.status)) {
-      attempts.delete(row.id);
+      retryCounts.delete(row.id);
       await clearSchedule(row);
       return { kind: "failed", error: new ConnectionNotUsableError(row.id, row.status), fallback: null, outcome: "not_active" };
     }
@@ -231,7 +231,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       await rescheduleAfterLoss(row, latest);
       return fresh(latest, "superseded");
     }
-    attempts.delete(row.id);
+    retryCounts.delete(row.id);
     const outcome = isRotated ? "rotated" : "success";
     count(outcome);
     logger.info({ connectionId: row.id, provider: row.providerName, version: saved.version, outcome }, "credential refreshed");
@@ -321,8 +321,8 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
 
   /** Schedules the next attempt with backoff, no later than the stored token's expiry. */
   async function scheduleRetry(row: ConnectionRecord, current: StoredCredential): Promise<void> {
-    const attempt = (attempts.get(row.id) ?? 0) + 1;
-    attempts.set(row.id, attempt);
+    const attempt = (retryCounts.get(row.id) ?? 0) + 1;
+    retryCounts.set(row.id, attempt);
     const nowMs = now();
     let at = nowMs + retryDelayMs(attempt, deps.backoff, deps.random);
     const expiry = expiresAtMs(current.secret);
@@ -336,7 +336,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
 
   /** Moves active → `status` (compare-and-set), clears the schedule, emits; returns the status the connection has. */
   async function leaveActive(row: ConnectionRecord, status: ConnectionStatus, reason: StatusReason): Promise<ConnectionStatus> {
-    attempts.delete(row.id);
+    retryCounts.delete(row.id);
     try {
       await store.updateConnectionStatus(row.tenantId, row.id, "active", status, reason, { nextRefreshAtMs: null });
     } catch (error) {

@@ -11,7 +11,7 @@ import { Code } from "@connectrpc/connect";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
-import { jsonUtf8Error } from "../services/validate.ts";
+import { jsonUtf8Error } from "../services/request-fields.ts";
 import { RestHttpError } from "./rest-error.ts";
 
 /** A Node request as far as body reading goes (http.IncomingMessage and Http2ServerRequest). */

@@ -14,7 +14,7 @@ import { BinaryReader, base64Decode, WireType } from "@bufbuild/protobuf/wire";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
-import { jsonUtf8Error } from "../services/validate.ts";
+import { jsonUtf8Error } from "../services/request-fields.ts";
 import { errorWithReason, toConnectError } from "./errors.ts";
 
 /** How a request's messages are framed and encoded, from its content type. */

@@ -11,7 +11,7 @@ import type { AuditEventSchema, AuditService } from "../../gen/nexus/v1/audit_pb
 import type { ApiKeyManager } from "../auth/api-key-manager.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import type { ApiKeyRecord, ApiKeyRole, AuditEventRecord, Store } from "../store/store.ts";
-import { requireId } from "./validate.ts";
+import { requireId } from "./request-fields.ts";
 
 /** Creates the ApiKeyService implementation. */
 export function createApiKeyService(deps: {

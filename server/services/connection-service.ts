@@ -16,7 +16,7 @@ import { InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
 import { connectionStatusFromProto, connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 import type { ConnectionRevoker } from "../revocation/connection-revoker.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
-import { requireId } from "./validate.ts";
+import { requireId } from "./request-fields.ts";
 
 /** Creates the ConnectionService implementation. */
 export function createConnectionService(deps: {

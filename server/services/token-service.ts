@@ -15,7 +15,7 @@ import type { Store } from "../store/store.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
 import type { CredentialWatch } from "../watch/credential-watch.ts";
-import { requireId } from "./validate.ts";
+import { requireId } from "./request-fields.ts";
 
 /** Creates the TokenService implementation. */
 export function createTokenService(deps: {

@@ -280,7 +280,7 @@ export interface ConnectionStore {
   listConnections(tenantId: string, filter: ConnectionFilter, page: PageRequest): Promise<Page<ConnectionRecord>>;
   /**
    * Moves a connection to `next` only if its status is one of `expected` (compare-and-set), setting
-   * `statusReason` and any `changes`. NotFoundError when missing or another tenant's, ConflictError
+   * `statusReason` and any `changes`. NotFoundError when missing or another tenant's, ConflictError("status")
    * when the status is not expected, IllegalTransitionError (before any write) when the transition
    * table (domain/connection-status) forbids one of the expected → `next` moves.
    */

@@ -11,7 +11,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AUDITED_METHODS, type AuditFacts } from "../../audit/audit-actions.ts";
 import type { AuditWriter } from "../../audit/audit-writer.ts";
 import { type AuditTarget, kAuditTarget, kClientAddress, kPrincipal, kRequestId } from "../../request/context.ts";
-import { printable } from "../../services/validate.ts";
+import { printable } from "../../services/request-fields.ts";
 import { toConnectError } from "../errors.ts";
 import { codeLabel } from "./metrics-interceptor.ts";
 import { observeStreamEnd } from "./stream-end.ts";

@@ -1,12 +1,12 @@
 /**
  * Checks the text of every request message, whatever the protocol (REST arrives here through the
  * router transport): identifiers, names, map keys and values must be valid UTF-8 without control
- * characters (services/validate.ts). Runs inside auth, so a caller without a key learns nothing
+ * characters (services/request-fields.ts). Runs inside auth, so a caller without a key learns nothing
  * about its input; a refusal is InvalidArgument naming the field (ErrorInfo INVALID_FIELD).
  */
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
-import { checkMessageText } from "../../services/validate.ts";
+import { checkMessageText } from "../../services/request-fields.ts";
 
 /** Creates the input interceptor. */
 export function createInputInterceptor(): Interceptor {

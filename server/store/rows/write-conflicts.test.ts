@@ -18,7 +18,7 @@ describe("connectionStatusConflict", () => {
   it("is a Conflict naming the current status and every expected one", () => {
     const error = connectionStatusConflict("conn_1", { status: "revoked" }, ["pending", "active"]);
     assert.ok(error instanceof ConflictError);
-    assert.equal(error.kind, "version");
+    assert.equal(error.kind, "status");
     assert.equal(error.message, 'connection "conn_1" is revoked, expected pending or active');
   });
 });

@@ -33,7 +33,7 @@ export function connectionStatusConflict(
   expected: readonly ConnectionStatus[],
 ): NotFoundError | ConflictError {
   if (!current) return new NotFoundError("connection", id);
-  return new ConflictError("version", `connection "${id}" is ${current.status}, expected ${expected.join(" or ")}`);
+  return new ConflictError("status", `connection "${id}" is ${current.status}, expected ${expected.join(" or ")}`);
 }
 
 /**

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { RequestConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { CreateProviderRequestSchema } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { checkMessageText, checkText, jsonUtf8Error, printable } from "./validate.ts";
+import { checkMessageText, checkText, jsonUtf8Error, printable } from "./request-fields.ts";
 
 const fieldOf = (fn: () => void): string | undefined => {
   try {
