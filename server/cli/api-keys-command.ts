@@ -6,12 +6,12 @@
  * not exist unless `--init`. Exit codes: 2 for usage and invalid values, 1 for a refusal, a missing
  * key or database, or an unreachable server.
  */
-import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createApiKeyManager } from "../auth/api-key-manager.ts";
 import { systemNow } from "../config/defaults.ts";
 import { InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
+import { parseCommandArgs, usageError } from "./command-args.ts";
 import { createDirectKeyAdmin, createRemoteKeyAdmin, type KeyAdmin } from "./key-admin.ts";
 import { keysCreate, parseExpiry } from "./keys-create.ts";
 import { keysList } from "./keys-list.ts";
@@ -42,32 +42,23 @@ export const API_KEY_COMMANDS: readonly string[] = ["create", "list", "revoke"];
 
 /** Runs `nexus keys <create|list|revoke> …` with `argv` after the word "keys"; returns the exit code. */
 export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () => number = systemNow): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...SERVER_OPTIONS,
-        role: { type: "string" },
-        name: { type: "string" },
-        tenant: { type: "string" },
-        expires: { type: "string" },
-        json: { type: "boolean" },
-        direct: { type: "boolean" },
-        init: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    return usage(io, err instanceof Error ? err.message : String(err));
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      ...SERVER_OPTIONS,
+      role: { type: "string" },
+      name: { type: "string" },
+      tenant: { type: "string" },
+      expires: { type: "string" },
+      json: { type: "boolean" },
+      direct: { type: "boolean" },
+      init: { type: "boolean" },
+    },
+    API_KEYS_USAGE,
+    io,
+  );
+  if (typeof parsed === "number") return parsed;
   const { positionals, values } = parsed;
-  if (values.help) {
-    io.stdout.write(API_KEYS_USAGE);
-    return 0;
-  }
   const [command, ...rest] = positionals;
   const json = values.json ?? false;
   let run: (keys: KeyAdmin) => Promise<number>;
@@ -146,6 +137,5 @@ async function runDirect(run: (keys: KeyAdmin) => Promise<number>, io: CommandIo
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.stderr.write(`nexus: ${message}\n\n${API_KEYS_USAGE}`);
-  return 2;
+  return usageError(io, API_KEYS_USAGE, message);
 }

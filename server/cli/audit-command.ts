@@ -3,11 +3,11 @@
  * filtered by tenant, connection, key, action and time. Audit rows never hold a secret, so both
  * outputs print them whole. Exit codes: 0 done, 1 refused or unreachable, 2 usage.
  */
-import { parseArgs } from "node:util";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type AuditEvent, AuditEventSchema } from "../../gen/nexus/v1/audit_pb.ts";
 import { systemNow } from "../config/defaults.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
+import { parseCommandArgs, usageError } from "./command-args.ts";
 import { isoTimestamp, writeJsonLine, writeTable } from "./output.ts";
 import type { CommandIo } from "./providers-plan.ts";
 
@@ -31,33 +31,25 @@ options: --json (one JSON object per line), --url URL (default $NEXUS_URL or htt
 
 /** Runs `nexus audit …` with `argv` after the word "audit"; returns the exit code. */
 export async function runAuditCommand(argv: string[], io: CommandIo, now: () => number = systemNow): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        ...SERVER_OPTIONS,
-        tenant: { type: "string" },
-        connection: { type: "string" },
-        key: { type: "string" },
-        action: { type: "string" },
-        since: { type: "string" },
-        until: { type: "string" },
-        limit: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    return usage(io, err instanceof Error ? err.message : String(err));
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      ...SERVER_OPTIONS,
+      tenant: { type: "string" },
+      connection: { type: "string" },
+      key: { type: "string" },
+      action: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      limit: { type: "string" },
+      json: { type: "boolean" },
+    },
+    AUDIT_USAGE,
+    io,
+    { allowPositionals: false },
+  );
+  if (typeof parsed === "number") return parsed;
   const { values } = parsed;
-  if (values.help) {
-    io.stdout.write(AUDIT_USAGE);
-    return 0;
-  }
   const target = serverTarget(values, io.env);
   if (typeof target === "string") return usage(io, target);
   const sinceMs = values.since === undefined ? undefined : parseTime(values.since, now());
@@ -121,6 +113,5 @@ export function parseTime(text: string, nowMs: number): number | null {
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.stderr.write(`nexus: ${message}\n\n${AUDIT_USAGE}`);
-  return 2;
+  return usageError(io, AUDIT_USAGE, message);
 }

@@ -3,12 +3,12 @@
  * tokens up to --limit; `revoke` answers whether the provider confirmed the revocation (RFC 7009).
  * Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage.
  */
-import { parseArgs } from "node:util";
 import { type Connection, ConnectionSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus, ConnectionStatusSchema } from "../../gen/nexus/v1/status_pb.ts";
 import { CONNECTION_STATUSES, isConnectionStatus } from "../domain/connection-status.ts";
 import { restEnumName, toRestJson } from "../rest/rest-json.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
+import { parseCommandArgs, usageError } from "./command-args.ts";
 import { isoTimestamp, isoUnixSeconds, writeJsonLine, writeTable } from "./output.ts";
 import type { CommandIo } from "./providers-plan.ts";
 
@@ -26,31 +26,22 @@ options: --json (one JSON object per line), --url URL (default $NEXUS_URL or htt
 
 /** Runs `nexus connections …` with `argv` after the word "connections"; returns the exit code. */
 export async function runConnectionsCommand(argv: string[], io: CommandIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...SERVER_OPTIONS,
-        tenant: { type: "string" },
-        user: { type: "string" },
-        provider: { type: "string" },
-        status: { type: "string" },
-        limit: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    return usage(io, err instanceof Error ? err.message : String(err));
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      ...SERVER_OPTIONS,
+      tenant: { type: "string" },
+      user: { type: "string" },
+      provider: { type: "string" },
+      status: { type: "string" },
+      limit: { type: "string" },
+      json: { type: "boolean" },
+    },
+    CONNECTIONS_USAGE,
+    io,
+  );
+  if (typeof parsed === "number") return parsed;
   const { positionals, values } = parsed;
-  if (values.help) {
-    io.stdout.write(CONNECTIONS_USAGE);
-    return 0;
-  }
   const target = serverTarget(values, io.env);
   if (typeof target === "string") return usage(io, target);
   const [command, ...rest] = positionals;
@@ -162,6 +153,5 @@ function parseStatus(text: string): ConnectionStatus | undefined {
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.stderr.write(`nexus: ${message}\n\n${CONNECTIONS_USAGE}`);
-  return 2;
+  return usageError(io, CONNECTIONS_USAGE, message);
 }

@@ -3,9 +3,9 @@
  * maps every failure to an exit code and a one-line message — 2 for usage errors, 1 for a bad file
  * or a server failure. The API key comes from --api-key or NEXUS_API_KEY and is never printed.
  */
-import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_URL } from "./api-client.ts";
+import { parseCommandArgs, usageError } from "./command-args.ts";
 import { providersApply } from "./providers-apply.ts";
 import { ProvidersFileError } from "./providers-file.ts";
 import { type CommandIo, type ProvidersOptions, providersPlan } from "./providers-plan.ts";
@@ -28,30 +28,21 @@ options:
 
 /** Runs `nexus providers …` with `argv` after the word "providers"; returns the exit code. */
 export async function runProvidersCommand(argv: string[], io: CommandIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        file: { type: "string", short: "f" },
-        url: { type: "string" },
-        "api-key": { type: "string" },
-        prune: { type: "boolean" },
-        "update-secrets": { type: "boolean" },
-        "detailed-exitcode": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    return usage(io, err instanceof Error ? err.message : String(err));
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      file: { type: "string", short: "f" },
+      url: { type: "string" },
+      "api-key": { type: "string" },
+      prune: { type: "boolean" },
+      "update-secrets": { type: "boolean" },
+      "detailed-exitcode": { type: "boolean" },
+    },
+    PROVIDERS_USAGE,
+    io,
+  );
+  if (typeof parsed === "number") return parsed;
   const { positionals, values } = parsed;
-  if (values.help) {
-    io.stdout.write(PROVIDERS_USAGE);
-    return 0;
-  }
   const [command, ...rest] = positionals;
   if (command !== "plan" && command !== "apply") return usage(io, `unknown providers command "${positionals.join(" ")}"`);
   if (rest.length > 0) return usage(io, `unexpected argument "${rest[0]}"`);
@@ -77,8 +68,7 @@ export async function runProvidersCommand(argv: string[], io: CommandIo): Promis
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.stderr.write(`nexus: ${message}\n\n${PROVIDERS_USAGE}`);
-  return 2;
+  return usageError(io, PROVIDERS_USAGE, message);
 }
 
 function describeFailure(err: unknown, baseUrl: string): string {

@@ -5,13 +5,13 @@
  * (exit 0) or until the server ends the stream (revoked, attention required, shutdown: exit 1);
  * its table output names versions and expiries but never prints a secret.
  */
-import { parseArgs } from "node:util";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Credential, CredentialSchema, StrategyTypeSchema } from "../../gen/nexus/v1/credential_pb.ts";
 import { WatchCredentialsResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
 import { restEnumName, toRestJson } from "../rest/rest-json.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
+import { parseCommandArgs, usageError } from "./command-args.ts";
 import { statusName } from "./connections-command.ts";
 import { isoSeconds, isoUnixSeconds, writeJsonLine } from "./output.ts";
 import type { CommandIo } from "./providers-plan.ts";
@@ -33,22 +33,14 @@ options: --json (one JSON object per line), --url URL (default $NEXUS_URL or htt
  * `signal` ends a watch quietly (the CLI aborts it on SIGINT / SIGTERM).
  */
 export async function runTokenCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { ...SERVER_OPTIONS, "after-version": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (err) {
-    return usage(io, err instanceof Error ? err.message : String(err));
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    { ...SERVER_OPTIONS, "after-version": { type: "string" }, json: { type: "boolean" } },
+    TOKEN_USAGE,
+    io,
+  );
+  if (typeof parsed === "number") return parsed;
   const { positionals, values } = parsed;
-  if (values.help) {
-    io.stdout.write(TOKEN_USAGE);
-    return 0;
-  }
   const [command, connectionId, ...extra] = positionals;
   if (connectionId === undefined || extra.length > 0) return usage(io, `${command} takes exactly one connection ID`);
   const target = serverTarget(values, io.env);
@@ -113,6 +105,5 @@ function writeCredential(io: CommandIo, credential: Credential, json: boolean): 
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.stderr.write(`nexus: ${message}\n\n${TOKEN_USAGE}`);
-  return 2;
+  return usageError(io, TOKEN_USAGE, message);
 }
