@@ -37,3 +37,5 @@ export const DEFAULT_HTTP2_IDLE_TIMEOUT_MS = 30_000;
 export const DEFAULT_HTTP2_PING_INTERVAL_MS = 30_000;
 /** HTTP/2 PING acknowledgement timeout, ms (NEXUS_HTTP2_PING_TIMEOUT_MS). */
 export const DEFAULT_HTTP2_PING_TIMEOUT_MS = 20_000;
+/** Tenants whose rule-less agent keys may use the credential proxy: none (NEXUS_PROXY_OPEN_TENANTS). */
+export const DEFAULT_PROXY_OPEN_TENANTS: readonly string[] = [];
