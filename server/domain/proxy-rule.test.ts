@@ -28,12 +28,12 @@ test("bad rules are refused with a reason that names the fault", () => {
   const bad: [string, RegExp][] = [
     ["github", /provider:METHODS:\/path/],
     ["github:GET", /provider:METHODS:\/path/],
-    [":GET:/x", /provider is required/],
-    ["GitHub:GET:/x", /provider must be a provider name/],
-    ["github::/x", /methods is required/],
-    ["github:FETCH:/x", /method "FETCH" is not one of/],
+    [":GET:/x", /provider: is required/],
+    ["GitHub:GET:/x", /provider: must be a provider name/],
+    ["github::/x", /methods: is required/],
+    ["github:FETCH:/x", /methods: "FETCH" is not one of/],
     ["github:GET,*:/x", /"\*" stands alone/],
-    ["github:GET:repos/**", /must start with "\/"/],
+    ["github:GET:repos/**", /path: must start with "\/"/],
     ["github:GET:/repos//x", /empty segment/],
     ["github:GET:/repos/../x", /"\." or "\.\."/],
     ["github:GET:/repos/./x", /"\." or "\.\."/],
@@ -42,7 +42,7 @@ test("bad rules are refused with a reason that names the fault", () => {
     ["github:GET:/repos/a%2Fb", /may not contain "%"/],
     ["github:GET:/repos/a b", /whitespace/],
     ["github:GET:/repos?x=1", /"\?"/],
-    [`github:GET:/${"a".repeat(MAX_PROXY_PATTERN_LENGTH)}`, /longer than 512/],
+    [`github:GET:/${"a".repeat(MAX_PROXY_PATTERN_LENGTH)}`, /path: must be at most 512/],
   ];
   for (const [text, reason] of bad) {
     const parsed = parseProxyRule(text);
@@ -54,10 +54,14 @@ test("bad rules are refused with a reason that names the fault", () => {
 test("a rule list: at most 32, no duplicates (after normalising), first fault with its index", () => {
   const r = { provider: "github", methods: ["GET"], path: "/x" };
   assert.deepEqual(normalizeProxyRules([r, { ...r, path: "/y" }]), { rules: [r, { ...r, path: "/y" }] });
-  assert.deepEqual(normalizeProxyRules([r, { ...r, methods: ["get"] }]), { index: 1, problem: "duplicate rule" });
-  assert.deepEqual(Object.hasOwn(normalizeProxyRules([r, { ...r, methods: ["BREW"] }]), "index"), true);
+  assert.deepEqual(normalizeProxyRules([r, { ...r, methods: ["get"] }]), { index: 1, field: "", problem: "duplicate rule" });
+  assert.deepEqual(normalizeProxyRules([r, { ...r, methods: ["BREW"] }]), {
+    index: 1,
+    field: "methods",
+    problem: '"BREW" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or "*"',
+  });
   const many = Array.from({ length: MAX_PROXY_RULES + 1 }, (_, i) => ({ ...r, path: `/p${i}` }));
-  assert.deepEqual(normalizeProxyRules(many), { index: MAX_PROXY_RULES, problem: "at most 32 rules per key" });
+  assert.deepEqual(normalizeProxyRules(many), { index: -1, field: "", problem: "at most 32 rules per key" });
   assert.ok("rules" in normalizeProxyRules(many.slice(0, MAX_PROXY_RULES)));
 });
 

@@ -47,32 +47,45 @@ const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 // Printable, no whitespace, no "/", "?", "#", "%" (patterns are decoded text), no "*" in literals.
 const LITERAL_SEGMENT = /^[^\s/?#%*\p{Cc}]+$/u;
 
-/**
- * A rule checked and put in canonical form; a string says what is wrong (for the caller's error,
- * never echoing more than the rule's own short fields).
- */
-export function normalizeProxyRule(rule: ProxyRule): ProxyRule | string {
-  if (rule.provider === "") return "provider is required";
+/** What is wrong with a rule: the field at fault and why (never echoing more than a short excerpt). */
+export interface ProxyRuleProblem {
+  readonly field: "provider" | "methods" | "path" | "";
+  readonly problem: string;
+}
+
+/** A rule checked and put in canonical form, or what is wrong with it. */
+export function normalizeProxyRule(rule: ProxyRule): ProxyRule | ProxyRuleProblem {
+  if (rule.provider === "") return { field: "provider", problem: "is required" };
   if (rule.provider.length > MAX_PROXY_PROVIDER_LENGTH || !PROVIDER_NAME.test(rule.provider)) {
-    return `provider must be a provider name (lower-case letters, digits, "-" or "_", at most ${MAX_PROXY_PROVIDER_LENGTH} characters)`;
+    return {
+      field: "provider",
+      problem: `must be a provider name (lower-case letters, digits, "-" or "_", at most ${MAX_PROXY_PROVIDER_LENGTH} characters)`,
+    };
   }
   const methods = normalizeMethods(rule.methods);
-  if (typeof methods === "string") return methods;
+  if (typeof methods === "string") return { field: "methods", problem: methods };
   const patternProblem = checkPattern(rule.path);
-  if (patternProblem !== null) return patternProblem;
+  if (patternProblem !== null) return { field: "path", problem: patternProblem };
   return { provider: rule.provider, methods, path: rule.path };
 }
 
+/** Whether a normalisation result is a problem. */
+export function isProxyRuleProblem(value: ProxyRule | ProxyRuleProblem): value is ProxyRuleProblem {
+  return "problem" in value;
+}
+
 /** A key's rule list checked (count, each rule, no duplicate); the first problem with its index. */
-export function normalizeProxyRules(rules: readonly ProxyRule[]): { rules: ProxyRule[] } | { index: number; problem: string } {
-  if (rules.length > MAX_PROXY_RULES) return { index: MAX_PROXY_RULES, problem: `at most ${MAX_PROXY_RULES} rules per key` };
+export function normalizeProxyRules(
+  rules: readonly ProxyRule[],
+): { rules: ProxyRule[] } | { index: number; field: ProxyRuleProblem["field"]; problem: string } {
+  if (rules.length > MAX_PROXY_RULES) return { index: -1, field: "", problem: `at most ${MAX_PROXY_RULES} rules per key` };
   const out: ProxyRule[] = [];
   const seen = new Set<string>();
   for (const [index, rule] of rules.entries()) {
     const normalized = normalizeProxyRule(rule);
-    if (typeof normalized === "string") return { index, problem: normalized };
+    if (isProxyRuleProblem(normalized)) return { index, ...normalized };
     const text = formatProxyRule(normalized);
-    if (seen.has(text)) return { index, problem: "duplicate rule" };
+    if (seen.has(text)) return { index, field: "", problem: "duplicate rule" };
     seen.add(text);
     out.push(normalized);
   }
@@ -80,31 +93,31 @@ export function normalizeProxyRules(rules: readonly ProxyRule[]): { rules: Proxy
 }
 
 function normalizeMethods(methods: readonly string[]): string[] | string {
-  if (methods.length === 0) return 'methods is required (e.g. "GET,HEAD", or "*" for all)';
+  if (methods.length === 0) return 'is required (e.g. "GET,HEAD", or "*" for all)';
   const upper = methods.map((method) => method.trim().toUpperCase());
   if (upper.includes("*")) return upper.length === 1 ? ["*"] : '"*" stands alone: it already allows every method';
   for (const method of upper) {
-    if (!PROXY_METHODS.includes(method)) return `method "${method.slice(0, 16)}" is not one of ${PROXY_METHODS.join(", ")} or "*"`;
+    if (!PROXY_METHODS.includes(method)) return `"${method.slice(0, 16)}" is not one of ${PROXY_METHODS.join(", ")} or "*"`;
   }
   return PROXY_METHODS.filter((method) => upper.includes(method));
 }
 
 function checkPattern(pattern: string): string | null {
-  if (pattern.length > MAX_PROXY_PATTERN_LENGTH) return `path pattern is longer than ${MAX_PROXY_PATTERN_LENGTH} characters`;
-  if (!pattern.startsWith("/")) return 'path pattern must start with "/"';
+  if (pattern.length > MAX_PROXY_PATTERN_LENGTH) return `must be at most ${MAX_PROXY_PATTERN_LENGTH} characters`;
+  if (!pattern.startsWith("/")) return 'must start with "/"';
   if (pattern === "/") return null;
   const segments = pattern.slice(1).split("/");
   for (const [index, segment] of segments.entries()) {
     const last = index === segments.length - 1;
     if (segment === "") {
       if (last) continue; // trailing slash
-      return 'path pattern has an empty segment ("//")';
+      return 'has an empty segment ("//")';
     }
     if (segment === "*" || segment === "**") continue;
-    if (segment === "." || segment === "..") return 'path pattern may not hold "." or ".." segments';
+    if (segment === "." || segment === "..") return 'may not hold "." or ".." segments';
     if (segment.includes("*")) return `"*" must be a whole segment ("*" or "**"), not part of "${segment.slice(0, 32)}"`;
     if (!LITERAL_SEGMENT.test(segment)) {
-      return 'path pattern segments may not contain "%", "?", "#", whitespace or control characters (write them decoded)';
+      return 'segments may not contain "%", "?", "#", whitespace or control characters (write them decoded)';
     }
   }
   return null;
@@ -120,17 +133,18 @@ export function describeProxyRule(rule: ProxyRule): string {
   return `${rule.methods.join(",")} ${rule.path}`;
 }
 
-/** Parses the text form; a string says what is wrong. The result is normalised. */
+/** Parses the text form; a string says what is wrong ("path: must start with …"). The result is normalised. */
 export function parseProxyRule(text: string): ProxyRule | string {
   const first = text.indexOf(":");
   const second = first < 0 ? -1 : text.indexOf(":", first + 1);
   if (first < 0 || second < 0) return 'a proxy rule is "provider:METHODS:/path", e.g. "github:GET,HEAD:/repos/**"';
   const methods = text.slice(first + 1, second);
-  return normalizeProxyRule({
+  const rule = normalizeProxyRule({
     provider: text.slice(0, first),
     methods: methods === "" ? [] : methods.split(","),
     path: text.slice(second + 1),
   });
+  return isProxyRuleProblem(rule) ? `${rule.field}: ${rule.problem}` : rule;
 }
 
 /** Whether a (normalised) rule allows a method on a path; `path` is the percent-encoded request path. */
