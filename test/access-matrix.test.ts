@@ -22,7 +22,7 @@ import {
   seedConnection,
   TENANT_A,
 } from "./support/access-fixtures.ts";
-import { type Case, type Kind, matrixCases } from "./support/matrix-cases.ts";
+import { type Case, matrixCases } from "./support/matrix-cases.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
