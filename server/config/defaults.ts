@@ -37,3 +37,9 @@ export const DEFAULT_HTTP2_IDLE_TIMEOUT_MS = 30_000;
 export const DEFAULT_HTTP2_PING_INTERVAL_MS = 30_000;
 /** HTTP/2 PING acknowledgement timeout, ms (NEXUS_HTTP2_PING_TIMEOUT_MS). */
 export const DEFAULT_HTTP2_PING_TIMEOUT_MS = 20_000;
+/** Most labels one connection may carry (RequestConnection.labels) and one ListConnections filter may name. */
+export const MAX_LABELS = 16;
+/** Longest label key, characters. */
+export const MAX_LABEL_KEY_LENGTH = 63;
+/** Longest label value, characters. */
+export const MAX_LABEL_VALUE_LENGTH = 256;

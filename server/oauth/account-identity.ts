@@ -1,0 +1,207 @@
+/**
+ * Learns which provider account a fresh credential belongs to, in order of trust: the claims of the
+ * id_token the code exchange already verified (OIDC Core §2: sub, email, name / preferred_username),
+ * else the OIDC userinfo endpoint (OIDC Core §5.3), else the profile's account_lookup ("who am I")
+ * request with the credential applied the way the strategy says. Every request is bounded by the
+ * provider transport's timeouts, follows no redirect, reads at most MAX_LOOKUP_BODY_BYTES, and
+ * nothing here throws: a failure is a result with a reason that holds no token, URL or body.
+ */
+import { customFetch, processUserInfoResponse, skipSubjectCheck, userInfoRequest } from "oauth4webapi";
+import { type ConnectionAccount, connectionAccount } from "../domain/connection-account.ts";
+import type { OAuthTokenSet } from "../domain/stored-secret.ts";
+import type { Strategy } from "../domain/strategy.ts";
+import { endpointUrlProblem } from "../providers/endpoint-url.ts";
+import { pickScalar } from "../providers/json-pointer.ts";
+import type { AccountLookup, ProviderProfile } from "../providers/profile.ts";
+import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
+import type { FetchFn } from "./request-options.ts";
+import type { ResolvedProvider } from "./resolved-provider.ts";
+
+/** Largest account-lookup answer read, bytes; a longer one is a failure. */
+export const MAX_LOOKUP_BODY_BYTES = 256 * 1024;
+
+/** Where an account came from. */
+export type AccountSource = "id_token" | "userinfo" | "account_lookup";
+
+/** One attempt's outcome, for logs and metrics (codes only). */
+export interface AccountAttempt {
+  source: AccountSource;
+  outcome: "ok" | "failed";
+  /** Why it failed: a short code such as "http_401", "no_id", "redirect", "network". */
+  reason?: string;
+}
+
+/** What `learnAccount` found: the account (null when no source said) and every attempt made. */
+export interface LearnedAccount {
+  account: ConnectionAccount | null;
+  source: AccountSource | null;
+  attempts: AccountAttempt[];
+}
+
+/** What `learnAccount` needs. */
+export interface LearnAccountInput {
+  provider: ResolvedProvider;
+  profile: ProviderProfile;
+  tokens: OAuthTokenSet;
+  /** The connection's URL parameters (fill account_lookup's `{param}` placeholders). */
+  params: Readonly<Record<string, string>>;
+}
+
+/** Tries each source in turn; never throws. */
+export async function learnAccount(input: LearnAccountInput): Promise<LearnedAccount> {
+  const attempts: AccountAttempt[] = [];
+  const fromIdToken = idTokenAccount(input);
+  if (fromIdToken !== undefined) {
+    attempts.push(fromIdToken.attempt);
+    if (fromIdToken.account !== null) return { account: fromIdToken.account, source: "id_token", attempts };
+  }
+  if (input.provider.as.userinfo_endpoint !== undefined) {
+    const found = await userinfoAccount(input);
+    attempts.push(found.attempt);
+    if (found.account !== null) return { account: found.account, source: "userinfo", attempts };
+  }
+  if (input.profile.accountLookup !== undefined) {
+    const found = await lookupAccount(input, input.profile.accountLookup);
+    attempts.push(found.attempt);
+    if (found.account !== null) return { account: found.account, source: "account_lookup", attempts };
+  }
+  return { account: null, source: null, attempts };
+}
+
+type Found = { account: ConnectionAccount | null; attempt: AccountAttempt };
+
+function ok(source: AccountSource, account: ConnectionAccount | null): Found {
+  return account === null ? failed(source, "no_id") : { account, attempt: { source, outcome: "ok" } };
+}
+
+function failed(source: AccountSource, reason: string): Found {
+  return { account: null, attempt: { source, outcome: "failed", reason } };
+}
+
+/** The verified id_token's claims (only when the exchange verified one against a pinned issuer). */
+function idTokenAccount({ provider, tokens }: LearnAccountInput): Found | undefined {
+  if (tokens.idToken === undefined || !provider.hasIssuer) return undefined;
+  let claims: Record<string, unknown>;
+  try {
+    const payload = tokens.idToken.split(".")[1] ?? "";
+    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return failed("id_token", "unreadable");
+  }
+  return ok("id_token", claimsAccount(claims));
+}
+
+/** OIDC standard claims → account: sub, email, name else preferred_username. */
+function claimsAccount(claims: Readonly<Record<string, unknown>>): ConnectionAccount | null {
+  const str = (name: string) => (typeof claims[name] === "string" ? (claims[name] as string) : undefined);
+  return connectionAccount({ id: str("sub"), email: str("email"), displayName: str("name") ?? str("preferred_username") });
+}
+
+/** GET userinfo with the access token (oauth4webapi: no redirects, the provider's timeouts). */
+async function userinfoAccount({ provider, tokens }: LearnAccountInput): Promise<Found> {
+  try {
+    const response = await userInfoRequest(provider.as, provider.client, tokens.accessToken, provider.http);
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      return failed("userinfo", statusReason(response.status));
+    }
+    const claims = await processUserInfoResponse(provider.as, provider.client, skipSubjectCheck, response);
+    return ok("userinfo", claimsAccount(claims));
+  } catch (err) {
+    return failed("userinfo", errorReason(err));
+  }
+}
+
+/** The profile's "who am I" GET, the credential applied as the strategy says. */
+async function lookupAccount({ provider, profile, tokens, params }: LearnAccountInput, lookup: AccountLookup): Promise<Found> {
+  let url: URL;
+  try {
+    const filled = fillUrlTemplate(lookup.url, urlParamValues(profile, params));
+    if (endpointUrlProblem(filled) !== undefined) return failed("account_lookup", "bad_url");
+    url = new URL(filled);
+  } catch {
+    return failed("account_lookup", "bad_url");
+  }
+  const headers = new Headers({ accept: "application/json", "user-agent": "nexus-account-lookup" });
+  if (!applyCredential(profile.strategy, tokens, url, headers)) return failed("account_lookup", "unsupported_strategy");
+  const fetchFn = provider.http[customFetch] as unknown as FetchFn;
+  const signal = typeof provider.http.signal === "function" ? provider.http.signal(url.href) : provider.http.signal;
+  try {
+    // "manual": a redirect is a failure; following it could hand the token to another host.
+    const response = await fetchFn(url.href, { method: "GET", headers, redirect: "manual", signal });
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      return failed("account_lookup", statusReason(response.status));
+    }
+    const body = await readLimited(response, MAX_LOOKUP_BODY_BYTES);
+    if (body === undefined) return failed("account_lookup", "too_large");
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      return failed("account_lookup", "not_json");
+    }
+    return ok(
+      "account_lookup",
+      connectionAccount({
+        id: pickScalar(json, lookup.idPointer),
+        email: lookup.emailPointer === undefined ? undefined : pickScalar(json, lookup.emailPointer),
+        displayName: lookup.displayNamePointer === undefined ? undefined : pickScalar(json, lookup.displayNamePointer),
+      }),
+    );
+  } catch (err) {
+    return failed("account_lookup", errorReason(err));
+  }
+}
+
+/** Applies an OAuth credential as the strategy says; false for a strategy that cannot apply one. */
+function applyCredential(strategy: Strategy, tokens: OAuthTokenSet, url: URL, headers: Headers): boolean {
+  const field = (name: string) => (name === "access_token" ? tokens.accessToken : (tokens.extra?.[name] ?? ""));
+  try {
+    switch (strategy.type) {
+      case "oauth2":
+        headers.set("authorization", `${tokens.tokenType === "DPoP" ? "DPoP" : "Bearer"} ${tokens.accessToken}`);
+        return true;
+      case "header":
+        headers.set(strategy.headerName, `${strategy.valuePrefix}${field(strategy.credentialField)}`);
+        return true;
+      case "query_param":
+        url.searchParams.set(strategy.paramName, field(strategy.credentialField));
+        return true;
+      default:
+        return false;
+    }
+  } catch {
+    // Headers refuses values with control characters: such a token cannot be sent.
+    return false;
+  }
+}
+
+/** The body as text when it is at most `max` bytes, else undefined (the rest is not read). */
+async function readLimited(response: Response, max: number): Promise<string | undefined> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function statusReason(status: number): string {
+  return status >= 300 && status < 400 ? "redirect" : `http_${status}`;
+}
+
+function errorReason(err: unknown): string {
+  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) return "timeout";
+  if (err instanceof TypeError) return "network";
+  return err instanceof Error ? err.name.replace(/[^A-Za-z]/g, "").slice(0, 40) || "error" : "error";
+}
