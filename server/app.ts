@@ -25,7 +25,13 @@ import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
-import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import {
+  createServerMetrics,
+  registerAccountLookupMetrics,
+  registerAuditMetrics,
+  registerConnectionMetrics,
+  registerWatcherGauge,
+} from "./metrics/server-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
@@ -189,6 +195,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     publicUrl,
     logger,
     audit: access.audit,
+    accountMetrics: registerAccountLookupMetrics(registry),
   });
   const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
 

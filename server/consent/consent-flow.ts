@@ -9,6 +9,7 @@ import type { ReturnUrlPolicy } from "../config/return-url-policy.ts";
 import { canTransition } from "../domain/connection-status.ts";
 import { ConnectionNotUsableError, InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
 import type { Logger } from "../logging/logger.ts";
+import type { AccountAttempt } from "../oauth/account-identity.ts";
 import { mergeScopes } from "../oauth/authorization-url.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
@@ -51,6 +52,8 @@ export interface ConsentFlowDeps {
   logger: Logger;
   /** Where consent outcomes of the browser callback are audited (consent.finish / consent.fail). */
   audit?: ConsentAudit;
+  /** Counts account-identity attempts after consent (see consent-callback.ts). */
+  accountMetrics?: (attempt: AccountAttempt) => void;
 }
 
 /** A consent that was started (or, for client credentials, completed). */

@@ -47,25 +47,39 @@ export interface LearnAccountInput {
   params: Readonly<Record<string, string>>;
 }
 
-/** Tries each source in turn; never throws. */
+/**
+ * Tries each source in turn; never throws. A verified id_token that names the subject but not the
+ * e-mail or name (OIDC Core §5.4: with an access token, scope claims may come only from userinfo)
+ * is completed from userinfo, whose `sub` must then be the same (§5.3.2).
+ */
 export async function learnAccount(input: LearnAccountInput): Promise<LearnedAccount> {
   const attempts: AccountAttempt[] = [];
+  let account: ConnectionAccount | null = null;
+  let source: AccountSource | null = null;
   const fromIdToken = idTokenAccount(input);
   if (fromIdToken !== undefined) {
     attempts.push(fromIdToken.attempt);
-    if (fromIdToken.account !== null) return { account: fromIdToken.account, source: "id_token", attempts };
+    if (fromIdToken.account !== null) [account, source] = [fromIdToken.account, "id_token"];
   }
-  if (input.provider.as.userinfo_endpoint !== undefined) {
-    const found = await userinfoAccount(input);
+  const complete = account !== null && account.email !== null && account.displayName !== null;
+  if (!complete && input.provider.as.userinfo_endpoint !== undefined) {
+    const found = await userinfoAccount(input, account?.id);
     attempts.push(found.attempt);
-    if (found.account !== null) return { account: found.account, source: "userinfo", attempts };
+    if (found.account !== null) {
+      source ??= "userinfo";
+      account = {
+        id: found.account.id,
+        email: account?.email ?? found.account.email,
+        displayName: account?.displayName ?? found.account.displayName,
+      };
+    }
   }
-  if (input.profile.accountLookup !== undefined) {
+  if (account === null && input.profile.accountLookup !== undefined) {
     const found = await lookupAccount(input, input.profile.accountLookup);
     attempts.push(found.attempt);
-    if (found.account !== null) return { account: found.account, source: "account_lookup", attempts };
+    if (found.account !== null) [account, source] = [found.account, "account_lookup"];
   }
-  return { account: null, source: null, attempts };
+  return { account, source, attempts };
 }
 
 type Found = { account: ConnectionAccount | null; attempt: AccountAttempt };
@@ -97,15 +111,18 @@ function claimsAccount(claims: Readonly<Record<string, unknown>>): ConnectionAcc
   return connectionAccount({ id: str("sub"), email: str("email"), displayName: str("name") ?? str("preferred_username") });
 }
 
-/** GET userinfo with the access token (oauth4webapi: no redirects, the provider's timeouts). */
-async function userinfoAccount({ provider, tokens }: LearnAccountInput): Promise<Found> {
+/**
+ * GET userinfo with the access token (oauth4webapi: no redirects, the provider's timeouts). With
+ * `expectedSubject` (from the id_token) an answer about another subject is a failure.
+ */
+async function userinfoAccount({ provider, tokens }: LearnAccountInput, expectedSubject: string | undefined): Promise<Found> {
   try {
     const response = await userInfoRequest(provider.as, provider.client, tokens.accessToken, provider.http);
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
       return failed("userinfo", statusReason(response.status));
     }
-    const claims = await processUserInfoResponse(provider.as, provider.client, skipSubjectCheck, response);
+    const claims = await processUserInfoResponse(provider.as, provider.client, expectedSubject ?? skipSubjectCheck, response);
     return ok("userinfo", claimsAccount(claims));
   } catch (err) {
     return failed("userinfo", errorReason(err));
