@@ -8,7 +8,7 @@ import { cleanProviderText } from "../domain/connection-account.ts";
 import { pickScalar } from "../providers/json-pointer.ts";
 import type { ConnectionExtra } from "../providers/profile.ts";
 
-/** Token-response members that hold secrets: a pointer into them picks nothing. */
+/** Token-response member names that hold secrets: a pointer through one, at any level, picks nothing. */
 const SECRET_MEMBERS = new Set(["access_token", "refresh_token", "id_token", "client_secret"]);
 
 /** The metadata the extras name, from `callback` and `tokenResponse`; absent values are left out. */
@@ -23,8 +23,9 @@ export function captureConnectionExtras(
     if ("callbackParam" in extra) {
       value = callback.get(extra.callbackParam);
     } else {
-      const first = extra.tokenPointer.split("/")[1]?.replaceAll("~1", "/").replaceAll("~0", "~") ?? "";
-      value = SECRET_MEMBERS.has(first) ? undefined : pickScalar(tokenResponse, extra.tokenPointer);
+      // Any level: Slack nests a user token at /authed_user/access_token.
+      const names = extra.tokenPointer.split("/").map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
+      value = names.some((name) => SECRET_MEMBERS.has(name)) ? undefined : pickScalar(tokenResponse, extra.tokenPointer);
     }
     const cleaned = cleanProviderText(value);
     if (cleaned !== null) metadata[extra.name] = cleaned;
