@@ -13,7 +13,7 @@ const TOKENS: OAuthTokenSet = { kind: "oauth2", accessToken: "at-secret", tokenT
 
 /** A fake upstream: answers by URL path and records what it was sent. */
 function upstream(routes: Record<string, (init: RequestInit) => Response | Promise<Response>>) {
-  const calls: { url: string; headers: Headers; redirect: RequestRedirect | undefined }[] = [];
+  const calls: { url: string; headers: Headers; redirect: RequestInit["redirect"] }[] = [];
   const fetch: FetchFn = async (url, init) => {
     calls.push({ url, headers: new Headers(init.headers), redirect: init.redirect });
     const route = routes[new URL(url).pathname];
