@@ -78,7 +78,8 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
     const log = { connectionId: connection.id, provider: connection.providerName };
     const audit = (result: string) =>
       deps.audit?.record({
-        action: result === "ok" ? "consent.finish" : "consent.fail",
+        // Ending on an existing connection (reuse_existing) is a finished consent, not a failed one.
+        action: result === "ok" || result === "reused_existing" ? "consent.finish" : "consent.fail",
         result,
         tenantId: connection.tenantId,
         connectionId: connection.id,
