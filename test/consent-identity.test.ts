@@ -220,6 +220,22 @@ describe("test/consent-identity.test.ts", () => {
     assert.equal(upstream.seen.filter((r) => r.path === "/user").length, userCalls, "the redirect was not followed");
   });
 
+  test("re-consent learns the account again: another login changes it, labels stay", async () => {
+    const { id } = await consent("id-token", { user_id: "user-re", labels: { workspace: "re" } }, "hank");
+    assert.equal((await get(id)).account?.id, "hank");
+    const again = await postJson<{ authUrl: string }>(server, `/v1/connections/${id}:reconnect`, { return_url: RETURN_URL });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    const pending = await get(id);
+    assert.equal(pending.status, "pending");
+    assert.equal(pending.account?.id, "hank", "the account is kept while re-consent runs");
+    const result = await driveConsent(again.body.authUrl, { stopAt: RETURN_URL, login: "ivy" });
+    assert.equal(new URL(result.url).searchParams.get("status"), "success");
+    const after = await get(id);
+    assert.equal(after.status, "active");
+    assert.deepEqual(after.account, { id: "ivy", email: "ivy@example.com", display_name: "Ivy Example" });
+    assert.deepEqual(after.labels, { workspace: "re" });
+  });
+
   test("reuse_existing: the same user, provider and account ends on the existing connection", async () => {
     const first = await consent("id-token", { user_id: "user-r" }, "dave");
     assert.equal((await get(first.id)).status, "active");
