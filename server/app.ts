@@ -173,6 +173,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // actually bound (known only after listen, hence a function).
   const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${listener.address()?.port ?? config.port}`;
   const oauth = createOAuthClient({ now, fetch: overrides.fetch });
+  const accountMetrics = registerAccountLookupMetrics(registry);
   const keyCapture = createKeyCapture({
     store,
     vault,
@@ -183,6 +184,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     fetch: overrides.fetch,
     loadProvider: (name) => directory.get(name),
     audit: access.audit,
+    accountMetrics,
   });
   const consent = createConsentFlow({
     store,
@@ -195,7 +197,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     publicUrl,
     logger,
     audit: access.audit,
-    accountMetrics: registerAccountLookupMetrics(registry),
+    accountMetrics,
   });
   const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
 

@@ -14,7 +14,7 @@ import { endpointUrlProblem } from "../providers/endpoint-url.ts";
 import { pickScalar } from "../providers/json-pointer.ts";
 import type { AccountLookup, ProviderProfile } from "../providers/profile.ts";
 import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
-import type { FetchFn } from "./request-options.ts";
+import { type FetchFn, InsecureEndpointError, isAllowedEndpointUrl } from "./request-options.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
 
 /** Largest account-lookup answer read, bytes; a longer one is a failure. */
@@ -75,7 +75,7 @@ export async function learnAccount(input: LearnAccountInput): Promise<LearnedAcc
     }
   }
   if (account === null && input.profile.accountLookup !== undefined) {
-    const found = await lookupAccount(input, input.profile.accountLookup);
+    const found = await lookupAccount(input.profile, input.params, input.profile.accountLookup, oauthLookup(input));
     attempts.push(found.attempt);
     if (found.account !== null) [account, source] = [found.account, "account_lookup"];
   }
@@ -129,8 +129,58 @@ async function userinfoAccount({ provider, tokens }: LearnAccountInput, expected
   }
 }
 
+/** How one account_lookup request goes out: the transport and the credential's fields by name. */
+interface LookupRequest {
+  fetch: FetchFn;
+  signal: (url: URL) => AbortSignal;
+  /** The credential field the strategy names (access_token, an extra token field, an entered field). */
+  field: (name: string) => string;
+  /** "DPoP" for a DPoP-bound access token; otherwise the oauth2 strategy sends Bearer. */
+  tokenType?: string;
+}
+
+/** The OAuth credential's view for the lookup, over the provider's transport. */
+function oauthLookup({ provider, tokens }: LearnAccountInput): LookupRequest {
+  const http = provider.http;
+  return {
+    fetch: http[customFetch] as unknown as FetchFn,
+    signal: (url) => (typeof http.signal === "function" ? http.signal(url.href) : (http.signal ?? AbortSignal.timeout(10_000))),
+    field: (name) => (name === "access_token" ? tokens.accessToken : (tokens.extra?.[name] ?? "")),
+    tokenType: tokens.tokenType,
+  };
+}
+
+/** What `learnAccountFromFields` needs: entered fields (hosted key capture) and the transport. */
+export interface LearnFromFieldsInput {
+  profile: ProviderProfile;
+  fields: Readonly<Record<string, string>>;
+  params: Readonly<Record<string, string>>;
+  fetch: FetchFn;
+  timeoutMs: number;
+}
+
+/**
+ * The account of entered credentials (api_key, basic_auth): only the profile's account_lookup can
+ * say. Same rules as after OAuth consent (https or loopback http, no redirects, bounded); never throws.
+ */
+export async function learnAccountFromFields(input: LearnFromFieldsInput): Promise<LearnedAccount> {
+  const lookup = input.profile.accountLookup;
+  if (lookup === undefined) return { account: null, source: null, attempts: [] };
+  const found = await lookupAccount(input.profile, input.params, lookup, {
+    fetch: (url, init) => (isAllowedEndpointUrl(url) ? input.fetch(url, init) : Promise.reject(new InsecureEndpointError())),
+    signal: () => AbortSignal.timeout(input.timeoutMs),
+    field: (name) => input.fields[name] ?? "",
+  });
+  return { account: found.account, source: found.account === null ? null : "account_lookup", attempts: [found.attempt] };
+}
+
 /** The profile's "who am I" GET, the credential applied as the strategy says. */
-async function lookupAccount({ provider, profile, tokens, params }: LearnAccountInput, lookup: AccountLookup): Promise<Found> {
+async function lookupAccount(
+  profile: ProviderProfile,
+  params: Readonly<Record<string, string>>,
+  lookup: AccountLookup,
+  request: LookupRequest,
+): Promise<Found> {
   let url: URL;
   try {
     const filled = fillUrlTemplate(lookup.url, urlParamValues(profile, params));
@@ -140,12 +190,10 @@ async function lookupAccount({ provider, profile, tokens, params }: LearnAccount
     return failed("account_lookup", "bad_url");
   }
   const headers = new Headers({ accept: "application/json", "user-agent": "nexus-account-lookup" });
-  if (!applyCredential(profile.strategy, tokens, url, headers)) return failed("account_lookup", "unsupported_strategy");
-  const fetchFn = provider.http[customFetch] as unknown as FetchFn;
-  const signal = typeof provider.http.signal === "function" ? provider.http.signal(url.href) : provider.http.signal;
+  if (!applyCredential(profile.strategy, request, url, headers)) return failed("account_lookup", "unsupported_strategy");
   try {
-    // "manual": a redirect is a failure; following it could hand the token to another host.
-    const response = await fetchFn(url.href, { method: "GET", headers, redirect: "manual", signal });
+    // "manual": a redirect is a failure; following it could hand the credential to another host.
+    const response = await request.fetch(url.href, { method: "GET", headers, redirect: "manual", signal: request.signal(url) });
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
       return failed("account_lookup", statusReason(response.status));
@@ -171,25 +219,30 @@ async function lookupAccount({ provider, profile, tokens, params }: LearnAccount
   }
 }
 
-/** Applies an OAuth credential as the strategy says; false for a strategy that cannot apply one. */
-function applyCredential(strategy: Strategy, tokens: OAuthTokenSet, url: URL, headers: Headers): boolean {
-  const field = (name: string) => (name === "access_token" ? tokens.accessToken : (tokens.extra?.[name] ?? ""));
+/** Applies a credential as the strategy says; false for a strategy that needs more than a GET (HMAC, SigV4). */
+function applyCredential(strategy: Strategy, request: LookupRequest, url: URL, headers: Headers): boolean {
   try {
     switch (strategy.type) {
       case "oauth2":
-        headers.set("authorization", `${tokens.tokenType === "DPoP" ? "DPoP" : "Bearer"} ${tokens.accessToken}`);
+        headers.set("authorization", `${request.tokenType === "DPoP" ? "DPoP" : "Bearer"} ${request.field("access_token")}`);
         return true;
       case "header":
-        headers.set(strategy.headerName, `${strategy.valuePrefix}${field(strategy.credentialField)}`);
+        headers.set(strategy.headerName, `${strategy.valuePrefix}${request.field(strategy.credentialField)}`);
         return true;
       case "query_param":
-        url.searchParams.set(strategy.paramName, field(strategy.credentialField));
+        url.searchParams.set(strategy.paramName, request.field(strategy.credentialField));
         return true;
+      case "basic_auth": {
+        // RFC 7617 §2.1: user-id ":" password, UTF-8, base64.
+        const pair = `${request.field(strategy.usernameField)}:${request.field(strategy.passwordField)}`;
+        headers.set("authorization", `Basic ${Buffer.from(pair, "utf8").toString("base64")}`);
+        return true;
+      }
       default:
         return false;
     }
   } catch {
-    // Headers refuses values with control characters: such a token cannot be sent.
+    // Headers refuses values with control characters: such a credential cannot be sent.
     return false;
   }
 }
