@@ -257,7 +257,8 @@ export type RequestConnectionRequest = Message<"nexus.v1.RequestConnectionReques
    * user and provider, end the consent on that connection instead of creating a duplicate: the new
    * connection is failed with status_reason "reused_existing" and reused_connection_id naming the
    * existing one, and the browser returns with `status=success&connection_id=<existing id>`. The
-   * existing connection keeps its credential and labels.
+   * existing connection keeps its credential and labels. OAuth consents only; a check at consent
+   * time, not a uniqueness constraint.
    *
    * @generated from field: bool reuse_existing = 8;
    */
