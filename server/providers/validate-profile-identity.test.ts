@@ -74,7 +74,7 @@ test("account_lookup follows the endpoint rules (https, placeholders declared, a
   assert.doesNotThrow(() => validator.validate(lookup("http://127.0.0.1:8080/me"), { purpose: "preset" }));
 });
 
-test("connection_extras: a name, exactly one source, no duplicates, callback extras only for oauth2", () => {
+test("connection_extras: a name, exactly one source, no duplicates, only for oauth2", () => {
   const extras = (list: unknown[], authType?: string) => profile({ connectionExtras: list }, authType);
   assert.equal(problem(extras([{ name: "Realm", callbackParam: "realmId" }]))[0], "provider.connection_extras[0].name");
   assert.match(problem(extras([{ name: "realm_id" }]))[1], /exactly one of callback_param and token_pointer/);
@@ -90,13 +90,10 @@ test("connection_extras: a name, exactly one source, no duplicates, callback ext
     ),
     ["provider.connection_extras[1].name", 'provider.connection_extras[1].name: lists "x" twice'],
   );
-  assert.equal(
-    problem(extras([{ name: "x", callbackParam: "a" }], "oauth2_client_credentials"))[0],
-    "provider.connection_extras[0].callback_param",
-  );
-  assert.doesNotThrow(() =>
-    validator.validate(extras([{ name: "x", tokenPointer: "/a" }], "oauth2_client_credentials"), { purpose: "preset" }),
-  );
+  assert.deepEqual(problem(extras([{ name: "x", tokenPointer: "/a" }], "oauth2_client_credentials")), [
+    "provider.connection_extras[0].name",
+    "provider.connection_extras[0].name: is captured at OAuth consent: auth_type must be oauth2, not oauth2_client_credentials",
+  ]);
   assert.equal(
     problem(extras(Array.from({ length: 17 }, (_, i) => ({ name: `x${i}`, tokenPointer: "/a" }))))[0],
     "provider.connection_extras",

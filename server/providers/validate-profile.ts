@@ -149,11 +149,9 @@ function build(
   const extras = input.connectionExtras ?? [];
   for (const [i, extra] of extras.entries()) {
     if (extras.findIndex((e) => e.name === extra.name) !== i) return [["connectionExtras", i, "name"], `lists "${extra.name}" twice`];
-    if (input.authType !== "oauth2" && extra.callbackParam !== undefined) {
-      return [["connectionExtras", i, "callbackParam"], `needs an authorization callback: auth_type must be oauth2, not ${input.authType}`];
-    }
-    if (!isOAuth && extra.tokenPointer !== undefined) {
-      return [["connectionExtras", i, "tokenPointer"], `needs a token response: auth_type must be oauth2 or oauth2_client_credentials`];
+    // Extras are captured when a user's consent ends (callback and code exchange), nowhere else.
+    if (input.authType !== "oauth2") {
+      return [["connectionExtras", i, "name"], `is captured at OAuth consent: auth_type must be oauth2, not ${input.authType}`];
     }
   }
 

@@ -279,7 +279,8 @@ export type Provider = Message<"nexus.v1.Provider"> & {
 
   /**
    * Non-secret values the provider returns at consent that later calls need, copied into
-   * Connection.metadata (QuickBooks realmId, Salesforce instance_url, Slack team.id). At most 16.
+   * Connection.metadata (QuickBooks realmId, Salesforce instance_url, Slack team.id), captured when
+   * an OAuth consent ends (auth_type oauth2 only). At most 16.
    *
    * @generated from field: repeated nexus.v1.ConnectionExtra connection_extras = 14;
    */
