@@ -1,6 +1,8 @@
 /**
  * The OAuth callback (RFC 6749 §4.1.2): consumes the single-use state, checks the authorization
- * response (state, RFC 9207 issuer, `error`), exchanges the code and ends the consent. Without a
+ * response (state, RFC 9207 issuer, `error`), exchanges the code, learns the provider account and
+ * the profile's connection extras (never failing the consent for them), and ends the consent — on
+ * the existing connection of the same account when the request asked to reuse it. Without a
  * trustworthy state nothing is touched and an error page is shown (no redirect: the return URL is
  * only known through the state). Otherwise the browser always goes back to the return URL, with
  * `status=success` or `status=error&error=<code>`. Codes, states and tokens are never logged.
