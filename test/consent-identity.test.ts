@@ -277,6 +277,26 @@ describe("test/consent-identity.test.ts", () => {
     assert.match(bad.body.message, /labels\[0\]/);
   });
 
+  test("no token of any consent here, nor the lookup's answer, appears in the logs", async () => {
+    const { items } = await server.app.store.listConnections("default", {}, { pageSize: 500 });
+    const logs = server.logs();
+    assert.ok(logs.includes("account identity not learned"), "the scan reads real logs");
+    let scanned = 0;
+    for (const connection of items) {
+      const record = await server.app.store.getCredential(connection.id);
+      if (record === null) continue;
+      const secret = decodeStoredSecret(server.app.vault.open(record.secret, credentialAad(connection.id, record.version)));
+      if (secret.kind !== "oauth2") continue;
+      for (const value of [secret.accessToken, secret.refreshToken, secret.idToken]) {
+        if (value === undefined) continue;
+        scanned++;
+        assert.ok(!logs.includes(value), `a token of ${connection.id} appears in the logs`);
+      }
+    }
+    assert.ok(scanned >= 10, `scanned ${scanned} tokens`);
+    assert.ok(!logs.includes("octo@example.com"), "account e-mails are not logged");
+  });
+
   test("a label the rules refuse leaves nothing behind", async () => {
     const count = async () => (await server.app.store.listConnections("default", {}, { pageSize: 500 })).items.length;
     const before = await count();
