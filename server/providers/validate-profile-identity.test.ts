@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { InvalidArgumentError } from "../domain/errors.ts";
+import { applyUpdateMask } from "./update-mask.ts";
 import { createProfileValidator } from "./validate-profile.ts";
 
 const validator = createProfileValidator();
@@ -98,4 +99,28 @@ test("connection_extras: a name, exactly one source, no duplicates, only for oau
     problem(extras(Array.from({ length: 17 }, (_, i) => ({ name: `x${i}`, tokenPointer: "/a" }))))[0],
     "provider.connection_extras",
   );
+});
+
+test("update masks: account_lookup (or one of its fields) replaces the whole lookup; connection_extras the list", () => {
+  const current = validator.validate(
+    profile({ accountLookup: { url: "https://acme.example/me", idPointer: "/id", emailPointer: "/email" } }),
+    { purpose: "preset" },
+  );
+  const patch = { ...current, accountLookup: { url: "https://acme.example/v2/me", idPointer: "/data/id" } };
+  for (const path of ["account_lookup", "account_lookup.url"]) {
+    const { merged } = applyUpdateMask(current, patch, [path], undefined);
+    assert.deepEqual(validator.validate(merged, { purpose: "preset" }).accountLookup, {
+      url: "https://acme.example/v2/me",
+      idPointer: "/data/id",
+    });
+  }
+  const cleared = applyUpdateMask(current, { ...current, accountLookup: undefined }, ["account_lookup"], undefined);
+  assert.equal(validator.validate(cleared.merged, { purpose: "preset" }).accountLookup, undefined);
+  const extras = applyUpdateMask(
+    current,
+    { ...current, connectionExtras: [{ name: "x", callbackParam: "x" }] },
+    ["connection_extras"],
+    undefined,
+  );
+  assert.deepEqual(validator.validate(extras.merged, { purpose: "preset" }).connectionExtras, [{ name: "x", callbackParam: "x" }]);
 });
