@@ -25,7 +25,13 @@ import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
-import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import {
+  createServerMetrics,
+  registerAccountLookupMetrics,
+  registerAuditMetrics,
+  registerConnectionMetrics,
+  registerWatcherGauge,
+} from "./metrics/server-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
@@ -167,6 +173,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // actually bound (known only after listen, hence a function).
   const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${listener.address()?.port ?? config.port}`;
   const oauth = createOAuthClient({ now, fetch: overrides.fetch });
+  const accountMetrics = registerAccountLookupMetrics(registry);
   const keyCapture = createKeyCapture({
     store,
     vault,
@@ -177,6 +184,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     fetch: overrides.fetch,
     loadProvider: (name) => directory.get(name),
     audit: access.audit,
+    accountMetrics,
   });
   const consent = createConsentFlow({
     store,
@@ -189,6 +197,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     publicUrl,
     logger,
     audit: access.audit,
+    accountMetrics,
   });
   const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
 

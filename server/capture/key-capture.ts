@@ -31,10 +31,12 @@
 import type { ConsentAudit } from "../consent/consent-callback.ts";
 import type { ConsentStates } from "../consent/consent-states.ts";
 import { buildReturnRedirect } from "../consent/return-redirect.ts";
+import type { ConnectionAccount } from "../domain/connection-account.ts";
 import { isAwaitingConsent, type StatusReason } from "../domain/connection-status.ts";
 import { ConflictError, ConnectionNotUsableError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
 import type { Logger } from "../logging/logger.ts";
+import { type AccountAttempt, learnAccountFromFields } from "../oauth/account-identity.ts";
 import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, ProviderRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -64,6 +66,8 @@ export interface KeyCaptureDeps {
   logger: Logger;
   /** Live-check timeout; default 10 s. */
   testTimeoutMs?: number;
+  /** Counts account_lookup attempts after a key is entered (nexus_account_lookups_total). */
+  accountMetrics?: (attempt: AccountAttempt) => void;
   /** Largest accepted form body; default 64 KiB. */
   maxBodyBytes?: number;
   /**
@@ -259,12 +263,14 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
       });
     }
 
+    const account = await learnEnteredAccount(connection, profile, reading.fields);
+
     // Single use: consumed before anything is stored, so a replay or a second tab stores nothing.
     if ((await states.consume(state)) === null) return sendDead(res, usedPage());
     budget.forget(state);
     let outcome;
     try {
-      outcome = await saveEnteredFields({ store, vault }, connection.id, reading.fields);
+      outcome = await saveEnteredFields({ store, vault }, connection.id, reading.fields, account);
     } catch (err) {
       // The state is used up: never leave the user on an error page with no way back.
       logger.error({ err, connectionId: connection.id, provider: connection.providerName }, "key capture: save failed");
@@ -274,6 +280,32 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     log("stored", connection, { liveCheck: check.outcome });
     audit("ok", connection);
     back(res, returnUrl, { status: "success", connectionId: connection.id });
+  }
+
+  /** The profile's account_lookup with the entered fields; never fails the capture (logged and counted). */
+  async function learnEnteredAccount(
+    connection: ConnectionRecord,
+    profile: ProviderProfile,
+    fields: Record<string, string>,
+  ): Promise<ConnectionAccount | undefined> {
+    if (profile.accountLookup === undefined) return undefined;
+    const learned = await learnAccountFromFields({
+      profile,
+      fields,
+      params: connection.params,
+      fetch: deps.fetch ?? fetch,
+      timeoutMs: deps.testTimeoutMs ?? 10_000,
+    });
+    for (const attempt of learned.attempts) {
+      deps.accountMetrics?.(attempt);
+      if (attempt.outcome === "failed") {
+        logger.warn(
+          { connectionId: connection.id, provider: connection.providerName, source: attempt.source, reason: attempt.reason },
+          "account identity not learned from this source",
+        );
+      }
+    }
+    return learned.account ?? undefined;
   }
 
   /** Cancel (access_denied) or too many attempts: uses the state, fails the connection, goes back. */

@@ -47,6 +47,8 @@ const TOP_PATHS = [
   "url_params",
   "operator_params",
   "test_endpoint",
+  "account_lookup",
+  "connection_extras",
 ];
 const OAUTH_PATHS = [
   "issuer",

@@ -39,3 +39,9 @@ export const DEFAULT_HTTP2_PING_INTERVAL_MS = 30_000;
 export const DEFAULT_HTTP2_PING_TIMEOUT_MS = 20_000;
 /** Tenants whose rule-less agent keys may use the credential proxy: none (NEXUS_PROXY_OPEN_TENANTS). */
 export const DEFAULT_PROXY_OPEN_TENANTS: readonly string[] = [];
+/** Most labels one connection may carry (RequestConnection.labels) and one ListConnections filter may name. */
+export const MAX_LABELS = 16;
+/** Longest label key, characters. */
+export const MAX_LABEL_KEY_LENGTH = 63;
+/** Longest label value, characters. */
+export const MAX_LABEL_VALUE_LENGTH = 256;

@@ -17,6 +17,10 @@ export interface Activation {
   nextRefreshAtMs?: CredentialInput["nextRefreshAtMs"];
   /** Absent keeps the connection's scopes. */
   scopes?: ConnectionChanges["scopes"];
+  /** The provider account learned with this credential; absent keeps the connection's. */
+  account?: ConnectionChanges["account"];
+  /** Provider values kept beside the credential; absent keeps the connection's. */
+  metadata?: ConnectionChanges["metadata"];
 }
 
 /** How an activation ended: active, or the connection moved on (revoked, deleted) after the save. */
@@ -43,7 +47,13 @@ export async function activateWithCredential(
     expiresAtSeconds: activation.expiresAtSeconds,
     ...(activation.nextRefreshAtMs !== undefined && { nextRefreshAtMs: activation.nextRefreshAtMs }),
   });
-  const changes = activation.scopes !== undefined ? { scopes: activation.scopes } : {};
+  const changes: ConnectionChanges = {
+    ...(activation.scopes !== undefined && { scopes: activation.scopes }),
+    ...(activation.account !== undefined && { account: activation.account }),
+    ...(activation.metadata !== undefined && { metadata: activation.metadata }),
+    // A connection that once ended on another (reuse_existing) and is re-consented is itself again.
+    ...(connection.reusedConnectionId !== null && { reusedConnectionId: null }),
+  };
   try {
     const active = await store.updateConnectionStatus(connection.tenantId, connection.id, AWAITING_CONSENT_STATUS, "active", null, changes);
     return { kind: "active", connection: active };

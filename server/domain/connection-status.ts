@@ -99,6 +99,7 @@ export function endsWatch(status: ConnectionStatus): boolean {
  *   provider_not_found, provider_misconfigured; key capture: too_many_attempts (cancel is access_denied).
  * - refresh: invalid_grant, refresh_lost_in_crash (the grant died with a crashed holder), no_refresh_token.
  * - sweeper: consent_timeout; revoke: revoked_by_api, revoked_by_admin.
+ * - reuse_existing: reused_existing (the consent ended on an existing connection of the same account).
  */
 export const STATUS_REASONS = [
   "access_denied",
@@ -118,6 +119,7 @@ export const STATUS_REASONS = [
   "invalid_id_token",
   "provider_not_found",
   "provider_misconfigured",
+  "reused_existing",
   "too_many_attempts",
   "refresh_lost_in_crash",
   "no_refresh_token",

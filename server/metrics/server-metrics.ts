@@ -137,3 +137,18 @@ export function createServerMetrics(registry: Registry): ServerMetrics {
     }),
   };
 }
+
+/**
+ * Registers the account-identity counter: attempts to learn a connection's provider account after
+ * consent, by source (id_token, userinfo, account_lookup) and outcome (ok, failed). Returns the
+ * function that counts one attempt.
+ */
+export function registerAccountLookupMetrics(registry: Registry): (attempt: { source: string; outcome: string }) => void {
+  const counter = new Counter({
+    name: "nexus_account_lookups_total",
+    help: "Attempts to learn a connection's provider account after consent, by source and outcome (failures never fail the consent).",
+    labelNames: ["source", "outcome"],
+    registers: [registry],
+  });
+  return ({ source, outcome }) => counter.inc({ source, outcome });
+}

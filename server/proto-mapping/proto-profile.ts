@@ -47,6 +47,23 @@ export function providerFromProto(p: Provider, field = "provider"): ProviderProf
     urlParams: p.urlParams.length === 0 ? undefined : p.urlParams,
     operatorParams: Object.keys(p.operatorParams).length === 0 ? undefined : p.operatorParams,
     testEndpoint: orUndefined(p.testEndpoint),
+    accountLookup:
+      p.accountLookup === undefined
+        ? undefined
+        : {
+            url: p.accountLookup.url,
+            idPointer: p.accountLookup.idPointer,
+            emailPointer: orUndefined(p.accountLookup.emailPointer),
+            displayNamePointer: orUndefined(p.accountLookup.displayNamePointer),
+          },
+    connectionExtras:
+      p.connectionExtras.length === 0
+        ? undefined
+        : p.connectionExtras.map((e) => ({
+            name: e.name,
+            callbackParam: orUndefined(e.callbackParam),
+            tokenPointer: orUndefined(e.tokenPointer),
+          })),
   };
   // Absent required fields are left for validation to report with their path.
   return input as ProviderProfileInput;
@@ -111,6 +128,12 @@ export function profileToProto(profile: ProviderProfile, hasClientSecret = false
     urlParams: profile.urlParams,
     operatorParams: profile.operatorParams ?? {},
     testEndpoint: profile.testEndpoint ?? "",
+    accountLookup: profile.accountLookup,
+    connectionExtras: (profile.connectionExtras ?? []).map((e) => ({
+      name: e.name,
+      callbackParam: "callbackParam" in e ? e.callbackParam : "",
+      tokenPointer: "tokenPointer" in e ? e.tokenPointer : "",
+    })),
   });
 }
 
@@ -160,6 +183,8 @@ export function presentPaths(p: Provider): string[] {
   if (p.urlParams.length > 0) paths.push("url_params");
   if (Object.keys(p.operatorParams).length > 0) paths.push("operator_params");
   if (p.testEndpoint !== "") paths.push("test_endpoint");
+  if (p.accountLookup !== undefined) paths.push("account_lookup");
+  if (p.connectionExtras.length > 0) paths.push("connection_extras");
   return paths;
 }
 

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
+import { jsonPointerProblem } from "./json-pointer.ts";
 
 /** Provider name: lower-case letters, digits and '-', starting with a letter or digit, 1-64 characters. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -45,6 +46,32 @@ const scope = z
 
 const list = <T extends z.ZodType>(item: T, max: number) =>
   z.array(item, { error: required("a list") }).max(max, { error: `must have at most ${max} entries` });
+
+const jsonPointer = urlField(jsonPointerProblem);
+
+/** A metadata key: lower_snake_case, 1-63 characters. */
+export const METADATA_KEY_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+
+/** Account lookup input. */
+export const accountLookupInputSchema = z.strictObject({
+  url: urlField(endpointTemplateProblem),
+  idPointer: jsonPointer,
+  emailPointer: jsonPointer.optional(),
+  displayNamePointer: jsonPointer.optional(),
+});
+
+/** One connection extra: a metadata name and exactly one source. */
+export const connectionExtraInputSchema = z
+  .strictObject({
+    name: z.string({ error: required("a string") }).regex(METADATA_KEY_PATTERN, { error: "must be lower_snake_case, 1-63 characters" }),
+    callbackParam: requiredText(128)
+      .regex(/^[A-Za-z0-9_.-]+$/, { error: "must be letters, digits, '_', '.' or '-'" })
+      .optional(),
+    tokenPointer: jsonPointer.optional(),
+  })
+  .refine((e) => (e.callbackParam === undefined) !== (e.tokenPointer === undefined), {
+    error: "must set exactly one of callback_param and token_pointer",
+  });
 
 /** Strategy input: the domain Strategy with every defaulted field optional. */
 export const strategyInputSchema = z.discriminatedUnion(
@@ -146,6 +173,8 @@ export const profileInputSchema = z.strictObject({
     .refine((m) => Object.keys(m).length <= 10, { error: "must have at most 10 entries" })
     .optional(),
   testEndpoint: urlField(endpointTemplateProblem).optional(),
+  accountLookup: accountLookupInputSchema.optional(),
+  connectionExtras: list(connectionExtraInputSchema, 16).optional(),
 });
 
 /** A provider profile as written, before validation. ProviderProfile is assignable to it. */

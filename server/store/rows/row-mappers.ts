@@ -54,6 +54,12 @@ export interface ConnectionRow {
   /** Unix seconds. */
   credentialExpiresAt: number | null;
   nextRefreshAt: number | null;
+  accountId: string | null;
+  accountEmail: string | null;
+  accountDisplayName: string | null;
+  labels: Record<string, string>;
+  metadata: Record<string, string>;
+  reusedConnectionId: string | null;
 }
 
 /** The columns of a `credentials` row that `toCredential` and `toCredentialSealedRef` read. */
@@ -142,6 +148,10 @@ export function toConnection(row: ConnectionRow): ConnectionRecord {
     credentialVersion: row.credentialVersion,
     credentialExpiresAtSeconds: row.credentialExpiresAt,
     nextRefreshAtMs: row.nextRefreshAt,
+    account: row.accountId === null ? null : { id: row.accountId, email: row.accountEmail, displayName: row.accountDisplayName },
+    labels: row.labels,
+    metadata: row.metadata,
+    reusedConnectionId: row.reusedConnectionId,
   };
 }
 

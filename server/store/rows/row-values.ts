@@ -36,6 +36,7 @@ export function newConnectionRow(id: string, input: ConnectionInput, createdAtMs
     scopes: input.scopes ?? [],
     params: input.params ?? {},
     returnUrl: input.returnUrl ?? null,
+    labels: input.labels ?? {},
     createdAt: createdAtMs,
     updatedAt: createdAtMs,
   };
@@ -55,6 +56,13 @@ export function connectionStatusUpdate(
     ...(changes.scopes !== undefined && { scopes: changes.scopes }),
     ...(changes.returnUrl !== undefined && { returnUrl: changes.returnUrl }),
     ...(changes.nextRefreshAtMs !== undefined && { nextRefreshAt: changes.nextRefreshAtMs }),
+    ...(changes.account !== undefined && {
+      accountId: changes.account?.id ?? null,
+      accountEmail: changes.account?.email ?? null,
+      accountDisplayName: changes.account?.displayName ?? null,
+    }),
+    ...(changes.metadata !== undefined && { metadata: changes.metadata }),
+    ...(changes.reusedConnectionId !== undefined && { reusedConnectionId: changes.reusedConnectionId }),
   };
 }
 
