@@ -124,10 +124,10 @@ test("percent-encoding: matched on decoded segments, so encoding neither dodges 
   assert.deepEqual(decodedSegments("/"), [""]);
 });
 
-test("a long path against many ** stays fast (memoised)", () => {
+// Without memoisation this match takes on the order of 2000^10 steps and never ends: the test's
+// timeout (not a speed assertion) is what fails then.
+test("a long path against many ** ends (memoised)", { timeout: 60_000 }, () => {
   const r = rule(`github:GET:${"/**/a".repeat(10)}/b`);
   const path = `/${"a/".repeat(2000)}c`;
-  const started = performance.now();
   assert.equal(proxyRuleMatches(r, "GET", path), false);
-  assert.ok(performance.now() - started < 2000);
 });
