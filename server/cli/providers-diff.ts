@@ -47,6 +47,8 @@ const TOP_PATHS = [
   "url_params",
   "operator_params",
   "test_endpoint",
+  "api_base_url",
+  "proxy_timeouts",
 ];
 const OAUTH_PATHS = [
   "issuer",

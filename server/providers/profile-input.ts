@@ -5,7 +5,7 @@
  * validate-profile.ts. Messages are reasons ("must be …"); the field path is added by the caller.
  */
 import { z } from "zod";
-import { endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
+import { apiBaseTemplateProblem, endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
 
 /** Provider name: lower-case letters, digits and '-', starting with a letter or digit, 1-64 characters. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -42,6 +42,11 @@ const scope = z
   .min(1, { error: "must not be empty" })
   .max(256, { error: "must be at most 256 characters" })
   .regex(/^[^\s]+$/, { error: "must not contain whitespace" });
+
+const timeoutMs = z
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(1, { error: "must be 1 to 3600000" })
+  .max(3_600_000, { error: "must be 1 to 3600000" });
 
 const list = <T extends z.ZodType>(item: T, max: number) =>
   z.array(item, { error: required("a list") }).max(max, { error: `must have at most ${max} entries` });
@@ -146,6 +151,15 @@ export const profileInputSchema = z.strictObject({
     .refine((m) => Object.keys(m).length <= 10, { error: "must have at most 10 entries" })
     .optional(),
   testEndpoint: urlField(endpointTemplateProblem).optional(),
+  apiBaseUrl: urlField(apiBaseTemplateProblem).optional(),
+  proxyTimeouts: z
+    .strictObject({
+      connectMs: timeoutMs.optional(),
+      firstByteMs: timeoutMs.optional(),
+      idleMs: timeoutMs.optional(),
+      totalMs: timeoutMs.optional(),
+    })
+    .optional(),
 });
 
 /** A provider profile as written, before validation. ProviderProfile is assignable to it. */

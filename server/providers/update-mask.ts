@@ -26,6 +26,8 @@ const TOP_FIELDS = {
   url_params: "urlParams",
   operator_params: "operatorParams",
   test_endpoint: "testEndpoint",
+  api_base_url: "apiBaseUrl",
+  proxy_timeouts: "proxyTimeouts",
 } as const satisfies Record<string, keyof ProviderProfileInput>;
 
 const OAUTH_FIELDS = {

@@ -131,6 +131,7 @@ function build(
     [["oauth", "revocationEndpoint"], oauth?.revocationEndpoint],
     [["oauth", "userinfoEndpoint"], oauth?.userinfoEndpoint],
     [["testEndpoint"], input.testEndpoint],
+    [["apiBaseUrl"], input.apiBaseUrl],
   ];
   const operatorParams = input.operatorParams ?? {};
   const both = urlParams.find((name) => Object.hasOwn(operatorParams, name));
@@ -157,6 +158,9 @@ function build(
     urlParams,
     operatorParams: Object.keys(operatorParams).length > 0 ? operatorParams : undefined,
     testEndpoint: input.testEndpoint,
+    apiBaseUrl: input.apiBaseUrl,
+    proxyTimeouts:
+      input.proxyTimeouts && Object.keys(omitUndefined(input.proxyTimeouts)).length > 0 ? omitUndefined(input.proxyTimeouts) : undefined,
   });
 }
 

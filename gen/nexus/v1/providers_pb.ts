@@ -16,7 +16,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file nexus/v1/providers.proto.
  */
 export const file_nexus_v1_providers: GenFile = /*@__PURE__*/
-  fileDesc("ChhuZXh1cy92MS9wcm92aWRlcnMucHJvdG8SCG5leHVzLnYxIvgGCg1PQXV0aFNldHRpbmdzEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhsKE3Jldm9jYXRpb25fZW5kcG9pbnQYBCABKAkSGQoRdXNlcmluZm9fZW5kcG9pbnQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhoKDWNsaWVudF9zZWNyZXQYByABKAlCA+BBBBIeChFoYXNfY2xpZW50X3NlY3JldBgIIAEoCEID4EEDEhYKDmRlZmF1bHRfc2NvcGVzGAkgAygJEkYKEGF1dGhvcml6ZV9wYXJhbXMYCiADKAsyLC5uZXh1cy52MS5PQXV0aFNldHRpbmdzLkF1dGhvcml6ZVBhcmFtc0VudHJ5Ej4KDHRva2VuX3BhcmFtcxgLIAMoCzIoLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MuVG9rZW5QYXJhbXNFbnRyeRI2ChJjbGllbnRfYXV0aF9tZXRob2QYDCABKA4yGi5uZXh1cy52MS5DbGllbnRBdXRoTWV0aG9kEhEKBHBrY2UYDSABKAhIAIgBARIXCg9zY29wZV9zZXBhcmF0b3IYDiABKAkSHgoWb21pdF9zY29wZV9vbl9leGNoYW5nZRgPIAEoCBIaChJleHRyYV90b2tlbl9maWVsZHMYECADKAkSTwoVdG9rZW5fcmVxdWVzdF9oZWFkZXJzGBEgAygLMjAubmV4dXMudjEuT0F1dGhTZXR0aW5ncy5Ub2tlblJlcXVlc3RIZWFkZXJzRW50cnkSLwoicmVmcmVzaF90b2tlbl9yZXVzZV93aW5kb3dfc2Vjb25kcxgSIAEoDUgBiAEBGjYKFEF1dGhvcml6ZVBhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQVG9rZW5QYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjoKGFRva2VuUmVxdWVzdEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9wa2NlQiUKI19yZWZyZXNoX3Rva2VuX3JldXNlX3dpbmRvd19zZWNvbmRzIvgDCghQcm92aWRlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIQCghjYXRlZ29yeRgDIAEoCRIlCglhdXRoX3R5cGUYBCABKA4yEi5uZXh1cy52MS5BdXRoVHlwZRImCgVvYXV0aBgFIAEoCzIXLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MSMgoRY3JlZGVudGlhbF9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiQKCHN0cmF0ZWd5GAcgASgLMhIubmV4dXMudjEuU3RyYXRlZ3kSEgoKdXJsX3BhcmFtcxgIIAMoCRIVCg10ZXN0X2VuZHBvaW50GAkgASgJEjQKC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEj8KD29wZXJhdG9yX3BhcmFtcxgMIAMoCzImLm5leHVzLnYxLlByb3ZpZGVyLk9wZXJhdG9yUGFyYW1zRW50cnkaNQoTT3BlcmF0b3JQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkIKFUNyZWF0ZVByb3ZpZGVyUmVxdWVzdBIpCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyQgPgQQIiPgoWQ3JlYXRlUHJvdmlkZXJSZXNwb25zZRIkCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyIicKEkdldFByb3ZpZGVyUmVxdWVzdBIRCgRuYW1lGAEgASgJQgPgQQIiOwoTR2V0UHJvdmlkZXJSZXNwb25zZRIkCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyIj0KFExpc3RQcm92aWRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlcKFUxpc3RQcm92aWRlcnNSZXNwb25zZRIlCglwcm92aWRlcnMYASADKAsyEi5uZXh1cy52MS5Qcm92aWRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicwoVVXBkYXRlUHJvdmlkZXJSZXF1ZXN0EikKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXJCA+BBAhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPgoWVXBkYXRlUHJvdmlkZXJSZXNwb25zZRIkCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyIjkKFURlbGV0ZVByb3ZpZGVyUmVxdWVzdBIRCgRuYW1lGAEgASgJQgPgQQISDQoFZm9yY2UYAiABKAgiGAoWRGVsZXRlUHJvdmlkZXJSZXNwb25zZSIvChtMaXN0Q2F0YWxvZ1Byb3ZpZGVyc1JlcXVlc3QSEAoIY2F0ZWdvcnkYASABKAkiRQocTGlzdENhdGFsb2dQcm92aWRlcnNSZXNwb25zZRIlCglwcm92aWRlcnMYASADKAsyEi5uZXh1cy52MS5Qcm92aWRlciqVAQoIQXV0aFR5cGUSGQoVQVVUSF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQQVVUSF9UWVBFX09BVVRIMhABEicKI0FVVEhfVFlQRV9PQVVUSDJfQ0xJRU5UX0NSRURFTlRJQUxTEAISFQoRQVVUSF9UWVBFX0FQSV9LRVkQAxIYChRBVVRIX1RZUEVfQkFTSUNfQVVUSBAEKqoBChBDbGllbnRBdXRoTWV0aG9kEiIKHkNMSUVOVF9BVVRIX01FVEhPRF9VTlNQRUNJRklFRBAAEioKJkNMSUVOVF9BVVRIX01FVEhPRF9DTElFTlRfU0VDUkVUX0JBU0lDEAESKQolQ0xJRU5UX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfUE9TVBACEhsKF0NMSUVOVF9BVVRIX01FVEhPRF9OT05FEAMy5wUKD1Byb3ZpZGVyU2VydmljZRJ0Cg5DcmVhdGVQcm92aWRlchIfLm5leHVzLnYxLkNyZWF0ZVByb3ZpZGVyUmVxdWVzdBogLm5leHVzLnYxLkNyZWF0ZVByb3ZpZGVyUmVzcG9uc2UiH4LT5JMCGToIcHJvdmlkZXIiDS92MS9wcm92aWRlcnMSawoLR2V0UHJvdmlkZXISHC5uZXh1cy52MS5HZXRQcm92aWRlclJlcXVlc3QaHS5uZXh1cy52MS5HZXRQcm92aWRlclJlc3BvbnNlIh+QAgGC0+STAhYSFC92MS9wcm92aWRlcnMve25hbWV9EmoKDUxpc3RQcm92aWRlcnMSHi5uZXh1cy52MS5MaXN0UHJvdmlkZXJzUmVxdWVzdBofLm5leHVzLnYxLkxpc3RQcm92aWRlcnNSZXNwb25zZSIYkAIBgtPkkwIPEg0vdjEvcHJvdmlkZXJzEoQBCg5VcGRhdGVQcm92aWRlchIfLm5leHVzLnYxLlVwZGF0ZVByb3ZpZGVyUmVxdWVzdBogLm5leHVzLnYxLlVwZGF0ZVByb3ZpZGVyUmVzcG9uc2UiL4LT5JMCKToIcHJvdmlkZXIyHS92MS9wcm92aWRlcnMve3Byb3ZpZGVyLm5hbWV9EnQKDkRlbGV0ZVByb3ZpZGVyEh8ubmV4dXMudjEuRGVsZXRlUHJvdmlkZXJSZXF1ZXN0GiAubmV4dXMudjEuRGVsZXRlUHJvdmlkZXJSZXNwb25zZSIfkAICgtPkkwIWKhQvdjEvcHJvdmlkZXJzL3tuYW1lfRKHAQoUTGlzdENhdGFsb2dQcm92aWRlcnMSJS5uZXh1cy52MS5MaXN0Q2F0YWxvZ1Byb3ZpZGVyc1JlcXVlc3QaJi5uZXh1cy52MS5MaXN0Q2F0YWxvZ1Byb3ZpZGVyc1Jlc3BvbnNlIiCQAgGC0+STAhcSFS92MS9jYXRhbG9nL3Byb3ZpZGVyc2IGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nexus_v1_credential]);
+  fileDesc("ChhuZXh1cy92MS9wcm92aWRlcnMucHJvdG8SCG5leHVzLnYxIvgGCg1PQXV0aFNldHRpbmdzEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhsKE3Jldm9jYXRpb25fZW5kcG9pbnQYBCABKAkSGQoRdXNlcmluZm9fZW5kcG9pbnQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhoKDWNsaWVudF9zZWNyZXQYByABKAlCA+BBBBIeChFoYXNfY2xpZW50X3NlY3JldBgIIAEoCEID4EEDEhYKDmRlZmF1bHRfc2NvcGVzGAkgAygJEkYKEGF1dGhvcml6ZV9wYXJhbXMYCiADKAsyLC5uZXh1cy52MS5PQXV0aFNldHRpbmdzLkF1dGhvcml6ZVBhcmFtc0VudHJ5Ej4KDHRva2VuX3BhcmFtcxgLIAMoCzIoLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MuVG9rZW5QYXJhbXNFbnRyeRI2ChJjbGllbnRfYXV0aF9tZXRob2QYDCABKA4yGi5uZXh1cy52MS5DbGllbnRBdXRoTWV0aG9kEhEKBHBrY2UYDSABKAhIAIgBARIXCg9zY29wZV9zZXBhcmF0b3IYDiABKAkSHgoWb21pdF9zY29wZV9vbl9leGNoYW5nZRgPIAEoCBIaChJleHRyYV90b2tlbl9maWVsZHMYECADKAkSTwoVdG9rZW5fcmVxdWVzdF9oZWFkZXJzGBEgAygLMjAubmV4dXMudjEuT0F1dGhTZXR0aW5ncy5Ub2tlblJlcXVlc3RIZWFkZXJzRW50cnkSLwoicmVmcmVzaF90b2tlbl9yZXVzZV93aW5kb3dfc2Vjb25kcxgSIAEoDUgBiAEBGjYKFEF1dGhvcml6ZVBhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQVG9rZW5QYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjoKGFRva2VuUmVxdWVzdEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9wa2NlQiUKI19yZWZyZXNoX3Rva2VuX3JldXNlX3dpbmRvd19zZWNvbmRzIr8ECghQcm92aWRlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIQCghjYXRlZ29yeRgDIAEoCRIlCglhdXRoX3R5cGUYBCABKA4yEi5uZXh1cy52MS5BdXRoVHlwZRImCgVvYXV0aBgFIAEoCzIXLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MSMgoRY3JlZGVudGlhbF9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiQKCHN0cmF0ZWd5GAcgASgLMhIubmV4dXMudjEuU3RyYXRlZ3kSEgoKdXJsX3BhcmFtcxgIIAMoCRIVCg10ZXN0X2VuZHBvaW50GAkgASgJEjQKC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEj8KD29wZXJhdG9yX3BhcmFtcxgMIAMoCzImLm5leHVzLnYxLlByb3ZpZGVyLk9wZXJhdG9yUGFyYW1zRW50cnkSFAoMYXBpX2Jhc2VfdXJsGA0gASgJEi8KDnByb3h5X3RpbWVvdXRzGA4gASgLMhcubmV4dXMudjEuUHJveHlUaW1lb3V0cxo1ChNPcGVyYXRvclBhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXQoNUHJveHlUaW1lb3V0cxISCgpjb25uZWN0X21zGAEgASgNEhUKDWZpcnN0X2J5dGVfbXMYAiABKA0SDwoHaWRsZV9tcxgDIAEoDRIQCgh0b3RhbF9tcxgEIAEoDSJCChVDcmVhdGVQcm92aWRlclJlcXVlc3QSKQoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlckID4EECIj4KFkNyZWF0ZVByb3ZpZGVyUmVzcG9uc2USJAoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlciInChJHZXRQcm92aWRlclJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECIjsKE0dldFByb3ZpZGVyUmVzcG9uc2USJAoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlciI9ChRMaXN0UHJvdmlkZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJXChVMaXN0UHJvdmlkZXJzUmVzcG9uc2USJQoJcHJvdmlkZXJzGAEgAygLMhIubmV4dXMudjEuUHJvdmlkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInMKFVVwZGF0ZVByb3ZpZGVyUmVxdWVzdBIpCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyQgPgQQISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KFlVwZGF0ZVByb3ZpZGVyUmVzcG9uc2USJAoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlciI5ChVEZWxldGVQcm92aWRlclJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECEg0KBWZvcmNlGAIgASgIIhgKFkRlbGV0ZVByb3ZpZGVyUmVzcG9uc2UiLwobTGlzdENhdGFsb2dQcm92aWRlcnNSZXF1ZXN0EhAKCGNhdGVnb3J5GAEgASgJIkUKHExpc3RDYXRhbG9nUHJvdmlkZXJzUmVzcG9uc2USJQoJcHJvdmlkZXJzGAEgAygLMhIubmV4dXMudjEuUHJvdmlkZXIqlQEKCEF1dGhUeXBlEhkKFUFVVEhfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEFVVEhfVFlQRV9PQVVUSDIQARInCiNBVVRIX1RZUEVfT0FVVEgyX0NMSUVOVF9DUkVERU5USUFMUxACEhUKEUFVVEhfVFlQRV9BUElfS0VZEAMSGAoUQVVUSF9UWVBFX0JBU0lDX0FVVEgQBCqqAQoQQ2xpZW50QXV0aE1ldGhvZBIiCh5DTElFTlRfQVVUSF9NRVRIT0RfVU5TUEVDSUZJRUQQABIqCiZDTElFTlRfQVVUSF9NRVRIT0RfQ0xJRU5UX1NFQ1JFVF9CQVNJQxABEikKJUNMSUVOVF9BVVRIX01FVEhPRF9DTElFTlRfU0VDUkVUX1BPU1QQAhIbChdDTElFTlRfQVVUSF9NRVRIT0RfTk9ORRADMucFCg9Qcm92aWRlclNlcnZpY2USdAoOQ3JlYXRlUHJvdmlkZXISHy5uZXh1cy52MS5DcmVhdGVQcm92aWRlclJlcXVlc3QaIC5uZXh1cy52MS5DcmVhdGVQcm92aWRlclJlc3BvbnNlIh+C0+STAhk6CHByb3ZpZGVyIg0vdjEvcHJvdmlkZXJzEmsKC0dldFByb3ZpZGVyEhwubmV4dXMudjEuR2V0UHJvdmlkZXJSZXF1ZXN0Gh0ubmV4dXMudjEuR2V0UHJvdmlkZXJSZXNwb25zZSIfkAIBgtPkkwIWEhQvdjEvcHJvdmlkZXJzL3tuYW1lfRJqCg1MaXN0UHJvdmlkZXJzEh4ubmV4dXMudjEuTGlzdFByb3ZpZGVyc1JlcXVlc3QaHy5uZXh1cy52MS5MaXN0UHJvdmlkZXJzUmVzcG9uc2UiGJACAYLT5JMCDxINL3YxL3Byb3ZpZGVycxKEAQoOVXBkYXRlUHJvdmlkZXISHy5uZXh1cy52MS5VcGRhdGVQcm92aWRlclJlcXVlc3QaIC5uZXh1cy52MS5VcGRhdGVQcm92aWRlclJlc3BvbnNlIi+C0+STAik6CHByb3ZpZGVyMh0vdjEvcHJvdmlkZXJzL3twcm92aWRlci5uYW1lfRJ0Cg5EZWxldGVQcm92aWRlchIfLm5leHVzLnYxLkRlbGV0ZVByb3ZpZGVyUmVxdWVzdBogLm5leHVzLnYxLkRlbGV0ZVByb3ZpZGVyUmVzcG9uc2UiH5ACAoLT5JMCFioUL3YxL3Byb3ZpZGVycy97bmFtZX0ShwEKFExpc3RDYXRhbG9nUHJvdmlkZXJzEiUubmV4dXMudjEuTGlzdENhdGFsb2dQcm92aWRlcnNSZXF1ZXN0GiYubmV4dXMudjEuTGlzdENhdGFsb2dQcm92aWRlcnNSZXNwb25zZSIgkAIBgtPkkwIXEhUvdjEvY2F0YWxvZy9wcm92aWRlcnNiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nexus_v1_credential]);
 
 /**
  * OAuthSettings are the OAuth 2.0 / OIDC parts of a provider profile.
@@ -268,6 +268,24 @@ export type Provider = Message<"nexus.v1.Provider"> & {
    * @generated from field: map<string, string> operator_params = 12;
    */
   operatorParams: { [key: string]: string };
+
+  /**
+   * Base URL of the provider's HTTP API, the target of /v1/proxy/{connection_id}/{path}: the
+   * proxied path and query are appended to it, never leaving its scheme, host, port or path prefix
+   * (e.g. "https://api.github.com"). https (or loopback http), no query, no fragment; `{param}`
+   * placeholders follow the same rules as the other URLs. Optional: without it the provider cannot
+   * be proxied.
+   *
+   * @generated from field: string api_base_url = 13;
+   */
+  apiBaseUrl: string;
+
+  /**
+   * Timeouts of proxied calls to this provider; a zero or absent field takes the server default.
+   *
+   * @generated from field: nexus.v1.ProxyTimeouts proxy_timeouts = 14;
+   */
+  proxyTimeouts?: ProxyTimeouts | undefined;
 };
 
 /**
@@ -276,6 +294,48 @@ export type Provider = Message<"nexus.v1.Provider"> & {
  */
 export const ProviderSchema: GenMessage<Provider> = /*@__PURE__*/
   messageDesc(file_nexus_v1_providers, 1);
+
+/**
+ * ProxyTimeouts bounds a proxied call, each in milliseconds (0: the server default). At most 3600000.
+ *
+ * @generated from message nexus.v1.ProxyTimeouts
+ */
+export type ProxyTimeouts = Message<"nexus.v1.ProxyTimeouts"> & {
+  /**
+   * To open the connection to the provider (TCP and TLS).
+   *
+   * @generated from field: uint32 connect_ms = 1;
+   */
+  connectMs: number;
+
+  /**
+   * From sending the request to the response headers.
+   *
+   * @generated from field: uint32 first_byte_ms = 2;
+   */
+  firstByteMs: number;
+
+  /**
+   * Longest pause while the response body streams.
+   *
+   * @generated from field: uint32 idle_ms = 3;
+   */
+  idleMs: number;
+
+  /**
+   * The whole call, body included.
+   *
+   * @generated from field: uint32 total_ms = 4;
+   */
+  totalMs: number;
+};
+
+/**
+ * Describes the message nexus.v1.ProxyTimeouts.
+ * Use `create(ProxyTimeoutsSchema)` to create a new message.
+ */
+export const ProxyTimeoutsSchema: GenMessage<ProxyTimeouts> = /*@__PURE__*/
+  messageDesc(file_nexus_v1_providers, 2);
 
 /**
  * CreateProviderRequest carries the new provider.
@@ -296,7 +356,7 @@ export type CreateProviderRequest = Message<"nexus.v1.CreateProviderRequest"> & 
  * Use `create(CreateProviderRequestSchema)` to create a new message.
  */
 export const CreateProviderRequestSchema: GenMessage<CreateProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 2);
+  messageDesc(file_nexus_v1_providers, 3);
 
 /**
  * CreateProviderResponse carries the stored provider.
@@ -317,7 +377,7 @@ export type CreateProviderResponse = Message<"nexus.v1.CreateProviderResponse"> 
  * Use `create(CreateProviderResponseSchema)` to create a new message.
  */
 export const CreateProviderResponseSchema: GenMessage<CreateProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 3);
+  messageDesc(file_nexus_v1_providers, 4);
 
 /**
  * GetProviderRequest names a provider.
@@ -338,7 +398,7 @@ export type GetProviderRequest = Message<"nexus.v1.GetProviderRequest"> & {
  * Use `create(GetProviderRequestSchema)` to create a new message.
  */
 export const GetProviderRequestSchema: GenMessage<GetProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 4);
+  messageDesc(file_nexus_v1_providers, 5);
 
 /**
  * GetProviderResponse carries one provider.
@@ -359,7 +419,7 @@ export type GetProviderResponse = Message<"nexus.v1.GetProviderResponse"> & {
  * Use `create(GetProviderResponseSchema)` to create a new message.
  */
 export const GetProviderResponseSchema: GenMessage<GetProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 5);
+  messageDesc(file_nexus_v1_providers, 6);
 
 /**
  * ListProvidersRequest pages the configured providers.
@@ -387,7 +447,7 @@ export type ListProvidersRequest = Message<"nexus.v1.ListProvidersRequest"> & {
  * Use `create(ListProvidersRequestSchema)` to create a new message.
  */
 export const ListProvidersRequestSchema: GenMessage<ListProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 6);
+  messageDesc(file_nexus_v1_providers, 7);
 
 /**
  * ListProvidersResponse is one page of providers.
@@ -415,7 +475,7 @@ export type ListProvidersResponse = Message<"nexus.v1.ListProvidersResponse"> & 
  * Use `create(ListProvidersResponseSchema)` to create a new message.
  */
 export const ListProvidersResponseSchema: GenMessage<ListProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 7);
+  messageDesc(file_nexus_v1_providers, 8);
 
 /**
  * UpdateProviderRequest changes a provider.
@@ -444,7 +504,7 @@ export type UpdateProviderRequest = Message<"nexus.v1.UpdateProviderRequest"> & 
  * Use `create(UpdateProviderRequestSchema)` to create a new message.
  */
 export const UpdateProviderRequestSchema: GenMessage<UpdateProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 8);
+  messageDesc(file_nexus_v1_providers, 9);
 
 /**
  * UpdateProviderResponse carries the changed provider.
@@ -465,7 +525,7 @@ export type UpdateProviderResponse = Message<"nexus.v1.UpdateProviderResponse"> 
  * Use `create(UpdateProviderResponseSchema)` to create a new message.
  */
 export const UpdateProviderResponseSchema: GenMessage<UpdateProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 9);
+  messageDesc(file_nexus_v1_providers, 10);
 
 /**
  * DeleteProviderRequest names a provider to delete.
@@ -493,7 +553,7 @@ export type DeleteProviderRequest = Message<"nexus.v1.DeleteProviderRequest"> & 
  * Use `create(DeleteProviderRequestSchema)` to create a new message.
  */
 export const DeleteProviderRequestSchema: GenMessage<DeleteProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 10);
+  messageDesc(file_nexus_v1_providers, 11);
 
 /**
  * DeleteProviderResponse is empty.
@@ -508,7 +568,7 @@ export type DeleteProviderResponse = Message<"nexus.v1.DeleteProviderResponse"> 
  * Use `create(DeleteProviderResponseSchema)` to create a new message.
  */
 export const DeleteProviderResponseSchema: GenMessage<DeleteProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 11);
+  messageDesc(file_nexus_v1_providers, 12);
 
 /**
  * ListCatalogProvidersRequest filters the shipped catalog.
@@ -529,7 +589,7 @@ export type ListCatalogProvidersRequest = Message<"nexus.v1.ListCatalogProviders
  * Use `create(ListCatalogProvidersRequestSchema)` to create a new message.
  */
 export const ListCatalogProvidersRequestSchema: GenMessage<ListCatalogProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 12);
+  messageDesc(file_nexus_v1_providers, 13);
 
 /**
  * ListCatalogProvidersResponse lists presets.
@@ -550,7 +610,7 @@ export type ListCatalogProvidersResponse = Message<"nexus.v1.ListCatalogProvider
  * Use `create(ListCatalogProvidersResponseSchema)` to create a new message.
  */
 export const ListCatalogProvidersResponseSchema: GenMessage<ListCatalogProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 13);
+  messageDesc(file_nexus_v1_providers, 14);
 
 /**
  * AuthType is how a provider's credentials are obtained. REST renders the lower-case suffix.
