@@ -14,6 +14,7 @@ import { type ApiKeyLiveness, createApiKeyLiveness } from "../auth/api-key-liven
 import { type ApiKeyManager, createApiKeyManager } from "../auth/api-key-manager.ts";
 import { type ApiKeyVerifier, createApiKeyVerifier } from "../auth/api-key-verifier.ts";
 import { ensureBootstrapAdminKey } from "../auth/bootstrap-admin-key.ts";
+import type { MethodAccess } from "../auth/permissions.ts";
 import { createTenantScope, type TenantScope } from "../auth/tenant-scope.ts";
 import type { Config } from "../config/config.ts";
 import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
@@ -22,8 +23,9 @@ import { type CorsHandler, createCors } from "../http/cors.ts";
 import type { NodeRequest } from "../http/endpoints.ts";
 import { createTokenBuckets } from "../limits/token-buckets.ts";
 import type { Logger } from "../logging/logger.ts";
+import type { Principal } from "../request/principal.ts";
 import { createAuditInterceptor } from "../rpc/interceptors/audit-interceptor.ts";
-import { createAuthInterceptor } from "../rpc/interceptors/auth-interceptor.ts";
+import { authenticate, createAuthInterceptor } from "../rpc/interceptors/auth-interceptor.ts";
 import { createInProcessAddressInterceptor } from "../rpc/interceptors/in-process-address-interceptor.ts";
 import { createKeyValidityInterceptor } from "../rpc/interceptors/key-validity-interceptor.ts";
 import { createRateLimitInterceptor } from "../rpc/interceptors/rate-limit-interceptor.ts";
@@ -53,6 +55,14 @@ export interface AccessControl {
   readonly audit: AuditWriter;
   /** The access-control interceptors by role; interceptor-order.ts places them. */
   readonly interceptors: AccessInterceptors;
+  /**
+   * Authenticates a plain-HTTP request (the proxy route) exactly as the auth interceptor does an RPC
+   * of `access`: the principal, or a ConnectError after the refusal is audited.
+   */
+  authenticate(
+    req: NodeRequest,
+    input: { access: MethodAccess | undefined; what: string; requestId: string; clientAddress: string },
+  ): Promise<Principal>;
   /** The client address of a Node request (trusted-proxy aware). */
   clientAddress(req: NodeRequest): string;
   /** Whether a socket peer is a trusted proxy (the listener spares those its per-address cap). */
@@ -111,6 +121,7 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
   const retention = startAuditRetention({ store, logger, now, retentionDays: config.auditRetentionDays });
   const limits = { ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst };
   const resolveAddress = createClientAddressResolver(config.trustedProxies);
+  const authDeps = { verifier, audit, failedAuthBuckets: createTokenBuckets(limits) };
 
   return {
     keys,
@@ -120,7 +131,7 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     scope: createTenantScope({ store }),
     audit,
     interceptors: {
-      auth: createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
+      auth: createAuthInterceptor(authDeps),
       rateLimit: createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
       streamLimit: createStreamLimitInterceptor({
         maxPerKey: config.maxStreamsPerKey,
@@ -130,6 +141,14 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
       keyValidity: createKeyValidityInterceptor({ liveness: keyLiveness }),
       inProcessAddress: createInProcessAddressInterceptor(),
     },
+    authenticate: (req, input) =>
+      authenticate(authDeps, {
+        header: nodeHeaders(req),
+        access: input.access === "public" ? undefined : input.access,
+        what: input.what,
+        requestId: input.requestId,
+        clientAddress: input.clientAddress,
+      }),
     clientAddress: (req) => resolveAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]),
     isTrustedProxy: createTrustedProxyCheck(config.trustedProxies),
     cors: createCors(config.corsOrigins),
@@ -164,4 +183,18 @@ function isRevocationCertainlyNotStored(err: unknown): boolean {
     err instanceof ConflictError ||
     err instanceof FailedPreconditionError
   );
+}
+
+/** A Node request's headers as a fetch Headers (HTTP/2 pseudo-headers left out). */
+function nodeHeaders(req: NodeRequest): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(":")) continue;
+    try {
+      for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+    } catch {
+      // A value fetch Headers refuses is no key anyway.
+    }
+  }
+  return headers;
 }
