@@ -191,10 +191,10 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
 
   async function serve(req: NodeRequest, res: NodeResponse, facts: CallFacts, abort: AbortController): Promise<void> {
-    const target = parseProxyTarget(req.url ?? "");
-    facts.connectionId = target.connectionId;
     const principal = await deps.authenticate(req, facts);
     facts.principal = principal;
+    const target = parseProxyTarget(req.url ?? "");
+    facts.connectionId = target.connectionId;
 
     const tenantId = principal.tenantId ?? (await tenantOfConnection(target.connectionId));
     facts.tenantId = tenantId;

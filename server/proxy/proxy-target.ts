@@ -31,7 +31,7 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /** Whether a request target is a proxy call (starts with the prefix; absolute-form targets never are). */
 export function isProxyTarget(url: string | undefined): boolean {
-  return url !== undefined && url.startsWith(PROXY_PREFIX);
+  return url?.startsWith(PROXY_PREFIX) === true;
 }
 
 /**
