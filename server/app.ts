@@ -15,6 +15,7 @@ import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-act
 import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { accessOf } from "./auth/permissions.ts";
+import { createProxyAccess, type ProxyAccess } from "./auth/proxy-access.ts";
 import { createKeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
 import { systemNow } from "./config/defaults.ts";
@@ -37,7 +38,7 @@ import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
-import { createProxyHandler, type ProxyAccess } from "./proxy/proxy-handler.ts";
+import { createProxyHandler } from "./proxy/proxy-handler.ts";
 import { isProxyTarget } from "./proxy/proxy-target.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
@@ -101,7 +102,7 @@ export interface AppOverrides {
   fetch?: FetchFn;
   /** Where the development bootstrap admin key is printed once (default stdout; never the logger). */
   announce?: (text: string) => void;
-  /** The proxy's per-key rules (default: every authenticated key may proxy to its connections). */
+  /** Who may use the proxy (default: server/auth/proxy-access.ts over the keys' rules and NEXUS_PROXY_OPEN_TENANTS). */
   proxyAccess?: ProxyAccess;
 }
 
@@ -298,7 +299,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const proxy = createProxyHandler({
     authenticate: (req, facts) =>
       access.authenticate(req, { ...facts, access: accessOf("nexus.v1.TokenService", "GetToken"), what: "proxy" }),
-    access: overrides.proxyAccess ?? { decide: () => ({ allowed: true, matched: "any" }) },
+    access: overrides.proxyAccess ?? createProxyAccess({ openTenants: config.proxyOpenTenants }),
     store,
     tokens,
     audit: access.audit,

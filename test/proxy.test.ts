@@ -9,8 +9,8 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
+import type { ProxyAccess } from "../server/auth/proxy-access.ts";
 import { credentialAad, encodeStoredSecret, type StoredSecret } from "../server/domain/stored-secret.ts";
-import type { ProxyAccess } from "../server/proxy/proxy-handler.ts";
 import { metricValue } from "./support/metric-value.ts";
 import { type ProxyUpstream, type RecordedRequest, rawRequest, startProxyUpstream } from "./support/proxy-upstream.ts";
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
@@ -439,7 +439,7 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
       assert.equal(res.status, 403);
       const json = (await res.json()) as ErrorBody;
       assert.equal(json.code, "permission_denied");
-      assert.equal(json.details[0]?.debug.reason, "proxy_rule_denied");
+      assert.equal(json.details[0]?.debug.reason, "proxy_not_allowed");
       assert.match(json.message, /no rule allows DELETE \/user/);
     } finally {
       denyAll = false;

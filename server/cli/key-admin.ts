@@ -97,6 +97,8 @@ function fromProto(key: ApiKey): KeyView {
     expiresAtMs: ms(key.expireTime),
     revokedAtMs: ms(key.revokeTime),
     lastUsedAtMs: ms(key.lastUsedTime),
+    proxyRules: key.proxyRules.map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+    proxyOnly: key.proxyOnly,
   };
 }
 

@@ -62,3 +62,10 @@ test("connection caps and HTTP/2 timeouts have defaults and limits", () => {
   assert.throws(() => loadConfig({ NEXUS_MAX_CONNECTIONS: "0" }), /NEXUS_MAX_CONNECTIONS must be at least 1/);
   assert.throws(() => loadConfig({ NEXUS_HTTP2_PING_TIMEOUT_MS: "10" }), /NEXUS_HTTP2_PING_TIMEOUT_MS must be at least 1000/);
 });
+
+test("NEXUS_PROXY_OPEN_TENANTS: none by default; a comma list of tenant ids or *; bad entries refused", () => {
+  assert.deepEqual(loadConfig({}).proxyOpenTenants, []);
+  assert.deepEqual(loadConfig({ NEXUS_PROXY_OPEN_TENANTS: " acme, beta ,," }).proxyOpenTenants, ["acme", "beta"]);
+  assert.deepEqual(loadConfig({ NEXUS_PROXY_OPEN_TENANTS: "*" }).proxyOpenTenants, ["*"]);
+  assert.throws(() => loadConfig({ NEXUS_PROXY_OPEN_TENANTS: `acme,${"x".repeat(129)}` }), /NEXUS_PROXY_OPEN_TENANTS/);
+});

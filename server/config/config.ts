@@ -18,6 +18,7 @@ import {
   DEFAULT_PROXY_MAX_REQUEST_BYTES,
   DEFAULT_PROXY_MAX_RESPONSE_BYTES,
   DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES,
+  DEFAULT_PROXY_OPEN_TENANTS,
   DEFAULT_REFRESH_LEASE_MS,
   DEFAULT_REFRESH_READ_WAIT_MS,
   DEFAULT_REFRESH_SKEW_MS,
@@ -57,6 +58,11 @@ export interface Config {
    * default: localhost on any port; production default: none (every return_url is refused).
    */
   returnUrlOrigins: readonly string[];
+  /**
+   * Tenants whose agent keys without proxy rules may send any call through the credential proxy
+   * ("*": every tenant). Keys with rules are held to them regardless. Default: none.
+   */
+  proxyOpenTenants: readonly string[];
   /** Refresh an OAuth access token this long before it expires (on read and proactively), ms. */
   refreshSkewMs: number;
   /**
@@ -144,6 +150,7 @@ const envSchema = z.object({
   NEXUS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   NEXUS_ENCRYPTION_KEYS: z.string().min(1).optional(),
   NEXUS_RETURN_URL_ORIGINS: z.string().optional(),
+  NEXUS_PROXY_OPEN_TENANTS: z.string().optional(),
   NEXUS_REFRESH_SKEW_MS: integer("NEXUS_REFRESH_SKEW_MS", 0, 24 * 3600 * 1000).optional(),
   NEXUS_REFRESH_LEASE_MS: integer("NEXUS_REFRESH_LEASE_MS", 1000, 600_000).optional(),
   NEXUS_REFRESH_READ_WAIT_MS: integer("NEXUS_REFRESH_READ_WAIT_MS", 0, 60_000).optional(),
@@ -221,6 +228,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   for (const entry of trustedProxies) {
     if (!isAddressOrCidr(entry)) problems.push(`NEXUS_TRUSTED_PROXIES: "${entry.slice(0, 64)}" is not an IP address or CIDR`);
   }
+  const proxyOpenTenants = e.NEXUS_PROXY_OPEN_TENANTS === undefined ? DEFAULT_PROXY_OPEN_TENANTS : list(e.NEXUS_PROXY_OPEN_TENANTS);
+  for (const tenant of proxyOpenTenants) {
+    if (tenant !== "*" && !/^[A-Za-z0-9_-]{1,128}$/.test(tenant)) {
+      problems.push(`NEXUS_PROXY_OPEN_TENANTS: "${tenant.slice(0, 64)}" is not a tenant id or "*"`);
+    }
+  }
   const corsOrigins = list(e.NEXUS_CORS_ORIGINS);
   for (const origin of corsOrigins) {
     if (!isOrigin(origin)) {
@@ -240,6 +253,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     logLevel: e.NEXUS_LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,
     returnUrlOrigins,
+    proxyOpenTenants,
     refreshSkewMs: e.NEXUS_REFRESH_SKEW_MS ?? DEFAULT_REFRESH_SKEW_MS,
     refreshLeaseMs: e.NEXUS_REFRESH_LEASE_MS ?? DEFAULT_REFRESH_LEASE_MS,
     refreshReadWaitMs: e.NEXUS_REFRESH_READ_WAIT_MS ?? DEFAULT_REFRESH_READ_WAIT_MS,

@@ -50,3 +50,5 @@ export const DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_PROXY_REPLAY_BUFFER_BYTES = 64 * 1024;
 /** Proxy timeouts when a provider's profile sets none, ms: connect, first byte, idle, total. */
 export const DEFAULT_PROXY_TIMEOUTS = { connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000, totalMs: 300_000 } as const;
+/** Tenants whose rule-less agent keys may use the credential proxy: none (NEXUS_PROXY_OPEN_TENANTS). */
+export const DEFAULT_PROXY_OPEN_TENANTS: readonly string[] = [];

@@ -29,6 +29,7 @@ import { Agent, type Dispatcher } from "undici";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { AUDIT_ACTIONS } from "../audit/audit-actions.ts";
 import type { AuditWriter } from "../audit/audit-writer.ts";
+import type { ProxyAccess } from "../auth/proxy-access.ts";
 import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS } from "../config/defaults.ts";
 import { NotFoundError } from "../domain/errors.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
@@ -43,21 +44,6 @@ import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
 import { applyUsageCredential, StrategyError, signsBody } from "./apply-credential.ts";
 import { isProxyTarget, ProxyPathError, parseProxyTarget, targetUrl } from "./proxy-target.ts";
-
-/** A proxied call as the access rules see it (path normalised, provider-relative, no query). */
-export interface ProxyCall {
-  provider: string;
-  method: string;
-  path: string;
-}
-
-/** The rules' answer: allowed (with the rule that matched, for the audit row) or refused with a reason. */
-export type ProxyDecision = { allowed: true; matched: string } | { allowed: false; reason: string };
-
-/** Decides whether a principal may make a proxied call (server/auth/proxy-access.ts implements it). */
-export interface ProxyAccess {
-  decide(principal: Principal, call: ProxyCall): ProxyDecision;
-}
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -206,8 +192,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
 
     const decision = deps.access.decide(principal, { provider: profile.name, method: facts.method, path: target.path });
     if (!decision.allowed) {
-      facts.reason = decision.reason;
-      throw new ProxyRefusal(403, Code.PermissionDenied, ErrorReason.PROXY_RULE_DENIED, `proxy call not allowed: ${decision.reason}`);
+      facts.reason = decision.reason.toLowerCase();
+      throw new ProxyRefusal(
+        403,
+        Code.PermissionDenied,
+        knownReason(decision.reason) ?? ErrorReason.PROXY_NOT_ALLOWED,
+        `this API key may not call ${facts.method} ${target.path} on provider "${profile.name}" through the proxy (${decision.reason})`,
+      );
     }
     facts.rule = decision.matched;
 
@@ -584,6 +575,12 @@ function reasonOf(error: ConnectError): ErrorReason {
     }
   }
   return ErrorReason.UNSPECIFIED;
+}
+
+/** The ErrorReason a decision's reason names ("PROXY_NOT_ALLOWED"), if it names one. */
+function knownReason(name: string): ErrorReason | undefined {
+  const value = (ErrorReason as Record<string, ErrorReason | undefined>)[name];
+  return typeof value === "number" && value !== ErrorReason.UNSPECIFIED ? value : undefined;
 }
 
 function reasonName(reason: ErrorReason): string {

@@ -160,7 +160,7 @@ function fromDomainError(err: DomainError): ConnectError {
       return withInfo(err, Code.Unavailable, { reason: ErrorReason.STORE_UNAVAILABLE });
     case "PermissionDeniedError":
       return withInfo(err, Code.PermissionDenied, {
-        reason: err.kind === "tenant" ? ErrorReason.TENANT_NOT_ALLOWED : ErrorReason.ROLE_NOT_ALLOWED,
+        reason: PERMISSION_DENIED_REASONS[err.kind],
       });
     default: {
       const unreachable: never = err;
@@ -168,6 +168,13 @@ function fromDomainError(err: DomainError): ConnectError {
     }
   }
 }
+
+const PERMISSION_DENIED_REASONS: Record<PermissionDeniedError["kind"], ErrorReason> = {
+  tenant: ErrorReason.TENANT_NOT_ALLOWED,
+  role: ErrorReason.ROLE_NOT_ALLOWED,
+  token_access: ErrorReason.TOKEN_ACCESS_DISABLED,
+  proxy: ErrorReason.PROXY_NOT_ALLOWED,
+};
 
 const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {
   connection: ErrorReason.CONNECTION_NOT_FOUND,

@@ -6,6 +6,7 @@
  * Lookups named `get…` throw NotFoundError; lookups named `find…` return null.
  */
 import type { ConnectionStatus, StatusReason } from "../domain/connection-status.ts";
+import type { ProxyRule } from "../domain/proxy-rule.ts";
 import type { IdGenerator } from "./id-generator.ts";
 
 /** A JSON value as stored in a JSON column. */
@@ -169,6 +170,10 @@ export interface ApiKeyRecord {
   expiresAtMs: number | null;
   revokedAtMs: number | null;
   lastUsedAtMs: number | null;
+  /** Proxy allow rules (agent keys); empty: none. Set at creation, never changed. */
+  proxyRules: ProxyRule[];
+  /** A proxy-only key never receives a credential (GetToken, RefreshConnection, WatchCredentials). */
+  proxyOnly: boolean;
 }
 
 /** What `createApiKey` takes; `id` defaults to a generated `key_…` id. */
@@ -180,6 +185,10 @@ export interface ApiKeyInput {
   role: ApiKeyRole;
   tenantId: string | null;
   expiresAtMs?: number | null;
+  /** Default: none. */
+  proxyRules?: readonly ProxyRule[];
+  /** Default: false. */
+  proxyOnly?: boolean;
 }
 
 /** Filters of `listApiKeys`. */

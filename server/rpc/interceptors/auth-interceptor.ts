@@ -2,7 +2,8 @@
  * Authentication and authorization of every RPC, in one place: reads the API key from
  * `Authorization: Bearer <key>` (or `x-api-key`), verifies it, checks the method's row in the
  * permission table, and puts the principal in `kPrincipal`. No or bad key → Unauthenticated; a role
- * the table does not list → PermissionDenied. Every refusal is audited ("request.denied"), except
+ * the table does not list → PermissionDenied; a proxy-only key calling a method that returns a
+ * credential → PermissionDenied TOKEN_ACCESS_DISABLED. Every refusal is audited ("request.denied"), except
  * the ones refused by the per-address brake on failed authentication (ResourceExhausted), which
  * keeps an anonymous flood from filling the audit log. Tenant scoping happens in the handlers.
  */
@@ -11,7 +12,7 @@ import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { AUDIT_ACTIONS } from "../../audit/audit-actions.ts";
 import type { AuditWriter } from "../../audit/audit-writer.ts";
 import type { ApiKeyRefusal, ApiKeyVerifier } from "../../auth/api-key-verifier.ts";
-import { accessOf } from "../../auth/permissions.ts";
+import { accessOf, deliversCredentials } from "../../auth/permissions.ts";
 import type { TokenBuckets } from "../../limits/token-buckets.ts";
 import { kClientAddress, kPrincipal, kRequestId } from "../../request/context.ts";
 import type { Principal } from "../../request/principal.ts";
@@ -56,6 +57,7 @@ export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
       what: `${req.service.typeName}/${req.method.name}`,
       clientAddress: req.contextValues.get(kClientAddress),
       requestId: req.contextValues.get(kRequestId),
+      deliversCredentials: deliversCredentials(req.service.typeName, req.method.name),
     });
     req.contextValues.set(kPrincipal, principal);
     return next(req);
@@ -71,6 +73,8 @@ export interface AuthenticateInput {
   what: string;
   clientAddress: string;
   requestId: string;
+  /** Whether a success hands out credentials (a proxy-only key is refused those). Default false. */
+  deliversCredentials?: boolean;
 }
 
 /**
@@ -116,6 +120,16 @@ export async function authenticate(deps: AuthInterceptorDeps, input: Authenticat
       `an ${principal.role} key may not call ${rpc}`,
       "role",
       ErrorReason.ROLE_NOT_ALLOWED,
+      principal.keyId,
+      principal.tenantId,
+    );
+  }
+  if (!principal.canReadTokens && input.deliversCredentials === true) {
+    throw deny(
+      Code.PermissionDenied,
+      `this API key is proxy-only: it may not receive credentials (${rpc}); call the provider through /v1/proxy/{connection_id}/… instead`,
+      "token_access_disabled",
+      ErrorReason.TOKEN_ACCESS_DISABLED,
       principal.keyId,
       principal.tenantId,
     );

@@ -6,8 +6,9 @@
  * secret hashes. Row types stay inside `postgres/`.
  */
 import { sql } from "drizzle-orm";
-import { bigint, check, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
 import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
+import type { ProxyRule } from "../../domain/proxy-rule.ts";
 import type { JsonObject } from "../store.ts";
 import { bytea } from "./bytea.ts";
 
@@ -130,6 +131,10 @@ export const apiKeys = pgTable(
     expiresAt: epoch("expires_at"),
     revokedAt: epoch("revoked_at"),
     lastUsedAt: epoch("last_used_at"),
+    // Proxy allow rules, a JSON array of {provider, methods, path} (server/domain/proxy-rule.ts).
+    proxyRules: jsonb("proxy_rules").$type<ProxyRule[]>().notNull().default(sql`'[]'`),
+    // A proxy-only key never receives a credential.
+    proxyOnly: boolean("proxy_only").notNull().default(false),
   },
   (t) => [
     index("api_keys_created_idx").on(t.createdAt, t.id),

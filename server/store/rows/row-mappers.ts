@@ -5,6 +5,7 @@
  * seconds where the column says so); ciphertext is passed through as the bytes the driver read.
  */
 import type { ConnectionStatus } from "../../domain/connection-status.ts";
+import type { ProxyRule } from "../../domain/proxy-rule.ts";
 import type {
   ApiKeyRecord,
   ApiKeyRole,
@@ -90,6 +91,8 @@ export interface ApiKeyRow {
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  proxyRules: ProxyRule[];
+  proxyOnly: boolean;
 }
 
 /** The columns of an `audit_events` row that `toAuditEvent` reads. */
@@ -179,6 +182,8 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
     expiresAtMs: row.expiresAt,
     revokedAtMs: row.revokedAt,
     lastUsedAtMs: row.lastUsedAt,
+    proxyRules: row.proxyRules.map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+    proxyOnly: row.proxyOnly,
   };
 }
 

@@ -82,6 +82,8 @@ export function newApiKeyRow(id: string, input: ApiKeyInput, createdAtMs: number
     tenantId: input.tenantId,
     createdAt: createdAtMs,
     expiresAt: input.expiresAtMs ?? null,
+    proxyRules: (input.proxyRules ?? []).map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+    proxyOnly: input.proxyOnly ?? false,
   };
 }
 

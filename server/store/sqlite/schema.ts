@@ -7,6 +7,7 @@
 import { sql } from "drizzle-orm";
 import { blob, check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
+import type { ProxyRule } from "../../domain/proxy-rule.ts";
 import type { JsonObject } from "../store.ts";
 
 /** Renders a literal list for a CHECK constraint; the values are our own constants, not input. */
@@ -123,6 +124,10 @@ export const apiKeys = sqliteTable(
     expiresAt: integer("expires_at"),
     revokedAt: integer("revoked_at"),
     lastUsedAt: integer("last_used_at"),
+    // Proxy allow rules, a JSON array of {provider, methods, path} (server/domain/proxy-rule.ts).
+    proxyRules: text("proxy_rules", { mode: "json" }).$type<ProxyRule[]>().notNull().default(sql`'[]'`),
+    // A proxy-only key never receives a credential.
+    proxyOnly: integer("proxy_only", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     index("api_keys_created_idx").on(t.createdAt, t.id),
