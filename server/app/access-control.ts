@@ -28,7 +28,7 @@ import { createAuditInterceptor } from "../rpc/interceptors/audit-interceptor.ts
 import { authenticate, createAuthInterceptor } from "../rpc/interceptors/auth-interceptor.ts";
 import { createInProcessAddressInterceptor } from "../rpc/interceptors/in-process-address-interceptor.ts";
 import { createKeyValidityInterceptor } from "../rpc/interceptors/key-validity-interceptor.ts";
-import { createRateLimitInterceptor } from "../rpc/interceptors/rate-limit-interceptor.ts";
+import { createRateLimitInterceptor, rateLimitedError } from "../rpc/interceptors/rate-limit-interceptor.ts";
 import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-interceptor.ts";
 import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
 import type { Store } from "../store/store.ts";
@@ -57,7 +57,8 @@ export interface AccessControl {
   readonly interceptors: AccessInterceptors;
   /**
    * Authenticates a plain-HTTP request (the proxy route) exactly as the auth interceptor does an RPC
-   * of `access`: the principal, or a ConnectError after the refusal is audited.
+   * of `access`, then draws from the key's rate-limit bucket (the one RPCs draw from): the
+   * principal, or a ConnectError (refusals of the key are audited).
    */
   authenticate(
     req: NodeRequest,
@@ -122,6 +123,8 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
   const limits = { ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst };
   const resolveAddress = createClientAddressResolver(config.trustedProxies);
   const authDeps = { verifier, audit, failedAuthBuckets: createTokenBuckets(limits) };
+  // One bucket per key, shared by RPCs and proxied calls: the proxy is no way around the limit.
+  const keyBuckets = createTokenBuckets(limits);
 
   return {
     keys,
@@ -132,7 +135,7 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     audit,
     interceptors: {
       auth: createAuthInterceptor(authDeps),
-      rateLimit: createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
+      rateLimit: createRateLimitInterceptor({ buckets: keyBuckets }),
       streamLimit: createStreamLimitInterceptor({
         maxPerKey: config.maxStreamsPerKey,
         maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress,
@@ -141,14 +144,18 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
       keyValidity: createKeyValidityInterceptor({ liveness: keyLiveness }),
       inProcessAddress: createInProcessAddressInterceptor(),
     },
-    authenticate: (req, input) =>
-      authenticate(authDeps, {
+    async authenticate(req, input) {
+      const principal = await authenticate(authDeps, {
         header: nodeHeaders(req),
         access: input.access === "public" ? undefined : input.access,
         what: input.what,
         requestId: input.requestId,
         clientAddress: input.clientAddress,
-      }),
+      });
+      const waitMs = keyBuckets.take(principal.keyId);
+      if (waitMs > 0) throw rateLimitedError(waitMs);
+      return principal;
+    },
     clientAddress: (req) => resolveAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]),
     isTrustedProxy: createTrustedProxyCheck(config.trustedProxies),
     cors: createCors(config.corsOrigins),

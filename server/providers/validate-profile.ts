@@ -322,7 +322,7 @@ export function fieldPath(prefix: string, path: readonly (string | number)[], st
       out += `[${segment}]`;
       return;
     }
-    const isField = i === 0 || (i === 1 && (path[0] === "oauth" || path[0] === "strategy"));
+    const isField = i === 0 || (i === 1 && (path[0] === "oauth" || path[0] === "strategy" || path[0] === "proxyTimeouts"));
     let name = isField ? segment.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : segment;
     if (path[0] === "strategy" && i === 1 && segment !== "type" && strategyType !== undefined && strategyType !== "oauth2") {
       name = `${STRATEGY_CONFIG[strategyType]}.${name}`;
