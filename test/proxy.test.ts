@@ -522,6 +522,7 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(row.details?.provider, "px-query");
     assert.equal(row.details?.method, "POST");
     assert.equal(row.details?.rule, "test-allow");
+    assert.equal(row.details?.aborted, undefined, "a complete answer is not counted as cut off");
     assert.ok(Number(row.details?.bytes_out) > 0);
     assert.ok(row.details?.duration_ms !== undefined);
     const all = await server.app.store.listAuditEvents({ action: "proxy.call" }, { pageSize: 1000 });
