@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import { connect as connectH2 } from "node:http2";
 import { after, before, describe, test } from "node:test";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -496,6 +497,46 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     const chunked = await proxy(connections.header!, "/big-chunked");
     assert.equal(chunked.status, 200);
     await assert.rejects(chunked.arrayBuffer());
+  });
+
+  test("over HTTP/2 (h2c) too: GET, and a POST whose body has no Content-Length streams through", async () => {
+    const session = connectH2(server.baseUrl);
+    try {
+      const call = (method: string, path: string, body?: string) =>
+        new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+          const stream = session.request({ ":method": method, ":path": path, ...server.auth() }, { endStream: body === undefined });
+          const chunks: Buffer[] = [];
+          let headers: Record<string, unknown> = {};
+          stream.on("response", (h) => {
+            headers = h;
+          });
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => resolve({ status: Number(headers[":status"]), headers, text: Buffer.concat(chunks).toString() }));
+          stream.on("error", reject);
+          if (body !== undefined) stream.end(body);
+        });
+      const get = await call("GET", `/v1/proxy/${connections.hmac}/h2/get?x=1`);
+      assert.equal(get.status, 200, get.text);
+      assert.equal((JSON.parse(get.text) as { verified: boolean }).verified, true);
+      assert.equal(get.headers["set-cookie"], undefined);
+      assert.equal(get.headers["x-provider-header"], "kept");
+      const body = "h2-body-".repeat(10_000);
+      const post = await call("POST", `/v1/proxy/${connections.header}/h2/post`, body);
+      assert.equal(post.status, 200, post.text);
+      assert.equal(lastRequest().bodySha256, createHash("sha256").update(body).digest("hex"));
+      const signed = await call("POST", `/v1/proxy/${connections.aws}/h2/post`, body);
+      assert.equal(signed.status, 200, signed.text);
+      assert.equal((JSON.parse(signed.text) as { verified: boolean }).verified, true);
+    } finally {
+      session.close();
+    }
+  });
+
+  test("HEAD passes status and headers without a body", async () => {
+    const res = await fetch(`${server.baseUrl}/v1/proxy/${connections.basic}/head`, { method: "HEAD", headers: server.auth() });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-provider-header"), "kept");
+    assert.equal(lastRequest().method, "HEAD");
   });
 
   test("the same request gets the same answer", async () => {
