@@ -64,7 +64,7 @@ export interface ProxyHandlerDeps {
   authenticate(req: NodeRequest, facts: { requestId: string; clientAddress: string }): Promise<Principal>;
   access: ProxyAccess;
   store: Pick<Store, "findConnectionById" | "getProvider">;
-  tokens: Pick<TokenReader, "activeConnection" | "readConnection" | "refresh">;
+  tokens: Pick<TokenReader, "activeConnection" | "readConnectionWith" | "refresh">;
   audit: Pick<AuditWriter, "record">;
   metrics?: ProxyMetrics;
   /** Renders an error in Nexus's REST error shape. */
@@ -219,7 +219,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     try {
       const body = await requestBody(req, profile, facts);
       const headers = forwardedHeaders(req);
-      let usage = await deps.tokens.readConnection(connection);
+      let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
       let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
       const mayRefresh = profile.authType === "oauth2" || profile.authType === "oauth2_client_credentials";
       if (response.statusCode === 401 && mayRefresh && body.replayable) {
