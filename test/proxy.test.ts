@@ -202,6 +202,8 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     connections.none = await seed("px-none", { kind: "fields", fields: { api_key: values.header } });
     connections.slow = await seed("px-slow", { kind: "fields", fields: { api_key: values.header } });
     connections.down = await seed("px-down", { kind: "fields", fields: { api_key: values.header } });
+    connections.broken = await seed("px-basic", { kind: "fields", fields: { username: "a:b", password: "x" } });
+    connections.missing = await seed("px-hmac", { kind: "fields", fields: { not_the_secret: "x" } });
     connections.otherTenant = await seed("px-header", { kind: "fields", fields: { api_key: values.header } }, "tenant-other");
     currentAccessToken = values.oauthOld;
 
@@ -537,6 +539,18 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-provider-header"), "kept");
     assert.equal(lastRequest().method, "HEAD");
+  });
+
+  test("a credential the strategy cannot apply answers proxy_credential_not_applicable, naming no value", async () => {
+    const before = upstream.requests.length;
+    for (const connection of [connections.broken!, connections.missing!]) {
+      const res = await proxy(connection, "/x", { method: "POST", body: "{}" });
+      assert.equal(res.status, 400);
+      const body = (await res.json()) as ErrorBody;
+      assert.equal(body.details[0]?.debug.reason, "proxy_credential_not_applicable");
+      assert.ok(!body.message.includes("a:b"), body.message);
+    }
+    assert.equal(upstream.requests.length, before);
   });
 
   test("the same request gets the same answer", async () => {
