@@ -2,7 +2,7 @@
  * createNexusClient: the one object an agent builds to talk to Nexus. It assembles the transport
  * (gRPC, Connect or gRPC-Web; node http or a fetch you pass), attaches the API key to every call,
  * and hands out typed clients for the five services plus the credential helpers built on them
- * (cache, watch, fetch). Errors from the typed clients are ConnectErrors, untouched.
+ * (cache, watch, fetch) and the credential proxy (`proxy(connectionId).fetch`). Errors from the typed clients are ConnectErrors, untouched.
  */
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
@@ -22,6 +22,7 @@ import { createFetchHttpClient } from "./fetch-http-client.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import { type NexusFetchOptions, nexusFetch } from "./nexus-fetch.ts";
+import { type NexusProxy, nexusProxy } from "./nexus-proxy.ts";
 import { type WatchCredentialsOptions, watchCredentials } from "./watch.ts";
 
 /** The wire protocol to Nexus. All three are served on the same port. */
@@ -80,6 +81,14 @@ export interface NexusClient {
   watchCredentials(connectionId: string, options?: WatchCredentialsOptions): AsyncGenerator<Credential, void, undefined>;
   /** {@link nexusFetch} over the client's cache, clock and logger. */
   fetch(connectionId: string, options?: Omit<NexusFetchOptions, "credentials">): typeof globalThis.fetch;
+  /**
+   * {@link nexusProxy}: calls the provider through Nexus's credential proxy with this client's API
+   * key (and its `fetch` option, if any); the agent never holds the token.
+   *
+   * @example
+   * const response = await client.proxy(connectionId).fetch("/user");
+   */
+  proxy(connectionId: string): NexusProxy;
   /** Closes pooled HTTP/2 sessions; calls in flight fail. */
   close(): void;
 }
@@ -131,6 +140,7 @@ export function createNexusClient(options: NexusClientOptions): NexusClient {
     getCredential: (connectionId, getOptions) => credentials.getCredential(connectionId, getOptions),
     watchCredentials: watchAndFeed,
     fetch: (connectionId, fetchOptions) => nexusFetch(connectionId, { clock, logger, ...fetchOptions, credentials }),
+    proxy: (connectionId) => nexusProxy(connectionId, { baseUrl: options.baseUrl, apiKey: options.apiKey, fetch: options.fetch }),
     close() {
       sessionManager?.abort();
     },

@@ -98,6 +98,8 @@ test("paths: * is one non-empty segment, ** any number (zero too), literals exac
     ["/user", "/user/", false],
     ["/user/", "/user/", true],
     ["/user/", "/user", false],
+    ["/user/**", "/user", true],
+    ["/user/**", "/user/", true],
     ["/", "/", true],
     ["/", "/x", false],
     ["/**", "/", true],

@@ -14,10 +14,9 @@
  *   `**` is any number of segments (zero too: `/repos/**` matches `/repos` and `/repos/a/b/c`).
  *   Any other segment is a literal compared case-sensitively (RFC 3986 paths are case-sensitive;
  *   with allow rules only, a differently cased path is refused, never let through). A wildcard
- *   never sits inside a segment (`repo*` is refused), and `.`/`..` or empty segments are refused;
- *   the one exception is a trailing `/`, which then must be present in the call (`/user/`), the
- *   same as without it it must be absent: a trailing slash is significant, because providers
- *   route `/a` and `/a/` apart.
+ *   never sits inside a segment (`repo*` is refused), and `.`/`..` or empty segments are refused,
+ *   except one trailing `/`. A trailing slash is significant, because providers route `/a` and
+ *   `/a/` apart: `/user/` matches only `/user/`, `/user` only `/user` (`/user/**` matches both).
  * - **Percent-encoding**: matching is on the decoded path. The call's path is split on `/` first
  *   and each segment decoded, so `/rep%6Fs/x` is `/repos/x` (as the provider will read it) and an
  *   encoding cannot dodge or satisfy a rule. A segment that does not decode is refused. Pattern
