@@ -15,6 +15,7 @@ import { credentialAad, encodeStoredSecret, type StoredSecret } from "../server/
 import { metricValue } from "./support/metric-value.ts";
 import { type ProxyUpstream, type RecordedRequest, rawRequest, startProxyUpstream } from "./support/proxy-upstream.ts";
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
+import { eventualValue } from "./support/wait.ts";
 
 /** Nexus's REST error body. */
 interface ErrorBody {
@@ -179,6 +180,14 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
       proxy_timeouts: { first_byte_ms: 300 },
     });
     await createProvider({
+      name: "px-stall",
+      auth_type: "api_key",
+      credential_schema: schema(["api_key"]),
+      strategy: { type: "header", header: { header_name: "X-Api-Key" } },
+      api_base_url: api("stall"),
+      proxy_timeouts: { idle_ms: 300, total_ms: 5_000 },
+    });
+    await createProvider({
       name: "px-down",
       auth_type: "api_key",
       credential_schema: schema(["api_key"]),
@@ -201,6 +210,7 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     });
     connections.none = await seed("px-none", { kind: "fields", fields: { api_key: values.header } });
     connections.slow = await seed("px-slow", { kind: "fields", fields: { api_key: values.header } });
+    connections.stall = await seed("px-stall", { kind: "fields", fields: { api_key: values.header } });
     connections.down = await seed("px-down", { kind: "fields", fields: { api_key: values.header } });
     connections.broken = await seed("px-basic", { kind: "fields", fields: { username: "a:b", password: "x" } });
     connections.missing = await seed("px-hmac", { kind: "fields", fields: { not_the_secret: "x" } });
@@ -220,6 +230,12 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         return;
       }
       if (url.pathname.startsWith("/api/slow/")) return; // never answers: the first-byte timeout ends it
+      if (url.pathname.startsWith("/api/stall/")) {
+        // Headers and part of the body, then silence: the idle timeout cuts the answer off.
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.write("partial");
+        return;
+      }
       const verdict = await verify(recorded, url);
       if (url.pathname.endsWith("/too-many")) {
         res.writeHead(429, { "retry-after": "7", "content-type": "text/plain" });
@@ -551,6 +567,40 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
       assert.ok(!body.message.includes("a:b"), body.message);
     }
     assert.equal(upstream.requests.length, before);
+  });
+
+  test("a provider that stalls mid-body is cut off by the idle timeout; the call is audited as aborted", async () => {
+    const res = await proxy(connections.stall!, "/x");
+    assert.equal(res.status, 200);
+    await assert.rejects(res.text());
+    // The row is written once the server has finished with the call, which the caller may not wait for.
+    const rows = await eventualValue(
+      async () => {
+        await server.app.audit.flush();
+        const found = (await server.app.store.listAuditEvents({ action: "proxy.call", connectionId: connections.stall }, { pageSize: 10 }))
+          .items;
+        return found;
+      },
+      (found) => found.length > 0,
+    );
+    assert.equal(rows[0]?.details?.aborted, "true", JSON.stringify(rows));
+    assert.equal(rows[0]?.details?.reason, "upstream_timeout");
+  });
+
+  test("a 401 to a request whose body cannot be replayed passes through: no refresh, no retry", async () => {
+    currentAccessToken = "rotated-again";
+    const tokenCallsBefore = tokenCalls;
+    const apiBefore = upstream.requests.filter((r) => r.url.startsWith("/api/oauth/")).length;
+    const body = "z".repeat(200 * 1024);
+    const res = await proxy(connections.oauth!, "/upload", { method: "POST", body });
+    assert.equal(res.status, 401);
+    await res.text();
+    assert.equal(tokenCalls, tokenCallsBefore, "no refresh");
+    assert.equal(upstream.requests.filter((r) => r.url.startsWith("/api/oauth/")).length, apiBefore + 1, "no retry");
+    // A small body is replayable: refreshed once, retried once, and through.
+    const small = await proxy(connections.oauth!, "/upload", { method: "POST", body: "small" });
+    assert.equal(small.status, 200, await small.text());
+    assert.equal(tokenCalls, tokenCallsBefore + 1);
   });
 
   test("the same request gets the same answer", async () => {
