@@ -237,6 +237,14 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         return;
       }
       const verdict = await verify(recorded, url);
+      if (url.pathname.endsWith("/echo-redirect")) {
+        res.writeHead(302, {
+          location: `${upstream.origin}/next?${url.searchParams.toString()}`,
+          "x-echo": String(req.headers["x-api-key"]),
+        });
+        res.end();
+        return;
+      }
       if (url.pathname.endsWith("/too-many")) {
         res.writeHead(429, { "retry-after": "7", "content-type": "text/plain" });
         res.end("slow down");
@@ -601,6 +609,15 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     const small = await proxy(connections.oauth!, "/upload", { method: "POST", body: "small" });
     assert.equal(small.status, 200, await small.text());
     assert.equal(tokenCalls, tokenCallsBefore + 1);
+  });
+
+  test("a response header that echoes the credential is dropped (a redirect carrying ?key=…)", async () => {
+    const viaQuery = await proxy(connections.query!, "/echo-redirect", { redirect: "manual" });
+    assert.equal(viaQuery.status, 302);
+    assert.equal(viaQuery.headers.get("location"), null);
+    const viaHeader = await proxy(connections.header!, "/echo-redirect", { redirect: "manual" });
+    assert.equal(viaHeader.headers.get("x-echo"), null);
+    assertNoSecret(JSON.stringify([...viaQuery.headers, ...viaHeader.headers]), "response headers");
   });
 
   test("the same request gets the same answer", async () => {

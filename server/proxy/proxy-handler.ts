@@ -229,7 +229,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         facts.retried = true;
         response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
       }
-      await respond(response, res, facts, timeouts.idleMs);
+      await respond(response, res, facts, timeouts.idleMs, secretValues(usage));
     } finally {
       clearTimeout(total);
     }
@@ -351,7 +351,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     }
   }
 
-  async function respond(response: Dispatcher.ResponseData, res: NodeResponse, facts: CallFacts, idleMs: number): Promise<void> {
+  async function respond(
+    response: Dispatcher.ResponseData,
+    res: NodeResponse,
+    facts: CallFacts,
+    idleMs: number,
+    secrets: readonly string[],
+  ): Promise<void> {
     const { maxResponseBytes } = deps.limits;
     const declared = Number(headerValue(response.headers["content-length"]) ?? Number.NaN);
     if (Number.isFinite(declared) && declared > maxResponseBytes) {
@@ -362,6 +368,12 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     for (const [name, value] of Object.entries(response.headers)) {
       const lower = name.toLowerCase();
       if (value === undefined || DROPPED_RESPONSE_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
+      // A provider that echoes the credential in a header (a redirect carrying ?key=…) must not hand
+      // it to the agent: such a header is dropped. (Bodies stream and are not scanned.)
+      if (secrets.some((secret) => (Array.isArray(value) ? value.join("\n") : value).includes(secret))) {
+        facts.reason ??= "credential_in_response_header";
+        continue;
+      }
       res.setHeader(lower, value);
     }
     res.setHeader("x-request-id", facts.requestId);
@@ -491,6 +503,17 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
 type OutgoingBody =
   | { bytes: Uint8Array; replayable: boolean }
   | { stream: Readable; counter: ByteLimit; length: number | undefined; replayable: false };
+
+/** The credential's string values long enough to recognise (expiry numbers and short flags left out). */
+function secretValues(usage: UsageCredential): string[] {
+  const values: string[] = [];
+  for (const [name, value] of Object.entries(usage.credentials)) {
+    if (typeof value === "string" && value.length >= 8 && name !== "expires_at") {
+      values.push(value, encodeURIComponent(value));
+    }
+  }
+  return values;
+}
 
 /** Counts bytes passing through and fails the stream once more than `limit` have passed. */
 class ByteLimit extends Transform {
