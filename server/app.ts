@@ -14,6 +14,8 @@ import { type InterceptorsByRole, orderInterceptors } from "./app/interceptor-or
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
+import { accessOf } from "./auth/permissions.ts";
+import { createProxyAccess, type ProxyAccess } from "./auth/proxy-access.ts";
 import { createKeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
 import { systemNow } from "./config/defaults.ts";
@@ -26,6 +28,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import {
+  createProxyMetrics,
   createServerMetrics,
   registerAccountLookupMetrics,
   registerAuditMetrics,
@@ -36,6 +39,8 @@ import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
+import { createProxyHandler } from "./proxy/proxy-handler.ts";
+import { isProxyTarget } from "./proxy/proxy-target.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
@@ -98,6 +103,8 @@ export interface AppOverrides {
   fetch?: FetchFn;
   /** Where the development bootstrap admin key is printed once (default stdout; never the logger). */
   announce?: (text: string) => void;
+  /** Who may use the proxy (default: server/auth/proxy-access.ts over the keys' rules and NEXUS_PROXY_OPEN_TENANTS). */
+  proxyAccess?: ProxyAccess;
 }
 
 /**
@@ -293,6 +300,24 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     maxBodyBytes: config.maxBodyBytes,
     clientAddress: (req) => access.clientAddress(req),
   });
+  const proxy = createProxyHandler({
+    authenticate: (req, facts) =>
+      access.authenticate(req, { ...facts, access: accessOf("nexus.v1.TokenService", "GetToken"), what: "proxy" }),
+    access: overrides.proxyAccess ?? createProxyAccess({ openTenants: config.proxyOpenTenants }),
+    store,
+    tokens,
+    audit: access.audit,
+    metrics: createProxyMetrics(registry),
+    errorJson: rest.errorJson,
+    clientAddress: (req) => access.clientAddress(req),
+    now,
+    limits: {
+      maxRequestBytes: config.proxyMaxRequestBytes,
+      maxResponseBytes: config.proxyMaxResponseBytes,
+      maxSignedBodyBytes: config.proxyMaxSignedBodyBytes,
+    },
+    logger,
+  });
   let acceptingTraffic = true;
   const endpoints = createEndpoints({
     registry,
@@ -337,7 +362,14 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // CORS first: a preflight never reaches the protocols, and allowed origins get their headers on
   // every answer (the adapter's writeHead keeps headers set before it).
   const handler: ListenerRequestHandler = (req, res) => {
-    if (!access.cors(req, res)) adapter(req, res);
+    if (access.cors(req, res)) return;
+    // The proxy streams bodies itself, so it comes before the RPC adapter, which would read them.
+    if (isProxyTarget(req.url)) {
+      proxy.handle(req, res).catch((err: unknown) => {
+        logger.error({ err }, "unhandled error in the proxy");
+        res.destroy();
+      });
+    } else adapter(req, res);
   };
 
   const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
@@ -392,6 +424,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         if (unfinished > 0)
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
+        await proxy.close();
         await consentSweeper.stop();
         await bridge?.close();
         await access.close();

@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = {
   apiKeyCreate: "api_key.create",
   apiKeyRevoke: "api_key.revoke",
   requestDenied: "request.denied",
+  proxyCall: "proxy.call",
 } as const;
 
 /** An audit action name. */

@@ -49,6 +49,8 @@ const TOP_PATHS = [
   "test_endpoint",
   "account_lookup",
   "connection_extras",
+  "api_base_url",
+  "proxy_timeouts",
 ];
 const OAUTH_PATHS = [
   "issuer",

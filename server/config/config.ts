@@ -15,6 +15,9 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_PROXY_MAX_REQUEST_BYTES,
+  DEFAULT_PROXY_MAX_RESPONSE_BYTES,
+  DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES,
   DEFAULT_PROXY_OPEN_TENANTS,
   DEFAULT_REFRESH_LEASE_MS,
   DEFAULT_REFRESH_READ_WAIT_MS,
@@ -75,6 +78,12 @@ export interface Config {
   maxBodyBytes: number;
   /** How long a graceful shutdown waits for in-flight requests, in milliseconds. */
   shutdownGraceMs: number;
+  /** Largest proxied request body, bytes (/v1/proxy; streamed, not buffered). */
+  proxyMaxRequestBytes: number;
+  /** Largest proxied response body, bytes (streamed, not buffered). */
+  proxyMaxResponseBytes: number;
+  /** Largest proxied body an hmac_payload or aws_sigv4 provider may sign (held in memory), bytes. */
+  proxyMaxSignedBodyBytes: number;
   /**
    * The admin API key whose hash is ensured at start (NEXUS_ADMIN_API_KEY). Required in production;
    * in development, absent means "create and print a bootstrap admin key on first start".
@@ -148,6 +157,9 @@ const envSchema = z.object({
   NEXUS_WATCH_HEARTBEAT_MS: integer("NEXUS_WATCH_HEARTBEAT_MS", 1000, 3600 * 1000).optional(),
   NEXUS_MAX_BODY_BYTES: integer("NEXUS_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024).optional(),
   NEXUS_SHUTDOWN_GRACE_MS: integer("NEXUS_SHUTDOWN_GRACE_MS", 0, 600_000).optional(),
+  NEXUS_PROXY_MAX_REQUEST_BYTES: integer("NEXUS_PROXY_MAX_REQUEST_BYTES", 0, 64 * 1024 * 1024 * 1024).optional(),
+  NEXUS_PROXY_MAX_RESPONSE_BYTES: integer("NEXUS_PROXY_MAX_RESPONSE_BYTES", 0, 64 * 1024 * 1024 * 1024).optional(),
+  NEXUS_PROXY_MAX_SIGNED_BODY_BYTES: integer("NEXUS_PROXY_MAX_SIGNED_BODY_BYTES", 0, 1024 * 1024 * 1024).optional(),
   NEXUS_ADMIN_API_KEY: z
     .string()
     .regex(/^[\x21-\x7e]{32,512}$/, "NEXUS_ADMIN_API_KEY must be 32-512 printable characters without spaces")
@@ -248,6 +260,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     watchHeartbeatMs: e.NEXUS_WATCH_HEARTBEAT_MS ?? DEFAULT_WATCH_HEARTBEAT_MS,
     maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
     shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    proxyMaxRequestBytes: e.NEXUS_PROXY_MAX_REQUEST_BYTES ?? DEFAULT_PROXY_MAX_REQUEST_BYTES,
+    proxyMaxResponseBytes: e.NEXUS_PROXY_MAX_RESPONSE_BYTES ?? DEFAULT_PROXY_MAX_RESPONSE_BYTES,
+    proxyMaxSignedBodyBytes: e.NEXUS_PROXY_MAX_SIGNED_BODY_BYTES ?? DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES,
     adminApiKey: e.NEXUS_ADMIN_API_KEY,
     apiKeyCacheMs: e.NEXUS_API_KEY_CACHE_MS ?? DEFAULT_API_KEY_CACHE_MS,
     trustedProxies,

@@ -5,7 +5,7 @@
  * validate-profile.ts. Messages are reasons ("must be …"); the field path is added by the caller.
  */
 import { z } from "zod";
-import { endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
+import { apiBaseTemplateProblem, endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
 import { jsonPointerProblem } from "./json-pointer.ts";
 
 /** Provider name: lower-case letters, digits and '-', starting with a letter or digit, 1-64 characters. */
@@ -43,6 +43,11 @@ const scope = z
   .min(1, { error: "must not be empty" })
   .max(256, { error: "must be at most 256 characters" })
   .regex(/^[^\s]+$/, { error: "must not contain whitespace" });
+
+const timeoutMs = z
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(1, { error: "must be 1 to 3600000" })
+  .max(3_600_000, { error: "must be 1 to 3600000" });
 
 const list = <T extends z.ZodType>(item: T, max: number) =>
   z.array(item, { error: required("a list") }).max(max, { error: `must have at most ${max} entries` });
@@ -175,6 +180,15 @@ export const profileInputSchema = z.strictObject({
   testEndpoint: urlField(endpointTemplateProblem).optional(),
   accountLookup: accountLookupInputSchema.optional(),
   connectionExtras: list(connectionExtraInputSchema, 16).optional(),
+  apiBaseUrl: urlField(apiBaseTemplateProblem).optional(),
+  proxyTimeouts: z
+    .strictObject({
+      connectMs: timeoutMs.optional(),
+      firstByteMs: timeoutMs.optional(),
+      idleMs: timeoutMs.optional(),
+      totalMs: timeoutMs.optional(),
+    })
+    .optional(),
 });
 
 /** A provider profile as written, before validation. ProviderProfile is assignable to it. */

@@ -94,6 +94,25 @@ export interface ProviderProfile {
   accountLookup?: AccountLookup;
   /** Provider values (realmId, instance_url, team.id) to keep in the connection's metadata. */
   connectionExtras?: ConnectionExtra[];
+  /**
+   * Base URL of the provider's HTTP API, the proxy's target (/v1/proxy/{connection_id}/{path}); may
+   * contain `{param}` placeholders. Absent: the provider cannot be proxied.
+   */
+  apiBaseUrl?: string;
+  /** Per-provider proxy timeouts, ms; an absent field takes the server default. */
+  proxyTimeouts?: ProxyTimeouts;
+}
+
+/** Timeouts of proxied calls, each in milliseconds (1 to 3 600 000). */
+export interface ProxyTimeouts {
+  /** To open the connection (TCP and TLS). */
+  connectMs?: number;
+  /** From sending the request to the response headers. */
+  firstByteMs?: number;
+  /** Longest pause while the response body streams. */
+  idleMs?: number;
+  /** The whole call, body included. */
+  totalMs?: number;
 }
 
 /** A profile as stored, with timestamps and whether a client secret is sealed beside it. */

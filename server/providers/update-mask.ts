@@ -28,6 +28,8 @@ const TOP_FIELDS = {
   test_endpoint: "testEndpoint",
   account_lookup: "accountLookup",
   connection_extras: "connectionExtras",
+  api_base_url: "apiBaseUrl",
+  proxy_timeouts: "proxyTimeouts",
 } as const satisfies Record<string, keyof ProviderProfileInput>;
 
 const OAUTH_FIELDS = {

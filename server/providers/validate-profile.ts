@@ -132,6 +132,7 @@ function build(
     [["oauth", "userinfoEndpoint"], oauth?.userinfoEndpoint],
     [["testEndpoint"], input.testEndpoint],
     [["accountLookup", "url"], input.accountLookup?.url],
+    [["apiBaseUrl"], input.apiBaseUrl],
   ];
   const operatorParams = input.operatorParams ?? {};
   const both = urlParams.find((name) => Object.hasOwn(operatorParams, name));
@@ -168,6 +169,9 @@ function build(
     testEndpoint: input.testEndpoint,
     accountLookup: input.accountLookup && omitUndefined({ ...input.accountLookup }),
     connectionExtras: extras.length > 0 ? extras.map((e) => omitUndefined({ ...e }) as ConnectionExtra) : undefined,
+    apiBaseUrl: input.apiBaseUrl,
+    proxyTimeouts:
+      input.proxyTimeouts && Object.keys(omitUndefined(input.proxyTimeouts)).length > 0 ? omitUndefined(input.proxyTimeouts) : undefined,
   });
 }
 
@@ -331,7 +335,7 @@ export function fieldPath(prefix: string, path: readonly (string | number)[], st
     }
     const isField =
       i === 0 ||
-      (i === 1 && (path[0] === "oauth" || path[0] === "strategy" || path[0] === "accountLookup")) ||
+      (i === 1 && (path[0] === "oauth" || path[0] === "strategy" || path[0] === "accountLookup" || path[0] === "proxyTimeouts")) ||
       (i === 2 && path[0] === "connectionExtras");
     let name = isField ? segment.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : segment;
     if (path[0] === "strategy" && i === 1 && segment !== "type" && strategyType !== undefined && strategyType !== "oauth2") {

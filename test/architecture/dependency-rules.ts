@@ -14,6 +14,7 @@ export const FOLDER_LAYERS: Readonly<Record<string, number>> = {
   cli: 13, // the nexus command: talks to the API or opens the store directly
   app: 12, // the rest of the composition root: access control, interceptor order
   rest: 11, // REST transcoding over the in-process RPC transport
+  proxy: 11, // /v1/proxy: the credential-injecting proxy (authenticates like the RPC interceptor)
   rpc: 10, // routes, errors, interceptors
   services: 9, // one file per proto service: proto ⇄ domain calls, nothing else
   watch: 8, // credential watch fan-out

@@ -16,7 +16,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file nexus/v1/providers.proto.
  */
 export const file_nexus_v1_providers: GenFile = /*@__PURE__*/
-  fileDesc("ChhuZXh1cy92MS9wcm92aWRlcnMucHJvdG8SCG5leHVzLnYxIvgGCg1PQXV0aFNldHRpbmdzEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhsKE3Jldm9jYXRpb25fZW5kcG9pbnQYBCABKAkSGQoRdXNlcmluZm9fZW5kcG9pbnQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhoKDWNsaWVudF9zZWNyZXQYByABKAlCA+BBBBIeChFoYXNfY2xpZW50X3NlY3JldBgIIAEoCEID4EEDEhYKDmRlZmF1bHRfc2NvcGVzGAkgAygJEkYKEGF1dGhvcml6ZV9wYXJhbXMYCiADKAsyLC5uZXh1cy52MS5PQXV0aFNldHRpbmdzLkF1dGhvcml6ZVBhcmFtc0VudHJ5Ej4KDHRva2VuX3BhcmFtcxgLIAMoCzIoLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MuVG9rZW5QYXJhbXNFbnRyeRI2ChJjbGllbnRfYXV0aF9tZXRob2QYDCABKA4yGi5uZXh1cy52MS5DbGllbnRBdXRoTWV0aG9kEhEKBHBrY2UYDSABKAhIAIgBARIXCg9zY29wZV9zZXBhcmF0b3IYDiABKAkSHgoWb21pdF9zY29wZV9vbl9leGNoYW5nZRgPIAEoCBIaChJleHRyYV90b2tlbl9maWVsZHMYECADKAkSTwoVdG9rZW5fcmVxdWVzdF9oZWFkZXJzGBEgAygLMjAubmV4dXMudjEuT0F1dGhTZXR0aW5ncy5Ub2tlblJlcXVlc3RIZWFkZXJzRW50cnkSLwoicmVmcmVzaF90b2tlbl9yZXVzZV93aW5kb3dfc2Vjb25kcxgSIAEoDUgBiAEBGjYKFEF1dGhvcml6ZVBhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQVG9rZW5QYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjoKGFRva2VuUmVxdWVzdEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9wa2NlQiUKI19yZWZyZXNoX3Rva2VuX3JldXNlX3dpbmRvd19zZWNvbmRzIt8ECghQcm92aWRlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIQCghjYXRlZ29yeRgDIAEoCRIlCglhdXRoX3R5cGUYBCABKA4yEi5uZXh1cy52MS5BdXRoVHlwZRImCgVvYXV0aBgFIAEoCzIXLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MSMgoRY3JlZGVudGlhbF9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiQKCHN0cmF0ZWd5GAcgASgLMhIubmV4dXMudjEuU3RyYXRlZ3kSEgoKdXJsX3BhcmFtcxgIIAMoCRIVCg10ZXN0X2VuZHBvaW50GAkgASgJEjQKC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEj8KD29wZXJhdG9yX3BhcmFtcxgMIAMoCzImLm5leHVzLnYxLlByb3ZpZGVyLk9wZXJhdG9yUGFyYW1zRW50cnkSLwoOYWNjb3VudF9sb29rdXAYDSABKAsyFy5uZXh1cy52MS5BY2NvdW50TG9va3VwEjQKEWNvbm5lY3Rpb25fZXh0cmFzGA4gAygLMhkubmV4dXMudjEuQ29ubmVjdGlvbkV4dHJhGjUKE09wZXJhdG9yUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJlCg1BY2NvdW50TG9va3VwEgsKA3VybBgBIAEoCRISCgppZF9wb2ludGVyGAIgASgJEhUKDWVtYWlsX3BvaW50ZXIYAyABKAkSHAoUZGlzcGxheV9uYW1lX3BvaW50ZXIYBCABKAkiTgoPQ29ubmVjdGlvbkV4dHJhEgwKBG5hbWUYASABKAkSFgoOY2FsbGJhY2tfcGFyYW0YAiABKAkSFQoNdG9rZW5fcG9pbnRlchgDIAEoCSJCChVDcmVhdGVQcm92aWRlclJlcXVlc3QSKQoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlckID4EECIj4KFkNyZWF0ZVByb3ZpZGVyUmVzcG9uc2USJAoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlciInChJHZXRQcm92aWRlclJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECIjsKE0dldFByb3ZpZGVyUmVzcG9uc2USJAoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlciI9ChRMaXN0UHJvdmlkZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJXChVMaXN0UHJvdmlkZXJzUmVzcG9uc2USJQoJcHJvdmlkZXJzGAEgAygLMhIubmV4dXMudjEuUHJvdmlkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInMKFVVwZGF0ZVByb3ZpZGVyUmVxdWVzdBIpCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyQgPgQQISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KFlVwZGF0ZVByb3ZpZGVyUmVzcG9uc2USJAoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlciI5ChVEZWxldGVQcm92aWRlclJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECEg0KBWZvcmNlGAIgASgIIhgKFkRlbGV0ZVByb3ZpZGVyUmVzcG9uc2UiLwobTGlzdENhdGFsb2dQcm92aWRlcnNSZXF1ZXN0EhAKCGNhdGVnb3J5GAEgASgJIkUKHExpc3RDYXRhbG9nUHJvdmlkZXJzUmVzcG9uc2USJQoJcHJvdmlkZXJzGAEgAygLMhIubmV4dXMudjEuUHJvdmlkZXIqlQEKCEF1dGhUeXBlEhkKFUFVVEhfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEFVVEhfVFlQRV9PQVVUSDIQARInCiNBVVRIX1RZUEVfT0FVVEgyX0NMSUVOVF9DUkVERU5USUFMUxACEhUKEUFVVEhfVFlQRV9BUElfS0VZEAMSGAoUQVVUSF9UWVBFX0JBU0lDX0FVVEgQBCqqAQoQQ2xpZW50QXV0aE1ldGhvZBIiCh5DTElFTlRfQVVUSF9NRVRIT0RfVU5TUEVDSUZJRUQQABIqCiZDTElFTlRfQVVUSF9NRVRIT0RfQ0xJRU5UX1NFQ1JFVF9CQVNJQxABEikKJUNMSUVOVF9BVVRIX01FVEhPRF9DTElFTlRfU0VDUkVUX1BPU1QQAhIbChdDTElFTlRfQVVUSF9NRVRIT0RfTk9ORRADMucFCg9Qcm92aWRlclNlcnZpY2USdAoOQ3JlYXRlUHJvdmlkZXISHy5uZXh1cy52MS5DcmVhdGVQcm92aWRlclJlcXVlc3QaIC5uZXh1cy52MS5DcmVhdGVQcm92aWRlclJlc3BvbnNlIh+C0+STAhk6CHByb3ZpZGVyIg0vdjEvcHJvdmlkZXJzEmsKC0dldFByb3ZpZGVyEhwubmV4dXMudjEuR2V0UHJvdmlkZXJSZXF1ZXN0Gh0ubmV4dXMudjEuR2V0UHJvdmlkZXJSZXNwb25zZSIfkAIBgtPkkwIWEhQvdjEvcHJvdmlkZXJzL3tuYW1lfRJqCg1MaXN0UHJvdmlkZXJzEh4ubmV4dXMudjEuTGlzdFByb3ZpZGVyc1JlcXVlc3QaHy5uZXh1cy52MS5MaXN0UHJvdmlkZXJzUmVzcG9uc2UiGJACAYLT5JMCDxINL3YxL3Byb3ZpZGVycxKEAQoOVXBkYXRlUHJvdmlkZXISHy5uZXh1cy52MS5VcGRhdGVQcm92aWRlclJlcXVlc3QaIC5uZXh1cy52MS5VcGRhdGVQcm92aWRlclJlc3BvbnNlIi+C0+STAik6CHByb3ZpZGVyMh0vdjEvcHJvdmlkZXJzL3twcm92aWRlci5uYW1lfRJ0Cg5EZWxldGVQcm92aWRlchIfLm5leHVzLnYxLkRlbGV0ZVByb3ZpZGVyUmVxdWVzdBogLm5leHVzLnYxLkRlbGV0ZVByb3ZpZGVyUmVzcG9uc2UiH5ACAoLT5JMCFioUL3YxL3Byb3ZpZGVycy97bmFtZX0ShwEKFExpc3RDYXRhbG9nUHJvdmlkZXJzEiUubmV4dXMudjEuTGlzdENhdGFsb2dQcm92aWRlcnNSZXF1ZXN0GiYubmV4dXMudjEuTGlzdENhdGFsb2dQcm92aWRlcnNSZXNwb25zZSIgkAIBgtPkkwIXEhUvdjEvY2F0YWxvZy9wcm92aWRlcnNiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nexus_v1_credential]);
+  fileDesc("ChhuZXh1cy92MS9wcm92aWRlcnMucHJvdG8SCG5leHVzLnYxIvgGCg1PQXV0aFNldHRpbmdzEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhsKE3Jldm9jYXRpb25fZW5kcG9pbnQYBCABKAkSGQoRdXNlcmluZm9fZW5kcG9pbnQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhoKDWNsaWVudF9zZWNyZXQYByABKAlCA+BBBBIeChFoYXNfY2xpZW50X3NlY3JldBgIIAEoCEID4EEDEhYKDmRlZmF1bHRfc2NvcGVzGAkgAygJEkYKEGF1dGhvcml6ZV9wYXJhbXMYCiADKAsyLC5uZXh1cy52MS5PQXV0aFNldHRpbmdzLkF1dGhvcml6ZVBhcmFtc0VudHJ5Ej4KDHRva2VuX3BhcmFtcxgLIAMoCzIoLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MuVG9rZW5QYXJhbXNFbnRyeRI2ChJjbGllbnRfYXV0aF9tZXRob2QYDCABKA4yGi5uZXh1cy52MS5DbGllbnRBdXRoTWV0aG9kEhEKBHBrY2UYDSABKAhIAIgBARIXCg9zY29wZV9zZXBhcmF0b3IYDiABKAkSHgoWb21pdF9zY29wZV9vbl9leGNoYW5nZRgPIAEoCBIaChJleHRyYV90b2tlbl9maWVsZHMYECADKAkSTwoVdG9rZW5fcmVxdWVzdF9oZWFkZXJzGBEgAygLMjAubmV4dXMudjEuT0F1dGhTZXR0aW5ncy5Ub2tlblJlcXVlc3RIZWFkZXJzRW50cnkSLwoicmVmcmVzaF90b2tlbl9yZXVzZV93aW5kb3dfc2Vjb25kcxgSIAEoDUgBiAEBGjYKFEF1dGhvcml6ZVBhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQVG9rZW5QYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjoKGFRva2VuUmVxdWVzdEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9wa2NlQiUKI19yZWZyZXNoX3Rva2VuX3JldXNlX3dpbmRvd19zZWNvbmRzIqYFCghQcm92aWRlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIQCghjYXRlZ29yeRgDIAEoCRIlCglhdXRoX3R5cGUYBCABKA4yEi5uZXh1cy52MS5BdXRoVHlwZRImCgVvYXV0aBgFIAEoCzIXLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MSMgoRY3JlZGVudGlhbF9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiQKCHN0cmF0ZWd5GAcgASgLMhIubmV4dXMudjEuU3RyYXRlZ3kSEgoKdXJsX3BhcmFtcxgIIAMoCRIVCg10ZXN0X2VuZHBvaW50GAkgASgJEjQKC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEj8KD29wZXJhdG9yX3BhcmFtcxgMIAMoCzImLm5leHVzLnYxLlByb3ZpZGVyLk9wZXJhdG9yUGFyYW1zRW50cnkSLwoOYWNjb3VudF9sb29rdXAYDSABKAsyFy5uZXh1cy52MS5BY2NvdW50TG9va3VwEjQKEWNvbm5lY3Rpb25fZXh0cmFzGA4gAygLMhkubmV4dXMudjEuQ29ubmVjdGlvbkV4dHJhEhQKDGFwaV9iYXNlX3VybBgPIAEoCRIvCg5wcm94eV90aW1lb3V0cxgQIAEoCzIXLm5leHVzLnYxLlByb3h5VGltZW91dHMaNQoTT3BlcmF0b3JQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImUKDUFjY291bnRMb29rdXASCwoDdXJsGAEgASgJEhIKCmlkX3BvaW50ZXIYAiABKAkSFQoNZW1haWxfcG9pbnRlchgDIAEoCRIcChRkaXNwbGF5X25hbWVfcG9pbnRlchgEIAEoCSJOCg9Db25uZWN0aW9uRXh0cmESDAoEbmFtZRgBIAEoCRIWCg5jYWxsYmFja19wYXJhbRgCIAEoCRIVCg10b2tlbl9wb2ludGVyGAMgASgJIl0KDVByb3h5VGltZW91dHMSEgoKY29ubmVjdF9tcxgBIAEoDRIVCg1maXJzdF9ieXRlX21zGAIgASgNEg8KB2lkbGVfbXMYAyABKA0SEAoIdG90YWxfbXMYBCABKA0iQgoVQ3JlYXRlUHJvdmlkZXJSZXF1ZXN0EikKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXJCA+BBAiI+ChZDcmVhdGVQcm92aWRlclJlc3BvbnNlEiQKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXIiJwoSR2V0UHJvdmlkZXJSZXF1ZXN0EhEKBG5hbWUYASABKAlCA+BBAiI7ChNHZXRQcm92aWRlclJlc3BvbnNlEiQKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXIiPQoUTGlzdFByb3ZpZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVwoVTGlzdFByb3ZpZGVyc1Jlc3BvbnNlEiUKCXByb3ZpZGVycxgBIAMoCzISLm5leHVzLnYxLlByb3ZpZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChVVcGRhdGVQcm92aWRlclJlcXVlc3QSKQoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlckID4EECEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI+ChZVcGRhdGVQcm92aWRlclJlc3BvbnNlEiQKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXIiOQoVRGVsZXRlUHJvdmlkZXJSZXF1ZXN0EhEKBG5hbWUYASABKAlCA+BBAhINCgVmb3JjZRgCIAEoCCIYChZEZWxldGVQcm92aWRlclJlc3BvbnNlIi8KG0xpc3RDYXRhbG9nUHJvdmlkZXJzUmVxdWVzdBIQCghjYXRlZ29yeRgBIAEoCSJFChxMaXN0Q2F0YWxvZ1Byb3ZpZGVyc1Jlc3BvbnNlEiUKCXByb3ZpZGVycxgBIAMoCzISLm5leHVzLnYxLlByb3ZpZGVyKpUBCghBdXRoVHlwZRIZChVBVVRIX1RZUEVfVU5TUEVDSUZJRUQQABIUChBBVVRIX1RZUEVfT0FVVEgyEAESJwojQVVUSF9UWVBFX09BVVRIMl9DTElFTlRfQ1JFREVOVElBTFMQAhIVChFBVVRIX1RZUEVfQVBJX0tFWRADEhgKFEFVVEhfVFlQRV9CQVNJQ19BVVRIEAQqqgEKEENsaWVudEF1dGhNZXRob2QSIgoeQ0xJRU5UX0FVVEhfTUVUSE9EX1VOU1BFQ0lGSUVEEAASKgomQ0xJRU5UX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfQkFTSUMQARIpCiVDTElFTlRfQVVUSF9NRVRIT0RfQ0xJRU5UX1NFQ1JFVF9QT1NUEAISGwoXQ0xJRU5UX0FVVEhfTUVUSE9EX05PTkUQAzLnBQoPUHJvdmlkZXJTZXJ2aWNlEnQKDkNyZWF0ZVByb3ZpZGVyEh8ubmV4dXMudjEuQ3JlYXRlUHJvdmlkZXJSZXF1ZXN0GiAubmV4dXMudjEuQ3JlYXRlUHJvdmlkZXJSZXNwb25zZSIfgtPkkwIZOghwcm92aWRlciINL3YxL3Byb3ZpZGVycxJrCgtHZXRQcm92aWRlchIcLm5leHVzLnYxLkdldFByb3ZpZGVyUmVxdWVzdBodLm5leHVzLnYxLkdldFByb3ZpZGVyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL3Byb3ZpZGVycy97bmFtZX0SagoNTGlzdFByb3ZpZGVycxIeLm5leHVzLnYxLkxpc3RQcm92aWRlcnNSZXF1ZXN0Gh8ubmV4dXMudjEuTGlzdFByb3ZpZGVyc1Jlc3BvbnNlIhiQAgGC0+STAg8SDS92MS9wcm92aWRlcnMShAEKDlVwZGF0ZVByb3ZpZGVyEh8ubmV4dXMudjEuVXBkYXRlUHJvdmlkZXJSZXF1ZXN0GiAubmV4dXMudjEuVXBkYXRlUHJvdmlkZXJSZXNwb25zZSIvgtPkkwIpOghwcm92aWRlcjIdL3YxL3Byb3ZpZGVycy97cHJvdmlkZXIubmFtZX0SdAoORGVsZXRlUHJvdmlkZXISHy5uZXh1cy52MS5EZWxldGVQcm92aWRlclJlcXVlc3QaIC5uZXh1cy52MS5EZWxldGVQcm92aWRlclJlc3BvbnNlIh+QAgKC0+STAhYqFC92MS9wcm92aWRlcnMve25hbWV9EocBChRMaXN0Q2F0YWxvZ1Byb3ZpZGVycxIlLm5leHVzLnYxLkxpc3RDYXRhbG9nUHJvdmlkZXJzUmVxdWVzdBomLm5leHVzLnYxLkxpc3RDYXRhbG9nUHJvdmlkZXJzUmVzcG9uc2UiIJACAYLT5JMCFxIVL3YxL2NhdGFsb2cvcHJvdmlkZXJzYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nexus_v1_credential]);
 
 /**
  * OAuthSettings are the OAuth 2.0 / OIDC parts of a provider profile.
@@ -285,6 +285,24 @@ export type Provider = Message<"nexus.v1.Provider"> & {
    * @generated from field: repeated nexus.v1.ConnectionExtra connection_extras = 14;
    */
   connectionExtras: ConnectionExtra[];
+
+  /**
+   * Base URL of the provider's HTTP API, the target of /v1/proxy/{connection_id}/{path}: the
+   * proxied path and query are appended to it, never leaving its scheme, host, port or path prefix
+   * (e.g. "https://api.github.com"). https (or loopback http), no query, no fragment; `{param}`
+   * placeholders follow the same rules as the other URLs. Optional: without it the provider cannot
+   * be proxied.
+   *
+   * @generated from field: string api_base_url = 15;
+   */
+  apiBaseUrl: string;
+
+  /**
+   * Timeouts of proxied calls to this provider; a zero or absent field takes the server default.
+   *
+   * @generated from field: nexus.v1.ProxyTimeouts proxy_timeouts = 16;
+   */
+  proxyTimeouts?: ProxyTimeouts | undefined;
 };
 
 /**
@@ -376,6 +394,48 @@ export const ConnectionExtraSchema: GenMessage<ConnectionExtra> = /*@__PURE__*/
   messageDesc(file_nexus_v1_providers, 3);
 
 /**
+ * ProxyTimeouts bounds a proxied call, each in milliseconds (0: the server default). At most 3600000.
+ *
+ * @generated from message nexus.v1.ProxyTimeouts
+ */
+export type ProxyTimeouts = Message<"nexus.v1.ProxyTimeouts"> & {
+  /**
+   * To open the connection to the provider (TCP and TLS).
+   *
+   * @generated from field: uint32 connect_ms = 1;
+   */
+  connectMs: number;
+
+  /**
+   * From sending the request to the response headers.
+   *
+   * @generated from field: uint32 first_byte_ms = 2;
+   */
+  firstByteMs: number;
+
+  /**
+   * Longest pause while the response body streams.
+   *
+   * @generated from field: uint32 idle_ms = 3;
+   */
+  idleMs: number;
+
+  /**
+   * The whole call, body included.
+   *
+   * @generated from field: uint32 total_ms = 4;
+   */
+  totalMs: number;
+};
+
+/**
+ * Describes the message nexus.v1.ProxyTimeouts.
+ * Use `create(ProxyTimeoutsSchema)` to create a new message.
+ */
+export const ProxyTimeoutsSchema: GenMessage<ProxyTimeouts> = /*@__PURE__*/
+  messageDesc(file_nexus_v1_providers, 4);
+
+/**
  * CreateProviderRequest carries the new provider.
  *
  * @generated from message nexus.v1.CreateProviderRequest
@@ -394,7 +454,7 @@ export type CreateProviderRequest = Message<"nexus.v1.CreateProviderRequest"> & 
  * Use `create(CreateProviderRequestSchema)` to create a new message.
  */
 export const CreateProviderRequestSchema: GenMessage<CreateProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 4);
+  messageDesc(file_nexus_v1_providers, 5);
 
 /**
  * CreateProviderResponse carries the stored provider.
@@ -415,7 +475,7 @@ export type CreateProviderResponse = Message<"nexus.v1.CreateProviderResponse"> 
  * Use `create(CreateProviderResponseSchema)` to create a new message.
  */
 export const CreateProviderResponseSchema: GenMessage<CreateProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 5);
+  messageDesc(file_nexus_v1_providers, 6);
 
 /**
  * GetProviderRequest names a provider.
@@ -436,7 +496,7 @@ export type GetProviderRequest = Message<"nexus.v1.GetProviderRequest"> & {
  * Use `create(GetProviderRequestSchema)` to create a new message.
  */
 export const GetProviderRequestSchema: GenMessage<GetProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 6);
+  messageDesc(file_nexus_v1_providers, 7);
 
 /**
  * GetProviderResponse carries one provider.
@@ -457,7 +517,7 @@ export type GetProviderResponse = Message<"nexus.v1.GetProviderResponse"> & {
  * Use `create(GetProviderResponseSchema)` to create a new message.
  */
 export const GetProviderResponseSchema: GenMessage<GetProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 7);
+  messageDesc(file_nexus_v1_providers, 8);
 
 /**
  * ListProvidersRequest pages the configured providers.
@@ -485,7 +545,7 @@ export type ListProvidersRequest = Message<"nexus.v1.ListProvidersRequest"> & {
  * Use `create(ListProvidersRequestSchema)` to create a new message.
  */
 export const ListProvidersRequestSchema: GenMessage<ListProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 8);
+  messageDesc(file_nexus_v1_providers, 9);
 
 /**
  * ListProvidersResponse is one page of providers.
@@ -513,7 +573,7 @@ export type ListProvidersResponse = Message<"nexus.v1.ListProvidersResponse"> & 
  * Use `create(ListProvidersResponseSchema)` to create a new message.
  */
 export const ListProvidersResponseSchema: GenMessage<ListProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 9);
+  messageDesc(file_nexus_v1_providers, 10);
 
 /**
  * UpdateProviderRequest changes a provider.
@@ -542,7 +602,7 @@ export type UpdateProviderRequest = Message<"nexus.v1.UpdateProviderRequest"> & 
  * Use `create(UpdateProviderRequestSchema)` to create a new message.
  */
 export const UpdateProviderRequestSchema: GenMessage<UpdateProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 10);
+  messageDesc(file_nexus_v1_providers, 11);
 
 /**
  * UpdateProviderResponse carries the changed provider.
@@ -563,7 +623,7 @@ export type UpdateProviderResponse = Message<"nexus.v1.UpdateProviderResponse"> 
  * Use `create(UpdateProviderResponseSchema)` to create a new message.
  */
 export const UpdateProviderResponseSchema: GenMessage<UpdateProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 11);
+  messageDesc(file_nexus_v1_providers, 12);
 
 /**
  * DeleteProviderRequest names a provider to delete.
@@ -591,7 +651,7 @@ export type DeleteProviderRequest = Message<"nexus.v1.DeleteProviderRequest"> & 
  * Use `create(DeleteProviderRequestSchema)` to create a new message.
  */
 export const DeleteProviderRequestSchema: GenMessage<DeleteProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 12);
+  messageDesc(file_nexus_v1_providers, 13);
 
 /**
  * DeleteProviderResponse is empty.
@@ -606,7 +666,7 @@ export type DeleteProviderResponse = Message<"nexus.v1.DeleteProviderResponse"> 
  * Use `create(DeleteProviderResponseSchema)` to create a new message.
  */
 export const DeleteProviderResponseSchema: GenMessage<DeleteProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 13);
+  messageDesc(file_nexus_v1_providers, 14);
 
 /**
  * ListCatalogProvidersRequest filters the shipped catalog.
@@ -627,7 +687,7 @@ export type ListCatalogProvidersRequest = Message<"nexus.v1.ListCatalogProviders
  * Use `create(ListCatalogProvidersRequestSchema)` to create a new message.
  */
 export const ListCatalogProvidersRequestSchema: GenMessage<ListCatalogProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 14);
+  messageDesc(file_nexus_v1_providers, 15);
 
 /**
  * ListCatalogProvidersResponse lists presets.
@@ -648,7 +708,7 @@ export type ListCatalogProvidersResponse = Message<"nexus.v1.ListCatalogProvider
  * Use `create(ListCatalogProvidersResponseSchema)` to create a new message.
  */
 export const ListCatalogProvidersResponseSchema: GenMessage<ListCatalogProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 15);
+  messageDesc(file_nexus_v1_providers, 16);
 
 /**
  * AuthType is how a provider's credentials are obtained. REST renders the lower-case suffix.
