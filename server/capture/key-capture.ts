@@ -34,6 +34,7 @@ import { buildReturnRedirect } from "../consent/return-redirect.ts";
 import { isAwaitingConsent, type StatusReason } from "../domain/connection-status.ts";
 import { ConflictError, ConnectionNotUsableError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
+import { transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, ProviderRecord, Store } from "../store/store.ts";
@@ -283,7 +284,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     const { connection } = ready;
     let error: string = reason;
     try {
-      await store.updateConnectionStatus(connection.tenantId, connection.id, ["pending"], "failed", reason);
+      await transition(store, connection, "failed", reason);
     } catch (err) {
       if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
       error = "connection_not_pending";

@@ -19,6 +19,7 @@ import {
   ProviderUnavailableError,
 } from "../domain/errors.ts";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
+import { transition } from "../lifecycle/connection-transition.ts";
 import type { TokenSetUpdate } from "../oauth/token-set.ts";
 import type { ConnectionRecord } from "../store/store.ts";
 import { retryDelayMs } from "./backoff.ts";
@@ -338,7 +339,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   async function leaveActive(row: ConnectionRecord, status: ConnectionStatus, reason: StatusReason): Promise<ConnectionStatus> {
     retryCounts.delete(row.id);
     try {
-      await store.updateConnectionStatus(row.tenantId, row.id, "active", status, reason, { nextRefreshAtMs: null });
+      await transition(store, row, status, reason, { nextRefreshAtMs: null });
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       return (await store.findConnectionById(row.id))?.status ?? status;
