@@ -8,6 +8,7 @@ import { generateRandomCodeVerifier, generateRandomNonce } from "oauth4webapi";
 import type { ReturnUrlPolicy } from "../config/return-url-policy.ts";
 import { canTransition } from "../domain/connection-status.ts";
 import { ConnectionNotUsableError, InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
+import { openConnection, transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { AccountAttempt } from "../oauth/account-identity.ts";
 import { mergeScopes } from "../oauth/authorization-url.ts";
@@ -177,11 +178,10 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
       // (agent keys always act in their own, existing tenant).
       const create = async (scopes: readonly string[] | undefined) => {
         await store.ensureTenant({ id: tenantId });
-        return store.createConnection({
+        return openConnection(store, {
           tenantId,
           userId,
           providerName: profile.name,
-          status: "pending",
           scopes: [...(scopes ?? [])],
           params,
           returnUrl,
@@ -204,10 +204,7 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
       const params = checkParams(withoutOperatorParams(current.params, profile.operatorParams), profile);
       const moveToPending = (scopes: readonly string[] | undefined) =>
         // Compare-and-set on the status read above: a concurrent revoke wins (ConflictError).
-        store.updateConnectionStatus(tenantId, current.id, current.status, "pending", null, {
-          scopes: [...(scopes ?? current.scopes)],
-          returnUrl,
-        });
+        transition(store, current, "pending", null, { scopes: [...(scopes ?? current.scopes)], returnUrl });
       return proceed(stored, clientSecret, params, returnUrl, moveToPending, input.scopes.length > 0 ? input.scopes : undefined);
     },
 

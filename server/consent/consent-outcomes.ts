@@ -9,6 +9,7 @@ import type { ConnectionAccount } from "../domain/connection-account.ts";
 import { statusReasonOf } from "../domain/connection-status.ts";
 import { ConflictError, FailedPreconditionError, NotFoundError, ProviderUnavailableError } from "../domain/errors.ts";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
+import { transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
@@ -79,7 +80,7 @@ export function createConsentOutcomes(deps: { store: Store; vault: Vault; oauth:
     },
 
     reuse(connection, existing, identity) {
-      return store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "failed", "reused_existing", {
+      return transition(store, connection, "failed", "reused_existing", {
         ...identity,
         reusedConnectionId: existing.id,
       });
@@ -87,7 +88,7 @@ export function createConsentOutcomes(deps: { store: Store; vault: Vault; oauth:
 
     async fail(connection, reason) {
       try {
-        await store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "failed", statusReasonOf(reason));
+        await transition(store, connection, "failed", statusReasonOf(reason));
       } catch (err) {
         if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
         deps.logger.debug({ connectionId: connection.id }, "consent failure not recorded: the connection moved on");

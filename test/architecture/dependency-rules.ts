@@ -32,6 +32,7 @@ export const FOLDER_LAYERS: Readonly<Record<string, number>> = {
   reflection: 5, // grpc reflection and health
   request: 4, // per-request context keys, the principal
   providers: 4, // provider profiles as data
+  lifecycle: 4, // the one path of status changes: the table, then the store's compare-and-set
   store: 3, // persistence: interface, SQLite, PostgreSQL
   logging: 2,
   metrics: 2,
