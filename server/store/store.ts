@@ -115,19 +115,12 @@ export interface ConnectionChanges {
 
 /**
  * The non-secret picture of a connection that an event carries: what a watcher or webhook receiver
- * may see. Never credentials, tokens, consent state, params or the return URL.
+ * may see, i.e. the connection's metadata without the return URL and the refresh schedule. It never
+ * holds a secret because ConnectionRecord never does. A field added to ConnectionRecord is part of
+ * it (and must be copied by rows/connection-event-rows.ts `connectionSnapshot`) unless omitted here;
+ * events stored before the field existed lack it, so readers must treat it as optional.
  */
-export interface ConnectionSnapshot {
-  id: string;
-  tenantId: string;
-  userId: string;
-  providerName: string;
-  status: ConnectionStatus;
-  statusReason: string | null;
-  scopes: string[];
-  createdAtMs: number;
-  updatedAtMs: number;
-}
+export type ConnectionSnapshot = Omit<ConnectionRecord, "returnUrl" | "nextRefreshAtMs">;
 
 /**
  * One committed change of a connection, from the `connection_events` log. Written by the store in

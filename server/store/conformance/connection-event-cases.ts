@@ -11,7 +11,20 @@ import type { ConnectionEventRecord } from "../store.ts";
 import { assertRejectsWith, START_TIME_MS, type StoreHarness, seedConnection } from "./harness.ts";
 
 /** The only keys a snapshot may have: adding one is a deliberate, reviewed change. */
-const SNAPSHOT_KEYS = ["createdAtMs", "id", "providerName", "scopes", "status", "statusReason", "tenantId", "updatedAtMs", "userId"];
+const SNAPSHOT_KEYS = [
+  "createdAtMs",
+  "credentialExpiresAtSeconds",
+  "credentialVersion",
+  "id",
+  "params",
+  "providerName",
+  "scopes",
+  "status",
+  "statusReason",
+  "tenantId",
+  "updatedAtMs",
+  "userId",
+];
 
 /** Every event of every tenant, in log order. */
 async function allEvents(h: StoreHarness, afterSeq = 0): Promise<ConnectionEventRecord[]> {
@@ -51,10 +64,13 @@ export function describeConnectionEventCases(h: StoreHarness): void {
       status: "pending",
       statusReason: null,
       scopes: ["openid", "email"],
+      params: { shop: "acme" },
       createdAtMs: START_TIME_MS,
       updatedAtMs: START_TIME_MS,
+      credentialVersion: 0,
+      credentialExpiresAtSeconds: null,
     });
-    assert.deepEqual(Object.keys(event.connection).sort(), SNAPSHOT_KEYS, "params and return URL stay out");
+    assert.deepEqual(Object.keys(event.connection).sort(), SNAPSHOT_KEYS, "no return URL, no refresh schedule");
     assert.equal(await h.store().latestConnectionEventSeq("tenant-a"), event.seq);
   });
 

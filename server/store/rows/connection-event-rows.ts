@@ -14,8 +14,9 @@ export const MAX_CONNECTION_EVENTS_PER_READ = 1000;
 export const CONNECTION_EVENT_ID_PREFIX = "evt";
 
 /**
- * The snapshot of `connection` an event carries: an allow-list of non-secret fields, so a field
- * added to ConnectionRecord later never reaches watchers or webhooks unless it is added here.
+ * The snapshot of `connection` an event carries: copied field by field (an allow-list), so nothing
+ * reaches watchers or webhooks by accident; the ConnectionSnapshot type makes a new field of
+ * ConnectionRecord a compile error here until it is copied or omitted there.
  */
 export function connectionSnapshot(connection: ConnectionRecord): ConnectionSnapshot {
   return {
@@ -26,8 +27,11 @@ export function connectionSnapshot(connection: ConnectionRecord): ConnectionSnap
     status: connection.status,
     statusReason: connection.statusReason,
     scopes: [...connection.scopes],
+    params: { ...connection.params },
     createdAtMs: connection.createdAtMs,
     updatedAtMs: connection.updatedAtMs,
+    credentialVersion: connection.credentialVersion,
+    credentialExpiresAtSeconds: connection.credentialExpiresAtSeconds,
   };
 }
 
