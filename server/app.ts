@@ -25,6 +25,7 @@ import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
+import { createConnectionEventPruner } from "./maintenance/prune-connection-events.ts";
 import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
@@ -242,6 +243,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const schedulerIntervalMs = Math.min(5_000, Math.max(100, config.refreshSkewMs / 4));
   const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger, intervalMs: schedulerIntervalMs });
   const consentSweeper = createStaleConsentSweeper({ store, now, logger });
+  const eventPruner = createConnectionEventPruner({ store, now, logger, retentionDays: config.connectionEventRetentionDays });
   const tokens = createTokenReader({ store, engine });
   const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
@@ -388,6 +390,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       await bridge?.start();
       scheduler.start();
       consentSweeper.start();
+      eventPruner.start();
       return listener.listen(config.port, config.host);
     },
     close(options) {
@@ -404,6 +407,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
         await consentSweeper.stop();
+        await eventPruner.stop();
         await bridge?.close();
         await access.close();
         await store.close();
