@@ -41,16 +41,7 @@ describe("server/watch/event-feed.test.ts", () => {
     // The pending "changed" is read first; then wait for a heartbeat (the timer runs for real).
     seen.push((await it.next()).value as FeedSignal);
     nowMs = 5000;
-    const beat = it.next();
-    await eventually(
-      async () => {
-        const r = await Promise.race([beat, Promise.resolve(undefined)]);
-        return r !== undefined;
-      },
-      5_000,
-      "a heartbeat",
-    );
-    seen.push((await beat).value as FeedSignal);
+    seen.push((await within(it.next(), 5_000, "a heartbeat")).value as FeedSignal);
     assert.deepEqual(seen, [{ type: "changed" }, { type: "heartbeat", serverTimeMs: 5000 }]);
     feed.close();
     assert.deepEqual(await it.next(), { value: undefined, done: true });
