@@ -5,8 +5,10 @@
  * wake-up and heartbeat. Because every read starts from the stream's own cursor and the cursor only
  * moves forward, an event is sent at most once (dedupe by seq) and, since any commit after the
  * subscription wakes the stream, at least once: no gap, no duplicate. A heartbeat goes out once the
- * replay is done (the stream is live) and then periodically. Nothing here holds a secret: events
- * carry the non-secret connection snapshot only.
+ * replay is done (the stream is live) and then periodically. Streams of a tenant woken by the same
+ * wake-up (same feed generation) at the same cursor share one read of the log, so N watchers cost
+ * one query per change, not N. Nothing here holds a secret: events carry the non-secret connection
+ * snapshot only.
  */
 import { FailedPreconditionError } from "../domain/errors.ts";
 import type { ConnectionEventRecord, Store } from "../store/store.ts";
@@ -46,6 +48,18 @@ export function createConnectionEventWatch(deps: {
   now: () => number;
 }): ConnectionEventWatch {
   const { store, feed, now } = deps;
+  // In-flight reads shared by streams woken by the same wake-up: keyed by the feed generation, so a
+  // read that began before a commit's wake-up is never joined by a stream that wake-up woke.
+  const sharedReads = new Map<string, Promise<unknown>>();
+  function shared<T>(key: string | undefined, load: () => Promise<T>): Promise<T> {
+    if (key === undefined) return load();
+    const existing = sharedReads.get(key) as Promise<T> | undefined;
+    if (existing) return existing;
+    const read = load();
+    sharedReads.set(key, read);
+    read.finally(() => sharedReads.get(key) === read && sharedReads.delete(key)).catch(() => undefined);
+    return read;
+  }
   return {
     async *watch(request) {
       const { tenantId, connectionId } = request;
@@ -54,13 +68,20 @@ export function createConnectionEventWatch(deps: {
       try {
         let cursor = await startPosition(request);
 
-        /** Sends every event after the cursor, moving it forward; with a connection filter, up to the log's end. */
-        async function* drain(): AsyncGenerator<ConnectionWatchItem> {
+        /**
+         * Sends every event after the cursor, moving it forward; with a connection filter, up to the
+         * log's end. `generation` (of the wake-up) lets streams woken together share the reads.
+         */
+        async function* drain(generation?: number): AsyncGenerator<ConnectionWatchItem> {
+          const key = (what: string) => (generation === undefined ? undefined : `${generation}\0${tenantId}\0${what}`);
           // Filtered reads skip other connections' events: the log's end (read first, so every
           // event up to it has committed) is where the next read may start.
-          const end = connectionId === undefined ? 0 : await store.latestConnectionEventSeq(tenantId);
+          const end = connectionId === undefined ? 0 : await shared(key("latest"), () => store.latestConnectionEventSeq(tenantId));
           for (;;) {
-            const page = await store.listConnectionEvents({ tenantId, afterSeq: cursor, limit: PAGE_SIZE, connectionId });
+            const afterSeq = cursor;
+            const page = await shared(key(`${afterSeq}\0${connectionId ?? ""}`), () =>
+              store.listConnectionEvents({ tenantId, afterSeq, limit: PAGE_SIZE, connectionId }),
+            );
             for (const event of page) {
               if (event.seq <= cursor) continue;
               cursor = event.seq;
@@ -76,10 +97,10 @@ export function createConnectionEventWatch(deps: {
         for await (const wake of wakeups) {
           if (wake.type === "heartbeat") {
             // A reader that fell behind the retention would skip deleted events: end it instead.
-            const pruned = await store.connectionEventsPrunedThrough(tenantId);
+            const pruned = await shared(`${wake.generation}\0${tenantId}\0pruned`, () => store.connectionEventsPrunedThrough(tenantId));
             if (pruned > cursor) throw expired(request.cursorText);
           }
-          yield* drain();
+          yield* drain(wake.generation);
           if (wake.type === "heartbeat") yield { type: "heartbeat", serverTimeMs: wake.serverTimeMs, seq: cursor };
         }
       } finally {

@@ -11,7 +11,7 @@ describe("server/watch/event-feed.test.ts", () => {
     const b = feed.subscribe("b", stop.signal);
     feed.notify("a");
     feed.notify("a");
-    assert.deepEqual(await a.next(), { value: { type: "changed" }, done: false });
+    assert.deepEqual(await a.next(), { value: { type: "changed", generation: 2 }, done: false });
     let bWoken = false;
     const bNext = b.next().then((r) => {
       bWoken = true;
@@ -20,10 +20,10 @@ describe("server/watch/event-feed.test.ts", () => {
     // a has nothing more pending: the two notifications were one wake-up.
     const aNext = a.next();
     feed.notify("b");
-    assert.deepEqual(await bNext, { value: { type: "changed" }, done: false });
+    assert.deepEqual(await bNext, { value: { type: "changed", generation: 3 }, done: false });
     assert.ok(bWoken);
     feed.resync();
-    assert.deepEqual(await aNext, { value: { type: "changed" }, done: false });
+    assert.deepEqual(await aNext, { value: { type: "changed", generation: 4 }, done: false });
     assert.equal(feed.watcherCount(), 2);
     stop.abort();
     assert.deepEqual(await a.next(), { value: undefined, done: true });
@@ -42,7 +42,10 @@ describe("server/watch/event-feed.test.ts", () => {
     seen.push((await it.next()).value as FeedSignal);
     nowMs = 5000;
     seen.push((await within(it.next(), 5_000, "a heartbeat")).value as FeedSignal);
-    assert.deepEqual(seen, [{ type: "changed" }, { type: "heartbeat", serverTimeMs: 5000 }]);
+    assert.deepEqual(seen, [
+      { type: "changed", generation: 1 },
+      { type: "heartbeat", serverTimeMs: 5000, generation: 2 },
+    ]);
     feed.close();
     assert.deepEqual(await it.next(), { value: undefined, done: true });
     assert.deepEqual(await feed.subscribe("a", new AbortController().signal).next(), { value: undefined, done: true }, "closed feed");

@@ -8,8 +8,13 @@
  * makes the stream re-read the log.
  */
 
-/** What a subscriber is woken with: `changed` (read the log) or `heartbeat` (read it, then beat). */
-export type FeedSignal = { type: "changed" } | { type: "heartbeat"; serverTimeMs: number };
+/**
+ * What a subscriber is woken with: `changed` (read the log) or `heartbeat` (read it, then beat).
+ * `generation` increases with every notification, resync and heartbeat tick, so streams woken by
+ * the same one may share a read of the log that began after it (never one that began before it,
+ * which could miss the commit it announces).
+ */
+export type FeedSignal = { type: "changed"; generation: number } | { type: "heartbeat"; serverTimeMs: number; generation: number };
 
 /** Options of `createEventFeed`. */
 export interface EventFeedOptions {
@@ -52,6 +57,7 @@ export function createEventFeed(options: EventFeedOptions): EventFeed {
   let count = 0;
   let isFeedClosed = false;
   let heartbeat: NodeJS.Timeout | undefined;
+  let generation = 0;
 
   const deliver = (subscriber: Subscriber, signal: FeedSignal) => {
     if (subscriber.isClosed) return;
@@ -61,8 +67,9 @@ export function createEventFeed(options: EventFeedOptions): EventFeed {
       wake({ value: signal, done: false });
       return;
     }
-    // A heartbeat re-reads the log too, so it absorbs a pending "changed" (and vice versa keeps it).
-    subscriber.pending = subscriber.pending?.type === "heartbeat" ? subscriber.pending : signal;
+    // A heartbeat re-reads the log too, so it absorbs a pending "changed"; a pending heartbeat is
+    // kept (its beat is still owed) but takes the newer generation, so its read starts late enough.
+    subscriber.pending = subscriber.pending?.type === "heartbeat" ? { ...subscriber.pending, generation: signal.generation } : signal;
   };
 
   const all = () => [...byTenant.values()].flatMap((set) => [...set]);
@@ -88,7 +95,8 @@ export function createEventFeed(options: EventFeedOptions): EventFeed {
   const startHeartbeat = () => {
     if (heartbeat || heartbeatMs <= 0 || isFeedClosed) return;
     heartbeat = setInterval(() => {
-      const signal: FeedSignal = { type: "heartbeat", serverTimeMs: now() };
+      generation += 1;
+      const signal: FeedSignal = { type: "heartbeat", serverTimeMs: now(), generation };
       for (const subscriber of all()) deliver(subscriber, signal);
     }, heartbeatMs);
     heartbeat.unref();
@@ -142,11 +150,15 @@ export function createEventFeed(options: EventFeedOptions): EventFeed {
     notify(tenantId) {
       const set = byTenant.get(tenantId);
       if (!set) return;
-      for (const subscriber of set) deliver(subscriber, { type: "changed" });
+      generation += 1;
+      const signal: FeedSignal = { type: "changed", generation };
+      for (const subscriber of set) deliver(subscriber, signal);
     },
 
     resync() {
-      for (const subscriber of all()) deliver(subscriber, { type: "changed" });
+      generation += 1;
+      const signal: FeedSignal = { type: "changed", generation };
+      for (const subscriber of all()) deliver(subscriber, signal);
     },
 
     watcherCount: () => count,
