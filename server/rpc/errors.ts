@@ -151,9 +151,7 @@ function fromDomainError(err: DomainError): ConnectError {
     case "ReturnUrlNotAllowedError":
       return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.RETURN_URL_NOT_ALLOWED, field: "return_url" });
     case "FailedPreconditionError":
-      return withInfo(err, Code.FailedPrecondition, {
-        reason: err.kind === "provider_misconfigured" ? ErrorReason.PROVIDER_MISCONFIGURED : ErrorReason.PROVIDER_IN_USE,
-      });
+      return withInfo(err, Code.FailedPrecondition, { reason: FAILED_PRECONDITION_REASONS[err.kind] });
     case "ProviderUnavailableError":
       return withInfo(err, Code.Unavailable, { reason: ErrorReason.PROVIDER_UNAVAILABLE });
     case "StoreUnavailableError":
@@ -174,6 +172,13 @@ const PERMISSION_DENIED_REASONS: Record<PermissionDeniedError["kind"], ErrorReas
   role: ErrorReason.ROLE_NOT_ALLOWED,
   token_access: ErrorReason.TOKEN_ACCESS_DISABLED,
   proxy: ErrorReason.PROXY_NOT_ALLOWED,
+};
+
+const FAILED_PRECONDITION_REASONS: Record<FailedPreconditionError["kind"], ErrorReason> = {
+  provider_in_use: ErrorReason.PROVIDER_IN_USE,
+  provider_misconfigured: ErrorReason.PROVIDER_MISCONFIGURED,
+  event_cursor_expired: ErrorReason.EVENT_CURSOR_EXPIRED,
+  event_cursor_unknown: ErrorReason.EVENT_CURSOR_UNKNOWN,
 };
 
 const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {

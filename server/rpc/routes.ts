@@ -12,11 +12,19 @@ import { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
+import { ConnectionEventService } from "../../gen/nexus/v1/events_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 
 /** The Nexus API services, in the order they are listed by reflection. */
-export const NEXUS_SERVICES: readonly DescService[] = [ConnectionService, TokenService, ProviderService, ApiKeyService, AuditService];
+export const NEXUS_SERVICES: readonly DescService[] = [
+  ConnectionService,
+  TokenService,
+  ProviderService,
+  ApiKeyService,
+  AuditService,
+  ConnectionEventService,
+];
 
 /**
  * Files defining the messages errors carry as details (nexus.v1.ErrorInfo; google.rpc.RetryInfo on
@@ -31,6 +39,7 @@ export interface ServiceImpls {
   providers: ServiceImpl<typeof ProviderService>;
   apiKeys: ServiceImpl<typeof ApiKeyService>;
   audit: ServiceImpl<typeof AuditService>;
+  connectionEvents: ServiceImpl<typeof ConnectionEventService>;
   health: ServiceImpl<typeof Health>;
   reflection: ServiceImpl<typeof ServerReflection>;
 }
@@ -43,6 +52,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(ProviderService, impls.providers);
     router.service(ApiKeyService, impls.apiKeys);
     router.service(AuditService, impls.audit);
+    router.service(ConnectionEventService, impls.connectionEvents);
     router.service(Health, impls.health);
     router.service(ServerReflection, impls.reflection);
   };
