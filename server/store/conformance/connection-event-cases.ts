@@ -12,12 +12,16 @@ import { assertRejectsWith, START_TIME_MS, type StoreHarness, seedConnection } f
 
 /** The only keys a snapshot may have: adding one is a deliberate, reviewed change. */
 const SNAPSHOT_KEYS = [
+  "account",
   "createdAtMs",
   "credentialExpiresAtSeconds",
   "credentialVersion",
   "id",
+  "labels",
+  "metadata",
   "params",
   "providerName",
+  "reusedConnectionId",
   "scopes",
   "status",
   "statusReason",
@@ -45,6 +49,7 @@ export function describeConnectionEventCases(h: StoreHarness): void {
       scopes: ["openid", "email"],
       params: { shop: "acme" },
       returnUrl: "https://app.example/done",
+      labels: { workspace: "acme" },
     });
     const events = await allEvents(h);
     assert.equal(events.length, 1);
@@ -69,6 +74,10 @@ export function describeConnectionEventCases(h: StoreHarness): void {
       updatedAtMs: START_TIME_MS,
       credentialVersion: 0,
       credentialExpiresAtSeconds: null,
+      account: null,
+      labels: { workspace: "acme" },
+      metadata: {},
+      reusedConnectionId: null,
     });
     assert.deepEqual(Object.keys(event.connection).sort(), SNAPSHOT_KEYS, "no return URL, no refresh schedule");
     assert.equal(await h.store().latestConnectionEventSeq("tenant-a"), event.seq);
