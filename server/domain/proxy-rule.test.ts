@@ -124,6 +124,36 @@ test("percent-encoding: matched on decoded segments, so encoding neither dodges 
   assert.deepEqual(decodedSegments("/"), [""]);
 });
 
+test("paths a provider or URL resolution could read as another path are refused by every rule", () => {
+  const open = [rule("github:*:/**"), rule("github:GET:/repos/**"), rule("github:GET:/repos/*/issues")];
+  const refused = [
+    "/repos/%2e%2e/admin",
+    "/repos/%2E./admin",
+    "/repos/./issues",
+    "/repos/x%2F..%2Fadmin/issues",
+    "/repos/..%5Cadmin/issues",
+    "/repos/..;x/issues",
+    "/repos/..;/issues",
+    "/repos/\uFF0E\uFF0E/issues",
+    "/repos/%EF%BC%8E%EF%BC%8E/issues",
+    "/repos/%252e%252e/issues",
+    "/repos/a%252Fb/issues",
+    "/repos/a%255c/issues",
+    "/repos/x%00/issues",
+    "/repos/x%0d%0aHost:%20evil/issues",
+    "//evil.example/repos/x/issues",
+    "/repos//x/issues",
+  ];
+  for (const path of refused) {
+    for (const r of open) assert.equal(proxyRuleMatches(r, "GET", path), false, `${formatProxyRule(r)} vs ${path}`);
+  }
+  // Still allowed: an encoded slash on its own (GitLab's group%2Fproject), dots inside a name, a trailing slash.
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/*/issues"), "GET", "/repos/group%2Fproject/issues"));
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/*/issues"), "GET", "/repos/v1.2..3/issues"));
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/**"), "GET", "/repos/x/"));
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/**"), "GET", "/repos/...x/y"));
+});
+
 // Without memoisation this match takes on the order of 2000^10 steps and never ends: the test's
 // timeout (not a speed assertion) is what fails then.
 test("a long path against many ** ends (memoised)", { timeout: 60_000 }, () => {

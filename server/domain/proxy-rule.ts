@@ -21,6 +21,13 @@
  *   and each segment decoded, so `/rep%6Fs/x` is `/repos/x` (as the provider will read it) and an
  *   encoding cannot dodge or satisfy a rule. A segment that does not decode is refused. Pattern
  *   literals are decoded text and may not contain `%`, `?`, `#`, whitespace or control characters.
+ * - **Paths no rule allows**, whatever the rules say (a provider, a proxy or URL resolution could
+ *   read them as another path): an empty segment other than a trailing slash (`//`: a resolver may
+ *   take `//host` as another host); a decoded segment that is `.` or `..`, or holds one between
+ *   `/` or `\` (`%2e%2e`, `x%2F..%2Fy`, `..%5C`, `..;x`, fullwidth dots under NFKC); a decoded
+ *   segment that still holds an encoded dot, slash or backslash (`%252e`: decoded twice, a dot); a
+ *   decoded segment with a control character (`%00`). An encoded slash on its own (`group%2Fproject`,
+ *   as GitLab names projects) stays inside its segment and is allowed.
  */
 
 /** One allow rule of an API key. */
@@ -150,7 +157,7 @@ export function parseProxyRule(text: string): ProxyRule | string {
 export function proxyRuleMatches(rule: ProxyRule, method: string, path: string): boolean {
   if (!(rule.methods.length === 1 && rule.methods[0] === "*") && !rule.methods.includes(method.toUpperCase())) return false;
   const segments = decodedSegments(path);
-  if (segments === null) return false;
+  if (segments === null || segments.some((segment, i) => unsafeSegment(segment, i === segments.length - 1))) return false;
   return matchSegments(rule.path === "/" ? [""] : rule.path.slice(1).split("/"), segments);
 }
 
@@ -166,6 +173,19 @@ export function decodedSegments(path: string): string[] | null {
     }
   }
   return out;
+}
+
+/**
+ * Whether a decoded call segment could be read as something else downstream (see "Paths no rule
+ * allows" above): such a path is refused by every rule.
+ */
+function unsafeSegment(segment: string, last: boolean): boolean {
+  if (segment === "") return !last;
+  if (/\p{Cc}/u.test(segment) || /%(2e|2f|5c)/i.test(segment)) return true;
+  return segment
+    .normalize("NFKC")
+    .split(/[/\\]/)
+    .some((part) => /^\.\.?(;.*)?$/.test(part));
 }
 
 // Glob match of pattern segments against path segments; "**" backtracks (patterns are short and
