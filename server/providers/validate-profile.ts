@@ -12,6 +12,7 @@ import { type CredentialSchemaChecker, createCredentialSchemaChecker } from "./c
 import { endpointUrlProblem, issuerUrlProblem } from "./endpoint-url.ts";
 import type { ClientAuthMethod, ConnectionExtra, OAuthSettings, ProviderProfile } from "./profile.ts";
 import { type ProviderProfileInput, profileInputSchema, type StrategyInput } from "./profile-input.ts";
+import { isSecretName, isSecretPointer } from "./secret-names.ts";
 import { analyzeUrlTemplate, connectionSlotProblem, operatorValueProblem } from "./url-template.ts";
 
 /** What a validation is for; presets and stored profiles relax the rules about client credentials. */
@@ -152,6 +153,16 @@ function build(
     // Extras are captured when a user's consent ends (callback and code exchange), nowhere else.
     if (input.authType !== "oauth2") {
       return [["connectionExtras", i, "name"], `is captured at OAuth consent: auth_type must be oauth2, not ${input.authType}`];
+    }
+    // Metadata is readable by every agent of the tenant: never a token, secret or one-time code.
+    if (extra.callbackParam !== undefined && isSecretName(extra.callbackParam)) {
+      return [
+        ["connectionExtras", i, "callbackParam"],
+        `names "${extra.callbackParam}", which holds a secret (a token, code or secret): metadata is readable by every agent`,
+      ];
+    }
+    if (extra.tokenPointer !== undefined && isSecretPointer(extra.tokenPointer)) {
+      return [["connectionExtras", i, "tokenPointer"], "points into a token, secret or code member: metadata is readable by every agent"];
     }
   }
 
