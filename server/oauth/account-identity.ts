@@ -17,7 +17,7 @@ import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
 import { type FetchFn, InsecureEndpointError, isAllowedEndpointUrl } from "./request-options.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
 
-/** Largest account-lookup answer read, bytes; a longer one is a failure. */
+/** Largest userinfo or account-lookup answer read, bytes; a longer one is a failure. */
 export const MAX_LOOKUP_BODY_BYTES = 256 * 1024;
 
 /** Where an account came from. */
@@ -122,7 +122,11 @@ async function userinfoAccount({ provider, tokens }: LearnAccountInput, expected
       await response.body?.cancel().catch(() => undefined);
       return failed("userinfo", statusReason(response.status));
     }
-    const claims = await processUserInfoResponse(provider.as, provider.client, expectedSubject ?? skipSubjectCheck, response);
+    // oauth4webapi would read the whole body: bound it like account_lookup's first.
+    const body = await readLimited(response, MAX_LOOKUP_BODY_BYTES);
+    if (body === undefined) return failed("userinfo", "too_large");
+    const bounded = new Response(body, { status: response.status, headers: response.headers });
+    const claims = await processUserInfoResponse(provider.as, provider.client, expectedSubject ?? skipSubjectCheck, bounded);
     return ok("userinfo", claimsAccount(claims));
   } catch (err) {
     return failed("userinfo", errorReason(err));
