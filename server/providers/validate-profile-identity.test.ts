@@ -123,6 +123,8 @@ test("connection_extras may not copy a token, secret or one-time code into metad
     assert.ok(validator.validate(extras({ tokenPointer }), { purpose: "preset" }).connectionExtras, tokenPointer);
   }
   assert.ok(validator.validate(extras({ callbackParam: "realmId" }), { purpose: "preset" }).connectionExtras);
+  // A profile stored before the rule still loads (its provider keeps working); capture picks nothing for it.
+  assert.ok(validator.validate(extras({ tokenPointer: "/accessToken" }), { purpose: "stored" }).connectionExtras);
 });
 
 test("update masks: account_lookup (or one of its fields) replaces the whole lookup; connection_extras the list", () => {

@@ -155,6 +155,8 @@ function build(
       return [["connectionExtras", i, "name"], `is captured at OAuth consent: auth_type must be oauth2, not ${input.authType}`];
     }
     // Metadata is readable by every agent of the tenant: never a token, secret or one-time code.
+    // A stored profile written before this rule still loads: capture picks nothing for such an extra.
+    if (purpose === "stored") continue;
     if (extra.callbackParam !== undefined && isSecretName(extra.callbackParam)) {
       return [
         ["connectionExtras", i, "callbackParam"],
