@@ -258,6 +258,17 @@ describe("test/consent-identity.test.ts", () => {
     assert.equal((await get(duplicate.id)).status, "active");
   });
 
+  test("reuse_existing never ends on a connection with fewer scopes than this consent asked for", async () => {
+    const first = await consent("id-token", { user_id: "user-s" }, "hank");
+    assert.equal((await get(first.id)).status, "active");
+    const scopes = ["openid", "offline_access", "email", "profile", "api:write"];
+    const wider = await consent("id-token", { user_id: "user-s", reuse_existing: true, scopes }, "hank");
+    assert.equal(wider.landed.searchParams.get("connection_id"), wider.id, "the user granted api:write: a new connection");
+    const ended = await get(wider.id);
+    assert.equal(ended.status, "active");
+    assert.equal(ended.reused_connection_id ?? "", "");
+  });
+
   test("ListConnections filters by account id and labels (REST query: labels=key=value, repeated)", async () => {
     const list = async (query: string) => {
       const answer = await getJson<{ connections?: Connection[]; code?: string }>(server, `/v1/connections?${query}`);
