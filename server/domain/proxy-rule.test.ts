@@ -65,14 +65,18 @@ test("a rule list: at most 32, no duplicates (after normalising), first fault wi
   assert.ok("rules" in normalizeProxyRules(many.slice(0, MAX_PROXY_RULES)));
 });
 
-test("methods: listed only, compared upper case; * allows every method", () => {
+test("methods: listed only, compared upper case (ASCII); * allows every listed method and nothing else", () => {
   const r = rule("github:GET,HEAD:/repos/**");
   assert.ok(proxyRuleMatches(r, "GET", "/repos/a/b"));
   assert.ok(proxyRuleMatches(r, "head", "/repos/a/b"));
   assert.ok(!proxyRuleMatches(r, "POST", "/repos/a/b"));
   assert.ok(!proxyRuleMatches(r, "DELETE", "/repos/a/b"));
   assert.ok(proxyRuleMatches(rule("github:*:/x"), "PATCH", "/x"));
-  assert.ok(proxyRuleMatches(rule("github:*:/x"), "PROPFIND", "/x"));
+  // "*" is every method of the language, nothing else: TRACE would echo the applied credential back.
+  for (const method of ["TRACE", "CONNECT", "PROPFIND", "OPT\u0131ONS", "PO\u017FT", "", "GET "]) {
+    assert.ok(!proxyRuleMatches(rule("github:*:/x"), method, "/x"), JSON.stringify(method));
+  }
+  assert.ok(!proxyRuleMatches(rule("github:OPTIONS,POST:/x"), "OPT\u0131ONS", "/x"));
 });
 
 test("paths: * is one non-empty segment, ** any number (zero too), literals exact and case-sensitive", () => {

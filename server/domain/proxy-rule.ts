@@ -9,7 +9,8 @@
  *   The pattern is everything after the second colon, so it may itself hold colons.
  * - **Methods**: a comma list of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or `*` alone for
  *   all of them. Input is case-insensitive and stored upper case, without duplicates, sorted in
- *   that order. A call's method is compared upper case.
+ *   that order. A call's method is compared upper case (ASCII only); any other method (TRACE,
+ *   CONNECT, PROPFIND…) matches no rule, `*` included.
  * - **Pattern**: starts with `/`; segments separated by `/`. `*` is exactly one non-empty segment,
  *   `**` is any number of segments (zero too: `/repos/**` matches `/repos` and `/repos/a/b/c`).
  *   Any other segment is a literal compared case-sensitively (RFC 3986 paths are case-sensitive;
@@ -155,10 +156,21 @@ export function parseProxyRule(text: string): ProxyRule | string {
 
 /** Whether a (normalised) rule allows a method on a path; `path` is the percent-encoded request path. */
 export function proxyRuleMatches(rule: ProxyRule, method: string, path: string): boolean {
+  if (!isProxyMethod(method)) return false;
   if (!(rule.methods.length === 1 && rule.methods[0] === "*") && !rule.methods.includes(method.toUpperCase())) return false;
   const segments = decodedSegments(path);
   if (segments === null || segments.some((segment, i) => unsafeSegment(segment, i === segments.length - 1))) return false;
   return matchSegments(rule.path === "/" ? [""] : rule.path.slice(1).split("/"), segments);
+}
+
+/**
+ * Whether `method` is one of PROXY_METHODS in any ASCII case. Nothing else goes through the proxy
+ * for an agent key, `*` rules and open tenants included: TRACE would echo the request (the applied
+ * credential with it) back to the agent, CONNECT is no API call, and a non-ASCII spelling ("OPTıONS")
+ * upper-cases into a listed one.
+ */
+export function isProxyMethod(method: string): boolean {
+  return /^[A-Za-z]{1,16}$/.test(method) && PROXY_METHODS.includes(method.toUpperCase());
 }
 
 /** The decoded segments of a path ("/a/b" → ["a", "b"], "/" → [""]); null when it is not a path or a segment does not decode. */
