@@ -217,3 +217,9 @@ test("a userinfo answer larger than the lookup limit is a failure, not read whol
   assert.deepEqual(learned.attempts, [{ source: "userinfo", outcome: "failed", reason: "too_large" }]);
   assert.ok(pulled <= MAX_LOOKUP_BODY_BYTES + 2 * chunk.byteLength, `read ${pulled} bytes`);
 });
+
+test("account_lookup never puts a token-named member into the account, even from a stored profile", async () => {
+  const up = upstream({ "/me": () => json({ user: { id: "7", email: "a@acme.example" }, token: { access_token: "echoed-secret" } }) });
+  const learned = await learn(up.fetch, profile({ ...LOOKUP, displayNamePointer: "/token/access_token" }));
+  assert.deepEqual(learned.account, { id: "7", email: "a@acme.example", displayName: null });
+});

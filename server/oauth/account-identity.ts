@@ -13,6 +13,7 @@ import type { Strategy } from "../domain/strategy.ts";
 import { endpointUrlProblem } from "../providers/endpoint-url.ts";
 import { pickScalar } from "../providers/json-pointer.ts";
 import type { AccountLookup, ProviderProfile } from "../providers/profile.ts";
+import { isSecretPointer } from "../providers/secret-names.ts";
 import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
 import { type FetchFn, InsecureEndpointError, isAllowedEndpointUrl } from "./request-options.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
@@ -210,13 +211,12 @@ async function lookupAccount(
     } catch {
       return failed("account_lookup", "not_json");
     }
+    // A pointer through a secret-named member picks nothing (a stored profile may predate the rule).
+    const pick = (pointer: string | undefined) =>
+      pointer === undefined || isSecretPointer(pointer) ? undefined : pickScalar(json, pointer);
     return ok(
       "account_lookup",
-      connectionAccount({
-        id: pickScalar(json, lookup.idPointer),
-        email: lookup.emailPointer === undefined ? undefined : pickScalar(json, lookup.emailPointer),
-        displayName: lookup.displayNamePointer === undefined ? undefined : pickScalar(json, lookup.displayNamePointer),
-      }),
+      connectionAccount({ id: pick(lookup.idPointer), email: pick(lookup.emailPointer), displayName: pick(lookup.displayNamePointer) }),
     );
   } catch (err) {
     return failed("account_lookup", errorReason(err));

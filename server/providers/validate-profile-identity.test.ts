@@ -101,6 +101,14 @@ test("connection_extras: a name, exactly one source, no duplicates, only for oau
   );
 });
 
+test("account_lookup pointers may not pass through a token or secret member (the account is shown to every agent)", () => {
+  const lookup = (pointers: object) => profile({ accountLookup: { url: "https://acme.example/me", idPointer: "/id", ...pointers } });
+  assert.equal(problem(lookup({ idPointer: "/data/access_token" }))[0], "provider.account_lookup.id_pointer");
+  assert.equal(problem(lookup({ emailPointer: "/token" }))[0], "provider.account_lookup.email_pointer");
+  assert.equal(problem(lookup({ displayNamePointer: "/authorization/clientSecret" }))[0], "provider.account_lookup.display_name_pointer");
+  assert.ok(validator.validate(lookup({ displayNamePointer: "/token_type" }), { purpose: "preset" }).accountLookup);
+});
+
 test("connection_extras may not copy a token, secret or one-time code into metadata (any spelling, any level)", () => {
   const extras = (extra: object) => profile({ connectionExtras: [{ name: "x", ...extra }] });
   for (const callbackParam of ["code", "id_token", "access_token", "Access-Token", "refresh_token", "client_secret", "code_verifier"]) {

@@ -147,6 +147,13 @@ function build(
     const problem = checkUrlParams(path, value, urlParams, operatorParams, purpose);
     if (problem !== undefined) return problem;
   }
+  // The account is shown to every agent of the tenant: its pointers never pass through a secret member.
+  for (const field of ["idPointer", "emailPointer", "displayNamePointer"] as const) {
+    const pointer = input.accountLookup?.[field];
+    if (purpose !== "stored" && pointer !== undefined && isSecretPointer(pointer)) {
+      return [["accountLookup", field], "points into a token, secret or code member: the account is readable by every agent"];
+    }
+  }
   const extras = input.connectionExtras ?? [];
   for (const [i, extra] of extras.entries()) {
     if (extras.findIndex((e) => e.name === extra.name) !== i) return [["connectionExtras", i, "name"], `lists "${extra.name}" twice`];
