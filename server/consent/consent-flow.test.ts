@@ -114,6 +114,11 @@ describe("server/consent/consent-flow.test.ts", () => {
   /** Provider requests: discovery and token endpoints of "down.example"/"unreachable.example" are unavailable. */
   const fetch: FetchFn = async (url) => {
     if (url.includes("unreachable.example")) throw new TypeError("fetch failed");
+    // A provider that spells granted scopes its own way (as Google answers URLs for "email").
+    if (url.startsWith("https://renamed.shop.example/token")) {
+      const body = { access_token: "at", token_type: "Bearer", scope: "urn:shop:read" };
+      return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
+    }
     if (new URL(url).pathname === "/me")
       return new Response(JSON.stringify({ id: "u-same" }), { headers: { "content-type": "application/json" } });
     if (url.includes("down.example"))
@@ -333,5 +338,10 @@ describe("server/consent/consent-flow.test.ts", () => {
     assert.equal((await store.getConnection(T, beta.id)).status, "active");
     const again = await consent({ params: { shop: "acme" }, reuseExisting: true });
     assert.equal(again.used, acme.id, "the same shop and account: reused");
+    // Scopes compare as granted: a provider that renames them still gets its duplicate reused.
+    const renamed = await consent({ params: { shop: "renamed" } });
+    assert.deepEqual((await store.getConnection(T, renamed.id)).scopes, ["urn:shop:read"]);
+    const renamedAgain = await consent({ params: { shop: "renamed" }, reuseExisting: true });
+    assert.equal(renamedAgain.used, renamed.id);
   });
 });
