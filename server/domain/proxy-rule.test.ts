@@ -42,6 +42,8 @@ test("bad rules are refused with a reason that names the fault", () => {
     ["github:GET:/repos/a%2Fb", /may not contain "%"/],
     ["github:GET:/repos/a b", /whitespace/],
     ["github:GET:/repos?x=1", /"\?"/],
+    ["github:GET:/repos/\u202Egnp.x", /invisible format/],
+    ["github:GET:/re\u200Bpos/**", /invisible format/],
     [`github:GET:/${"a".repeat(MAX_PROXY_PATTERN_LENGTH)}`, /path: must be at most 512/],
   ];
   for (const [text, reason] of bad) {

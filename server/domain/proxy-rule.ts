@@ -21,7 +21,8 @@
  * - **Percent-encoding**: matching is on the decoded path. The call's path is split on `/` first
  *   and each segment decoded, so `/rep%6Fs/x` is `/repos/x` (as the provider will read it) and an
  *   encoding cannot dodge or satisfy a rule. A segment that does not decode is refused. Pattern
- *   literals are decoded text and may not contain `%`, `?`, `#`, whitespace or control characters.
+ *   literals are decoded text and may not contain `%`, `?`, `#`, whitespace, control characters or
+ *   invisible format characters (U+200B, U+202E: a listed rule must read as what it matches).
  * - **Paths no rule allows**, whatever the rules say (a provider, a proxy or URL resolution could
  *   read them as another path): an empty segment other than a trailing slash (`//`: a resolver may
  *   take `//host` as another host); a decoded segment that is `.` or `..`, or holds one between
@@ -51,8 +52,9 @@ export const MAX_PROXY_PATTERN_LENGTH = 512;
 export const MAX_PROXY_PROVIDER_LENGTH = 64;
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]*$/;
-// Printable, no whitespace, no "/", "?", "#", "%" (patterns are decoded text), no "*" in literals.
-const LITERAL_SEGMENT = /^[^\s/?#%*\p{Cc}]+$/u;
+// Printable, no whitespace, no "/", "?", "#", "%" (patterns are decoded text), no "*" in literals,
+// no invisible format characters (a U+202E or U+200B would make the listed rule read as another).
+const LITERAL_SEGMENT = /^[^\s/?#%*\p{Cc}\p{Cf}]+$/u;
 
 /** What is wrong with a rule: the field at fault and why (never echoing more than a short excerpt). */
 export interface ProxyRuleProblem {
@@ -124,7 +126,7 @@ function checkPattern(pattern: string): string | null {
     if (segment === "." || segment === "..") return 'may not hold "." or ".." segments';
     if (segment.includes("*")) return `"*" must be a whole segment ("*" or "**"), not part of "${segment.slice(0, 32)}"`;
     if (!LITERAL_SEGMENT.test(segment)) {
-      return 'segments may not contain "%", "?", "#", whitespace or control characters (write them decoded)';
+      return 'segments may not contain "%", "?", "#", whitespace, control or invisible format characters (write them decoded)';
     }
   }
   return null;
