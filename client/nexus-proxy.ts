@@ -6,7 +6,8 @@
  *
  * - **Paths**: pass the provider API path ("/repos/o/r/issues?state=open"). An absolute URL (string,
  *   URL or Request, as SDKs such as Octokit send) is taken for its path and query only: the proxy
- *   always targets the connection's provider, whatever host the URL names.
+ *   always targets the connection's provider, whatever host the URL names. A path whose dot segments (`..`, `%2e%2e`)
+ *   would resolve out of `/v1/proxy/{id}/` onto another Nexus route is refused (TypeError).
  * - **Bodies stream** both ways: a ReadableStream body is sent as it is produced (`duplex: "half"`)
  *   and the response body is the proxy's, unbuffered.
  * - **Provider answers** (any status, 4xx and 5xx included) are returned as the Response, like
@@ -59,7 +60,7 @@ export function nexusProxy(connectionId: string, options: NexusProxyOptions): Ne
 
   const proxyFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = input instanceof Request ? input : undefined;
-    const target = `${prefix}${pathOf(request?.url ?? input.toString())}`;
+    const target = insideProxy(prefix, pathOf(request?.url ?? input.toString()));
     const headers = new Headers(init?.headers ?? request?.headers);
     if (options.apiKey !== undefined && options.apiKey !== "") headers.set("authorization", `Bearer ${options.apiKey}`);
     const body = init?.body !== undefined ? init.body : (request?.body ?? null);
@@ -94,6 +95,26 @@ export function nexusProxy(connectionId: string, options: NexusProxyOptions): Ne
     return response;
   };
   return { connectionId, fetch: proxyFetch as typeof globalThis.fetch };
+}
+
+/**
+ * `prefix` + `path`, refused when URL resolution (which fetch applies: `..`, `%2e%2e`, `\`) would
+ * take it out of `/v1/proxy/{id}/`: the agent's key would then reach another Nexus route
+ * (`/v1/proxy/id/../../v1/connections/x:revoke`) instead of the provider.
+ */
+function insideProxy(prefix: string, path: string): string {
+  const target = `${prefix}${path}`;
+  const base = new URL(prefix);
+  let resolved: URL | null = null;
+  try {
+    resolved = new URL(target); // not URL.parse: Node 22.0 and older browsers lack it
+  } catch {
+    // refused below
+  }
+  if (resolved === null || resolved.origin !== base.origin || !`${resolved.pathname}/`.startsWith(`${base.pathname}/`)) {
+    throw new TypeError(`proxy fetch: "${path.slice(0, 100)}" leaves the connection's proxy path (dot segments)`);
+  }
+  return target;
 }
 
 /** The path and query of what was passed: "/x?y" as is; an absolute URL's path and query. */

@@ -112,6 +112,14 @@ describe("test/client-proxy.test.ts", () => {
         ["PATCH /v1/proxy/conn%2F1%20x/user?per_page=5", "GET /v1/proxy/conn%2F1%20x/a/b", "DELETE /v1/proxy/conn%2F1%20x/c"],
       );
       await assert.rejects(proxy.fetch("relative/path"), /neither a path starting with "\/" nor an absolute URL/);
+      // Dot segments that fetch would resolve out of /v1/proxy/{id}/ (onto another Nexus route) are refused, nothing sent.
+      const sent = seen.length;
+      for (const path of ["/../../connections/x:revoke", "/%2e%2e/%2E%2E/v1/connections", "/a/../../..", "/..\\..\\v1/x", "/.."]) {
+        await assert.rejects(proxy.fetch(path, { method: "POST" }), /leaves the connection's proxy path/, path);
+      }
+      assert.equal(seen.length, sent);
+      await proxy.fetch("/a/../b");
+      assert.equal(seen.at(-1)?.url, "/v1/proxy/conn%2F1%20x/b");
       assert.throws(() => client.proxy(""), /connectionId is required/);
     } finally {
       client.close();

@@ -30,6 +30,10 @@ async function startUpstream() {
     if (path === "/user" && (req.headers.authorization ?? "").startsWith("Bearer ")) {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ id: 4242, login: "octo", email: "octo@example.com", plan: { name: "pro" } }));
+    } else if (path === "/userinfo-other-sub") {
+      // A userinfo answer about someone else than the id_token's subject (OIDC Core §5.3.2).
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ sub: "mallory", email: "mallory@evil.example", name: "Mallory" }));
     } else if (path === "/redirect") {
       res.writeHead(302, { location: `http://localhost:${(server.address() as AddressInfo).port}/user` }).end();
     } else {
@@ -113,8 +117,18 @@ describe("test/consent-identity.test.ts", () => {
         connectionExtras: [
           { name: "issuer", callbackParam: "iss" },
           { name: "token_type", tokenPointer: "/token_type" },
-          { name: "leak", tokenPointer: "/access_token" },
         ],
+      },
+      // The real provider's id_token (only `sub`), a userinfo endpoint that names another subject.
+      "userinfo-other-sub": {
+        oauth: {
+          issuer: plainIdp.issuer,
+          userinfoEndpoint: `${upstream.url}/userinfo-other-sub`,
+          clientId: plainIdp.clientId,
+          defaultScopes: scopes,
+          authorizeParams: { prompt: "consent" },
+          clientAuthMethod: "client_secret_basic",
+        },
       },
       "userinfo-down": { oauth: plainOAuth(`${upstream.url}/userinfo`) },
       whoami: {
@@ -129,7 +143,7 @@ describe("test/consent-identity.test.ts", () => {
     for (const [name, extra] of Object.entries(profiles)) {
       await directory.create(
         { name, displayName: name, authType: "oauth2", strategy: { type: "oauth2" }, ...extra } as unknown as ProviderProfileInput,
-        name === "userinfo" ? plainIdp.clientSecret : idp.clientSecret,
+        name === "userinfo" || name === "userinfo-other-sub" ? plainIdp.clientSecret : idp.clientSecret,
       );
     }
   });
@@ -176,11 +190,22 @@ describe("test/consent-identity.test.ts", () => {
     assert.equal(connection.status, "active");
     assert.deepEqual(connection.account, { id: "bob", email: "bob@example.org", display_name: "bob-handle" });
     assert.equal(await userinfoOk(), before + 1);
-    // iss from the callback query, token_type from the token response; a pointer at a token picks nothing.
+    // iss from the callback query, token_type from the token response (a pointer into a token is refused when the profile is written).
     assert.equal(connection.metadata?.issuer, plainIdp.issuer);
     assert.match(connection.metadata?.token_type ?? "", /^bearer$/i);
-    assert.equal(connection.metadata?.leak, undefined);
     assert.deepEqual(Object.keys(connection.metadata ?? {}).sort(), ["issuer", "token_type"]);
+  });
+
+  test("a userinfo answer about another subject than the verified id_token is rejected: only the id_token's sub is kept", async () => {
+    const { id, landed } = await consent("userinfo-other-sub", {}, "ivan");
+    assert.equal(landed.searchParams.get("status"), "success");
+    const connection = await get(id);
+    assert.equal(connection.status, "active");
+    assert.deepEqual(connection.account, { id: "ivan" });
+    assert.ok(
+      upstream.seen.some((s) => s.path === "/userinfo-other-sub"),
+      "userinfo was asked",
+    );
   });
 
   test("a failing userinfo endpoint does not fail the consent: active, account unknown, counted", async () => {
@@ -258,6 +283,17 @@ describe("test/consent-identity.test.ts", () => {
     const duplicate = await consent("id-token", { user_id: "user-r" }, "dave");
     assert.equal(duplicate.landed.searchParams.get("connection_id"), duplicate.id);
     assert.equal((await get(duplicate.id)).status, "active");
+  });
+
+  test("reuse_existing never ends on a connection with fewer scopes than this consent asked for", async () => {
+    const first = await consent("id-token", { user_id: "user-s" }, "hank");
+    assert.equal((await get(first.id)).status, "active");
+    const scopes = ["openid", "offline_access", "email", "profile", "api:write"];
+    const wider = await consent("id-token", { user_id: "user-s", reuse_existing: true, scopes }, "hank");
+    assert.equal(wider.landed.searchParams.get("connection_id"), wider.id, "the user granted api:write: a new connection");
+    const ended = await get(wider.id);
+    assert.equal(ended.status, "active");
+    assert.equal(ended.reused_connection_id ?? "", "");
   });
 
   test("ListConnections filters by account id and labels (REST query: labels=key=value, repeated)", async () => {

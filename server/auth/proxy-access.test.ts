@@ -62,3 +62,13 @@ test("admin keys may proxy anything (they may read every token anyway)", () => {
   const access = createProxyAccess({ openTenants: [] });
   assert.deepEqual(access.decide(admin, { provider: "github", method: "DELETE", path: "/repos/o/r" }), { allowed: true, matched: "admin" });
 });
+
+test("an agent key never sends TRACE, CONNECT or an unlisted method, even in an open tenant or with a '*' rule", () => {
+  const open = createProxyAccess({ openTenants: ["*"] });
+  for (const method of ["TRACE", "trace", "CONNECT", "PROPFIND", "OPT\u0131ONS"]) {
+    const call = { provider: "github", method, path: "/x" };
+    assert.deepEqual(open.decide(agent("acme"), call), { allowed: false, reason: "PROXY_NOT_ALLOWED" }, method);
+    assert.deepEqual(open.decide(agent("acme", rules("github:*:/**")), call), { allowed: false, reason: "PROXY_NOT_ALLOWED" }, method);
+  }
+  assert.equal(open.decide(agent("acme"), { provider: "github", method: "get", path: "/x" }).allowed, true);
+});

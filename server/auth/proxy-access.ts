@@ -12,9 +12,11 @@
  * |                                 | (NEXUS_PROXY_OPEN_TENANTS, "*" = every tenant), "tenant-open" |
  *
  * A key that has rules is held to them even when its tenant is open: rules only ever narrow. A key
- * with rules for one provider may not call another provider at all.
+ * with rules for one provider may not call another provider at all. An agent key may only send the
+ * rule language's methods (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, any ASCII case): never
+ * TRACE, which would echo the applied credential back to it.
  */
-import { describeProxyRule, proxyRuleMatches } from "../domain/proxy-rule.ts";
+import { describeProxyRule, isProxyMethod, proxyRuleMatches } from "../domain/proxy-rule.ts";
 import type { Principal } from "../request/principal.ts";
 
 /** One call through the proxy, as the proxy route sees it before forwarding. */
@@ -53,6 +55,8 @@ export function createProxyAccess(options: { openTenants: readonly string[] }): 
   return {
     decide(principal, call) {
       if (principal.role === "admin") return { allowed: true, matched: MATCHED_ADMIN };
+      // TRACE would echo the applied credential back; only the rule language's methods go through.
+      if (!isProxyMethod(call.method)) return { allowed: false, reason: PROXY_NOT_ALLOWED };
       if (principal.proxyRules.length === 0) {
         const tenantOpen = principal.tenantId !== null && (everyTenant || open.has(principal.tenantId));
         return tenantOpen ? { allowed: true, matched: MATCHED_TENANT_OPEN } : { allowed: false, reason: PROXY_NOT_ALLOWED };

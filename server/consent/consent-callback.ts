@@ -19,7 +19,7 @@ import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
 import { classifyTokenFailure } from "../oauth/token-failure.ts";
 import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
-import { type ConsentIdentity, type ConsentOutcomes, failureFacts, safeErrorCode } from "./consent-outcomes.ts";
+import { type ConsentIdentity, type ConsentOutcomes, failureFacts, grantedScopes, safeErrorCode } from "./consent-outcomes.ts";
 import type { ConsentSecrets, ConsentStates } from "./consent-states.ts";
 import { buildReturnRedirect } from "./return-redirect.ts";
 
@@ -137,7 +137,9 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
 
     try {
       if (secrets.reuseExisting === true && identity.account !== undefined) {
-        const existing = await findSameAccount(deps.store, connection, identity.account.id);
+        // Granted scopes on both sides, as the provider spells them (Google answers URLs for "email").
+        const granted = grantedScopes(tokens.scope, provider.settings.scopeSeparator, secrets.scopes ?? connection.scopes);
+        const existing = await findSameAccount(deps.store, connection, identity.account.id, granted);
         if (existing !== null) {
           await deps.outcomes.reuse(connection, existing, identity);
           audit("reused_existing");
@@ -184,14 +186,36 @@ async function learnIdentity(deps: ConsentCallbackDeps, input: LearnAccountInput
   return { account: learned.account };
 }
 
-/** The tenant's other active connection of the same user, provider and account, or null. */
-async function findSameAccount(store: Store, connection: ConnectionRecord, accountId: string): Promise<ConnectionRecord | null> {
+/**
+ * The tenant's other active connection of the same user, provider and account that can stand in for
+ * this one, or null: the same URL params (a Shopify shop, a Zendesk subdomain: the same account id
+ * in another shop is another connection) and at least the scopes this consent was granted (ending on
+ * a connection with fewer would silently drop what the user just granted).
+ */
+async function findSameAccount(
+  store: Store,
+  connection: ConnectionRecord,
+  accountId: string,
+  grantedScopes: readonly string[],
+): Promise<ConnectionRecord | null> {
   const page = await store.listConnections(
     connection.tenantId,
     { userId: connection.userId, providerName: connection.providerName, status: "active", accountId },
-    { pageSize: 2 },
+    { pageSize: REUSE_CANDIDATES },
   );
-  return page.items.find((c) => c.id !== connection.id) ?? null;
+  return (
+    page.items.find(
+      (c) => c.id !== connection.id && sameParams(c.params, connection.params) && grantedScopes.every((s) => c.scopes.includes(s)),
+    ) ?? null
+  );
+}
+
+/** How many active connections of one user, provider and account are looked at for reuse. */
+const REUSE_CANDIDATES = 50;
+
+function sameParams(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 /** Loads and resolves the connection's provider; a string is the error code when that fails. */

@@ -79,6 +79,17 @@ describe("server/consent/consent-flow.test.ts", () => {
       strategy: { type: "oauth2" },
       urlParams: [],
     },
+    // The same provider account id in every shop (the lookup answers "u-same" whatever the shop).
+    shopwho: {
+      name: "shopwho",
+      displayName: "Shop who",
+      category: "",
+      authType: "oauth2",
+      oauth: shopSettings(),
+      strategy: { type: "oauth2" },
+      urlParams: ["shop"],
+      accountLookup: { url: "https://{shop}.shop.example/me", idPointer: "/id" },
+    },
     keys: {
       name: "keys",
       displayName: "K",
@@ -103,6 +114,13 @@ describe("server/consent/consent-flow.test.ts", () => {
   /** Provider requests: discovery and token endpoints of "down.example"/"unreachable.example" are unavailable. */
   const fetch: FetchFn = async (url) => {
     if (url.includes("unreachable.example")) throw new TypeError("fetch failed");
+    // A provider that spells granted scopes its own way (as Google answers URLs for "email").
+    if (url.startsWith("https://renamed.shop.example/token")) {
+      const body = { access_token: "at", token_type: "Bearer", scope: "urn:shop:read" };
+      return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
+    }
+    if (new URL(url).pathname === "/me")
+      return new Response(JSON.stringify({ id: "u-same" }), { headers: { "content-type": "application/json" } });
     if (url.includes("down.example"))
       return new Response("<html>maintenance</html>", { status: 503, headers: { "content-type": "text/html" } });
     return new Response(JSON.stringify({ access_token: "at", token_type: "Bearer" }), { headers: { "content-type": "application/json" } });
@@ -302,5 +320,28 @@ describe("server/consent/consent-flow.test.ts", () => {
     assert.equal(connection.credentialVersion, 1);
     const replay = await flow.handleCallback(new URLSearchParams({ code: "c", state }));
     assert.ok("page" in replay, "single use");
+  });
+
+  test("callback: reuse_existing ends only on a connection with the same params (the same account id in another shop is another connection)", async () => {
+    const consent = async (overrides: Record<string, unknown>) => {
+      const started = await flow.start(T, request({ providerName: "shopwho", userId: "u-reuse", ...overrides }));
+      const result = await flow.handleCallback(
+        new URLSearchParams({ code: "c", state: new URL(started.authUrl).searchParams.get("state")! }),
+      );
+      assert.ok("redirect" in result);
+      return { id: started.connection.id, used: new URL(result.redirect).searchParams.get("connection_id") };
+    };
+    const acme = await consent({ params: { shop: "acme" } });
+    assert.equal((await store.getConnection(T, acme.id)).account?.id, "u-same");
+    const beta = await consent({ params: { shop: "beta" }, reuseExisting: true });
+    assert.equal(beta.used, beta.id, "another shop: a new connection, not acme's");
+    assert.equal((await store.getConnection(T, beta.id)).status, "active");
+    const again = await consent({ params: { shop: "acme" }, reuseExisting: true });
+    assert.equal(again.used, acme.id, "the same shop and account: reused");
+    // Scopes compare as granted: a provider that renames them still gets its duplicate reused.
+    const renamed = await consent({ params: { shop: "renamed" } });
+    assert.deepEqual((await store.getConnection(T, renamed.id)).scopes, ["urn:shop:read"]);
+    const renamedAgain = await consent({ params: { shop: "renamed" }, reuseExisting: true });
+    assert.equal(renamedAgain.used, renamed.id);
   });
 });

@@ -131,7 +131,7 @@ export function createConsentOutcomes(deps: { store: Store; vault: Vault; oauth:
  * it differs from the request), else what was requested. Split on spaces and on the provider's own
  * separator (GitHub answers "repo,gist").
  */
-function grantedScopes(scope: string | undefined, separator: string, requested: readonly string[]): string[] {
+export function grantedScopes(scope: string | undefined, separator: string, requested: readonly string[]): string[] {
   if (scope === undefined) return [...requested];
   const parts = scope.split(/\s+/).flatMap((s) => (separator.trim() !== "" ? s.split(separator) : [s]));
   return [...new Set(parts.filter((s) => s !== ""))];

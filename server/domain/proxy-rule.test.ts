@@ -42,6 +42,8 @@ test("bad rules are refused with a reason that names the fault", () => {
     ["github:GET:/repos/a%2Fb", /may not contain "%"/],
     ["github:GET:/repos/a b", /whitespace/],
     ["github:GET:/repos?x=1", /"\?"/],
+    ["github:GET:/repos/\u202Egnp.x", /invisible format/],
+    ["github:GET:/re\u200Bpos/**", /invisible format/],
     [`github:GET:/${"a".repeat(MAX_PROXY_PATTERN_LENGTH)}`, /path: must be at most 512/],
   ];
   for (const [text, reason] of bad) {
@@ -65,14 +67,18 @@ test("a rule list: at most 32, no duplicates (after normalising), first fault wi
   assert.ok("rules" in normalizeProxyRules(many.slice(0, MAX_PROXY_RULES)));
 });
 
-test("methods: listed only, compared upper case; * allows every method", () => {
+test("methods: listed only, compared upper case (ASCII); * allows every listed method and nothing else", () => {
   const r = rule("github:GET,HEAD:/repos/**");
   assert.ok(proxyRuleMatches(r, "GET", "/repos/a/b"));
   assert.ok(proxyRuleMatches(r, "head", "/repos/a/b"));
   assert.ok(!proxyRuleMatches(r, "POST", "/repos/a/b"));
   assert.ok(!proxyRuleMatches(r, "DELETE", "/repos/a/b"));
   assert.ok(proxyRuleMatches(rule("github:*:/x"), "PATCH", "/x"));
-  assert.ok(proxyRuleMatches(rule("github:*:/x"), "PROPFIND", "/x"));
+  // "*" is every method of the language, nothing else: TRACE would echo the applied credential back.
+  for (const method of ["TRACE", "CONNECT", "PROPFIND", "OPT\u0131ONS", "PO\u017FT", "", "GET "]) {
+    assert.ok(!proxyRuleMatches(rule("github:*:/x"), method, "/x"), JSON.stringify(method));
+  }
+  assert.ok(!proxyRuleMatches(rule("github:OPTIONS,POST:/x"), "OPT\u0131ONS", "/x"));
 });
 
 test("paths: * is one non-empty segment, ** any number (zero too), literals exact and case-sensitive", () => {
@@ -122,6 +128,36 @@ test("percent-encoding: matched on decoded segments, so encoding neither dodges 
   assert.equal(decodedSegments("/repos/%zz"), null);
   assert.equal(decodedSegments("repos"), null);
   assert.deepEqual(decodedSegments("/"), [""]);
+});
+
+test("paths a provider or URL resolution could read as another path are refused by every rule", () => {
+  const open = [rule("github:*:/**"), rule("github:GET:/repos/**"), rule("github:GET:/repos/*/issues")];
+  const refused = [
+    "/repos/%2e%2e/admin",
+    "/repos/%2E./admin",
+    "/repos/./issues",
+    "/repos/x%2F..%2Fadmin/issues",
+    "/repos/..%5Cadmin/issues",
+    "/repos/..;x/issues",
+    "/repos/..;/issues",
+    "/repos/\uFF0E\uFF0E/issues",
+    "/repos/%EF%BC%8E%EF%BC%8E/issues",
+    "/repos/%252e%252e/issues",
+    "/repos/a%252Fb/issues",
+    "/repos/a%255c/issues",
+    "/repos/x%00/issues",
+    "/repos/x%0d%0aHost:%20evil/issues",
+    "//evil.example/repos/x/issues",
+    "/repos//x/issues",
+  ];
+  for (const path of refused) {
+    for (const r of open) assert.equal(proxyRuleMatches(r, "GET", path), false, `${formatProxyRule(r)} vs ${path}`);
+  }
+  // Still allowed: an encoded slash on its own (GitLab's group%2Fproject), dots inside a name, a trailing slash.
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/*/issues"), "GET", "/repos/group%2Fproject/issues"));
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/*/issues"), "GET", "/repos/v1.2..3/issues"));
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/**"), "GET", "/repos/x/"));
+  assert.ok(proxyRuleMatches(rule("github:GET:/repos/**"), "GET", "/repos/...x/y"));
 });
 
 // Without memoisation this match takes on the order of 2000^10 steps and never ends: the test's

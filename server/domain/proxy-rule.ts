@@ -9,7 +9,8 @@
  *   The pattern is everything after the second colon, so it may itself hold colons.
  * - **Methods**: a comma list of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or `*` alone for
  *   all of them. Input is case-insensitive and stored upper case, without duplicates, sorted in
- *   that order. A call's method is compared upper case.
+ *   that order. A call's method is compared upper case (ASCII only); any other method (TRACE,
+ *   CONNECT, PROPFIND…) matches no rule, `*` included.
  * - **Pattern**: starts with `/`; segments separated by `/`. `*` is exactly one non-empty segment,
  *   `**` is any number of segments (zero too: `/repos/**` matches `/repos` and `/repos/a/b/c`).
  *   Any other segment is a literal compared case-sensitively (RFC 3986 paths are case-sensitive;
@@ -20,7 +21,15 @@
  * - **Percent-encoding**: matching is on the decoded path. The call's path is split on `/` first
  *   and each segment decoded, so `/rep%6Fs/x` is `/repos/x` (as the provider will read it) and an
  *   encoding cannot dodge or satisfy a rule. A segment that does not decode is refused. Pattern
- *   literals are decoded text and may not contain `%`, `?`, `#`, whitespace or control characters.
+ *   literals are decoded text and may not contain `%`, `?`, `#`, whitespace, control characters or
+ *   invisible format characters (U+200B, U+202E: a listed rule must read as what it matches).
+ * - **Paths no rule allows**, whatever the rules say (a provider, a proxy or URL resolution could
+ *   read them as another path): an empty segment other than a trailing slash (`//`: a resolver may
+ *   take `//host` as another host); a decoded segment that is `.` or `..`, or holds one between
+ *   `/` or `\` (`%2e%2e`, `x%2F..%2Fy`, `..%5C`, `..;x`, fullwidth dots under NFKC); a decoded
+ *   segment that still holds an encoded dot, slash or backslash (`%252e`: decoded twice, a dot); a
+ *   decoded segment with a control character (`%00`). An encoded slash on its own (`group%2Fproject`,
+ *   as GitLab names projects) stays inside its segment and is allowed.
  */
 
 /** One allow rule of an API key. */
@@ -43,8 +52,9 @@ export const MAX_PROXY_PATTERN_LENGTH = 512;
 export const MAX_PROXY_PROVIDER_LENGTH = 64;
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]*$/;
-// Printable, no whitespace, no "/", "?", "#", "%" (patterns are decoded text), no "*" in literals.
-const LITERAL_SEGMENT = /^[^\s/?#%*\p{Cc}]+$/u;
+// Printable, no whitespace, no "/", "?", "#", "%" (patterns are decoded text), no "*" in literals,
+// no invisible format characters (a U+202E or U+200B would make the listed rule read as another).
+const LITERAL_SEGMENT = /^[^\s/?#%*\p{Cc}\p{Cf}]+$/u;
 
 /** What is wrong with a rule: the field at fault and why (never echoing more than a short excerpt). */
 export interface ProxyRuleProblem {
@@ -116,7 +126,7 @@ function checkPattern(pattern: string): string | null {
     if (segment === "." || segment === "..") return 'may not hold "." or ".." segments';
     if (segment.includes("*")) return `"*" must be a whole segment ("*" or "**"), not part of "${segment.slice(0, 32)}"`;
     if (!LITERAL_SEGMENT.test(segment)) {
-      return 'segments may not contain "%", "?", "#", whitespace or control characters (write them decoded)';
+      return 'segments may not contain "%", "?", "#", whitespace, control or invisible format characters (write them decoded)';
     }
   }
   return null;
@@ -148,10 +158,21 @@ export function parseProxyRule(text: string): ProxyRule | string {
 
 /** Whether a (normalised) rule allows a method on a path; `path` is the percent-encoded request path. */
 export function proxyRuleMatches(rule: ProxyRule, method: string, path: string): boolean {
+  if (!isProxyMethod(method)) return false;
   if (!(rule.methods.length === 1 && rule.methods[0] === "*") && !rule.methods.includes(method.toUpperCase())) return false;
   const segments = decodedSegments(path);
-  if (segments === null) return false;
+  if (segments === null || segments.some((segment, i) => unsafeSegment(segment, i === segments.length - 1))) return false;
   return matchSegments(rule.path === "/" ? [""] : rule.path.slice(1).split("/"), segments);
+}
+
+/**
+ * Whether `method` is one of PROXY_METHODS in any ASCII case. Nothing else goes through the proxy
+ * for an agent key, `*` rules and open tenants included: TRACE would echo the request (the applied
+ * credential with it) back to the agent, CONNECT is no API call, and a non-ASCII spelling ("OPTıONS")
+ * upper-cases into a listed one.
+ */
+export function isProxyMethod(method: string): boolean {
+  return /^[A-Za-z]{1,16}$/.test(method) && PROXY_METHODS.includes(method.toUpperCase());
 }
 
 /** The decoded segments of a path ("/a/b" → ["a", "b"], "/" → [""]); null when it is not a path or a segment does not decode. */
@@ -166,6 +187,19 @@ export function decodedSegments(path: string): string[] | null {
     }
   }
   return out;
+}
+
+/**
+ * Whether a decoded call segment could be read as something else downstream (see "Paths no rule
+ * allows" above): such a path is refused by every rule.
+ */
+function unsafeSegment(segment: string, last: boolean): boolean {
+  if (segment === "") return !last;
+  if (/\p{Cc}/u.test(segment) || /%(2e|2f|5c)/i.test(segment)) return true;
+  return segment
+    .normalize("NFKC")
+    .split(/[/\\]/)
+    .some((part) => /^\.\.?(;.*)?$/.test(part));
 }
 
 // Glob match of pattern segments against path segments; "**" backtracks (patterns are short and

@@ -151,3 +151,75 @@ test("no source: account null, no attempts; an unverified id_token (no issuer) i
   assert.deepEqual(learned, { account: null, source: null, attempts: [] });
   assert.equal(up.calls.length, 0);
 });
+
+/** An id_token as the code exchange hands it over (already verified there): only its claims are read here. */
+function idToken(claims: object): string {
+  const part = (v: object) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  return `${part({ alg: "RS256" })}.${part(claims)}.sig`;
+}
+
+const OIDC_DISCOVERY = {
+  issuer: "https://idp.example",
+  authorization_endpoint: "https://idp.example/authorize",
+  token_endpoint: "https://idp.example/token",
+  userinfo_endpoint: "https://idp.example/userinfo",
+};
+
+test("userinfo about another subject than the id_token is refused (OIDC Core §5.3.2): the id_token's account stands alone", async () => {
+  const up = upstream({
+    "/.well-known/openid-configuration": () => json(OIDC_DISCOVERY),
+    "/userinfo": () => json({ sub: "someone-else", email: "victim@idp.example", name: "Victim" }),
+  });
+  const p = profile(
+    undefined,
+    { type: "oauth2" },
+    { issuer: "https://idp.example", authorizationEndpoint: undefined, tokenEndpoint: undefined },
+  );
+  const learned = await learn(up.fetch, p, { ...TOKENS, idToken: idToken({ iss: "https://idp.example", sub: "u-1" }) });
+  assert.deepEqual(learned.account, { id: "u-1", email: null, displayName: null });
+  assert.equal(learned.source, "id_token");
+  assert.equal(learned.attempts[1]?.source, "userinfo");
+  assert.equal(learned.attempts[1]?.outcome, "failed");
+  // The same userinfo about the same subject completes the account.
+  const same = upstream({
+    "/.well-known/openid-configuration": () => json(OIDC_DISCOVERY),
+    "/userinfo": () => json({ sub: "u-1", email: "u1@idp.example", name: "U One" }),
+  });
+  const completed = await learn(same.fetch, p, { ...TOKENS, idToken: idToken({ iss: "https://idp.example", sub: "u-1" }) });
+  assert.deepEqual(completed.account, { id: "u-1", email: "u1@idp.example", displayName: "U One" });
+});
+
+test("a userinfo answer larger than the lookup limit is a failure, not read whole", async () => {
+  let pulled = 0;
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  const endless = () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"sub":"u-1","pad":"'));
+        },
+        // 4 MiB, then a well-formed end: read whole, it would be a valid answer.
+        pull(controller) {
+          if (pulled >= 4 * 1024 * 1024) {
+            controller.enqueue(new TextEncoder().encode('"}'));
+            controller.close();
+            return;
+          }
+          pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+      { status: 200, headers: { "content-type": "application/json" } },
+    );
+  const up = upstream({ "/userinfo": endless });
+  const learned = await learn(up.fetch, profile(undefined, { type: "oauth2" }, { userinfoEndpoint: "https://acme.example/userinfo" }));
+  assert.equal(learned.account, null);
+  assert.deepEqual(learned.attempts, [{ source: "userinfo", outcome: "failed", reason: "too_large" }]);
+  assert.ok(pulled <= MAX_LOOKUP_BODY_BYTES + 2 * chunk.byteLength, `read ${pulled} bytes`);
+});
+
+test("account_lookup never puts a token-named member into the account, even from a stored profile", async () => {
+  const up = upstream({ "/me": () => json({ user: { id: "7", email: "a@acme.example" }, token: { access_token: "echoed-secret" } }) });
+  const learned = await learn(up.fetch, profile({ ...LOOKUP, displayNamePointer: "/token/access_token" }));
+  assert.deepEqual(learned.account, { id: "7", email: "a@acme.example", displayName: null });
+});

@@ -13,11 +13,12 @@ import type { Strategy } from "../domain/strategy.ts";
 import { endpointUrlProblem } from "../providers/endpoint-url.ts";
 import { pickScalar } from "../providers/json-pointer.ts";
 import type { AccountLookup, ProviderProfile } from "../providers/profile.ts";
+import { isSecretPointer } from "../providers/secret-names.ts";
 import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
 import { type FetchFn, InsecureEndpointError, isAllowedEndpointUrl } from "./request-options.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
 
-/** Largest account-lookup answer read, bytes; a longer one is a failure. */
+/** Largest userinfo or account-lookup answer read, bytes; a longer one is a failure. */
 export const MAX_LOOKUP_BODY_BYTES = 256 * 1024;
 
 /** Where an account came from. */
@@ -122,7 +123,11 @@ async function userinfoAccount({ provider, tokens }: LearnAccountInput, expected
       await response.body?.cancel().catch(() => undefined);
       return failed("userinfo", statusReason(response.status));
     }
-    const claims = await processUserInfoResponse(provider.as, provider.client, expectedSubject ?? skipSubjectCheck, response);
+    // oauth4webapi would read the whole body: bound it like account_lookup's first.
+    const body = await readLimited(response, MAX_LOOKUP_BODY_BYTES);
+    if (body === undefined) return failed("userinfo", "too_large");
+    const bounded = new Response(body, { status: response.status, headers: response.headers });
+    const claims = await processUserInfoResponse(provider.as, provider.client, expectedSubject ?? skipSubjectCheck, bounded);
     return ok("userinfo", claimsAccount(claims));
   } catch (err) {
     return failed("userinfo", errorReason(err));
@@ -206,13 +211,12 @@ async function lookupAccount(
     } catch {
       return failed("account_lookup", "not_json");
     }
+    // A pointer through a secret-named member picks nothing (a stored profile may predate the rule).
+    const pick = (pointer: string | undefined) =>
+      pointer === undefined || isSecretPointer(pointer) ? undefined : pickScalar(json, pointer);
     return ok(
       "account_lookup",
-      connectionAccount({
-        id: pickScalar(json, lookup.idPointer),
-        email: lookup.emailPointer === undefined ? undefined : pickScalar(json, lookup.emailPointer),
-        displayName: lookup.displayNamePointer === undefined ? undefined : pickScalar(json, lookup.displayNamePointer),
-      }),
+      connectionAccount({ id: pick(lookup.idPointer), email: pick(lookup.emailPointer), displayName: pick(lookup.displayNamePointer) }),
     );
   } catch (err) {
     return failed("account_lookup", errorReason(err));

@@ -40,3 +40,29 @@ test("connection extras: callback query and token-response pointers; secrets, ab
   const long = captureConnectionExtras([{ name: "x", callbackParam: "x" }], new URLSearchParams({ x: "y".repeat(10_000) }), {});
   assert.equal(long.x?.length, MAX_ACCOUNT_FIELD_LENGTH);
 });
+
+test("connection extras: a stored profile naming a secret (any spelling, callback or token response) still picks nothing", () => {
+  const callback = new URLSearchParams("code=the-code&id_token=cb.id.tok&realmId=1");
+  const response = {
+    accessToken: "at-camel",
+    AccessToken: "at-pascal",
+    data: { token: "t" },
+    bot: { bot_access_token: "b" },
+    token_type: "Bearer",
+  };
+  const metadata = captureConnectionExtras(
+    [
+      { name: "code", callbackParam: "code" },
+      { name: "cb_id", callbackParam: "id_token" },
+      { name: "realm_id", callbackParam: "realmId" },
+      { name: "camel", tokenPointer: "/accessToken" },
+      { name: "pascal", tokenPointer: "/AccessToken" },
+      { name: "data_token", tokenPointer: "/data/token" },
+      { name: "bot", tokenPointer: "/bot/bot_access_token" },
+      { name: "token_type", tokenPointer: "/token_type" },
+    ],
+    callback,
+    response,
+  );
+  assert.deepEqual(metadata, { realm_id: "1", token_type: "Bearer" });
+});

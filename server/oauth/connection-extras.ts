@@ -7,11 +7,14 @@
 import { cleanProviderText } from "../domain/connection-account.ts";
 import { pickScalar } from "../providers/json-pointer.ts";
 import type { ConnectionExtra } from "../providers/profile.ts";
+import { isSecretName, isSecretPointer } from "../providers/secret-names.ts";
 
-/** Token-response member names that hold secrets: a pointer through one, at any level, picks nothing. */
-const SECRET_MEMBERS = new Set(["access_token", "refresh_token", "id_token", "client_secret"]);
-
-/** The metadata the extras name, from `callback` and `tokenResponse`; absent values are left out. */
+/**
+ * The metadata the extras name, from `callback` and `tokenResponse`; absent values are left out.
+ * A secret-named callback parameter (`code`, `id_token`…) or a pointer through a secret-named member
+ * at any level (providers/secret-names.ts) picks nothing, whatever the
+ * profile says (a stored profile may predate the validation rule).
+ */
 export function captureConnectionExtras(
   extras: readonly ConnectionExtra[] | undefined,
   callback: URLSearchParams,
@@ -21,11 +24,10 @@ export function captureConnectionExtras(
   for (const extra of extras ?? []) {
     let value: string | undefined | null;
     if ("callbackParam" in extra) {
-      value = callback.get(extra.callbackParam);
+      value = isSecretName(extra.callbackParam) ? undefined : callback.get(extra.callbackParam);
     } else {
       // Any level: Slack nests a user token at /authed_user/access_token.
-      const names = extra.tokenPointer.split("/").map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
-      value = names.some((name) => SECRET_MEMBERS.has(name)) ? undefined : pickScalar(tokenResponse, extra.tokenPointer);
+      value = isSecretPointer(extra.tokenPointer) ? undefined : pickScalar(tokenResponse, extra.tokenPointer);
     }
     const cleaned = cleanProviderText(value);
     if (cleaned !== null) metadata[extra.name] = cleaned;

@@ -101,6 +101,40 @@ test("connection_extras: a name, exactly one source, no duplicates, only for oau
   );
 });
 
+test("account_lookup pointers may not pass through a token or secret member (the account is shown to every agent)", () => {
+  const lookup = (pointers: object) => profile({ accountLookup: { url: "https://acme.example/me", idPointer: "/id", ...pointers } });
+  assert.equal(problem(lookup({ idPointer: "/data/access_token" }))[0], "provider.account_lookup.id_pointer");
+  assert.equal(problem(lookup({ emailPointer: "/token" }))[0], "provider.account_lookup.email_pointer");
+  assert.equal(problem(lookup({ displayNamePointer: "/authorization/clientSecret" }))[0], "provider.account_lookup.display_name_pointer");
+  assert.ok(validator.validate(lookup({ displayNamePointer: "/token_type" }), { purpose: "preset" }).accountLookup);
+});
+
+test("connection_extras may not copy a token, secret or one-time code into metadata (any spelling, any level)", () => {
+  const extras = (extra: object) => profile({ connectionExtras: [{ name: "x", ...extra }] });
+  for (const callbackParam of ["code", "id_token", "access_token", "Access-Token", "refresh_token", "client_secret", "code_verifier"]) {
+    assert.equal(problem(extras({ callbackParam }))[0], "provider.connection_extras[0].callback_param", callbackParam);
+  }
+  for (const tokenPointer of [
+    "/accessToken",
+    "/AccessToken",
+    "/refreshToken",
+    "/authed_user/accessToken",
+    "/bot/bot_token",
+    "/data/token",
+    "/client_secret",
+    "/id-token",
+  ]) {
+    assert.equal(problem(extras({ tokenPointer }))[0], "provider.connection_extras[0].token_pointer", tokenPointer);
+  }
+  // Non-secrets stay allowed: token_type, lifetimes, ids, URLs.
+  for (const tokenPointer of ["/token_type", "/x_refresh_token_expires_in", "/team/id", "/instance_url"]) {
+    assert.ok(validator.validate(extras({ tokenPointer }), { purpose: "preset" }).connectionExtras, tokenPointer);
+  }
+  assert.ok(validator.validate(extras({ callbackParam: "realmId" }), { purpose: "preset" }).connectionExtras);
+  // A profile stored before the rule still loads (its provider keeps working); capture picks nothing for it.
+  assert.ok(validator.validate(extras({ tokenPointer: "/accessToken" }), { purpose: "stored" }).connectionExtras);
+});
+
 test("update masks: account_lookup (or one of its fields) replaces the whole lookup; connection_extras the list", () => {
   const current = validator.validate(
     profile({ accountLookup: { url: "https://acme.example/me", idPointer: "/id", emailPointer: "/email" } }),

@@ -12,6 +12,7 @@ import { type CredentialSchemaChecker, createCredentialSchemaChecker } from "./c
 import { endpointUrlProblem, issuerUrlProblem } from "./endpoint-url.ts";
 import type { ClientAuthMethod, ConnectionExtra, OAuthSettings, ProviderProfile } from "./profile.ts";
 import { type ProviderProfileInput, profileInputSchema, type StrategyInput } from "./profile-input.ts";
+import { isSecretName, isSecretPointer } from "./secret-names.ts";
 import { analyzeUrlTemplate, connectionSlotProblem, operatorValueProblem } from "./url-template.ts";
 
 /** What a validation is for; presets and stored profiles relax the rules about client credentials. */
@@ -147,12 +148,31 @@ function build(
     const problem = checkUrlParams(path, value, urlParams, operatorParams, purpose);
     if (problem !== undefined) return problem;
   }
+  // The account is shown to every agent of the tenant: its pointers never pass through a secret member.
+  for (const field of ["idPointer", "emailPointer", "displayNamePointer"] as const) {
+    const pointer = input.accountLookup?.[field];
+    if (purpose !== "stored" && pointer !== undefined && isSecretPointer(pointer)) {
+      return [["accountLookup", field], "points into a token, secret or code member: the account is readable by every agent"];
+    }
+  }
   const extras = input.connectionExtras ?? [];
   for (const [i, extra] of extras.entries()) {
     if (extras.findIndex((e) => e.name === extra.name) !== i) return [["connectionExtras", i, "name"], `lists "${extra.name}" twice`];
     // Extras are captured when a user's consent ends (callback and code exchange), nowhere else.
     if (input.authType !== "oauth2") {
       return [["connectionExtras", i, "name"], `is captured at OAuth consent: auth_type must be oauth2, not ${input.authType}`];
+    }
+    // Metadata is readable by every agent of the tenant: never a token, secret or one-time code.
+    // A stored profile written before this rule still loads: capture picks nothing for such an extra.
+    if (purpose === "stored") continue;
+    if (extra.callbackParam !== undefined && isSecretName(extra.callbackParam)) {
+      return [
+        ["connectionExtras", i, "callbackParam"],
+        `names "${extra.callbackParam}", which holds a secret (a token, code or secret): metadata is readable by every agent`,
+      ];
+    }
+    if (extra.tokenPointer !== undefined && isSecretPointer(extra.tokenPointer)) {
+      return [["connectionExtras", i, "tokenPointer"], "points into a token, secret or code member: metadata is readable by every agent"];
     }
   }
 

@@ -91,6 +91,20 @@ export function describeConnectionCases(h: StoreHarness): void {
     assert.equal((await ids({ labels: {} })).length, 4, "no labels do not filter");
   });
 
+  h.test("label filters compare values exactly: no LIKE wildcards, quotes, JSON or path syntax", async () => {
+    const store = h.store();
+    const odd = `50%_off 'q' "dq" \\ {"a":1} $.x é`;
+    const target = await seedConnection(store, "tenant-odd", { labels: { promo: odd, "team.name": "x" } });
+    await seedConnection(store, "tenant-odd", { labels: { promo: "50 off", team: "x" } });
+    const ids = async (labels: Record<string, string>) =>
+      (await store.listConnections("tenant-odd", { labels }, {})).items.map((c) => c.id);
+    assert.deepEqual(await ids({ promo: odd }), [target.id]);
+    for (const probe of ["50%", "50%_off%", "%", "_0%", '50%_off \'q\' "dq" \\\\ {"a":1} $.x e', "' OR '1'='1", '{"a":1}']) {
+      assert.deepEqual(await ids({ promo: probe }), [], probe);
+    }
+    assert.deepEqual(await ids({ "team.name": "x" }), [target.id], "a dotted key is one key, not a path");
+  });
+
   h.test("createConnection stores what it is given", async () => {
     const created = await seedConnection(h.store(), "tenant-a", {
       id: "conn_given",
