@@ -13,10 +13,10 @@ interface DomainErrorOptions {
 /** A thing that does not exist, or that the caller may not know exists (another tenant's row). */
 export class NotFoundError extends Error {
   override readonly name = "NotFoundError";
-  readonly kind: "connection" | "provider" | "api_key" | "tenant" | "route";
+  readonly kind: "connection" | "provider" | "api_key" | "tenant" | "route" | "webhook_endpoint" | "webhook_delivery";
   readonly id: string;
   constructor(kind: NotFoundError["kind"], id: string, options?: DomainErrorOptions) {
-    super(`${kind.replace("_", " ")} "${truncateId(id)}" not found`, options);
+    super(`${kind.replaceAll("_", " ")} "${truncateId(id)}" not found`, options);
     this.kind = kind;
     this.id = id;
   }

@@ -175,6 +175,8 @@ const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {
   api_key: ErrorReason.API_KEY_NOT_FOUND,
   tenant: ErrorReason.TENANT_NOT_FOUND,
   route: ErrorReason.ROUTE_NOT_FOUND,
+  webhook_endpoint: ErrorReason.WEBHOOK_ENDPOINT_NOT_FOUND,
+  webhook_delivery: ErrorReason.WEBHOOK_DELIVERY_NOT_FOUND,
 };
 
 function reasonForStatus(status: ConnectionNotUsableError["status"]): ErrorReason {

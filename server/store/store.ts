@@ -7,6 +7,7 @@
  */
 import type { ConnectionStatus, StatusReason } from "../domain/connection-status.ts";
 import type { IdGenerator } from "./id-generator.ts";
+import type { WebhookStore } from "./webhook-store.ts";
 
 /** A JSON value as stored in a JSON column. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -433,7 +434,8 @@ export interface Store
     ApiKeyStore,
     AuditStore,
     SealedStore,
-    RefreshLeaseStore {
+    RefreshLeaseStore,
+    WebhookStore {
   /** Resolves when the database answers a trivial query (readiness). */
   ping(): Promise<void>;
   /** Closes the database; idempotent. No method may be called afterwards. */
