@@ -147,6 +147,20 @@ export class PermissionDeniedError extends Error {
   }
 }
 
+/**
+ * A webhook URL the target rules refuse: not https (unless the operator allows http), credentials
+ * in it, or a host that is or resolves to an address outside the allowed ranges (loopback, private,
+ * link-local, metadata …). `rule` says which rule; the message never echoes the path or query.
+ */
+export class WebhookTargetNotAllowedError extends Error {
+  override readonly name = "WebhookTargetNotAllowedError";
+  readonly rule: "scheme" | "format" | "address";
+  constructor(rule: WebhookTargetNotAllowedError["rule"], message: string, options?: DomainErrorOptions) {
+    super(`url: ${message}`, options);
+    this.rule = rule;
+  }
+}
+
 /** Every error class above, for exhaustive mapping. */
 export type DomainError =
   | NotFoundError
@@ -159,7 +173,8 @@ export type DomainError =
   | FailedPreconditionError
   | ProviderUnavailableError
   | StoreUnavailableError
-  | PermissionDeniedError;
+  | PermissionDeniedError
+  | WebhookTargetNotAllowedError;
 
 /** Ids come from callers: keep what we echo short so an error can't carry a pasted secret whole. */
 function truncateId(id: string): string {

@@ -20,6 +20,7 @@ import {
   ProviderUnavailableError,
   ReturnUrlNotAllowedError,
   StoreUnavailableError,
+  WebhookTargetNotAllowedError,
 } from "../domain/errors.ts";
 import { connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 
@@ -119,7 +120,8 @@ function isDomainError(err: unknown): err is DomainError {
     err instanceof FailedPreconditionError ||
     err instanceof ProviderUnavailableError ||
     err instanceof StoreUnavailableError ||
-    err instanceof PermissionDeniedError
+    err instanceof PermissionDeniedError ||
+    err instanceof WebhookTargetNotAllowedError
   );
 }
 
@@ -162,6 +164,8 @@ function fromDomainError(err: DomainError): ConnectError {
       return withInfo(err, Code.PermissionDenied, {
         reason: err.kind === "tenant" ? ErrorReason.TENANT_NOT_ALLOWED : ErrorReason.ROLE_NOT_ALLOWED,
       });
+    case "WebhookTargetNotAllowedError":
+      return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.WEBHOOK_TARGET_NOT_ALLOWED, field: "url" });
     default: {
       const unreachable: never = err;
       return unreachable;

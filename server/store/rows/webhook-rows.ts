@@ -4,8 +4,9 @@
  * to bind; nothing here reads or logs it.
  */
 import { type Column, type SQL, sql } from "drizzle-orm";
-import type { EncryptedBlob, JsonObject } from "../store.ts";
 import type {
+  EncryptedBlob,
+  JsonObject,
   WebhookDeliveryRecord,
   WebhookEndpointChanges,
   WebhookEndpointInput,
@@ -13,7 +14,7 @@ import type {
   WebhookFailureInput,
   WebhookReplayOutcome,
   WebhookRetryInput,
-} from "../webhook-store.ts";
+} from "../store.ts";
 import { toBuffer } from "./bind-bytes.ts";
 
 /** The columns of a `webhook_endpoints` row that `toWebhookEndpoint` reads (the lease stays private). */

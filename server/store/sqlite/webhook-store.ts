@@ -17,7 +17,7 @@ import {
   webhookRetryUpdate,
   webhookRotateUpdate,
 } from "../rows/webhook-rows.ts";
-import type { WebhookStore } from "../webhook-store.ts";
+import type { WebhookStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { webhookDeliveries, webhookEndpoints } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";

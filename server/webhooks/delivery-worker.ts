@@ -1,0 +1,234 @@
+/**
+ * The webhook delivery worker. For each enabled endpoint that is due, it claims the endpoint's
+ * lease (one atomic UPDATE, so exactly one replica delivers an endpoint at a time), reads the
+ * tenant's events after the endpoint's cursor in sequence order and POSTs them one by one:
+ *
+ * - 2xx → the cursor moves past the event (fenced by the lease: a replica that lost it writes nothing).
+ * - anything else → the retry state is stored (attempt count, next attempt with exponential backoff
+ *   and full jitter) and the endpoint waits: later events are not sent before it (per-endpoint order).
+ * - still failing `retryWindowMs` after its first failure → the event goes on the failure list (with
+ *   the body sent, for ReplayWebhookDelivery) and the cursor moves on; the endpoint stays enabled.
+ *
+ * Events filtered out by the endpoint's type list, and events older than the endpoint, are passed
+ * over without a request. All state is in the store, so a restart (or another replica, once the lease
+ * runs out) continues where delivery stopped: at least once, with the event id as a stable
+ * webhook-id. It wakes on `wake()` (this process wrote an event) and polls every `pollIntervalMs`
+ * (retries that came due, events other replicas wrote).
+ */
+
+import type { Logger } from "../logging/logger.ts";
+import type { WebhookMetrics } from "../metrics/webhook-metrics.ts";
+import { retryDelayMs } from "../refresh/backoff.ts";
+import type { Store, WebhookEndpointRecord } from "../store/store.ts";
+import type { Vault } from "../vault/vault.ts";
+import { type Outbox, type OutboxEvent, webhookPayload } from "./outbox.ts";
+import { signingSecrets } from "./webhook-secrets.ts";
+import type { WebhookSender } from "./webhook-sender.ts";
+import { signWebhook } from "./webhook-signature.ts";
+
+/** The store methods the worker uses. */
+export type DeliveryStore = Pick<
+  Store,
+  "listDueWebhookEndpoints" | "claimWebhookLease" | "releaseWebhookLease" | "advanceWebhookCursor" | "recordWebhookRetry"
+>;
+
+/** Options of `createDeliveryWorker`. */
+export interface DeliveryWorkerOptions {
+  store: DeliveryStore;
+  outbox: Outbox;
+  vault: Pick<Vault, "open">;
+  send: WebhookSender;
+  /** The app's clock, epoch ms. */
+  now: () => number;
+  random: () => number;
+  /** This replica's lease owner id. */
+  owner: string;
+  logger: Pick<Logger, "warn" | "debug">;
+  metrics: WebhookMetrics;
+  /** Lease length, ms; renewed before every request, so it must exceed one request's timeout. */
+  leaseMs: number;
+  pollIntervalMs: number;
+  /** How long an event is retried after its first failure before it goes on the failure list, ms. */
+  retryWindowMs: number;
+  backoff: { baseMs: number; maxMs: number; minMs: number };
+  /** Events read per query. Default 50. */
+  batchSize?: number;
+  /** Endpoints delivered at once by this process. Default 4. */
+  concurrency?: number;
+}
+
+/** The running worker. */
+export interface DeliveryWorker {
+  /** Starts polling (and delivers at once). */
+  start(): void;
+  /** Asks for a pass soon (new events were written). */
+  wake(): void;
+  /** One full pass over the due endpoints; resolves when it is done (tests drive the worker with it). */
+  runOnce(): Promise<void>;
+  /** Stops polling and waits for the pass in progress. */
+  stop(): Promise<void>;
+  /** Outbox figures for the metrics. */
+  outboxStats(): { pendingEvents: number; oldestPendingAgeSeconds: number };
+}
+
+/** Creates the worker; nothing runs before `start()` or `runOnce()`. */
+export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
+  const { store, outbox, now, owner, logger, metrics } = options;
+  const batchSize = options.batchSize ?? 50;
+  const concurrency = options.concurrency ?? 4;
+  const pending = new Map<string, { count: number; oldestMs: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let isStopped = true;
+
+  async function pass(): Promise<void> {
+    const due = await store.listDueWebhookEndpoints(now(), 100);
+    let next = 0;
+    const lanes = Array.from({ length: Math.min(concurrency, due.length) }, async () => {
+      while (next < due.length) {
+        const endpoint = due[next++]!;
+        await deliverEndpoint(endpoint.id).catch((err: unknown) =>
+          logger.warn(
+            { err: { name: (err as Error).name, message: (err as Error).message }, endpointId: endpoint.id },
+            "webhook delivery pass failed",
+          ),
+        );
+      }
+    });
+    await Promise.all(lanes);
+  }
+
+  async function deliverEndpoint(endpointId: string): Promise<void> {
+    let endpoint = await store.claimWebhookLease(endpointId, owner, options.leaseMs, now());
+    if (!endpoint) return;
+    try {
+      for (;;) {
+        const events = await outbox.listEvents(endpoint.tenantId, endpoint.cursorSeq, batchSize);
+        notePending(endpoint.id, events);
+        if (events.length === 0) return;
+        for (const event of events) {
+          const result = await deliverEvent(endpoint, event);
+          if (result === "stop") return;
+          endpoint = result;
+        }
+      }
+    } finally {
+      await store.releaseWebhookLease(endpointId, owner);
+    }
+  }
+
+  /** Delivers one event; returns the endpoint as it now stands, or "stop" (retry later, or lease lost). */
+  async function deliverEvent(endpoint: WebhookEndpointRecord, event: OutboxEvent): Promise<WebhookEndpointRecord | "stop"> {
+    const isWanted = endpoint.eventTypes.length === 0 || endpoint.eventTypes.includes(event.type);
+    if (!isWanted || event.occurredAtMs < endpoint.createdAtMs) {
+      metrics.deliveries.inc({ outcome: "skipped" });
+      return advance(endpoint, event.seq);
+    }
+    // Renewed before each request: a holder that stalls longer than the lease loses the endpoint.
+    const renewed = await store.claimWebhookLease(endpoint.id, owner, options.leaseMs, now());
+    if (!renewed || renewed.cursorSeq !== endpoint.cursorSeq) return "stop";
+    const body = JSON.stringify(webhookPayload(event));
+    const sentAtMs = now();
+    const headers = signWebhook(signingSecrets(options.vault, renewed, sentAtMs), event.eventId, sentAtMs / 1000, body);
+    const outcome = await options.send(renewed.url, { ...headers }, body);
+    if (outcome.isDelivered) {
+      metrics.deliveries.inc({ outcome: "delivered" });
+      return advance(renewed, event.seq);
+    }
+    const failedAtMs = now();
+    const firstFailedAtMs = renewed.firstFailedAtMs ?? failedAtMs;
+    const attemptCount = renewed.attemptCount + 1;
+    if (failedAtMs - firstFailedAtMs >= options.retryWindowMs) {
+      metrics.deliveries.inc({ outcome: "failed" });
+      logger.warn(
+        { endpointId: renewed.id, eventId: event.eventId, attemptCount, error: outcome.error },
+        "webhook event given up after the retry window",
+      );
+      const moved = await store.advanceWebhookCursor(renewed.id, owner, event.seq, {
+        eventId: event.eventId,
+        eventType: event.type,
+        eventSeq: event.seq,
+        payload: webhookPayload(event),
+        attemptCount,
+        lastError: outcome.error,
+        lastStatusCode: outcome.statusCode,
+      });
+      return moved ? { ...renewed, ...cleared(event.seq) } : "stop";
+    }
+    metrics.deliveries.inc({ outcome: "retry" });
+    const nextAttemptAtMs = failedAtMs + retryDelayMs(attemptCount, options.backoff, options.random);
+    logger.debug(
+      { endpointId: renewed.id, eventId: event.eventId, attemptCount, error: outcome.error },
+      "webhook attempt failed; retrying later",
+    );
+    await store.recordWebhookRetry(renewed.id, owner, { attemptCount, nextAttemptAtMs, firstFailedAtMs, lastError: outcome.error });
+    return "stop";
+  }
+
+  async function advance(endpoint: WebhookEndpointRecord, seq: number): Promise<WebhookEndpointRecord | "stop"> {
+    const moved = await store.advanceWebhookCursor(endpoint.id, owner, seq);
+    return moved ? { ...endpoint, ...cleared(seq) } : "stop";
+  }
+
+  function notePending(endpointId: string, events: readonly OutboxEvent[]) {
+    if (events.length === 0) pending.delete(endpointId);
+    else pending.set(endpointId, { count: events.length, oldestMs: events[0]!.occurredAtMs });
+  }
+
+  function schedule(delayMs: number) {
+    if (isStopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void runOnce(), delayMs);
+  }
+
+  function runOnce(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await pass();
+        } catch (err) {
+          logger.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, "webhook delivery pass failed");
+        }
+      } while (again && !isStopped);
+    })().finally(() => {
+      running = undefined;
+      schedule(options.pollIntervalMs);
+    });
+    return running;
+  }
+
+  return {
+    start() {
+      isStopped = false;
+      void runOnce();
+    },
+    wake() {
+      if (!isStopped) void runOnce();
+    },
+    runOnce,
+    async stop() {
+      isStopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+    outboxStats() {
+      let count = 0;
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const entry of pending.values()) {
+        count += entry.count;
+        oldest = Math.min(oldest, entry.oldestMs);
+      }
+      return { pendingEvents: count, oldestPendingAgeSeconds: count === 0 ? 0 : Math.max(0, (now() - oldest) / 1000) };
+    },
+  };
+}
+
+function cleared(seq: number) {
+  return { cursorSeq: seq, attemptCount: 0, nextAttemptAtMs: null, firstFailedAtMs: null, lastError: null };
+}
