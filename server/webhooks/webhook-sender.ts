@@ -39,6 +39,8 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   return (text, headers, body) =>
     new Promise<SendOutcome>((resolve) => {
       let settled = false;
+      let total: NodeJS.Timeout | undefined;
+      let connect: NodeJS.Timeout | undefined;
       const finish = (outcome: SendOutcome) => {
         if (settled) return;
         settled = true;
@@ -70,11 +72,11 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
           "user-agent": "nexus-webhooks/1",
         },
       });
-      const total = setTimeout(() => {
+      total = setTimeout(() => {
         finish({ isDelivered: false, statusCode: null, error: "timeout" });
         req.destroy();
       }, options.timeoutMs);
-      const connect = setTimeout(() => {
+      connect = setTimeout(() => {
         finish({ isDelivered: false, statusCode: null, error: "connect timeout" });
         req.destroy();
       }, options.connectTimeoutMs);
