@@ -24,6 +24,11 @@ export const AUDIT_ACTIONS = {
   apiKeyCreate: "api_key.create",
   apiKeyRevoke: "api_key.revoke",
   requestDenied: "request.denied",
+  webhookCreate: "webhook.create",
+  webhookUpdate: "webhook.update",
+  webhookDelete: "webhook.delete",
+  webhookRotateSecret: "webhook.rotate_secret",
+  webhookReplay: "webhook.replay",
 } as const;
 
 /** An audit action name. */
@@ -55,6 +60,51 @@ const field = (message: unknown, ...path: string[]): string | undefined => {
 };
 const details = (entries: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(entries).filter((e): e is [string, string] => e[1] !== undefined));
+
+/** The host of a webhook URL, for audit details: never its path or query, which may carry tokens. */
+const webhookHost = (message: unknown, ...path: string[]): string | undefined => {
+  const url = field(message, ...path);
+  return url !== undefined && URL.canParse(url) ? new URL(url).host : undefined;
+};
+
+/** Audited webhook RPCs (endpoint changes; never the secret, never the URL's path or query). */
+const WEBHOOK_METHODS: Readonly<Record<string, AuditedMethod>> = {
+  "nexus.v1.WebhookService/CreateWebhookEndpoint": {
+    action: AUDIT_ACTIONS.webhookCreate,
+    facts: (req, res) => ({
+      tenantId: field(req, "tenantId"),
+      details: details({ endpoint_id: field(res, "endpoint", "endpointId"), host: webhookHost(req, "url") }),
+    }),
+  },
+  "nexus.v1.WebhookService/UpdateWebhookEndpoint": {
+    action: AUDIT_ACTIONS.webhookUpdate,
+    facts: (req, res) => ({
+      tenantId: field(req, "tenantId"),
+      details: details({
+        endpoint_id: field(req, "endpointId"),
+        host: webhookHost(req, "url"),
+        enabled: typeof (res as { endpoint?: { enabled?: unknown } } | undefined)?.endpoint?.enabled === "boolean"
+          ? String((res as { endpoint: { enabled: boolean } }).endpoint.enabled)
+          : undefined,
+      }),
+    }),
+  },
+  "nexus.v1.WebhookService/DeleteWebhookEndpoint": {
+    action: AUDIT_ACTIONS.webhookDelete,
+    facts: (req) => ({ tenantId: field(req, "tenantId"), details: details({ endpoint_id: field(req, "endpointId") }) }),
+  },
+  "nexus.v1.WebhookService/RotateWebhookSecret": {
+    action: AUDIT_ACTIONS.webhookRotateSecret,
+    facts: (req) => ({ tenantId: field(req, "tenantId"), details: details({ endpoint_id: field(req, "endpointId") }) }),
+  },
+  "nexus.v1.WebhookService/ReplayWebhookDelivery": {
+    action: AUDIT_ACTIONS.webhookReplay,
+    facts: (req) => ({
+      tenantId: field(req, "tenantId"),
+      details: details({ endpoint_id: field(req, "endpointId"), delivery_id: field(req, "deliveryId") }),
+    }),
+  },
+};
 
 /** Audited RPCs, keyed "package.Service/Method". */
 export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
@@ -100,6 +150,7 @@ export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
     action: AUDIT_ACTIONS.apiKeyRevoke,
     facts: (req) => ({ details: details({ revoked_key_id: field(req, "keyId") }) }),
   },
+  ...WEBHOOK_METHODS,
 };
 
 /**
