@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { describeApiKeyCases } from "./conformance/api-key-cases.ts";
 import { describeAuditCases } from "./conformance/audit-cases.ts";
 import { describeConnectionCases } from "./conformance/connection-cases.ts";
+import { describeConnectionEventCases } from "./conformance/connection-event-cases.ts";
 import { describeCredentialCases } from "./conformance/credential-cases.ts";
 import { START_TIME_MS, type StoreHarness } from "./conformance/harness.ts";
 import { describeLeaseCases } from "./conformance/lease-cases.ts";
@@ -88,6 +89,7 @@ export function describeStoreConformance(
     describe("abandoned consents", () => describeStalePendingCases(harness));
     describe("providers", () => describeProviderCases(harness));
     describe("connections", () => describeConnectionCases(harness));
+    describe("connection events", () => describeConnectionEventCases(harness));
     describe("credentials and consent states", () => describeCredentialCases(harness));
     describe("refresh leases and schedule", () => describeLeaseCases(harness));
     describe("webhook endpoints", () => describeWebhookCases(harness));

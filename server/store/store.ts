@@ -5,6 +5,7 @@
  * verifier or raw OAuth state — and it knows nothing about protobuf (no gen/ imports) or SQL dialects.
  * Lookups named `get…` throw NotFoundError; lookups named `find…` return null.
  */
+import type { ConnectionEventType } from "../domain/connection-events.ts";
 import type { ConnectionStatus, StatusReason } from "../domain/connection-status.ts";
 import type { IdGenerator } from "./id-generator.ts";
 
@@ -110,6 +111,48 @@ export interface ConnectionChanges {
   scopes?: string[];
   returnUrl?: string | null;
   nextRefreshAtMs?: number | null;
+}
+
+/**
+ * The non-secret picture of a connection that an event carries: what a watcher or webhook receiver
+ * may see, i.e. the connection's metadata without the return URL and the refresh schedule. It never
+ * holds a secret because ConnectionRecord never does. A field added to ConnectionRecord is part of
+ * it (and must be copied by rows/connection-event-rows.ts `connectionSnapshot`) unless omitted here;
+ * events stored before the field existed lack it, so readers must treat it as optional.
+ */
+export type ConnectionSnapshot = Omit<ConnectionRecord, "returnUrl" | "nextRefreshAtMs">;
+
+/**
+ * One committed change of a connection, from the `connection_events` log. Written by the store in
+ * the same transaction as the change, so every committed change has exactly one event and no
+ * rolled-back change has any.
+ */
+export interface ConnectionEventRecord {
+  /**
+   * Position in the log: increases with commit order (a reader that has seen `seq` never later
+   * finds a smaller one appear). Gaps are possible; the cursor of WatchConnections.
+   */
+  seq: number;
+  /** Stable unique id, `evt_…` (the webhook-id of its deliveries). */
+  eventId: string;
+  tenantId: string;
+  connectionId: string;
+  type: ConnectionEventType;
+  occurredAtMs: number;
+  /** The connection as the change left it. */
+  connection: ConnectionSnapshot;
+}
+
+/** Filter of `listConnectionEvents`. */
+export interface ConnectionEventFilter {
+  /** Only this tenant's events; null for every tenant (server-internal readers such as webhooks). */
+  tenantId: string | null;
+  /** Only events with `seq > afterSeq` (0 for the start of the log). */
+  afterSeq: number;
+  /** At most this many events (1 … 1000; larger is lowered to 1000). */
+  limit: number;
+  /** Only this connection's events. */
+  connectionId?: string;
 }
 
 /** The current credential of a connection, sealed by the vault (usage and master secrets alike). */
@@ -268,7 +311,12 @@ export interface ProviderStore {
   isProviderInUse(name: string): Promise<boolean>;
 }
 
-/** Connections. Every read and write is scoped to a tenant, except `findConnectionById`. */
+/**
+ * Connections. Every read and write is scoped to a tenant, except `findConnectionById`. Every write
+ * that commits appends exactly one connection event in its transaction (createConnection "created",
+ * updateConnectionStatus the new status's type; see ConnectionEventStore); a write that fails appends none.
+ * A new method that changes a connection must do the same ("updated" when the status stays).
+ */
 export interface ConnectionStore {
   /** Creates a connection; NotFoundError("tenant") when the tenant is missing, AlreadyExistsError on a taken id. */
   createConnection(input: ConnectionInput): Promise<ConnectionRecord>;
@@ -292,6 +340,32 @@ export interface ConnectionStore {
     statusReason: StatusReason | null,
     changes?: ConnectionChanges,
   ): Promise<ConnectionRecord>;
+}
+
+/**
+ * The connection event log. Events are appended by the connection write methods themselves (in
+ * their transaction), never by callers; this interface only reads and prunes.
+ */
+export interface ConnectionEventStore {
+  /** Events after `filter.afterSeq`, ascending by seq, at most `filter.limit`. */
+  listConnectionEvents(filter: ConnectionEventFilter): Promise<ConnectionEventRecord[]>;
+  /**
+   * The highest seq the tenant's events (every tenant's with null) ever reached, pruned ones
+   * included; 0 when there was none. A cursor here means "from now on".
+   */
+  latestConnectionEventSeq(tenantId: string | null): Promise<number>;
+  /**
+   * Retention: deletes the oldest events, a prefix of the log, up to the newest event that
+   * occurred before `cutoff` and whose seq is at most `keepAfterSeq` (when given; e.g. the oldest
+   * event a webhook still has to deliver, minus one). Records the highest seq deleted (see
+   * `connectionEventsPrunedThrough`). Returns how many were deleted.
+   */
+  deleteConnectionEventsBefore(cutoff: Date, keepAfterSeq?: number): Promise<number>;
+  /**
+   * The highest seq of the tenant's events (every tenant's with null) that retention deleted; 0
+   * when none. A cursor below it may have missed events that are gone: it is expired.
+   */
+  connectionEventsPrunedThrough(tenantId: string | null): Promise<number>;
 }
 
 /** Credentials and OAuth consent states: the sealed secrets of a connection. */
@@ -569,6 +643,7 @@ export interface Store
   extends TenantStore,
     ProviderStore,
     ConnectionStore,
+    ConnectionEventStore,
     CredentialStore,
     ApiKeyStore,
     AuditStore,

@@ -2,8 +2,11 @@
  * Connections in PostgreSQL: the `connections` table (rows mapped in ../rows/row-mappers.ts).
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
  * missing. Status changes are compare-and-set and checked against domain/'s transition table first.
+ * Every change appends its event (connection-events.ts) in the same transaction, under the
+ * event-writer lock taken first.
  */
 import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { eventTypeOfStatus } from "../../domain/connection-events.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toConnection } from "../rows/row-mappers.ts";
@@ -11,6 +14,7 @@ import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts"
 import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
+import { appendPostgresConnectionEvent, lockConnectionEventLog } from "./connection-events.ts";
 import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -21,14 +25,18 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
     createConnection: (input) => {
       const id = input.id ?? ids.newId("conn");
       return runQuery(
-        async () => {
-          const createdAt = now();
-          const [row] = await db
-            .insert(connections)
-            .values(newConnectionRow(id, input, createdAt))
-            .returning();
-          return toConnection(row!);
-        },
+        () =>
+          db.transaction(async (tx) => {
+            await lockConnectionEventLog(tx);
+            const createdAt = now();
+            const [row] = await tx
+              .insert(connections)
+              .values(newConnectionRow(id, input, createdAt))
+              .returning();
+            const created = toConnection(row!);
+            await appendPostgresConnectionEvent(tx, ids, "created", created, createdAt);
+            return created;
+          }),
         {
           unique: () => new AlreadyExistsError("connection", id),
           foreignKey: () => new NotFoundError("tenant", input.tenantId),
@@ -79,17 +87,25 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
       runQuery(async () => {
         const expectedStatuses = checkedStatusMove(expected, next);
         const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
-        // One UPDATE … WHERE status IN (…) RETURNING: under READ COMMITTED a concurrent writer of
-        // the same row makes this one wait, then re-check the WHERE against the committed row.
-        const [row] = await db
-          .update(connections)
-          .set(connectionStatusUpdate(next, statusReason, changes, now()))
-          .where(and(scoped, inArray(connections.status, expectedStatuses)))
-          .returning();
-        if (row) return toConnection(row);
-        // Lost the compare-and-set: tell a missing (or foreign) row from a status mismatch.
-        const [current] = await db.select({ status: connections.status }).from(connections).where(scoped);
-        throw connectionStatusConflict(id, current, expectedStatuses);
+        return db.transaction(async (tx) => {
+          await lockConnectionEventLog(tx);
+          const updatedAt = now();
+          // One UPDATE … WHERE status IN (…) RETURNING: under READ COMMITTED a concurrent writer of
+          // the same row makes this one wait, then re-check the WHERE against the committed row.
+          const [row] = await tx
+            .update(connections)
+            .set(connectionStatusUpdate(next, statusReason, changes, updatedAt))
+            .where(and(scoped, inArray(connections.status, expectedStatuses)))
+            .returning();
+          if (row) {
+            const updated = toConnection(row);
+            await appendPostgresConnectionEvent(tx, ids, eventTypeOfStatus(next), updated, updatedAt);
+            return updated;
+          }
+          // Lost the compare-and-set: tell a missing (or foreign) row from a status mismatch.
+          const [current] = await tx.select({ status: connections.status }).from(connections).where(scoped);
+          throw connectionStatusConflict(id, current, expectedStatuses);
+        });
       }),
   };
 }

@@ -6,9 +6,10 @@
  * secret hashes. Row types stay inside `postgres/`.
  */
 import { sql } from "drizzle-orm";
+import { CONNECTION_EVENT_TYPES } from "../../domain/connection-events.ts";
 import { bigint, boolean, check, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
 import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
-import type { JsonObject } from "../store.ts";
+import type { ConnectionSnapshot, JsonObject } from "../store.ts";
 import { bytea } from "./bytea.ts";
 
 /** Renders a literal list for a CHECK constraint; the values are our own constants, not input. */
@@ -161,6 +162,41 @@ export const auditEvents = pgTable(
     index("audit_events_connection_idx").on(t.connectionId, t.id),
   ],
 );
+
+/**
+ * The connection event log: one row per committed connection change, written in the change's
+ * transaction. `seq` is the cursor; writers take a transaction-scoped advisory lock before the
+ * identity hands out their seq (postgres/connection-events.ts), so commit order is seq order and a
+ * reader never sees seq n+1 while n may still commit. No foreign keys; pruned by age.
+ * `connection` is the non-secret snapshot (store.ts ConnectionSnapshot), never a credential.
+ */
+export const connectionEvents = pgTable(
+  "connection_events",
+  {
+    seq: bigint("seq", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    eventId: text("event_id").notNull().unique("connection_events_event_id_unique"),
+    tenantId: text("tenant_id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    type: text("type", { enum: CONNECTION_EVENT_TYPES }).notNull(),
+    occurredAt: epoch("occurred_at").notNull(),
+    connection: jsonb("connection").$type<ConnectionSnapshot>().notNull(),
+  },
+  (t) => [
+    index("connection_events_tenant_seq_idx").on(t.tenantId, t.seq),
+    index("connection_events_connection_seq_idx").on(t.connectionId, t.seq),
+    index("connection_events_occurred_idx").on(t.occurredAt),
+    check("connection_events_type_known", sql`${t.type} IN (${sqlList(CONNECTION_EVENT_TYPES)})`),
+  ],
+);
+
+/**
+ * Retention bookkeeping of the event log: per tenant, the highest seq retention ever deleted, so a
+ * cursor below it is known to be expired (and a cursor of a tenant nothing was deleted of never is).
+ */
+export const connectionEventRetention = pgTable("connection_event_retention", {
+  tenantId: text("tenant_id").primaryKey(),
+  prunedThroughSeq: bigint("pruned_through_seq", { mode: "number" }).notNull(),
+});
 
 /**
  * Webhook endpoints of a tenant, with their sealed signing secrets (current, and the previous one

@@ -18,7 +18,8 @@ import { describeStoreConformance } from "../conformance.ts";
 import { createPostgresStore } from "./store.ts";
 
 const MAINTENANCE_URL = process.env.NEXUS_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const TABLES = "tenants, providers, connections, credentials, consent_states, api_keys, audit_events";
+const TABLES =
+  "tenants, providers, connections, credentials, consent_states, api_keys, audit_events, connection_events, connection_event_retention";
 const MIGRATION_COUNT = (
   JSON.parse(readFileSync(join(import.meta.dirname, "migrations", "meta", "_journal.json"), "utf8")) as {
     entries: unknown[];

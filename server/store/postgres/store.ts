@@ -10,6 +10,7 @@ import { createIdGenerator } from "../id-generator.ts";
 import type { Store, StoreOptions } from "../store.ts";
 import { createPostgresApiKeyStore } from "./api-key-store.ts";
 import { createPostgresAuditStore } from "./audit-store.ts";
+import { createPostgresConnectionEventStore } from "./connection-events.ts";
 import { createPostgresConnectionStore } from "./connection-store.ts";
 import { createPostgresCredentialStore } from "./credential-store.ts";
 import { migrateUnderLock } from "./migrate-under-lock.ts";
@@ -88,6 +89,7 @@ function composeStore(pool: StorePool, context: PostgresStoreContext): Store {
     ...createPostgresTenantStore(context),
     ...createPostgresProviderStore(context),
     ...createPostgresConnectionStore(context),
+    ...createPostgresConnectionEventStore(context),
     ...createPostgresCredentialStore(context),
     ...createPostgresApiKeyStore(context),
     ...createPostgresAuditStore(context),

@@ -2,14 +2,17 @@
  * Connections in SQLite: the `connections` table (rows mapped in ../rows/row-mappers.ts).
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
  * missing. Status changes are compare-and-set and checked against domain/'s transition table first.
+ * Every change appends its event (connection-events.ts) in the same transaction.
  */
 import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { eventTypeOfStatus } from "../../domain/connection-events.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toConnection } from "../rows/row-mappers.ts";
 import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
 import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
+import { appendSqliteConnectionEvent } from "./connection-events.ts";
 import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
@@ -27,15 +30,21 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
     createConnection: (input) => {
       const id = input.id ?? ids.newId("conn");
       return runQuery(
-        () => {
-          const createdAt = now();
-          const row = db
-            .insert(connections)
-            .values(newConnectionRow(id, input, createdAt))
-            .returning()
-            .get();
-          return toConnection(row);
-        },
+        () =>
+          db.transaction(
+            (tx) => {
+              const createdAt = now();
+              const row = tx
+                .insert(connections)
+                .values(newConnectionRow(id, input, createdAt))
+                .returning()
+                .get();
+              const created = toConnection(row);
+              appendSqliteConnectionEvent(tx, ids, "created", created, createdAt);
+              return created;
+            },
+            { behavior: "immediate" },
+          ),
         {
           unique: () => new AlreadyExistsError("connection", id),
           foreignKey: () => new NotFoundError("tenant", input.tenantId),
@@ -82,16 +91,26 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
       runQuery(() => {
         const expectedStatuses = checkedStatusMove(expected, next);
         const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
-        const row = db
-          .update(connections)
-          .set(connectionStatusUpdate(next, statusReason, changes, now()))
-          .where(and(scoped, inArray(connections.status, expectedStatuses)))
-          .returning()
-          .get();
-        if (row) return toConnection(row);
-        // Lost the compare-and-set: tell a missing (or foreign) row from a status mismatch.
-        const current = db.select({ status: connections.status }).from(connections).where(scoped).get();
-        throw connectionStatusConflict(id, current, expectedStatuses);
+        return db.transaction(
+          (tx) => {
+            const updatedAt = now();
+            const row = tx
+              .update(connections)
+              .set(connectionStatusUpdate(next, statusReason, changes, updatedAt))
+              .where(and(scoped, inArray(connections.status, expectedStatuses)))
+              .returning()
+              .get();
+            if (row) {
+              const updated = toConnection(row);
+              appendSqliteConnectionEvent(tx, ids, eventTypeOfStatus(next), updated, updatedAt);
+              return updated;
+            }
+            // Lost the compare-and-set: tell a missing (or foreign) row from a status mismatch.
+            const current = tx.select({ status: connections.status }).from(connections).where(scoped).get();
+            throw connectionStatusConflict(id, current, expectedStatuses);
+          },
+          { behavior: "immediate" },
+        );
       }),
   };
 }

@@ -6,8 +6,9 @@
  */
 import { sql } from "drizzle-orm";
 import { blob, check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { CONNECTION_EVENT_TYPES } from "../../domain/connection-events.ts";
 import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
-import type { JsonObject } from "../store.ts";
+import type { ConnectionSnapshot, JsonObject } from "../store.ts";
 
 /** Renders a literal list for a CHECK constraint; the values are our own constants, not input. */
 function sqlList(values: readonly string[]) {
@@ -153,6 +154,40 @@ export const auditEvents = sqliteTable(
     index("audit_events_connection_idx").on(t.connectionId, t.id),
   ],
 );
+
+/**
+ * The connection event log: one row per committed connection change, written in the change's
+ * transaction. `seq` is the cursor: AUTOINCREMENT never reuses a value, and SQLite's single writer
+ * makes commit order seq order. No foreign keys: events outlive nothing but are pruned by age.
+ * `connection` is the non-secret snapshot (store.ts ConnectionSnapshot), never a credential.
+ */
+export const connectionEvents = sqliteTable(
+  "connection_events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    eventId: text("event_id").notNull().unique("connection_events_event_id_unique"),
+    tenantId: text("tenant_id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    type: text("type", { enum: CONNECTION_EVENT_TYPES }).notNull(),
+    occurredAt: integer("occurred_at").notNull(),
+    connection: text("connection", { mode: "json" }).$type<ConnectionSnapshot>().notNull(),
+  },
+  (t) => [
+    index("connection_events_tenant_seq_idx").on(t.tenantId, t.seq),
+    index("connection_events_connection_seq_idx").on(t.connectionId, t.seq),
+    index("connection_events_occurred_idx").on(t.occurredAt),
+    check("connection_events_type_known", sql`${t.type} IN (${sqlList(CONNECTION_EVENT_TYPES)})`),
+  ],
+);
+
+/**
+ * Retention bookkeeping of the event log: per tenant, the highest seq retention ever deleted, so a
+ * cursor below it is known to be expired (and a cursor of a tenant nothing was deleted of never is).
+ */
+export const connectionEventRetention = sqliteTable("connection_event_retention", {
+  tenantId: text("tenant_id").primaryKey(),
+  prunedThroughSeq: integer("pruned_through_seq").notNull(),
+});
 
 /**
  * Webhook endpoints of a tenant, with their sealed signing secrets (current, and the previous one

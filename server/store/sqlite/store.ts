@@ -13,6 +13,7 @@ import { createIdGenerator } from "../id-generator.ts";
 import type { Store, StoreOptions } from "../store.ts";
 import { createSqliteApiKeyStore } from "./api-key-store.ts";
 import { createSqliteAuditStore } from "./audit-store.ts";
+import { createSqliteConnectionEventStore } from "./connection-events.ts";
 import { createSqliteConnectionStore } from "./connection-store.ts";
 import { createSqliteCredentialStore } from "./credential-store.ts";
 import { createSqliteProviderStore } from "./provider-store.ts";
@@ -79,6 +80,7 @@ function composeStore(client: Database.Database, context: SqliteStoreContext): S
     ...createSqliteTenantStore(context),
     ...createSqliteProviderStore(context),
     ...createSqliteConnectionStore(context),
+    ...createSqliteConnectionEventStore(context),
     ...createSqliteCredentialStore(context),
     ...createSqliteApiKeyStore(context),
     ...createSqliteAuditStore(context),
