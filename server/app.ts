@@ -16,7 +16,7 @@ import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { createKeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
-import { systemNow } from "./config/defaults.ts";
+import { DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
 import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
 import { createConsentFlow } from "./consent/consent-flow.ts";
 import { createConsentStates } from "./consent/consent-states.ts";
@@ -26,6 +26,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import { createWebhookMetrics } from "./metrics/webhook-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
@@ -49,6 +50,7 @@ import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.t
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { createTokenService } from "./services/token-service.ts";
+import { createWebhookService } from "./services/webhook-service.ts";
 import { openStore } from "./store/open-store.ts";
 import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
 import type { Store } from "./store/store.ts";
@@ -59,6 +61,10 @@ import { createCredentialWatch } from "./watch/credential-watch.ts";
 import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
 import { createPublishingStore } from "./watch/publishing-store.ts";
 import { createWatchHub } from "./watch/watch-hub.ts";
+import { createDeliveryWorker, type DeliveryWorker } from "./webhooks/delivery-worker.ts";
+import { createStoreOutbox } from "./webhooks/store-outbox.ts";
+import { createTargetRules } from "./webhooks/target-policy.ts";
+import { createWebhookSender } from "./webhooks/webhook-sender.ts";
 
 /** An assembled Nexus server. */
 export interface App {
@@ -127,6 +133,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const metrics = createServerMetrics(registry);
   // One id per process: the refresh-lease owner and the origin of this replica's notifications.
   const replicaId = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  // Set once the webhook worker exists: a committed connection change wakes it (the poll is the backstop).
+  let wakeWebhooks: () => void = () => {};
   const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
   registerWatcherGauge(registry, () => hub.watcherCount());
   // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
@@ -139,7 +147,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       : createPgNotifyBridge({
           connectionString: config.databaseUrl,
           hub: {
-            publish: (event) => hub.publish(event),
+            publish: (event) => {
+              hub.publish(event);
+              // Another replica changed a connection: its event is in the log for the webhooks too.
+              wakeWebhooks();
+            },
             resync: () => {
               hub.resync();
               void access.liveness.recheck();
@@ -151,7 +163,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
           logger,
           random: Math.random,
         });
-  const store = createPublishingStore(baseStore, (event) => (bridge ? bridge.publish(event) : hub.publish(event)));
+  const store = createPublishingStore(baseStore, (event) => {
+    if (bridge) bridge.publish(event);
+    else hub.publish(event);
+    wakeWebhooks();
+  });
   const access = await createAccessControl({
     config,
     store,
@@ -230,6 +246,34 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const consentSweeper = createStaleConsentSweeper({ store, now, logger });
   const tokens = createTokenReader({ store, engine });
   const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
+  // Webhooks: the SSRF rules and sender are shared by the delivery worker and ReplayWebhookDelivery.
+  const webhookRules = createTargetRules({ isHttpAllowed: config.webhooks.isHttpAllowed, allowedCidrs: config.webhooks.allowedCidrs });
+  const webhookSend = createWebhookSender({
+    rules: webhookRules,
+    connectTimeoutMs: config.webhooks.connectTimeoutMs,
+    timeoutMs: config.webhooks.timeoutMs,
+    maxResponseBytes: DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES,
+  });
+  const webhookWorker: DeliveryWorker = createDeliveryWorker({
+    store,
+    outbox: createStoreOutbox(store),
+    vault,
+    send: webhookSend,
+    now,
+    random: Math.random,
+    owner: replicaId,
+    logger,
+    metrics: createWebhookMetrics(registry, () => webhookWorker.outboxStats()),
+    leaseMs: config.webhooks.leaseMs,
+    pollIntervalMs: config.webhooks.pollIntervalMs,
+    retryWindowMs: config.webhooks.retryWindowMs,
+    backoff: {
+      baseMs: config.webhooks.backoffBaseMs,
+      maxMs: config.webhooks.backoffMaxMs,
+      minMs: Math.min(1_000, config.webhooks.backoffBaseMs),
+    },
+  });
+  wakeWebhooks = () => webhookWorker.wake();
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({
@@ -253,6 +297,15 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     providers: createProviderService({ directory, catalog: loadProviderCatalog() }),
     apiKeys: access.apiKeyService,
     audit: access.auditService,
+    webhooks: createWebhookService({
+      store,
+      vault,
+      rules: webhookRules,
+      send: webhookSend,
+      now,
+      secretOverlapMs: config.webhooks.secretOverlapMs,
+      onEndpointChanged: () => webhookWorker.wake(),
+    }),
     health: health.impl,
     reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health], files: ERROR_DETAIL_FILES }),
   });
@@ -368,6 +421,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       await bridge?.start();
       scheduler.start();
       consentSweeper.start();
+      webhookWorker.start();
       return listener.listen(config.port, config.host);
     },
     close(options) {
@@ -384,6 +438,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
         await consentSweeper.stop();
+        await webhookWorker.stop();
         await bridge?.close();
         await access.close();
         await store.close();

@@ -83,9 +83,10 @@ const WEBHOOK_METHODS: Readonly<Record<string, AuditedMethod>> = {
       details: details({
         endpoint_id: field(req, "endpointId"),
         host: webhookHost(req, "url"),
-        enabled: typeof (res as { endpoint?: { enabled?: unknown } } | undefined)?.endpoint?.enabled === "boolean"
-          ? String((res as { endpoint: { enabled: boolean } }).endpoint.enabled)
-          : undefined,
+        enabled:
+          typeof (res as { endpoint?: { enabled?: unknown } } | undefined)?.endpoint?.enabled === "boolean"
+            ? String((res as { endpoint: { enabled: boolean } }).endpoint.enabled)
+            : undefined,
       }),
     }),
   },

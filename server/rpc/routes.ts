@@ -14,9 +14,17 @@ import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
 
 /** The Nexus API services, in the order they are listed by reflection. */
-export const NEXUS_SERVICES: readonly DescService[] = [ConnectionService, TokenService, ProviderService, ApiKeyService, AuditService];
+export const NEXUS_SERVICES: readonly DescService[] = [
+  ConnectionService,
+  TokenService,
+  ProviderService,
+  ApiKeyService,
+  AuditService,
+  WebhookService,
+];
 
 /**
  * Files defining the messages errors carry as details (nexus.v1.ErrorInfo; google.rpc.RetryInfo on
@@ -31,6 +39,7 @@ export interface ServiceImpls {
   providers: ServiceImpl<typeof ProviderService>;
   apiKeys: ServiceImpl<typeof ApiKeyService>;
   audit: ServiceImpl<typeof AuditService>;
+  webhooks: ServiceImpl<typeof WebhookService>;
   health: ServiceImpl<typeof Health>;
   reflection: ServiceImpl<typeof ServerReflection>;
 }
@@ -43,6 +52,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(ProviderService, impls.providers);
     router.service(ApiKeyService, impls.apiKeys);
     router.service(AuditService, impls.audit);
+    router.service(WebhookService, impls.webhooks);
     router.service(Health, impls.health);
     router.service(ServerReflection, impls.reflection);
   };

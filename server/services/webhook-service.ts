@@ -9,20 +9,22 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { WebhookDeliverySchema, WebhookEndpointSchema, WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
+import { CONNECTION_EVENT_TYPES } from "../domain/connection-events.ts";
 import { InvalidArgumentError, WebhookTargetNotAllowedError } from "../domain/errors.ts";
 import { createIdGenerator } from "../store/id-generator.ts";
 import type { Store, WebhookDeliveryRecord, WebhookEndpointRecord } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { TargetRules } from "../webhooks/target-policy.ts";
-import type { WebhookSender } from "../webhooks/webhook-sender.ts";
 import { sealWebhookSecret, signingSecrets } from "../webhooks/webhook-secrets.ts";
+import type { WebhookSender } from "../webhooks/webhook-sender.ts";
 import { formatSecret, newSecretBytes, signWebhook } from "../webhooks/webhook-signature.ts";
 import { requireId } from "./request-fields.ts";
 
 /** Longest rotation overlap a request may ask for, seconds (7 days). */
 const MAX_OVERLAP_SECONDS = 7 * 24 * 3600;
 const MAX_EVENT_TYPES = 32;
-const EVENT_TYPE = /^[a-z][a-z0-9_.]{0,63}$/;
+/** The event types an endpoint may filter on: connection.created, connection.active … */
+const EVENT_TYPES: readonly string[] = CONNECTION_EVENT_TYPES.map((type) => `connection.${type}`);
 const MAX_DESCRIPTION = 256;
 
 /** Creates the WebhookService implementation. */
@@ -62,13 +64,26 @@ export function createWebhookService(deps: {
       const bytes = newSecretBytes();
       // The id is chosen first: the sealed secret is bound to it (AAD).
       const id = ids.newId("whe");
-      const record = await store.createWebhookEndpoint({ id, tenantId, url, eventTypes, description, secret: sealWebhookSecret(vault, id, bytes) });
+      // Delivery starts with the tenant's next event (events older than the endpoint are not sent).
+      const cursorSeq = await store.latestConnectionEventSeq(tenantId);
+      const record = await store.createWebhookEndpoint({
+        id,
+        tenantId,
+        url,
+        eventTypes,
+        description,
+        secret: sealWebhookSecret(vault, id, bytes),
+        cursorSeq,
+      });
       deps.onEndpointChanged?.();
       return { endpoint: endpointToProto(record), secret: formatSecret(bytes) };
     },
 
     async listWebhookEndpoints(req) {
-      const page = await store.listWebhookEndpoints(requireId("tenant_id", req.tenantId), { pageSize: req.pageSize, pageToken: req.pageToken });
+      const page = await store.listWebhookEndpoints(requireId("tenant_id", req.tenantId), {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
       return { endpoints: page.items.map(endpointToProto), nextPageToken: page.nextPageToken };
     },
 
@@ -108,7 +123,12 @@ export function createWebhookService(deps: {
       // Existence (and tenant) first, so a wrong id is NotFound before a secret is made.
       await store.getWebhookEndpoint(tenantId, endpointId);
       const bytes = newSecretBytes();
-      const record = await store.rotateWebhookSecret(tenantId, endpointId, sealWebhookSecret(vault, endpointId, bytes), deps.now() + overlapMs);
+      const record = await store.rotateWebhookSecret(
+        tenantId,
+        endpointId,
+        sealWebhookSecret(vault, endpointId, bytes),
+        deps.now() + overlapMs,
+      );
       return { endpoint: endpointToProto(record), secret: formatSecret(bytes) };
     },
 
@@ -143,7 +163,7 @@ export function createWebhookService(deps: {
 function checkEventTypes(types: readonly string[]): string[] {
   if (types.length > MAX_EVENT_TYPES) throw new InvalidArgumentError("event_types", `must list at most ${MAX_EVENT_TYPES} types`);
   for (const type of types) {
-    if (!EVENT_TYPE.test(type)) throw new InvalidArgumentError("event_types", "must be event types such as connection.active");
+    if (!EVENT_TYPES.includes(type)) throw new InvalidArgumentError("event_types", `must be event types among ${EVENT_TYPES.join(", ")}`);
   }
   return [...new Set(types)];
 }

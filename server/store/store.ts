@@ -535,6 +535,8 @@ export interface WebhookEndpointInput {
   eventTypes?: string[];
   description?: string;
   secret: EncryptedBlob;
+  /** Sequence number of the tenant's last event before the endpoint existed: delivery starts after it. Default 0. */
+  cursorSeq?: number;
 }
 
 /** Fields `updateWebhookEndpoint` changes; absent fields are kept. */

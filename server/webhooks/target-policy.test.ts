@@ -38,17 +38,33 @@ describe("webhook target rules", () => {
   }
 
   it("accepts public unicast addresses and names", () => {
-    for (const address of ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"]) assert.equal(rules.isAddressAllowed(address), true, address);
+    for (const address of ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"])
+      assert.equal(rules.isAddressAllowed(address), true, address);
     assert.equal(rules.checkUrl("https://hooks.example.com/in?x=1").hostname, "hooks.example.com");
   });
 
   it("refuses http unless allowed, credentials in the URL, and non-URLs", () => {
-    assert.throws(() => rules.checkUrl("http://hooks.example.com/"), (e: WebhookTargetNotAllowedError) => e.rule === "scheme");
+    assert.throws(
+      () => rules.checkUrl("http://hooks.example.com/"),
+      (e: WebhookTargetNotAllowedError) => e.rule === "scheme",
+    );
     assert.equal(createTargetRules({ ...PUBLIC, isHttpAllowed: true }).checkUrl("http://hooks.example.com/").protocol, "http:");
-    assert.throws(() => rules.checkUrl("ftp://hooks.example.com/"), (e: WebhookTargetNotAllowedError) => e.rule === "scheme");
-    assert.throws(() => rules.checkUrl("https://user:pw@hooks.example.com/"), (e: WebhookTargetNotAllowedError) => e.rule === "format");
-    assert.throws(() => rules.checkUrl("not a url"), (e: WebhookTargetNotAllowedError) => e.rule === "format");
-    assert.throws(() => rules.checkUrl(`https://h.example.com/${"a".repeat(2100)}`), (e: WebhookTargetNotAllowedError) => e.rule === "format");
+    assert.throws(
+      () => rules.checkUrl("ftp://hooks.example.com/"),
+      (e: WebhookTargetNotAllowedError) => e.rule === "scheme",
+    );
+    assert.throws(
+      () => rules.checkUrl("https://user:pw@hooks.example.com/"),
+      (e: WebhookTargetNotAllowedError) => e.rule === "format",
+    );
+    assert.throws(
+      () => rules.checkUrl("not a url"),
+      (e: WebhookTargetNotAllowedError) => e.rule === "format",
+    );
+    assert.throws(
+      () => rules.checkUrl(`https://h.example.com/${"a".repeat(2100)}`),
+      (e: WebhookTargetNotAllowedError) => e.rule === "format",
+    );
   });
 
   it("the operator's CIDR allowlist admits exactly its ranges", () => {
@@ -63,7 +79,12 @@ describe("webhook target rules", () => {
 
   it("a name is refused when any of its addresses is refused", async () => {
     const resolve: ResolveHost = async (host) =>
-      host === "mixed.example" ? [{ address: "93.184.215.14", family: 4 }, { address: "10.0.0.5", family: 4 }] : [{ address: "93.184.215.14", family: 4 }];
+      host === "mixed.example"
+        ? [
+            { address: "93.184.215.14", family: 4 },
+            { address: "10.0.0.5", family: 4 },
+          ]
+        : [{ address: "93.184.215.14", family: 4 }];
     const named = createTargetRules(PUBLIC, resolve);
     await assert.rejects(named.resolveAllowed("mixed.example"), WebhookTargetNotAllowedError);
     assert.deepEqual(await named.resolveAllowed("ok.example"), [{ address: "93.184.215.14", family: 4 }]);
@@ -81,10 +102,21 @@ describe("webhook target rules", () => {
       // "rebind.example" resolves to loopback at connect time; only an operator allowlist admits it.
       const resolve: ResolveHost = async () => [{ address: "127.0.0.1", family: 4 }];
       const refused = createWebhookSender({ ...LIMITS, rules: createTargetRules({ isHttpAllowed: true, allowedCidrs: [] }, resolve) });
-      assert.deepEqual(await refused(`http://rebind.example:${port}/`, {}, "{}"), { isDelivered: false, statusCode: null, error: "address not allowed" });
-      assert.deepEqual(await refused(`http://127.0.0.1:${port}/`, {}, "{}"), { isDelivered: false, statusCode: null, error: "address not allowed" });
+      assert.deepEqual(await refused(`http://rebind.example:${port}/`, {}, "{}"), {
+        isDelivered: false,
+        statusCode: null,
+        error: "address not allowed",
+      });
+      assert.deepEqual(await refused(`http://127.0.0.1:${port}/`, {}, "{}"), {
+        isDelivered: false,
+        statusCode: null,
+        error: "address not allowed",
+      });
       assert.equal(hits, 0);
-      const allowed = createWebhookSender({ ...LIMITS, rules: createTargetRules({ isHttpAllowed: true, allowedCidrs: ["127.0.0.0/8"] }, resolve) });
+      const allowed = createWebhookSender({
+        ...LIMITS,
+        rules: createTargetRules({ isHttpAllowed: true, allowedCidrs: ["127.0.0.0/8"] }, resolve),
+      });
       assert.deepEqual(await allowed(`http://rebind.example:${port}/`, {}, "{}"), { isDelivered: true, statusCode: 200 });
       assert.equal(hits, 1);
     } finally {
@@ -113,7 +145,11 @@ describe("webhook target rules", () => {
       rules: createTargetRules({ isHttpAllowed: true, allowedCidrs: ["127.0.0.0/8"] }),
     });
     try {
-      assert.deepEqual(await send(`http://127.0.0.1:${port}/redirect`, {}, "{}"), { isDelivered: false, statusCode: 302, error: "status 302" });
+      assert.deepEqual(await send(`http://127.0.0.1:${port}/redirect`, {}, "{}"), {
+        isDelivered: false,
+        statusCode: 302,
+        error: "status 302",
+      });
       assert.deepEqual(await send(`http://127.0.0.1:${port}/big`, {}, "{}"), { isDelivered: true, statusCode: 200 });
       assert.deepEqual(await send(`http://127.0.0.1:${port}/slow`, {}, "{}"), { isDelivered: false, statusCode: null, error: "timeout" });
       assert.deepEqual(await send(`http://127.0.0.1:${port}/`, {}, "{}"), { isDelivered: true, statusCode: 204 });

@@ -6,8 +6,8 @@
  * secret hashes. Row types stay inside `postgres/`.
  */
 import { sql } from "drizzle-orm";
-import { CONNECTION_EVENT_TYPES } from "../../domain/connection-events.ts";
 import { bigint, boolean, check, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import { CONNECTION_EVENT_TYPES } from "../../domain/connection-events.ts";
 import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
 import type { ConnectionSnapshot, JsonObject } from "../store.ts";
 import { bytea } from "./bytea.ts";

@@ -107,6 +107,7 @@ export function newWebhookEndpointRow(id: string, input: WebhookEndpointInput, c
     isEnabled: true,
     secretCiphertext: toBuffer(input.secret.ciphertext),
     secretKeyId: input.secret.keyId,
+    cursorSeq: input.cursorSeq ?? 0,
     createdAt: createdAtMs,
     updatedAt: createdAtMs,
   };
