@@ -81,6 +81,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let running: Promise<void> | undefined;
   let again = false;
   let isStopped = true;
+  // Aborts requests in flight at stop(), so shutdown never waits out a slow receiver.
+  let stopping = new AbortController();
 
   async function pass(): Promise<void> {
     const due = await store.listDueWebhookEndpoints(now(), 100);
@@ -131,7 +133,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     const body = JSON.stringify(webhookPayload(event));
     const sentAtMs = now();
     const headers = signWebhook(signingSecrets(options.vault, renewed, sentAtMs), event.eventId, sentAtMs / 1000, body);
-    const outcome = await options.send(renewed.url, { ...headers }, body);
+    const outcome = await options.send(renewed.url, { ...headers }, body, stopping.signal);
+    // Stopped mid-request: nothing is recorded; the lease runs out or is released, and the event is sent again.
+    if (stopping.signal.aborted && !outcome.isDelivered) return "stop";
     if (outcome.isDelivered) {
       metrics.deliveries.inc({ outcome: "delivered" });
       return advance(renewed, event.seq);
@@ -206,6 +210,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   return {
     start() {
       isStopped = false;
+      stopping = new AbortController();
       void runOnce();
     },
     wake() {
@@ -215,6 +220,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     async stop() {
       isStopped = true;
       clearTimeout(timer);
+      stopping.abort();
       await running;
     },
     outboxStats() {

@@ -24,7 +24,7 @@ export interface SendLimits {
 export type SendOutcome = { isDelivered: true; statusCode: number } | { isDelivered: false; statusCode: number | null; error: string };
 
 /** Sends one webhook; never throws (every failure is an outcome). */
-export type WebhookSender = (url: string, headers: Record<string, string>, body: string) => Promise<SendOutcome>;
+export type WebhookSender = (url: string, headers: Record<string, string>, body: string, signal?: AbortSignal) => Promise<SendOutcome>;
 
 /** Options of `createWebhookSender`. */
 export interface WebhookSenderOptions extends SendLimits {
@@ -36,7 +36,7 @@ export interface WebhookSenderOptions extends SendLimits {
 /** Creates the sender. */
 export function createWebhookSender(options: WebhookSenderOptions): WebhookSender {
   const lookup = pinnedLookup(options.rules);
-  return (text, headers, body) =>
+  return (text, headers, body, signal) =>
     new Promise<SendOutcome>((resolve) => {
       let settled = false;
       let total: NodeJS.Timeout | undefined;
@@ -85,6 +85,15 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
         if (!socket.connecting && url.protocol !== "https:") clearTimeout(connect);
         socket.once(connected, () => clearTimeout(connect));
       });
+      // Shutdown: the attempt is abandoned (its event is tried again, by this or another process).
+      signal?.addEventListener(
+        "abort",
+        () => {
+          finish({ isDelivered: false, statusCode: null, error: "aborted" });
+          req.destroy();
+        },
+        { once: true },
+      );
       req.on("error", (err) => finish({ isDelivered: false, statusCode: null, error: describe(err) }));
       req.on("response", (res) => {
         const statusCode = res.statusCode ?? 0;
