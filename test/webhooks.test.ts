@@ -5,7 +5,9 @@
  * and the failure list with replay. Crash and replica cases are in webhooks-replicas.test.ts.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { Webhook } from "standardwebhooks";
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
 import { eventually } from "./support/wait.ts";
@@ -154,5 +156,38 @@ describe("webhooks", () => {
       created2.items.every((e) => !JSON.stringify(e).includes(secret.slice(6))),
       "no secret in audit rows",
     );
+  });
+
+  test("CLI: nexus webhooks create|list|rotate|deliveries|replay|delete", async () => {
+    const cli = new URL("../server/cli/nexus.ts", import.meta.url).pathname;
+    const run = async (...args: string[]) => {
+      const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NEXUS_URL: server.baseUrl, NEXUS_API_KEY: server.adminKey };
+      try {
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, "webhooks", ...args], { env, timeout: 60_000 });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+      }
+    };
+    const created = await run("create", "--tenant", TEST_TENANT, "--target", receiver.url, "--events", "connection.active", "--json");
+    assert.equal(created.code, 0, created.stderr);
+    const { endpoint, secret } = JSON.parse(created.stdout) as { endpoint: { endpoint_id: string }; secret: string };
+    assert.match(secret, /^whsec_/);
+    const listed = await run("list", "--tenant", TEST_TENANT);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(listed.stdout.includes(endpoint.endpoint_id) && !listed.stdout.includes(secret.slice(6)));
+    const rotated = await run("rotate", endpoint.endpoint_id, "--tenant", TEST_TENANT, "--overlap-seconds", "60");
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /secret {3}whsec_.*\n.*old secret signs too until/);
+    const deliveries = await run("deliveries", endpoint.endpoint_id, "--tenant", TEST_TENANT);
+    assert.equal(deliveries.code, 0, deliveries.stderr);
+    assert.match(deliveries.stdout, /^DELIVERY/);
+    const refused = await run("create", "--tenant", TEST_TENANT, "--target", "http://10.1.2.3/");
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /webhook_target_not_allowed|WEBHOOK_TARGET_NOT_ALLOWED/i);
+    assert.equal((await run("replay", endpoint.endpoint_id, "--tenant", TEST_TENANT)).code, 2, "usage: replay needs two ids");
+    assert.equal((await run("delete", endpoint.endpoint_id, "--tenant", TEST_TENANT)).code, 0);
+    assert.equal((await run("delete", endpoint.endpoint_id, "--tenant", TEST_TENANT)).code, 1);
   });
 });

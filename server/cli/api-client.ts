@@ -10,6 +10,7 @@ import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ErrorInfoSchema, ErrorReason, ErrorReasonSchema } from "../../gen/nexus/v1/errors_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
 
 /** Server URL used when neither --url nor NEXUS_URL is given (the server's own default). */
 export const DEFAULT_URL = "http://127.0.0.1:8080";
@@ -43,6 +44,7 @@ export interface ApiClients {
   tokens: Client<typeof TokenService>;
   apiKeys: Client<typeof ApiKeyService>;
   audit: Client<typeof AuditService>;
+  webhooks: Client<typeof WebhookService>;
 }
 
 /**
@@ -64,6 +66,7 @@ export function createApiClients(target: ServerTarget): ApiClients {
     tokens: createClient(TokenService, transport),
     apiKeys: createClient(ApiKeyService, transport),
     audit: createClient(AuditService, transport),
+    webhooks: createClient(WebhookService, transport),
   };
 }
 

@@ -12,6 +12,7 @@ import { runConnectionsCommand } from "./connections-command.ts";
 import { keysGenerate } from "./keys-generate.ts";
 import { runProvidersCommand } from "./providers-command.ts";
 import { runTokenCommand } from "./token-command.ts";
+import { runWebhooksCommand } from "./webhooks-command.ts";
 
 const USAGE = `usage: nexus <command> [options]
 
@@ -25,6 +26,8 @@ server commands (talk to the running server: --url URL or $NEXUS_URL, default ht
   watch ID                   print each new credential and status change until Ctrl-C
   audit [--connection ID] [--key KEY_ID] [--action A] [--since 1h] [--tenant T]
                              recent audit events (admin key)
+  webhooks create|list|rotate|delete|deliveries|replay --tenant T
+                             webhook endpoints and their failure list (admin key)
   keys create --role admin|agent --name NAME [--tenant T] [--expires 30d]
                              create an API key; its secret is printed once (admin key)
   keys list [--tenant T]     list API keys (never their secrets)
@@ -56,6 +59,8 @@ async function run(argv: string[], signal: AbortSignal): Promise<number> {
       return runTokenCommand(argv, io, signal);
     case "audit":
       return runAuditCommand(argv.slice(1), io);
+    case "webhooks":
+      return runWebhooksCommand(argv.slice(1), io);
   }
   if (argv[0] === "keys" && API_KEY_COMMANDS.includes(argv[1] ?? "")) return runApiKeysCommand(argv.slice(1), io);
   const { positionals, values } = parseArgs({
