@@ -420,12 +420,12 @@ export interface AuditStore {
 }
 
 /** Where a sealed value lives, for key rotation. */
-export type SealedKind = "credential" | "consent_state" | "provider_client_secret";
+export type SealedKind = "credential" | "consent_state" | "provider_client_secret" | "webhook_secret" | "webhook_previous_secret";
 
 /** A sealed value found by `listStaleSealed`, with what its AAD is built from. */
 export interface SealedRef {
   kind: SealedKind;
-  /** Connection id, state hash or provider name. */
+  /** Connection id, state hash, provider name or webhook endpoint id. */
   id: string;
   /** Credential version (part of its AAD); 0 for the other kinds. */
   version: number;

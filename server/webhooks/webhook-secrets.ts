@@ -3,24 +3,20 @@
  * copied to another endpoint's row does not open. The current and the previous secret share the
  * AAD (a rotation moves the current ciphertext into the previous column unchanged).
  */
+import { webhookSecretAad } from "../domain/stored-secret.ts";
 import type { EncryptedBlob, WebhookEndpointRecord } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 
-/** The AAD of an endpoint's secrets. */
-function aad(endpointId: string): string {
-  return `webhook_secret:${endpointId}`;
-}
-
 /** Seals a new secret's bytes for `endpointId`. */
 export function sealWebhookSecret(vault: Pick<Vault, "seal">, endpointId: string, bytes: Uint8Array): EncryptedBlob {
-  return vault.seal(bytes, aad(endpointId));
+  return vault.seal(bytes, webhookSecretAad(endpointId));
 }
 
 /** The secrets that sign at `nowMs`: the current one, then the previous one while its overlap lasts. */
 export function signingSecrets(vault: Pick<Vault, "open">, endpoint: WebhookEndpointRecord, nowMs: number): Uint8Array[] {
-  const secrets: Uint8Array[] = [vault.open(endpoint.secret, aad(endpoint.id))];
+  const secrets: Uint8Array[] = [vault.open(endpoint.secret, webhookSecretAad(endpoint.id))];
   if (endpoint.previousSecret !== null && endpoint.previousSecretExpiresAtMs !== null && nowMs < endpoint.previousSecretExpiresAtMs) {
-    secrets.push(vault.open(endpoint.previousSecret, aad(endpoint.id)));
+    secrets.push(vault.open(endpoint.previousSecret, webhookSecretAad(endpoint.id)));
   }
   return secrets;
 }

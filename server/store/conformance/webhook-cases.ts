@@ -178,4 +178,33 @@ export function describeWebhookCases(h: StoreHarness): void {
     await store.deleteWebhookEndpoint("tenant-a", id);
     await assertRejectsWith(store.getWebhookDelivery("tenant-a", id, delivery!.id), NotFoundError);
   });
+
+  h.test("key rotation finds webhook secrets (current and previous) under old keys and swaps them compare-and-set", async () => {
+    const store = h.store();
+    await store.ensureTenant({ id: "tenant-a" });
+    const endpoint = await store.createWebhookEndpoint({ tenantId: "tenant-a", url: "https://h.example.com", secret: sealed("s1", "old") });
+    await store.rotateWebhookSecret("tenant-a", endpoint.id, sealed("s2", "old"), START_TIME_MS + 60_000);
+    await store.createWebhookEndpoint({ tenantId: "tenant-a", url: "https://h2.example.com", secret: sealed("s3", "new") });
+    assert.deepEqual(await store.countSealedByKey(), { old: 2, new: 1 });
+    const stale = await store.listStaleSealed("new", 10);
+    assert.deepEqual(
+      stale.map((r) => [r.kind, r.id]),
+      [
+        ["webhook_secret", endpoint.id],
+        ["webhook_previous_secret", endpoint.id],
+      ],
+    );
+    const [current, previous] = stale;
+    // A concurrent rotation wins over the key rotation's swap.
+    await store.rotateWebhookSecret("tenant-a", endpoint.id, sealed("s4", "old"), START_TIME_MS + 60_000);
+    assert.equal(await store.replaceSealed(current!, sealed("re-s2", "new")), false);
+    assert.equal(await store.replaceSealed(previous!, sealed("re-s1", "new")), false);
+    for (const ref of await store.listStaleSealed("new", 10))
+      assert.equal(await store.replaceSealed(ref, sealed(`re-${ref.kind}`, "new")), true);
+    assert.deepEqual(await store.listStaleSealed("new", 10), []);
+    assert.deepEqual(await store.countSealedByKey(), { new: 3 });
+    const after = await store.getWebhookEndpoint("tenant-a", endpoint.id);
+    assert.equal(hexOf(after.secret), hexOf(sealed("re-webhook_secret")));
+    assert.equal(hexOf(after.previousSecret), hexOf(sealed("re-webhook_previous_secret")));
+  });
 }

@@ -7,6 +7,7 @@ import { type Column, type SQL, sql } from "drizzle-orm";
 import type {
   EncryptedBlob,
   JsonObject,
+  SealedRef,
   WebhookDeliveryRecord,
   WebhookEndpointChanges,
   WebhookEndpointInput,
@@ -181,4 +182,21 @@ export function webhookReplayUpdate(
     lastStatusCode: outcome.lastStatusCode,
     ...(outcome.isDelivered && { replayedAt: nowMs }),
   };
+}
+
+/** The stale sealed values of a `webhook_endpoints` row, for key rotation: its secret and/or previous secret. */
+export function toWebhookSealedRefs(row: WebhookEndpointRow, activeKeyId: string): SealedRef[] {
+  const refs: SealedRef[] = [];
+  if (row.secretKeyId !== activeKeyId) {
+    refs.push({ kind: "webhook_secret", id: row.id, version: 0, blob: { ciphertext: row.secretCiphertext, keyId: row.secretKeyId } });
+  }
+  if (row.previousSecretCiphertext !== null && row.previousSecretKeyId !== null && row.previousSecretKeyId !== activeKeyId) {
+    refs.push({
+      kind: "webhook_previous_secret",
+      id: row.id,
+      version: 0,
+      blob: { ciphertext: row.previousSecretCiphertext, keyId: row.previousSecretKeyId },
+    });
+  }
+  return refs;
 }
