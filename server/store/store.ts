@@ -636,6 +636,12 @@ export interface WebhookStore {
   listWebhookDeliveries(tenantId: string, endpointId: string, page: PageRequest): Promise<Page<WebhookDeliveryRecord>>;
   /** Reads a failed delivery; NotFoundError("webhook_delivery") when missing or another endpoint's. */
   getWebhookDelivery(tenantId: string, endpointId: string, id: string): Promise<WebhookDeliveryRecord>;
+  /**
+   * The lowest cursor of the enabled endpoints (any tenant), or null when there are none: the event
+   * log's retention keeps every event after it (`deleteConnectionEventsBefore(cutoff, this)`), so no
+   * enabled endpoint loses an event it has not delivered. Disabled endpoints do not hold the log.
+   */
+  oldestWebhookCursorSeq(): Promise<number | null>;
   /** Records a replay attempt (attempt count + 1; on success the replay time). NotFoundError when missing. */
   recordWebhookReplay(tenantId: string, endpointId: string, id: string, outcome: WebhookReplayOutcome): Promise<WebhookDeliveryRecord>;
 }

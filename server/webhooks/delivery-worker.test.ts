@@ -40,6 +40,7 @@ describe("webhook delivery worker", () => {
   let workers: DeliveryWorker[];
 
   const outbox: Outbox = {
+    latestSeq: async () => events.reduce((max, e) => Math.max(max, e.seq), 0),
     async listEvents(tenantId, afterSeq, limit) {
       return events.filter((e) => e.tenantId === tenantId && e.seq > afterSeq).slice(0, limit);
     },
@@ -234,5 +235,20 @@ describe("webhook delivery worker", () => {
       ids,
       [...Array.from({ length: 9 }, (_, i) => `evt_${i + 1}`), ...Array.from({ length: 9 }, (_, i) => `evt_${i + 1}`)].sort(),
     );
+  });
+
+  it("a caught-up endpoint's cursor follows the whole log (other tenants' events), so it never holds back retention", async () => {
+    const { record } = await endpoint();
+    nowMs += 1;
+    events = [event(1, "connection.active", "t2"), event(2, "connection.active", "t2"), event(3)];
+    await worker().runOnce();
+    assert.deepEqual(
+      sent.map((s) => s.headers["webhook-id"]),
+      ["evt_3"],
+    );
+    events.push(event(4, "connection.active", "t2"), event(5, "connection.active", "t2"));
+    await worker().runOnce();
+    assert.equal((await store.getWebhookEndpoint("t1", record.id)).cursorSeq, 5);
+    assert.equal(await store.oldestWebhookCursorSeq(), 5);
   });
 });

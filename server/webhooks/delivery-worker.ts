@@ -106,9 +106,15 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     if (!endpoint) return;
     try {
       for (;;) {
+        const horizon = await outbox.latestSeq();
         const events = await outbox.listEvents(endpoint.tenantId, endpoint.cursorSeq, batchSize);
         notePending(endpoint.id, events);
-        if (events.length === 0) return;
+        if (events.length === 0) {
+          // Caught up: the cursor follows the whole log, so an endpoint of a quiet tenant never
+          // holds back the log's retention (which keeps what the lowest cursor has not passed).
+          if (horizon > endpoint.cursorSeq) await store.advanceWebhookCursor(endpoint.id, owner, horizon);
+          return;
+        }
         for (const event of events) {
           const result = await deliverEvent(endpoint, event);
           if (result === "stop") return;

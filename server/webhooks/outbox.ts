@@ -25,6 +25,11 @@ export interface OutboxEvent {
 /** Reads a tenant's events after a sequence number, ascending. */
 export interface Outbox {
   listEvents(tenantId: string, afterSeq: number, limit: number): Promise<OutboxEvent[]>;
+  /**
+   * The highest seq of the whole log (every tenant). Events become visible in seq order, so a
+   * tenant with no event after its cursor read after this has none up to it either.
+   */
+  latestSeq(): Promise<number>;
 }
 
 /** The JSON body POSTed for `event`. */

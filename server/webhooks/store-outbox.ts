@@ -12,8 +12,9 @@ import type { Outbox, OutboxEvent } from "./outbox.ts";
 export const WEBHOOK_EVENT_PREFIX = "connection.";
 
 /** The outbox over the store's event log. */
-export function createStoreOutbox(store: Pick<Store, "listConnectionEvents">): Outbox {
+export function createStoreOutbox(store: Pick<Store, "listConnectionEvents" | "latestConnectionEventSeq">): Outbox {
   return {
+    latestSeq: () => store.latestConnectionEventSeq(null),
     async listEvents(tenantId, afterSeq, limit) {
       const records = await store.listConnectionEvents({ tenantId, afterSeq, limit });
       return records.map(toOutboxEvent);

@@ -207,4 +207,20 @@ export function describeWebhookCases(h: StoreHarness): void {
     assert.equal(hexOf(after.secret), hexOf(sealed("re-webhook_secret")));
     assert.equal(hexOf(after.previousSecret), hexOf(sealed("re-webhook_previous_secret")));
   });
+
+  h.test("oldestWebhookCursorSeq is the lowest cursor of the enabled endpoints, null without any", async () => {
+    const store = h.store();
+    assert.equal(await store.oldestWebhookCursorSeq(), null);
+    await store.ensureTenant({ id: "tenant-a" });
+    const low = await store.createWebhookEndpoint({
+      tenantId: "tenant-a",
+      url: "https://a.example.com",
+      secret: sealed("a"),
+      cursorSeq: 7,
+    });
+    await store.createWebhookEndpoint({ tenantId: "tenant-a", url: "https://b.example.com", secret: sealed("b"), cursorSeq: 12 });
+    assert.equal(await store.oldestWebhookCursorSeq(), 7);
+    await store.updateWebhookEndpoint("tenant-a", low.id, { isEnabled: false });
+    assert.equal(await store.oldestWebhookCursorSeq(), 12);
+  });
 }

@@ -4,7 +4,7 @@
  * the first, then re-checks the WHERE against the committed row and finds the lease taken. A cursor
  * move and its failure row are one transaction. It decides nothing about delivery.
  */
-import { and, asc, desc, eq, isNull, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, lt, lte, min, or, type SQL } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import {
@@ -204,6 +204,15 @@ export function createPostgresWebhookStore({ db, now, ids }: PostgresStoreContex
           .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.endpointId, endpointId)));
         if (!row) throw new NotFoundError("webhook_delivery", id);
         return toWebhookDelivery(row);
+      }),
+
+    oldestWebhookCursorSeq: () =>
+      runQuery(async () => {
+        const [row] = await db
+          .select({ seq: min(webhookEndpoints.cursorSeq) })
+          .from(webhookEndpoints)
+          .where(eq(webhookEndpoints.isEnabled, true));
+        return row?.seq === null || row?.seq === undefined ? null : Number(row.seq);
       }),
 
     recordWebhookReplay: (tenantId, endpointId, id, outcome) =>

@@ -3,7 +3,7 @@
  * `UPDATE … WHERE … RETURNING`, atomic across processes sharing the file; a cursor move and its
  * failure row are one transaction. It decides nothing about delivery; server/webhooks/ does.
  */
-import { and, asc, desc, eq, isNull, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, lt, lte, min, or, type SQL } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import {
@@ -204,6 +204,16 @@ export function createSqliteWebhookStore({ db, now, ids }: SqliteStoreContext): 
           .get();
         if (!row) throw new NotFoundError("webhook_delivery", id);
         return toWebhookDelivery(row);
+      }),
+
+    oldestWebhookCursorSeq: () =>
+      runQuery(() => {
+        const row = db
+          .select({ seq: min(webhookEndpoints.cursorSeq) })
+          .from(webhookEndpoints)
+          .where(eq(webhookEndpoints.isEnabled, true))
+          .get();
+        return row?.seq ?? null;
       }),
 
     recordWebhookReplay: (tenantId, endpointId, id, outcome) =>
