@@ -13,6 +13,7 @@ export * from "../gen/nexus/v1/audit_pb.ts";
 export * from "../gen/nexus/v1/connections_pb.ts";
 export * from "../gen/nexus/v1/credential_pb.ts";
 export * from "../gen/nexus/v1/errors_pb.ts";
+export * from "../gen/nexus/v1/events_pb.ts";
 export * from "../gen/nexus/v1/providers_pb.ts";
 export * from "../gen/nexus/v1/rest_pb.ts";
 export * from "../gen/nexus/v1/status_pb.ts";
@@ -80,3 +81,6 @@ export { strategyAppliers } from "./strategies/strategy-appliers.ts";
 export type { TokenClient, WatchCredentialsOptions } from "./watch.ts";
 // Credentials: watch, cache, apply, fetch.
 export { watchCredentials } from "./watch.ts";
+export type { ConnectionEventClient, WatchConnectionsOptions } from "./watch-connections.ts";
+// Connection events: a backend learns of consent, breakage and revocation without polling.
+export { watchConnections } from "./watch-connections.ts";

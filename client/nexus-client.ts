@@ -1,8 +1,8 @@
 /**
  * createNexusClient: the one object an agent builds to talk to Nexus. It assembles the transport
  * (gRPC, Connect or gRPC-Web; node http or a fetch you pass), attaches the API key to every call,
- * and hands out typed clients for the five services plus the credential helpers built on them
- * (cache, watch, fetch). Errors from the typed clients are ConnectErrors, untouched.
+ * and hands out typed clients for the six services plus the helpers built on them (credential
+ * cache, watch and fetch; the resuming connection-event watch). Errors from the typed clients are ConnectErrors, untouched.
  */
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
@@ -13,6 +13,7 @@ import { ApiKeyService } from "../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
 import type { Credential } from "../gen/nexus/v1/credential_pb.ts";
+import { type ConnectionEvent, ConnectionEventService } from "../gen/nexus/v1/events_pb.ts";
 import { ProviderService } from "../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -23,6 +24,7 @@ import { type Logger, silentLogger } from "./logger.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import { type NexusFetchOptions, nexusFetch } from "./nexus-fetch.ts";
 import { type WatchCredentialsOptions, watchCredentials } from "./watch.ts";
+import { type WatchConnectionsOptions, watchConnections } from "./watch-connections.ts";
 
 /** The wire protocol to Nexus. All three are served on the same port. */
 export type NexusProtocol = "connect" | "grpc" | "grpc-web";
@@ -67,6 +69,8 @@ export interface NexusClient {
   readonly apiKeys: Client<typeof ApiKeyService>;
   /** AuditService: the audit log. */
   readonly audit: Client<typeof AuditService>;
+  /** ConnectionEventService: WatchConnections. */
+  readonly connectionEvents: Client<typeof ConnectionEventService>;
   /** The transport every call goes through. */
   readonly transport: Transport;
   /** The client's credential cache, fed by every watch opened through the client. */
@@ -78,6 +82,11 @@ export interface NexusClient {
   getCredential(connectionId: string, options?: GetCredentialOptions): Promise<Credential>;
   /** {@link watchCredentials} with the client's defaults; every credential also feeds the cache. */
   watchCredentials(connectionId: string, options?: WatchCredentialsOptions): AsyncGenerator<Credential, void, undefined>;
+  /**
+   * {@link watchConnections} with the client's logger and watch defaults: the tenant's connection
+   * events, resumed from the last cursor after every reconnect.
+   */
+  watchConnections(options?: WatchConnectionsOptions): AsyncGenerator<ConnectionEvent, void, undefined>;
   /** {@link nexusFetch} over the client's cache, clock and logger. */
   fetch(connectionId: string, options?: Omit<NexusFetchOptions, "credentials">): typeof globalThis.fetch;
   /** Closes pooled HTTP/2 sessions; calls in flight fail. */
@@ -97,6 +106,7 @@ export function createNexusClient(options: NexusClientOptions): NexusClient {
   const logger = options.logger ?? silentLogger;
   const { transport, sessionManager } = buildTransport(options);
   const tokens = createClient(TokenService, transport);
+  const connectionEvents = createClient(ConnectionEventService, transport);
   const credentials = createCredentialCache({
     tokens,
     clock,
@@ -123,6 +133,7 @@ export function createNexusClient(options: NexusClientOptions): NexusClient {
     providers: createClient(ProviderService, transport),
     apiKeys: createClient(ApiKeyService, transport),
     audit: createClient(AuditService, transport),
+    connectionEvents,
     transport,
     credentials,
     clock,
@@ -130,6 +141,14 @@ export function createNexusClient(options: NexusClientOptions): NexusClient {
     registry: options.registry,
     getCredential: (connectionId, getOptions) => credentials.getCredential(connectionId, getOptions),
     watchCredentials: watchAndFeed,
+    watchConnections: (watchOptions) =>
+      watchConnections(connectionEvents, {
+        logger,
+        ...(options.watch?.backoff === undefined ? {} : { backoff: options.watch.backoff }),
+        ...(options.watch?.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: options.watch.heartbeatIntervalMs }),
+        ...(options.watch?.missedHeartbeats === undefined ? {} : { missedHeartbeats: options.watch.missedHeartbeats }),
+        ...watchOptions,
+      }),
     fetch: (connectionId, fetchOptions) => nexusFetch(connectionId, { clock, logger, ...fetchOptions, credentials }),
     close() {
       sessionManager?.abort();

@@ -25,6 +25,7 @@ import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
 import { createListener, type ListenerAddress, type ListenerRequestHandler } from "./http/listener.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
+import { createConnectionEventPruner } from "./maintenance/prune-connection-events.ts";
 import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
 import { createWebhookMetrics } from "./metrics/webhook-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
@@ -47,6 +48,7 @@ import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
+import { createConnectionEventService } from "./services/connection-event-service.ts";
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { createTokenService } from "./services/token-service.ts";
@@ -57,7 +59,9 @@ import type { Store } from "./store/store.ts";
 import { createTokenReader } from "./tokens/token-reader.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "./vault/keyring.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
+import { createConnectionEventWatch } from "./watch/connection-event-watch.ts";
 import { createCredentialWatch } from "./watch/credential-watch.ts";
+import { createEventFeed } from "./watch/event-feed.ts";
 import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
 import { createPublishingStore } from "./watch/publishing-store.ts";
 import { createWatchHub } from "./watch/watch-hub.ts";
@@ -137,6 +141,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   let wakeWebhooks: () => void = () => {};
   const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
   registerWatcherGauge(registry, () => hub.watcherCount());
+  // WatchConnections streams: woken per tenant when its event log grows (here or on another replica).
+  const feed = createEventFeed({ heartbeatMs: config.watchHeartbeatMs, now });
   // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
   // one SQLite process needs only its own hub. Key revocations ride the same channel; after a lost
   // LISTEN connection, open streams re-check their keys as watchers resync (`access` exists by the
@@ -147,27 +153,33 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       : createPgNotifyBridge({
           connectionString: config.databaseUrl,
           hub: {
-            publish: (event) => {
-              hub.publish(event);
-              // Another replica changed a connection: its event is in the log for the webhooks too.
-              wakeWebhooks();
-            },
+            publish: (event) => hub.publish(event),
             resync: () => {
               hub.resync();
+              feed.resync();
               void access.liveness.recheck();
             },
           },
           onKeyRevoked: (keyId) => access.keyRevoked(keyId),
+          onConnectionEvents: (tenantId) => {
+            feed.notify(tenantId);
+            // Another replica's change is in the log: the webhooks deliver it too.
+            wakeWebhooks();
+          },
           originId: replicaId,
           queryTimeoutMs: config.databaseQueryTimeoutMs,
           logger,
           random: Math.random,
         });
-  const store = createPublishingStore(baseStore, (event) => {
-    if (bridge) bridge.publish(event);
-    else hub.publish(event);
-    wakeWebhooks();
-  });
+  const store = createPublishingStore(
+    baseStore,
+    (event) => (bridge ? bridge.publish(event) : hub.publish(event)),
+    (tenantId) => {
+      feed.notify(tenantId);
+      void bridge?.announceConnectionEvents(tenantId);
+      wakeWebhooks();
+    },
+  );
   const access = await createAccessControl({
     config,
     store,
@@ -244,6 +256,14 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const schedulerIntervalMs = Math.min(5_000, Math.max(100, config.refreshSkewMs / 4));
   const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger, intervalMs: schedulerIntervalMs });
   const consentSweeper = createStaleConsentSweeper({ store, now, logger });
+  const eventPruner = createConnectionEventPruner({
+    store,
+    now,
+    logger,
+    retentionDays: config.connectionEventRetentionDays,
+    // Events an enabled webhook endpoint has not delivered (or given up) yet are kept, whatever their age.
+    keepAfterSeq: async () => (await store.oldestWebhookCursorSeq()) ?? undefined,
+  });
   const tokens = createTokenReader({ store, engine });
   const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
   // Webhooks: the SSRF rules and sender are shared by the delivery worker and ReplayWebhookDelivery.
@@ -297,6 +317,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     providers: createProviderService({ directory, catalog: loadProviderCatalog() }),
     apiKeys: access.apiKeyService,
     audit: access.auditService,
+    connectionEvents: createConnectionEventService({
+      scope: access.scope,
+      store,
+      watch: createConnectionEventWatch({ store, feed, now }),
+    }),
     webhooks: createWebhookService({
       store,
       vault,
@@ -401,6 +426,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       health.shutdown();
       // Ends every watch stream cleanly; clients reconnect to another replica and resume.
       hub.close();
+      feed.close();
       shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
     },
   });
@@ -421,6 +447,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       await bridge?.start();
       scheduler.start();
       consentSweeper.start();
+      eventPruner.start();
       webhookWorker.start();
       return listener.listen(config.port, config.host);
     },
@@ -438,6 +465,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
         await consentSweeper.stop();
+        await eventPruner.stop();
         await webhookWorker.stop();
         await bridge?.close();
         await access.close();

@@ -8,6 +8,7 @@
  * |----------------------|-------------------------------------------------------------|----------------|
  * | ConnectionService    | all                                                         | admin, agent   |
  * | TokenService         | all                                                         | admin, agent   |
+ * | ConnectionEventService | WatchConnections (tenant-scoped: admins name the tenant)  | admin, agent   |
  * | ProviderService      | GetProvider, ListProviders, ListCatalogProviders            | admin, agent   |
  * | ProviderService      | CreateProvider, UpdateProvider, DeleteProvider              | admin          |
  * | ApiKeyService        | all                                                         | admin          |
@@ -38,6 +39,7 @@ export const PERMISSIONS: Readonly<Record<string, MethodAccess>> = {
   "nexus.v1.TokenService/GetToken": ANY_KEY,
   "nexus.v1.TokenService/RefreshConnection": ANY_KEY,
   "nexus.v1.TokenService/WatchCredentials": ANY_KEY,
+  "nexus.v1.ConnectionEventService/WatchConnections": ANY_KEY,
   // Profiles hold no secret (the client secret is write-only), and agents need provider names.
   "nexus.v1.ProviderService/GetProvider": ANY_KEY,
   "nexus.v1.ProviderService/ListProviders": ANY_KEY,

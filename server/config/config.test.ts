@@ -45,6 +45,12 @@ test("refresh timing settings have defaults and limits", () => {
   assert.throws(() => loadConfig({ NEXUS_REFRESH_LEASE_MS: "10" }), /NEXUS_REFRESH_LEASE_MS must be at least 1000/);
 });
 
+test("connection event retention has a default of 7 days and limits", () => {
+  assert.equal(loadConfig({}).connectionEventRetentionDays, 7);
+  assert.equal(loadConfig({ NEXUS_CONNECTION_EVENT_RETENTION_DAYS: "30" }).connectionEventRetentionDays, 30);
+  assert.throws(() => loadConfig({ NEXUS_CONNECTION_EVENT_RETENTION_DAYS: "0" }), /NEXUS_CONNECTION_EVENT_RETENTION_DAYS/);
+});
+
 test("empty strings count as unset", () => {
   assert.equal(loadConfig({ PORT: "" }).port, 8080);
 });

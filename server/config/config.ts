@@ -8,6 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import {
   DEFAULT_API_KEY_CACHE_MS,
+  DEFAULT_CONNECTION_EVENT_RETENTION_DAYS,
   DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
   DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
   DEFAULT_HTTP2_PING_INTERVAL_MS,
@@ -90,6 +91,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** Audit events older than this many days are deleted (hourly). */
   auditRetentionDays: number;
+  /** Connection events (WatchConnections) older than this many days are deleted (hourly). */
+  connectionEventRetentionDays: number;
   /** Sustained requests per second each API key may make (token bucket refill rate). */
   rateLimitPerSecond: number;
   /** Requests an API key may make at once before the sustained rate applies (bucket size). */
@@ -182,6 +185,7 @@ const envSchema = z.object({
     .regex(/^[\x21-\x7e]{16,512}$/, "NEXUS_METRICS_TOKEN must be 16-512 printable characters without spaces")
     .optional(),
   NEXUS_AUDIT_RETENTION_DAYS: integer("NEXUS_AUDIT_RETENTION_DAYS", 1, 36_500).optional(),
+  NEXUS_CONNECTION_EVENT_RETENTION_DAYS: integer("NEXUS_CONNECTION_EVENT_RETENTION_DAYS", 1, 3_650).optional(),
   NEXUS_RATE_LIMIT_PER_SECOND: integer("NEXUS_RATE_LIMIT_PER_SECOND", 1, 1_000_000).optional(),
   NEXUS_RATE_LIMIT_BURST: integer("NEXUS_RATE_LIMIT_BURST", 1, 1_000_000).optional(),
   NEXUS_MAX_STREAMS_PER_KEY: integer("NEXUS_MAX_STREAMS_PER_KEY", 1, 100_000).optional(),
@@ -290,6 +294,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     trustedProxies,
     metricsToken: e.NEXUS_METRICS_TOKEN,
     auditRetentionDays: e.NEXUS_AUDIT_RETENTION_DAYS ?? 90,
+    connectionEventRetentionDays: e.NEXUS_CONNECTION_EVENT_RETENTION_DAYS ?? DEFAULT_CONNECTION_EVENT_RETENTION_DAYS,
     rateLimitPerSecond,
     rateLimitBurst: e.NEXUS_RATE_LIMIT_BURST ?? Math.max(100, rateLimitPerSecond * 2),
     maxStreamsPerKey: e.NEXUS_MAX_STREAMS_PER_KEY ?? 32,

@@ -21,6 +21,13 @@ export const DEFAULT_REFRESH_LEASE_MS = 5_000;
 export const DEFAULT_REFRESH_READ_WAIT_MS = 2_000;
 /** Heartbeat period of watch streams, ms (NEXUS_WATCH_HEARTBEAT_MS). */
 export const DEFAULT_WATCH_HEARTBEAT_MS = 15_000;
+/**
+ * How long connection events stay in the log, days (NEXUS_CONNECTION_EVENT_RETENTION_DAYS): a
+ * WatchConnections client may resume from a cursor up to this old.
+ */
+export const DEFAULT_CONNECTION_EVENT_RETENTION_DAYS = 7;
+/** How often the connection event log is pruned, ms. */
+export const CONNECTION_EVENT_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** Largest accepted request body, bytes, on every protocol and REST (NEXUS_MAX_BODY_BYTES). */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** How long in-flight requests may run at shutdown, ms (NEXUS_SHUTDOWN_GRACE_MS). */

@@ -153,9 +153,7 @@ function fromDomainError(err: DomainError): ConnectError {
     case "ReturnUrlNotAllowedError":
       return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.RETURN_URL_NOT_ALLOWED, field: "return_url" });
     case "FailedPreconditionError":
-      return withInfo(err, Code.FailedPrecondition, {
-        reason: err.kind === "provider_misconfigured" ? ErrorReason.PROVIDER_MISCONFIGURED : ErrorReason.PROVIDER_IN_USE,
-      });
+      return withInfo(err, Code.FailedPrecondition, { reason: FAILED_PRECONDITION_REASONS[err.kind] });
     case "ProviderUnavailableError":
       return withInfo(err, Code.Unavailable, { reason: ErrorReason.PROVIDER_UNAVAILABLE });
     case "StoreUnavailableError":
@@ -172,6 +170,13 @@ function fromDomainError(err: DomainError): ConnectError {
     }
   }
 }
+
+const FAILED_PRECONDITION_REASONS: Record<FailedPreconditionError["kind"], ErrorReason> = {
+  provider_in_use: ErrorReason.PROVIDER_IN_USE,
+  provider_misconfigured: ErrorReason.PROVIDER_MISCONFIGURED,
+  event_cursor_expired: ErrorReason.EVENT_CURSOR_EXPIRED,
+  event_cursor_unknown: ErrorReason.EVENT_CURSOR_UNKNOWN,
+};
 
 const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {
   connection: ErrorReason.CONNECTION_NOT_FOUND,

@@ -12,6 +12,7 @@ import { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
+import { ConnectionEventService } from "../../gen/nexus/v1/events_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
@@ -23,6 +24,7 @@ export const NEXUS_SERVICES: readonly DescService[] = [
   ProviderService,
   ApiKeyService,
   AuditService,
+  ConnectionEventService,
   WebhookService,
 ];
 
@@ -39,6 +41,7 @@ export interface ServiceImpls {
   providers: ServiceImpl<typeof ProviderService>;
   apiKeys: ServiceImpl<typeof ApiKeyService>;
   audit: ServiceImpl<typeof AuditService>;
+  connectionEvents: ServiceImpl<typeof ConnectionEventService>;
   webhooks: ServiceImpl<typeof WebhookService>;
   health: ServiceImpl<typeof Health>;
   reflection: ServiceImpl<typeof ServerReflection>;
@@ -52,6 +55,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(ProviderService, impls.providers);
     router.service(ApiKeyService, impls.apiKeys);
     router.service(AuditService, impls.audit);
+    router.service(ConnectionEventService, impls.connectionEvents);
     router.service(WebhookService, impls.webhooks);
     router.service(Health, impls.health);
     router.service(ServerReflection, impls.reflection);

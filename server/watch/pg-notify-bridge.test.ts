@@ -34,7 +34,7 @@ function reader(iterator: AsyncIterator<WatchEvent>): (ms: number) => Promise<Wa
 
 await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, isRequired: Boolean(process.env.CI) }, (url) => {
   let database: TestDatabase | undefined;
-  let replicas: { hub: WatchHub; bridge: PgNotifyBridge; revokedKeys: string[] }[] = [];
+  let replicas: { hub: WatchHub; bridge: PgNotifyBridge; revokedKeys: string[]; eventTenants: string[] }[] = [];
   const signal = new AbortController().signal;
 
   beforeEach(async () => {
@@ -43,17 +43,19 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     replicas = ["replica-a", "replica-b"].map((originId) => {
       const hub = createWatchHub({ heartbeatMs: 0, now: Date.now });
       const revokedKeys: string[] = [];
+      const eventTenants: string[] = [];
       const bridge = createPgNotifyBridge({
         connectionString,
         hub,
         originId,
         onKeyRevoked: (keyId) => revokedKeys.push(keyId),
+        onConnectionEvents: (tenantId) => eventTenants.push(tenantId),
         logger: createLogger({ level: "silent" }),
         random: () => 0.5,
         reconnect: { baseMs: 40, maxMs: 200, minMs: 10 },
         healthCheckMs: 100,
       });
-      return { hub, bridge, revokedKeys };
+      return { hub, bridge, revokedKeys, eventTenants };
     });
     await Promise.all(replicas.map(({ bridge }) => bridge.start()));
   });
@@ -124,6 +126,29 @@ await describeWithPostgres("PostgreSQL LISTEN/NOTIFY bridge", { maintenanceUrl, 
     await eventually(() => a.revokedKeys.length > 0, 10_000, "replica a to hear of b's revocation");
     assert.deepEqual(a.revokedKeys, ["key_8"], "a never hears its own announcement back");
     assert.deepEqual(b.revokedKeys, ["key_7"]);
+  });
+
+  it("a connection-event wake-up reaches the other replica's onConnectionEvents only; malformed ones are ignored", async () => {
+    if (!database) throw new Error("no test database");
+    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+    const junk = new Client({ connectionString: database.url });
+    await junk.connect();
+    try {
+      for (const payload of [
+        { origin: "x", type: "connection_events" },
+        { origin: "x", type: "connection_events", tenantId: 7 },
+      ]) {
+        await junk.query("select pg_notify($1, $2)", [DEFAULT_NOTIFY_CHANNEL, JSON.stringify(payload)]);
+      }
+    } finally {
+      await junk.end();
+    }
+    await a.bridge.announceConnectionEvents("acme");
+    await eventually(() => b.eventTenants.length > 0, 10_000, "replica b to hear of a's events");
+    assert.deepEqual(b.eventTenants, ["acme"], "only the well-formed wake-up, once");
+    await b.bridge.announceConnectionEvents("globex");
+    await eventually(() => a.eventTenants.length > 0, 10_000, "replica a to hear of b's events");
+    assert.deepEqual(a.eventTenants, ["globex"], "a never hears its own wake-up back");
   });
 
   it("reconnects after its LISTEN connection is terminated, makes watchers resync, and delivers again", async () => {

@@ -7,7 +7,9 @@
  * liveness query every 2 s (answer within 2 s) notices it; every wait (connect, query, close) is
  * bounded as in the store's pool. Payloads are ids and versions, no secrets.
  * API key revocations travel on the same channel (`announceKeyRevoked`), so a key revoked on one
- * replica ends its streams on every replica.
+ * replica ends its streams on every replica, and so do connection-event wake-ups
+ * (`announceConnectionEvents`: "tenant T's event log grew"; the events themselves are read from the
+ * shared table, so a lost wake-up only delays them until the next heartbeat or resync).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { Client, type Notification, Pool } from "pg";
@@ -35,6 +37,12 @@ export interface ApiKeyRevokedEvent {
   keyId: string;
 }
 
+/** A connection-event wake-up as published: the tenant's event log grew (read it from the table). */
+export interface ConnectionEventsAppendedEvent {
+  type: "connection_events";
+  tenantId: string;
+}
+
 /** Options of `createPgNotifyBridge`. */
 export interface PgNotifyBridgeOptions {
   /** libpq-style URL of the database every replica shares. */
@@ -45,6 +53,8 @@ export interface PgNotifyBridgeOptions {
   logger: Logger;
   /** Told about key revocations announced by other replicas (not our own). */
   onKeyRevoked?: (keyId: string) => void;
+  /** Told when another replica appended connection events of a tenant (not our own). */
+  onConnectionEvents?: (tenantId: string) => void;
   /** Uniform in [0, 1): reconnect jitter. */
   random: () => number;
   /** Channel: a lower-case SQL identifier. Default "nexus_credentials". */
@@ -70,6 +80,8 @@ export interface PgNotifyBridge {
   publish(event: ConnectionEvent): Promise<void>;
   /** Notifies the other replicas that `keyId` was revoked (the caller applied it here); never rejects. */
   announceKeyRevoked(keyId: string): Promise<void>;
+  /** Notifies the other replicas that the tenant's connection event log grew (after the commit); never rejects. */
+  announceConnectionEvents(tenantId: string): Promise<void>;
   /** Whether the LISTEN connection is up. */
   isListening(): boolean;
   /** Stops listening and reconnecting, and closes both database connections. */
@@ -111,7 +123,8 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
       return;
     }
     if (parsed.origin === originId) return;
-    if ("keyId" in parsed.event) options.onKeyRevoked?.(parsed.event.keyId);
+    if (parsed.event.type === "api_key_revoked") options.onKeyRevoked?.(parsed.event.keyId);
+    else if (parsed.event.type === "connection_events") options.onConnectionEvents?.(parsed.event.tenantId);
     else hub.publish(parsed.event);
   };
 
@@ -215,6 +228,9 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
 
     announceKeyRevoked: (keyId) => notify({ origin: originId, type: "api_key_revoked", keyId }, { keyId: keyId.slice(0, 64) }),
 
+    announceConnectionEvents: (tenantId) =>
+      notify({ origin: originId, type: "connection_events", tenantId }, { tenantId: tenantId.slice(0, 64) }),
+
     isListening: () => listener !== undefined,
 
     close() {
@@ -237,7 +253,9 @@ export function createPgNotifyBridge(options: PgNotifyBridgeOptions): PgNotifyBr
 }
 
 /** Reads a notification payload; null when it is not one of ours. */
-function parsePayload(payload: string): { origin: string; event: ConnectionEvent | ApiKeyRevokedEvent } | null {
+function parsePayload(
+  payload: string,
+): { origin: string; event: ConnectionEvent | ApiKeyRevokedEvent | ConnectionEventsAppendedEvent } | null {
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -245,10 +263,13 @@ function parsePayload(payload: string): { origin: string; event: ConnectionEvent
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const { origin, connectionId, type, version, status, reason, keyId } = value as Record<string, unknown>;
+  const { origin, connectionId, type, version, status, reason, keyId, tenantId } = value as Record<string, unknown>;
   if (typeof origin !== "string") return null;
   if (type === "api_key_revoked") {
     return typeof keyId === "string" && keyId !== "" ? { origin, event: { type, keyId } } : null;
+  }
+  if (type === "connection_events") {
+    return typeof tenantId === "string" && tenantId !== "" ? { origin, event: { type, tenantId } } : null;
   }
   if (typeof connectionId !== "string" || connectionId === "") return null;
   if (type === "credential" && Number.isSafeInteger(version) && (version as number) >= 0) {

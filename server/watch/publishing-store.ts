@@ -1,16 +1,28 @@
 /**
  * A Store that announces its writes: every saved credential version and every status change is
- * published as a watch event after it commits. Deriving events from the writes themselves means
- * consent, key capture, revocation and the refresh engine all reach watchers without each having
- * to remember to tell them.
+ * published as a watch event after it commits, and every write that appended a connection event
+ * (create, status change) wakes the tenant's WatchConnections streams. Deriving events from the
+ * writes themselves means consent, key capture, revocation and the refresh engine all reach
+ * watchers without each having to remember to tell them. A new store method that changes a
+ * connection (and so appends an event) must be wrapped here too; until it is, its events still
+ * reach streams on their next heartbeat.
  */
 import type { Store } from "../store/store.ts";
 import type { ConnectionEvent } from "./watch-hub.ts";
 
-/** Wraps `store` so its credential and status writes are published with `publish`. */
-export function createPublishingStore(store: Store, publish: (event: ConnectionEvent) => void): Store {
+/** Wraps `store` so its credential and status writes are published with `publish`, and event appends with `announceEvents`. */
+export function createPublishingStore(
+  store: Store,
+  publish: (event: ConnectionEvent) => void,
+  announceEvents: (tenantId: string) => void = () => {},
+): Store {
   return {
     ...store,
+    async createConnection(input) {
+      const created = await store.createConnection(input);
+      announceEvents(created.tenantId);
+      return created;
+    },
     async saveCredential(connectionId, expectedVersion, input) {
       const saved = await store.saveCredential(connectionId, expectedVersion, input);
       publish({ connectionId, type: "credential", version: saved.version });
@@ -19,6 +31,7 @@ export function createPublishingStore(store: Store, publish: (event: ConnectionE
     async updateConnectionStatus(tenantId, id, expected, next, statusReason, changes) {
       const updated = await store.updateConnectionStatus(tenantId, id, expected, next, statusReason, changes);
       publish({ connectionId: updated.id, type: "status", status: updated.status, reason: updated.statusReason });
+      announceEvents(updated.tenantId);
       return updated;
     },
   };

@@ -11,6 +11,7 @@ import { ApiKeyService, Role } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { StrategyType } from "../../gen/nexus/v1/credential_pb.ts";
+import { ConnectionEventService } from "../../gen/nexus/v1/events_pb.ts";
 import { AuthType, ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
@@ -140,6 +141,13 @@ export function matrixCases(ctx: MatrixContext): Case[] {
       kind: "connection",
       allowed: "open",
       request: async () => ({ connectionId: ctx.connectionA() }),
+    },
+    {
+      // The first message (the heartbeat that ends the replay) comes at once when it is let in.
+      service: ConnectionEventService,
+      method: "WatchConnections",
+      kind: "tenant-request",
+      request: async () => ({ tenantId: TENANT_A }),
     },
     {
       service: ProviderService,

@@ -1,0 +1,78 @@
+/**
+ * Unit tests of the WatchConnections stream logic over a real SQLite store and the in-process
+ * feed: replay then live with no gap or duplicate, and the shared reads that make N watchers of a
+ * tenant cost one log query per change.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createTempDataDir, type TempDir } from "../../test/support/temp-data-dir.ts";
+import { eventually, within } from "../../test/support/wait.ts";
+import { createSqliteStore } from "../store/sqlite/store.ts";
+import type { Store } from "../store/store.ts";
+import { type ConnectionWatchItem, createConnectionEventWatch } from "./connection-event-watch.ts";
+import { createEventFeed } from "./event-feed.ts";
+import { createPublishingStore } from "./publishing-store.ts";
+
+describe("server/watch/connection-event-watch.test.ts", () => {
+  let dir: TempDir;
+  let base: Store;
+  before(async () => {
+    dir = createTempDataDir();
+    base = await createSqliteStore({ dataDir: dir.path, now: Date.now });
+    await base.ensureTenant({ id: "t" });
+    await base.ensureTenant({ id: "other" });
+  });
+  after(async () => {
+    await base.close();
+    dir.remove();
+  });
+
+  test("200 watchers of a tenant: every one gets each event once, for one log read per change", async () => {
+    const feed = createEventFeed({ heartbeatMs: 0, now: Date.now });
+    const store = createPublishingStore(
+      base,
+      () => {},
+      (tenantId) => feed.notify(tenantId),
+    );
+    let reads = 0;
+    const counting: Pick<Store, "listConnectionEvents" | "latestConnectionEventSeq" | "connectionEventsPrunedThrough"> = {
+      listConnectionEvents: (filter) => {
+        reads += 1;
+        return base.listConnectionEvents(filter);
+      },
+      latestConnectionEventSeq: (t) => base.latestConnectionEventSeq(t),
+      connectionEventsPrunedThrough: (t) => base.connectionEventsPrunedThrough(t),
+    };
+    const watch = createConnectionEventWatch({ store: counting, feed, now: Date.now });
+    const stop = new AbortController();
+    const received: ConnectionWatchItem[][] = [];
+    const streams = Array.from({ length: 200 }, async () => {
+      const items: ConnectionWatchItem[] = [];
+      received.push(items);
+      for await (const item of watch.watch({ tenantId: "t", afterSeq: null, cursorText: "", replayRetained: false, signal: stop.signal })) {
+        items.push(item);
+      }
+    });
+    await eventually(() => received.length === 200 && received.every((items) => items.length === 1), 10_000, "every stream live");
+    const readsAtStart = reads;
+
+    const c = await store.createConnection({ tenantId: "t", userId: "u", providerName: "p" });
+    await store.createConnection({ tenantId: "other", userId: "u", providerName: "p" }); // another tenant: nobody wakes
+    await eventually(() => received.every((items) => items.length === 2), 10_000, "the created event everywhere");
+    const readsForCreate = reads - readsAtStart;
+    await store.updateConnectionStatus("t", c.id, "pending", "active", null);
+    await eventually(() => received.every((items) => items.length === 3), 10_000, "the active event everywhere");
+    const readsForActive = reads - readsAtStart - readsForCreate;
+
+    for (const items of received) {
+      assert.deepEqual(
+        items.map((i) => (i.type === "event" ? i.event.type : i.type)),
+        ["heartbeat", "created", "active"],
+      );
+    }
+    assert.ok(readsForCreate <= 2 && readsForActive <= 2, `log reads per change: ${readsForCreate}, ${readsForActive} (200 watchers)`);
+    stop.abort();
+    await within(Promise.all(streams), 5_000, "the streams ending");
+    assert.equal(feed.watcherCount(), 0);
+  });
+});
