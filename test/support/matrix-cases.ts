@@ -55,7 +55,9 @@ export function matrixCases(ctx: MatrixContext): Case[] {
     const id = `whe_matrix${unique()}`;
     await server().app.store.ensureTenant({ id: TENANT_A });
     const secret = sealWebhookSecret(server().app.vault, id, newSecretBytes());
-    return (await server().app.store.createWebhookEndpoint({ id, tenantId: TENANT_A, url: hookUrl, secret, cursorSeq: Number.MAX_SAFE_INTEGER })).id;
+    return (
+      await server().app.store.createWebhookEndpoint({ id, tenantId: TENANT_A, url: hookUrl, secret, cursorSeq: Number.MAX_SAFE_INTEGER })
+    ).id;
   };
   // An endpoint with one failed delivery; its URL is loopback, which this server's rules refuse, so a
   // replay answers at once (with last_error) and nothing leaves the machine.
@@ -66,7 +68,15 @@ export function matrixCases(ctx: MatrixContext): Case[] {
     const store = server().app.store;
     await store.createWebhookEndpoint({ id, tenantId: TENANT_A, url: "https://127.0.0.1:9/hook", secret });
     await store.claimWebhookLease(id, "matrix", 60_000, Date.now());
-    const failure = { eventId: "evt_matrix", eventType: "connection.created", eventSeq: 1, payload: {}, attemptCount: 1, lastError: "x", lastStatusCode: 500 };
+    const failure = {
+      eventId: "evt_matrix",
+      eventType: "connection.created",
+      eventSeq: 1,
+      payload: {},
+      attemptCount: 1,
+      lastError: "x",
+      lastStatusCode: 500,
+    };
     await store.advanceWebhookCursor(id, "matrix", Number.MAX_SAFE_INTEGER, failure);
     await store.releaseWebhookLease(id, "matrix");
     const [delivery] = (await store.listWebhookDeliveries(TENANT_A, id, {})).items;
