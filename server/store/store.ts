@@ -612,9 +612,10 @@ export interface WebhookStore {
   deleteWebhookEndpoint(tenantId: string, id: string): Promise<void>;
   /**
    * Up to `limit` enabled endpoints (any tenant) whose lease is free or expired and whose next
-   * attempt is due (`next_attempt_at` null or `<= nowMs`), oldest first.
+   * attempt is due (`next_attempt_at` null or `<= nowMs`), oldest first (created, then id); with
+   * `after`, only those after that endpoint in this order (the worker pages through all of them).
    */
-  listDueWebhookEndpoints(nowMs: number, limit: number): Promise<WebhookEndpointRecord[]>;
+  listDueWebhookEndpoints(nowMs: number, limit: number, after?: { createdAtMs: number; id: string }): Promise<WebhookEndpointRecord[]>;
   /**
    * Takes the endpoint's delivery lease for `owner` until `nowMs + leaseMs`, atomically (one
    * `UPDATE … WHERE` the lease is free, expired or `owner`'s, the endpoint enabled and its next attempt

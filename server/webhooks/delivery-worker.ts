@@ -71,6 +71,9 @@ export interface DeliveryWorker {
   outboxStats(): { pendingEvents: number; oldestPendingAgeSeconds: number };
 }
 
+/** Endpoints read per page of a pass; a pass pages through every due endpoint. */
+const DUE_PAGE = 100;
+
 /** Creates the worker; nothing runs before `start()` or `runOnce()`. */
 export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
   const { store, outbox, now, owner, logger, metrics } = options;
@@ -85,7 +88,17 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let stopping = new AbortController();
 
   async function pass(): Promise<void> {
-    const due = await store.listDueWebhookEndpoints(now(), 100);
+    let after: { createdAtMs: number; id: string } | undefined;
+    for (;;) {
+      const due = await store.listDueWebhookEndpoints(now(), DUE_PAGE, after);
+      await deliverAll(due);
+      if (due.length < DUE_PAGE || isStopped) return;
+      const last = due.at(-1)!;
+      after = { createdAtMs: last.createdAtMs, id: last.id };
+    }
+  }
+
+  async function deliverAll(due: readonly WebhookEndpointRecord[]): Promise<void> {
     let next = 0;
     const lanes = Array.from({ length: Math.min(concurrency, due.length) }, async () => {
       while (next < due.length) {

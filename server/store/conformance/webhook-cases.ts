@@ -223,4 +223,24 @@ export function describeWebhookCases(h: StoreHarness): void {
     await store.updateWebhookEndpoint("tenant-a", low.id, { isEnabled: false });
     assert.equal(await store.oldestWebhookCursorSeq(), 12);
   });
+
+  h.test("listDueWebhookEndpoints pages oldest first with `after`", async () => {
+    const store = h.store();
+    await store.ensureTenant({ id: "tenant-a" });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await store.createWebhookEndpoint({ tenantId: "tenant-a", url: `https://h${i}.example.com`, secret: sealed("s") })).id);
+      if (i !== 2) h.clock.advance(1); // two endpoints share a creation time: the id breaks the tie
+    }
+    const seen: string[] = [];
+    let after: { createdAtMs: number; id: string } | undefined;
+    for (;;) {
+      const page = await store.listDueWebhookEndpoints(h.clock.now(), 2, after);
+      seen.push(...page.map((e) => e.id));
+      if (page.length < 2) break;
+      after = { createdAtMs: page.at(-1)!.createdAtMs, id: page.at(-1)!.id };
+    }
+    assert.deepEqual(seen.sort(), [...ids].sort());
+    assert.equal(new Set(seen).size, 5);
+  });
 }

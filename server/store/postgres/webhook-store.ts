@@ -4,7 +4,7 @@
  * the first, then re-checks the WHERE against the committed row and finds the lease taken. A cursor
  * move and its failure row are one transaction. It decides nothing about delivery.
  */
-import { and, asc, desc, eq, isNull, lt, lte, min, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, lt, lte, min, or, type SQL } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import {
@@ -113,7 +113,7 @@ export function createPostgresWebhookStore({ db, now, ids }: PostgresStoreContex
         if (!row) throw new NotFoundError("webhook_endpoint", id);
       }),
 
-    listDueWebhookEndpoints: (nowMs, limit) =>
+    listDueWebhookEndpoints: (nowMs, limit, after) =>
       runQuery(async () => {
         const rows = await db
           .select()
@@ -123,6 +123,12 @@ export function createPostgresWebhookStore({ db, now, ids }: PostgresStoreContex
               eq(webhookEndpoints.isEnabled, true),
               due(nowMs),
               or(isNull(webhookEndpoints.leaseExpiresAt), lte(webhookEndpoints.leaseExpiresAt, nowMs)),
+              after === undefined
+                ? undefined
+                : or(
+                    gt(webhookEndpoints.createdAt, after.createdAtMs),
+                    and(eq(webhookEndpoints.createdAt, after.createdAtMs), gt(byteOrder(webhookEndpoints.id), after.id)),
+                  ),
             ),
           )
           .orderBy(asc(webhookEndpoints.createdAt), asc(byteOrder(webhookEndpoints.id)))

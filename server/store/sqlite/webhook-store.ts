@@ -3,7 +3,7 @@
  * `UPDATE … WHERE … RETURNING`, atomic across processes sharing the file; a cursor move and its
  * failure row are one transaction. It decides nothing about delivery; server/webhooks/ does.
  */
-import { and, asc, desc, eq, isNull, lt, lte, min, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, lt, lte, min, or, type SQL } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import {
@@ -109,7 +109,7 @@ export function createSqliteWebhookStore({ db, now, ids }: SqliteStoreContext): 
         if (!row) throw new NotFoundError("webhook_endpoint", id);
       }),
 
-    listDueWebhookEndpoints: (nowMs, limit) =>
+    listDueWebhookEndpoints: (nowMs, limit, after) =>
       runQuery(() =>
         db
           .select()
@@ -119,6 +119,12 @@ export function createSqliteWebhookStore({ db, now, ids }: SqliteStoreContext): 
               eq(webhookEndpoints.isEnabled, true),
               due(nowMs),
               or(isNull(webhookEndpoints.leaseExpiresAt), lte(webhookEndpoints.leaseExpiresAt, nowMs)),
+              after === undefined
+                ? undefined
+                : or(
+                    gt(webhookEndpoints.createdAt, after.createdAtMs),
+                    and(eq(webhookEndpoints.createdAt, after.createdAtMs), gt(webhookEndpoints.id, after.id)),
+                  ),
             ),
           )
           .orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id))
