@@ -113,6 +113,11 @@ describe("webhooks", () => {
     // Each event once per endpoint, in order.
     const ids = receiver.received.map((r) => r.headers["webhook-id"]);
     assert.equal(new Set(ids).size, ids.length, "no duplicates");
+    const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const delivered = /^nexus_webhook_deliveries_total\{outcome="delivered"\} (\d+)$/m.exec(metrics);
+    assert.ok(delivered && Number(delivered[1]) >= 3, "deliveries counted by outcome");
+    assert.match(metrics, /^nexus_webhook_outbox_depth \d+$/m);
+    assert.match(metrics, /^nexus_webhook_outbox_lag_seconds \d+/m);
     await rest("DELETE", `${base}/${endpoint.endpoint_id}`);
   });
 
