@@ -118,6 +118,9 @@ describe("webhooks", () => {
     assert.ok(delivered && Number(delivered[1]) >= 3, "deliveries counted by outcome");
     assert.match(metrics, /^nexus_webhook_outbox_depth \d+$/m);
     assert.match(metrics, /^nexus_webhook_outbox_lag_seconds \d+/m);
+    for (const shown of [secret, newSecret, again.json.secret as string]) {
+      assert.ok(!server.logs().includes(shown.slice(6)), "no webhook secret in the logs");
+    }
     await rest("DELETE", `${base}/${endpoint.endpoint_id}`);
   });
 
