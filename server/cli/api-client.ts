@@ -9,6 +9,7 @@ import { ApiKeyService } from "../../gen/nexus/v1/api_keys_pb.ts";
 import { AuditService } from "../../gen/nexus/v1/audit_pb.ts";
 import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ErrorInfoSchema, ErrorReason, ErrorReasonSchema } from "../../gen/nexus/v1/errors_pb.ts";
+import { ConnectionEventService } from "../../gen/nexus/v1/events_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
 
@@ -44,6 +45,7 @@ export interface ApiClients {
   tokens: Client<typeof TokenService>;
   apiKeys: Client<typeof ApiKeyService>;
   audit: Client<typeof AuditService>;
+  connectionEvents: Client<typeof ConnectionEventService>;
   webhooks: Client<typeof WebhookService>;
 }
 
@@ -66,6 +68,7 @@ export function createApiClients(target: ServerTarget): ApiClients {
     tokens: createClient(TokenService, transport),
     apiKeys: createClient(ApiKeyService, transport),
     audit: createClient(AuditService, transport),
+    connectionEvents: createClient(ConnectionEventService, transport),
     webhooks: createClient(WebhookService, transport),
   };
 }

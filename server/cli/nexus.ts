@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { API_KEY_COMMANDS, runApiKeysCommand } from "./api-keys-command.ts";
 import { runAuditCommand } from "./audit-command.ts";
 import { runConnectionsCommand } from "./connections-command.ts";
+import { runEventsCommand } from "./events-command.ts";
 import { keysGenerate } from "./keys-generate.ts";
 import { runProvidersCommand } from "./providers-command.ts";
 import { runTokenCommand } from "./token-command.ts";
@@ -24,6 +25,8 @@ server commands (talk to the running server: --url URL or $NEXUS_URL, default ht
   connections revoke ID      revoke a connection (provider told, secrets deleted)
   token ID                   print a connection's current credential
   watch ID                   print each new credential and status change until Ctrl-C
+  events [--tenant T] [--connection ID] [--after CURSOR | --replay]
+                             print each connection change of the tenant until Ctrl-C (resumable)
   audit [--connection ID] [--key KEY_ID] [--action A] [--since 1h] [--tenant T]
                              recent audit events (admin key)
   webhooks create|list|rotate|delete|deliveries|replay --tenant T
@@ -59,6 +62,8 @@ async function run(argv: string[], signal: AbortSignal): Promise<number> {
       return runTokenCommand(argv, io, signal);
     case "audit":
       return runAuditCommand(argv.slice(1), io);
+    case "events":
+      return runEventsCommand(argv.slice(1), io, signal);
     case "webhooks":
       return runWebhooksCommand(argv.slice(1), io);
   }
@@ -90,9 +95,9 @@ async function run(argv: string[], signal: AbortSignal): Promise<number> {
   return 2;
 }
 
-// Ctrl-C (or SIGTERM) ends a running `watch` quietly (exit 0); other commands keep Node's default.
+// Ctrl-C (or SIGTERM) ends a running `watch` or `events` quietly (exit 0); other commands keep Node's default.
 const abort = new AbortController();
-if (process.argv[2] === "watch") {
+if (process.argv[2] === "watch" || process.argv[2] === "events") {
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     process.once(name, () => {
       abort.abort();

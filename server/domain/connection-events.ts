@@ -10,7 +10,8 @@ import type { ConnectionStatus } from "./connection-status.ts";
  * - created: a connection was created (its snapshot carries the status it was created with);
  * - pending: an existing connection went back to pending for re-consent (same connection_id);
  * - active, attention_required, failed, revoked, expired: the connection moved to that status;
- * - updated: the connection's account or metadata changed without a status move.
+ * - updated: the connection's account or metadata changed without a status move (no write does
+ *   that yet; what changes together with a status is carried by that move's event).
  */
 export const CONNECTION_EVENT_TYPES = [
   "created",

@@ -5,13 +5,14 @@
  *
  * Cursor correctness (the outbox problem): an identity hands out values at insert time, not at
  * commit, so without care a reader could see seq 8 committed while seq 7's transaction is still
- * open, move its cursor past 7 and never see it. Every event-writing transaction therefore takes
- * `pg_advisory_xact_lock(EVENT_LOCK_KEY)` as its FIRST statement, before any row lock (so it can
- * never deadlock with another event writer), and holds it to commit or rollback. The seq is taken
- * under the lock, so transactions that write events commit one at a time in seq order: when a
- * reader sees seq n, every smaller seq has committed or rolled back. The price is that connection
- * changes (not token reads or credential saves) are serialised across the database; they are rare
- * and short.
+ * open, move its cursor past 7 and never see it. So the event insert first takes
+ * `pg_advisory_xact_lock(EVENT_LOCK_KEY)` — in the same statement, before the identity hands out
+ * the seq — and holds it to commit or rollback: transactions that write events commit one at a
+ * time in seq order, and when a reader sees seq n, every smaller seq has committed or rolled back.
+ * The lock is taken as late as possible (the event insert is the transaction's last statement), so
+ * only the insert and the commit are serialised; connection changes are rare and short. Deadlock
+ * freedom rests on one rule: after the lock, a transaction does nothing but insert events and
+ * commit (so it never waits for a row lock while holding it).
  */
 import { and, asc, eq, gt, lt, lte, max, type SQL, sql } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
@@ -30,19 +31,21 @@ import type { PostgresStoreContext } from "./store-context.ts";
 export const EVENT_LOCK_KEY = "7954896762662385268";
 
 /** What the event helpers need of a transaction. */
-type Executor = Pick<NodePgDatabase, "insert" | "execute">;
+type Executor = Pick<NodePgDatabase, "execute">;
 
 /**
- * Takes the event-writer lock for the rest of the transaction. Call it first in every transaction
- * that will append an event, before any statement that locks a row.
+ * Takes the event-writer lock for the rest of the transaction. Not needed before
+ * `appendPostgresConnectionEvent` (which takes it itself); kept for callers that must hold it
+ * longer. The rule stays: after it, only event inserts and the commit.
  */
 export async function lockConnectionEventLog(tx: Executor): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(${EVENT_LOCK_KEY}::bigint)`);
 }
 
 /**
- * Appends one event about `connection` (as the change left it); call inside the change's
- * transaction, after `lockConnectionEventLog`.
+ * Appends one event about `connection` (as the change left it), taking the event-writer lock in
+ * the same statement before the seq is drawn. Call it inside the change's transaction, after every
+ * other write of that transaction (see the module comment).
  */
 export async function appendPostgresConnectionEvent(
   tx: Executor,
@@ -51,7 +54,12 @@ export async function appendPostgresConnectionEvent(
   connection: ConnectionRecord,
   occurredAtMs: number,
 ): Promise<void> {
-  await tx.insert(connectionEvents).values(newConnectionEventRow(ids.newId(CONNECTION_EVENT_ID_PREFIX), type, connection, occurredAtMs));
+  const row = newConnectionEventRow(ids.newId(CONNECTION_EVENT_ID_PREFIX), type, connection, occurredAtMs);
+  // The subquery's row (the lock) is produced before the insert's defaults (the seq) are computed.
+  await tx.execute(sql`
+    insert into ${connectionEvents} (event_id, tenant_id, connection_id, type, occurred_at, connection)
+    select ${row.eventId}, ${row.tenantId}, ${row.connectionId}, ${row.type}, ${row.occurredAt}, ${JSON.stringify(row.connection)}::jsonb
+    from (select pg_advisory_xact_lock(${EVENT_LOCK_KEY}::bigint)) as event_writer_lock`);
 }
 
 /** Creates the event-log methods of the PostgreSQL store. */

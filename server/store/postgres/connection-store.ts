@@ -2,8 +2,8 @@
  * Connections in PostgreSQL: the `connections` table (rows mapped in ../rows/row-mappers.ts).
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
  * missing. Status changes are compare-and-set and checked against domain/'s transition table first.
- * Every change appends its event (connection-events.ts) in the same transaction, under the
- * event-writer lock taken first.
+ * Every change appends its event (connection-events.ts) in the same transaction, as its last
+ * statement (the event insert takes the event-writer lock).
  */
 import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
 import { eventTypeOfStatus } from "../../domain/connection-events.ts";
@@ -14,7 +14,7 @@ import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts"
 import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
-import { appendPostgresConnectionEvent, lockConnectionEventLog } from "./connection-events.ts";
+import { appendPostgresConnectionEvent } from "./connection-events.ts";
 import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
@@ -27,7 +27,6 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
       return runQuery(
         () =>
           db.transaction(async (tx) => {
-            await lockConnectionEventLog(tx);
             const createdAt = now();
             const [row] = await tx
               .insert(connections)
@@ -88,7 +87,6 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
         const expectedStatuses = checkedStatusMove(expected, next);
         const scoped = and(eq(connections.tenantId, tenantId), eq(connections.id, id));
         return db.transaction(async (tx) => {
-          await lockConnectionEventLog(tx);
           const updatedAt = now();
           // One UPDATE … WHERE status IN (…) RETURNING: under READ COMMITTED a concurrent writer of
           // the same row makes this one wait, then re-check the WHERE against the committed row.
