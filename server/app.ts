@@ -286,6 +286,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     metrics: createWebhookMetrics(registry, () => webhookWorker.outboxStats()),
     leaseMs: config.webhooks.leaseMs,
     pollIntervalMs: config.webhooks.pollIntervalMs,
+    attemptTimeoutMs: config.webhooks.timeoutMs,
     retryWindowMs: config.webhooks.retryWindowMs,
     backoff: {
       baseMs: config.webhooks.backoffBaseMs,

@@ -63,6 +63,7 @@ describe("webhook delivery worker", () => {
       metrics,
       leaseMs: 60_000,
       pollIntervalMs: 1000,
+      attemptTimeoutMs: 15_000,
       retryWindowMs: 24 * HOUR,
       backoff: BACKOFF,
       batchSize: 2,

@@ -45,9 +45,11 @@ export interface DeliveryWorkerOptions {
   owner: string;
   logger: Pick<Logger, "warn" | "debug">;
   metrics: WebhookMetrics;
-  /** Lease length, ms; renewed before every request, so it must exceed one request's timeout. */
+  /** Lease length, ms; it must exceed one request's timeout (`attemptTimeoutMs`). */
   leaseMs: number;
   pollIntervalMs: number;
+  /** Longest one request may take, ms: the lease is renewed before a request unless it has well over this left. */
+  attemptTimeoutMs: number;
   /** How long an event is retried after its first failure before it goes on the failure list, ms. */
   retryWindowMs: number;
   backoff: { baseMs: number; maxMs: number; minMs: number };
@@ -117,6 +119,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   async function deliverEndpoint(endpointId: string): Promise<void> {
     let endpoint = await store.claimWebhookLease(endpointId, owner, options.leaseMs, now());
     if (!endpoint) return;
+    const lease = { untilMs: now() + options.leaseMs };
     try {
       for (;;) {
         const horizon = await outbox.latestSeq();
@@ -129,10 +132,17 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           return;
         }
         for (const event of events) {
-          const result = await deliverEvent(endpoint, event);
+          const result = await deliverEvent(endpoint, event, lease);
           if (result === "stop") return;
           endpoint = result;
         }
+        // Between batches the endpoint is re-read with the lease renewed: a disable, a new URL or a
+        // rotated secret applies from the next batch on.
+        const cursorSeq = endpoint.cursorSeq;
+        const reread = await store.claimWebhookLease(endpointId, owner, options.leaseMs, now());
+        if (!reread || reread.cursorSeq !== cursorSeq) return;
+        endpoint = reread;
+        lease.untilMs = now() + options.leaseMs;
       }
     } finally {
       await store.releaseWebhookLease(endpointId, owner);
@@ -140,15 +150,24 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   /** Delivers one event; returns the endpoint as it now stands, or "stop" (retry later, or lease lost). */
-  async function deliverEvent(endpoint: WebhookEndpointRecord, event: OutboxEvent): Promise<WebhookEndpointRecord | "stop"> {
+  async function deliverEvent(
+    endpoint: WebhookEndpointRecord,
+    event: OutboxEvent,
+    lease: { untilMs: number },
+  ): Promise<WebhookEndpointRecord | "stop"> {
     const isWanted = endpoint.eventTypes.length === 0 || endpoint.eventTypes.includes(event.type);
     if (!isWanted || event.occurredAtMs < endpoint.createdAtMs) {
       metrics.deliveries.inc({ outcome: "skipped" });
       return advance(endpoint, event.seq);
     }
-    // Renewed before each request: a holder that stalls longer than the lease loses the endpoint.
-    const renewed = await store.claimWebhookLease(endpoint.id, owner, options.leaseMs, now());
-    if (!renewed || renewed.cursorSeq !== endpoint.cursorSeq) return "stop";
+    // Renewed (and the endpoint re-read) before a request that could outlast the lease; a holder that
+    // stalls longer than its lease loses the endpoint, and every cursor move is fenced by the lease.
+    let renewed: WebhookEndpointRecord | null = endpoint;
+    if (now() + 1.5 * options.attemptTimeoutMs >= lease.untilMs) {
+      renewed = await store.claimWebhookLease(endpoint.id, owner, options.leaseMs, now());
+      if (!renewed || renewed.cursorSeq !== endpoint.cursorSeq) return "stop";
+      lease.untilMs = now() + options.leaseMs;
+    }
     const body = JSON.stringify(webhookPayload(event));
     const sentAtMs = now();
     const headers = signWebhook(signingSecrets(options.vault, renewed, sentAtMs), event.eventId, sentAtMs / 1000, body);
