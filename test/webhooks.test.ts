@@ -68,6 +68,23 @@ describe("webhooks", () => {
     const badType = await rest("POST", base, { url: receiver.url, event_types: ["connection.exploded"] });
     assert.equal(badType.status, 400);
     assert.match(badType.text, /event_types/);
+    // Updates pass the same rules; other tenants' endpoints do not exist for the caller.
+    const { endpoint } = (await rest("POST", base, { url: receiver.url })).json;
+    const path = `${base}/${endpoint.endpoint_id}`;
+    const moved = await rest("PATCH", path, { url: "http://192.168.0.10/hook" });
+    assert.equal(moved.status, 400);
+    assert.match(moved.text, /webhook_target_not_allowed/);
+    assert.equal((await rest("PATCH", path, { event_types: ["connection.active"] })).status, 400, "event_types needs update_event_types");
+    const filtered = await rest("PATCH", path, { event_types: ["connection.active"], update_event_types: true, enabled: false });
+    assert.equal(filtered.status, 200, filtered.text);
+    assert.deepEqual([filtered.json.endpoint.event_types, filtered.json.endpoint.enabled ?? false], [["connection.active"], false]);
+    assert.equal((await rest("POST", `${path}:rotateSecret`, { overlap_seconds: 8 * 24 * 3600 })).status, 400);
+    await server.app.store.ensureTenant({ id: "other" });
+    const hidden = await rest("GET", `/v1/tenants/other/webhook-endpoints/${endpoint.endpoint_id}`);
+    assert.equal(hidden.status, 404);
+    assert.match(hidden.text, /webhook_endpoint_not_found/);
+    assert.equal((await rest("DELETE", path)).status, 200);
+    assert.equal((await rest("GET", path)).status, 404);
   });
 
   test("every event is delivered once, signed; a standardwebhooks receiver verifies it, also during a secret rotation", async () => {
