@@ -2,8 +2,13 @@
 // name that resolves to a refused address (also one of several, and at connect time through the
 // sender: the pinned lookup refuses before any byte is sent).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { WebhookTargetNotAllowedError } from "../domain/errors.ts";
 import { createTargetRules, type ResolveHost } from "./target-policy.ts";
@@ -157,6 +162,53 @@ describe("webhook target rules", () => {
       stall?.();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("https through the pinned lookup still verifies the certificate for the URL's host name", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-hook-tls-"));
+    try {
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=hooks.test",
+          "-addext",
+          "subjectAltName=DNS:hooks.test",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+        ],
+        { stdio: "ignore" },
+      );
+      const cert = readFileSync(join(dir, "cert.pem"));
+      const server = createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert }, (_req, res) => res.writeHead(204).end());
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const resolve: ResolveHost = async () => [{ address: "127.0.0.1", family: 4 }];
+      const send = createWebhookSender({
+        ...LIMITS,
+        ca: cert,
+        rules: createTargetRules({ isHttpAllowed: false, allowedCidrs: ["127.0.0.1/32"] }, resolve),
+      });
+      try {
+        assert.deepEqual(await send(`https://hooks.test:${port}/in`, {}, "{}"), { isDelivered: true, statusCode: 204 });
+        const wrongName = await send(`https://other.test:${port}/in`, {}, "{}");
+        assert.equal(wrongName.isDelivered, false, "a certificate for another name is refused");
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
