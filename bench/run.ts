@@ -16,12 +16,21 @@ import { hotPathBench } from "./hot-path-bench.ts";
 import { describeMachine } from "./machine-info.ts";
 import { MissingToolError, requireNativeTools } from "./native-tools.ts";
 import { profileBench } from "./profile-bench.ts";
+import { proxyBench } from "./proxy-bench.ts";
 import { formatFiguresTable } from "./results-table.ts";
 import { schedulerBench } from "./scheduler-bench.ts";
 import { stampedeBench } from "./stampede-bench.ts";
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: readonly Benchmark[] = [hotPathBench, profileBench, fanoutBench, stampedeBench, schedulerBench, coldStartBench];
+const BENCHMARKS: readonly Benchmark[] = [
+  hotPathBench,
+  profileBench,
+  fanoutBench,
+  stampedeBench,
+  schedulerBench,
+  coldStartBench,
+  proxyBench,
+];
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --only ${BENCHMARKS.map((b) => b.name).join(",")}] [-- --out FILE]
   --quick   smoke run: a few seconds per figure, smaller populations

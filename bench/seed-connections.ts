@@ -25,6 +25,8 @@ export interface SeedOptions {
   expiresInS: number;
   /** Whether the token set holds a refresh token (needed for a refresh to happen). */
   withRefreshToken: boolean;
+  /** The provider's API base URL (the proxy's target); absent: not proxied. */
+  apiBaseUrl?: string;
 }
 
 /** What was seeded. */
@@ -48,6 +50,7 @@ export async function seedConnections(
     authType: "oauth2",
     strategy: { type: "oauth2" },
     urlParams: [],
+    ...(options.apiBaseUrl === undefined ? {} : { apiBaseUrl: options.apiBaseUrl }),
     oauth: {
       authorizationEndpoint: "http://127.0.0.1:9/authorize",
       tokenEndpoint: options.tokenEndpoint,

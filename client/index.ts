@@ -73,6 +73,9 @@ export type { NexusClient, NexusClientOptions, NexusProtocol } from "./nexus-cli
 export { createNexusClient } from "./nexus-client.ts";
 export type { NexusFetchOptions } from "./nexus-fetch.ts";
 export { nexusFetch } from "./nexus-fetch.ts";
+export type { NexusProxy, NexusProxyOptions } from "./nexus-proxy.ts";
+// The credential proxy: calls reach the provider through Nexus, the token never reaches the agent.
+export { nexusProxy } from "./nexus-proxy.ts";
 export type { SeedCredential, SeedStrategy, SeedStrategyType } from "./seed-credential.ts";
 export { toSeedCredential } from "./seed-credential.ts";
 export type { AppliedParts, ApplyEnvironment, RequestParts, StrategyApplier } from "./strategies/applier.ts";

@@ -2,7 +2,8 @@
  * createNexusClient: the one object an agent builds to talk to Nexus. It assembles the transport
  * (gRPC, Connect or gRPC-Web; node http or a fetch you pass), attaches the API key to every call,
  * and hands out typed clients for the six services plus the helpers built on them (credential
- * cache, watch and fetch; the resuming connection-event watch). Errors from the typed clients are ConnectErrors, untouched.
+ * cache, watch and fetch; the resuming connection-event watch; the credential proxy
+ * `proxy(connectionId).fetch`). Errors from the typed clients are ConnectErrors, untouched.
  */
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
@@ -23,6 +24,7 @@ import { createFetchHttpClient } from "./fetch-http-client.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import { type NexusFetchOptions, nexusFetch } from "./nexus-fetch.ts";
+import { type NexusProxy, nexusProxy } from "./nexus-proxy.ts";
 import { type WatchCredentialsOptions, watchCredentials } from "./watch.ts";
 import { type WatchConnectionsOptions, watchConnections } from "./watch-connections.ts";
 
@@ -89,6 +91,14 @@ export interface NexusClient {
   watchConnections(options?: WatchConnectionsOptions): AsyncGenerator<ConnectionEvent, void, undefined>;
   /** {@link nexusFetch} over the client's cache, clock and logger. */
   fetch(connectionId: string, options?: Omit<NexusFetchOptions, "credentials">): typeof globalThis.fetch;
+  /**
+   * {@link nexusProxy}: calls the provider through Nexus's credential proxy with this client's API
+   * key (and its `fetch` option, if any); the agent never holds the token.
+   *
+   * @example
+   * const response = await client.proxy(connectionId).fetch("/user");
+   */
+  proxy(connectionId: string): NexusProxy;
   /** Closes pooled HTTP/2 sessions; calls in flight fail. */
   close(): void;
 }
@@ -150,6 +160,7 @@ export function createNexusClient(options: NexusClientOptions): NexusClient {
         ...watchOptions,
       }),
     fetch: (connectionId, fetchOptions) => nexusFetch(connectionId, { clock, logger, ...fetchOptions, credentials }),
+    proxy: (connectionId) => nexusProxy(connectionId, { baseUrl: options.baseUrl, apiKey: options.apiKey, fetch: options.fetch }),
     close() {
       sessionManager?.abort();
     },

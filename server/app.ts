@@ -14,6 +14,8 @@ import { type InterceptorsByRole, orderInterceptors } from "./app/interceptor-or
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
+import { accessOf } from "./auth/permissions.ts";
+import { createProxyAccess, type ProxyAccess } from "./auth/proxy-access.ts";
 import { createKeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
 import { DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
@@ -26,12 +28,21 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import { createConnectionEventPruner } from "./maintenance/prune-connection-events.ts";
-import { createServerMetrics, registerAuditMetrics, registerConnectionMetrics, registerWatcherGauge } from "./metrics/server-metrics.ts";
+import {
+  createProxyMetrics,
+  createServerMetrics,
+  registerAccountLookupMetrics,
+  registerAuditMetrics,
+  registerConnectionMetrics,
+  registerWatcherGauge,
+} from "./metrics/server-metrics.ts";
 import { createWebhookMetrics } from "./metrics/webhook-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
+import { createProxyHandler } from "./proxy/proxy-handler.ts";
+import { isProxyTarget } from "./proxy/proxy-target.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
 import { createProviderGrant } from "./refresh/provider-grant.ts";
@@ -102,6 +113,8 @@ export interface AppOverrides {
   fetch?: FetchFn;
   /** Where the development bootstrap admin key is printed once (default stdout; never the logger). */
   announce?: (text: string) => void;
+  /** Who may use the proxy (default: server/auth/proxy-access.ts over the keys' rules and NEXUS_PROXY_OPEN_TENANTS). */
+  proxyAccess?: ProxyAccess;
 }
 
 /**
@@ -195,6 +208,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // actually bound (known only after listen, hence a function).
   const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${listener.address()?.port ?? config.port}`;
   const oauth = createOAuthClient({ now, fetch: overrides.fetch });
+  const accountMetrics = registerAccountLookupMetrics(registry);
   const keyCapture = createKeyCapture({
     store,
     vault,
@@ -205,6 +219,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     fetch: overrides.fetch,
     loadProvider: (name) => directory.get(name),
     audit: access.audit,
+    accountMetrics,
   });
   const consent = createConsentFlow({
     store,
@@ -217,6 +232,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     publicUrl,
     logger,
     audit: access.audit,
+    accountMetrics,
   });
   const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
 
@@ -363,6 +379,24 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     maxBodyBytes: config.maxBodyBytes,
     clientAddress: (req) => access.clientAddress(req),
   });
+  const proxy = createProxyHandler({
+    authenticate: (req, facts) =>
+      access.authenticate(req, { ...facts, access: accessOf("nexus.v1.TokenService", "GetToken"), what: "proxy" }),
+    access: overrides.proxyAccess ?? createProxyAccess({ openTenants: config.proxyOpenTenants }),
+    store,
+    tokens,
+    audit: access.audit,
+    metrics: createProxyMetrics(registry),
+    errorJson: rest.errorJson,
+    clientAddress: (req) => access.clientAddress(req),
+    now,
+    limits: {
+      maxRequestBytes: config.proxyMaxRequestBytes,
+      maxResponseBytes: config.proxyMaxResponseBytes,
+      maxSignedBodyBytes: config.proxyMaxSignedBodyBytes,
+    },
+    logger,
+  });
   let acceptingTraffic = true;
   const endpoints = createEndpoints({
     registry,
@@ -407,7 +441,14 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // CORS first: a preflight never reaches the protocols, and allowed origins get their headers on
   // every answer (the adapter's writeHead keeps headers set before it).
   const handler: ListenerRequestHandler = (req, res) => {
-    if (!access.cors(req, res)) adapter(req, res);
+    if (access.cors(req, res)) return;
+    // The proxy streams bodies itself, so it comes before the RPC adapter, which would read them.
+    if (isProxyTarget(req.url)) {
+      proxy.handle(req, res).catch((err: unknown) => {
+        logger.error({ err }, "unhandled error in the proxy");
+        res.destroy();
+      });
+    } else adapter(req, res);
   };
 
   const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
@@ -465,6 +506,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         if (unfinished > 0)
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
+        await proxy.close();
         await consentSweeper.stop();
         await eventPruner.stop();
         await webhookWorker.stop();

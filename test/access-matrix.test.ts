@@ -1,6 +1,6 @@
 /**
  * The access matrix: every RPC of every service × {no key, unknown key, expired key, revoked key,
- * agent of tenant A, agent of tenant B, admin}, over gRPC, Connect and (where a path exists) REST,
+ * agent of tenant A, agent of tenant B, admin, proxy-only agent of tenant A}, over gRPC, Connect and (where a path exists) REST,
  * against the real server. Denials must be exactly Unauthenticated / PermissionDenied / NotFound as
  * the permission table and tenant scoping say; allowed calls must get past all three.
  */
@@ -22,7 +22,7 @@ import {
   seedConnection,
   TENANT_A,
 } from "./support/access-fixtures.ts";
-import { type Case, type Kind, matrixCases } from "./support/matrix-cases.ts";
+import { type Case, matrixCases } from "./support/matrix-cases.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 
 // One suite per file: with --test-isolation=none, file-level hooks would otherwise all run before
@@ -44,13 +44,23 @@ describe("test/access-matrix.test.ts", () => {
   });
   after(() => server.close());
 
+  /** The RPCs whose answers carry a credential: a proxy-only key is refused exactly these. */
+  const CREDENTIAL_RPCS = new Set([
+    "nexus.v1.TokenService/GetToken",
+    "nexus.v1.TokenService/RefreshConnection",
+    "nexus.v1.TokenService/WatchCredentials",
+  ]);
+
   /** The code a caller must get for a case ("ok" = allowed: the case's own success rule applies). */
-  function expected(kind: Kind, caller: CallerName): Code | "allowed" {
+  function expected(c: Case, caller: CallerName): Code | "allowed" {
+    const kind = c.kind;
     if (kind === "public") return "allowed";
     if (caller === "none" || caller === "bad" || caller === "expired" || caller === "revoked") return Code.Unauthenticated;
+    // A proxy-only agent is agent A minus every method that returns a credential.
+    if (caller === "proxyOnlyA" && CREDENTIAL_RPCS.has(`${c.service.typeName}/${c.method}`)) return Code.PermissionDenied;
     if (caller === "admin" || kind === "any") return "allowed";
     if (kind === "admin") return Code.PermissionDenied;
-    if (caller === "agentA") return "allowed";
+    if (caller === "agentA" || caller === "proxyOnlyA") return "allowed";
     // Agent of tenant B: another tenant's connection does not exist for it; naming tenant A is refused.
     return kind === "connection" ? Code.NotFound : Code.PermissionDenied;
   }
@@ -110,7 +120,7 @@ describe("test/access-matrix.test.ts", () => {
   }
 
   function check(c: Case, caller: CallerName, got: Code | "ok" | "open", protocol: string): void {
-    const want = expected(c.kind, caller);
+    const want = expected(c, caller);
     const label = `${protocol} ${c.service.typeName}/${c.method} as ${caller}`;
     const show = (v: Code | "ok" | "open") => (typeof v === "string" ? v : Code[v]);
     if (want !== "allowed") {
@@ -187,6 +197,13 @@ describe("test/access-matrix.test.ts", () => {
       denied.every((r) => r.clientAddress === "127.0.0.1" && r.requestId !== null),
       "address and request id on every denial",
     );
+    assert.ok(
+      denied.some(
+        (r) => r.result === "permission_denied" && r.keyId === callers.keyIds.proxyOnlyA && r.details.reason === "token_access_disabled",
+      ),
+      "a proxy-only key's credential requests are denied and audited",
+    );
+    assert.ok(!rows.some((r) => r.action === "token.read" && r.result === "ok" && r.keyId === callers.keyIds.proxyOnlyA));
     const reads = rows.filter((r) => r.action === "token.read" && r.connectionId === connA);
     assert.ok(reads.some((r) => r.result === "ok" && r.keyId === callers.keyIds.agentA && r.tenantId === TENANT_A));
     assert.ok(

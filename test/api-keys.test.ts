@@ -11,8 +11,10 @@ import { after, before, describe, test } from "node:test";
 import { createApp } from "../server/app.ts";
 import { generateApiKeySecret } from "../server/auth/api-key-secret.ts";
 import { runApiKeysCommand } from "../server/cli/api-keys-command.ts";
+import { runTokenCommand } from "../server/cli/token-command.ts";
 import { ConfigError, checkServerConfig, loadConfig } from "../server/config/config.ts";
 import { generateKeyringText } from "../server/vault/keyring.ts";
+import { createKeyProvider, PROVIDER, seedConnection } from "./support/access-fixtures.ts";
 import { startServer, type TestServer } from "./support/start-server.ts";
 import { createTempDataDir } from "./support/temp-data-dir.ts";
 import { dropTestStore, testStoreEnv } from "./support/test-store.ts";
@@ -167,6 +169,55 @@ describe("test/api-keys.test.ts", () => {
       assert.equal(await runApiKeysCommand(["revoke", keyId], revoked.io), 0);
       assert.equal((await rest("GET", "/v1/connections", secret)).status, 401, "revoked (this server has no key cache)");
       assert.ok(!server.logs().includes(secret), "the CLI's secret never reaches the server logs");
+    });
+
+    test("create --proxy-rule (repeatable) --proxy-only: list shows the rules; `nexus token` with the key is refused", async () => {
+      await createKeyProvider(server);
+      const created = io();
+      const argv = ["create", "--role", "agent", "--tenant", "cli-proxy", "--name", "agent-proxy", "--proxy-only"];
+      const rules = ["--proxy-rule", `${PROVIDER}:head,GET:/repos/**`, "--proxy-rule", `${PROVIDER}:POST:/repos/*/*/issues`];
+      assert.equal(await runApiKeysCommand([...argv, ...rules], created.io), 0, created.out.stderr);
+      assert.match(created.out.stdout, /proxy-only: it never receives a credential/);
+      assert.match(created.out.stdout, new RegExp(`proxy rule: ${PROVIDER}:GET,HEAD:/repos/\\*\\*\n`));
+      const secret = /^ {2}(nxk_[A-Za-z0-9_-]{43})$/m.exec(created.out.stdout)?.[1];
+      assert.ok(secret);
+
+      const listed = io();
+      assert.equal(await runApiKeysCommand(["list", "--tenant", "cli-proxy"], listed.io), 0);
+      assert.match(listed.out.stdout, /TOKENS\s+PROXY RULES/);
+      assert.match(
+        listed.out.stdout,
+        new RegExp(`no \\(proxy-only\\)\\s+${PROVIDER}:GET,HEAD:/repos/\\*\\* ${PROVIDER}:POST:/repos/\\*/\\*/issues`),
+      );
+      const json = io();
+      assert.equal(await runApiKeysCommand(["list", "--tenant", "cli-proxy", "--json"], json.io), 0);
+      const line = JSON.parse(json.out.stdout.trim()) as { proxy_only: boolean; proxy_rules: string[] };
+      assert.deepEqual(
+        [line.proxy_only, line.proxy_rules],
+        [true, [`${PROVIDER}:GET,HEAD:/repos/**`, `${PROVIDER}:POST:/repos/*/*/issues`]],
+      );
+
+      const connectionId = await seedConnection(server, "cli-proxy", "cli-proxy-secret-value");
+      const token = io();
+      token.io.env = { NEXUS_URL: server.baseUrl, NEXUS_API_KEY: secret };
+      assert.equal(await runTokenCommand(["token", connectionId], token.io), 1);
+      assert.match(token.out.stderr, /permission_denied/);
+      assert.match(token.out.stderr, /proxy-only/);
+      assert.ok(!token.out.stdout.includes("cli-proxy-secret-value") && !token.out.stderr.includes("cli-proxy-secret-value"));
+
+      const bad: [string[], RegExp][] = [
+        [["--proxy-rule", "github"], /--proxy-rule "github": a proxy rule is "provider:METHODS:\/path"/],
+        [["--proxy-rule", `${PROVIDER}:BREW:/x`], /methods: "BREW" is not one of/],
+        [["--proxy-rule", "nosuch:GET:/x"], /proxy_rules\[0\]\.provider: no provider named "nosuch"/],
+      ];
+      for (const [extra, message] of bad) {
+        const run = io();
+        assert.equal(await runApiKeysCommand(["create", "--role", "agent", "--tenant", "cli-proxy", "--name", "bad", ...extra], run.io), 2);
+        assert.match(run.out.stderr, message);
+      }
+      const admin = io();
+      assert.equal(await runApiKeysCommand(["create", "--role", "admin", "--name", "bad", "--proxy-only"], admin.io), 2);
+      assert.match(admin.out.stderr, /proxy_only: applies to agent keys only/);
     });
 
     test("usage errors exit 2; a missing key exits 1", async () => {

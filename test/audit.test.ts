@@ -146,7 +146,7 @@ describe("test/audit.test.ts", () => {
 
     test("watch deliveries and background refreshes are recorded through the exported helpers", async () => {
       const values = createContextValues();
-      values.set(kPrincipal, { keyId: agent.keyId, role: "agent", tenantId: "audited" });
+      values.set(kPrincipal, { keyId: agent.keyId, role: "agent", tenantId: "audited", proxyRules: [], canReadTokens: true });
       values.set(kRequestId, "req-watch-1");
       values.set(kClientAddress, "192.0.2.44");
       auditCredentialDelivered(server.app.audit, { values }, { connectionId: "conn_watched", version: 7n });

@@ -62,9 +62,15 @@ const presets = catalog.list();
 
 function templatesOf(p: ProviderProfile): string[] {
   const o = p.oauth;
-  return [o?.issuer, o?.authorizationEndpoint, o?.tokenEndpoint, o?.revocationEndpoint, o?.userinfoEndpoint, p.testEndpoint].filter(
-    (u): u is string => u !== undefined,
-  );
+  return [
+    o?.issuer,
+    o?.authorizationEndpoint,
+    o?.tokenEndpoint,
+    o?.revocationEndpoint,
+    o?.userinfoEndpoint,
+    p.testEndpoint,
+    p.apiBaseUrl,
+  ].filter((u): u is string => u !== undefined);
 }
 
 /** The host a template may reach, as a glob: operator values filled, each connection label a `*`. */

@@ -89,6 +89,14 @@ describe("test/cli.test.ts", () => {
       );
       const got = await nexus(["connections", "get", connectionId, "--json"]);
       assert.equal((jsonLines(got.stdout)[0] ?? {}).provider_name, PROVIDER);
+      const human = await nexus(["connections", "get", connectionId]);
+      assert.match(human.stdout, /account:\s+unknown\n/);
+      const byLabel = await nexus(["connections", "list", "--tenant", "acme", "--label", "workspace=none", "--json"]);
+      assert.equal(byLabel.code, 0, byLabel.stderr);
+      assert.deepEqual(jsonLines(byLabel.stdout), []);
+      const badLabel = await nexus(["connections", "list", "--tenant", "acme", "--label", "no-equals"]);
+      assert.equal(badLabel.code, 1);
+      assert.match(badLabel.stderr, /labels\[0\]/);
       const missing = await nexus(["connections", "get", "conn_missing"]);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /not_found: .*\[CONNECTION_NOT_FOUND\]/);

@@ -10,7 +10,8 @@ import { promisify } from "node:util";
 test("the demo completes consent and prints the token payload", async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ["examples/demo.ts", "--auto"], { timeout: 60_000 });
   assert.match(stdout, /status=success/);
-  assert.match(stdout, /\{"status":"active"\}/);
+  // The seed's {"status": …}, plus who connected (the id_token's sub).
+  assert.match(stdout, /\{"status":"active","account":\{"id":"alice"\}\}/);
   const payload = JSON.parse(/\/v1\/token\/\S+\n(\{[\s\S]*?\n\})/.exec(stdout)?.[1] ?? "{}") as Record<string, unknown>;
   assert.deepEqual(payload.strategy, { type: "oauth2" });
   assert.equal(typeof (payload.credentials as Record<string, unknown>).access_token, "string");

@@ -14,6 +14,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { DEFAULT_REFRESH_LEASE_MS } from "../server/config/defaults.ts";
+import { createPostgresStore } from "../server/store/postgres/store.ts";
 import { generateKeyringText } from "../server/vault/keyring.ts";
 import { reportFigure, storedTokens, summarize } from "./support/refresh-rig.ts";
 import { type ReplicaProcess, spawnReplica } from "./support/replica-process.ts";
@@ -201,13 +202,21 @@ describe("refresh leases across replica crashes", {
     const { provider, server } = setup;
     try {
       const refreshToken = provider.newGrant();
-      // With a long skew the margin is half the token's life (token-freshness.ts): past 4 s an 8-second
-      // token is inside it, so a read answers at once from the store and leaves the refresh running
-      // in the background, where only the engine's drain (no request) keeps it alive.
+      // With a long skew the margin is half the token's life (token-freshness.ts). The token is saved
+      // through a store whose clock runs 10 s behind: it lived 18 s, has 8 s left and is inside its
+      // 9 s margin from the start (no waiting for it to age), so a read answers at once from the
+      // store and leaves the refresh running in the background, where only the engine's drain (no
+      // request) keeps it alive.
       const replica = await setup.spawn({ NEXUS_REFRESH_SKEW_MS: "60000" });
       const client = setup.tokensOf(replica.baseUrl);
-      const id = await seedRotatingConnection(server.app, PROVIDER, refreshToken, 8);
-      await new Promise((resolve) => setTimeout(resolve, 4_200));
+      const backdated = await createPostgresStore({
+        connectionString: server.storeEnv.DATABASE_URL!,
+        poolMax: 1,
+        now: () => Date.now() - 10_000,
+      });
+      const id = await seedRotatingConnection({ store: backdated, vault: server.app.vault }, PROVIDER, refreshToken, 8).finally(() =>
+        backdated.close(),
+      );
       provider.holdMs = 1_500;
       const read = await client.getToken({ connectionId: id });
       assert.equal(Number(read.credential?.version), 1, "answered from the store");

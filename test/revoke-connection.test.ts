@@ -37,7 +37,11 @@ describe("test/revoke-connection.test.ts", () => {
     assert.equal(revoked.body.provider_revoked, true);
 
     assert.equal(await rig.server.app.store.getCredential(id), null, "secrets deleted");
-    assert.deepEqual((await getJson(rig.server, `/v1/check-connection/${id}`)).body, { status: "revoked" });
+    assert.deepEqual(
+      (await getJson(rig.server, `/v1/check-connection/${id}`)).body,
+      { status: "revoked", account: { id: "alice" } },
+      "the account stays known after revocation",
+    );
     const token = await getJson<{ code: string }>(rig.server, `/v1/token/${id}`);
     assert.equal(token.status, 400);
     assert.equal(token.body.code, "failed_precondition");

@@ -14,6 +14,7 @@ import { type ApiKeyLiveness, createApiKeyLiveness } from "../auth/api-key-liven
 import { type ApiKeyManager, createApiKeyManager } from "../auth/api-key-manager.ts";
 import { type ApiKeyVerifier, createApiKeyVerifier } from "../auth/api-key-verifier.ts";
 import { ensureBootstrapAdminKey } from "../auth/bootstrap-admin-key.ts";
+import type { MethodAccess } from "../auth/permissions.ts";
 import { createTenantScope, type TenantScope } from "../auth/tenant-scope.ts";
 import type { Config } from "../config/config.ts";
 import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
@@ -22,11 +23,12 @@ import { type CorsHandler, createCors } from "../http/cors.ts";
 import type { NodeRequest } from "../http/endpoints.ts";
 import { createTokenBuckets } from "../limits/token-buckets.ts";
 import type { Logger } from "../logging/logger.ts";
+import type { Principal } from "../request/principal.ts";
 import { createAuditInterceptor } from "../rpc/interceptors/audit-interceptor.ts";
-import { createAuthInterceptor } from "../rpc/interceptors/auth-interceptor.ts";
+import { authenticate, createAuthInterceptor } from "../rpc/interceptors/auth-interceptor.ts";
 import { createInProcessAddressInterceptor } from "../rpc/interceptors/in-process-address-interceptor.ts";
 import { createKeyValidityInterceptor } from "../rpc/interceptors/key-validity-interceptor.ts";
-import { createRateLimitInterceptor } from "../rpc/interceptors/rate-limit-interceptor.ts";
+import { createRateLimitInterceptor, rateLimitedError } from "../rpc/interceptors/rate-limit-interceptor.ts";
 import { createStreamLimitInterceptor } from "../rpc/interceptors/stream-limit-interceptor.ts";
 import { createApiKeyService, createAuditService } from "../services/admin-services.ts";
 import type { Store } from "../store/store.ts";
@@ -53,6 +55,15 @@ export interface AccessControl {
   readonly audit: AuditWriter;
   /** The access-control interceptors by role; interceptor-order.ts places them. */
   readonly interceptors: AccessInterceptors;
+  /**
+   * Authenticates a plain-HTTP request (the proxy route) exactly as the auth interceptor does an RPC
+   * of `access`, then draws from the key's rate-limit bucket (the one RPCs draw from): the
+   * principal, or a ConnectError (refusals of the key are audited).
+   */
+  authenticate(
+    req: NodeRequest,
+    input: { access: MethodAccess | undefined; what: string; requestId: string; clientAddress: string },
+  ): Promise<Principal>;
   /** The client address of a Node request (trusted-proxy aware). */
   clientAddress(req: NodeRequest): string;
   /** Whether a socket peer is a trusted proxy (the listener spares those its per-address cap). */
@@ -111,6 +122,9 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
   const retention = startAuditRetention({ store, logger, now, retentionDays: config.auditRetentionDays });
   const limits = { ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst };
   const resolveAddress = createClientAddressResolver(config.trustedProxies);
+  const authDeps = { verifier, audit, failedAuthBuckets: createTokenBuckets(limits) };
+  // One bucket per key, shared by RPCs and proxied calls: the proxy is no way around the limit.
+  const keyBuckets = createTokenBuckets(limits);
 
   return {
     keys,
@@ -120,8 +134,8 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
     scope: createTenantScope({ store }),
     audit,
     interceptors: {
-      auth: createAuthInterceptor({ verifier, audit, failedAuthBuckets: createTokenBuckets(limits) }),
-      rateLimit: createRateLimitInterceptor({ buckets: createTokenBuckets(limits) }),
+      auth: createAuthInterceptor(authDeps),
+      rateLimit: createRateLimitInterceptor({ buckets: keyBuckets }),
       streamLimit: createStreamLimitInterceptor({
         maxPerKey: config.maxStreamsPerKey,
         maxAnonymousPerAddress: config.maxAnonymousStreamsPerAddress,
@@ -129,6 +143,18 @@ export async function createAccessControl(deps: AccessControlDeps): Promise<Acce
       audit: createAuditInterceptor({ audit }),
       keyValidity: createKeyValidityInterceptor({ liveness: keyLiveness }),
       inProcessAddress: createInProcessAddressInterceptor(),
+    },
+    async authenticate(req, input) {
+      const principal = await authenticate(authDeps, {
+        header: nodeHeaders(req),
+        access: input.access === "public" ? undefined : input.access,
+        what: input.what,
+        requestId: input.requestId,
+        clientAddress: input.clientAddress,
+      });
+      const waitMs = keyBuckets.take(principal.keyId);
+      if (waitMs > 0) throw rateLimitedError(waitMs);
+      return principal;
     },
     clientAddress: (req) => resolveAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]),
     isTrustedProxy: createTrustedProxyCheck(config.trustedProxies),
@@ -164,4 +190,18 @@ function isRevocationCertainlyNotStored(err: unknown): boolean {
     err instanceof ConflictError ||
     err instanceof FailedPreconditionError
   );
+}
+
+/** A Node request's headers as a fetch Headers (HTTP/2 pseudo-headers left out). */
+function nodeHeaders(req: NodeRequest): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(":")) continue;
+    try {
+      for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+    } catch {
+      // A value fetch Headers refuses is no key anyway.
+    }
+  }
+  return headers;
 }

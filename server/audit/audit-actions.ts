@@ -5,6 +5,7 @@
  * here is not audited (plain reads of metadata such as CheckConnection are logged, not audited).
  */
 import type { HandlerContext } from "@connectrpc/connect";
+import { formatProxyRule } from "../domain/proxy-rule.ts";
 import { kAuditTarget, kClientAddress, kPrincipal, kRequestId } from "../request/context.ts";
 import type { AuditWriter } from "./audit-writer.ts";
 
@@ -24,6 +25,7 @@ export const AUDIT_ACTIONS = {
   apiKeyCreate: "api_key.create",
   apiKeyRevoke: "api_key.revoke",
   requestDenied: "request.denied",
+  proxyCall: "proxy.call",
   webhookCreate: "webhook.create",
   webhookUpdate: "webhook.update",
   webhookDelete: "webhook.delete",
@@ -60,6 +62,23 @@ const field = (message: unknown, ...path: string[]): string | undefined => {
 };
 const details = (entries: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(entries).filter((e): e is [string, string] => e[1] !== undefined));
+
+/**
+ * The created key's proxy rules (normalised text form, "; "-separated, cut at 250 characters) and
+ * their count, and its proxy-only flag, from the
+ * response: rules and flags only, never the secret. Absent when the key has neither.
+ */
+function keyAccessDetails(response: unknown): Record<string, string | undefined> {
+  const key = (response as { apiKey?: { proxyRules?: unknown; proxyOnly?: unknown } } | undefined)?.apiKey;
+  const rules = Array.isArray(key?.proxyRules) ? (key.proxyRules as { provider: string; methods: string[]; path: string }[]) : [];
+  // Audit values are capped at 256 characters: the count says how many rules there are in full.
+  const text = rules.map((rule) => formatProxyRule(rule)).join("; ");
+  return {
+    proxy_rules: rules.length === 0 ? undefined : text.length > 250 ? `${text.slice(0, 249)}…` : text,
+    proxy_rule_count: rules.length === 0 ? undefined : String(rules.length),
+    proxy_only: key?.proxyOnly === true ? "true" : undefined,
+  };
+}
 
 /** The host of a webhook URL, for audit details: never its path or query, which may carry tokens. */
 const webhookHost = (message: unknown, ...path: string[]): string | undefined => {
@@ -144,7 +163,11 @@ export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
     action: AUDIT_ACTIONS.apiKeyCreate,
     facts: (req, res) => ({
       tenantId: field(req, "tenantId"),
-      details: details({ created_key_id: field(res, "apiKey", "keyId"), name: field(req, "name") }),
+      details: details({
+        created_key_id: field(res, "apiKey", "keyId"),
+        name: field(req, "name"),
+        ...keyAccessDetails(res),
+      }),
     }),
   },
   "nexus.v1.ApiKeyService/RevokeApiKey": {

@@ -4,7 +4,14 @@ import { NotFoundError } from "../domain/errors.ts";
 import type { ApiKeyRecord } from "../store/store.ts";
 import { createApiKeyLiveness, type KeyInvalidReason } from "./api-key-liveness.ts";
 
-const agent = (keyId: string, expiresAtMs: number | null = null) => ({ keyId, role: "agent" as const, tenantId: "acme", expiresAtMs });
+const agent = (keyId: string, expiresAtMs: number | null = null) => ({
+  keyId,
+  role: "agent" as const,
+  tenantId: "acme",
+  expiresAtMs,
+  proxyRules: [],
+  canReadTokens: true,
+});
 
 function keyRecord(id: string, revokedAtMs: number | null): ApiKeyRecord {
   return {
@@ -18,6 +25,8 @@ function keyRecord(id: string, revokedAtMs: number | null): ApiKeyRecord {
     expiresAtMs: null,
     revokedAtMs,
     lastUsedAtMs: null,
+    proxyRules: [],
+    proxyOnly: false,
   };
 }
 

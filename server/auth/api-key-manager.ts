@@ -4,7 +4,8 @@
  * configured admin key exists. The secret leaves this module once, in `create`'s result; only its
  * hash is stored. It decides nothing about who may call it (that is the permission table).
  */
-import { InvalidArgumentError } from "../domain/errors.ts";
+import { InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
+import { normalizeProxyRules, type ProxyRule } from "../domain/proxy-rule.ts";
 import type { ApiKeyFilter, ApiKeyRecord, ApiKeyRole, Page, PageRequest, Store } from "../store/store.ts";
 import { generateApiKeySecret, hashApiKeySecret, visiblePrefix } from "./api-key-secret.ts";
 
@@ -17,6 +18,10 @@ export interface NewApiKey {
   tenantId?: string | null;
   /** Optional expiry, in the future. */
   expiresAtMs?: number | null;
+  /** Proxy allow rules (agent keys only); checked and normalised (server/domain/proxy-rule.ts). */
+  proxyRules?: readonly ProxyRule[];
+  /** A proxy-only agent key never receives a credential. */
+  proxyOnly?: boolean;
 }
 
 /** A created key and, this once, its secret. */
@@ -64,6 +69,11 @@ export function createApiKeyManager(deps: { store: Store; now: () => number }): 
       if (expiresAtMs !== null && (!Number.isSafeInteger(expiresAtMs) || expiresAtMs <= now())) {
         throw new InvalidArgumentError("expire_time", "must be in the future");
       }
+      const proxyRules = await checkProxyRules(store, input);
+      const proxyOnly = input.proxyOnly ?? false;
+      if (proxyOnly && input.role === "admin") {
+        throw new InvalidArgumentError("proxy_only", "applies to agent keys only (an admin key can mint keys that read tokens)");
+      }
       if (input.role === "agent") await store.ensureTenant({ id: tenantId, displayName: tenantId });
       const generated = generateApiKeySecret();
       const record = await store.createApiKey({
@@ -73,6 +83,8 @@ export function createApiKeyManager(deps: { store: Store; now: () => number }): 
         role: input.role,
         tenantId: input.role === "agent" ? tenantId : null,
         expiresAtMs,
+        proxyRules,
+        proxyOnly,
       });
       return { record, secret: generated.secret };
     },
@@ -97,4 +109,32 @@ function checkName(name: string): string {
   // Names show up in terminals and admin UIs: no control characters (escape sequences, newlines).
   if (/\p{Cc}/u.test(name)) throw new InvalidArgumentError("name", "must not contain control characters");
   return name;
+}
+
+/**
+ * An agent key's proxy rules checked and normalised: the language's own checks (domain/proxy-rule.ts),
+ * then every provider must exist, so a misspelt name fails now rather than refusing every call.
+ * Fields are named as in the proto (`proxy_rules[2].path`). Admin keys take no rules.
+ */
+async function checkProxyRules(store: Pick<Store, "getProvider">, input: NewApiKey): Promise<ProxyRule[]> {
+  const rules = input.proxyRules ?? [];
+  if (rules.length === 0) return [];
+  if (input.role === "admin") {
+    throw new InvalidArgumentError("proxy_rules", "apply to agent keys only (admin keys may use the proxy without rules)");
+  }
+  const checked = normalizeProxyRules(rules);
+  if ("problem" in checked) {
+    const field = checked.index < 0 ? "proxy_rules" : `proxy_rules[${checked.index}]${checked.field === "" ? "" : `.${checked.field}`}`;
+    throw new InvalidArgumentError(field, checked.problem);
+  }
+  for (const [index, rule] of checked.rules.entries()) {
+    try {
+      await store.getProvider(rule.provider);
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new InvalidArgumentError(`proxy_rules[${index}].provider`, `no provider named "${rule.provider}"`);
+      throw err;
+    }
+  }
+  return checked.rules;
 }

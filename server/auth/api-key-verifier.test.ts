@@ -31,6 +31,8 @@ function record(secret: string, extra: Partial<ApiKeyRecord> = {}): ApiKeyRecord
     expiresAtMs: null,
     revokedAtMs: null,
     lastUsedAtMs: null,
+    proxyRules: [],
+    proxyOnly: false,
     ...extra,
   };
 }
@@ -51,7 +53,7 @@ test("a valid key yields its principal; unknown, malformed, revoked and expired 
   const verifier = createApiKeyVerifier({ store, now: () => now });
   assert.deepEqual(await verifier.verify(secret), {
     ok: true,
-    principal: { keyId: "key_1", role: "agent", tenantId: "acme", expiresAtMs: 5_000 },
+    principal: { keyId: "key_1", role: "agent", tenantId: "acme", expiresAtMs: 5_000, proxyRules: [], canReadTokens: true },
   });
   assert.deepEqual(await verifier.verify(`${secret}x`), { ok: false, reason: "unknown" });
   assert.deepEqual(await verifier.verify("short"), { ok: false, reason: "malformed" });

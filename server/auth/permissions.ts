@@ -19,6 +19,10 @@
  *
  * Admin keys may also read tokens: an admin can mint an agent key for any tenant anyway, so refusing
  * would only add a step, not a boundary; every read is audited with the key id either way.
+ *
+ * Proxy-only agent keys (`canReadTokens` false) are refused every method in `CREDENTIAL_METHODS`,
+ * the ones whose answer carries a credential (TOKEN_ACCESS_DISABLED): they reach providers only
+ * through the credential proxy, which applies the credential server-side.
  */
 import type { ApiKeyRole } from "../store/store.ts";
 
@@ -66,6 +70,22 @@ export const PERMISSIONS: Readonly<Record<string, MethodAccess>> = {
   // Reflection lists the API surface: harmless, but no reason to show it to anonymous callers.
   "grpc.reflection.v1.ServerReflection/ServerReflectionInfo": ANY_KEY,
 };
+
+/**
+ * The methods whose responses carry a usage credential (nexus.v1.Credential): a proxy-only key may
+ * call none of them. A test walks every routed method's response type and fails when a method that
+ * can return a Credential is missing here.
+ */
+export const CREDENTIAL_METHODS: ReadonlySet<string> = new Set([
+  "nexus.v1.TokenService/GetToken",
+  "nexus.v1.TokenService/RefreshConnection",
+  "nexus.v1.TokenService/WatchCredentials",
+]);
+
+/** Whether a principal that may not read tokens is refused this method. */
+export function deliversCredentials(serviceTypeName: string, methodName: string): boolean {
+  return CREDENTIAL_METHODS.has(`${serviceTypeName}/${methodName}`);
+}
 
 /** The access rule of a method; undefined (refuse) when the table has no row for it. */
 export function accessOf(serviceTypeName: string, methodName: string): MethodAccess | undefined {

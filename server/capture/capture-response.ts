@@ -1,9 +1,12 @@
 /**
  * How the capture answers a browser: HTML pages and 303 redirects, each with the security headers
- * (CSP without script, no framing, nosniff, no caching, a referrer policy). It owns the headers;
- * the markup comes from capture-page.ts and the flow from key-capture.ts.
+ * (CSP without script, no framing, nosniff, no caching, a referrer policy), and the way back to
+ * the app that sent the user. It owns the headers; the markup comes from capture-page.ts and the
+ * flow from key-capture.ts.
  */
+import { buildReturnRedirect, type ConsentOutcome } from "../consent/return-redirect.ts";
 import type { NodeResponse } from "../http/endpoints.ts";
+import { renderMessagePage } from "./capture-page.ts";
 
 const BASE_HEADERS: Readonly<Record<string, string>> = {
   "x-frame-options": "DENY",
@@ -42,4 +45,21 @@ export function sendHtml(res: NodeResponse, status: number, html: string, option
 export function sendRedirect(res: NodeResponse, location: string): void {
   res.writeHead(303, { ...BASE_HEADERS, location, "referrer-policy": "no-referrer" });
   res.end();
+}
+
+/**
+ * Sends the browser back to `returnUrl` with the outcome (303), or, for a connection without one,
+ * a page that says how it ended (begin always records a return URL; this only guards rows written
+ * some other way).
+ */
+export function sendBack(res: NodeResponse, returnUrl: string | null, outcome: ConsentOutcome & { connectionId: string }): void {
+  if (returnUrl !== null) {
+    sendRedirect(res, buildReturnRedirect(returnUrl, outcome));
+    return;
+  }
+  const view =
+    outcome.status === "success"
+      ? { title: "Connected", message: "You can close this page." }
+      : { title: "The connection was not completed", message: `Reason: ${outcome.error}. You can close this page.` };
+  sendHtml(res, outcome.status === "success" ? 200 : 409, renderMessagePage(view));
 }

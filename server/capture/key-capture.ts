@@ -30,17 +30,20 @@
 
 import type { ConsentAudit } from "../consent/consent-callback.ts";
 import type { ConsentStates } from "../consent/consent-states.ts";
-import { buildReturnRedirect } from "../consent/return-redirect.ts";
+import type { ConnectionAccount } from "../domain/connection-account.ts";
 import { isAwaitingConsent, type StatusReason } from "../domain/connection-status.ts";
 import { ConflictError, ConnectionNotUsableError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
+import { transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
+import { type AccountAttempt, learnAccountFromFields } from "../oauth/account-identity.ts";
 import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
-import type { ConnectionRecord, ProviderRecord, Store } from "../store/store.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
-import { type FormPageView, type MessagePageView, renderFormPage, renderMessagePage } from "./capture-page.ts";
-import { sendHtml, sendRedirect } from "./capture-response.ts";
-import { ACTION_FIELD, type CredentialForm, createCredentialFormCache } from "./credential-form.ts";
+import { type FormPageView, renderFormPage, renderMessagePage } from "./capture-page.ts";
+import { sendBack, sendHtml } from "./capture-response.ts";
+import { createCaptureStateResolver, type Dead, deadEnd, type End, type Ready, storedProviderOf, usedPage } from "./capture-state.ts";
+import { ACTION_FIELD, createCredentialFormCache } from "./credential-form.ts";
 import { FormRequestError, readFormRequest } from "./form-request.ts";
 import { createLiveCheck } from "./live-check.ts";
 import { createLiveCheckBudget } from "./live-check-budget.ts";
@@ -58,12 +61,13 @@ export interface KeyCaptureDeps {
   publicUrl: () => string;
   /** Epoch milliseconds; should be the clock the consent states use. */
   now: () => number;
-  /** For the live check against `testEndpoint`; default the global fetch. */
-  /** Outbound HTTP for live checks (default the global fetch). */
+  /** Outbound HTTP for live checks against `testEndpoint` (default the global fetch). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
   logger: Logger;
   /** Live-check timeout; default 10 s. */
   testTimeoutMs?: number;
+  /** Counts account_lookup attempts after a key is entered (nexus_account_lookups_total). */
+  accountMetrics?: (attempt: AccountAttempt) => void;
   /** Largest accepted form body; default 64 KiB. */
   maxBodyBytes?: number;
   /**
@@ -94,31 +98,6 @@ export interface KeyCapture {
 }
 
 const STATE_SEGMENT = /^[A-Za-z0-9_-]{1,128}$/;
-const START_AGAIN = "Start again from the app that sent you here.";
-
-/** A state that carries the flow on, with everything it points to. */
-interface Ready {
-  kind: "ready";
-  connection: ConnectionRecord;
-  profile: ProviderProfile;
-  form: CredentialForm;
-  returnUrl: string | null;
-  expiresAtMs: number;
-}
-/** The flow ends here: back to the return URL with an error code. */
-interface End {
-  kind: "end";
-  connection: ConnectionRecord;
-  returnUrl: string | null;
-  error: string;
-}
-/** No trustworthy state: a page, no redirect. */
-interface Dead {
-  kind: "dead";
-  status: number;
-  view: MessagePageView;
-  outcome: string;
-}
 
 /** Creates the hosted credential capture. */
 export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
@@ -140,28 +119,14 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
       connectionId: connection.id,
       details: { provider: connection.providerName, flow: "capture" },
     });
-
-  async function resolve(state: string): Promise<Ready | End | Dead> {
-    const opened = await states.peek(state);
-    if (opened === null || opened.secrets?.flow !== "capture") {
-      return dead(400, "This link is not valid", "state_unknown");
-    }
-    const { record } = opened;
-    if (record.usedAtMs !== null) return dead(410, "This link has already been used", "state_used");
-    if (deps.now() >= record.expiresAtMs) return dead(410, "This link has expired", "state_expired");
-    const connection = await store.findConnectionById(record.connectionId);
-    if (connection === null) return dead(410, "This connection no longer exists", "connection_gone");
-    const returnUrl = record.returnUrl ?? connection.returnUrl;
-    if (!isAwaitingConsent(connection.status)) return { kind: "end", connection, returnUrl, error: "connection_not_pending" };
-    try {
-      const { profile } = await loadProvider(connection.providerName);
-      return { kind: "ready", connection, profile, form: forms.of(profile), returnUrl, expiresAtMs: record.expiresAtMs };
-    } catch (err) {
-      if (!(err instanceof NotFoundError || err instanceof InvalidArgumentError)) throw err;
-      log("provider_unusable", connection, { reason: err.message });
-      return { kind: "end", connection, returnUrl, error: "server_error" };
-    }
-  }
+  const resolve = createCaptureStateResolver({
+    states,
+    store,
+    now: deps.now,
+    loadProvider,
+    formOf: (profile) => forms.of(profile),
+    onProviderUnusable: (connection, err) => log("provider_unusable", connection, { reason: err.message }),
+  });
 
   /**
    * Ends the flow with an error code: consumes the state on POST (a GET changes nothing), redirects.
@@ -171,24 +136,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     if (consume !== null && (await states.consume(consume)) === null) return sendDead(res, usedPage());
     log(ending.error, ending.connection);
     if (isSubmission) audit(ending.error, ending.connection);
-    back(res, ending.returnUrl, { status: "error", error: ending.error, connectionId: ending.connection.id });
-  }
-
-  function back(
-    res: NodeResponse,
-    returnUrl: string | null,
-    outcome: { status: "success"; connectionId: string } | { status: "error"; error: string; connectionId: string },
-  ): void {
-    if (returnUrl !== null) {
-      sendRedirect(res, buildReturnRedirect(returnUrl, outcome));
-      return;
-    }
-    // begin always records a return URL; this only guards rows written some other way.
-    const view =
-      outcome.status === "success"
-        ? { title: "Connected", message: "You can close this page." }
-        : { title: "The connection was not completed", message: `Reason: ${outcome.error}. You can close this page.` };
-    sendHtml(res, outcome.status === "success" ? 200 : 409, renderMessagePage(view));
+    sendBack(res, ending.returnUrl, { status: "error", error: ending.error, connectionId: ending.connection.id });
   }
 
   function renderForm(res: NodeResponse, status: number, ready: Ready, extra: Partial<FormPageView> = {}): void {
@@ -259,12 +207,14 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
       });
     }
 
+    const account = await learnEnteredAccount(connection, profile, reading.fields);
+
     // Single use: consumed before anything is stored, so a replay or a second tab stores nothing.
     if ((await states.consume(state)) === null) return sendDead(res, usedPage());
     budget.forget(state);
     let outcome;
     try {
-      outcome = await saveEnteredFields({ store, vault }, connection.id, reading.fields);
+      outcome = await saveEnteredFields({ store, vault }, connection.id, reading.fields, account);
     } catch (err) {
       // The state is used up: never leave the user on an error page with no way back.
       logger.error({ err, connectionId: connection.id, provider: connection.providerName }, "key capture: save failed");
@@ -273,7 +223,33 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     if (outcome !== "stored") return end(res, null, { connection, returnUrl, error: outcome });
     log("stored", connection, { liveCheck: check.outcome });
     audit("ok", connection);
-    back(res, returnUrl, { status: "success", connectionId: connection.id });
+    sendBack(res, returnUrl, { status: "success", connectionId: connection.id });
+  }
+
+  /** The profile's account_lookup with the entered fields; never fails the capture (logged and counted). */
+  async function learnEnteredAccount(
+    connection: ConnectionRecord,
+    profile: ProviderProfile,
+    fields: Record<string, string>,
+  ): Promise<ConnectionAccount | undefined> {
+    if (profile.accountLookup === undefined) return undefined;
+    const learned = await learnAccountFromFields({
+      profile,
+      fields,
+      params: connection.params,
+      fetch: deps.fetch ?? fetch,
+      timeoutMs: deps.testTimeoutMs ?? 10_000,
+    });
+    for (const attempt of learned.attempts) {
+      deps.accountMetrics?.(attempt);
+      if (attempt.outcome === "failed") {
+        logger.warn(
+          { connectionId: connection.id, provider: connection.providerName, source: attempt.source, reason: attempt.reason },
+          "account identity not learned from this source",
+        );
+      }
+    }
+    return learned.account ?? undefined;
   }
 
   /** Cancel (access_denied) or too many attempts: uses the state, fails the connection, goes back. */
@@ -283,7 +259,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     const { connection } = ready;
     let error: string = reason;
     try {
-      await store.updateConnectionStatus(connection.tenantId, connection.id, ["pending"], "failed", reason);
+      await transition(store, connection, "failed", reason);
     } catch (err) {
       if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
       error = "connection_not_pending";
@@ -319,7 +295,7 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
       if (state === "" || state.includes("/")) return false;
       try {
         if (!STATE_SEGMENT.test(state)) {
-          sendDead(res, dead(400, "This link is not valid", "state_malformed"));
+          sendDead(res, deadEnd(400, "This link is not valid", "state_malformed"));
         } else if (req.method === "GET") {
           await show(res, state);
         } else if (req.method === "POST") {
@@ -335,23 +311,5 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
       }
       return true;
     },
-  };
-}
-
-function dead(status: number, title: string, outcome: string): Dead {
-  return { kind: "dead", status, view: { title, message: START_AGAIN }, outcome };
-}
-
-function usedPage(): Dead {
-  return dead(410, "This link has already been used", "state_used");
-}
-
-/** The profile JSON the store keeps, read back as the provider directory wrote it. */
-function storedProviderOf(record: ProviderRecord): StoredProvider {
-  return {
-    profile: record.profile as unknown as ProviderProfile,
-    hasClientSecret: record.clientSecret !== null,
-    createdAtMs: record.createdAtMs,
-    updatedAtMs: record.updatedAtMs,
   };
 }

@@ -6,6 +6,7 @@
  */
 
 import { activateWithCredential } from "../consent/activate-with-credential.ts";
+import type { ConnectionAccount } from "../domain/connection-account.ts";
 import { isAwaitingConsent } from "../domain/connection-status.ts";
 import type { EnteredFields } from "../domain/stored-secret.ts";
 import type { Store } from "../store/store.ts";
@@ -24,10 +25,16 @@ export async function saveEnteredFields(
   deps: { store: Store; vault: Vault },
   connectionId: string,
   fields: Record<string, string>,
+  /** The account the entered credential belongs to, when learned (kept otherwise). */
+  account?: ConnectionAccount,
 ): Promise<SaveOutcome> {
   const current = await deps.store.findConnectionById(connectionId);
   if (current === null || !isAwaitingConsent(current.status)) return "connection_not_pending";
   const secret: EnteredFields = { kind: "fields", fields };
-  const result = await activateWithCredential(deps, current, secret, { expiresAtSeconds: null, nextRefreshAtMs: null });
+  const result = await activateWithCredential(deps, current, secret, {
+    expiresAtSeconds: null,
+    nextRefreshAtMs: null,
+    ...(account !== undefined && { account }),
+  });
   return result.kind === "active" ? "stored" : "connection_not_pending";
 }

@@ -10,6 +10,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createApiKeyManager } from "../auth/api-key-manager.ts";
 import { systemNow } from "../config/defaults.ts";
 import { InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
+import { type ProxyRule, parseProxyRule } from "../domain/proxy-rule.ts";
 import { createApiClients, describeFailure, SERVER_OPTIONS, serverTarget } from "./api-client.ts";
 import { parseCommandArgs, usageError } from "./command-args.ts";
 import { createDirectKeyAdmin, createRemoteKeyAdmin, type KeyAdmin } from "./key-admin.ts";
@@ -22,8 +23,14 @@ import type { CommandIo } from "./providers-plan.ts";
 export const API_KEYS_USAGE = `usage: nexus keys create|list|revoke [options]
 
   create --role admin|agent --name NAME [--tenant TENANT] [--expires 30d|12h|DATE]
+         [--proxy-rule PROVIDER:METHODS:/PATH ...] [--proxy-only]
                           create an API key and print its secret once (agent keys need --tenant;
-                          a new tenant is created)
+                          a new tenant is created). Agent keys only:
+                          --proxy-rule (repeatable) allows calls through the credential proxy,
+                            e.g. 'github:GET,HEAD:/repos/**' (METHODS: GET,HEAD,POST,PUT,PATCH,
+                            DELETE,OPTIONS or *; PATH: * one segment, ** any number)
+                          --proxy-only: the key never receives a credential (no token, refresh
+                            or watch), it reaches providers only through the proxy
   list [--tenant TENANT]  list API keys (never their secrets)
   revoke KEY_ID           revoke a key
 
@@ -50,6 +57,8 @@ export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () =
       name: { type: "string" },
       tenant: { type: "string" },
       expires: { type: "string" },
+      "proxy-rule": { type: "string", multiple: true },
+      "proxy-only": { type: "boolean" },
       json: { type: "boolean" },
       direct: { type: "boolean" },
       init: { type: "boolean" },
@@ -71,7 +80,21 @@ export async function runApiKeysCommand(argv: string[], io: CommandIo, now: () =
       if (values.expires !== undefined && expiresAtMs === undefined) {
         return usage(io, "--expires must be a duration like 30d, 12h, 45m or an ISO date such as 2027-01-31");
       }
-      const options = { role: values.role as "admin" | "agent", name: values.name, tenantId: values.tenant, expiresAtMs, json };
+      const proxyRules: ProxyRule[] = [];
+      for (const text of values["proxy-rule"] ?? []) {
+        const rule = parseProxyRule(text);
+        if (typeof rule === "string") return usage(io, `--proxy-rule "${text.slice(0, 80)}": ${rule}`);
+        proxyRules.push(rule);
+      }
+      const options = {
+        role: values.role as "admin" | "agent",
+        name: values.name,
+        tenantId: values.tenant,
+        expiresAtMs,
+        proxyRules,
+        proxyOnly: values["proxy-only"] ?? false,
+        json,
+      };
       run = (keys) => keysCreate(keys, options, io);
       break;
     }

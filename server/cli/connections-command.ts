@@ -15,8 +15,9 @@ import type { CommandIo } from "./providers-plan.ts";
 /** Usage text of the connections commands. */
 export const CONNECTIONS_USAGE = `usage: nexus connections list|get|revoke [options]
 
-  list [--tenant T] [--user U] [--provider P] [--status S] [--limit N]
-                          connections, newest first (admin keys must name --tenant)
+  list [--tenant T] [--user U] [--provider P] [--status S] [--account ID] [--label K=V]… [--limit N]
+                          connections, newest first (admin keys must name --tenant);
+                          --label may repeat (every one must match)
   get ID                  one connection
   revoke ID               revoke it: the provider is told (RFC 7009) and its secrets are deleted
 
@@ -34,6 +35,8 @@ export async function runConnectionsCommand(argv: string[], io: CommandIo): Prom
       user: { type: "string" },
       provider: { type: "string" },
       status: { type: "string" },
+      account: { type: "string" },
+      label: { type: "string", multiple: true },
       limit: { type: "string" },
       json: { type: "boolean" },
     },
@@ -64,6 +67,8 @@ export async function runConnectionsCommand(argv: string[], io: CommandIo): Prom
             userId: values.user ?? "",
             providerName: values.provider ?? "",
             status,
+            accountId: values.account ?? "",
+            labels: values.label ?? [],
             pageSize: Math.min(500, limit - found.length),
             pageToken,
           });
@@ -122,19 +127,32 @@ function writeConnection(io: CommandIo, c: Connection, json: boolean): void {
     ["user", c.userId],
     ["provider", c.providerName],
     ["status", statusName(c.status) + (c.statusReason === "" ? "" : ` (${c.statusReason})`)],
+    ...(c.reusedConnectionId === "" ? [] : [["use instead", c.reusedConnectionId] as [string, string]]),
+    ["account", accountText(c)],
+    ["labels", pairs(c.labels)],
+    ["metadata", pairs(c.metadata)],
     ["scopes", c.scopes.join(" ")],
-    [
-      "params",
-      Object.entries(c.params)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" "),
-    ],
+    ["params", pairs(c.params)],
     ["created", isoTimestamp(c.createTime)],
     ["updated", isoTimestamp(c.updateTime)],
     ["expires", isoUnixSeconds(c.expiresAt) || "never"],
     ["credential version", String(c.credentialVersion)],
   ];
   for (const [name, value] of lines) io.stdout.write(`${`${name}:`.padEnd(20)}${value}\n`);
+}
+
+/** "4242 (octo, octo@example.com)", or "unknown" before the account is learned. */
+function accountText(c: Connection): string {
+  const a = c.account;
+  if (a === undefined || a.id === "") return "unknown";
+  const more = [a.displayName, a.email].filter((v) => v !== "");
+  return more.length === 0 ? a.id : `${a.id} (${more.join(", ")})`;
+}
+
+function pairs(map: Readonly<Record<string, string>>): string {
+  return Object.entries(map)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
 }
 
 function row(c: Connection): string[] {

@@ -7,6 +7,7 @@ import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf
 import type { Client } from "@connectrpc/connect";
 import { type ApiKey, type ApiKeyService, Role } from "../../gen/nexus/v1/api_keys_pb.ts";
 import type { ApiKeyManager } from "../auth/api-key-manager.ts";
+import type { ProxyRule } from "../domain/proxy-rule.ts";
 import type { ApiKeyRecord, ApiKeyRole } from "../store/store.ts";
 
 /** A key as the CLI shows it: metadata, never the hash or the secret. */
@@ -18,6 +19,8 @@ export interface NewKey {
   role: ApiKeyRole;
   tenantId: string | undefined;
   expiresAtMs: number | null;
+  proxyRules: readonly ProxyRule[];
+  proxyOnly: boolean;
 }
 
 /** API key administration, wherever it happens. */
@@ -59,6 +62,8 @@ export function createRemoteKeyAdmin(client: Client<typeof ApiKeyService>): KeyA
         role: input.role === "admin" ? Role.ADMIN : Role.AGENT,
         tenantId: input.tenantId ?? "",
         expireTime: input.expiresAtMs === null ? undefined : timestampFromMs(input.expiresAtMs),
+        proxyRules: input.proxyRules.map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+        proxyOnly: input.proxyOnly,
       });
       if (apiKey === undefined) throw new Error("the server answered without the created key");
       return { record: fromProto(apiKey), secret };
@@ -97,6 +102,8 @@ function fromProto(key: ApiKey): KeyView {
     expiresAtMs: ms(key.expireTime),
     revokedAtMs: ms(key.revokeTime),
     lastUsedAtMs: ms(key.lastUsedTime),
+    proxyRules: key.proxyRules.map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+    proxyOnly: key.proxyOnly,
   };
 }
 

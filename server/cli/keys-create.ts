@@ -3,6 +3,7 @@
  * and prints its secret once (only its hash is stored). An agent key for a tenant that does not
  * exist yet creates the tenant.
  */
+import { formatProxyRule, type ProxyRule } from "../domain/proxy-rule.ts";
 import type { ApiKeyRole } from "../store/store.ts";
 import type { KeyAdmin } from "./key-admin.ts";
 import type { CommandIo } from "./providers-plan.ts";
@@ -13,6 +14,10 @@ export interface KeysCreateOptions {
   name: string;
   tenantId?: string;
   expiresAtMs?: number;
+  /** Proxy allow rules (agent keys). */
+  proxyRules?: readonly ProxyRule[];
+  /** The key never receives a credential. */
+  proxyOnly?: boolean;
   json: boolean;
 }
 
@@ -23,17 +28,21 @@ export async function keysCreate(keys: KeyAdmin, options: KeysCreateOptions, io:
     role: options.role,
     tenantId: options.tenantId,
     expiresAtMs: options.expiresAtMs ?? null,
+    proxyRules: options.proxyRules ?? [],
+    proxyOnly: options.proxyOnly ?? false,
   });
   const expires = record.expiresAtMs === null ? "never" : new Date(record.expiresAtMs).toISOString();
   if (options.json) {
     io.stdout.write(
-      `${JSON.stringify({ key_id: record.id, prefix: record.prefix, role: record.role, tenant_id: record.tenantId, name: record.name, expire_time: record.expiresAtMs === null ? null : expires, secret })}\n`,
+      `${JSON.stringify({ key_id: record.id, prefix: record.prefix, role: record.role, tenant_id: record.tenantId, name: record.name, expire_time: record.expiresAtMs === null ? null : expires, proxy_rules: record.proxyRules.map(formatProxyRule), proxy_only: record.proxyOnly, secret })}\n`,
     );
     return 0;
   }
   io.stdout.write(
     `created ${record.role} key ${record.id} (${record.prefix}…)` +
       `${record.tenantId === null ? "" : ` for tenant ${record.tenantId}`}, expires ${expires}\n` +
+      (record.proxyOnly ? "proxy-only: it never receives a credential\n" : "") +
+      record.proxyRules.map((rule) => `proxy rule: ${formatProxyRule(rule)}\n`).join("") +
       `secret (shown once, store it now; send it as "Authorization: Bearer <secret>"):\n\n  ${secret}\n\n`,
   );
   return 0;

@@ -47,6 +47,10 @@ const TOP_PATHS = [
   "url_params",
   "operator_params",
   "test_endpoint",
+  "account_lookup",
+  "connection_extras",
+  "api_base_url",
+  "proxy_timeouts",
 ];
 const OAUTH_PATHS = [
   "issuer",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, loadConfig } from "./config.ts";
+import { DEFAULT_PROXY_MAX_REQUEST_BYTES, DEFAULT_PROXY_MAX_RESPONSE_BYTES, DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES } from "./defaults.ts";
 
 test("defaults are development-friendly", () => {
   const config = loadConfig({}, "/srv/nexus");
@@ -67,4 +68,29 @@ test("connection caps and HTTP/2 timeouts have defaults and limits", () => {
   assert.deepEqual([set.maxConnections, set.maxConnectionsPerAddress, set.http2IdleTimeoutMs], [500, 8, 5_000]);
   assert.throws(() => loadConfig({ NEXUS_MAX_CONNECTIONS: "0" }), /NEXUS_MAX_CONNECTIONS must be at least 1/);
   assert.throws(() => loadConfig({ NEXUS_HTTP2_PING_TIMEOUT_MS: "10" }), /NEXUS_HTTP2_PING_TIMEOUT_MS must be at least 1000/);
+});
+
+test("NEXUS_PROXY_OPEN_TENANTS: none by default; a comma list of tenant ids or *; bad entries refused", () => {
+  assert.deepEqual(loadConfig({}).proxyOpenTenants, []);
+  assert.deepEqual(loadConfig({ NEXUS_PROXY_OPEN_TENANTS: " acme, beta ,," }).proxyOpenTenants, ["acme", "beta"]);
+  assert.deepEqual(loadConfig({ NEXUS_PROXY_OPEN_TENANTS: "*" }).proxyOpenTenants, ["*"]);
+  assert.throws(() => loadConfig({ NEXUS_PROXY_OPEN_TENANTS: `acme,${"x".repeat(129)}` }), /NEXUS_PROXY_OPEN_TENANTS/);
+});
+
+test("proxy body limits: defaults from defaults.ts, whole numbers within bounds", () => {
+  const config = loadConfig({});
+  assert.equal(config.proxyMaxRequestBytes, DEFAULT_PROXY_MAX_REQUEST_BYTES);
+  assert.equal(config.proxyMaxResponseBytes, DEFAULT_PROXY_MAX_RESPONSE_BYTES);
+  assert.equal(config.proxyMaxSignedBodyBytes, DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES);
+  const set = loadConfig({
+    NEXUS_PROXY_MAX_REQUEST_BYTES: "1000",
+    NEXUS_PROXY_MAX_RESPONSE_BYTES: "2000",
+    NEXUS_PROXY_MAX_SIGNED_BODY_BYTES: "3000",
+  });
+  assert.deepEqual([set.proxyMaxRequestBytes, set.proxyMaxResponseBytes, set.proxyMaxSignedBodyBytes], [1000, 2000, 3000]);
+  assert.throws(() => loadConfig({ NEXUS_PROXY_MAX_REQUEST_BYTES: "-1" }), /NEXUS_PROXY_MAX_REQUEST_BYTES must be a whole number/);
+  assert.throws(
+    () => loadConfig({ NEXUS_PROXY_MAX_SIGNED_BODY_BYTES: String(2 * 1024 ** 3) }),
+    /NEXUS_PROXY_MAX_SIGNED_BODY_BYTES must be at most/,
+  );
 });

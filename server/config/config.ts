@@ -16,6 +16,10 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_PROXY_MAX_REQUEST_BYTES,
+  DEFAULT_PROXY_MAX_RESPONSE_BYTES,
+  DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES,
+  DEFAULT_PROXY_OPEN_TENANTS,
   DEFAULT_REFRESH_LEASE_MS,
   DEFAULT_REFRESH_READ_WAIT_MS,
   DEFAULT_REFRESH_SKEW_MS,
@@ -63,6 +67,11 @@ export interface Config {
    * default: localhost on any port; production default: none (every return_url is refused).
    */
   returnUrlOrigins: readonly string[];
+  /**
+   * Tenants whose agent keys without proxy rules may send any call through the credential proxy
+   * ("*": every tenant). Keys with rules are held to them regardless. Default: none.
+   */
+  proxyOpenTenants: readonly string[];
   /** Refresh an OAuth access token this long before it expires (on read and proactively), ms. */
   refreshSkewMs: number;
   /**
@@ -78,6 +87,12 @@ export interface Config {
   maxBodyBytes: number;
   /** How long a graceful shutdown waits for in-flight requests, in milliseconds. */
   shutdownGraceMs: number;
+  /** Largest proxied request body, bytes (/v1/proxy; streamed, not buffered). */
+  proxyMaxRequestBytes: number;
+  /** Largest proxied response body, bytes (streamed, not buffered). */
+  proxyMaxResponseBytes: number;
+  /** Largest proxied body an hmac_payload or aws_sigv4 provider may sign (held in memory), bytes. */
+  proxyMaxSignedBodyBytes: number;
   /**
    * The admin API key whose hash is ensured at start (NEXUS_ADMIN_API_KEY). Required in production;
    * in development, absent means "create and print a bootstrap admin key on first start".
@@ -168,12 +183,16 @@ const envSchema = z.object({
   NEXUS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   NEXUS_ENCRYPTION_KEYS: z.string().min(1).optional(),
   NEXUS_RETURN_URL_ORIGINS: z.string().optional(),
+  NEXUS_PROXY_OPEN_TENANTS: z.string().optional(),
   NEXUS_REFRESH_SKEW_MS: integer("NEXUS_REFRESH_SKEW_MS", 0, 24 * 3600 * 1000).optional(),
   NEXUS_REFRESH_LEASE_MS: integer("NEXUS_REFRESH_LEASE_MS", 1000, 600_000).optional(),
   NEXUS_REFRESH_READ_WAIT_MS: integer("NEXUS_REFRESH_READ_WAIT_MS", 0, 60_000).optional(),
   NEXUS_WATCH_HEARTBEAT_MS: integer("NEXUS_WATCH_HEARTBEAT_MS", 1000, 3600 * 1000).optional(),
   NEXUS_MAX_BODY_BYTES: integer("NEXUS_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024).optional(),
   NEXUS_SHUTDOWN_GRACE_MS: integer("NEXUS_SHUTDOWN_GRACE_MS", 0, 600_000).optional(),
+  NEXUS_PROXY_MAX_REQUEST_BYTES: integer("NEXUS_PROXY_MAX_REQUEST_BYTES", 0, 64 * 1024 * 1024 * 1024).optional(),
+  NEXUS_PROXY_MAX_RESPONSE_BYTES: integer("NEXUS_PROXY_MAX_RESPONSE_BYTES", 0, 64 * 1024 * 1024 * 1024).optional(),
+  NEXUS_PROXY_MAX_SIGNED_BODY_BYTES: integer("NEXUS_PROXY_MAX_SIGNED_BODY_BYTES", 0, 1024 * 1024 * 1024).optional(),
   NEXUS_ADMIN_API_KEY: z
     .string()
     .regex(/^[\x21-\x7e]{32,512}$/, "NEXUS_ADMIN_API_KEY must be 32-512 printable characters without spaces")
@@ -253,6 +272,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   for (const entry of trustedProxies) {
     if (!isAddressOrCidr(entry)) problems.push(`NEXUS_TRUSTED_PROXIES: "${entry.slice(0, 64)}" is not an IP address or CIDR`);
   }
+  const proxyOpenTenants = e.NEXUS_PROXY_OPEN_TENANTS === undefined ? DEFAULT_PROXY_OPEN_TENANTS : list(e.NEXUS_PROXY_OPEN_TENANTS);
+  for (const tenant of proxyOpenTenants) {
+    if (tenant !== "*" && !/^[A-Za-z0-9_-]{1,128}$/.test(tenant)) {
+      problems.push(`NEXUS_PROXY_OPEN_TENANTS: "${tenant.slice(0, 64)}" is not a tenant id or "*"`);
+    }
+  }
   const corsOrigins = list(e.NEXUS_CORS_ORIGINS);
   for (const origin of corsOrigins) {
     if (!isOrigin(origin)) {
@@ -283,12 +308,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     logLevel: e.NEXUS_LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     encryptionKeys: e.NEXUS_ENCRYPTION_KEYS,
     returnUrlOrigins,
+    proxyOpenTenants,
     refreshSkewMs: e.NEXUS_REFRESH_SKEW_MS ?? DEFAULT_REFRESH_SKEW_MS,
     refreshLeaseMs: e.NEXUS_REFRESH_LEASE_MS ?? DEFAULT_REFRESH_LEASE_MS,
     refreshReadWaitMs: e.NEXUS_REFRESH_READ_WAIT_MS ?? DEFAULT_REFRESH_READ_WAIT_MS,
     watchHeartbeatMs: e.NEXUS_WATCH_HEARTBEAT_MS ?? DEFAULT_WATCH_HEARTBEAT_MS,
     maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
     shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    proxyMaxRequestBytes: e.NEXUS_PROXY_MAX_REQUEST_BYTES ?? DEFAULT_PROXY_MAX_REQUEST_BYTES,
+    proxyMaxResponseBytes: e.NEXUS_PROXY_MAX_RESPONSE_BYTES ?? DEFAULT_PROXY_MAX_RESPONSE_BYTES,
+    proxyMaxSignedBodyBytes: e.NEXUS_PROXY_MAX_SIGNED_BODY_BYTES ?? DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES,
     adminApiKey: e.NEXUS_ADMIN_API_KEY,
     apiKeyCacheMs: e.NEXUS_API_KEY_CACHE_MS ?? DEFAULT_API_KEY_CACHE_MS,
     trustedProxies,

@@ -44,6 +44,27 @@ export const DEFAULT_HTTP2_IDLE_TIMEOUT_MS = 30_000;
 export const DEFAULT_HTTP2_PING_INTERVAL_MS = 30_000;
 /** HTTP/2 PING acknowledgement timeout, ms (NEXUS_HTTP2_PING_TIMEOUT_MS). */
 export const DEFAULT_HTTP2_PING_TIMEOUT_MS = 20_000;
+/** Largest proxied request body, bytes (NEXUS_PROXY_MAX_REQUEST_BYTES); it streams, never buffered whole. */
+export const DEFAULT_PROXY_MAX_REQUEST_BYTES = 256 * 1024 * 1024;
+/** Largest proxied response body, bytes (NEXUS_PROXY_MAX_RESPONSE_BYTES); it streams, never buffered whole. */
+export const DEFAULT_PROXY_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
+/**
+ * Largest proxied request body a strategy that signs the body (hmac_payload, aws_sigv4) may sign,
+ * bytes (NEXUS_PROXY_MAX_SIGNED_BODY_BYTES): such a body is held in memory to sign it.
+ */
+export const DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES = 10 * 1024 * 1024;
+/** A proxied request body up to this size is held so a 401 can be retried after a refresh, bytes. */
+export const DEFAULT_PROXY_REPLAY_BUFFER_BYTES = 64 * 1024;
+/** Proxy timeouts when a provider's profile sets none, ms: connect, first byte, idle, total. */
+export const DEFAULT_PROXY_TIMEOUTS = { connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000, totalMs: 300_000 } as const;
+/** Tenants whose rule-less agent keys may use the credential proxy: none (NEXUS_PROXY_OPEN_TENANTS). */
+export const DEFAULT_PROXY_OPEN_TENANTS: readonly string[] = [];
+/** Most labels one connection may carry (RequestConnection.labels) and one ListConnections filter may name. */
+export const MAX_LABELS = 16;
+/** Longest label key, characters. */
+export const MAX_LABEL_KEY_LENGTH = 63;
+/** Longest label value, characters. */
+export const MAX_LABEL_VALUE_LENGTH = 256;
 /** How long a failing webhook event is retried after its first failure before it goes on the failure list, ms (NEXUS_WEBHOOK_RETRY_WINDOW_MS). */
 export const DEFAULT_WEBHOOK_RETRY_WINDOW_MS = 24 * 3600 * 1000;
 /** Ceiling of the first webhook retry delay, doubling per attempt (full jitter), ms (NEXUS_WEBHOOK_BACKOFF_BASE_MS). */

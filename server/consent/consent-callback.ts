@@ -1,6 +1,8 @@
 /**
  * The OAuth callback (RFC 6749 §4.1.2): consumes the single-use state, checks the authorization
- * response (state, RFC 9207 issuer, `error`), exchanges the code and ends the consent. Without a
+ * response (state, RFC 9207 issuer, `error`), exchanges the code, learns the provider account and
+ * the profile's connection extras (never failing the consent for them), and ends the consent — on
+ * the existing connection of the same account when the request asked to reuse it. Without a
  * trustworthy state nothing is touched and an error page is shown (no redirect: the return URL is
  * only known through the state). Otherwise the browser always goes back to the return URL, with
  * `status=success` or `status=error&error=<code>`. Codes, states and tokens are never logged.
@@ -9,13 +11,15 @@ import { AuthorizationResponseError } from "oauth4webapi";
 import { isAwaitingConsent } from "../domain/connection-status.ts";
 import { ConflictError, NotFoundError } from "../domain/errors.ts";
 import type { Logger } from "../logging/logger.ts";
+import { type AccountAttempt, type LearnAccountInput, type LearnedAccount, learnAccount } from "../oauth/account-identity.ts";
+import { captureConnectionExtras } from "../oauth/connection-extras.ts";
 import { IdTokenValidationError } from "../oauth/id-token-check.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
 import { classifyTokenFailure } from "../oauth/token-failure.ts";
-import type { StoredProvider } from "../providers/profile.ts";
+import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
-import { type ConsentOutcomes, failureFacts, safeErrorCode } from "./consent-outcomes.ts";
+import { type ConsentIdentity, type ConsentOutcomes, failureFacts, safeErrorCode } from "./consent-outcomes.ts";
 import type { ConsentSecrets, ConsentStates } from "./consent-states.ts";
 import { buildReturnRedirect } from "./return-redirect.ts";
 
@@ -50,6 +54,8 @@ export interface ConsentCallbackDeps {
   outcomes: ConsentOutcomes;
   logger: Logger;
   audit?: ConsentAudit;
+  /** Counts account-identity attempts by source and outcome (nexus_account_lookups_total). */
+  accountMetrics?: (attempt: AccountAttempt) => void;
 }
 
 /** Creates the callback handler. */
@@ -74,7 +80,8 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
     const log = { connectionId: connection.id, provider: connection.providerName };
     const audit = (result: string) =>
       deps.audit?.record({
-        action: result === "ok" ? "consent.finish" : "consent.fail",
+        // Ending on an existing connection (reuse_existing) is a finished consent, not a failed one.
+        action: result === "ok" || result === "reused_existing" ? "consent.finish" : "consent.fail",
         result,
         tenantId: connection.tenantId,
         connectionId: connection.id,
@@ -95,8 +102,9 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
       };
     }
 
-    const provider = await resolve(deps, connection);
-    if (typeof provider === "string") return fail(provider);
+    const resolved = await resolve(deps, connection);
+    if (typeof resolved === "string") return fail(resolved);
+    const { provider, profile } = resolved;
 
     let callbackParams: URLSearchParams;
     try {
@@ -108,9 +116,9 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
       return fail("invalid_response");
     }
 
-    let tokens;
+    let exchanged;
     try {
-      tokens = await deps.oauth.exchangeCode(provider, exchangeInput(callbackParams, secrets, connection));
+      exchanged = await deps.oauth.exchangeCode(provider, exchangeInput(callbackParams, secrets, connection));
     } catch (err) {
       if (err instanceof IdTokenValidationError) return fail("invalid_id_token");
       const failure = classifyTokenFailure(err);
@@ -118,8 +126,26 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
       return fail("exchange_failed", reason, { failure: failureFacts(failure) });
     }
 
+    const { tokens } = exchanged;
+    const identity: ConsentIdentity = {
+      ...(await learnIdentity(deps, { provider, profile, tokens, params: connection.params }, log)),
+      // Only a profile that names extras replaces the metadata (re-consent of one that names none keeps it).
+      ...(profile.connectionExtras !== undefined && {
+        metadata: captureConnectionExtras(profile.connectionExtras, query, exchanged.response),
+      }),
+    };
+
     try {
-      await deps.outcomes.complete(connection, tokens, provider);
+      if (secrets.reuseExisting === true && identity.account !== undefined) {
+        const existing = await findSameAccount(deps.store, connection, identity.account.id);
+        if (existing !== null) {
+          await deps.outcomes.reuse(connection, existing, identity);
+          audit("reused_existing");
+          logger.info({ ...log, outcome: "success", reusedConnectionId: existing.id }, "consent ended on an existing connection");
+          return { redirect: buildReturnRedirect(returnUrl, { status: "success", connectionId: existing.id }) };
+        }
+      }
+      await deps.outcomes.complete(connection, tokens, provider, identity);
     } catch (err) {
       if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
       audit("connection_changed");
@@ -132,8 +158,47 @@ export function createConsentCallback(deps: ConsentCallbackDeps): (query: URLSea
   };
 }
 
+/**
+ * Learns the account (id_token, userinfo, account_lookup: oauth/account-identity.ts). Never fails
+ * the consent: every attempt is logged with its reason code and counted.
+ */
+async function learnIdentity(deps: ConsentCallbackDeps, input: LearnAccountInput, log: object): Promise<ConsentIdentity> {
+  let learned: LearnedAccount;
+  try {
+    learned = await learnAccount(input);
+  } catch (err) {
+    deps.logger.warn({ ...log, error: err instanceof Error ? err.name : "error" }, "account identity lookup threw");
+    return {};
+  }
+  for (const attempt of learned.attempts) {
+    deps.accountMetrics?.(attempt);
+    if (attempt.outcome === "failed") {
+      deps.logger.warn({ ...log, source: attempt.source, reason: attempt.reason }, "account identity not learned from this source");
+    }
+  }
+  if (learned.account === null) {
+    deps.logger.info({ ...log, outcome: "unknown" }, "provider account not known: no source said");
+    return {};
+  }
+  deps.logger.debug({ ...log, source: learned.source }, "provider account learned");
+  return { account: learned.account };
+}
+
+/** The tenant's other active connection of the same user, provider and account, or null. */
+async function findSameAccount(store: Store, connection: ConnectionRecord, accountId: string): Promise<ConnectionRecord | null> {
+  const page = await store.listConnections(
+    connection.tenantId,
+    { userId: connection.userId, providerName: connection.providerName, status: "active", accountId },
+    { pageSize: 2 },
+  );
+  return page.items.find((c) => c.id !== connection.id) ?? null;
+}
+
 /** Loads and resolves the connection's provider; a string is the error code when that fails. */
-async function resolve(deps: ConsentCallbackDeps, connection: ConnectionRecord): Promise<ResolvedProvider | string> {
+async function resolve(
+  deps: ConsentCallbackDeps,
+  connection: ConnectionRecord,
+): Promise<{ provider: ResolvedProvider; profile: ProviderProfile } | string> {
   let loaded;
   try {
     loaded = await deps.providers.getWithSecret(connection.providerName);
@@ -144,7 +209,8 @@ async function resolve(deps: ConsentCallbackDeps, connection: ConnectionRecord):
   const settings = loaded.provider.profile.oauth;
   if (loaded.provider.profile.authType !== "oauth2" || settings === undefined) return "provider_misconfigured";
   try {
-    return await deps.oauth.resolve(loaded.provider.profile, loaded.clientSecret, connection.params);
+    const provider = await deps.oauth.resolve(loaded.provider.profile, loaded.clientSecret, connection.params);
+    return { provider, profile: loaded.provider.profile };
   } catch (err) {
     return classifyTokenFailure(err).blame === "transient" ? "provider_unavailable" : "provider_misconfigured";
   }

@@ -8,7 +8,9 @@ import { generateRandomCodeVerifier, generateRandomNonce } from "oauth4webapi";
 import type { ReturnUrlPolicy } from "../config/return-url-policy.ts";
 import { canTransition } from "../domain/connection-status.ts";
 import { ConnectionNotUsableError, InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
+import { openConnection, transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
+import type { AccountAttempt } from "../oauth/account-identity.ts";
 import { mergeScopes } from "../oauth/authorization-url.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
@@ -16,7 +18,7 @@ import type { StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 import { type CallbackResult, type ConsentAudit, createConsentCallback } from "./consent-callback.ts";
-import { type ConsentRequest, checkParams, checkProviderName, checkScopes, checkUserId } from "./consent-input.ts";
+import { type ConsentRequest, checkLabels, checkParams, checkProviderName, checkScopes, checkUserId } from "./consent-input.ts";
 import { createConsentOutcomes } from "./consent-outcomes.ts";
 import type { ConsentStates } from "./consent-states.ts";
 import { OAUTH_CALLBACK_PATH } from "./oauth-callback-route.ts";
@@ -51,6 +53,8 @@ export interface ConsentFlowDeps {
   logger: Logger;
   /** Where consent outcomes of the browser callback are audited (consent.finish / consent.fail). */
   audit?: ConsentAudit;
+  /** Counts account-identity attempts after consent (see consent-callback.ts). */
+  accountMetrics?: (attempt: AccountAttempt) => void;
 }
 
 /** A consent that was started (or, for client credentials, completed). */
@@ -91,13 +95,25 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
   };
 
   /** Issues the state and builds the authorization URL for a pending connection. */
-  async function beginOAuth(connection: ConnectionRecord, provider: ResolvedProvider, returnUrl: string): Promise<ConsentStarted> {
+  async function beginOAuth(
+    connection: ConnectionRecord,
+    provider: ResolvedProvider,
+    returnUrl: string,
+    reuseExisting: boolean,
+  ): Promise<ConsentStarted> {
     const scopes = connection.scopes;
     const codeVerifier = provider.settings.pkce ? generateRandomCodeVerifier() : undefined;
     // A nonce only where an id_token can be checked against a pinned issuer (OIDC Core §3.1.2.1).
     const nonce = provider.hasIssuer && scopes.includes("openid") ? generateRandomNonce() : undefined;
     const redirectUri = `${deps.publicUrl()}${OAUTH_CALLBACK_PATH}`;
-    const issued = await states.issue(connection.id, returnUrl, { flow: "oauth", codeVerifier, nonce, redirectUri, scopes });
+    const issued = await states.issue(connection.id, returnUrl, {
+      flow: "oauth",
+      codeVerifier,
+      nonce,
+      redirectUri,
+      scopes,
+      ...(reuseExisting && { reuseExisting }),
+    });
     const authUrl = await oauth.authorizationUrl(provider, { redirectUri, state: issued.state, scopes, codeVerifier, nonce });
     deps.logger.info({ connectionId: connection.id, provider: connection.providerName }, "consent started");
     return { connection, authUrl, authUrlExpiresAtMs: issued.expiresAtMs };
@@ -115,6 +131,7 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
     returnUrl: string | null,
     pending: (scopes: readonly string[] | undefined) => Promise<ConnectionRecord>,
     requestedScopes: readonly string[] | undefined,
+    reuseExisting = false,
   ): Promise<ConsentStarted> {
     const profile = stored.profile;
     switch (profile.authType) {
@@ -123,7 +140,7 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
         const settings = requireOAuthSettings(profile, clientSecret);
         const provider = await resolveForConsent(oauth, profile, settings, clientSecret, params, true);
         const connection = await pending(requestedScopes && mergeScopes(settings.defaultScopes, requestedScopes));
-        return beginOAuth(connection, provider, back);
+        return beginOAuth(connection, provider, back, reuseExisting);
       }
       case "oauth2_client_credentials": {
         const settings = requireOAuthSettings(profile, clientSecret);
@@ -156,21 +173,22 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
       const profile = stored.profile;
       checkScopes(input.scopes, profile.oauth?.scopeSeparator);
       const params = checkParams(input.params, profile);
+      const labels = checkLabels(input.labels ?? {});
       // Everything is validated by now: a tenant an admin names for the first time is created here
       // (agent keys always act in their own, existing tenant).
       const create = async (scopes: readonly string[] | undefined) => {
         await store.ensureTenant({ id: tenantId });
-        return store.createConnection({
+        return openConnection(store, {
           tenantId,
           userId,
           providerName: profile.name,
-          status: "pending",
           scopes: [...(scopes ?? [])],
           params,
           returnUrl,
+          labels,
         });
       };
-      return proceed(stored, clientSecret, params, returnUrl, create, input.scopes);
+      return proceed(stored, clientSecret, params, returnUrl, create, input.scopes, input.reuseExisting ?? false);
     },
 
     async reconnect(tenantId, connectionId, input) {
@@ -186,10 +204,7 @@ export function createConsentFlow(deps: ConsentFlowDeps): ConsentFlow {
       const params = checkParams(withoutOperatorParams(current.params, profile.operatorParams), profile);
       const moveToPending = (scopes: readonly string[] | undefined) =>
         // Compare-and-set on the status read above: a concurrent revoke wins (ConflictError).
-        store.updateConnectionStatus(tenantId, current.id, current.status, "pending", null, {
-          scopes: [...(scopes ?? current.scopes)],
-          returnUrl,
-        });
+        transition(store, current, "pending", null, { scopes: [...(scopes ?? current.scopes)], returnUrl });
       return proceed(stored, clientSecret, params, returnUrl, moveToPending, input.scopes.length > 0 ? input.scopes : undefined);
     },
 

@@ -4,6 +4,7 @@
  * Param values are single DNS labels because they are spliced into provider URLs
  * (`https://{shop}.myshopify.com`): "evil.com/x" or "a@b" must never reach a template.
  */
+import { MAX_LABEL_KEY_LENGTH, MAX_LABEL_VALUE_LENGTH, MAX_LABELS } from "../config/defaults.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { URL_PARAM_PATTERN } from "../providers/endpoint-url.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
@@ -17,6 +18,10 @@ export interface ConsentRequest {
   scopes: readonly string[];
   returnUrl: string;
   params: Readonly<Record<string, string>>;
+  /** The caller's labels (RequestConnection.labels). */
+  labels?: Readonly<Record<string, string>>;
+  /** End on an existing active connection of the same account instead of creating a duplicate. */
+  reuseExisting?: boolean;
 }
 
 /** Most scopes one request may name. */
@@ -94,4 +99,60 @@ export function checkParams(
     if (!Object.hasOwn(checked, name)) throw new InvalidArgumentError(`params[${name}]`, "is required by the provider");
   }
   return checked;
+}
+
+/** A label key: a lower-case letter, then a-z, 0-9, '_', '.' or '-', at most MAX_LABEL_KEY_LENGTH characters. */
+const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_.-]*$/;
+
+/** Why a label key is not acceptable (as a RequestConnection label or a ListConnections filter), or undefined. */
+export function labelKeyProblem(key: string): string | undefined {
+  if (key.length > MAX_LABEL_KEY_LENGTH || !LABEL_KEY_PATTERN.test(key)) {
+    return `keys must be 1-${MAX_LABEL_KEY_LENGTH} characters of a-z, 0-9, '_', '.' or '-', starting with a letter`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks RequestConnection labels: at most MAX_LABELS, keys per `labelKeyProblem`, values at most
+ * MAX_LABEL_VALUE_LENGTH characters (control characters are refused for every string field by the
+ * input interceptor). A bad key is reported on the map ("labels"), a bad value as labels[key].
+ * @returns a plain copy.
+ */
+export function checkLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) throw new InvalidArgumentError("labels", `must have at most ${MAX_LABELS} entries`);
+  const checked: Record<string, string> = {};
+  for (const [key, value] of entries) {
+    const problem = labelKeyProblem(key);
+    if (problem !== undefined) throw new InvalidArgumentError("labels", problem);
+    if (value.length > MAX_LABEL_VALUE_LENGTH) {
+      throw new InvalidArgumentError(`labels[${key}]`, `must be at most ${MAX_LABEL_VALUE_LENGTH} characters`);
+    }
+    checked[key] = value;
+  }
+  return checked;
+}
+
+/**
+ * Parses ListConnections `labels` filters, each "key=value" (the first '=' splits), into a map.
+ * At most MAX_LABELS; the same key twice must name the same value.
+ */
+export function parseLabelFilters(filters: readonly string[]): Record<string, string> {
+  if (filters.length > MAX_LABELS) throw new InvalidArgumentError("labels", `must have at most ${MAX_LABELS} entries`);
+  const parsed: Record<string, string> = {};
+  filters.forEach((filter, i) => {
+    const at = filter.indexOf("=");
+    if (at < 0) throw new InvalidArgumentError(`labels[${i}]`, 'must be written "key=value"');
+    const [key, value] = [filter.slice(0, at), filter.slice(at + 1)];
+    const problem = labelKeyProblem(key);
+    if (problem !== undefined) throw new InvalidArgumentError(`labels[${i}]`, problem);
+    if (value.length > MAX_LABEL_VALUE_LENGTH) {
+      throw new InvalidArgumentError(`labels[${i}]`, `value must be at most ${MAX_LABEL_VALUE_LENGTH} characters`);
+    }
+    if (Object.hasOwn(parsed, key) && parsed[key] !== value) {
+      throw new InvalidArgumentError(`labels[${i}]`, `names "${key}" twice with different values (no connection can match)`);
+    }
+    parsed[key] = value;
+  });
+  return parsed;
 }

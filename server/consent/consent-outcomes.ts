@@ -5,9 +5,11 @@
  * connection revoked mid-consent stays revoked. Also runs the client-credentials grant.
  */
 
+import type { ConnectionAccount } from "../domain/connection-account.ts";
 import { statusReasonOf } from "../domain/connection-status.ts";
 import { ConflictError, FailedPreconditionError, NotFoundError, ProviderUnavailableError } from "../domain/errors.ts";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
+import { transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import type { ResolvedProvider } from "../oauth/resolved-provider.ts";
@@ -22,7 +24,18 @@ export interface ConsentOutcomes {
    * Stores `tokens` as the next credential version and activates the pending connection.
    * @throws ConflictError when the connection changed meanwhile (then nothing of ours is left stored).
    */
-  complete(connection: ConnectionRecord, tokens: OAuthTokenSet, provider: ResolvedProvider): Promise<ConnectionRecord>;
+  complete(
+    connection: ConnectionRecord,
+    tokens: OAuthTokenSet,
+    provider: ResolvedProvider,
+    identity?: ConsentIdentity,
+  ): Promise<ConnectionRecord>;
+  /**
+   * Ends a pending connection on `existing` (reuse_existing): pending → failed "reused_existing",
+   * recording the account and `existing.id`. The new tokens are not stored.
+   * @throws ConflictError / NotFoundError when the connection moved on meanwhile.
+   */
+  reuse(connection: ConnectionRecord, existing: ConnectionRecord, identity: ConsentIdentity): Promise<ConnectionRecord>;
   /**
    * Moves a pending connection to failed with `reason` (recorded as a StatusReason: a code outside the
    * set becomes provider_error); one that has moved on is left alone.
@@ -30,6 +43,12 @@ export interface ConsentOutcomes {
   fail(connection: ConnectionRecord, reason: string): Promise<void>;
   /** Client-credentials grant for a pending connection → active; on failure → failed and a domain error. */
   runClientCredentials(connection: ConnectionRecord, provider: ResolvedProvider): Promise<ConnectionRecord>;
+}
+
+/** Who the consent connected and the provider values kept: absent fields keep the connection's. */
+export interface ConsentIdentity {
+  account?: ConnectionAccount;
+  metadata?: Record<string, string>;
 }
 
 /** The safe-to-log facts of a token failure (no description: providers put anything there). */
@@ -50,18 +69,26 @@ export function createConsentOutcomes(deps: { store: Store; vault: Vault; oauth:
   const { store, vault } = deps;
 
   const outcomes: ConsentOutcomes = {
-    async complete(connection, tokens, provider) {
+    async complete(connection, tokens, provider, identity = {}) {
       const result = await activateWithCredential({ store, vault }, connection, tokens, {
         expiresAtSeconds: tokens.expiresAtSeconds ?? null,
         scopes: grantedScopes(tokens.scope, provider.settings.scopeSeparator, connection.scopes),
+        ...identity,
       });
       if (result.kind === "moved_on") throw result.error;
       return result.connection;
     },
 
+    reuse(connection, existing, identity) {
+      return transition(store, connection, "failed", "reused_existing", {
+        ...identity,
+        reusedConnectionId: existing.id,
+      });
+    },
+
     async fail(connection, reason) {
       try {
-        await store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "failed", statusReasonOf(reason));
+        await transition(store, connection, "failed", statusReasonOf(reason));
       } catch (err) {
         if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
         deps.logger.debug({ connectionId: connection.id }, "consent failure not recorded: the connection moved on");

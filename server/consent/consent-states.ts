@@ -19,6 +19,8 @@ export interface ConsentSecrets {
   redirectUri?: string;
   /** Scopes requested, to store on the connection after success. */
   scopes?: string[];
+  /** RequestConnection.reuse_existing: end on an existing active connection of the same account. */
+  reuseExisting?: boolean;
 }
 
 /** An issued state. */

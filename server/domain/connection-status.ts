@@ -1,8 +1,9 @@
 /**
  * Connection life-cycle states, the one table of allowed transitions, the predicates the rest of the
  * server asks instead of comparing status strings, and the closed set of status reasons.
- * Every status write checks `checkTransition` (the store CAS methods call it); `server/proto-mapping/`
- * converts to and from the proto enum.
+ * Every status write goes through `server/lifecycle/connection-transition.ts`, which asks this
+ * table (and the store's compare-and-set checks it again); `server/proto-mapping/` converts to and
+ * from the proto enum.
  */
 
 /** The states a connection can be in (protocol.md "Connection states"). */
@@ -68,6 +69,9 @@ export const USABLE_STATUS = "active" satisfies ConnectionStatus;
 /** The state of a connection waiting for consent or key capture, for SQL filters (the stale-consent sweep). */
 export const AWAITING_CONSENT_STATUS = "pending" satisfies ConnectionStatus;
 
+/** The state every connection is created in: it waits for consent or key capture. */
+export const INITIAL_STATUS: ConnectionStatus = AWAITING_CONSENT_STATUS;
+
 /** Whether a connection in `status` holds a credential that may be handed out or refreshed. */
 export function isUsable(status: ConnectionStatus): boolean {
   return status === USABLE_STATUS;
@@ -99,6 +103,7 @@ export function endsWatch(status: ConnectionStatus): boolean {
  *   provider_not_found, provider_misconfigured; key capture: too_many_attempts (cancel is access_denied).
  * - refresh: invalid_grant, refresh_lost_in_crash (the grant died with a crashed holder), no_refresh_token.
  * - sweeper: consent_timeout; revoke: revoked_by_api, revoked_by_admin.
+ * - reuse_existing: reused_existing (the consent ended on an existing connection of the same account).
  */
 export const STATUS_REASONS = [
   "access_denied",
@@ -118,6 +123,7 @@ export const STATUS_REASONS = [
   "invalid_id_token",
   "provider_not_found",
   "provider_misconfigured",
+  "reused_existing",
   "too_many_attempts",
   "refresh_lost_in_crash",
   "no_refresh_token",

@@ -139,8 +139,11 @@ export class StoreUnavailableError extends Error {
  */
 export class PermissionDeniedError extends Error {
   override readonly name = "PermissionDeniedError";
-  /** What was refused, e.g. "tenant". */
-  readonly kind: "tenant" | "role";
+  /**
+   * What was refused: "tenant" (another tenant named), "role", "token_access" (a proxy-only key
+   * asked for a credential), "proxy" (the key's proxy rules do not allow the call).
+   */
+  readonly kind: "tenant" | "role" | "token_access" | "proxy";
   constructor(kind: PermissionDeniedError["kind"], message: string, options?: DomainErrorOptions) {
     super(message, options);
     this.kind = kind;

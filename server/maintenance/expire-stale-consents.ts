@@ -5,6 +5,7 @@
  */
 import { CONSENT_STATE_TTL_MS } from "../consent/consent-states.ts";
 import { ConflictError } from "../domain/errors.ts";
+import { transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Store } from "../store/store.ts";
 
@@ -39,7 +40,7 @@ export function createStaleConsentSweeper(deps: {
     let expired = 0;
     for (const connection of await deps.store.listStalePending(deps.now() - maxAgeMs, batchSize)) {
       try {
-        await deps.store.updateConnectionStatus(connection.tenantId, connection.id, "pending", "expired", "consent_timeout");
+        await transition(deps.store, connection, "expired", "consent_timeout");
         expired++;
       } catch (err) {
         // The consent finished (or was revoked) between the read and the write: nothing to do.

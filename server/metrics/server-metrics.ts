@@ -137,3 +137,53 @@ export function createServerMetrics(registry: Registry): ServerMetrics {
     }),
   };
 }
+
+/**
+ * Registers the account-identity counter: attempts to learn a connection's provider account after
+ * consent, by source (id_token, userinfo, account_lookup) and outcome (ok, failed). Returns the
+ * function that counts one attempt.
+ */
+export function registerAccountLookupMetrics(registry: Registry): (attempt: { source: string; outcome: string }) => void {
+  const counter = new Counter({
+    name: "nexus_account_lookups_total",
+    help: "Attempts to learn a connection's provider account after consent, by source and outcome (failures never fail the consent).",
+    labelNames: ["source", "outcome"],
+    registers: [registry],
+  });
+  return ({ source, outcome }) => counter.inc({ source, outcome });
+}
+
+/** Instruments of proxied calls (/v1/proxy), labelled by provider name and status class only. */
+export interface ProxyMetrics {
+  /** Proxied calls finished, by provider and status class ("2xx", "4xx", "5xx", or "error" when no status reached the caller). */
+  readonly requests: Counter<"provider" | "status_class">;
+  /** Duration of proxied calls in seconds, request start to the last response byte. */
+  readonly duration: Histogram<"provider" | "status_class">;
+  /** Body bytes passed through, by provider and direction ("in": to the provider, "out": back to the caller). */
+  readonly bytes: Counter<"provider" | "direction">;
+}
+
+/** Registers the proxy's instruments on `registry`. */
+export function createProxyMetrics(registry: Registry): ProxyMetrics {
+  return {
+    requests: new Counter({
+      name: "nexus_proxy_requests_total",
+      help: "Proxied calls finished, by provider and status class.",
+      labelNames: ["provider", "status_class"] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "nexus_proxy_request_duration_seconds",
+      help: "Duration of proxied calls, request start to the last response byte.",
+      labelNames: ["provider", "status_class"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    bytes: new Counter({
+      name: "nexus_proxy_body_bytes_total",
+      help: "Body bytes passed through the proxy, by provider and direction (in: to the provider, out: to the caller).",
+      labelNames: ["provider", "direction"] as const,
+      registers: [registry],
+    }),
+  };
+}

@@ -3,7 +3,13 @@
  * response (state, RFC 9207 `iss`, `error`) and exchanging the code (RFC 6749 §4.1.3) with PKCE and
  * the OIDC nonce. Both run through oauth4webapi; nothing here stores or logs the code or tokens.
  */
-import { authorizationCodeGrantRequest, nopkce, processAuthorizationCodeResponse, validateAuthResponse } from "oauth4webapi";
+import {
+  authorizationCodeGrantRequest,
+  nopkce,
+  processAuthorizationCodeResponse,
+  type TokenEndpointResponse,
+  validateAuthResponse,
+} from "oauth4webapi";
 import type { OAuthTokenSet } from "../domain/stored-secret.ts";
 import { processWithIdTokenCheck } from "./id-token-check.ts";
 import type { ResolvedProvider } from "./resolved-provider.ts";
@@ -38,13 +44,20 @@ export interface CodeExchangeInput {
   nowMs: number;
 }
 
+/** The tokens to store, and the validated response they came from (for the profile's connection extras). */
+export interface CodeExchangeResult {
+  tokens: OAuthTokenSet;
+  /** The parsed token response; holds the tokens too: never log or store it. */
+  response: Readonly<TokenEndpointResponse>;
+}
+
 /**
  * Exchanges the authorization code for tokens.
  * @throws IdTokenValidationError for a bad id_token, otherwise what token-failure.ts classifies.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3
  * @see https://openid.net/specs/openid-connect-core-1_0.html#TokenResponseValidation
  */
-export async function exchangeAuthorizationCode(provider: ResolvedProvider, input: CodeExchangeInput): Promise<OAuthTokenSet> {
+export async function exchangeAuthorizationCode(provider: ResolvedProvider, input: CodeExchangeInput): Promise<CodeExchangeResult> {
   const { settings } = provider;
   const additionalParameters = new URLSearchParams(settings.tokenParams);
   // Microsoft v2 wants the scope repeated on the exchange; Salesforce rejects it (omitScopeOnExchange).
@@ -69,5 +82,5 @@ export async function exchangeAuthorizationCode(provider: ResolvedProvider, inpu
       expectsIdToken ? { expectedNonce: input.nonce, requireIdToken: true } : undefined,
     ),
   );
-  return tokenSetFromResponse(result, settings, input.nowMs);
+  return { tokens: tokenSetFromResponse(result, settings, input.nowMs), response: result };
 }

@@ -8,7 +8,7 @@ import type { ProviderProfile } from "../providers/profile.ts";
 import { urlParamValues } from "../providers/url-template.ts";
 import { type AuthorizationRequestInput, buildAuthorizationUrl } from "./authorization-url.ts";
 import { clientCredentialsGrant } from "./client-credentials-grant.ts";
-import { type CodeExchangeInput, exchangeAuthorizationCode, validateCallback } from "./code-exchange.ts";
+import { type CodeExchangeInput, type CodeExchangeResult, exchangeAuthorizationCode, validateCallback } from "./code-exchange.ts";
 import { createDiscoveryCache, type DiscoveryCacheOptions, ProviderMetadataError } from "./discovery.ts";
 import { refreshTokenGrant } from "./refresh-token-grant.ts";
 import { createProviderFetch, type FetchFn } from "./request-options.ts";
@@ -33,7 +33,7 @@ export interface OAuthClient {
   /** Checks the callback's state, issuer and error; see code-exchange.ts. */
   validateCallback(provider: ResolvedProvider, query: URLSearchParams, expectedState: string): URLSearchParams;
   /** Exchanges the code; `nowMs` comes from the client's clock. */
-  exchangeCode(provider: ResolvedProvider, input: Omit<CodeExchangeInput, "nowMs">): Promise<OAuthTokenSet>;
+  exchangeCode(provider: ResolvedProvider, input: Omit<CodeExchangeInput, "nowMs">): Promise<CodeExchangeResult>;
   /** Refresh-token grant; returns the raw update (the caller merges). */
   refresh(provider: ResolvedProvider, refreshToken: string, options?: { scopes?: readonly string[] }): Promise<TokenSetUpdate>;
   /** Client-credentials grant. */

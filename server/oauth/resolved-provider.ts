@@ -76,7 +76,7 @@ export async function resolveProvider(input: ResolveProviderInput): Promise<Reso
         // that is never compared (hasIssuer=false drops `iss`, and no id_token is requested).
         { ...(discovered ?? { issuer: new URL(tokenEndpoint).origin }), ...overrides };
 
-  const urls = [as.authorization_endpoint, as.token_endpoint, as.revocation_endpoint, as.jwks_uri, issuer];
+  const urls = [as.authorization_endpoint, as.token_endpoint, as.revocation_endpoint, as.userinfo_endpoint, as.jwks_uri, issuer];
   return {
     settings,
     as,

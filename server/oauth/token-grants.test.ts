@@ -97,7 +97,7 @@ test("code exchange: redirect_uri, verifier, scope (unless omitted), and the cal
   const provider = await resolve(endpoint.fetch);
   assert.throws(() => validateCallback(provider, new URLSearchParams("code=c&state=other"), "expected"), /state/);
   const params = validateCallback(provider, new URLSearchParams("code=c-1&state=expected&iss=ignored-without-issuer"), "expected");
-  const tokens = await exchangeAuthorizationCode(provider, {
+  const { tokens } = await exchangeAuthorizationCode(provider, {
     callbackParams: params,
     redirectUri: "https://nexus.example/oauth/callback",
     codeVerifier: "v".repeat(43),

@@ -52,3 +52,18 @@ test("presentPaths lists the fields set in a request", () => {
     "operator_params",
   ]);
 });
+
+test("api_base_url and proxy_timeouts survive profile → proto → profile; zero timeouts mean the default", () => {
+  const profile = loadProviderCatalog().get("github")!;
+  const withTimeouts = { ...profile, proxyTimeouts: { connectMs: 250, idleMs: 9_000 } };
+  const proto = profileToProto(withTimeouts);
+  assert.equal(proto.apiBaseUrl, "https://api.github.com");
+  assert.deepEqual(
+    { ...proto.proxyTimeouts, $typeName: undefined },
+    { $typeName: undefined, connectMs: 250, firstByteMs: 0, idleMs: 9_000, totalMs: 0 },
+  );
+  const back = providerFromProto(proto);
+  assert.equal(back.apiBaseUrl, "https://api.github.com");
+  assert.deepEqual(back.proxyTimeouts, { connectMs: 250, idleMs: 9_000 });
+  assert.ok(presentPaths(proto).includes("api_base_url") && presentPaths(proto).includes("proxy_timeouts"));
+});

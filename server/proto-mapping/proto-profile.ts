@@ -10,11 +10,12 @@ import {
   AuthType as ProtoAuthType,
   ClientAuthMethod as ProtoClientAuthMethod,
   type OAuthSettings as ProtoOAuthSettings,
+  type ProxyTimeouts as ProtoProxyTimeouts,
   type Provider,
   ProviderSchema,
 } from "../../gen/nexus/v1/providers_pb.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import type { AuthType, ClientAuthMethod, ProviderProfile, StoredProvider } from "../providers/profile.ts";
+import type { AuthType, ClientAuthMethod, ProviderProfile, ProxyTimeouts, StoredProvider } from "../providers/profile.ts";
 import type { OAuthSettingsInput, ProviderProfileInput } from "../providers/profile-input.ts";
 import { strategyFromProto, strategyToProto } from "./strategy-proto.ts";
 
@@ -47,9 +48,38 @@ export function providerFromProto(p: Provider, field = "provider"): ProviderProf
     urlParams: p.urlParams.length === 0 ? undefined : p.urlParams,
     operatorParams: Object.keys(p.operatorParams).length === 0 ? undefined : p.operatorParams,
     testEndpoint: orUndefined(p.testEndpoint),
+    accountLookup:
+      p.accountLookup === undefined
+        ? undefined
+        : {
+            url: p.accountLookup.url,
+            idPointer: p.accountLookup.idPointer,
+            emailPointer: orUndefined(p.accountLookup.emailPointer),
+            displayNamePointer: orUndefined(p.accountLookup.displayNamePointer),
+          },
+    connectionExtras:
+      p.connectionExtras.length === 0
+        ? undefined
+        : p.connectionExtras.map((e) => ({
+            name: e.name,
+            callbackParam: orUndefined(e.callbackParam),
+            tokenPointer: orUndefined(e.tokenPointer),
+          })),
+    apiBaseUrl: orUndefined(p.apiBaseUrl),
+    proxyTimeouts: p.proxyTimeouts === undefined ? undefined : proxyTimeoutsFromProto(p.proxyTimeouts),
   };
   // Absent required fields are left for validation to report with their path.
   return input as ProviderProfileInput;
+}
+
+/** Zero means "the server default": such fields are left out. */
+function proxyTimeoutsFromProto(t: ProtoProxyTimeouts): ProxyTimeouts {
+  const out: ProxyTimeouts = {};
+  if (t.connectMs !== 0) out.connectMs = t.connectMs;
+  if (t.firstByteMs !== 0) out.firstByteMs = t.firstByteMs;
+  if (t.idleMs !== 0) out.idleMs = t.idleMs;
+  if (t.totalMs !== 0) out.totalMs = t.totalMs;
+  return out;
 }
 
 function oauthFromProto(o: ProtoOAuthSettings, field: string): OAuthSettingsInput {
@@ -111,6 +141,14 @@ export function profileToProto(profile: ProviderProfile, hasClientSecret = false
     urlParams: profile.urlParams,
     operatorParams: profile.operatorParams ?? {},
     testEndpoint: profile.testEndpoint ?? "",
+    accountLookup: profile.accountLookup,
+    connectionExtras: (profile.connectionExtras ?? []).map((e) => ({
+      name: e.name,
+      callbackParam: "callbackParam" in e ? e.callbackParam : "",
+      tokenPointer: "tokenPointer" in e ? e.tokenPointer : "",
+    })),
+    apiBaseUrl: profile.apiBaseUrl ?? "",
+    proxyTimeouts: profile.proxyTimeouts === undefined ? undefined : { ...profile.proxyTimeouts },
   });
 }
 
@@ -160,6 +198,10 @@ export function presentPaths(p: Provider): string[] {
   if (p.urlParams.length > 0) paths.push("url_params");
   if (Object.keys(p.operatorParams).length > 0) paths.push("operator_params");
   if (p.testEndpoint !== "") paths.push("test_endpoint");
+  if (p.accountLookup !== undefined) paths.push("account_lookup");
+  if (p.connectionExtras.length > 0) paths.push("connection_extras");
+  if (p.apiBaseUrl !== "") paths.push("api_base_url");
+  if (p.proxyTimeouts !== undefined) paths.push("proxy_timeouts");
   return paths;
 }
 

@@ -18,6 +18,25 @@ describe("shipped provider catalog", () => {
     }
   });
 
+  test("every preset with one fixed HTTP API names its api_base_url (the proxy's target)", () => {
+    // No fixed base: the host comes per org or account from the token or userinfo (Salesforce
+    // instance_url, DocuSign base_uri, Mailchimp data centre), per application (Algolia), or the
+    // preset is an example with no API of its own.
+    const perAccountHost = ["algolia", "docusign", "generic-hmac", "mailchimp", "salesforce"];
+    const without = catalog
+      .list()
+      .filter((p) => p.apiBaseUrl === undefined)
+      .map((p) => p.name)
+      .sort();
+    assert.deepEqual(without, perAccountHost);
+    assert.equal(catalog.get("github")?.apiBaseUrl, "https://api.github.com");
+    assert.equal(catalog.get("shopify")?.apiBaseUrl, "https://{shop}.myshopify.com/admin/api");
+    assert.equal(catalog.get("aws-s3")?.apiBaseUrl, "https://s3.us-east-1.amazonaws.com");
+    for (const preset of catalog.list()) {
+      if (preset.apiBaseUrl !== undefined) assert.ok(!preset.apiBaseUrl.endsWith("/"), `${preset.name}: no trailing slash`);
+    }
+  });
+
   test("every OAuth preset leaves client_id empty and states its client authentication", () => {
     for (const preset of catalog.list()) {
       if (preset.oauth === undefined) continue;

@@ -45,6 +45,17 @@ export function issuerTemplateProblem(value: string): string | undefined {
 }
 
 /**
+ * Why `value` is not an acceptable api_base_url template (endpoint rules plus no query), or
+ * undefined. The proxied path and query are appended to it, so it carries neither query nor fragment.
+ */
+export function apiBaseTemplateProblem(value: string): string | undefined {
+  const problem = endpointTemplateProblem(value);
+  if (problem !== undefined) return problem;
+  if (value.includes("?")) return "must not contain a query";
+  return undefined;
+}
+
+/**
  * Why a filled-in endpoint URL is not acceptable, or undefined when it is.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.1 (endpoint URIs carry no fragment)
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-10.9 (TLS for every endpoint)

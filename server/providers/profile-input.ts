@@ -5,7 +5,8 @@
  * validate-profile.ts. Messages are reasons ("must be …"); the field path is added by the caller.
  */
 import { z } from "zod";
-import { endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
+import { apiBaseTemplateProblem, endpointTemplateProblem, issuerTemplateProblem, URL_PARAM_PATTERN } from "./endpoint-url.ts";
+import { jsonPointerProblem } from "./json-pointer.ts";
 
 /** Provider name: lower-case letters, digits and '-', starting with a letter or digit, 1-64 characters. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -43,8 +44,39 @@ const scope = z
   .max(256, { error: "must be at most 256 characters" })
   .regex(/^[^\s]+$/, { error: "must not contain whitespace" });
 
+const timeoutMs = z
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(1, { error: "must be 1 to 3600000" })
+  .max(3_600_000, { error: "must be 1 to 3600000" });
+
 const list = <T extends z.ZodType>(item: T, max: number) =>
   z.array(item, { error: required("a list") }).max(max, { error: `must have at most ${max} entries` });
+
+const jsonPointer = urlField(jsonPointerProblem);
+
+/** A metadata key: lower_snake_case, 1-63 characters. */
+export const METADATA_KEY_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+
+/** Account lookup input. */
+export const accountLookupInputSchema = z.strictObject({
+  url: urlField(endpointTemplateProblem),
+  idPointer: jsonPointer,
+  emailPointer: jsonPointer.optional(),
+  displayNamePointer: jsonPointer.optional(),
+});
+
+/** One connection extra: a metadata name and exactly one source. */
+export const connectionExtraInputSchema = z
+  .strictObject({
+    name: z.string({ error: required("a string") }).regex(METADATA_KEY_PATTERN, { error: "must be lower_snake_case, 1-63 characters" }),
+    callbackParam: requiredText(128)
+      .regex(/^[A-Za-z0-9_.-]+$/, { error: "must be letters, digits, '_', '.' or '-'" })
+      .optional(),
+    tokenPointer: jsonPointer.optional(),
+  })
+  .refine((e) => (e.callbackParam === undefined) !== (e.tokenPointer === undefined), {
+    error: "must set exactly one of callback_param and token_pointer",
+  });
 
 /** Strategy input: the domain Strategy with every defaulted field optional. */
 export const strategyInputSchema = z.discriminatedUnion(
@@ -146,6 +178,17 @@ export const profileInputSchema = z.strictObject({
     .refine((m) => Object.keys(m).length <= 10, { error: "must have at most 10 entries" })
     .optional(),
   testEndpoint: urlField(endpointTemplateProblem).optional(),
+  accountLookup: accountLookupInputSchema.optional(),
+  connectionExtras: list(connectionExtraInputSchema, 16).optional(),
+  apiBaseUrl: urlField(apiBaseTemplateProblem).optional(),
+  proxyTimeouts: z
+    .strictObject({
+      connectMs: timeoutMs.optional(),
+      firstByteMs: timeoutMs.optional(),
+      idleMs: timeoutMs.optional(),
+      totalMs: timeoutMs.optional(),
+    })
+    .optional(),
 });
 
 /** A provider profile as written, before validation. ProviderProfile is assignable to it. */

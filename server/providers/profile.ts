@@ -50,6 +50,21 @@ export interface OAuthSettings {
   refreshTokenReuseWindowSeconds?: number;
 }
 
+/**
+ * A "who am I" request: GET `url` with the credential applied the way the strategy says, then RFC
+ * 6901 pointers into the JSON answer. Used when no verified id_token or userinfo endpoint says.
+ */
+export interface AccountLookup {
+  /** May contain `{param}` placeholders, like every endpoint. */
+  url: string;
+  idPointer: string;
+  emailPointer?: string;
+  displayNamePointer?: string;
+}
+
+/** One provider value kept in the connection's metadata: from the callback query or the token response. */
+export type ConnectionExtra = { name: string; callbackParam: string } | { name: string; tokenPointer: string };
+
 /** A provider profile. */
 export interface ProviderProfile {
   /** Slug: lower-case letters, digits and '-', 1-64 characters. */
@@ -75,6 +90,29 @@ export interface ProviderProfile {
   operatorParams?: Record<string, string>;
   /** URL to check a freshly entered key against before storing it. */
   testEndpoint?: string;
+  /** How to learn the connected account when id_token and userinfo do not say. */
+  accountLookup?: AccountLookup;
+  /** Provider values (realmId, instance_url, team.id) to keep in the connection's metadata. */
+  connectionExtras?: ConnectionExtra[];
+  /**
+   * Base URL of the provider's HTTP API, the proxy's target (/v1/proxy/{connection_id}/{path}); may
+   * contain `{param}` placeholders. Absent: the provider cannot be proxied.
+   */
+  apiBaseUrl?: string;
+  /** Per-provider proxy timeouts, ms; an absent field takes the server default. */
+  proxyTimeouts?: ProxyTimeouts;
+}
+
+/** Timeouts of proxied calls, each in milliseconds (1 to 3 600 000). */
+export interface ProxyTimeouts {
+  /** To open the connection (TCP and TLS). */
+  connectMs?: number;
+  /** From sending the request to the response headers. */
+  firstByteMs?: number;
+  /** Longest pause while the response body streams. */
+  idleMs?: number;
+  /** The whole call, body included. */
+  totalMs?: number;
 }
 
 /** A profile as stored, with timestamps and whether a client secret is sealed beside it. */

@@ -26,6 +26,10 @@ const TOP_FIELDS = {
   url_params: "urlParams",
   operator_params: "operatorParams",
   test_endpoint: "testEndpoint",
+  account_lookup: "accountLookup",
+  connection_extras: "connectionExtras",
+  api_base_url: "apiBaseUrl",
+  proxy_timeouts: "proxyTimeouts",
 } as const satisfies Record<string, keyof ProviderProfileInput>;
 
 const OAUTH_FIELDS = {
@@ -54,7 +58,7 @@ const OUTPUT_ONLY = new Set(["create_time", "update_time", "oauth.has_client_sec
 
 /**
  * Merges `patch` into `current` for `paths`. "strategy.…" sub-paths replace the whole strategy (its
- * oneof config only makes sense as a unit); "oauth" replaces every OAuth setting and sets the secret
+ * oneof config only makes sense as a unit), "account_lookup.…" the whole lookup; "oauth" replaces every OAuth setting and sets the secret
  * only when one is given; "oauth.client_secret" sets it, or removes it when `clientSecret` is empty.
  * @throws InvalidArgumentError("update_mask") for an unknown path, ("provider.name") for a rename.
  */
@@ -86,6 +90,11 @@ export function applyUpdateMask(
     }
     if (path === "strategy" || path.startsWith("strategy.")) {
       merged.strategy = patch.strategy as ProviderProfileInput["strategy"];
+      continue;
+    }
+    // Like strategy: its fields only make sense together (a URL with its pointers).
+    if (path.startsWith("account_lookup.")) {
+      merged.accountLookup = patch.accountLookup;
       continue;
     }
     if (path in TOP_FIELDS) {

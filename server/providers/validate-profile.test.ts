@@ -270,3 +270,63 @@ test("refreshTokenReuseWindowSeconds: whole seconds from 0 to 86400, kept as giv
     );
   }
 });
+
+test("apiBaseUrl: an https (or loopback http) URL without query or fragment, placeholders under the URL rules", () => {
+  const withBase = (apiBaseUrl: string, extra: Record<string, unknown> = {}) => ({ ...apiKeyProfile(), apiBaseUrl, ...extra });
+  assert.equal(validator.validate(withBase("https://api.acme.example/v2")).apiBaseUrl, "https://api.acme.example/v2");
+  assert.equal(validator.validate(withBase("http://127.0.0.1:8080/api")).apiBaseUrl, "http://127.0.0.1:8080/api");
+  assert.equal(
+    fieldOf(() => validator.validate(withBase("http://api.acme.example"))),
+    "provider.api_base_url",
+  );
+  assert.equal(
+    fieldOf(() => validator.validate(withBase("https://api.acme.example/v2?x=1"))),
+    "provider.api_base_url",
+  );
+  assert.equal(
+    fieldOf(() => validator.validate(withBase("https://u:p@api.acme.example"))),
+    "provider.api_base_url",
+  );
+  assert.equal(
+    fieldOf(() => validator.validate(withBase("https://api.acme.example/#x"))),
+    "provider.api_base_url",
+  );
+  // A connection may fill one DNS label under a fixed domain, never the whole host.
+  const label = validator.validate(withBase("https://{shop}.myshopify.com/admin/api", { urlParams: ["shop"] }));
+  assert.equal(label.apiBaseUrl, "https://{shop}.myshopify.com/admin/api");
+  assert.equal(
+    fieldOf(() => validator.validate(withBase("https://{host}/api", { urlParams: ["host"] }))),
+    "provider.api_base_url",
+  );
+  // An operator may fix the whole host; on writes the value is required.
+  assert.equal(
+    validator.validate(withBase("https://{host}/api/v4", { operatorParams: { host: "git.corp.example" } })).apiBaseUrl,
+    "https://{host}/api/v4",
+  );
+  assert.equal(
+    fieldOf(() => validator.validate(withBase("https://{host}/api", { operatorParams: { host: "" } }))),
+    "provider.operator_params.host",
+  );
+  assert.equal(
+    fieldOf(() => validator.validate(withBase("https://{nope}.example.com"))),
+    "provider.api_base_url",
+  );
+});
+
+test("proxyTimeouts: whole milliseconds from 1 to 3600000, absent ones left to the server default", () => {
+  const p = validator.validate({ ...apiKeyProfile(), proxyTimeouts: { connectMs: 500, totalMs: 60_000 } });
+  assert.deepEqual(p.proxyTimeouts, { connectMs: 500, totalMs: 60_000 });
+  assert.equal(validator.validate({ ...apiKeyProfile(), proxyTimeouts: {} }).proxyTimeouts, undefined);
+  assert.equal(
+    fieldOf(() => validator.validate({ ...apiKeyProfile(), proxyTimeouts: { idleMs: 0 } })),
+    "provider.proxy_timeouts.idle_ms",
+  );
+  assert.equal(
+    fieldOf(() => validator.validate({ ...apiKeyProfile(), proxyTimeouts: { idleMs: 3_600_001 } })),
+    "provider.proxy_timeouts.idle_ms",
+  );
+  assert.equal(
+    fieldOf(() => validator.validate({ ...apiKeyProfile(), proxyTimeouts: { idleMs: 1.5 } })),
+    "provider.proxy_timeouts.idle_ms",
+  );
+});

@@ -10,7 +10,7 @@ import { InvalidArgumentError } from "../domain/errors.ts";
 import { type Strategy, strategyFields } from "../domain/strategy.ts";
 import { type CredentialSchemaChecker, createCredentialSchemaChecker } from "./credential-schema.ts";
 import { endpointUrlProblem, issuerUrlProblem } from "./endpoint-url.ts";
-import type { ClientAuthMethod, OAuthSettings, ProviderProfile } from "./profile.ts";
+import type { ClientAuthMethod, ConnectionExtra, OAuthSettings, ProviderProfile } from "./profile.ts";
 import { type ProviderProfileInput, profileInputSchema, type StrategyInput } from "./profile-input.ts";
 import { analyzeUrlTemplate, connectionSlotProblem, operatorValueProblem } from "./url-template.ts";
 
@@ -131,6 +131,8 @@ function build(
     [["oauth", "revocationEndpoint"], oauth?.revocationEndpoint],
     [["oauth", "userinfoEndpoint"], oauth?.userinfoEndpoint],
     [["testEndpoint"], input.testEndpoint],
+    [["accountLookup", "url"], input.accountLookup?.url],
+    [["apiBaseUrl"], input.apiBaseUrl],
   ];
   const operatorParams = input.operatorParams ?? {};
   const both = urlParams.find((name) => Object.hasOwn(operatorParams, name));
@@ -145,6 +147,14 @@ function build(
     const problem = checkUrlParams(path, value, urlParams, operatorParams, purpose);
     if (problem !== undefined) return problem;
   }
+  const extras = input.connectionExtras ?? [];
+  for (const [i, extra] of extras.entries()) {
+    if (extras.findIndex((e) => e.name === extra.name) !== i) return [["connectionExtras", i, "name"], `lists "${extra.name}" twice`];
+    // Extras are captured when a user's consent ends (callback and code exchange), nowhere else.
+    if (input.authType !== "oauth2") {
+      return [["connectionExtras", i, "name"], `is captured at OAuth consent: auth_type must be oauth2, not ${input.authType}`];
+    }
+  }
 
   return omitUndefined({
     name: input.name,
@@ -157,6 +167,11 @@ function build(
     urlParams,
     operatorParams: Object.keys(operatorParams).length > 0 ? operatorParams : undefined,
     testEndpoint: input.testEndpoint,
+    accountLookup: input.accountLookup && omitUndefined({ ...input.accountLookup }),
+    connectionExtras: extras.length > 0 ? extras.map((e) => omitUndefined({ ...e }) as ConnectionExtra) : undefined,
+    apiBaseUrl: input.apiBaseUrl,
+    proxyTimeouts:
+      input.proxyTimeouts && Object.keys(omitUndefined(input.proxyTimeouts)).length > 0 ? omitUndefined(input.proxyTimeouts) : undefined,
   });
 }
 
@@ -318,7 +333,10 @@ export function fieldPath(prefix: string, path: readonly (string | number)[], st
       out += `[${segment}]`;
       return;
     }
-    const isField = i === 0 || (i === 1 && (path[0] === "oauth" || path[0] === "strategy"));
+    const isField =
+      i === 0 ||
+      (i === 1 && (path[0] === "oauth" || path[0] === "strategy" || path[0] === "accountLookup" || path[0] === "proxyTimeouts")) ||
+      (i === 2 && path[0] === "connectionExtras");
     let name = isField ? segment.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : segment;
     if (path[0] === "strategy" && i === 1 && segment !== "type" && strategyType !== undefined && strategyType !== "oauth2") {
       name = `${STRATEGY_CONFIG[strategyType]}.${name}`;

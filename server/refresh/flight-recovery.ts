@@ -2,7 +2,7 @@
  * The waits that keep a refresh flight from losing a grant: retrying the save of tokens the
  * provider already issued (a rotated refresh token exists nowhere else), and, after a takeover
  * whose retry was refused, waiting to see whether the previous holder was alive after all and saves.
- * Both are bounded by the injected clock; neither touches the lease (refresh-attempt.ts does).
+ * Both are bounded by the injected clock; neither touches the lease (refresh-flight.ts does).
  */
 import { ConflictError, NotFoundError } from "../domain/errors.ts";
 import type { Logger } from "../logging/logger.ts";

@@ -35,9 +35,9 @@ await describeWithPostgres("refresh engine on PostgreSQL", { maintenanceUrl, isR
   });
 
   /** Two engines, one per store (pool), with distinct lease owners. */
-  const replicas = () => {
+  const replicas = (sleep?: (ms: number) => Promise<void>) => {
     const other = stores[1]!;
-    const common = { now: Date.now, sleep: undefined };
+    const common = { now: Date.now, sleep };
     return [
       world.engine({ ...common, owner: "replica-a" }),
       world.engine({
@@ -51,11 +51,18 @@ await describeWithPostgres("refresh engine on PostgreSQL", { maintenanceUrl, isR
 
   it("two replicas refreshing one expired connection make one grant call", async () => {
     const connection = await world.connect({ refreshToken: "rt-1", expiresAtSeconds: Math.floor(Date.now() / 1000) - 1 });
+    // The provider answers only once the other replica found the lease taken and paused to poll it
+    // again: the race is certain, not left to timing.
+    const leasePolled = Promise.withResolvers<void>();
     world.endpoint.reply = async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await leasePolled.promise;
       return { body: { access_token: "at-new", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-2" } };
     };
-    const [a, b] = replicas();
+    const sleep = (ms: number) => {
+      leasePolled.resolve();
+      return new Promise<void>((resolve) => setTimeout(resolve, ms));
+    };
+    const [a, b] = replicas(sleep);
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).ensureFresh(connection)));
     assert.equal(world.endpoint.requests.length, 1);
     assert.ok(results.every((r) => r.version === 2 && r.secret.kind === "oauth2" && r.secret.refreshToken === "rt-2"));

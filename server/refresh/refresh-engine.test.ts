@@ -180,17 +180,24 @@ describe("refresh engine", () => {
     const connection = await expiring();
     const other = await createSqliteStore({ dataDir, now: clock.now });
     opened.push(other);
-    world.endpoint.reply = async (request) => {
-      await new Promise((resolve) => setTimeout(resolve, 30));
+    // The provider answers only once the other replica found the lease taken and paused to poll it
+    // again: the race is certain, not left to timing.
+    const leasePolled = Promise.withResolvers<void>();
+    const sleep = (ms: number) => {
+      leasePolled.resolve();
+      return new Promise<void>((resolve) => setTimeout(resolve, ms));
+    };
+    world.endpoint.reply = async () => {
+      await leasePolled.promise;
       return { body: { access_token: `at-${world.endpoint.requests.length}`, token_type: "Bearer", expires_in: 3600 } };
     };
     // Real time here: the second replica polls the lease while the first waits on the provider.
-    const a = world.engine({ now: Date.now, sleep: undefined, owner: "replica-a" });
+    const a = world.engine({ now: Date.now, sleep, owner: "replica-a" });
     const b = world.engine({
       store: other,
       providers: createProviderDirectory({ store: other, vault: world.vault }),
       now: Date.now,
-      sleep: undefined,
+      sleep,
       owner: "replica-b",
     });
     clock.ms = Date.now();

@@ -13,7 +13,8 @@ import { DEFAULT_PROVIDER_TIMEOUT_MS } from "../oauth/request-options.ts";
 import { classifyTokenFailure } from "../oauth/token-failure.ts";
 import type { ConnectionRecord } from "../store/store.ts";
 import { createCredentialAccess, type StoredCredential } from "./credential-access.ts";
-import { createRefreshAttempt, type FlightMode, type FlightOutcome, type FlightResult } from "./refresh-attempt.ts";
+import type { FlightMode, FlightOutcome, FlightResult } from "./flight-result.ts";
+import { createRefreshFlights } from "./refresh-flight.ts";
 import type { FreshCredential, RefreshEngineOptions } from "./refresh-options.ts";
 import { isExpired, mustRefreshOnRead } from "./token-freshness.ts";
 
@@ -74,7 +75,7 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   const { now, skewMs, logger } = settings;
   const { readWaitMs } = options;
   const credentials = createCredentialAccess(settings);
-  const attempt = createRefreshAttempt({ ...settings, credentials });
+  const flightRunner = createRefreshFlights({ ...settings, credentials });
   const flights = new Map<string, Promise<FlightResult>>();
   // After a failed refresh of an already expired token, reads fail fast for a while instead of each
   // calling the provider again (one call per read during an outage otherwise). Per process; 0.5 s,
@@ -111,7 +112,7 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   const join = (connection: ConnectionRecord, mode: FlightMode, observedVersion: number): Promise<FlightResult> => {
     const existing = flights.get(connection.id);
     if (existing) return existing;
-    const flight = attempt.run(connection, mode, observedVersion).finally(() => {
+    const flight = flightRunner.run(connection, mode, observedVersion).finally(() => {
       if (flights.get(connection.id) === flight) flights.delete(connection.id);
     });
     flights.set(connection.id, flight);
@@ -178,7 +179,7 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
     async keepFresh(connection) {
       if (!isUsable(connection.status) || connection.nextRefreshAtMs !== null) return;
       if (connection.credentialExpiresAtSeconds === null) return;
-      const at = attempt.proactiveRefreshAt(connection.credentialExpiresAtSeconds * 1000);
+      const at = flightRunner.proactiveRefreshAt(connection.credentialExpiresAtSeconds * 1000);
       await options.store.setNextRefresh(connection.id, at);
     },
 

@@ -2,7 +2,7 @@
  * The refresh lease as one flight holds it: a lease token of its own (the replica's owner id and a
  * flight number), and renewal while the flight runs, so a live holder keeps a short lease however
  * slow the provider is and a dead one loses it within one lease. Claiming and waiting for another
- * holder stay in refresh-attempt.ts; correctness rests on the credential version, not on this.
+ * holder stay in refresh-flight.ts; correctness rests on the credential version, not on this.
  */
 import type { Logger } from "../logging/logger.ts";
 import type { Store } from "../store/store.ts";

@@ -1,6 +1,6 @@
 /**
  * The refresh engine's options and the events it emits, apart from the engine so that a flight
- * (refresh-attempt.ts) can name its share of the options without importing the engine that runs it.
+ * (flight-result.ts) can name its share of the options without importing the engine that runs it.
  * refresh-engine.ts re-exports these types; callers import them from there.
  */
 import type { ConnectionStatus } from "../domain/connection-status.ts";

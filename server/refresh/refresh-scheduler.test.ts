@@ -60,12 +60,20 @@ describe("refresh scheduler", () => {
     let running = 0;
     let peak = 0;
     const seen: string[] = [];
+    // Each refresh is held until the slots are full (or the last one started): then the held ones
+    // finish together, so every wave overlaps as far as the limit allows, without timing.
+    let waiting: Array<() => void> = [];
     const engine = {
       async refreshScheduled(connection: ConnectionRecord) {
         running += 1;
         peak = Math.max(peak, running);
         seen.push(connection.id);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        const held = new Promise<void>((resolve) => waiting.push(resolve));
+        if (running >= 3 || seen.length === 7) {
+          for (const release of waiting) release();
+          waiting = [];
+        }
+        await held;
         running -= 1;
         return "success" as const;
       },

@@ -4,8 +4,9 @@
  * revocation endpoint; then the sealed secrets are deleted. A provider that fails or has no endpoint
  * does not stop the revocation: the answer says whether the provider confirmed.
  */
-import { allowedFrom, canTransition, type StatusReason } from "../domain/connection-status.ts";
+import { canTransition, type StatusReason } from "../domain/connection-status.ts";
 import { credentialAad, decodeStoredSecret } from "../domain/stored-secret.ts";
+import { transitionFromAnyAllowed } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { OAuthClient } from "../oauth/oauth-client.ts";
 import { hasRevocationEndpoint } from "../oauth/revoke-token.ts";
@@ -25,9 +26,6 @@ export interface ConnectionRevoker {
   /** Revokes the tenant's connection; revoking a revoked connection changes nothing. */
   revoke(tenantId: string, connectionId: string, reason?: StatusReason): Promise<RevokeResult>;
 }
-
-/** Every status a connection can be revoked from. */
-const REVOCABLE = allowedFrom("revoked");
 
 /** Creates the revoker. */
 export function createConnectionRevoker(deps: {
@@ -67,9 +65,9 @@ export function createConnectionRevoker(deps: {
       const current = await store.getConnection(tenantId, connectionId);
       // Already revoked (the table lets nothing move to revoked from there): nothing left to do.
       if (!canTransition(current.status, "revoked")) return { connection: current, providerRevoked: false };
-      const revoked = await store.updateConnectionStatus(tenantId, connectionId, REVOCABLE, "revoked", reason, {
-        nextRefreshAtMs: null,
-      });
+      // From any state the table lets reach revoked, so a concurrent move (say pending → active)
+      // does not make the revocation fail.
+      const revoked = await transitionFromAnyAllowed(store, current, "revoked", reason, { nextRefreshAtMs: null });
       const providerRevoked = await revokeAtProvider(revoked);
       await store.deleteCredential(connectionId);
       logger.info({ connectionId, provider: revoked.providerName, providerRevoked }, "connection revoked");

@@ -160,7 +160,7 @@ function fromDomainError(err: DomainError): ConnectError {
       return withInfo(err, Code.Unavailable, { reason: ErrorReason.STORE_UNAVAILABLE });
     case "PermissionDeniedError":
       return withInfo(err, Code.PermissionDenied, {
-        reason: err.kind === "tenant" ? ErrorReason.TENANT_NOT_ALLOWED : ErrorReason.ROLE_NOT_ALLOWED,
+        reason: PERMISSION_DENIED_REASONS[err.kind],
       });
     case "WebhookTargetNotAllowedError":
       return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.WEBHOOK_TARGET_NOT_ALLOWED, field: "url" });
@@ -170,6 +170,13 @@ function fromDomainError(err: DomainError): ConnectError {
     }
   }
 }
+
+const PERMISSION_DENIED_REASONS: Record<PermissionDeniedError["kind"], ErrorReason> = {
+  tenant: ErrorReason.TENANT_NOT_ALLOWED,
+  role: ErrorReason.ROLE_NOT_ALLOWED,
+  token_access: ErrorReason.TOKEN_ACCESS_DISABLED,
+  proxy: ErrorReason.PROXY_NOT_ALLOWED,
+};
 
 const FAILED_PRECONDITION_REASONS: Record<FailedPreconditionError["kind"], ErrorReason> = {
   provider_in_use: ErrorReason.PROVIDER_IN_USE,

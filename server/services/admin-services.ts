@@ -37,6 +37,8 @@ export function createApiKeyService(deps: {
         role: roleFromProto(req.role),
         tenantId: req.tenantId,
         expiresAtMs: req.expireTime === undefined ? null : timestampToMs("expire_time", req.expireTime),
+        proxyRules: req.proxyRules.map((rule) => ({ provider: rule.provider, methods: rule.methods, path: rule.path })),
+        proxyOnly: req.proxyOnly,
       });
       return { apiKey: apiKeyToProto(created.record), secret: created.secret };
     },
@@ -94,6 +96,8 @@ export function apiKeyToProto(record: ApiKeyRecord): MessageInitShape<typeof Api
     expireTime: record.expiresAtMs === null ? undefined : timestampFromMs(record.expiresAtMs),
     revokeTime: record.revokedAtMs === null ? undefined : timestampFromMs(record.revokedAtMs),
     lastUsedTime: record.lastUsedAtMs === null ? undefined : timestampFromMs(record.lastUsedAtMs),
+    proxyRules: record.proxyRules.map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+    proxyOnly: record.proxyOnly,
   };
 }
 

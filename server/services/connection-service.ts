@@ -8,10 +8,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { ConnectionSchema, ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
+import type { ConnectionAccountSchema, ConnectionSchema, ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ConnectionStatus as ProtoStatus } from "../../gen/nexus/v1/status_pb.ts";
 import type { TenantScope } from "../auth/tenant-scope.ts";
 import type { ConsentFlow, ConsentStarted } from "../consent/consent-flow.ts";
+import { parseLabelFilters } from "../consent/consent-input.ts";
 import { InvalidArgumentError, NotImplementedError } from "../domain/errors.ts";
 import { connectionStatusFromProto, connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 import type { ConnectionRevoker } from "../revocation/connection-revoker.ts";
@@ -41,6 +42,8 @@ export function createConnectionService(deps: {
         scopes: req.scopes,
         returnUrl: req.returnUrl,
         params: req.params,
+        labels: req.labels,
+        reuseExisting: req.reuseExisting,
       });
       return {
         authUrl: started.authUrl,
@@ -52,7 +55,11 @@ export function createConnectionService(deps: {
     async checkConnection(req, ctx) {
       const id = requireId("connection_id", req.connectionId);
       const record = await store.getConnection(await scope.tenantOfConnection(ctx, id), id);
-      return { status: connectionStatusToProto(record.status) };
+      return {
+        status: connectionStatusToProto(record.status),
+        account: accountToProto(record),
+        reusedConnectionId: record.reusedConnectionId ?? "",
+      };
     },
     async getConnection(req, ctx) {
       const id = requireId("connection_id", req.connectionId);
@@ -68,7 +75,13 @@ export function createConnectionService(deps: {
       }
       const page = await store.listConnections(
         tenantId,
-        { userId: req.userId || undefined, providerName: req.providerName || undefined, status },
+        {
+          userId: req.userId || undefined,
+          providerName: req.providerName || undefined,
+          status,
+          accountId: req.accountId || undefined,
+          labels: req.labels.length > 0 ? parseLabelFilters(req.labels) : undefined,
+        },
         { pageSize: req.pageSize, pageToken: req.pageToken },
       );
       return { connections: page.items.map(connectionToProto), nextPageToken: page.nextPageToken };
@@ -108,5 +121,16 @@ export function connectionToProto(record: ConnectionRecord): MessageInitShape<ty
     updateTime: timestampFromMs(record.updatedAtMs),
     expiresAt: BigInt(record.credentialExpiresAtSeconds ?? 0),
     credentialVersion: BigInt(record.credentialVersion),
+    account: accountToProto(record),
+    labels: record.labels,
+    metadata: record.metadata,
+    reusedConnectionId: record.reusedConnectionId ?? "",
   };
+}
+
+/** The proto account of a connection; absent while unknown. */
+function accountToProto(record: ConnectionRecord): MessageInitShape<typeof ConnectionAccountSchema> | undefined {
+  const account = record.account;
+  if (account === null) return undefined;
+  return { id: account.id, email: account.email ?? "", displayName: account.displayName ?? "" };
 }

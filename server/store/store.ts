@@ -5,8 +5,10 @@
  * verifier or raw OAuth state — and it knows nothing about protobuf (no gen/ imports) or SQL dialects.
  * Lookups named `get…` throw NotFoundError; lookups named `find…` return null.
  */
+import type { ConnectionAccount } from "../domain/connection-account.ts";
 import type { ConnectionEventType } from "../domain/connection-events.ts";
 import type { ConnectionStatus, StatusReason } from "../domain/connection-status.ts";
+import type { ProxyRule } from "../domain/proxy-rule.ts";
 import type { IdGenerator } from "./id-generator.ts";
 
 /** A JSON value as stored in a JSON column. */
@@ -84,6 +86,14 @@ export interface ConnectionRecord {
   credentialExpiresAtSeconds: number | null;
   /** When the refresh scheduler should next look at this connection; null when never. */
   nextRefreshAtMs: number | null;
+  /** The provider account, once learned (consent, re-consent); null before or when unknown. */
+  account: ConnectionAccount | null;
+  /** The caller's labels from RequestConnection. */
+  labels: Record<string, string>;
+  /** Non-secret provider values kept at consent (profile connection_extras), e.g. { realm_id: "…" }. */
+  metadata: Record<string, string>;
+  /** The existing connection a reuse_existing consent ended on (this one is then failed); else null. */
+  reusedConnectionId: string | null;
 }
 
 /** What `createConnection` takes. Defaults: generated `conn_…` id, status "pending", no scopes/params. */
@@ -97,6 +107,7 @@ export interface ConnectionInput {
   scopes?: string[];
   params?: Record<string, string>;
   returnUrl?: string | null;
+  labels?: Record<string, string>;
 }
 
 /** Filters of `listConnections`; absent (or empty) fields do not filter. */
@@ -104,13 +115,23 @@ export interface ConnectionFilter {
   userId?: string;
   providerName?: string;
   status?: ConnectionStatus;
+  /** Only connections whose account id is this. */
+  accountId?: string;
+  /** Only connections carrying every one of these labels (key and value equal). */
+  labels?: Record<string, string>;
 }
 
-/** Fields `updateConnectionStatus` may change together with the status; absent fields are kept. */
+/**
+ * Fields `updateConnectionStatus` may change together with the status; absent fields are kept. The
+ * account and metadata change only here, on the connection row, in the same write as a status.
+ */
 export interface ConnectionChanges {
   scopes?: string[];
   returnUrl?: string | null;
   nextRefreshAtMs?: number | null;
+  account?: ConnectionAccount | null;
+  metadata?: Record<string, string>;
+  reusedConnectionId?: string | null;
 }
 
 /**
@@ -212,6 +233,10 @@ export interface ApiKeyRecord {
   expiresAtMs: number | null;
   revokedAtMs: number | null;
   lastUsedAtMs: number | null;
+  /** Proxy allow rules (agent keys); empty: none. Set at creation, never changed. */
+  proxyRules: ProxyRule[];
+  /** A proxy-only key never receives a credential (GetToken, RefreshConnection, WatchCredentials). */
+  proxyOnly: boolean;
 }
 
 /** What `createApiKey` takes; `id` defaults to a generated `key_…` id. */
@@ -223,6 +248,10 @@ export interface ApiKeyInput {
   role: ApiKeyRole;
   tenantId: string | null;
   expiresAtMs?: number | null;
+  /** Default: none. */
+  proxyRules?: readonly ProxyRule[];
+  /** Default: false. */
+  proxyOnly?: boolean;
 }
 
 /** Filters of `listApiKeys`. */

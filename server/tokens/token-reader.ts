@@ -7,6 +7,7 @@
 
 import { isUsable } from "../domain/connection-status.ts";
 import { ConnectionNotUsableError } from "../domain/errors.ts";
+import type { Strategy } from "../domain/strategy.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
 import type { FreshCredential, RefreshEngine } from "../refresh/refresh-engine.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
@@ -20,6 +21,8 @@ export interface TokenReader {
   refresh(tenantId: string, connectionId: string): Promise<UsageCredential>;
   /** The usage credential of a connection record already loaded (watch streams). */
   readConnection(connection: ConnectionRecord): Promise<UsageCredential>;
+  /** Like `readConnection`, with the provider's strategy already loaded by the caller (the proxy): one read fewer. */
+  readConnectionWith(connection: ConnectionRecord, strategy: Strategy): Promise<UsageCredential>;
   /** The connection, if it is active (ConnectionNotUsableError otherwise). */
   activeConnection(tenantId: string, connectionId: string): Promise<ConnectionRecord>;
 }
@@ -44,6 +47,11 @@ export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngi
   return {
     activeConnection,
     readConnection,
+    async readConnectionWith(connection, strategy) {
+      if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
+      const fresh = await engine.ensureFresh(connection);
+      return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy, secret: fresh.secret });
+    },
     async read(tenantId, connectionId) {
       return readConnection(await activeConnection(tenantId, connectionId));
     },

@@ -7,6 +7,7 @@ import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { eventually } from "../../test/support/wait.ts";
 import { createWatchHub, type WatchEvent } from "./watch-hub.ts";
 
 /** The next event, or "pending" when none arrives within a few event-loop turns. */
@@ -125,12 +126,21 @@ describe("watch hub", () => {
   });
 
   it("sends heartbeats to idle watchers from one hub timer", async () => {
-    const hub = createWatchHub({ heartbeatMs: 10, now: () => 1_234 });
+    // Each heartbeat reads the clock once: counting the reads tells when more heartbeats fired.
+    let clockReads = 0;
+    const hub = createWatchHub({
+      heartbeatMs: 10,
+      now: () => {
+        clockReads += 1;
+        return 1_234;
+      },
+    });
     const watcher = hub.subscribe("conn_a", new AbortController().signal);
     assert.deepEqual(await watcher.next(), { value: { type: "heartbeat", serverTimeMs: 1_234 }, done: false });
     // A pending event is not displaced by the heartbeats that fire while nobody reads.
     hub.publish({ connectionId: "conn_a", type: "credential", version: 3 });
-    await new Promise((resolve) => setTimeout(resolve, 35));
+    const readsAtPublish = clockReads;
+    await eventually(() => clockReads >= readsAtPublish + 2, 5_000, "two heartbeats while nobody reads", 1);
     assert.deepEqual(await watcher.next(), { value: { type: "credential", version: 3 }, done: false });
     hub.close();
   });

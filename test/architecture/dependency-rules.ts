@@ -14,6 +14,7 @@ export const FOLDER_LAYERS: Readonly<Record<string, number>> = {
   cli: 13, // the nexus command: talks to the API or opens the store directly
   app: 12, // the rest of the composition root: access control, interceptor order
   rest: 11, // REST transcoding over the in-process RPC transport
+  proxy: 11, // /v1/proxy: the credential-injecting proxy (authenticates like the RPC interceptor)
   rpc: 10, // routes, errors, interceptors
   services: 9, // one file per proto service: proto ⇄ domain calls, nothing else
   watch: 8, // credential watch fan-out
@@ -32,6 +33,7 @@ export const FOLDER_LAYERS: Readonly<Record<string, number>> = {
   reflection: 5, // grpc reflection and health
   request: 4, // per-request context keys, the principal
   providers: 4, // provider profiles as data
+  lifecycle: 4, // the one path of status changes: the table, then the store's compare-and-set
   store: 3, // persistence: interface, SQLite, PostgreSQL
   logging: 2,
   metrics: 2,

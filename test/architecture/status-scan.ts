@@ -1,7 +1,8 @@
 // Static scan for connection statuses handled outside the transition table: a comparison of a
 // status with a literal state name, a switch over one, or a hand-kept list of states. Code asks
-// domain/connection-status.ts instead (isUsable, endsWatch, allowedFrom, …); status writes go
-// through the store's updateConnectionStatus, which checks the table. TypeScript's parser reads it.
+// domain/connection-status.ts instead (isUsable, endsWatch, allowedFrom, …). And the static scan
+// for status writes that bypass server/lifecycle/connection-transition.ts, the one path that asks
+// the table before the store's compare-and-set. TypeScript's parser reads both.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
@@ -46,6 +47,45 @@ export function rawStatusUses(file: string, text: string): RawStatusUse[] {
   };
   visit(sf);
   return found;
+}
+
+/** One status write outside the transition path: file, 1-based line, and the source text. */
+export type StatusWrite = { file: string; line: number; text: string };
+
+// SQL that writes a connection's status by hand: UPDATE connections SET … status, INSERT INTO connections.
+const RAW_SQL_WRITE = /\bupdate\s+"?connections"?\s+set\b[^;]*\bstatus\b|\binsert\s+into\s+"?connections"?/i;
+
+/**
+ * The status writes in `text`: a call of the store's `updateConnectionStatus` or `createConnection`
+ * (what server/lifecycle/connection-transition.ts wraps), a drizzle `.set({ status … })` or
+ * `.values({ status … })` written inline, and SQL text that updates or inserts `connections`.
+ */
+export function statusWrites(file: string, text: string): StatusWrite[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found: StatusWrite[] = [];
+  const add = (node: ts.Node) =>
+    found.push({ file, line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1, text: node.getText(sf).split("\n")[0] ?? "" });
+  const hasStatusProperty = (node: ts.Node | undefined) =>
+    node !== undefined &&
+    ts.isObjectLiteralExpression(node) &&
+    node.properties.some((p) => p.name !== undefined && /^"?status"?$/.test(p.name.getText(sf)));
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
+      const method = node.expression.name.text;
+      if (method === "updateConnectionStatus" || method === "createConnection") add(node);
+      else if ((method === "set" || method === "values") && hasStatusProperty(node.arguments[0])) add(node);
+    } else if ((ts.isStringLiteralLike(node) || ts.isTemplateExpression(node)) && RAW_SQL_WRITE.test(node.getText(sf))) {
+      add(node);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
+}
+
+/** The status writes of repository-relative `files`. */
+export function scanStatusWrites(files: readonly string[]): StatusWrite[] {
+  return files.flatMap((file) => statusWrites(file, readFileSync(join(repoRoot, file), "utf8")));
 }
 
 /** Scans repository-relative `files`. */

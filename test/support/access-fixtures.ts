@@ -14,8 +14,8 @@ export const TENANT_B = "tenant-b";
 export const PROVIDER = "acme-key";
 
 /** A caller of the matrix. */
-export type CallerName = "none" | "bad" | "expired" | "revoked" | "agentA" | "agentB" | "admin";
-export const CALLERS: readonly CallerName[] = ["none", "bad", "expired", "revoked", "agentA", "agentB", "admin"];
+export type CallerName = "none" | "bad" | "expired" | "revoked" | "agentA" | "agentB" | "admin" | "proxyOnlyA";
+export const CALLERS: readonly CallerName[] = ["none", "bad", "expired", "revoked", "agentA", "agentB", "admin", "proxyOnlyA"];
 
 /** Callers with their request headers (agent B uses x-api-key, the others Authorization). */
 export interface Callers {
@@ -67,6 +67,8 @@ export async function createCallers(server: TestServer): Promise<Callers> {
   const agentA = await server.createKey({ role: "agent", tenantId: TENANT_A, name: "agent A" });
   const agentB = await server.createKey({ role: "agent", tenantId: TENANT_B, name: "agent B" });
   const admin = await server.createKey({ role: "admin", name: "matrix admin" });
+  // A proxy-only agent of tenant A: like agentA, except that it never receives a credential.
+  const proxyOnlyA = await server.app.apiKeys.create({ role: "agent", tenantId: TENANT_A, name: "proxy-only A", proxyOnly: true });
   const expired = await server.createKey({ role: "agent", tenantId: TENANT_A, name: "expired", expiresAtMs: Date.now() - 1_000 });
   const revoked = await server.createKey({ role: "admin", name: "revoked" });
   await server.app.apiKeys.revoke(revoked.keyId);
@@ -80,10 +82,18 @@ export async function createCallers(server: TestServer): Promise<Callers> {
     agentA: bearer(agentA.secret),
     agentB: { "x-api-key": agentB.secret },
     admin: bearer(admin.secret),
+    proxyOnlyA: bearer(proxyOnlyA.secret),
   };
   return {
     headers: (caller) => ({ ...table[caller] }),
-    keyIds: { agentA: agentA.keyId, agentB: agentB.keyId, admin: admin.keyId, expired: expired.keyId, revoked: revoked.keyId },
-    secrets: [agentA.secret, agentB.secret, admin.secret, expired.secret, revoked.secret, bad],
+    keyIds: {
+      agentA: agentA.keyId,
+      agentB: agentB.keyId,
+      admin: admin.keyId,
+      expired: expired.keyId,
+      revoked: revoked.keyId,
+      proxyOnlyA: proxyOnlyA.record.id,
+    },
+    secrets: [agentA.secret, agentB.secret, admin.secret, expired.secret, revoked.secret, proxyOnlyA.secret, bad],
   };
 }

@@ -94,6 +94,16 @@ export interface TestOidcProviderOptions {
    * oidc-provider's own rule (confidential clients rotate only after 70 % of the token's life).
    */
   rotateRefreshToken?: boolean;
+  /**
+   * Standard claims of each account besides `sub` (released for the email and profile scopes),
+   * e.g. (id) => ({ email: `${id}@example.com`, name: id }). Default none.
+   */
+  accountClaims?: (accountId: string) => Record<string, unknown>;
+  /**
+   * Put the scope-released claims into the id_token too (oidc-provider's conformIdTokenClaims off).
+   * Default false: with an access token they come only from userinfo (OIDC Core §5.4).
+   */
+  idTokenClaims?: boolean;
 }
 
 /** Generates an RS256 private signing JWK for `startOidcProvider`. */
@@ -126,7 +136,12 @@ export async function startOidcProvider(options: TestOidcProviderOptions): Promi
     clientAuthMethods: [options.tokenEndpointAuthMethod ?? "client_secret_basic"],
     jwks: { keys: [options.signingKey ?? (await generateSigningKey())] },
     cookies: { keys: [randomBytes(32).toString("hex")] },
-    findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id }) }),
+    findAccount: (_ctx: unknown, id: string) => ({
+      accountId: id,
+      claims: () => ({ ...(options.accountClaims?.(id) ?? {}), sub: id }),
+    }),
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name", "preferred_username"] },
+    conformIdTokenClaims: !(options.idTokenClaims ?? false),
     features: {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
@@ -134,7 +149,7 @@ export async function startOidcProvider(options: TestOidcProviderOptions): Promi
     },
     pkce: { required: () => true },
     ...(options.rotateRefreshToken === undefined ? {} : { rotateRefreshToken: options.rotateRefreshToken }),
-    scopes: ["openid", "offline_access", "api:read", "api:write"],
+    scopes: ["openid", "offline_access", "api:read", "api:write", "email", "profile"],
     ttl: {
       AccessToken: options.ttl?.AccessToken ?? 3600,
       AuthorizationCode: options.ttl?.AuthorizationCode ?? 60,

@@ -14,7 +14,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file nexus/v1/api_keys.proto.
  */
 export const file_nexus_v1_api_keys: GenFile = /*@__PURE__*/
-  fileDesc("ChduZXh1cy92MS9hcGlfa2V5cy5wcm90bxIIbmV4dXMudjEixwIKBkFwaUtleRITCgZrZXlfaWQYASABKAlCA+BBAxITCgZwcmVmaXgYAiABKAlCA+BBAxIMCgRuYW1lGAMgASgJEhwKBHJvbGUYBCABKA4yDi5uZXh1cy52MS5Sb2xlEhEKCXRlbmFudF9pZBgFIAEoCRI0CgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIvCgtleHBpcmVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoLcmV2b2tlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNwoObGFzdF91c2VkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMijwEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECEiEKBHJvbGUYAiABKA4yDi5uZXh1cy52MS5Sb2xlQgPgQQISEQoJdGVuYW50X2lkGAMgASgJEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJChRDcmVhdGVBcGlLZXlSZXNwb25zZRIhCgdhcGlfa2V5GAEgASgLMhAubmV4dXMudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSJOChJMaXN0QXBpS2V5c1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlIKE0xpc3RBcGlLZXlzUmVzcG9uc2USIgoIYXBpX2tleXMYASADKAsyEC5uZXh1cy52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIioKE1Jldm9rZUFwaUtleVJlcXVlc3QSEwoGa2V5X2lkGAEgASgJQgPgQQIiOQoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIQoHYXBpX2tleRgBIAEoCzIQLm5leHVzLnYxLkFwaUtleSo8CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIOCgpST0xFX0FETUlOEAESDgoKUk9MRV9BR0VOVBACMtcCCg1BcGlLZXlTZXJ2aWNlEmYKDENyZWF0ZUFwaUtleRIdLm5leHVzLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaHi5uZXh1cy52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIXgtPkkwIROgEqIgwvdjEvYXBpLWtleXMSYwoLTGlzdEFwaUtleXMSHC5uZXh1cy52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHS5uZXh1cy52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIheQAgGC0+STAg4SDC92MS9hcGkta2V5cxJ5CgxSZXZva2VBcGlLZXkSHS5uZXh1cy52MS5SZXZva2VBcGlLZXlSZXF1ZXN0Gh4ubmV4dXMudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiKpACAoLT5JMCIToBKiIcL3YxL2FwaS1rZXlzL3trZXlfaWR9OnJldm9rZWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("ChduZXh1cy92MS9hcGlfa2V5cy5wcm90bxIIbmV4dXMudjEihQMKBkFwaUtleRITCgZrZXlfaWQYASABKAlCA+BBAxITCgZwcmVmaXgYAiABKAlCA+BBAxIMCgRuYW1lGAMgASgJEhwKBHJvbGUYBCABKA4yDi5uZXh1cy52MS5Sb2xlEhEKCXRlbmFudF9pZBgFIAEoCRI0CgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIvCgtleHBpcmVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoLcmV2b2tlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNwoObGFzdF91c2VkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSKAoLcHJveHlfcnVsZXMYCiADKAsyEy5uZXh1cy52MS5Qcm94eVJ1bGUSEgoKcHJveHlfb25seRgLIAEoCCI8CglQcm94eVJ1bGUSEAoIcHJvdmlkZXIYASABKAkSDwoHbWV0aG9kcxgCIAMoCRIMCgRwYXRoGAMgASgJIs0BChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKBG5hbWUYASABKAlCA+BBAhIhCgRyb2xlGAIgASgOMg4ubmV4dXMudjEuUm9sZUID4EECEhEKCXRlbmFudF9pZBgDIAEoCRIvCgtleHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoLcHJveHlfcnVsZXMYBSADKAsyEy5uZXh1cy52MS5Qcm94eVJ1bGUSEgoKcHJveHlfb25seRgGIAEoCCJJChRDcmVhdGVBcGlLZXlSZXNwb25zZRIhCgdhcGlfa2V5GAEgASgLMhAubmV4dXMudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSJOChJMaXN0QXBpS2V5c1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlIKE0xpc3RBcGlLZXlzUmVzcG9uc2USIgoIYXBpX2tleXMYASADKAsyEC5uZXh1cy52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIioKE1Jldm9rZUFwaUtleVJlcXVlc3QSEwoGa2V5X2lkGAEgASgJQgPgQQIiOQoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIQoHYXBpX2tleRgBIAEoCzIQLm5leHVzLnYxLkFwaUtleSo8CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIOCgpST0xFX0FETUlOEAESDgoKUk9MRV9BR0VOVBACMtcCCg1BcGlLZXlTZXJ2aWNlEmYKDENyZWF0ZUFwaUtleRIdLm5leHVzLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaHi5uZXh1cy52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIXgtPkkwIROgEqIgwvdjEvYXBpLWtleXMSYwoLTGlzdEFwaUtleXMSHC5uZXh1cy52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHS5uZXh1cy52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIheQAgGC0+STAg4SDC92MS9hcGkta2V5cxJ5CgxSZXZva2VBcGlLZXkSHS5uZXh1cy52MS5SZXZva2VBcGlLZXlSZXF1ZXN0Gh4ubmV4dXMudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiKpACAoLT5JMCIToBKiIcL3YxL2FwaS1rZXlzL3trZXlfaWR9OnJldm9rZWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * ApiKey is an API key's metadata.
@@ -84,6 +84,22 @@ export type ApiKey = Message<"nexus.v1.ApiKey"> & {
    * @generated from field: google.protobuf.Timestamp last_used_time = 9;
    */
   lastUsedTime?: Timestamp | undefined;
+
+  /**
+   * What the key may call through the credential proxy (agent keys); empty: only what the
+   * operator opened for its tenant (NEXUS_PROXY_OPEN_TENANTS). Set at creation, never changed.
+   *
+   * @generated from field: repeated nexus.v1.ProxyRule proxy_rules = 10;
+   */
+  proxyRules: ProxyRule[];
+
+  /**
+   * A proxy-only key never receives a credential: GetToken, RefreshConnection and
+   * WatchCredentials refuse it (PermissionDenied, TOKEN_ACCESS_DISABLED). Agent keys only.
+   *
+   * @generated from field: bool proxy_only = 11;
+   */
+  proxyOnly: boolean;
 };
 
 /**
@@ -92,6 +108,44 @@ export type ApiKey = Message<"nexus.v1.ApiKey"> & {
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
   messageDesc(file_nexus_v1_api_keys, 0);
+
+/**
+ * ProxyRule allows an agent key some calls through the credential proxy: the methods and a path
+ * pattern on one provider. Text form (CLI): "github:GET,HEAD:/repos/**".
+ *
+ * @generated from message nexus.v1.ProxyRule
+ */
+export type ProxyRule = Message<"nexus.v1.ProxyRule"> & {
+  /**
+   * Provider name, e.g. "github".
+   *
+   * @generated from field: string provider = 1;
+   */
+  provider: string;
+
+  /**
+   * Allowed methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or "*" alone for all.
+   * Case-insensitive on input; answered upper case in canonical order.
+   *
+   * @generated from field: repeated string methods = 2;
+   */
+  methods: string[];
+
+  /**
+   * Path pattern, starting with "/": "*" is one segment, "**" any number of segments (zero
+   * too), other segments match the decoded path exactly (case-sensitive); a trailing "/" counts.
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message nexus.v1.ProxyRule.
+ * Use `create(ProxyRuleSchema)` to create a new message.
+ */
+export const ProxyRuleSchema: GenMessage<ProxyRule> = /*@__PURE__*/
+  messageDesc(file_nexus_v1_api_keys, 1);
 
 /**
  * CreateApiKeyRequest describes the new key.
@@ -126,6 +180,20 @@ export type CreateApiKeyRequest = Message<"nexus.v1.CreateApiKeyRequest"> & {
    * @generated from field: google.protobuf.Timestamp expire_time = 4;
    */
   expireTime?: Timestamp | undefined;
+
+  /**
+   * Proxy rules of an agent key, at most 32; must be empty for admin keys.
+   *
+   * @generated from field: repeated nexus.v1.ProxyRule proxy_rules = 5;
+   */
+  proxyRules: ProxyRule[];
+
+  /**
+   * Make an agent key proxy-only (it never receives a credential); must be false for admin keys.
+   *
+   * @generated from field: bool proxy_only = 6;
+   */
+  proxyOnly: boolean;
 };
 
 /**
@@ -133,7 +201,7 @@ export type CreateApiKeyRequest = Message<"nexus.v1.CreateApiKeyRequest"> & {
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_api_keys, 1);
+  messageDesc(file_nexus_v1_api_keys, 2);
 
 /**
  * CreateApiKeyResponse carries the key and, this once, its secret.
@@ -161,7 +229,7 @@ export type CreateApiKeyResponse = Message<"nexus.v1.CreateApiKeyResponse"> & {
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_api_keys, 2);
+  messageDesc(file_nexus_v1_api_keys, 3);
 
 /**
  * ListApiKeysRequest pages the keys.
@@ -196,7 +264,7 @@ export type ListApiKeysRequest = Message<"nexus.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_api_keys, 3);
+  messageDesc(file_nexus_v1_api_keys, 4);
 
 /**
  * ListApiKeysResponse is one page of keys.
@@ -224,7 +292,7 @@ export type ListApiKeysResponse = Message<"nexus.v1.ListApiKeysResponse"> & {
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_api_keys, 4);
+  messageDesc(file_nexus_v1_api_keys, 5);
 
 /**
  * RevokeApiKeyRequest names the key to revoke.
@@ -245,7 +313,7 @@ export type RevokeApiKeyRequest = Message<"nexus.v1.RevokeApiKeyRequest"> & {
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_api_keys, 5);
+  messageDesc(file_nexus_v1_api_keys, 6);
 
 /**
  * RevokeApiKeyResponse carries the revoked key.
@@ -266,7 +334,7 @@ export type RevokeApiKeyResponse = Message<"nexus.v1.RevokeApiKeyResponse"> & {
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_api_keys, 6);
+  messageDesc(file_nexus_v1_api_keys, 7);
 
 /**
  * Role is what an API key may do. REST renders "admin" / "agent".

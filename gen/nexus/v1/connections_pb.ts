@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nexus/v1/connections.proto.
  */
 export const file_nexus_v1_connections: GenFile = /*@__PURE__*/
-  fileDesc("ChpuZXh1cy92MS9jb25uZWN0aW9ucy5wcm90bxIIbmV4dXMudjEizAMKCkNvbm5lY3Rpb24SGgoNY29ubmVjdGlvbl9pZBgBIAEoCUID4EEDEhYKCXRlbmFudF9pZBgCIAEoCUID4EEDEg8KB3VzZXJfaWQYAyABKAkSFQoNcHJvdmlkZXJfbmFtZRgEIAEoCRIvCgZzdGF0dXMYBSABKA4yGi5uZXh1cy52MS5Db25uZWN0aW9uU3RhdHVzQgPgQQMSGgoNc3RhdHVzX3JlYXNvbhgGIAEoCUID4EEDEg4KBnNjb3BlcxgHIAMoCRIwCgZwYXJhbXMYCCADKAsyIC5uZXh1cy52MS5Db25uZWN0aW9uLlBhcmFtc0VudHJ5EjQKC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEhcKCmV4cGlyZXNfYXQYCyABKANCA+BBAxIfChJjcmVkZW50aWFsX3ZlcnNpb24YDCABKANCA+BBAxotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIvIBChhSZXF1ZXN0Q29ubmVjdGlvblJlcXVlc3QSFAoHdXNlcl9pZBgBIAEoCUID4EECEhoKDXByb3ZpZGVyX25hbWUYAiABKAlCA+BBAhIOCgZzY29wZXMYAyADKAkSEgoKcmV0dXJuX3VybBgEIAEoCRI+CgZwYXJhbXMYBSADKAsyLi5uZXh1cy52MS5SZXF1ZXN0Q29ubmVjdGlvblJlcXVlc3QuUGFyYW1zRW50cnkSEQoJdGVuYW50X2lkGAYgASgJGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimgEKGVJlcXVlc3RDb25uZWN0aW9uUmVzcG9uc2USHQoIYXV0aF91cmwYASABKAlCC+rgGAdhdXRoVXJsEhUKDWNvbm5lY3Rpb25faWQYAiABKAkSKgoGc3RhdHVzGAMgASgOMhoubmV4dXMudjEuQ29ubmVjdGlvblN0YXR1cxIbChNhdXRoX3VybF9leHBpcmVzX2F0GAQgASgDIjQKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QSGgoNY29ubmVjdGlvbl9pZBgBIAEoCUID4EECIkUKF0NoZWNrQ29ubmVjdGlvblJlc3BvbnNlEioKBnN0YXR1cxgBIAEoDjIaLm5leHVzLnYxLkNvbm5lY3Rpb25TdGF0dXMiMgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSGgoNY29ubmVjdGlvbl9pZBgBIAEoCUID4EECIkEKFUdldENvbm5lY3Rpb25SZXNwb25zZRIoCgpjb25uZWN0aW9uGAEgASgLMhQubmV4dXMudjEuQ29ubmVjdGlvbiKmAQoWTGlzdENvbm5lY3Rpb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhUKDXByb3ZpZGVyX25hbWUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhoubmV4dXMudjEuQ29ubmVjdGlvblN0YXR1cxIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIRCgl0ZW5hbnRfaWQYBiABKAkiXQoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USKQoLY29ubmVjdGlvbnMYASADKAsyFC5uZXh1cy52MS5Db25uZWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI1ChdSZXZva2VDb25uZWN0aW9uUmVxdWVzdBIaCg1jb25uZWN0aW9uX2lkGAEgASgJQgPgQQIiXgoYUmV2b2tlQ29ubmVjdGlvblJlc3BvbnNlEigKCmNvbm5lY3Rpb24YASABKAsyFC5uZXh1cy52MS5Db25uZWN0aW9uEhgKEHByb3ZpZGVyX3Jldm9rZWQYAiABKAgiXAoaUmVjb25uZWN0Q29ubmVjdGlvblJlcXVlc3QSGgoNY29ubmVjdGlvbl9pZBgBIAEoCUID4EECEhIKCnJldHVybl91cmwYAiABKAkSDgoGc2NvcGVzGAMgAygJInAKG1JlY29ubmVjdENvbm5lY3Rpb25SZXNwb25zZRIdCghhdXRoX3VybBgBIAEoCUIL6uAYB2F1dGhVcmwSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIbChNhdXRoX3VybF9leHBpcmVzX2F0GAMgASgDMr0GChFDb25uZWN0aW9uU2VydmljZRJ/ChFSZXF1ZXN0Q29ubmVjdGlvbhIiLm5leHVzLnYxLlJlcXVlc3RDb25uZWN0aW9uUmVxdWVzdBojLm5leHVzLnYxLlJlcXVlc3RDb25uZWN0aW9uUmVzcG9uc2UiIYLT5JMCGzoBKiIWL3YxL3JlcXVlc3QtY29ubmVjdGlvbhKHAQoPQ2hlY2tDb25uZWN0aW9uEiAubmV4dXMudjEuQ2hlY2tDb25uZWN0aW9uUmVxdWVzdBohLm5leHVzLnYxLkNoZWNrQ29ubmVjdGlvblJlc3BvbnNlIi+QAgGC0+STAiYSJC92MS9jaGVjay1jb25uZWN0aW9uL3tjb25uZWN0aW9uX2lkfRJ8Cg1HZXRDb25uZWN0aW9uEh4ubmV4dXMudjEuR2V0Q29ubmVjdGlvblJlcXVlc3QaHy5uZXh1cy52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2UiKpACAYLT5JMCIRIfL3YxL2Nvbm5lY3Rpb25zL3tjb25uZWN0aW9uX2lkfRJyCg9MaXN0Q29ubmVjdGlvbnMSIC5uZXh1cy52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiEubmV4dXMudjEuTGlzdENvbm5lY3Rpb25zUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL2Nvbm5lY3Rpb25zEo8BChBSZXZva2VDb25uZWN0aW9uEiEubmV4dXMudjEuUmV2b2tlQ29ubmVjdGlvblJlcXVlc3QaIi5uZXh1cy52MS5SZXZva2VDb25uZWN0aW9uUmVzcG9uc2UiNJACAoLT5JMCKzoBKiImL3YxL2Nvbm5lY3Rpb25zL3tjb25uZWN0aW9uX2lkfTpyZXZva2USmAEKE1JlY29ubmVjdENvbm5lY3Rpb24SJC5uZXh1cy52MS5SZWNvbm5lY3RDb25uZWN0aW9uUmVxdWVzdBolLm5leHVzLnYxLlJlY29ubmVjdENvbm5lY3Rpb25SZXNwb25zZSI0gtPkkwIuOgEqIikvdjEvY29ubmVjdGlvbnMve2Nvbm5lY3Rpb25faWR9OnJlY29ubmVjdGIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_nexus_v1_rest, file_nexus_v1_status]);
+  fileDesc("ChpuZXh1cy92MS9jb25uZWN0aW9ucy5wcm90bxIIbmV4dXMudjEi7wUKCkNvbm5lY3Rpb24SGgoNY29ubmVjdGlvbl9pZBgBIAEoCUID4EEDEhYKCXRlbmFudF9pZBgCIAEoCUID4EEDEg8KB3VzZXJfaWQYAyABKAkSFQoNcHJvdmlkZXJfbmFtZRgEIAEoCRIvCgZzdGF0dXMYBSABKA4yGi5uZXh1cy52MS5Db25uZWN0aW9uU3RhdHVzQgPgQQMSGgoNc3RhdHVzX3JlYXNvbhgGIAEoCUID4EEDEg4KBnNjb3BlcxgHIAMoCRIwCgZwYXJhbXMYCCADKAsyIC5uZXh1cy52MS5Db25uZWN0aW9uLlBhcmFtc0VudHJ5EjQKC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEhcKCmV4cGlyZXNfYXQYCyABKANCA+BBAxIfChJjcmVkZW50aWFsX3ZlcnNpb24YDCABKANCA+BBAxIxCgdhY2NvdW50GA0gASgLMhsubmV4dXMudjEuQ29ubmVjdGlvbkFjY291bnRCA+BBAxIwCgZsYWJlbHMYDiADKAsyIC5uZXh1cy52MS5Db25uZWN0aW9uLkxhYmVsc0VudHJ5EjkKCG1ldGFkYXRhGA8gAygLMiIubmV4dXMudjEuQ29ubmVjdGlvbi5NZXRhZGF0YUVudHJ5QgPgQQMSIQoUcmV1c2VkX2Nvbm5lY3Rpb25faWQYECABKAlCA+BBAxotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkQKEUNvbm5lY3Rpb25BY2NvdW50EgoKAmlkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSL5AgoYUmVxdWVzdENvbm5lY3Rpb25SZXF1ZXN0EhQKB3VzZXJfaWQYASABKAlCA+BBAhIaCg1wcm92aWRlcl9uYW1lGAIgASgJQgPgQQISDgoGc2NvcGVzGAMgAygJEhIKCnJldHVybl91cmwYBCABKAkSPgoGcGFyYW1zGAUgAygLMi4ubmV4dXMudjEuUmVxdWVzdENvbm5lY3Rpb25SZXF1ZXN0LlBhcmFtc0VudHJ5EhEKCXRlbmFudF9pZBgGIAEoCRI+CgZsYWJlbHMYByADKAsyLi5uZXh1cy52MS5SZXF1ZXN0Q29ubmVjdGlvblJlcXVlc3QuTGFiZWxzRW50cnkSFgoOcmV1c2VfZXhpc3RpbmcYCCABKAgaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpoBChlSZXF1ZXN0Q29ubmVjdGlvblJlc3BvbnNlEh0KCGF1dGhfdXJsGAEgASgJQgvq4BgHYXV0aFVybBIVCg1jb25uZWN0aW9uX2lkGAIgASgJEioKBnN0YXR1cxgDIAEoDjIaLm5leHVzLnYxLkNvbm5lY3Rpb25TdGF0dXMSGwoTYXV0aF91cmxfZXhwaXJlc19hdBgEIAEoAyI0ChZDaGVja0Nvbm5lY3Rpb25SZXF1ZXN0EhoKDWNvbm5lY3Rpb25faWQYASABKAlCA+BBAiKRAQoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USKgoGc3RhdHVzGAEgASgOMhoubmV4dXMudjEuQ29ubmVjdGlvblN0YXR1cxIsCgdhY2NvdW50GAIgASgLMhsubmV4dXMudjEuQ29ubmVjdGlvbkFjY291bnQSHAoUcmV1c2VkX2Nvbm5lY3Rpb25faWQYAyABKAkiMgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSGgoNY29ubmVjdGlvbl9pZBgBIAEoCUID4EECIkEKFUdldENvbm5lY3Rpb25SZXNwb25zZRIoCgpjb25uZWN0aW9uGAEgASgLMhQubmV4dXMudjEuQ29ubmVjdGlvbiLKAQoWTGlzdENvbm5lY3Rpb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhUKDXByb3ZpZGVyX25hbWUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhoubmV4dXMudjEuQ29ubmVjdGlvblN0YXR1cxIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIRCgl0ZW5hbnRfaWQYBiABKAkSEgoKYWNjb3VudF9pZBgHIAEoCRIOCgZsYWJlbHMYCCADKAkiXQoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USKQoLY29ubmVjdGlvbnMYASADKAsyFC5uZXh1cy52MS5Db25uZWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI1ChdSZXZva2VDb25uZWN0aW9uUmVxdWVzdBIaCg1jb25uZWN0aW9uX2lkGAEgASgJQgPgQQIiXgoYUmV2b2tlQ29ubmVjdGlvblJlc3BvbnNlEigKCmNvbm5lY3Rpb24YASABKAsyFC5uZXh1cy52MS5Db25uZWN0aW9uEhgKEHByb3ZpZGVyX3Jldm9rZWQYAiABKAgiXAoaUmVjb25uZWN0Q29ubmVjdGlvblJlcXVlc3QSGgoNY29ubmVjdGlvbl9pZBgBIAEoCUID4EECEhIKCnJldHVybl91cmwYAiABKAkSDgoGc2NvcGVzGAMgAygJInAKG1JlY29ubmVjdENvbm5lY3Rpb25SZXNwb25zZRIdCghhdXRoX3VybBgBIAEoCUIL6uAYB2F1dGhVcmwSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIbChNhdXRoX3VybF9leHBpcmVzX2F0GAMgASgDMr0GChFDb25uZWN0aW9uU2VydmljZRJ/ChFSZXF1ZXN0Q29ubmVjdGlvbhIiLm5leHVzLnYxLlJlcXVlc3RDb25uZWN0aW9uUmVxdWVzdBojLm5leHVzLnYxLlJlcXVlc3RDb25uZWN0aW9uUmVzcG9uc2UiIYLT5JMCGzoBKiIWL3YxL3JlcXVlc3QtY29ubmVjdGlvbhKHAQoPQ2hlY2tDb25uZWN0aW9uEiAubmV4dXMudjEuQ2hlY2tDb25uZWN0aW9uUmVxdWVzdBohLm5leHVzLnYxLkNoZWNrQ29ubmVjdGlvblJlc3BvbnNlIi+QAgGC0+STAiYSJC92MS9jaGVjay1jb25uZWN0aW9uL3tjb25uZWN0aW9uX2lkfRJ8Cg1HZXRDb25uZWN0aW9uEh4ubmV4dXMudjEuR2V0Q29ubmVjdGlvblJlcXVlc3QaHy5uZXh1cy52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2UiKpACAYLT5JMCIRIfL3YxL2Nvbm5lY3Rpb25zL3tjb25uZWN0aW9uX2lkfRJyCg9MaXN0Q29ubmVjdGlvbnMSIC5uZXh1cy52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiEubmV4dXMudjEuTGlzdENvbm5lY3Rpb25zUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL2Nvbm5lY3Rpb25zEo8BChBSZXZva2VDb25uZWN0aW9uEiEubmV4dXMudjEuUmV2b2tlQ29ubmVjdGlvblJlcXVlc3QaIi5uZXh1cy52MS5SZXZva2VDb25uZWN0aW9uUmVzcG9uc2UiNJACAoLT5JMCKzoBKiImL3YxL2Nvbm5lY3Rpb25zL3tjb25uZWN0aW9uX2lkfTpyZXZva2USmAEKE1JlY29ubmVjdENvbm5lY3Rpb24SJC5uZXh1cy52MS5SZWNvbm5lY3RDb25uZWN0aW9uUmVxdWVzdBolLm5leHVzLnYxLlJlY29ubmVjdENvbm5lY3Rpb25SZXNwb25zZSI0gtPkkwIuOgEqIikvdjEvY29ubmVjdGlvbnMve2Nvbm5lY3Rpb25faWR9OnJlY29ubmVjdGIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_nexus_v1_rest, file_nexus_v1_status]);
 
 /**
  * Connection is the metadata of one connection. It never carries secrets.
@@ -112,6 +112,41 @@ export type Connection = Message<"nexus.v1.Connection"> & {
    * @generated from field: int64 credential_version = 12;
    */
   credentialVersion: bigint;
+
+  /**
+   * The provider account the user connected, learned after consent and after re-consent (from the
+   * verified id_token, the OIDC userinfo endpoint or the profile's account_lookup request). Absent
+   * while it is not known: before consent, or when the provider did not say (learning it never
+   * fails the consent). Never a secret.
+   *
+   * @generated from field: nexus.v1.ConnectionAccount account = 13;
+   */
+  account?: ConnectionAccount | undefined;
+
+  /**
+   * The caller's labels, as given to RequestConnection (e.g. {"end_user_id": "u-42"}).
+   *
+   * @generated from field: map<string, string> labels = 14;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Non-secret values the provider returned at consent that later calls need, as the profile's
+   * connection_extras name them (QuickBooks {"realm_id": "..."}, Salesforce {"instance_url": ...},
+   * Slack {"team_id": "..."}). Refreshed on re-consent.
+   *
+   * @generated from field: map<string, string> metadata = 15;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * Set on a pending connection whose consent ended on an existing active connection of the same
+   * tenant, user, provider and account (RequestConnection.reuse_existing): the connection to use.
+   * This one is then failed with status_reason "reused_existing".
+   *
+   * @generated from field: string reused_connection_id = 16;
+   */
+  reusedConnectionId: string;
 };
 
 /**
@@ -120,6 +155,42 @@ export type Connection = Message<"nexus.v1.Connection"> & {
  */
 export const ConnectionSchema: GenMessage<Connection> = /*@__PURE__*/
   messageDesc(file_nexus_v1_connections, 0);
+
+/**
+ * ConnectionAccount is who the user is at the provider. Each field is empty when the provider did
+ * not say.
+ *
+ * @generated from message nexus.v1.ConnectionAccount
+ */
+export type ConnectionAccount = Message<"nexus.v1.ConnectionAccount"> & {
+  /**
+   * The provider's stable account identifier (OIDC `sub`, GitHub's numeric id, Slack's user id).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The account's e-mail address, as the provider reported it (not verified by Nexus).
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * A human-readable name (OIDC `name` or `preferred_username`, a login, a display name).
+   *
+   * @generated from field: string display_name = 3;
+   */
+  displayName: string;
+};
+
+/**
+ * Describes the message nexus.v1.ConnectionAccount.
+ * Use `create(ConnectionAccountSchema)` to create a new message.
+ */
+export const ConnectionAccountSchema: GenMessage<ConnectionAccount> = /*@__PURE__*/
+  messageDesc(file_nexus_v1_connections, 1);
 
 /**
  * RequestConnectionRequest starts a connection (the seed's POST /v1/request-connection).
@@ -171,6 +242,27 @@ export type RequestConnectionRequest = Message<"nexus.v1.RequestConnectionReques
    * @generated from field: string tenant_id = 6;
    */
   tenantId: string;
+
+  /**
+   * The caller's own labels, stored on the connection and returned with it, filterable in
+   * ListConnections (e.g. {"end_user_id": "u-42", "workspace": "acme"}). At most 16; keys 1-63
+   * characters of a-z, 0-9, '_', '.', '-' starting with a letter; values at most 256 characters.
+   *
+   * @generated from field: map<string, string> labels = 7;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * When the account the user consents with already has an active connection of the same tenant,
+   * user and provider, end the consent on that connection instead of creating a duplicate: the new
+   * connection is failed with status_reason "reused_existing" and reused_connection_id naming the
+   * existing one, and the browser returns with `status=success&connection_id=<existing id>`. The
+   * existing connection keeps its credential and labels. OAuth consents only; a check at consent
+   * time, not a uniqueness constraint.
+   *
+   * @generated from field: bool reuse_existing = 8;
+   */
+  reuseExisting: boolean;
 };
 
 /**
@@ -178,7 +270,7 @@ export type RequestConnectionRequest = Message<"nexus.v1.RequestConnectionReques
  * Use `create(RequestConnectionRequestSchema)` to create a new message.
  */
 export const RequestConnectionRequestSchema: GenMessage<RequestConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 1);
+  messageDesc(file_nexus_v1_connections, 2);
 
 /**
  * RequestConnectionResponse tells the caller where to send the user.
@@ -221,7 +313,7 @@ export type RequestConnectionResponse = Message<"nexus.v1.RequestConnectionRespo
  * Use `create(RequestConnectionResponseSchema)` to create a new message.
  */
 export const RequestConnectionResponseSchema: GenMessage<RequestConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 2);
+  messageDesc(file_nexus_v1_connections, 3);
 
 /**
  * CheckConnectionRequest names the connection to check.
@@ -242,10 +334,10 @@ export type CheckConnectionRequest = Message<"nexus.v1.CheckConnectionRequest"> 
  * Use `create(CheckConnectionRequestSchema)` to create a new message.
  */
 export const CheckConnectionRequestSchema: GenMessage<CheckConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 3);
+  messageDesc(file_nexus_v1_connections, 4);
 
 /**
- * CheckConnectionResponse is the seed's `{"status": "..."}`.
+ * CheckConnectionResponse is the seed's `{"status": "..."}`, plus who connected.
  *
  * @generated from message nexus.v1.CheckConnectionResponse
  */
@@ -256,6 +348,20 @@ export type CheckConnectionResponse = Message<"nexus.v1.CheckConnectionResponse"
    * @generated from field: nexus.v1.ConnectionStatus status = 1;
    */
   status: ConnectionStatus;
+
+  /**
+   * The provider account, once known (see Connection.account).
+   *
+   * @generated from field: nexus.v1.ConnectionAccount account = 2;
+   */
+  account?: ConnectionAccount | undefined;
+
+  /**
+   * See Connection.reused_connection_id: the connection to use instead of this one.
+   *
+   * @generated from field: string reused_connection_id = 3;
+   */
+  reusedConnectionId: string;
 };
 
 /**
@@ -263,7 +369,7 @@ export type CheckConnectionResponse = Message<"nexus.v1.CheckConnectionResponse"
  * Use `create(CheckConnectionResponseSchema)` to create a new message.
  */
 export const CheckConnectionResponseSchema: GenMessage<CheckConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 4);
+  messageDesc(file_nexus_v1_connections, 5);
 
 /**
  * GetConnectionRequest names the connection to read.
@@ -284,7 +390,7 @@ export type GetConnectionRequest = Message<"nexus.v1.GetConnectionRequest"> & {
  * Use `create(GetConnectionRequestSchema)` to create a new message.
  */
 export const GetConnectionRequestSchema: GenMessage<GetConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 5);
+  messageDesc(file_nexus_v1_connections, 6);
 
 /**
  * GetConnectionResponse carries the connection's metadata.
@@ -305,7 +411,7 @@ export type GetConnectionResponse = Message<"nexus.v1.GetConnectionResponse"> & 
  * Use `create(GetConnectionResponseSchema)` to create a new message.
  */
 export const GetConnectionResponseSchema: GenMessage<GetConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 6);
+  messageDesc(file_nexus_v1_connections, 7);
 
 /**
  * ListConnectionsRequest filters and pages the caller's connections.
@@ -354,6 +460,21 @@ export type ListConnectionsRequest = Message<"nexus.v1.ListConnectionsRequest"> 
    * @generated from field: string tenant_id = 6;
    */
   tenantId: string;
+
+  /**
+   * Only connections of this provider account (Connection.account.id). Optional.
+   *
+   * @generated from field: string account_id = 7;
+   */
+  accountId: string;
+
+  /**
+   * Only connections carrying every one of these labels, each written "key=value"
+   * (REST: `?labels=workspace=acme&labels=end_user_id=u-42`). At most 16.
+   *
+   * @generated from field: repeated string labels = 8;
+   */
+  labels: string[];
 };
 
 /**
@@ -361,7 +482,7 @@ export type ListConnectionsRequest = Message<"nexus.v1.ListConnectionsRequest"> 
  * Use `create(ListConnectionsRequestSchema)` to create a new message.
  */
 export const ListConnectionsRequestSchema: GenMessage<ListConnectionsRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 7);
+  messageDesc(file_nexus_v1_connections, 8);
 
 /**
  * ListConnectionsResponse is one page of connections.
@@ -389,7 +510,7 @@ export type ListConnectionsResponse = Message<"nexus.v1.ListConnectionsResponse"
  * Use `create(ListConnectionsResponseSchema)` to create a new message.
  */
 export const ListConnectionsResponseSchema: GenMessage<ListConnectionsResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 8);
+  messageDesc(file_nexus_v1_connections, 9);
 
 /**
  * RevokeConnectionRequest names the connection to revoke.
@@ -410,7 +531,7 @@ export type RevokeConnectionRequest = Message<"nexus.v1.RevokeConnectionRequest"
  * Use `create(RevokeConnectionRequestSchema)` to create a new message.
  */
 export const RevokeConnectionRequestSchema: GenMessage<RevokeConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 9);
+  messageDesc(file_nexus_v1_connections, 10);
 
 /**
  * RevokeConnectionResponse carries the revoked connection.
@@ -439,7 +560,7 @@ export type RevokeConnectionResponse = Message<"nexus.v1.RevokeConnectionRespons
  * Use `create(RevokeConnectionResponseSchema)` to create a new message.
  */
 export const RevokeConnectionResponseSchema: GenMessage<RevokeConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 10);
+  messageDesc(file_nexus_v1_connections, 11);
 
 /**
  * ReconnectConnectionRequest starts consent again for an existing connection.
@@ -474,7 +595,7 @@ export type ReconnectConnectionRequest = Message<"nexus.v1.ReconnectConnectionRe
  * Use `create(ReconnectConnectionRequestSchema)` to create a new message.
  */
 export const ReconnectConnectionRequestSchema: GenMessage<ReconnectConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 11);
+  messageDesc(file_nexus_v1_connections, 12);
 
 /**
  * ReconnectConnectionResponse tells the caller where to send the user.
@@ -509,7 +630,7 @@ export type ReconnectConnectionResponse = Message<"nexus.v1.ReconnectConnectionR
  * Use `create(ReconnectConnectionResponseSchema)` to create a new message.
  */
 export const ReconnectConnectionResponseSchema: GenMessage<ReconnectConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_connections, 12);
+  messageDesc(file_nexus_v1_connections, 13);
 
 /**
  * ConnectionService creates and manages connections: one user-approved link between a user of a

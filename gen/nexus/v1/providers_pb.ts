@@ -16,7 +16,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file nexus/v1/providers.proto.
  */
 export const file_nexus_v1_providers: GenFile = /*@__PURE__*/
-  fileDesc("ChhuZXh1cy92MS9wcm92aWRlcnMucHJvdG8SCG5leHVzLnYxIvgGCg1PQXV0aFNldHRpbmdzEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhsKE3Jldm9jYXRpb25fZW5kcG9pbnQYBCABKAkSGQoRdXNlcmluZm9fZW5kcG9pbnQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhoKDWNsaWVudF9zZWNyZXQYByABKAlCA+BBBBIeChFoYXNfY2xpZW50X3NlY3JldBgIIAEoCEID4EEDEhYKDmRlZmF1bHRfc2NvcGVzGAkgAygJEkYKEGF1dGhvcml6ZV9wYXJhbXMYCiADKAsyLC5uZXh1cy52MS5PQXV0aFNldHRpbmdzLkF1dGhvcml6ZVBhcmFtc0VudHJ5Ej4KDHRva2VuX3BhcmFtcxgLIAMoCzIoLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MuVG9rZW5QYXJhbXNFbnRyeRI2ChJjbGllbnRfYXV0aF9tZXRob2QYDCABKA4yGi5uZXh1cy52MS5DbGllbnRBdXRoTWV0aG9kEhEKBHBrY2UYDSABKAhIAIgBARIXCg9zY29wZV9zZXBhcmF0b3IYDiABKAkSHgoWb21pdF9zY29wZV9vbl9leGNoYW5nZRgPIAEoCBIaChJleHRyYV90b2tlbl9maWVsZHMYECADKAkSTwoVdG9rZW5fcmVxdWVzdF9oZWFkZXJzGBEgAygLMjAubmV4dXMudjEuT0F1dGhTZXR0aW5ncy5Ub2tlblJlcXVlc3RIZWFkZXJzRW50cnkSLwoicmVmcmVzaF90b2tlbl9yZXVzZV93aW5kb3dfc2Vjb25kcxgSIAEoDUgBiAEBGjYKFEF1dGhvcml6ZVBhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQVG9rZW5QYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjoKGFRva2VuUmVxdWVzdEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9wa2NlQiUKI19yZWZyZXNoX3Rva2VuX3JldXNlX3dpbmRvd19zZWNvbmRzIvgDCghQcm92aWRlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIQCghjYXRlZ29yeRgDIAEoCRIlCglhdXRoX3R5cGUYBCABKA4yEi5uZXh1cy52MS5BdXRoVHlwZRImCgVvYXV0aBgFIAEoCzIXLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MSMgoRY3JlZGVudGlhbF9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiQKCHN0cmF0ZWd5GAcgASgLMhIubmV4dXMudjEuU3RyYXRlZ3kSEgoKdXJsX3BhcmFtcxgIIAMoCRIVCg10ZXN0X2VuZHBvaW50GAkgASgJEjQKC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEj8KD29wZXJhdG9yX3BhcmFtcxgMIAMoCzImLm5leHVzLnYxLlByb3ZpZGVyLk9wZXJhdG9yUGFyYW1zRW50cnkaNQoTT3BlcmF0b3JQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkIKFUNyZWF0ZVByb3ZpZGVyUmVxdWVzdBIpCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyQgPgQQIiPgoWQ3JlYXRlUHJvdmlkZXJSZXNwb25zZRIkCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyIicKEkdldFByb3ZpZGVyUmVxdWVzdBIRCgRuYW1lGAEgASgJQgPgQQIiOwoTR2V0UHJvdmlkZXJSZXNwb25zZRIkCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyIj0KFExpc3RQcm92aWRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlcKFUxpc3RQcm92aWRlcnNSZXNwb25zZRIlCglwcm92aWRlcnMYASADKAsyEi5uZXh1cy52MS5Qcm92aWRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicwoVVXBkYXRlUHJvdmlkZXJSZXF1ZXN0EikKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXJCA+BBAhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPgoWVXBkYXRlUHJvdmlkZXJSZXNwb25zZRIkCghwcm92aWRlchgBIAEoCzISLm5leHVzLnYxLlByb3ZpZGVyIjkKFURlbGV0ZVByb3ZpZGVyUmVxdWVzdBIRCgRuYW1lGAEgASgJQgPgQQISDQoFZm9yY2UYAiABKAgiGAoWRGVsZXRlUHJvdmlkZXJSZXNwb25zZSIvChtMaXN0Q2F0YWxvZ1Byb3ZpZGVyc1JlcXVlc3QSEAoIY2F0ZWdvcnkYASABKAkiRQocTGlzdENhdGFsb2dQcm92aWRlcnNSZXNwb25zZRIlCglwcm92aWRlcnMYASADKAsyEi5uZXh1cy52MS5Qcm92aWRlciqVAQoIQXV0aFR5cGUSGQoVQVVUSF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQQVVUSF9UWVBFX09BVVRIMhABEicKI0FVVEhfVFlQRV9PQVVUSDJfQ0xJRU5UX0NSRURFTlRJQUxTEAISFQoRQVVUSF9UWVBFX0FQSV9LRVkQAxIYChRBVVRIX1RZUEVfQkFTSUNfQVVUSBAEKqoBChBDbGllbnRBdXRoTWV0aG9kEiIKHkNMSUVOVF9BVVRIX01FVEhPRF9VTlNQRUNJRklFRBAAEioKJkNMSUVOVF9BVVRIX01FVEhPRF9DTElFTlRfU0VDUkVUX0JBU0lDEAESKQolQ0xJRU5UX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfUE9TVBACEhsKF0NMSUVOVF9BVVRIX01FVEhPRF9OT05FEAMy5wUKD1Byb3ZpZGVyU2VydmljZRJ0Cg5DcmVhdGVQcm92aWRlchIfLm5leHVzLnYxLkNyZWF0ZVByb3ZpZGVyUmVxdWVzdBogLm5leHVzLnYxLkNyZWF0ZVByb3ZpZGVyUmVzcG9uc2UiH4LT5JMCGToIcHJvdmlkZXIiDS92MS9wcm92aWRlcnMSawoLR2V0UHJvdmlkZXISHC5uZXh1cy52MS5HZXRQcm92aWRlclJlcXVlc3QaHS5uZXh1cy52MS5HZXRQcm92aWRlclJlc3BvbnNlIh+QAgGC0+STAhYSFC92MS9wcm92aWRlcnMve25hbWV9EmoKDUxpc3RQcm92aWRlcnMSHi5uZXh1cy52MS5MaXN0UHJvdmlkZXJzUmVxdWVzdBofLm5leHVzLnYxLkxpc3RQcm92aWRlcnNSZXNwb25zZSIYkAIBgtPkkwIPEg0vdjEvcHJvdmlkZXJzEoQBCg5VcGRhdGVQcm92aWRlchIfLm5leHVzLnYxLlVwZGF0ZVByb3ZpZGVyUmVxdWVzdBogLm5leHVzLnYxLlVwZGF0ZVByb3ZpZGVyUmVzcG9uc2UiL4LT5JMCKToIcHJvdmlkZXIyHS92MS9wcm92aWRlcnMve3Byb3ZpZGVyLm5hbWV9EnQKDkRlbGV0ZVByb3ZpZGVyEh8ubmV4dXMudjEuRGVsZXRlUHJvdmlkZXJSZXF1ZXN0GiAubmV4dXMudjEuRGVsZXRlUHJvdmlkZXJSZXNwb25zZSIfkAICgtPkkwIWKhQvdjEvcHJvdmlkZXJzL3tuYW1lfRKHAQoUTGlzdENhdGFsb2dQcm92aWRlcnMSJS5uZXh1cy52MS5MaXN0Q2F0YWxvZ1Byb3ZpZGVyc1JlcXVlc3QaJi5uZXh1cy52MS5MaXN0Q2F0YWxvZ1Byb3ZpZGVyc1Jlc3BvbnNlIiCQAgGC0+STAhcSFS92MS9jYXRhbG9nL3Byb3ZpZGVyc2IGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nexus_v1_credential]);
+  fileDesc("ChhuZXh1cy92MS9wcm92aWRlcnMucHJvdG8SCG5leHVzLnYxIvgGCg1PQXV0aFNldHRpbmdzEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhsKE3Jldm9jYXRpb25fZW5kcG9pbnQYBCABKAkSGQoRdXNlcmluZm9fZW5kcG9pbnQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhoKDWNsaWVudF9zZWNyZXQYByABKAlCA+BBBBIeChFoYXNfY2xpZW50X3NlY3JldBgIIAEoCEID4EEDEhYKDmRlZmF1bHRfc2NvcGVzGAkgAygJEkYKEGF1dGhvcml6ZV9wYXJhbXMYCiADKAsyLC5uZXh1cy52MS5PQXV0aFNldHRpbmdzLkF1dGhvcml6ZVBhcmFtc0VudHJ5Ej4KDHRva2VuX3BhcmFtcxgLIAMoCzIoLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MuVG9rZW5QYXJhbXNFbnRyeRI2ChJjbGllbnRfYXV0aF9tZXRob2QYDCABKA4yGi5uZXh1cy52MS5DbGllbnRBdXRoTWV0aG9kEhEKBHBrY2UYDSABKAhIAIgBARIXCg9zY29wZV9zZXBhcmF0b3IYDiABKAkSHgoWb21pdF9zY29wZV9vbl9leGNoYW5nZRgPIAEoCBIaChJleHRyYV90b2tlbl9maWVsZHMYECADKAkSTwoVdG9rZW5fcmVxdWVzdF9oZWFkZXJzGBEgAygLMjAubmV4dXMudjEuT0F1dGhTZXR0aW5ncy5Ub2tlblJlcXVlc3RIZWFkZXJzRW50cnkSLwoicmVmcmVzaF90b2tlbl9yZXVzZV93aW5kb3dfc2Vjb25kcxgSIAEoDUgBiAEBGjYKFEF1dGhvcml6ZVBhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQVG9rZW5QYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjoKGFRva2VuUmVxdWVzdEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9wa2NlQiUKI19yZWZyZXNoX3Rva2VuX3JldXNlX3dpbmRvd19zZWNvbmRzIqYFCghQcm92aWRlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIQCghjYXRlZ29yeRgDIAEoCRIlCglhdXRoX3R5cGUYBCABKA4yEi5uZXh1cy52MS5BdXRoVHlwZRImCgVvYXV0aBgFIAEoCzIXLm5leHVzLnYxLk9BdXRoU2V0dGluZ3MSMgoRY3JlZGVudGlhbF9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiQKCHN0cmF0ZWd5GAcgASgLMhIubmV4dXMudjEuU3RyYXRlZ3kSEgoKdXJsX3BhcmFtcxgIIAMoCRIVCg10ZXN0X2VuZHBvaW50GAkgASgJEjQKC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEj8KD29wZXJhdG9yX3BhcmFtcxgMIAMoCzImLm5leHVzLnYxLlByb3ZpZGVyLk9wZXJhdG9yUGFyYW1zRW50cnkSLwoOYWNjb3VudF9sb29rdXAYDSABKAsyFy5uZXh1cy52MS5BY2NvdW50TG9va3VwEjQKEWNvbm5lY3Rpb25fZXh0cmFzGA4gAygLMhkubmV4dXMudjEuQ29ubmVjdGlvbkV4dHJhEhQKDGFwaV9iYXNlX3VybBgPIAEoCRIvCg5wcm94eV90aW1lb3V0cxgQIAEoCzIXLm5leHVzLnYxLlByb3h5VGltZW91dHMaNQoTT3BlcmF0b3JQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImUKDUFjY291bnRMb29rdXASCwoDdXJsGAEgASgJEhIKCmlkX3BvaW50ZXIYAiABKAkSFQoNZW1haWxfcG9pbnRlchgDIAEoCRIcChRkaXNwbGF5X25hbWVfcG9pbnRlchgEIAEoCSJOCg9Db25uZWN0aW9uRXh0cmESDAoEbmFtZRgBIAEoCRIWCg5jYWxsYmFja19wYXJhbRgCIAEoCRIVCg10b2tlbl9wb2ludGVyGAMgASgJIl0KDVByb3h5VGltZW91dHMSEgoKY29ubmVjdF9tcxgBIAEoDRIVCg1maXJzdF9ieXRlX21zGAIgASgNEg8KB2lkbGVfbXMYAyABKA0SEAoIdG90YWxfbXMYBCABKA0iQgoVQ3JlYXRlUHJvdmlkZXJSZXF1ZXN0EikKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXJCA+BBAiI+ChZDcmVhdGVQcm92aWRlclJlc3BvbnNlEiQKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXIiJwoSR2V0UHJvdmlkZXJSZXF1ZXN0EhEKBG5hbWUYASABKAlCA+BBAiI7ChNHZXRQcm92aWRlclJlc3BvbnNlEiQKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXIiPQoUTGlzdFByb3ZpZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVwoVTGlzdFByb3ZpZGVyc1Jlc3BvbnNlEiUKCXByb3ZpZGVycxgBIAMoCzISLm5leHVzLnYxLlByb3ZpZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChVVcGRhdGVQcm92aWRlclJlcXVlc3QSKQoIcHJvdmlkZXIYASABKAsyEi5uZXh1cy52MS5Qcm92aWRlckID4EECEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI+ChZVcGRhdGVQcm92aWRlclJlc3BvbnNlEiQKCHByb3ZpZGVyGAEgASgLMhIubmV4dXMudjEuUHJvdmlkZXIiOQoVRGVsZXRlUHJvdmlkZXJSZXF1ZXN0EhEKBG5hbWUYASABKAlCA+BBAhINCgVmb3JjZRgCIAEoCCIYChZEZWxldGVQcm92aWRlclJlc3BvbnNlIi8KG0xpc3RDYXRhbG9nUHJvdmlkZXJzUmVxdWVzdBIQCghjYXRlZ29yeRgBIAEoCSJFChxMaXN0Q2F0YWxvZ1Byb3ZpZGVyc1Jlc3BvbnNlEiUKCXByb3ZpZGVycxgBIAMoCzISLm5leHVzLnYxLlByb3ZpZGVyKpUBCghBdXRoVHlwZRIZChVBVVRIX1RZUEVfVU5TUEVDSUZJRUQQABIUChBBVVRIX1RZUEVfT0FVVEgyEAESJwojQVVUSF9UWVBFX09BVVRIMl9DTElFTlRfQ1JFREVOVElBTFMQAhIVChFBVVRIX1RZUEVfQVBJX0tFWRADEhgKFEFVVEhfVFlQRV9CQVNJQ19BVVRIEAQqqgEKEENsaWVudEF1dGhNZXRob2QSIgoeQ0xJRU5UX0FVVEhfTUVUSE9EX1VOU1BFQ0lGSUVEEAASKgomQ0xJRU5UX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfQkFTSUMQARIpCiVDTElFTlRfQVVUSF9NRVRIT0RfQ0xJRU5UX1NFQ1JFVF9QT1NUEAISGwoXQ0xJRU5UX0FVVEhfTUVUSE9EX05PTkUQAzLnBQoPUHJvdmlkZXJTZXJ2aWNlEnQKDkNyZWF0ZVByb3ZpZGVyEh8ubmV4dXMudjEuQ3JlYXRlUHJvdmlkZXJSZXF1ZXN0GiAubmV4dXMudjEuQ3JlYXRlUHJvdmlkZXJSZXNwb25zZSIfgtPkkwIZOghwcm92aWRlciINL3YxL3Byb3ZpZGVycxJrCgtHZXRQcm92aWRlchIcLm5leHVzLnYxLkdldFByb3ZpZGVyUmVxdWVzdBodLm5leHVzLnYxLkdldFByb3ZpZGVyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL3Byb3ZpZGVycy97bmFtZX0SagoNTGlzdFByb3ZpZGVycxIeLm5leHVzLnYxLkxpc3RQcm92aWRlcnNSZXF1ZXN0Gh8ubmV4dXMudjEuTGlzdFByb3ZpZGVyc1Jlc3BvbnNlIhiQAgGC0+STAg8SDS92MS9wcm92aWRlcnMShAEKDlVwZGF0ZVByb3ZpZGVyEh8ubmV4dXMudjEuVXBkYXRlUHJvdmlkZXJSZXF1ZXN0GiAubmV4dXMudjEuVXBkYXRlUHJvdmlkZXJSZXNwb25zZSIvgtPkkwIpOghwcm92aWRlcjIdL3YxL3Byb3ZpZGVycy97cHJvdmlkZXIubmFtZX0SdAoORGVsZXRlUHJvdmlkZXISHy5uZXh1cy52MS5EZWxldGVQcm92aWRlclJlcXVlc3QaIC5uZXh1cy52MS5EZWxldGVQcm92aWRlclJlc3BvbnNlIh+QAgKC0+STAhYqFC92MS9wcm92aWRlcnMve25hbWV9EocBChRMaXN0Q2F0YWxvZ1Byb3ZpZGVycxIlLm5leHVzLnYxLkxpc3RDYXRhbG9nUHJvdmlkZXJzUmVxdWVzdBomLm5leHVzLnYxLkxpc3RDYXRhbG9nUHJvdmlkZXJzUmVzcG9uc2UiIJACAYLT5JMCFxIVL3YxL2NhdGFsb2cvcHJvdmlkZXJzYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nexus_v1_credential]);
 
 /**
  * OAuthSettings are the OAuth 2.0 / OIDC parts of a provider profile.
@@ -268,6 +268,41 @@ export type Provider = Message<"nexus.v1.Provider"> & {
    * @generated from field: map<string, string> operator_params = 12;
    */
   operatorParams: { [key: string]: string };
+
+  /**
+   * How to learn which account a connection is when neither a verified id_token nor the OIDC
+   * userinfo endpoint tells (GitHub /user, Microsoft Graph /me). Optional.
+   *
+   * @generated from field: nexus.v1.AccountLookup account_lookup = 13;
+   */
+  accountLookup?: AccountLookup | undefined;
+
+  /**
+   * Non-secret values the provider returns at consent that later calls need, copied into
+   * Connection.metadata (QuickBooks realmId, Salesforce instance_url, Slack team.id), captured when
+   * an OAuth consent ends (auth_type oauth2 only). At most 16.
+   *
+   * @generated from field: repeated nexus.v1.ConnectionExtra connection_extras = 14;
+   */
+  connectionExtras: ConnectionExtra[];
+
+  /**
+   * Base URL of the provider's HTTP API, the target of /v1/proxy/{connection_id}/{path}: the
+   * proxied path and query are appended to it, never leaving its scheme, host, port or path prefix
+   * (e.g. "https://api.github.com"). https (or loopback http), no query, no fragment; `{param}`
+   * placeholders follow the same rules as the other URLs. Optional: without it the provider cannot
+   * be proxied.
+   *
+   * @generated from field: string api_base_url = 15;
+   */
+  apiBaseUrl: string;
+
+  /**
+   * Timeouts of proxied calls to this provider; a zero or absent field takes the server default.
+   *
+   * @generated from field: nexus.v1.ProxyTimeouts proxy_timeouts = 16;
+   */
+  proxyTimeouts?: ProxyTimeouts | undefined;
 };
 
 /**
@@ -276,6 +311,129 @@ export type Provider = Message<"nexus.v1.Provider"> & {
  */
 export const ProviderSchema: GenMessage<Provider> = /*@__PURE__*/
   messageDesc(file_nexus_v1_providers, 1);
+
+/**
+ * AccountLookup is a "who am I" request: a GET to `url` with the new credential applied the way the
+ * strategy says, and RFC 6901 JSON pointers into the JSON answer. Redirects are not followed.
+ *
+ * @generated from message nexus.v1.AccountLookup
+ */
+export type AccountLookup = Message<"nexus.v1.AccountLookup"> & {
+  /**
+   * The URL. Same rules as the other endpoints (https, `{param}` placeholders from url_params or
+   * operator_params). Required when account_lookup is set.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * JSON pointer to the account's stable id, e.g. "/id". Required when account_lookup is set. A
+   * number is rendered as its decimal string.
+   *
+   * @generated from field: string id_pointer = 2;
+   */
+  idPointer: string;
+
+  /**
+   * JSON pointer to the e-mail address, e.g. "/email". Optional.
+   *
+   * @generated from field: string email_pointer = 3;
+   */
+  emailPointer: string;
+
+  /**
+   * JSON pointer to a display name, e.g. "/login". Optional.
+   *
+   * @generated from field: string display_name_pointer = 4;
+   */
+  displayNamePointer: string;
+};
+
+/**
+ * Describes the message nexus.v1.AccountLookup.
+ * Use `create(AccountLookupSchema)` to create a new message.
+ */
+export const AccountLookupSchema: GenMessage<AccountLookup> = /*@__PURE__*/
+  messageDesc(file_nexus_v1_providers, 2);
+
+/**
+ * ConnectionExtra names one value to keep in Connection.metadata. Exactly one of callback_param
+ * and token_pointer is set.
+ *
+ * @generated from message nexus.v1.ConnectionExtra
+ */
+export type ConnectionExtra = Message<"nexus.v1.ConnectionExtra"> & {
+  /**
+   * Key in Connection.metadata: 1-63 of a-z, 0-9, '_', starting with a letter.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Query parameter of the authorization callback, e.g. "realmId" (QuickBooks).
+   *
+   * @generated from field: string callback_param = 2;
+   */
+  callbackParam: string;
+
+  /**
+   * RFC 6901 JSON pointer into the token response, e.g. "/team/id" (Slack), "/instance_url".
+   *
+   * @generated from field: string token_pointer = 3;
+   */
+  tokenPointer: string;
+};
+
+/**
+ * Describes the message nexus.v1.ConnectionExtra.
+ * Use `create(ConnectionExtraSchema)` to create a new message.
+ */
+export const ConnectionExtraSchema: GenMessage<ConnectionExtra> = /*@__PURE__*/
+  messageDesc(file_nexus_v1_providers, 3);
+
+/**
+ * ProxyTimeouts bounds a proxied call, each in milliseconds (0: the server default). At most 3600000.
+ *
+ * @generated from message nexus.v1.ProxyTimeouts
+ */
+export type ProxyTimeouts = Message<"nexus.v1.ProxyTimeouts"> & {
+  /**
+   * To open the connection to the provider (TCP and TLS).
+   *
+   * @generated from field: uint32 connect_ms = 1;
+   */
+  connectMs: number;
+
+  /**
+   * From sending the request to the response headers.
+   *
+   * @generated from field: uint32 first_byte_ms = 2;
+   */
+  firstByteMs: number;
+
+  /**
+   * Longest pause while the response body streams.
+   *
+   * @generated from field: uint32 idle_ms = 3;
+   */
+  idleMs: number;
+
+  /**
+   * The whole call, body included.
+   *
+   * @generated from field: uint32 total_ms = 4;
+   */
+  totalMs: number;
+};
+
+/**
+ * Describes the message nexus.v1.ProxyTimeouts.
+ * Use `create(ProxyTimeoutsSchema)` to create a new message.
+ */
+export const ProxyTimeoutsSchema: GenMessage<ProxyTimeouts> = /*@__PURE__*/
+  messageDesc(file_nexus_v1_providers, 4);
 
 /**
  * CreateProviderRequest carries the new provider.
@@ -296,7 +454,7 @@ export type CreateProviderRequest = Message<"nexus.v1.CreateProviderRequest"> & 
  * Use `create(CreateProviderRequestSchema)` to create a new message.
  */
 export const CreateProviderRequestSchema: GenMessage<CreateProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 2);
+  messageDesc(file_nexus_v1_providers, 5);
 
 /**
  * CreateProviderResponse carries the stored provider.
@@ -317,7 +475,7 @@ export type CreateProviderResponse = Message<"nexus.v1.CreateProviderResponse"> 
  * Use `create(CreateProviderResponseSchema)` to create a new message.
  */
 export const CreateProviderResponseSchema: GenMessage<CreateProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 3);
+  messageDesc(file_nexus_v1_providers, 6);
 
 /**
  * GetProviderRequest names a provider.
@@ -338,7 +496,7 @@ export type GetProviderRequest = Message<"nexus.v1.GetProviderRequest"> & {
  * Use `create(GetProviderRequestSchema)` to create a new message.
  */
 export const GetProviderRequestSchema: GenMessage<GetProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 4);
+  messageDesc(file_nexus_v1_providers, 7);
 
 /**
  * GetProviderResponse carries one provider.
@@ -359,7 +517,7 @@ export type GetProviderResponse = Message<"nexus.v1.GetProviderResponse"> & {
  * Use `create(GetProviderResponseSchema)` to create a new message.
  */
 export const GetProviderResponseSchema: GenMessage<GetProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 5);
+  messageDesc(file_nexus_v1_providers, 8);
 
 /**
  * ListProvidersRequest pages the configured providers.
@@ -387,7 +545,7 @@ export type ListProvidersRequest = Message<"nexus.v1.ListProvidersRequest"> & {
  * Use `create(ListProvidersRequestSchema)` to create a new message.
  */
 export const ListProvidersRequestSchema: GenMessage<ListProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 6);
+  messageDesc(file_nexus_v1_providers, 9);
 
 /**
  * ListProvidersResponse is one page of providers.
@@ -415,7 +573,7 @@ export type ListProvidersResponse = Message<"nexus.v1.ListProvidersResponse"> & 
  * Use `create(ListProvidersResponseSchema)` to create a new message.
  */
 export const ListProvidersResponseSchema: GenMessage<ListProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 7);
+  messageDesc(file_nexus_v1_providers, 10);
 
 /**
  * UpdateProviderRequest changes a provider.
@@ -444,7 +602,7 @@ export type UpdateProviderRequest = Message<"nexus.v1.UpdateProviderRequest"> & 
  * Use `create(UpdateProviderRequestSchema)` to create a new message.
  */
 export const UpdateProviderRequestSchema: GenMessage<UpdateProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 8);
+  messageDesc(file_nexus_v1_providers, 11);
 
 /**
  * UpdateProviderResponse carries the changed provider.
@@ -465,7 +623,7 @@ export type UpdateProviderResponse = Message<"nexus.v1.UpdateProviderResponse"> 
  * Use `create(UpdateProviderResponseSchema)` to create a new message.
  */
 export const UpdateProviderResponseSchema: GenMessage<UpdateProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 9);
+  messageDesc(file_nexus_v1_providers, 12);
 
 /**
  * DeleteProviderRequest names a provider to delete.
@@ -493,7 +651,7 @@ export type DeleteProviderRequest = Message<"nexus.v1.DeleteProviderRequest"> & 
  * Use `create(DeleteProviderRequestSchema)` to create a new message.
  */
 export const DeleteProviderRequestSchema: GenMessage<DeleteProviderRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 10);
+  messageDesc(file_nexus_v1_providers, 13);
 
 /**
  * DeleteProviderResponse is empty.
@@ -508,7 +666,7 @@ export type DeleteProviderResponse = Message<"nexus.v1.DeleteProviderResponse"> 
  * Use `create(DeleteProviderResponseSchema)` to create a new message.
  */
 export const DeleteProviderResponseSchema: GenMessage<DeleteProviderResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 11);
+  messageDesc(file_nexus_v1_providers, 14);
 
 /**
  * ListCatalogProvidersRequest filters the shipped catalog.
@@ -529,7 +687,7 @@ export type ListCatalogProvidersRequest = Message<"nexus.v1.ListCatalogProviders
  * Use `create(ListCatalogProvidersRequestSchema)` to create a new message.
  */
 export const ListCatalogProvidersRequestSchema: GenMessage<ListCatalogProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 12);
+  messageDesc(file_nexus_v1_providers, 15);
 
 /**
  * ListCatalogProvidersResponse lists presets.
@@ -550,7 +708,7 @@ export type ListCatalogProvidersResponse = Message<"nexus.v1.ListCatalogProvider
  * Use `create(ListCatalogProvidersResponseSchema)` to create a new message.
  */
 export const ListCatalogProvidersResponseSchema: GenMessage<ListCatalogProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_nexus_v1_providers, 13);
+  messageDesc(file_nexus_v1_providers, 16);
 
 /**
  * AuthType is how a provider's credentials are obtained. REST renders the lower-case suffix.

@@ -13,8 +13,8 @@ import { kPrincipal } from "../../request/context.ts";
 import { createAuthInterceptor } from "./auth-interceptor.ts";
 
 const VERDICTS: Record<string, ApiKeyVerdict> = {
-  "admin-key": { ok: true, principal: { keyId: "k-admin", role: "admin", tenantId: null } },
-  "agent-key": { ok: true, principal: { keyId: "k-agent", role: "agent", tenantId: "t1" } },
+  "admin-key": { ok: true, principal: { keyId: "k-admin", role: "admin", tenantId: null, proxyRules: [], canReadTokens: true } },
+  "agent-key": { ok: true, principal: { keyId: "k-agent", role: "agent", tenantId: "t1", proxyRules: [], canReadTokens: true } },
   "revoked-key": { ok: false, reason: "revoked", keyId: "k-old" },
 };
 

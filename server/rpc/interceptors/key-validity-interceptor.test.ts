@@ -8,7 +8,7 @@ import { kAdmitOnSend, kAssertKeyValid, kPrincipal } from "../../request/context
 import type { Principal } from "../../request/principal.ts";
 import { createKeyValidityInterceptor } from "./key-validity-interceptor.ts";
 
-const principal: Principal = { keyId: "key_w", role: "agent", tenantId: "acme", expiresAtMs: null };
+const principal: Principal = { keyId: "key_w", role: "agent", tenantId: "acme", expiresAtMs: null, proxyRules: [], canReadTokens: true };
 
 /** A TokenService whose watch sends one heartbeat, then waits for `release` and tries to deliver. */
 function setup() {

@@ -15,7 +15,7 @@ function setup(ratePerSecond: number, burst: number) {
   let handled = 0;
   const asKey: Interceptor = (next) => (req) => {
     const keyId = req.header.get("x-test-key");
-    if (keyId !== null) req.contextValues.set(kPrincipal, { keyId, role: "agent", tenantId: "t" });
+    if (keyId !== null) req.contextValues.set(kPrincipal, { keyId, role: "agent", tenantId: "t", proxyRules: [], canReadTokens: true });
     return next(req);
   };
   const buckets = createTokenBuckets({ ratePerSecond, burst, now: () => nowMs });

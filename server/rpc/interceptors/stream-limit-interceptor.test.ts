@@ -17,7 +17,7 @@ function setup() {
   let checks = 0;
   const asCaller: Interceptor = (next) => (req) => {
     const keyId = req.header.get("x-test-key");
-    if (keyId !== null) req.contextValues.set(kPrincipal, { keyId, role: "agent", tenantId: "t" });
+    if (keyId !== null) req.contextValues.set(kPrincipal, { keyId, role: "agent", tenantId: "t", proxyRules: [], canReadTokens: true });
     req.contextValues.set(kClientAddress, req.header.get("x-test-address") ?? "127.0.0.1");
     return next(req);
   };

@@ -13,6 +13,24 @@ function agentKey(n: number, tenantId: string): ApiKeyInput {
 
 /** Declares the API key cases. */
 export function describeApiKeyCases(h: StoreHarness): void {
+  h.test("proxy rules and proxy-only round-trip in order, on every read", async () => {
+    await h.store().ensureTenant({ id: "tenant-p" });
+    const proxyRules = [
+      { provider: "github", methods: ["GET", "HEAD"], path: "/repos/**" },
+      { provider: "github", methods: ["POST"], path: "/repos/*/*/issues" },
+      { provider: "slack", methods: ["*"], path: "/api/chat.postMessage" },
+    ];
+    const created = await h.store().createApiKey({ ...agentKey(7, "tenant-p"), proxyRules, proxyOnly: true });
+    assert.deepEqual(created.proxyRules, proxyRules);
+    assert.equal(created.proxyOnly, true);
+    assert.deepEqual(await h.store().getApiKey(created.id), created);
+    assert.deepEqual(await h.store().findApiKeyByHash("hash-7"), created);
+    const listed = await h.store().listApiKeys({ tenantId: "tenant-p" }, {});
+    assert.deepEqual(listed.items, [created]);
+    const revoked = await h.store().revokeApiKey(created.id);
+    assert.deepEqual([revoked.proxyRules, revoked.proxyOnly], [proxyRules, true]);
+  });
+
   h.test("createApiKey and findApiKeyByHash round-trip", async () => {
     await h.store().ensureTenant({ id: "tenant-a" });
     const created = await h.store().createApiKey({ ...agentKey(1, "tenant-a"), expiresAtMs: START_TIME_MS + 86_400_000 });
@@ -28,6 +46,8 @@ export function describeApiKeyCases(h: StoreHarness): void {
       expiresAtMs: START_TIME_MS + 86_400_000,
       revokedAtMs: null,
       lastUsedAtMs: null,
+      proxyRules: [],
+      proxyOnly: false,
     });
     assert.deepEqual(await h.store().findApiKeyByHash("hash-1"), created);
     assert.deepEqual(await h.store().getApiKey(created.id), created);

@@ -30,7 +30,65 @@ export function describeConnectionCases(h: StoreHarness): void {
       credentialVersion: 0,
       credentialExpiresAtSeconds: null,
       nextRefreshAtMs: null,
+      account: null,
+      labels: {},
+      metadata: {},
+      reusedConnectionId: null,
     });
+  });
+
+  h.test("createConnection stores labels; the status write sets account, metadata and the reused id on the row", async () => {
+    const created = await seedConnection(h.store(), "tenant-a", { labels: { end_user_id: "u-42", "team.name": "a b=c" } });
+    assert.deepEqual(created.labels, { end_user_id: "u-42", "team.name": "a b=c" });
+    const account = { id: "12345", email: "alice@example.com", displayName: "Alice" };
+    h.clock.advance(5);
+    const active = await h.store().updateConnectionStatus("tenant-a", created.id, "pending", "active", null, {
+      account,
+      metadata: { realm_id: "9130" },
+    });
+    assert.deepEqual(active.account, account);
+    assert.deepEqual(active.metadata, { realm_id: "9130" });
+    assert.equal(active.updatedAtMs, START_TIME_MS + 5);
+    assert.deepEqual(await h.store().getConnection("tenant-a", created.id), active);
+    // Absent changes keep them; an account without e-mail or name reads back with nulls.
+    const attention = await h.store().updateConnectionStatus("tenant-a", created.id, "active", "attention_required", "invalid_grant");
+    assert.deepEqual([attention.account, attention.metadata, attention.labels], [account, { realm_id: "9130" }, created.labels]);
+    const again = await h.store().updateConnectionStatus("tenant-a", created.id, "attention_required", "active", null, {
+      account: { id: "x", email: null, displayName: null },
+    });
+    assert.deepEqual(again.account, { id: "x", email: null, displayName: null });
+    const other = await seedConnection(h.store(), "tenant-a");
+    const reused = await h.store().updateConnectionStatus("tenant-a", other.id, "pending", "failed", "reused_existing", {
+      account,
+      reusedConnectionId: created.id,
+    });
+    assert.equal(reused.reusedConnectionId, created.id);
+    assert.equal(reused.statusReason, "reused_existing");
+  });
+
+  h.test("listConnections filters by account id and by labels (every one must match)", async () => {
+    const store = h.store();
+    const seed = async (labels: Record<string, string>, accountId?: string) => {
+      const c = await seedConnection(store, "tenant-a", { labels });
+      if (accountId === undefined) return c;
+      return store.updateConnectionStatus("tenant-a", c.id, "pending", "active", null, {
+        account: { id: accountId, email: null, displayName: null },
+      });
+    };
+    const both = await seed({ workspace: "acme", end_user_id: "u1" }, "acct-1");
+    const acmeOnly = await seed({ workspace: "acme" }, "acct-2");
+    await seed({ workspace: "other", end_user_id: "u1" });
+    await seed({ "workspace.x": "acme" });
+    await store.ensureTenant({ id: "tenant-b" });
+    await seedConnection(store, "tenant-b", { labels: { workspace: "acme" } });
+    const ids = async (filter: ConnectionFilter) => (await store.listConnections("tenant-a", filter, {})).items.map((c) => c.id).sort();
+    assert.deepEqual(await ids({ labels: { workspace: "acme" } }), [both.id, acmeOnly.id].sort());
+    assert.deepEqual(await ids({ labels: { workspace: "acme", end_user_id: "u1" } }), [both.id]);
+    assert.deepEqual(await ids({ labels: { workspace: "ACME" } }), [], "values compare exactly");
+    assert.deepEqual(await ids({ labels: { missing: "" } }), [], "an absent label is not an empty one");
+    assert.deepEqual(await ids({ accountId: "acct-2" }), [acmeOnly.id]);
+    assert.deepEqual(await ids({ accountId: "acct-1", labels: { workspace: "acme" }, status: "active" }), [both.id]);
+    assert.equal((await ids({ labels: {} })).length, 4, "no labels do not filter");
   });
 
   h.test("createConnection stores what it is given", async () => {

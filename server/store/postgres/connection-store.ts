@@ -5,7 +5,7 @@
  * Every change appends its event (connection-events.ts) in the same transaction, as its last
  * statement (the event insert takes the event-writer lock).
  */
-import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { eventTypeOfStatus } from "../../domain/connection-events.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
@@ -67,6 +67,9 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
         if (filter.userId) conditions.push(eq(connections.userId, filter.userId));
         if (filter.providerName) conditions.push(eq(connections.providerName, filter.providerName));
         if (filter.status) conditions.push(eq(connections.status, filter.status));
+        if (filter.accountId) conditions.push(eq(connections.accountId, filter.accountId));
+        // Label keys are checked by the caller (a-z, 0-9, '_', '.', '-'); the value is bound either way.
+        for (const [key, value] of Object.entries(filter.labels ?? {})) conditions.push(sql`${connections.labels} ->> ${key} = ${value}`);
         if (after) {
           const [createdAt, id] = after;
           conditions.push(

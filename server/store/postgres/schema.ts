@@ -9,6 +9,7 @@ import { sql } from "drizzle-orm";
 import { bigint, boolean, check, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
 import { CONNECTION_EVENT_TYPES } from "../../domain/connection-events.ts";
 import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
+import type { ProxyRule } from "../../domain/proxy-rule.ts";
 import type { ConnectionSnapshot, JsonObject } from "../store.ts";
 import { bytea } from "./bytea.ts";
 
@@ -72,12 +73,23 @@ export const connections = pgTable(
     /** Null, "calling" (the holder is calling the provider) or "interrupted" (taken over from a holder that was). */
     leaseState: text("lease_state"),
     leaseExpiresAt: epoch("lease_expires_at"),
+    /** The provider account (id, e-mail, display name), once learned; never a secret. */
+    accountId: text("account_id"),
+    accountEmail: text("account_email"),
+    accountDisplayName: text("account_display_name"),
+    /** The caller's labels (RequestConnection.labels). */
+    labels: jsonb("labels").$type<Record<string, string>>().notNull().default({}),
+    /** Non-secret provider values from consent (profile connection_extras). */
+    metadata: jsonb("metadata").$type<Record<string, string>>().notNull().default({}),
+    /** The existing connection a reuse_existing consent ended on. */
+    reusedConnectionId: text("reused_connection_id"),
   },
   (t) => [
     index("connections_tenant_created_idx").on(t.tenantId, t.createdAt),
     index("connections_next_refresh_idx").on(t.nextRefreshAt),
     index("connections_provider_idx").on(t.providerName),
     index("connections_status_updated_idx").on(t.status, t.updatedAt),
+    index("connections_tenant_account_idx").on(t.tenantId, t.providerName, t.accountId),
     check("connections_status_known", sql`${t.status} IN (${sqlList(CONNECTION_STATUSES)})`),
   ],
 );
@@ -131,6 +143,10 @@ export const apiKeys = pgTable(
     expiresAt: epoch("expires_at"),
     revokedAt: epoch("revoked_at"),
     lastUsedAt: epoch("last_used_at"),
+    // Proxy allow rules, a JSON array of {provider, methods, path} (server/domain/proxy-rule.ts).
+    proxyRules: jsonb("proxy_rules").$type<ProxyRule[]>().notNull().default(sql`'[]'`),
+    // A proxy-only key never receives a credential.
+    proxyOnly: boolean("proxy_only").notNull().default(false),
   },
   (t) => [
     index("api_keys_created_idx").on(t.createdAt, t.id),

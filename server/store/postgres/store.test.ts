@@ -12,6 +12,7 @@ import { inspect } from "node:util";
 import { Client } from "pg";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/postgres-test-database.ts";
 import { describeWithPostgres } from "../../../test/support/postgres-test-server.ts";
+import { eventually } from "../../../test/support/wait.ts";
 import type { ConnectionStatus } from "../../domain/connection-status.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { describeStoreConformance } from "../conformance.ts";
@@ -103,7 +104,19 @@ await describeWithPostgres("PostgreSQL store", { maintenanceUrl: MAINTENANCE_URL
           started = true;
           return store;
         });
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // Start-up has reached the lock and waits on it: PostgreSQL shows its request as not granted.
+        await eventually(
+          async () => {
+            const { rows } = await holder.query<{ n: number }>(
+              "select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = " +
+                "(select oid from pg_database where datname = current_database())",
+            );
+            return rows[0]?.n === 1;
+          },
+          30_000,
+          "start-up waiting on the migration lock",
+          20,
+        );
         assert.equal(started, false, "start-up must not migrate while the lock is held");
         await holder.query("select pg_advisory_unlock(7954884599197829479)");
         const store = await starting;

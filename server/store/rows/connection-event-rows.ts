@@ -32,6 +32,10 @@ export function connectionSnapshot(connection: ConnectionRecord): ConnectionSnap
     updatedAtMs: connection.updatedAtMs,
     credentialVersion: connection.credentialVersion,
     credentialExpiresAtSeconds: connection.credentialExpiresAtSeconds,
+    account: connection.account === null ? null : { ...connection.account },
+    labels: { ...connection.labels },
+    metadata: { ...connection.metadata },
+    reusedConnectionId: connection.reusedConnectionId,
   };
 }
 
@@ -67,7 +71,14 @@ export function toConnectionEvent(row: ConnectionEventRow): ConnectionEventRecor
     connectionId: row.connectionId,
     type: row.type,
     occurredAtMs: row.occurredAt,
-    connection: row.connection,
+    // Fields added after an event was written are absent from its stored snapshot: read as empty.
+    connection: {
+      ...row.connection,
+      account: row.connection.account ?? null,
+      labels: row.connection.labels ?? {},
+      metadata: row.connection.metadata ?? {},
+      reusedConnectionId: row.connection.reusedConnectionId ?? null,
+    },
   };
 }
 

@@ -5,6 +5,7 @@
  * seconds where the column says so); ciphertext is passed through as the bytes the driver read.
  */
 import type { ConnectionStatus } from "../../domain/connection-status.ts";
+import type { ProxyRule } from "../../domain/proxy-rule.ts";
 import type {
   ApiKeyRecord,
   ApiKeyRole,
@@ -53,6 +54,12 @@ export interface ConnectionRow {
   /** Unix seconds. */
   credentialExpiresAt: number | null;
   nextRefreshAt: number | null;
+  accountId: string | null;
+  accountEmail: string | null;
+  accountDisplayName: string | null;
+  labels: Record<string, string>;
+  metadata: Record<string, string>;
+  reusedConnectionId: string | null;
 }
 
 /** The columns of a `credentials` row that `toCredential` and `toCredentialSealedRef` read. */
@@ -90,6 +97,8 @@ export interface ApiKeyRow {
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  proxyRules: ProxyRule[];
+  proxyOnly: boolean;
 }
 
 /** The columns of an `audit_events` row that `toAuditEvent` reads. */
@@ -139,6 +148,10 @@ export function toConnection(row: ConnectionRow): ConnectionRecord {
     credentialVersion: row.credentialVersion,
     credentialExpiresAtSeconds: row.credentialExpiresAt,
     nextRefreshAtMs: row.nextRefreshAt,
+    account: row.accountId === null ? null : { id: row.accountId, email: row.accountEmail, displayName: row.accountDisplayName },
+    labels: row.labels,
+    metadata: row.metadata,
+    reusedConnectionId: row.reusedConnectionId,
   };
 }
 
@@ -179,6 +192,8 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
     expiresAtMs: row.expiresAt,
     revokedAtMs: row.revokedAt,
     lastUsedAtMs: row.lastUsedAt,
+    proxyRules: row.proxyRules.map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+    proxyOnly: row.proxyOnly,
   };
 }
 

@@ -4,7 +4,7 @@
  * so either dialect's insert/update builder takes them as they are. Ciphertext is bound as a Buffer
  * (bind-bytes.ts), which both drivers accept; nothing here reads or logs it.
  */
-import type { ConnectionStatus, StatusReason } from "../../domain/connection-status.ts";
+import { type ConnectionStatus, INITIAL_STATUS, type StatusReason } from "../../domain/connection-status.ts";
 import type {
   ApiKeyInput,
   AuditEventInput,
@@ -24,18 +24,19 @@ export function newTenantRow(input: TenantInput, createdAtMs: number) {
   return { id: input.id, displayName: input.displayName ?? "", createdAt: createdAtMs };
 }
 
-/** A new `connections` row: status "pending", no reason, no scopes or params unless given. */
+/** A new `connections` row: the initial status (pending) unless given, no reason, no scopes or params unless given. */
 export function newConnectionRow(id: string, input: ConnectionInput, createdAtMs: number) {
   return {
     id,
     tenantId: input.tenantId,
     userId: input.userId,
     providerName: input.providerName,
-    status: input.status ?? "pending",
+    status: input.status ?? INITIAL_STATUS,
     statusReason: input.statusReason ?? null,
     scopes: input.scopes ?? [],
     params: input.params ?? {},
     returnUrl: input.returnUrl ?? null,
+    labels: input.labels ?? {},
     createdAt: createdAtMs,
     updatedAt: createdAtMs,
   };
@@ -55,6 +56,13 @@ export function connectionStatusUpdate(
     ...(changes.scopes !== undefined && { scopes: changes.scopes }),
     ...(changes.returnUrl !== undefined && { returnUrl: changes.returnUrl }),
     ...(changes.nextRefreshAtMs !== undefined && { nextRefreshAt: changes.nextRefreshAtMs }),
+    ...(changes.account !== undefined && {
+      accountId: changes.account?.id ?? null,
+      accountEmail: changes.account?.email ?? null,
+      accountDisplayName: changes.account?.displayName ?? null,
+    }),
+    ...(changes.metadata !== undefined && { metadata: changes.metadata }),
+    ...(changes.reusedConnectionId !== undefined && { reusedConnectionId: changes.reusedConnectionId }),
   };
 }
 
@@ -82,6 +90,8 @@ export function newApiKeyRow(id: string, input: ApiKeyInput, createdAtMs: number
     tenantId: input.tenantId,
     createdAt: createdAtMs,
     expiresAt: input.expiresAtMs ?? null,
+    proxyRules: (input.proxyRules ?? []).map((rule) => ({ provider: rule.provider, methods: [...rule.methods], path: rule.path })),
+    proxyOnly: input.proxyOnly ?? false,
   };
 }
 

@@ -73,6 +73,10 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
         if (filter.userId) conditions.push(eq(connections.userId, filter.userId));
         if (filter.providerName) conditions.push(eq(connections.providerName, filter.providerName));
         if (filter.status) conditions.push(eq(connections.status, filter.status));
+        if (filter.accountId) conditions.push(eq(connections.accountId, filter.accountId));
+        // Label keys are checked by the caller (a-z, 0-9, '_', '.', '-'); the value is bound either way.
+        for (const [key, value] of Object.entries(filter.labels ?? {}))
+          conditions.push(sql`json_extract(${connections.labels}, ${`$."${key}"`}) = ${value}`);
         if (after) {
           const [createdAt, id] = after;
           conditions.push(or(lt(connections.createdAt, createdAt), and(eq(connections.createdAt, createdAt), lt(connections.id, id))));

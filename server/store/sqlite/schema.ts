@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { blob, check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { CONNECTION_EVENT_TYPES } from "../../domain/connection-events.ts";
 import { CONNECTION_STATUSES } from "../../domain/connection-status.ts";
+import type { ProxyRule } from "../../domain/proxy-rule.ts";
 import type { ConnectionSnapshot, JsonObject } from "../store.ts";
 
 /** Renders a literal list for a CHECK constraint; the values are our own constants, not input. */
@@ -65,12 +66,23 @@ export const connections = sqliteTable(
     /** Null, "calling" (the holder is calling the provider) or "interrupted" (taken over from a holder that was). */
     leaseState: text("lease_state"),
     leaseExpiresAt: integer("lease_expires_at"),
+    /** The provider account (id, e-mail, display name), once learned; never a secret. */
+    accountId: text("account_id"),
+    accountEmail: text("account_email"),
+    accountDisplayName: text("account_display_name"),
+    /** The caller's labels (RequestConnection.labels). */
+    labels: text("labels", { mode: "json" }).$type<Record<string, string>>().notNull().default(sql`'{}'`),
+    /** Non-secret provider values from consent (profile connection_extras). */
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, string>>().notNull().default(sql`'{}'`),
+    /** The existing connection a reuse_existing consent ended on. */
+    reusedConnectionId: text("reused_connection_id"),
   },
   (t) => [
     index("connections_tenant_created_idx").on(t.tenantId, t.createdAt),
     index("connections_next_refresh_idx").on(t.nextRefreshAt),
     index("connections_provider_idx").on(t.providerName),
     index("connections_status_updated_idx").on(t.status, t.updatedAt),
+    index("connections_tenant_account_idx").on(t.tenantId, t.providerName, t.accountId),
     check("connections_status_known", sql`${t.status} IN (${sqlList(CONNECTION_STATUSES)})`),
   ],
 );
@@ -124,6 +136,10 @@ export const apiKeys = sqliteTable(
     expiresAt: integer("expires_at"),
     revokedAt: integer("revoked_at"),
     lastUsedAt: integer("last_used_at"),
+    // Proxy allow rules, a JSON array of {provider, methods, path} (server/domain/proxy-rule.ts).
+    proxyRules: text("proxy_rules", { mode: "json" }).$type<ProxyRule[]>().notNull().default(sql`'[]'`),
+    // A proxy-only key never receives a credential.
+    proxyOnly: integer("proxy_only", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     index("api_keys_created_idx").on(t.createdAt, t.id),

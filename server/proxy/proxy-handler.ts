@@ -1,0 +1,631 @@
+/**
+ * The credential-injecting proxy: `/v1/proxy/{connection_id}/{path…}` (any method) on the API port.
+ * The caller authenticates with its Nexus key exactly as for REST; an agent key reaches only its own
+ * tenant's connections (another tenant's looks missing). The target is the provider's
+ * `api_base_url` (URL parameters filled as for the other endpoints) plus the checked path and query
+ * (proxy-target.ts); the key's proxy rules (ProxyAccess) decide before any credential is read. The
+ * credential is read like GetToken (refreshed on read when due) and applied here; the agent never
+ * sees it. The caller's Authorization and x-api-key (its Nexus key), cookies, forwarding and
+ * hop-by-hop headers are never forwarded; Set-Cookie and hop-by-hop headers never come back.
+ *
+ * Bodies stream both ways through `pipeline` (back-pressure, no buffering), except when a strategy
+ * signs the body (hmac_payload, aws_sigv4: held up to a limit to sign it) or the body is small
+ * enough to replay: a 401 from the provider then gets one forced refresh and one retry. Nothing else
+ * is retried; 429 and 5xx pass through with their Retry-After. Outbound HTTP is undici (Node's own
+ * HTTP client, already a dependency): connection pooling, and connect / headers / body timeouts that
+ * map one to one onto the profile's connect / first-byte / idle timeouts; the total timeout is an
+ * AbortSignal. Every call ends in one audit row ("proxy.call": ids, provider, method, the matched
+ * rule, status, bytes, duration; never the path's values, the query, bodies or headers) and in the
+ * proxy metrics.
+ */
+import { randomUUID } from "node:crypto";
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import { type Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
+import { Agent, type Dispatcher } from "undici";
+import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
+import { AUDIT_ACTIONS } from "../audit/audit-actions.ts";
+import type { AuditWriter } from "../audit/audit-writer.ts";
+import type { ProxyAccess } from "../auth/proxy-access.ts";
+import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS } from "../config/defaults.ts";
+import { NotFoundError } from "../domain/errors.ts";
+import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { ProxyMetrics } from "../metrics/server-metrics.ts";
+import type { ProviderProfile, ProxyTimeouts } from "../providers/profile.ts";
+import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
+import type { Principal } from "../request/principal.ts";
+import { errorWithReason, toConnectError } from "../rpc/errors.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
+import type { TokenReader } from "../tokens/token-reader.ts";
+import type { UsageCredential } from "../tokens/usage-credential.ts";
+import { applyUsageCredential, StrategyError, signsBody } from "./apply-credential.ts";
+import { isProxyTarget, ProxyPathError, parseProxyTarget, targetUrl } from "./proxy-target.ts";
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Byte limits of proxied bodies. */
+export interface ProxyLimits {
+  maxRequestBytes: number;
+  maxResponseBytes: number;
+  /** Largest body a signing strategy may sign (held in memory). */
+  maxSignedBodyBytes: number;
+  /** A body of at most this many bytes (with Content-Length) is held so a 401 can be retried. Default DEFAULT_PROXY_REPLAY_BUFFER_BYTES. */
+  replayBufferBytes?: number;
+}
+
+/** What the proxy needs. */
+export interface ProxyHandlerDeps {
+  /** Verifies the caller's key (as the RPC auth interceptor does); throws a ConnectError when refused. */
+  authenticate(req: NodeRequest, facts: { requestId: string; clientAddress: string }): Promise<Principal>;
+  access: ProxyAccess;
+  store: Pick<Store, "findConnectionById" | "getProvider">;
+  tokens: Pick<TokenReader, "activeConnection" | "readConnectionWith" | "refresh">;
+  audit: Pick<AuditWriter, "record">;
+  metrics?: ProxyMetrics;
+  /** Renders an error in Nexus's REST error shape. */
+  errorJson(err: ConnectError): unknown;
+  clientAddress(req: NodeRequest): string;
+  /** Epoch ms (SigV4 signing dates). */
+  now: () => number;
+  limits: ProxyLimits;
+  logger?: Pick<Logger, "warn" | "debug">;
+  /** The outbound dispatcher for a connect timeout (default: one pooled undici Agent per timeout); tests may observe calls. */
+  dispatcher?: (connectTimeoutMs: number) => Dispatcher;
+}
+
+/** The proxy route. */
+export interface ProxyHandler {
+  /** Serves the request when it is a proxy call (resolves true), else leaves it alone (false). */
+  handle(req: NodeRequest, res: NodeResponse): Promise<boolean>;
+  /** Closes the outbound connection pools. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), the caller's Nexus credentials, cookies and forwarding headers. */
+const DROPPED_REQUEST_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+  "host",
+  "expect",
+  "authorization",
+  "x-api-key",
+  "cookie",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-real-ip",
+  "x-nexus-client-address",
+]);
+
+/** Response headers never passed back: hop-by-hop, and cookies (the caller's origin is Nexus, not the provider). */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+  "set-cookie",
+  "set-cookie2",
+]);
+
+/** A refusal with the HTTP status the proxy answers with (the Connect code alone would not give it). */
+class ProxyRefusal extends Error {
+  override readonly name = "ProxyRefusal";
+  readonly status: number;
+  readonly error: ConnectError;
+  constructor(status: number, code: Code, reason: ErrorReason, message: string) {
+    super(message);
+    this.status = status;
+    this.error = errorWithReason(message, code, reason);
+  }
+}
+
+const tooLarge = (status: number, what: string, limit: number) =>
+  new ProxyRefusal(status, Code.ResourceExhausted, ErrorReason.PROXY_PAYLOAD_TOO_LARGE, `${what} is larger than ${limit} bytes`);
+
+/** What one call learnt, for its audit row and metrics. */
+interface CallFacts {
+  requestId: string;
+  clientAddress: string;
+  method: string;
+  principal?: Principal;
+  tenantId?: string;
+  connectionId?: string;
+  provider?: string;
+  rule?: string;
+  status?: number;
+  reason?: string;
+  bytesIn: number;
+  bytesOut: number;
+  retried: boolean;
+  aborted: boolean;
+}
+
+/** Creates the proxy route. */
+export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
+  const agents = new Map<number, Agent>();
+  const dispatcherFor =
+    deps.dispatcher ??
+    ((connectTimeoutMs: number) => {
+      let agent = agents.get(connectTimeoutMs);
+      if (agent === undefined) {
+        agent = new Agent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4_000 });
+        agents.set(connectTimeoutMs, agent);
+      }
+      return agent;
+    });
+  const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
+
+  async function serve(req: NodeRequest, res: NodeResponse, facts: CallFacts, abort: AbortController): Promise<void> {
+    const principal = await deps.authenticate(req, facts);
+    facts.principal = principal;
+    const target = parseProxyTarget(req.url ?? "");
+    facts.connectionId = target.connectionId;
+
+    const tenantId = principal.tenantId ?? (await tenantOfConnection(target.connectionId));
+    facts.tenantId = tenantId;
+    const connection = await deps.tokens.activeConnection(tenantId, target.connectionId);
+    facts.provider = connection.providerName;
+    const profile = (await deps.store.getProvider(connection.providerName)).profile as unknown as ProviderProfile;
+    const base = apiBase(profile, connection);
+    const url = targetUrl(base, target);
+
+    const decision = deps.access.decide(principal, { provider: profile.name, method: facts.method, path: target.path });
+    if (!decision.allowed) {
+      facts.reason = decision.reason.toLowerCase();
+      throw new ProxyRefusal(
+        403,
+        Code.PermissionDenied,
+        knownReason(decision.reason) ?? ErrorReason.PROXY_NOT_ALLOWED,
+        `this API key may not call ${facts.method} ${target.path} on provider "${profile.name}" through the proxy (${decision.reason})`,
+      );
+    }
+    facts.rule = decision.matched;
+
+    const timeouts = { ...DEFAULT_PROXY_TIMEOUTS, ...definedTimeouts(profile.proxyTimeouts) };
+    const total = setTimeout(
+      () =>
+        abort.abort(
+          new ProxyRefusal(
+            504,
+            Code.DeadlineExceeded,
+            ErrorReason.PROXY_UPSTREAM_TIMEOUT,
+            "the provider did not finish within the proxy's total timeout",
+          ),
+        ),
+      timeouts.totalMs,
+    );
+    total.unref();
+    try {
+      const body = await requestBody(req, profile, facts);
+      const headers = forwardedHeaders(req);
+      let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
+      let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
+      const mayRefresh = profile.authType === "oauth2" || profile.authType === "oauth2_client_credentials";
+      if (response.statusCode === 401 && mayRefresh && body.replayable) {
+        // One forced refresh and one retry: the token may have been revoked or rotated early.
+        await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+        usage = await deps.tokens.refresh(tenantId, connection.id);
+        facts.retried = true;
+        response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
+      }
+      await respond(response, res, facts, timeouts.idleMs, secretValues(usage));
+    } finally {
+      clearTimeout(total);
+    }
+  }
+
+  async function tenantOfConnection(connectionId: string): Promise<string> {
+    const record = await deps.store.findConnectionById(connectionId);
+    if (record === null) throw new NotFoundError("connection", connectionId);
+    return record.tenantId;
+  }
+
+  function apiBase(profile: ProviderProfile, connection: ConnectionRecord): string {
+    if (profile.apiBaseUrl === undefined || profile.apiBaseUrl === "") {
+      throw new ProxyRefusal(
+        400,
+        Code.FailedPrecondition,
+        ErrorReason.PROXY_NOT_CONFIGURED,
+        `provider "${profile.name}" has no api_base_url`,
+      );
+    }
+    try {
+      return fillUrlTemplate(profile.apiBaseUrl, urlParamValues(profile, connection.params));
+    } catch {
+      throw new ProxyRefusal(
+        400,
+        Code.FailedPrecondition,
+        ErrorReason.PROXY_NOT_CONFIGURED,
+        `provider "${profile.name}": api_base_url cannot be filled from its parameters`,
+      );
+    }
+  }
+
+  /** The body to send: buffered (signing strategies, small replayable bodies) or a counted stream. */
+  async function requestBody(req: NodeRequest, profile: ProviderProfile, facts: CallFacts): Promise<OutgoingBody> {
+    const { maxRequestBytes, maxSignedBodyBytes } = deps.limits;
+    const declared = contentLength(req);
+    const hasNoBody = declared === 0 || (declared === undefined && !mayHaveUndeclaredBody(req));
+    if (hasNoBody) return { bytes: new Uint8Array(0), replayable: true };
+    if (declared !== undefined && declared > maxRequestBytes) throw tooLarge(413, "the request body", maxRequestBytes);
+    const isSigned = signsBody(profile.strategy);
+    if (isSigned || (declared !== undefined && declared <= replayBufferBytes)) {
+      const limit = isSigned ? Math.min(maxSignedBodyBytes, maxRequestBytes) : replayBufferBytes;
+      if (declared !== undefined && declared > limit) throw tooLarge(413, "a signed request body", limit);
+      try {
+        const bytes = await readLimitedBody(req, limit);
+        facts.bytesIn = bytes.length;
+        return { bytes, replayable: true };
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) throw tooLarge(413, isSigned ? "a signed request body" : "the request body", limit);
+        throw err;
+      }
+    }
+    const counter = new ByteLimit(maxRequestBytes, (n) => {
+      facts.bytesIn += n;
+    });
+    return { stream: req, counter, length: declared, replayable: false };
+  }
+
+  interface SendOptions {
+    url: URL;
+    headers: Headers;
+    body: OutgoingBody;
+    timeouts: Required<ProxyTimeouts>;
+    signal: AbortSignal;
+    facts: CallFacts;
+  }
+
+  async function send(usage: UsageCredential, options: SendOptions): Promise<Dispatcher.ResponseData> {
+    const { url, body, timeouts, facts } = options;
+    const headers = new Headers(options.headers);
+    if ("bytes" in body) {
+      if (body.bytes.length > 0 || !isBodilessMethod(facts.method)) headers.set("content-length", String(body.bytes.length));
+    } else if (body.length !== undefined) headers.set("content-length", String(body.length));
+    let applied: Awaited<ReturnType<typeof applyUsageCredential>>;
+    try {
+      applied = await applyUsageCredential(
+        usage,
+        { method: facts.method, url, headers, body: "bytes" in body ? body.bytes : undefined },
+        deps.now,
+      );
+    } catch (err) {
+      if (err instanceof StrategyError) {
+        facts.reason = "strategy";
+        throw new ProxyRefusal(
+          400,
+          Code.FailedPrecondition,
+          ErrorReason.PROXY_CREDENTIAL_NOT_APPLICABLE,
+          `the connection's credential cannot be applied (${err.message})`,
+        );
+      }
+      throw err;
+    }
+    // The strategy may have replaced the URL's query (query_param) but never its origin or path.
+    if (applied.url.origin !== url.origin || applied.url.pathname !== url.pathname) throw new Error("strategy moved the proxied URL");
+    const outHeaders: Record<string, string> = {};
+    applied.headers.forEach((value, name) => {
+      outHeaders[name] = value;
+    });
+    let requestBody: Dispatcher.DispatchOptions["body"];
+    if ("bytes" in body) requestBody = body.bytes.length > 0 ? body.bytes : null;
+    else {
+      requestBody = body.stream.pipe(body.counter);
+      body.stream.on("error", (err) => body.counter.destroy(err));
+    }
+    try {
+      return await dispatcherFor(timeouts.connectMs).request({
+        origin: applied.url.origin,
+        path: `${applied.url.pathname}${applied.url.search}`,
+        method: facts.method as Dispatcher.HttpMethod,
+        headers: outHeaders,
+        body: requestBody,
+        headersTimeout: timeouts.firstByteMs,
+        bodyTimeout: timeouts.idleMs,
+        signal: options.signal,
+      });
+    } catch (err) {
+      if (!("bytes" in body) && body.counter.exceeded) throw tooLarge(413, "the request body", deps.limits.maxRequestBytes);
+      throw upstreamError(err, options.signal);
+    }
+  }
+
+  async function respond(
+    response: Dispatcher.ResponseData,
+    res: NodeResponse,
+    facts: CallFacts,
+    idleMs: number,
+    secrets: readonly string[],
+  ): Promise<void> {
+    const { maxResponseBytes } = deps.limits;
+    const declared = Number(headerValue(response.headers["content-length"]) ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > maxResponseBytes) {
+      response.body.destroy();
+      throw tooLarge(502, "the provider's response body", maxResponseBytes);
+    }
+    const connectionTokens = listTokens(headerValue(response.headers.connection));
+    for (const [name, value] of Object.entries(response.headers)) {
+      const lower = name.toLowerCase();
+      if (value === undefined || DROPPED_RESPONSE_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
+      // A provider that echoes the credential in a header (a redirect carrying ?key=…) must not hand
+      // it to the agent: such a header is dropped. (Bodies stream and are not scanned.)
+      if (secrets.some((secret) => (Array.isArray(value) ? value.join("\n") : value).includes(secret))) {
+        facts.reason ??= "credential_in_response_header";
+        continue;
+      }
+      res.setHeader(lower, value);
+    }
+    res.setHeader("x-request-id", facts.requestId);
+    res.statusCode = response.statusCode;
+    facts.status = response.statusCode;
+    const counter = new ByteLimit(maxResponseBytes, (n) => {
+      facts.bytesOut += n;
+    });
+    try {
+      await pipeline(response.body, counter, res as NodeJS.WritableStream);
+    } catch (err) {
+      facts.aborted = true;
+      facts.reason = counter.exceeded ? "response_too_large" : (upstreamReason(err) ?? "stream_failed");
+      deps.logger?.debug(
+        { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs },
+        "proxied response stream ended early",
+      );
+      res.destroy();
+    }
+  }
+
+  function fail(res: NodeResponse, facts: CallFacts, err: unknown): void {
+    let status: number;
+    let error: ConnectError;
+    if (err instanceof ProxyRefusal) {
+      status = err.status;
+      error = err.error;
+    } else if (err instanceof ProxyPathError) {
+      status = 400;
+      error = errorWithReason(err.message, Code.InvalidArgument, ErrorReason.PROXY_PATH_INVALID);
+    } else if (err instanceof ClientClosedError) {
+      status = 499;
+      error = errorWithReason("the client closed the request", Code.Canceled, ErrorReason.CANCELED);
+    } else {
+      const mapped = toConnectError(err);
+      if (mapped.isFault) deps.logger?.warn({ err }, "proxy call failed");
+      error = mapped.error;
+      status = codeToHttpStatus(error.code);
+    }
+    facts.status = status;
+    facts.reason ??= reasonName(reasonOf(error));
+    if (res.headersSent) {
+      facts.aborted = true;
+      res.destroy();
+      return;
+    }
+    error.metadata.forEach((value, name) => {
+      res.setHeader(name, value);
+    });
+    res.setHeader("content-type", "application/json");
+    res.setHeader("x-request-id", facts.requestId);
+    res.statusCode = status;
+    res.end(JSON.stringify(deps.errorJson(error)));
+  }
+
+  function finish(facts: CallFacts, startedMs: number): void {
+    const durationMs = performance.now() - startedMs;
+    const statusClass = facts.status === undefined || facts.aborted ? "error" : `${Math.floor(facts.status / 100)}xx`;
+    const provider = facts.provider ?? "unknown";
+    deps.metrics?.requests.inc({ provider, status_class: statusClass });
+    deps.metrics?.duration.observe({ provider, status_class: statusClass }, durationMs / 1000);
+    deps.metrics?.bytes.inc({ provider, direction: "in" }, facts.bytesIn);
+    deps.metrics?.bytes.inc({ provider, direction: "out" }, facts.bytesOut);
+    // Refusals of the key itself are audited by `authenticate` (request.denied).
+    if (facts.principal === undefined) return;
+    const details: Record<string, string> = {
+      method: facts.method,
+      status: String(facts.status ?? 0),
+      bytes_in: String(facts.bytesIn),
+      bytes_out: String(facts.bytesOut),
+      duration_ms: String(Math.round(durationMs)),
+    };
+    if (facts.provider !== undefined) details.provider = facts.provider;
+    if (facts.rule !== undefined) details.rule = facts.rule;
+    if (facts.reason !== undefined) details.reason = facts.reason;
+    if (facts.retried) details.retried_after_refresh = "true";
+    if (facts.aborted) details.aborted = "true";
+    deps.audit.record({
+      action: AUDIT_ACTIONS.proxyCall,
+      result: facts.status === undefined ? "error" : String(facts.status),
+      keyId: facts.principal.keyId,
+      tenantId: facts.tenantId ?? facts.principal.tenantId,
+      connectionId: facts.connectionId,
+      requestId: facts.requestId,
+      clientAddress: facts.clientAddress,
+      details,
+    });
+  }
+
+  return {
+    async handle(req, res) {
+      if (!isProxyTarget(req.url)) return false;
+      const startedMs = performance.now();
+      const given = headerValue(req.headers["x-request-id"]);
+      const facts: CallFacts = {
+        requestId: given !== undefined && REQUEST_ID.test(given) ? given : randomUUID(),
+        clientAddress: deps.clientAddress(req),
+        method: (req.method ?? "GET").toUpperCase(),
+        bytesIn: 0,
+        bytesOut: 0,
+        retried: false,
+        aborted: false,
+      };
+      const abort = new AbortController();
+      // The caller went away: stop the upstream call too.
+      const onClose = () => {
+        if (!res.writableFinished) abort.abort(new ClientClosedError());
+      };
+      res.once("close", onClose);
+      try {
+        await serve(req, res, facts, abort);
+      } catch (err) {
+        fail(res, facts, err);
+      } finally {
+        res.off("close", onClose);
+        finish(facts, startedMs);
+      }
+      return true;
+    },
+    async close() {
+      await Promise.all([...agents.values()].map((agent) => agent.close()));
+      agents.clear();
+    },
+  };
+}
+
+type OutgoingBody =
+  | { bytes: Uint8Array; replayable: boolean }
+  | { stream: Readable; counter: ByteLimit; length: number | undefined; replayable: false };
+
+/** The credential's string values long enough to recognise (expiry numbers and short flags left out). */
+function secretValues(usage: UsageCredential): string[] {
+  const values: string[] = [];
+  for (const [name, value] of Object.entries(usage.credentials)) {
+    if (typeof value === "string" && value.length >= 8 && name !== "expires_at") {
+      values.push(value, encodeURIComponent(value));
+    }
+  }
+  return values;
+}
+
+/** Counts bytes passing through and fails the stream once more than `limit` have passed. */
+class ByteLimit extends Transform {
+  exceeded = false;
+  private seen = 0;
+  private readonly limit: number;
+  private readonly onBytes: (n: number) => void;
+  constructor(limit: number, onBytes: (n: number) => void) {
+    super();
+    this.limit = limit;
+    this.onBytes = onBytes;
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) {
+      this.exceeded = true;
+      callback(new Error(`body larger than ${this.limit} bytes`));
+      return;
+    }
+    this.onBytes(chunk.length);
+    callback(null, chunk);
+  }
+}
+
+function definedTimeouts(timeouts: ProxyTimeouts | undefined): ProxyTimeouts {
+  return Object.fromEntries(Object.entries(timeouts ?? {}).filter(([, v]) => typeof v === "number" && v > 0));
+}
+
+function isBodilessMethod(method: string): boolean {
+  return method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "DELETE" || method === "TRACE";
+}
+
+/**
+ * Whether a request without Content-Length may still have a body: HTTP/1.1 only with
+ * Transfer-Encoding (RFC 9112 §6.3), HTTP/2 unless its HEADERS frame ended the stream.
+ */
+function mayHaveUndeclaredBody(req: NodeRequest): boolean {
+  if ("stream" in req && req.stream !== undefined) return !req.stream.endAfterHeaders;
+  return req.headers["transfer-encoding"] !== undefined;
+}
+
+function contentLength(req: NodeRequest): number | undefined {
+  const value = headerValue(req.headers["content-length"]);
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function listTokens(value: string | undefined): Set<string> {
+  return new Set(
+    (value ?? "")
+      .split(",")
+      .map((token) => token.trim().toLowerCase())
+      .filter((token) => token !== ""),
+  );
+}
+
+/** The caller's headers minus what is never forwarded. */
+function forwardedHeaders(req: NodeRequest): Headers {
+  const connectionTokens = listTokens(headerValue(req.headers.connection));
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    const lower = name.toLowerCase();
+    if (value === undefined || lower.startsWith(":") || DROPPED_REQUEST_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
+    if (lower === "content-length") continue;
+    try {
+      headers.set(lower, Array.isArray(value) ? value.join(", ") : value);
+    } catch {
+      // A value Headers refuses cannot be forwarded; drop it rather than fail the call.
+    }
+  }
+  return headers;
+}
+
+function reasonOf(error: ConnectError): ErrorReason {
+  for (const detail of error.details) {
+    if ("desc" in detail && detail.desc.typeName === "nexus.v1.ErrorInfo") {
+      return (detail.value as { reason?: ErrorReason }).reason ?? ErrorReason.UNSPECIFIED;
+    }
+  }
+  return ErrorReason.UNSPECIFIED;
+}
+
+/** The ErrorReason a decision's reason names ("PROXY_NOT_ALLOWED"), if it names one. */
+function knownReason(name: string): ErrorReason | undefined {
+  const value = (ErrorReason as Record<string, ErrorReason | undefined>)[name];
+  return typeof value === "number" && value !== ErrorReason.UNSPECIFIED ? value : undefined;
+}
+
+function reasonName(reason: ErrorReason): string {
+  return (Object.entries(ErrorReason).find(([, value]) => value === reason)?.[0] ?? "error").toLowerCase();
+}
+
+const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"]);
+
+function upstreamReason(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  return TIMEOUT_CODES.has(code) ? "upstream_timeout" : "upstream_unreachable";
+}
+
+/** The refusal an outbound failure becomes: the abort reason (total timeout, client gone), a timeout, or unreachable. */
+function upstreamError(err: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason instanceof Error ? signal.reason : err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && TIMEOUT_CODES.has(code)) {
+    const phase = code === "UND_ERR_CONNECT_TIMEOUT" ? "connect" : code === "UND_ERR_HEADERS_TIMEOUT" ? "answer" : "keep sending";
+    return new ProxyRefusal(504, Code.DeadlineExceeded, ErrorReason.PROXY_UPSTREAM_TIMEOUT, `the provider did not ${phase} in time`);
+  }
+  if (err instanceof ProxyRefusal || err instanceof ClientClosedError) return err;
+  return new ProxyRefusal(502, Code.Unavailable, ErrorReason.PROXY_UPSTREAM_UNREACHABLE, "the provider could not be reached");
+}
