@@ -18,7 +18,7 @@ import { accessOf } from "./auth/permissions.ts";
 import { createProxyAccess, type ProxyAccess } from "./auth/proxy-access.ts";
 import { createKeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
-import { systemNow } from "./config/defaults.ts";
+import { DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
 import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
 import { createConsentFlow } from "./consent/consent-flow.ts";
 import { createConsentStates } from "./consent/consent-states.ts";
@@ -36,6 +36,7 @@ import {
   registerConnectionMetrics,
   registerWatcherGauge,
 } from "./metrics/server-metrics.ts";
+import { createWebhookMetrics } from "./metrics/webhook-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { loadProviderCatalog } from "./providers/catalog.ts";
@@ -62,6 +63,7 @@ import { createConnectionEventService } from "./services/connection-event-servic
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { createTokenService } from "./services/token-service.ts";
+import { createWebhookService } from "./services/webhook-service.ts";
 import { openStore } from "./store/open-store.ts";
 import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
 import type { Store } from "./store/store.ts";
@@ -74,6 +76,10 @@ import { createEventFeed } from "./watch/event-feed.ts";
 import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
 import { createPublishingStore } from "./watch/publishing-store.ts";
 import { createWatchHub } from "./watch/watch-hub.ts";
+import { createDeliveryWorker, type DeliveryWorker } from "./webhooks/delivery-worker.ts";
+import { createStoreOutbox } from "./webhooks/store-outbox.ts";
+import { createTargetRules } from "./webhooks/target-policy.ts";
+import { createWebhookSender } from "./webhooks/webhook-sender.ts";
 
 /** An assembled Nexus server. */
 export interface App {
@@ -144,6 +150,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const metrics = createServerMetrics(registry);
   // One id per process: the refresh-lease owner and the origin of this replica's notifications.
   const replicaId = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  // Set once the webhook worker exists: a committed connection change wakes it (the poll is the backstop).
+  let wakeWebhooks: () => void = () => {};
   const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
   registerWatcherGauge(registry, () => hub.watcherCount());
   // WatchConnections streams: woken per tenant when its event log grows (here or on another replica).
@@ -166,7 +174,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
             },
           },
           onKeyRevoked: (keyId) => access.keyRevoked(keyId),
-          onConnectionEvents: (tenantId) => feed.notify(tenantId),
+          onConnectionEvents: (tenantId) => {
+            feed.notify(tenantId);
+            // Another replica's change is in the log: the webhooks deliver it too.
+            wakeWebhooks();
+          },
           originId: replicaId,
           queryTimeoutMs: config.databaseQueryTimeoutMs,
           logger,
@@ -178,6 +190,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     (tenantId) => {
       feed.notify(tenantId);
       void bridge?.announceConnectionEvents(tenantId);
+      wakeWebhooks();
     },
   );
   const access = await createAccessControl({
@@ -259,9 +272,45 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const schedulerIntervalMs = Math.min(5_000, Math.max(100, config.refreshSkewMs / 4));
   const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger, intervalMs: schedulerIntervalMs });
   const consentSweeper = createStaleConsentSweeper({ store, now, logger });
-  const eventPruner = createConnectionEventPruner({ store, now, logger, retentionDays: config.connectionEventRetentionDays });
+  const eventPruner = createConnectionEventPruner({
+    store,
+    now,
+    logger,
+    retentionDays: config.connectionEventRetentionDays,
+    // Events an enabled webhook endpoint has not delivered (or given up) yet are kept, whatever their age.
+    keepAfterSeq: async () => (await store.oldestWebhookCursorSeq()) ?? undefined,
+  });
   const tokens = createTokenReader({ store, engine });
   const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
+  // Webhooks: the SSRF rules and sender are shared by the delivery worker and ReplayWebhookDelivery.
+  const webhookRules = createTargetRules({ isHttpAllowed: config.webhooks.isHttpAllowed, allowedCidrs: config.webhooks.allowedCidrs });
+  const webhookSend = createWebhookSender({
+    rules: webhookRules,
+    connectTimeoutMs: config.webhooks.connectTimeoutMs,
+    timeoutMs: config.webhooks.timeoutMs,
+    maxResponseBytes: DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES,
+  });
+  const webhookWorker: DeliveryWorker = createDeliveryWorker({
+    store,
+    outbox: createStoreOutbox(store),
+    vault,
+    send: webhookSend,
+    now,
+    random: Math.random,
+    owner: replicaId,
+    logger,
+    metrics: createWebhookMetrics(registry, () => webhookWorker.outboxStats()),
+    leaseMs: config.webhooks.leaseMs,
+    pollIntervalMs: config.webhooks.pollIntervalMs,
+    attemptTimeoutMs: config.webhooks.timeoutMs,
+    retryWindowMs: config.webhooks.retryWindowMs,
+    backoff: {
+      baseMs: config.webhooks.backoffBaseMs,
+      maxMs: config.webhooks.backoffMaxMs,
+      minMs: Math.min(1_000, config.webhooks.backoffBaseMs),
+    },
+  });
+  wakeWebhooks = () => webhookWorker.wake();
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({
@@ -289,6 +338,15 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       scope: access.scope,
       store,
       watch: createConnectionEventWatch({ store, feed, now }),
+    }),
+    webhooks: createWebhookService({
+      store,
+      vault,
+      rules: webhookRules,
+      send: webhookSend,
+      now,
+      secretOverlapMs: config.webhooks.secretOverlapMs,
+      onEndpointChanged: () => webhookWorker.wake(),
     }),
     health: health.impl,
     reflection: createReflectionService({ services: [...NEXUS_SERVICES, Health], files: ERROR_DETAIL_FILES }),
@@ -432,6 +490,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       scheduler.start();
       consentSweeper.start();
       eventPruner.start();
+      webhookWorker.start();
       return listener.listen(config.port, config.host);
     },
     close(options) {
@@ -450,6 +509,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         await proxy.close();
         await consentSweeper.stop();
         await eventPruner.stop();
+        await webhookWorker.stop();
         await bridge?.close();
         await access.close();
         await store.close();

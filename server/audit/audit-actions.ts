@@ -26,6 +26,11 @@ export const AUDIT_ACTIONS = {
   apiKeyRevoke: "api_key.revoke",
   requestDenied: "request.denied",
   proxyCall: "proxy.call",
+  webhookCreate: "webhook.create",
+  webhookUpdate: "webhook.update",
+  webhookDelete: "webhook.delete",
+  webhookRotateSecret: "webhook.rotate_secret",
+  webhookReplay: "webhook.replay",
 } as const;
 
 /** An audit action name. */
@@ -75,6 +80,52 @@ function keyAccessDetails(response: unknown): Record<string, string | undefined>
   };
 }
 
+/** The host of a webhook URL, for audit details: never its path or query, which may carry tokens. */
+const webhookHost = (message: unknown, ...path: string[]): string | undefined => {
+  const url = field(message, ...path);
+  return url !== undefined && URL.canParse(url) ? new URL(url).host : undefined;
+};
+
+/** Audited webhook RPCs (endpoint changes; never the secret, never the URL's path or query). */
+const WEBHOOK_METHODS: Readonly<Record<string, AuditedMethod>> = {
+  "nexus.v1.WebhookService/CreateWebhookEndpoint": {
+    action: AUDIT_ACTIONS.webhookCreate,
+    facts: (req, res) => ({
+      tenantId: field(req, "tenantId"),
+      details: details({ endpoint_id: field(res, "endpoint", "endpointId"), host: webhookHost(req, "url") }),
+    }),
+  },
+  "nexus.v1.WebhookService/UpdateWebhookEndpoint": {
+    action: AUDIT_ACTIONS.webhookUpdate,
+    facts: (req, res) => ({
+      tenantId: field(req, "tenantId"),
+      details: details({
+        endpoint_id: field(req, "endpointId"),
+        host: webhookHost(req, "url"),
+        enabled:
+          typeof (res as { endpoint?: { enabled?: unknown } } | undefined)?.endpoint?.enabled === "boolean"
+            ? String((res as { endpoint: { enabled: boolean } }).endpoint.enabled)
+            : undefined,
+      }),
+    }),
+  },
+  "nexus.v1.WebhookService/DeleteWebhookEndpoint": {
+    action: AUDIT_ACTIONS.webhookDelete,
+    facts: (req) => ({ tenantId: field(req, "tenantId"), details: details({ endpoint_id: field(req, "endpointId") }) }),
+  },
+  "nexus.v1.WebhookService/RotateWebhookSecret": {
+    action: AUDIT_ACTIONS.webhookRotateSecret,
+    facts: (req) => ({ tenantId: field(req, "tenantId"), details: details({ endpoint_id: field(req, "endpointId") }) }),
+  },
+  "nexus.v1.WebhookService/ReplayWebhookDelivery": {
+    action: AUDIT_ACTIONS.webhookReplay,
+    facts: (req) => ({
+      tenantId: field(req, "tenantId"),
+      details: details({ endpoint_id: field(req, "endpointId"), delivery_id: field(req, "deliveryId") }),
+    }),
+  },
+};
+
 /** Audited RPCs, keyed "package.Service/Method". */
 export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
   "nexus.v1.TokenService/GetToken": { action: AUDIT_ACTIONS.tokenRead, isCredentialDelivery: true },
@@ -123,6 +174,7 @@ export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
     action: AUDIT_ACTIONS.apiKeyRevoke,
     facts: (req) => ({ details: details({ revoked_key_id: field(req, "keyId") }) }),
   },
+  ...WEBHOOK_METHODS,
 };
 
 /**

@@ -13,6 +13,7 @@
  * | ProviderService      | CreateProvider, UpdateProvider, DeleteProvider              | admin          |
  * | ApiKeyService        | all                                                         | admin          |
  * | AuditService         | all                                                         | admin          |
+ * | WebhookService       | all                                                         | admin          |
  * | grpc.health.v1       | Check, Watch                                                | public         |
  * | grpc.reflection.v1   | ServerReflectionInfo                                        | admin, agent   |
  *
@@ -54,6 +55,15 @@ export const PERMISSIONS: Readonly<Record<string, MethodAccess>> = {
   "nexus.v1.ApiKeyService/ListApiKeys": ADMIN,
   "nexus.v1.ApiKeyService/RevokeApiKey": ADMIN,
   "nexus.v1.AuditService/ListAuditEvents": ADMIN,
+  // Endpoints receive every connection event of a tenant and hold signing secrets: operators only.
+  "nexus.v1.WebhookService/CreateWebhookEndpoint": ADMIN,
+  "nexus.v1.WebhookService/ListWebhookEndpoints": ADMIN,
+  "nexus.v1.WebhookService/GetWebhookEndpoint": ADMIN,
+  "nexus.v1.WebhookService/UpdateWebhookEndpoint": ADMIN,
+  "nexus.v1.WebhookService/DeleteWebhookEndpoint": ADMIN,
+  "nexus.v1.WebhookService/RotateWebhookSecret": ADMIN,
+  "nexus.v1.WebhookService/ListWebhookDeliveries": ADMIN,
+  "nexus.v1.WebhookService/ReplayWebhookDelivery": ADMIN,
   // Load balancers and orchestrators probe health without credentials.
   "grpc.health.v1.Health/Check": "public",
   "grpc.health.v1.Health/Watch": "public",

@@ -11,6 +11,7 @@ import { ConnectionService } from "../../gen/nexus/v1/connections_pb.ts";
 import { ErrorInfoSchema, ErrorReason, ErrorReasonSchema } from "../../gen/nexus/v1/errors_pb.ts";
 import { ConnectionEventService } from "../../gen/nexus/v1/events_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
 
 /** Server URL used when neither --url nor NEXUS_URL is given (the server's own default). */
 export const DEFAULT_URL = "http://127.0.0.1:8080";
@@ -45,6 +46,7 @@ export interface ApiClients {
   apiKeys: Client<typeof ApiKeyService>;
   audit: Client<typeof AuditService>;
   connectionEvents: Client<typeof ConnectionEventService>;
+  webhooks: Client<typeof WebhookService>;
 }
 
 /**
@@ -67,6 +69,7 @@ export function createApiClients(target: ServerTarget): ApiClients {
     apiKeys: createClient(ApiKeyService, transport),
     audit: createClient(AuditService, transport),
     connectionEvents: createClient(ConnectionEventService, transport),
+    webhooks: createClient(WebhookService, transport),
   };
 }
 

@@ -13,6 +13,7 @@ import { runEventsCommand } from "./events-command.ts";
 import { keysGenerate } from "./keys-generate.ts";
 import { runProvidersCommand } from "./providers-command.ts";
 import { runTokenCommand } from "./token-command.ts";
+import { runWebhooksCommand } from "./webhooks-command.ts";
 
 const USAGE = `usage: nexus <command> [options]
 
@@ -28,6 +29,8 @@ server commands (talk to the running server: --url URL or $NEXUS_URL, default ht
                              print each connection change of the tenant until Ctrl-C (resumable)
   audit [--connection ID] [--key KEY_ID] [--action A] [--since 1h] [--tenant T]
                              recent audit events (admin key)
+  webhooks create|list|rotate|delete|deliveries|replay --tenant T
+                             webhook endpoints and their failure list (admin key)
   keys create --role admin|agent --name NAME [--tenant T] [--expires 30d]
                              create an API key; its secret is printed once (admin key)
   keys list [--tenant T]     list API keys (never their secrets)
@@ -61,6 +64,8 @@ async function run(argv: string[], signal: AbortSignal): Promise<number> {
       return runAuditCommand(argv.slice(1), io);
     case "events":
       return runEventsCommand(argv.slice(1), io, signal);
+    case "webhooks":
+      return runWebhooksCommand(argv.slice(1), io);
   }
   if (argv[0] === "keys" && API_KEY_COMMANDS.includes(argv[1] ?? "")) return runApiKeysCommand(argv.slice(1), io);
   const { positionals, values } = parseArgs({

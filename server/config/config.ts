@@ -25,6 +25,14 @@ import {
   DEFAULT_REFRESH_SKEW_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_WATCH_HEARTBEAT_MS,
+  DEFAULT_WEBHOOK_BACKOFF_BASE_MS,
+  DEFAULT_WEBHOOK_BACKOFF_MAX_MS,
+  DEFAULT_WEBHOOK_CONNECT_TIMEOUT_MS,
+  DEFAULT_WEBHOOK_LEASE_MS,
+  DEFAULT_WEBHOOK_POLL_INTERVAL_MS,
+  DEFAULT_WEBHOOK_RETRY_WINDOW_MS,
+  DEFAULT_WEBHOOK_SECRET_OVERLAP_MS,
+  DEFAULT_WEBHOOK_TIMEOUT_MS,
 } from "./defaults.ts";
 import { createReturnUrlPolicy, DEV_RETURN_URL_ORIGINS } from "./return-url-policy.ts";
 
@@ -120,6 +128,28 @@ export interface Config {
   http2PingTimeoutMs: number;
   /** Browser origins allowed to call the API cross-origin (exact origins); empty: none. */
   corsOrigins: readonly string[];
+  /** Webhook delivery: target rules, retries, limits (see server/webhooks/). */
+  webhooks: WebhookConfig;
+}
+
+/** Webhook settings. */
+export interface WebhookConfig {
+  /** Whether http:// endpoint URLs are accepted (default false: https only). */
+  isHttpAllowed: boolean;
+  /** CIDRs admitted although not public (loopback, private …); default none. */
+  allowedCidrs: readonly string[];
+  /** How long a failing event is retried after its first failure, ms. */
+  retryWindowMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  connectTimeoutMs: number;
+  /** One whole attempt, ms. */
+  timeoutMs: number;
+  /** An endpoint's delivery lease, ms (greater than timeoutMs). */
+  leaseMs: number;
+  pollIntervalMs: number;
+  /** Default overlap of a rotated-out secret, ms. */
+  secretOverlapMs: number;
 }
 
 /** A configuration problem, with every offending variable listed. */
@@ -185,6 +215,16 @@ const envSchema = z.object({
   NEXUS_HTTP2_PING_INTERVAL_MS: integer("NEXUS_HTTP2_PING_INTERVAL_MS", 1000, 3600 * 1000).optional(),
   NEXUS_HTTP2_PING_TIMEOUT_MS: integer("NEXUS_HTTP2_PING_TIMEOUT_MS", 1000, 600_000).optional(),
   NEXUS_CORS_ORIGINS: z.string().optional(),
+  NEXUS_WEBHOOK_ALLOW_HTTP: z.enum(["true", "false"], "NEXUS_WEBHOOK_ALLOW_HTTP must be true or false").optional(),
+  NEXUS_WEBHOOK_ALLOWED_CIDRS: z.string().optional(),
+  NEXUS_WEBHOOK_RETRY_WINDOW_MS: integer("NEXUS_WEBHOOK_RETRY_WINDOW_MS", 0, 30 * 24 * 3600 * 1000).optional(),
+  NEXUS_WEBHOOK_BACKOFF_BASE_MS: integer("NEXUS_WEBHOOK_BACKOFF_BASE_MS", 1, 3600 * 1000).optional(),
+  NEXUS_WEBHOOK_BACKOFF_MAX_MS: integer("NEXUS_WEBHOOK_BACKOFF_MAX_MS", 1, 24 * 3600 * 1000).optional(),
+  NEXUS_WEBHOOK_CONNECT_TIMEOUT_MS: integer("NEXUS_WEBHOOK_CONNECT_TIMEOUT_MS", 100, 60_000).optional(),
+  NEXUS_WEBHOOK_TIMEOUT_MS: integer("NEXUS_WEBHOOK_TIMEOUT_MS", 100, 120_000).optional(),
+  NEXUS_WEBHOOK_LEASE_MS: integer("NEXUS_WEBHOOK_LEASE_MS", 500, 600_000).optional(),
+  NEXUS_WEBHOOK_POLL_INTERVAL_MS: integer("NEXUS_WEBHOOK_POLL_INTERVAL_MS", 10, 600_000).optional(),
+  NEXUS_WEBHOOK_SECRET_OVERLAP_MS: integer("NEXUS_WEBHOOK_SECRET_OVERLAP_MS", 0, 7 * 24 * 3600 * 1000).optional(),
 });
 
 /** Splits a comma-separated list, dropping blanks. */
@@ -244,6 +284,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
       problems.push(`NEXUS_CORS_ORIGINS: "${origin.slice(0, 100)}" is not an origin like https://app.example.com`);
     }
   }
+  const webhookCidrs = list(e.NEXUS_WEBHOOK_ALLOWED_CIDRS).map((entry) =>
+    entry.includes("/") ? entry : `${entry}/${net.isIPv6(entry) ? 128 : 32}`,
+  );
+  for (const entry of webhookCidrs) {
+    if (!isAddressOrCidr(entry)) problems.push(`NEXUS_WEBHOOK_ALLOWED_CIDRS: "${entry.slice(0, 64)}" is not an IP address or CIDR`);
+  }
+  const webhookTimeoutMs = e.NEXUS_WEBHOOK_TIMEOUT_MS ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
+  const webhookLeaseMs = e.NEXUS_WEBHOOK_LEASE_MS ?? Math.max(DEFAULT_WEBHOOK_LEASE_MS, 2 * webhookTimeoutMs);
+  if (webhookLeaseMs <= webhookTimeoutMs) {
+    problems.push("NEXUS_WEBHOOK_LEASE_MS: must be greater than NEXUS_WEBHOOK_TIMEOUT_MS (the lease must outlast one attempt)");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const rateLimitPerSecond = e.NEXUS_RATE_LIMIT_PER_SECOND ?? 50;
   return {
@@ -283,6 +334,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     http2PingIntervalMs: e.NEXUS_HTTP2_PING_INTERVAL_MS ?? DEFAULT_HTTP2_PING_INTERVAL_MS,
     http2PingTimeoutMs: e.NEXUS_HTTP2_PING_TIMEOUT_MS ?? DEFAULT_HTTP2_PING_TIMEOUT_MS,
     corsOrigins,
+    webhooks: {
+      isHttpAllowed: e.NEXUS_WEBHOOK_ALLOW_HTTP === "true",
+      allowedCidrs: webhookCidrs,
+      retryWindowMs: e.NEXUS_WEBHOOK_RETRY_WINDOW_MS ?? DEFAULT_WEBHOOK_RETRY_WINDOW_MS,
+      backoffBaseMs: e.NEXUS_WEBHOOK_BACKOFF_BASE_MS ?? DEFAULT_WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: e.NEXUS_WEBHOOK_BACKOFF_MAX_MS ?? DEFAULT_WEBHOOK_BACKOFF_MAX_MS,
+      connectTimeoutMs: e.NEXUS_WEBHOOK_CONNECT_TIMEOUT_MS ?? DEFAULT_WEBHOOK_CONNECT_TIMEOUT_MS,
+      timeoutMs: webhookTimeoutMs,
+      leaseMs: webhookLeaseMs,
+      pollIntervalMs: e.NEXUS_WEBHOOK_POLL_INTERVAL_MS ?? DEFAULT_WEBHOOK_POLL_INTERVAL_MS,
+      secretOverlapMs: e.NEXUS_WEBHOOK_SECRET_OVERLAP_MS ?? DEFAULT_WEBHOOK_SECRET_OVERLAP_MS,
+    },
   };
 }
 

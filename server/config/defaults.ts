@@ -65,3 +65,21 @@ export const MAX_LABELS = 16;
 export const MAX_LABEL_KEY_LENGTH = 63;
 /** Longest label value, characters. */
 export const MAX_LABEL_VALUE_LENGTH = 256;
+/** How long a failing webhook event is retried after its first failure before it goes on the failure list, ms (NEXUS_WEBHOOK_RETRY_WINDOW_MS). */
+export const DEFAULT_WEBHOOK_RETRY_WINDOW_MS = 24 * 3600 * 1000;
+/** Ceiling of the first webhook retry delay, doubling per attempt (full jitter), ms (NEXUS_WEBHOOK_BACKOFF_BASE_MS). */
+export const DEFAULT_WEBHOOK_BACKOFF_BASE_MS = 10_000;
+/** Largest webhook retry delay ceiling, ms (NEXUS_WEBHOOK_BACKOFF_MAX_MS). */
+export const DEFAULT_WEBHOOK_BACKOFF_MAX_MS = 3600 * 1000;
+/** Longest wait for a webhook receiver's TCP/TLS connection, ms (NEXUS_WEBHOOK_CONNECT_TIMEOUT_MS). */
+export const DEFAULT_WEBHOOK_CONNECT_TIMEOUT_MS = 5_000;
+/** Longest wait for one whole webhook attempt, ms (NEXUS_WEBHOOK_TIMEOUT_MS). */
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
+/** Most bytes of a webhook receiver's answer that are read, bytes. */
+export const DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
+/** An endpoint's delivery lease, renewed before each request; must exceed the attempt timeout, ms (NEXUS_WEBHOOK_LEASE_MS). */
+export const DEFAULT_WEBHOOK_LEASE_MS = 60_000;
+/** How often the webhook worker looks for due endpoints besides being woken, ms (NEXUS_WEBHOOK_POLL_INTERVAL_MS). */
+export const DEFAULT_WEBHOOK_POLL_INTERVAL_MS = 2_000;
+/** How long a rotated-out webhook secret keeps signing, ms (NEXUS_WEBHOOK_SECRET_OVERLAP_MS; RotateWebhookSecret may choose). */
+export const DEFAULT_WEBHOOK_SECRET_OVERLAP_MS = 24 * 3600 * 1000;

@@ -13,10 +13,10 @@ interface DomainErrorOptions {
 /** A thing that does not exist, or that the caller may not know exists (another tenant's row). */
 export class NotFoundError extends Error {
   override readonly name = "NotFoundError";
-  readonly kind: "connection" | "provider" | "api_key" | "tenant" | "route";
+  readonly kind: "connection" | "provider" | "api_key" | "tenant" | "route" | "webhook_endpoint" | "webhook_delivery";
   readonly id: string;
   constructor(kind: NotFoundError["kind"], id: string, options?: DomainErrorOptions) {
-    super(`${kind.replace("_", " ")} "${truncateId(id)}" not found`, options);
+    super(`${kind.replaceAll("_", " ")} "${truncateId(id)}" not found`, options);
     this.kind = kind;
     this.id = id;
   }
@@ -150,6 +150,20 @@ export class PermissionDeniedError extends Error {
   }
 }
 
+/**
+ * A webhook URL the target rules refuse: not https (unless the operator allows http), credentials
+ * in it, or a host that is or resolves to an address outside the allowed ranges (loopback, private,
+ * link-local, metadata …). `rule` says which rule; the message never echoes the path or query.
+ */
+export class WebhookTargetNotAllowedError extends Error {
+  override readonly name = "WebhookTargetNotAllowedError";
+  readonly rule: "scheme" | "format" | "address";
+  constructor(rule: WebhookTargetNotAllowedError["rule"], message: string, options?: DomainErrorOptions) {
+    super(`url: ${message}`, options);
+    this.rule = rule;
+  }
+}
+
 /** Every error class above, for exhaustive mapping. */
 export type DomainError =
   | NotFoundError
@@ -162,7 +176,8 @@ export type DomainError =
   | FailedPreconditionError
   | ProviderUnavailableError
   | StoreUnavailableError
-  | PermissionDeniedError;
+  | PermissionDeniedError
+  | WebhookTargetNotAllowedError;
 
 /** Ids come from callers: keep what we echo short so an error can't carry a pasted secret whole. */
 function truncateId(id: string): string {

@@ -52,3 +52,11 @@ export function decodeStoredSecret(plaintext: Buffer | string): StoredSecret {
   if (value.kind !== "oauth2" && value.kind !== "fields") throw new Error("stored secret has an unknown kind");
   return value;
 }
+
+/**
+ * The AAD of a webhook endpoint's signing secrets (current and previous alike: a rotation moves the
+ * current ciphertext into the previous column unchanged), binding them to their endpoint.
+ */
+export function webhookSecretAad(endpointId: string): string {
+  return `webhook_secret:${endpointId}`;
+}

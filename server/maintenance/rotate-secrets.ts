@@ -4,7 +4,7 @@
  * lands meanwhile wins and its (already active-key) value is left alone.
  */
 import { consentSecretsAad } from "../consent/consent-states.ts";
-import { credentialAad } from "../domain/stored-secret.ts";
+import { credentialAad, webhookSecretAad } from "../domain/stored-secret.ts";
 import { clientSecretAad } from "../providers/profile.ts";
 import type { SealedRef, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -28,6 +28,9 @@ export function aadOf(ref: SealedRef): string {
       return consentSecretsAad(ref.id);
     case "provider_client_secret":
       return clientSecretAad(ref.id);
+    case "webhook_secret":
+    case "webhook_previous_secret":
+      return webhookSecretAad(ref.id);
     default: {
       const unreachable: never = ref.kind;
       return unreachable;

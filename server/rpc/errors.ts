@@ -20,6 +20,7 @@ import {
   ProviderUnavailableError,
   ReturnUrlNotAllowedError,
   StoreUnavailableError,
+  WebhookTargetNotAllowedError,
 } from "../domain/errors.ts";
 import { connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
 
@@ -119,7 +120,8 @@ function isDomainError(err: unknown): err is DomainError {
     err instanceof FailedPreconditionError ||
     err instanceof ProviderUnavailableError ||
     err instanceof StoreUnavailableError ||
-    err instanceof PermissionDeniedError
+    err instanceof PermissionDeniedError ||
+    err instanceof WebhookTargetNotAllowedError
   );
 }
 
@@ -160,6 +162,8 @@ function fromDomainError(err: DomainError): ConnectError {
       return withInfo(err, Code.PermissionDenied, {
         reason: PERMISSION_DENIED_REASONS[err.kind],
       });
+    case "WebhookTargetNotAllowedError":
+      return withInfo(err, Code.InvalidArgument, { reason: ErrorReason.WEBHOOK_TARGET_NOT_ALLOWED, field: "url" });
     default: {
       const unreachable: never = err;
       return unreachable;
@@ -187,6 +191,8 @@ const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {
   api_key: ErrorReason.API_KEY_NOT_FOUND,
   tenant: ErrorReason.TENANT_NOT_FOUND,
   route: ErrorReason.ROUTE_NOT_FOUND,
+  webhook_endpoint: ErrorReason.WEBHOOK_ENDPOINT_NOT_FOUND,
+  webhook_delivery: ErrorReason.WEBHOOK_DELIVERY_NOT_FOUND,
 };
 
 function reasonForStatus(status: ConnectionNotUsableError["status"]): ErrorReason {

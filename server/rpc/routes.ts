@@ -15,6 +15,7 @@ import { file_nexus_v1_errors } from "../../gen/nexus/v1/errors_pb.ts";
 import { ConnectionEventService } from "../../gen/nexus/v1/events_pb.ts";
 import { ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
 
 /** The Nexus API services, in the order they are listed by reflection. */
 export const NEXUS_SERVICES: readonly DescService[] = [
@@ -24,6 +25,7 @@ export const NEXUS_SERVICES: readonly DescService[] = [
   ApiKeyService,
   AuditService,
   ConnectionEventService,
+  WebhookService,
 ];
 
 /**
@@ -40,6 +42,7 @@ export interface ServiceImpls {
   apiKeys: ServiceImpl<typeof ApiKeyService>;
   audit: ServiceImpl<typeof AuditService>;
   connectionEvents: ServiceImpl<typeof ConnectionEventService>;
+  webhooks: ServiceImpl<typeof WebhookService>;
   health: ServiceImpl<typeof Health>;
   reflection: ServiceImpl<typeof ServerReflection>;
 }
@@ -53,6 +56,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(ApiKeyService, impls.apiKeys);
     router.service(AuditService, impls.audit);
     router.service(ConnectionEventService, impls.connectionEvents);
+    router.service(WebhookService, impls.webhooks);
     router.service(Health, impls.health);
     router.service(ServerReflection, impls.reflection);
   };

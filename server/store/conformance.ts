@@ -17,6 +17,7 @@ import { describeProviderCases } from "./conformance/provider-cases.ts";
 import { describeSealedCases } from "./conformance/sealed-cases.ts";
 import { describeStalePendingCases } from "./conformance/stale-pending-cases.ts";
 import { describeTenantCases } from "./conformance/tenant-cases.ts";
+import { describeWebhookCases } from "./conformance/webhook-cases.ts";
 import type { Store } from "./store.ts";
 
 /** What the suite passes to a backend's factory: the clock the store must read its times from. */
@@ -91,6 +92,7 @@ export function describeStoreConformance(
     describe("connection events", () => describeConnectionEventCases(harness));
     describe("credentials and consent states", () => describeCredentialCases(harness));
     describe("refresh leases and schedule", () => describeLeaseCases(harness));
+    describe("webhook endpoints", () => describeWebhookCases(harness));
     describe("api keys", () => describeApiKeyCases(harness));
     describe("audit events", () => describeAuditCases(harness));
     describe("lifecycle", () => {

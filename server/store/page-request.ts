@@ -40,6 +40,10 @@ export const PAGE_SPECS = {
   apiKeys: { list: "api_keys", key: ["number", "string"], defaultSize: 50, maxSize: 500 },
   /** Newest first by id, which increases with insertion. */
   auditEvents: { list: "audit_events", key: ["number"], defaultSize: 100, maxSize: 1000 },
+  /** Newest first: createdAtMs, then id to break ties. */
+  webhookEndpoints: { list: "webhook_endpoints", key: ["number", "string"], defaultSize: 50, maxSize: 500 },
+  /** Newest first: createdAtMs, then id to break ties. */
+  webhookDeliveries: { list: "webhook_deliveries", key: ["number", "string"], defaultSize: 50, maxSize: 500 },
 } as const satisfies Record<string, PageSpec<readonly KeyPart[]>>;
 
 /** Longest token accepted; real tokens are far shorter, so anything longer is not ours. */

@@ -20,6 +20,7 @@ export const FOLDER_LAYERS: Readonly<Record<string, number>> = {
   watch: 8, // credential watch fan-out
   tokens: 7, // what reaches an agent
   maintenance: 7, // timers: stale consents, secret rotation
+  webhooks: 7, // webhook signing, SSRF target rules, the delivery worker
   capture: 7, // key capture page
   refresh: 6, // refresh engine
   revocation: 6, // revoke at the provider, then locally

@@ -14,6 +14,9 @@ import { StrategyType } from "../../gen/nexus/v1/credential_pb.ts";
 import { ConnectionEventService } from "../../gen/nexus/v1/events_pb.ts";
 import { AuthType, ProviderService } from "../../gen/nexus/v1/providers_pb.ts";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import { WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
+import { sealWebhookSecret } from "../../server/webhooks/webhook-secrets.ts";
+import { newSecretBytes } from "../../server/webhooks/webhook-signature.ts";
 import { createKeyProvider, PROVIDER, secretValue, seedConnection, TENANT_A } from "./access-fixtures.ts";
 import type { TestServer } from "./start-server.ts";
 
@@ -46,6 +49,40 @@ const unique = () => randomBytes(4).toString("hex");
 export function matrixCases(ctx: MatrixContext): Case[] {
   const server = () => ctx.server();
   const freshConnection = async () => seedConnection(server(), TENANT_A, secretValue("fresh"));
+  // A public IP literal: no DNS lookup; nothing is delivered to it (no event follows its creation).
+  const hookUrl = "https://93.184.215.14/hook";
+  const freshEndpoint = async () => {
+    const id = `whe_matrix${unique()}`;
+    await server().app.store.ensureTenant({ id: TENANT_A });
+    const secret = sealWebhookSecret(server().app.vault, id, newSecretBytes());
+    return (
+      await server().app.store.createWebhookEndpoint({ id, tenantId: TENANT_A, url: hookUrl, secret, cursorSeq: Number.MAX_SAFE_INTEGER })
+    ).id;
+  };
+  // An endpoint with one failed delivery; its URL is loopback, which this server's rules refuse, so a
+  // replay answers at once (with last_error) and nothing leaves the machine.
+  const failedDelivery = async () => {
+    const id = `whe_matrix${unique()}`;
+    await server().app.store.ensureTenant({ id: TENANT_A });
+    const secret = sealWebhookSecret(server().app.vault, id, newSecretBytes());
+    const store = server().app.store;
+    await store.createWebhookEndpoint({ id, tenantId: TENANT_A, url: "https://127.0.0.1:9/hook", secret });
+    await store.claimWebhookLease(id, "matrix", 60_000, Date.now());
+    const failure = {
+      eventId: "evt_matrix",
+      eventType: "connection.created",
+      eventSeq: 1,
+      payload: {},
+      attemptCount: 1,
+      lastError: "x",
+      lastStatusCode: 500,
+    };
+    await store.advanceWebhookCursor(id, "matrix", Number.MAX_SAFE_INTEGER, failure);
+    await store.releaseWebhookLease(id, "matrix");
+    const [delivery] = (await store.listWebhookDeliveries(TENANT_A, id, {})).items;
+    return { tenantId: TENANT_A, endpointId: id, deliveryId: delivery!.id };
+  };
+  const hooks = (r: Record<string, unknown>) => `/v1/tenants/${String(r.tenantId)}/webhook-endpoints`;
   return [
     {
       service: ConnectionService,
@@ -199,6 +236,62 @@ export function matrixCases(ctx: MatrixContext): Case[] {
       kind: "admin",
       request: async () => ({ tenantId: TENANT_A }),
       rest: (r) => ({ method: "GET", path: `/v1/audit-events?tenant_id=${String(r.tenantId)}` }),
+    },
+    {
+      service: WebhookService,
+      method: "CreateWebhookEndpoint",
+      kind: "admin",
+      request: async () => ({ tenantId: TENANT_A, url: hookUrl }),
+      rest: (r) => ({ method: "POST", path: hooks(r), body: { url: r.url } }),
+    },
+    {
+      service: WebhookService,
+      method: "ListWebhookEndpoints",
+      kind: "admin",
+      request: async () => ({ tenantId: TENANT_A }),
+      rest: (r) => ({ method: "GET", path: hooks(r) }),
+    },
+    {
+      service: WebhookService,
+      method: "GetWebhookEndpoint",
+      kind: "admin",
+      request: async () => ({ tenantId: TENANT_A, endpointId: await freshEndpoint() }),
+      rest: (r) => ({ method: "GET", path: `${hooks(r)}/${String(r.endpointId)}` }),
+    },
+    {
+      service: WebhookService,
+      method: "UpdateWebhookEndpoint",
+      kind: "admin",
+      request: async () => ({ tenantId: TENANT_A, endpointId: await freshEndpoint(), enabled: false }),
+      rest: (r) => ({ method: "PATCH", path: `${hooks(r)}/${String(r.endpointId)}`, body: { enabled: false } }),
+    },
+    {
+      service: WebhookService,
+      method: "DeleteWebhookEndpoint",
+      kind: "admin",
+      request: async () => ({ tenantId: TENANT_A, endpointId: await freshEndpoint() }),
+      rest: (r) => ({ method: "DELETE", path: `${hooks(r)}/${String(r.endpointId)}` }),
+    },
+    {
+      service: WebhookService,
+      method: "RotateWebhookSecret",
+      kind: "admin",
+      request: async () => ({ tenantId: TENANT_A, endpointId: await freshEndpoint() }),
+      rest: (r) => ({ method: "POST", path: `${hooks(r)}/${String(r.endpointId)}:rotateSecret`, body: {} }),
+    },
+    {
+      service: WebhookService,
+      method: "ListWebhookDeliveries",
+      kind: "admin",
+      request: async () => ({ tenantId: TENANT_A, endpointId: await freshEndpoint() }),
+      rest: (r) => ({ method: "GET", path: `${hooks(r)}/${String(r.endpointId)}/deliveries` }),
+    },
+    {
+      service: WebhookService,
+      method: "ReplayWebhookDelivery",
+      kind: "admin",
+      request: failedDelivery,
+      rest: (r) => ({ method: "POST", path: `${hooks(r)}/${String(r.endpointId)}/deliveries/${String(r.deliveryId)}:replay`, body: {} }),
     },
     { service: Health, method: "Check", kind: "public", request: async () => ({ service: "" }) },
     { service: Health, method: "Watch", kind: "public", request: async () => ({ service: "" }) },

@@ -213,3 +213,63 @@ export const connectionEventRetention = pgTable("connection_event_retention", {
   tenantId: text("tenant_id").primaryKey(),
   prunedThroughSeq: bigint("pruned_through_seq", { mode: "number" }).notNull(),
 });
+
+/**
+ * Webhook endpoints of a tenant, with their sealed signing secrets (current, and the previous one
+ * during a rotation's overlap) and their delivery state: the cursor (last event delivered or given
+ * up), the retry state of the next event, and the lease that lets one replica deliver at a time.
+ */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    url: text("url").notNull(),
+    eventTypes: jsonb("event_types").$type<string[]>().notNull(),
+    description: text("description").notNull().default(""),
+    isEnabled: boolean("is_enabled").notNull().default(true),
+    secretCiphertext: bytea("secret_ciphertext").notNull(),
+    secretKeyId: text("secret_key_id").notNull(),
+    previousSecretCiphertext: bytea("previous_secret_ciphertext"),
+    previousSecretKeyId: text("previous_secret_key_id"),
+    previousSecretExpiresAt: epoch("previous_secret_expires_at"),
+    createdAt: epoch("created_at").notNull(),
+    updatedAt: epoch("updated_at").notNull(),
+    cursorSeq: epoch("cursor_seq").notNull().default(0),
+    attemptCount: integer("attempt_count").notNull().default(0),
+    nextAttemptAt: epoch("next_attempt_at"),
+    firstFailedAt: epoch("first_failed_at"),
+    lastError: text("last_error"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: epoch("lease_expires_at"),
+  },
+  (t) => [
+    index("webhook_endpoints_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("webhook_endpoints_enabled_idx").on(t.isEnabled, t.nextAttemptAt),
+    check("webhook_endpoints_previous_secret_complete", sql`(${t.previousSecretCiphertext} IS NULL) = (${t.previousSecretKeyId} IS NULL)`),
+  ],
+);
+
+/** The failure list: events given up for an endpoint after the retry window, with the body sent. */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    eventSeq: epoch("event_seq").notNull(),
+    payload: jsonb("payload").$type<JsonObject>().notNull(),
+    attemptCount: integer("attempt_count").notNull(),
+    lastError: text("last_error"),
+    lastStatusCode: integer("last_status_code"),
+    createdAt: epoch("created_at").notNull(),
+    replayedAt: epoch("replayed_at"),
+  },
+  (t) => [index("webhook_deliveries_endpoint_created_idx").on(t.endpointId, t.createdAt)],
+);

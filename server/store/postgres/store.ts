@@ -21,6 +21,7 @@ import { createPostgresSealedStore } from "./sealed-store.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
 import { createStorePool, type StorePool } from "./store-pool.ts";
 import { createPostgresTenantStore } from "./tenant-store.ts";
+import { createPostgresWebhookStore } from "./webhook-store.ts";
 
 /** Options of `createPostgresStore`. */
 export interface PostgresStoreOptions extends StoreOptions {
@@ -94,6 +95,7 @@ function composeStore(pool: StorePool, context: PostgresStoreContext): Store {
     ...createPostgresAuditStore(context),
     ...createPostgresSealedStore(context),
     ...createPostgresRefreshLeaseStore(context),
+    ...createPostgresWebhookStore(context),
     ping: () =>
       runQuery(async () => {
         await context.db.execute(sql`select 1`);

@@ -204,3 +204,63 @@ export const connectionEventRetention = sqliteTable("connection_event_retention"
   tenantId: text("tenant_id").primaryKey(),
   prunedThroughSeq: integer("pruned_through_seq").notNull(),
 });
+
+/**
+ * Webhook endpoints of a tenant, with their sealed signing secrets (current, and the previous one
+ * during a rotation's overlap) and their delivery state: the cursor (last event delivered or given
+ * up), the retry state of the next event, and the lease that lets one replica deliver at a time.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    url: text("url").notNull(),
+    eventTypes: text("event_types", { mode: "json" }).$type<string[]>().notNull(),
+    description: text("description").notNull().default(""),
+    isEnabled: integer("is_enabled", { mode: "boolean" }).notNull().default(true),
+    secretCiphertext: blob("secret_ciphertext", { mode: "buffer" }).notNull(),
+    secretKeyId: text("secret_key_id").notNull(),
+    previousSecretCiphertext: blob("previous_secret_ciphertext", { mode: "buffer" }),
+    previousSecretKeyId: text("previous_secret_key_id"),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    cursorSeq: integer("cursor_seq").notNull().default(0),
+    attemptCount: integer("attempt_count").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    firstFailedAt: integer("first_failed_at"),
+    lastError: text("last_error"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
+  },
+  (t) => [
+    index("webhook_endpoints_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("webhook_endpoints_enabled_idx").on(t.isEnabled, t.nextAttemptAt),
+    check("webhook_endpoints_previous_secret_complete", sql`(${t.previousSecretCiphertext} IS NULL) = (${t.previousSecretKeyId} IS NULL)`),
+  ],
+);
+
+/** The failure list: events given up for an endpoint after the retry window, with the body sent. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    payload: text("payload", { mode: "json" }).$type<JsonObject>().notNull(),
+    attemptCount: integer("attempt_count").notNull(),
+    lastError: text("last_error"),
+    lastStatusCode: integer("last_status_code"),
+    createdAt: integer("created_at").notNull(),
+    replayedAt: integer("replayed_at"),
+  },
+  (t) => [index("webhook_deliveries_endpoint_created_idx").on(t.endpointId, t.createdAt)],
+);

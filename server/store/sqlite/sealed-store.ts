@@ -3,12 +3,13 @@
  * client secrets) whose key id is not the active one, and swaps a ciphertext only if the row still
  * holds the one that was read (compare-and-set), so rotation never overwrites a newer secret.
  */
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, ne, or, sql } from "drizzle-orm";
 import { toBuffer } from "../rows/bind-bytes.ts";
 import { toConsentStateSealedRef, toCredentialSealedRef, toProviderSealedRef } from "../rows/row-mappers.ts";
+import { toWebhookSealedRefs } from "../rows/webhook-rows.ts";
 import type { SealedRef, SealedStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
-import { consentStates, credentials, providers } from "./schema.ts";
+import { consentStates, credentials, providers, webhookEndpoints } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 
 /** Creates the SealedStore part of the SQLite store. */
@@ -47,7 +48,17 @@ export function createSqliteSealedStore({ db }: SqliteStoreContext): SealedStore
             .all()
             .map(toProviderSealedRef),
         );
-        return refs;
+        refs.push(
+          ...db
+            .select()
+            .from(webhookEndpoints)
+            .where(or(ne(webhookEndpoints.secretKeyId, activeKeyId), ne(webhookEndpoints.previousSecretKeyId, activeKeyId)))
+            .orderBy(webhookEndpoints.id)
+            .limit(Math.max(0, limit - refs.length))
+            .all()
+            .flatMap((row) => toWebhookSealedRefs(row, activeKeyId)),
+        );
+        return refs.slice(0, limit);
       }),
 
     replaceSealed: (ref, next) =>
@@ -98,6 +109,34 @@ export function createSqliteSealedStore({ db }: SqliteStoreContext): SealedStore
                 )
                 .run().changes === 1
             );
+          case "webhook_secret":
+            return (
+              db
+                .update(webhookEndpoints)
+                .set({ secretCiphertext: ciphertext, secretKeyId: next.keyId })
+                .where(
+                  and(
+                    eq(webhookEndpoints.id, ref.id),
+                    eq(webhookEndpoints.secretKeyId, ref.blob.keyId),
+                    eq(webhookEndpoints.secretCiphertext, old),
+                  ),
+                )
+                .run().changes === 1
+            );
+          case "webhook_previous_secret":
+            return (
+              db
+                .update(webhookEndpoints)
+                .set({ previousSecretCiphertext: ciphertext, previousSecretKeyId: next.keyId })
+                .where(
+                  and(
+                    eq(webhookEndpoints.id, ref.id),
+                    eq(webhookEndpoints.previousSecretKeyId, ref.blob.keyId),
+                    eq(webhookEndpoints.previousSecretCiphertext, old),
+                  ),
+                )
+                .run().changes === 1
+            );
           default: {
             const unreachable: never = ref.kind;
             return unreachable;
@@ -113,6 +152,8 @@ export function createSqliteSealedStore({ db }: SqliteStoreContext): SealedStore
             SELECT key_id FROM credentials
             UNION ALL SELECT secrets_key_id FROM consent_states WHERE secrets_key_id IS NOT NULL
             UNION ALL SELECT client_secret_key_id FROM providers WHERE client_secret_key_id IS NOT NULL
+            UNION ALL SELECT secret_key_id FROM webhook_endpoints
+            UNION ALL SELECT previous_secret_key_id FROM webhook_endpoints WHERE previous_secret_key_id IS NOT NULL
           ) GROUP BY key_id`);
         for (const row of rows) counts[row.key_id] = row.n;
         return counts;

@@ -22,6 +22,7 @@ import { runQuery } from "./run-query.ts";
 import { createSqliteSealedStore } from "./sealed-store.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 import { createSqliteTenantStore } from "./tenant-store.ts";
+import { createSqliteWebhookStore } from "./webhook-store.ts";
 
 /** Where the database lives: a data directory (file `nexus.db` inside it) or an explicit file path. */
 export type SqliteLocation = { dataDir: string } | { path: string };
@@ -85,6 +86,7 @@ function composeStore(client: Database.Database, context: SqliteStoreContext): S
     ...createSqliteAuditStore(context),
     ...createSqliteSealedStore(context),
     ...createSqliteRefreshLeaseStore(context),
+    ...createSqliteWebhookStore(context),
     ping: () =>
       runQuery(() => {
         context.db.get(sql`select 1`);
