@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { Code, ConnectError, createContextValues, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -40,6 +40,7 @@ import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./request/context
 import { createRestHandler } from "./rest/rest-handler.ts";
 import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { toConnectError } from "./rpc/errors.ts";
+import { createInProcessTransport } from "./rpc/in-process-transport.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
 import { createInputInterceptor } from "./rpc/interceptors/input-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
@@ -278,8 +279,10 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const rest = createRestHandler({
     services: NEXUS_SERVICES,
     // Only this in-process transport trusts the client-address header the REST handler sets.
-    transport: createRouterTransport(routes, {
-      router: { ...routerOptions, interceptors: orderInterceptors(byRole, "in-process") },
+    // Calls the implementations directly (no second encode/decode through a Connect client).
+    transport: createInProcessTransport(routes, {
+      interceptors: orderInterceptors(byRole, "in-process"),
+      shutdownSignal: shutdown.signal,
     }),
     maxBodyBytes: config.maxBodyBytes,
     clientAddress: (req) => access.clientAddress(req),

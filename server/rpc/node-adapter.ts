@@ -16,14 +16,15 @@ import {
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import type { Logger } from "../logging/logger.ts";
 import { withBareErrorReasons } from "./bare-error-reasons.ts";
 import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
 import { errorWithReason } from "./errors.ts";
+import { type NodeServerRequest, settleUnary, toUniversalRequest } from "./universal-request.ts";
 
-type NodeRequest = Parameters<typeof universalRequestFromNodeRequest>[0];
+type NodeRequest = NodeServerRequest;
 type NodeResponse = Parameters<typeof universalResponseToNodeResponse>[1];
 /** A Node request handler as connect-node types it (HTTP/1.1 and HTTP/2). */
 export type NodeHandlerFn = (req: NodeRequest, res: NodeResponse) => void;
@@ -40,7 +41,8 @@ export interface NodeAdapterOptions extends ConnectRouterOptions {
 
 /** Creates the handler. */
 export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
-  const router = createConnectRouter(options);
+  // settleUnary outermost: it ends a finished unary call's signal without a DOMException (universal-request.ts).
+  const router = createConnectRouter({ ...options, interceptors: [settleUnary, ...(options.interceptors ?? [])] });
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return (req, res) => {
@@ -53,7 +55,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
       else options.fallback(req, res);
       return;
     }
-    let uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
+    let uReq = toUniversalRequest(req, res, options.contextValues?.(req));
     const input = handler.method.input;
     let early: UniversalServerResponse | undefined;
     if (uReq.method === "GET") {
