@@ -2,7 +2,9 @@
  * Figure 1, the GetToken hot path (valid token, no refresh) under load from native generators:
  * gRPC and Connect JSON over h2c with h2load, REST GET /v1/token/{id} over HTTP/1.1 with wrk, each
  * against the bare connect-node baseline in the same run. Reports throughput, p50 and p99, and the
- * ratios ours/bare; targets: throughput ratio >= 0.85, p99 ratio <= 2.
+ * ratios ours/bare; targets: throughput ratio >= 0.85 and p99 ratio <= 1.5 (gRPC, Connect JSON),
+ * >= 0.7 and <= 2 (REST). The physical floor (raw node:http2 / node:http writing the same bytes)
+ * is measured in the same run too, so the table also says how far both are from the limit.
  */
 import type { BenchContext, Benchmark } from "./bench-context.ts";
 import { type Figure, makeFigure, TARGETS } from "./figure.ts";
@@ -28,16 +30,17 @@ export const hotPathBench: Benchmark = {
   async run(context) {
     const rig = await startHotPathRig(context, { withBaseline: true });
     try {
-      const bare = rig.bare;
-      if (!bare) throw new Error("baseline missing");
+      const { bare, raw: floor } = rig;
+      if (!bare || !floor) throw new Error("baseline missing");
       const figures: Figure[] = [];
-      const raw: Record<string, { nexus: LoadResult; bare: LoadResult }> = {};
+      const raw: Record<string, { nexus: LoadResult; bare: LoadResult; floor: LoadResult }> = {};
       for (const protocol of ["grpc", "connect", "rest"] as const) {
-        // Baseline first, then Nexus: both processes stay up, only one is loaded at a time.
+        // Floor, baseline, then Nexus: the processes stay up, only one is loaded at a time.
+        const floorResult = await load(context, rig, protocol, floor);
         const bareResult = await load(context, rig, protocol, bare);
         const nexusResult = await load(context, rig, protocol, rig.nexus);
-        raw[protocol] = { nexus: nexusResult, bare: bareResult };
-        figures.push(...compare(protocol, nexusResult, bareResult));
+        raw[protocol] = { nexus: nexusResult, bare: bareResult, floor: floorResult };
+        figures.push(...compare(protocol, nexusResult, bareResult, floorResult));
       }
       return { figures, extra: { hotPath: { callersInFlight: H1_CONNECTIONS, ...durations(context), raw } } };
     } finally {
@@ -54,7 +57,7 @@ export async function load(
   target: HotPathTarget,
 ): Promise<LoadResult> {
   const { warmupS, durationS } = durations(context);
-  const side = target === rig.nexus ? "nexus" : "bare";
+  const side = target === rig.nexus ? "nexus" : target === rig.bare ? "bare" : "raw floor";
   context.progress(`hot path: ${protocol} on ${side} (${warmupS}s warm-up + ${durationS}s)`);
   const result =
     protocol === "rest"
@@ -75,19 +78,41 @@ export async function load(
   return result;
 }
 
-function compare(protocol: string, nexus: LoadResult, bare: LoadResult): Figure[] {
-  const label = protocol === "rest" ? "REST GET /v1/token (h1, wrk)" : `${protocol === "grpc" ? "gRPC" : "Connect JSON"} (h2c, h2load)`;
-  const note = `${H1_CONNECTIONS} callers in flight; baseline: bare connect-node${protocol === "rest" ? " Connect GET over HTTP/1.1" : ""}, same response`;
+function compare(protocol: string, nexus: LoadResult, bare: LoadResult, floor: LoadResult): Figure[] {
+  const isRest = protocol === "rest";
+  const label = isRest ? "REST GET /v1/token (h1, wrk)" : `${protocol === "grpc" ? "gRPC" : "Connect JSON"} (h2c, h2load)`;
+  const note = `${H1_CONNECTIONS} callers in flight; baseline: bare connect-node${isRest ? " Connect GET over HTTP/1.1" : ""}, same response`;
+  const floorNote = `baseline: raw ${isRest ? "node:http" : "node:http2"} handler writing the same pre-encoded response (the physical floor)`;
   return [
     makeFigure({
       name: `GetToken ${label} throughput`,
       value: nexus.requestsPerSecond,
       unit: "req/s",
       baseline: bare.requestsPerSecond,
-      target: TARGETS.ratioAtLeast(0.85),
+      target: TARGETS.ratioAtLeast(isRest ? 0.7 : 0.85),
       note,
     }),
     makeFigure({ name: `GetToken ${label} p50`, value: nexus.p50Ms, unit: "ms", baseline: bare.p50Ms }),
-    makeFigure({ name: `GetToken ${label} p99`, value: nexus.p99Ms, unit: "ms", baseline: bare.p99Ms, target: TARGETS.ratioAtMost(2) }),
+    makeFigure({
+      name: `GetToken ${label} p99`,
+      value: nexus.p99Ms,
+      unit: "ms",
+      baseline: bare.p99Ms,
+      target: TARGETS.ratioAtMost(isRest ? 2 : 1.5),
+    }),
+    makeFigure({
+      name: `GetToken ${label} throughput vs floor`,
+      value: nexus.requestsPerSecond,
+      unit: "req/s",
+      baseline: floor.requestsPerSecond,
+      note: floorNote,
+    }),
+    makeFigure({ name: `GetToken ${label} p99 vs floor`, value: nexus.p99Ms, unit: "ms", baseline: floor.p99Ms }),
+    makeFigure({
+      name: `bare connect-node ${label} throughput vs floor`,
+      value: bare.requestsPerSecond,
+      unit: "req/s",
+      baseline: floor.requestsPerSecond,
+    }),
   ];
 }

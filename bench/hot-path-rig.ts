@@ -31,6 +31,8 @@ export interface HotPathRig {
   nexus: HotPathTarget;
   /** Present when started with the baseline. */
   bare: HotPathTarget | undefined;
+  /** The physical floor (raw node:http2 / node:http, pre-encoded response); with the baseline. */
+  raw: HotPathTarget | undefined;
   /** Request body files and the headers that go with them. */
   grpc: { bodyFile: string; path: string; headers: Record<string, string> };
   connect: { bodyFile: string; path: string; headers: Record<string, string> };
@@ -77,6 +79,7 @@ export async function startHotPathRig(
     await checkGet(nexusTarget);
 
     let bareTarget: HotPathTarget | undefined;
+    let rawTarget: HotPathTarget | undefined;
     if (options.withBaseline) {
       const bare = await forkChild<BareChildReady>(BARE_CHILD_SCRIPT, {
         getTokenResponse: toJson(GetTokenResponseSchema, reference),
@@ -95,6 +98,17 @@ export async function startHotPathRig(
       }
       await checkConnect(bareTarget, connect);
       await checkGet(bareTarget);
+      rawTarget = {
+        h2Url: `http://127.0.0.1:${bare.ready.rawH2Port}`,
+        h1GetUrl: `http://127.0.0.1:${bare.ready.rawH1Port}/v1/token/${connectionId}`,
+        headers: bareTarget.headers,
+      };
+      const rawAnswer = await checkGrpc(rawTarget, grpc);
+      if (toBinary(GetTokenResponseSchema, rawAnswer).length !== toBinary(GetTokenResponseSchema, reference).length) {
+        throw new Error("the raw floor's GetToken response differs in size from Nexus's");
+      }
+      await checkConnect(rawTarget, connect);
+      await checkGet(rawTarget);
     }
     context.progress(
       `hot path: Nexus pid ${nexus.pid} on ${nexusTarget.h2Url}${bareTarget ? `, bare baseline on ${bareTarget.h2Url}` : ""}`,
@@ -102,6 +116,7 @@ export async function startHotPathRig(
     return {
       nexus: nexusTarget,
       bare: bareTarget,
+      raw: rawTarget,
       grpc,
       connect,
       stop: async () => {

@@ -3,16 +3,16 @@
  * Every query but `findConnectionById` filters on tenant_id, so another tenant's row reads as
  * missing. Status changes are compare-and-set and checked against domain/'s transition table first.
  */
-import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import { toConnection } from "../rows/row-mappers.ts";
+import { toConnection, toCredential } from "../rows/row-mappers.ts";
 import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
 import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { runQuery } from "./run-query.ts";
-import { connections } from "./schema.ts";
+import { connections, credentials, providers } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
 
 /** Creates the connection methods of the PostgreSQL store. */
@@ -44,6 +44,23 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
           .where(and(eq(connections.tenantId, tenantId), eq(connections.id, id)));
         if (!row) throw new NotFoundError("connection", id);
         return toConnection(row);
+      }),
+
+    getConnectionForToken: (tenantId, id) =>
+      runQuery(async () => {
+        // One round trip: connection, credential and the provider's profile as text (not parsed here).
+        const [row] = await db
+          .select({ connection: connections, credential: credentials, providerProfileJson: sql<string | null>`${providers.profile}::text` })
+          .from(connections)
+          .leftJoin(credentials, eq(credentials.connectionId, connections.id))
+          .leftJoin(providers, eq(providers.name, connections.providerName))
+          .where(and(eq(connections.tenantId, tenantId), eq(connections.id, id)));
+        if (!row) throw new NotFoundError("connection", id);
+        return {
+          connection: toConnection(row.connection),
+          credential: row.credential ? toCredential(row.credential) : null,
+          providerProfileJson: row.providerProfileJson,
+        };
       }),
 
     findConnectionById: (id) =>

@@ -6,12 +6,12 @@
 import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import { toConnection } from "../rows/row-mappers.ts";
+import { toConnection, toCredential } from "../rows/row-mappers.ts";
 import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
 import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
-import { connections } from "./schema.ts";
+import { connections, credentials, providers } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 
 /** Creates the connection methods of the SQLite store. */
@@ -21,6 +21,14 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
   const byTenantAndId = db
     .select()
     .from(connections)
+    .where(and(eq(connections.tenantId, sql.placeholder("tenantId")), eq(connections.id, sql.placeholder("id"))))
+    .prepare();
+  // GetToken's one read: connection, credential and the provider's profile text (not parsed here).
+  const forToken = db
+    .select({ connection: connections, credential: credentials, providerProfileJson: sql<string | null>`${providers.profile}` })
+    .from(connections)
+    .leftJoin(credentials, eq(credentials.connectionId, connections.id))
+    .leftJoin(providers, eq(providers.name, connections.providerName))
     .where(and(eq(connections.tenantId, sql.placeholder("tenantId")), eq(connections.id, sql.placeholder("id"))))
     .prepare();
   return {
@@ -48,6 +56,17 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
         const row = byTenantAndId.get({ tenantId, id });
         if (!row) throw new NotFoundError("connection", id);
         return toConnection(row);
+      }),
+
+    getConnectionForToken: (tenantId, id) =>
+      runQuery(() => {
+        const row = forToken.get({ tenantId, id });
+        if (!row) throw new NotFoundError("connection", id);
+        return {
+          connection: toConnection(row.connection),
+          credential: row.credential ? toCredential(row.credential) : null,
+          providerProfileJson: row.providerProfileJson,
+        };
       }),
 
     findConnectionById: (id) =>
