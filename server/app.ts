@@ -57,7 +57,6 @@ import { createTokenReader } from "./tokens/token-reader.ts";
 import { loadOrCreateDevKeyring, parseKeyring } from "./vault/keyring.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
 import { createCredentialWatch } from "./watch/credential-watch.ts";
-import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
 import { createPublishingStore } from "./watch/publishing-store.ts";
 import { createWatchHub } from "./watch/watch-hub.ts";
 
@@ -134,10 +133,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // one SQLite process needs only its own hub. Key revocations ride the same channel; after a lost
   // LISTEN connection, open streams re-check their keys as watchers resync (`access` exists by the
   // time listen() starts the bridge).
+  // Imported only with PostgreSQL: pg is no start-up cost of a SQLite server.
   const bridge =
     config.databaseUrl === undefined
       ? undefined
-      : createPgNotifyBridge({
+      : (await import("./watch/pg-notify-bridge.ts")).createPgNotifyBridge({
           connectionString: config.databaseUrl,
           hub: {
             publish: (event) => hub.publish(event),
