@@ -36,7 +36,8 @@ export function createProviderFetch(options: { connectTimeoutMs?: number; firstB
     return { agent, fetch: undici.fetch };
   };
   return async (url, init) => {
-    const { agent, fetch: undiciFetch } = await (loaded ??= load());
+    loaded ??= load();
+    const { agent, fetch: undiciFetch } = await loaded;
     const res = await undiciFetch(url, { ...(init as object), dispatcher: agent });
     // Re-wrapped as the global Response: the package's own class would fail `instanceof Response`
     // checks (token-failure.ts sorts error statuses by it). The body stream is passed through.
