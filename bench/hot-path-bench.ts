@@ -10,6 +10,7 @@ import type { BenchContext, Benchmark } from "./bench-context.ts";
 import { type Figure, makeFigure, TARGETS } from "./figure.ts";
 import { type LoadResult, runH2load } from "./h2load-run.ts";
 import { type HotPathRig, type HotPathTarget, startHotPathRig } from "./hot-path-rig.ts";
+import { h2loadCount, readCpuMicros } from "./server-cpu.ts";
 import { runWrk } from "./wrk-run.ts";
 
 /** Callers in flight: a few HTTP/2 connections, several streams each (h2load -c × -m). */
@@ -42,7 +43,32 @@ export const hotPathBench: Benchmark = {
         raw[protocol] = { nexus: nexusResult, bare: bareResult, floor: floorResult };
         figures.push(...compare(protocol, nexusResult, bareResult, floorResult));
       }
-      return { figures, extra: { hotPath: { callersInFlight: H1_CONNECTIONS, ...durations(context), raw } } };
+      // Server CPU per call, each side warm by now: robust on a shared machine (server-cpu.ts).
+      const cpu: Record<string, Record<string, number>> = {};
+      for (const protocol of ["grpc", "connect", "rest"] as const) {
+        const perCall: Record<string, number> = {};
+        for (const [side, target] of [
+          ["floor", floor],
+          ["bare", bare],
+          ["nexus", rig.nexus],
+        ] as const) {
+          const micros = await cpuPerCall(context, rig, protocol, target);
+          if (micros !== undefined) perCall[side] = micros;
+        }
+        cpu[protocol] = perCall;
+        if (perCall.nexus !== undefined && perCall.bare !== undefined) {
+          figures.push(
+            makeFigure({
+              name: `GetToken ${labelOf(protocol)} server CPU per call`,
+              value: perCall.nexus,
+              unit: "µs",
+              baseline: perCall.bare,
+              note: `process CPU time / calls; raw floor ${perCall.floor?.toFixed(0) ?? "?"} µs`,
+            }),
+          );
+        }
+      }
+      return { figures, extra: { hotPath: { callersInFlight: H1_CONNECTIONS, ...durations(context), raw, cpuMicrosPerCall: cpu } } };
     } finally {
       await rig.stop();
     }
@@ -78,9 +104,43 @@ export async function load(
   return result;
 }
 
+/** Server CPU µs per call of one side: a fixed number of calls (h2load -n; wrk for REST). */
+async function cpuPerCall(
+  context: BenchContext,
+  rig: HotPathRig,
+  protocol: "grpc" | "connect" | "rest",
+  target: HotPathTarget,
+): Promise<number | undefined> {
+  const before = readCpuMicros(target.pid);
+  if (before === undefined) return undefined;
+  const calls =
+    protocol === "rest"
+      ? (
+          await runWrk({
+            url: target.h1GetUrl,
+            headers: target.headers,
+            connections: H1_CONNECTIONS,
+            durationS: context.quick ? 1 : 3,
+            warmupS: 0,
+          })
+        ).succeeded
+      : await h2loadCount({
+          url: `${target.h2Url}${rig[protocol].path}`,
+          bodyFile: rig[protocol].bodyFile,
+          headers: { ...rig[protocol].headers, ...target.headers },
+          count: context.quick ? 3_000 : 20_000,
+        });
+  const after = readCpuMicros(target.pid);
+  return after === undefined || calls === 0 ? undefined : (after - before) / calls;
+}
+
+function labelOf(protocol: string): string {
+  return protocol === "rest" ? "REST GET /v1/token (h1, wrk)" : `${protocol === "grpc" ? "gRPC" : "Connect JSON"} (h2c, h2load)`;
+}
+
 function compare(protocol: string, nexus: LoadResult, bare: LoadResult, floor: LoadResult): Figure[] {
   const isRest = protocol === "rest";
-  const label = isRest ? "REST GET /v1/token (h1, wrk)" : `${protocol === "grpc" ? "gRPC" : "Connect JSON"} (h2c, h2load)`;
+  const label = labelOf(protocol);
   const note = `${H1_CONNECTIONS} callers in flight; baseline: bare connect-node${isRest ? " Connect GET over HTTP/1.1" : ""}, same response`;
   const floorNote = `baseline: raw ${isRest ? "node:http" : "node:http2"} handler writing the same pre-encoded response (the physical floor)`;
   return [

@@ -24,6 +24,8 @@ export interface HotPathTarget {
   /** HTTP/1.1 URL of a GetToken that needs no body (REST for Nexus, Connect GET for the baseline). */
   h1GetUrl: string;
   headers: Record<string, string>;
+  /** The server process (for its CPU time); the bare baseline and the floor share one. */
+  pid: number;
 }
 
 /** The prepared hot path. */
@@ -73,6 +75,7 @@ export async function startHotPathRig(
       h2Url: `http://127.0.0.1:${nexus.ready.port}`,
       h1GetUrl: `http://127.0.0.1:${nexus.ready.port}/v1/token/${connectionId}`,
       headers: { authorization: `Bearer ${nexus.ready.agentKey}` },
+      pid: nexus.pid,
     };
     const reference = await checkGrpc(nexusTarget, grpc);
     await checkConnect(nexusTarget, connect);
@@ -91,6 +94,7 @@ export async function startHotPathRig(
         h1GetUrl: `http://127.0.0.1:${bare.ready.h1Port}${GET_TOKEN_PATH}?connect=v1&encoding=json&message=${message}`,
         // Sent although ignored, so both sides receive the same request bytes.
         headers: { authorization: `Bearer ${nexus.ready.agentKey}` },
+        pid: bare.pid,
       };
       const bareAnswer = await checkGrpc(bareTarget, grpc);
       if (toBinary(GetTokenResponseSchema, bareAnswer).length !== toBinary(GetTokenResponseSchema, reference).length) {
@@ -102,6 +106,7 @@ export async function startHotPathRig(
         h2Url: `http://127.0.0.1:${bare.ready.rawH2Port}`,
         h1GetUrl: `http://127.0.0.1:${bare.ready.rawH1Port}/v1/token/${connectionId}`,
         headers: bareTarget.headers,
+        pid: bare.pid,
       };
       const rawAnswer = await checkGrpc(rawTarget, grpc);
       if (toBinary(GetTokenResponseSchema, rawAnswer).length !== toBinary(GetTokenResponseSchema, reference).length) {
