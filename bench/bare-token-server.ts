@@ -2,13 +2,15 @@
  * The baseline every ratio is measured against: a bare connect-node server (no auth, store, vault,
  * audit or interceptors) serving TokenService.GetToken with the exact response Nexus gave, and
  * WatchCredentials streaming from an in-memory EventEmitter. HTTP/2 cleartext for gRPC/Connect,
- * a plain HTTP/1.1 server for the REST comparison. Run by `forkChild`, never directly.
+ * a plain HTTP/1.1 server for the REST comparison. Beside it, the physical floor: bare `node:http2`
+ * and `node:http` handlers that read the request and write the same response bytes, pre-encoded
+ * (no framework at all). Run by `forkChild`, never directly.
  */
 import { EventEmitter, on } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue, toBinary, toJsonString } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { type Credential, CredentialSchema } from "../gen/nexus/v1/credential_pb.ts";
@@ -27,6 +29,10 @@ export interface BareChildReady {
   h2Port: number;
   /** HTTP/1.1 (Connect GET, the REST comparison). */
   h1Port: number;
+  /** The floor: raw node:http2 answering gRPC and Connect JSON with pre-encoded bytes. */
+  rawH2Port: number;
+  /** The floor over HTTP/1.1: raw node:http answering any GET with the pre-encoded JSON. */
+  rawH1Port: number;
 }
 
 /** The script to fork. */
@@ -58,9 +64,12 @@ async function main(config: BareChildConfig): Promise<void> {
   const adapter = connectNodeAdapter({ routes });
   const h2 = http2.createServer(adapter);
   const h1 = http.createServer(adapter);
-  await Promise.all([new Promise<void>((r) => h2.listen(0, "127.0.0.1", r)), new Promise<void>((r) => h1.listen(0, "127.0.0.1", r))]);
+  const raw = rawServers(response);
+  const servers = [h2, h1, raw.h2, raw.h1];
+  await Promise.all(servers.map((server) => new Promise<void>((r) => server.listen(0, "127.0.0.1", r))));
+  const port = (server: { address(): unknown }) => (server.address() as AddressInfo).port;
   serveParent(
-    { h2Port: (h2.address() as AddressInfo).port, h1Port: (h1.address() as AddressInfo).port } satisfies BareChildReady,
+    { h2Port: port(h2), h1Port: port(h1), rawH2Port: port(raw.h2), rawH1Port: port(raw.h1) } satisfies BareChildReady,
     {
       rss: () => settledRss(),
       rotate: (args) => {
@@ -76,9 +85,47 @@ async function main(config: BareChildConfig): Promise<void> {
     },
     async () => {
       h1.closeAllConnections();
-      await Promise.all([new Promise((r) => h1.close(r)), new Promise((r) => h2.close(r))]);
+      raw.h1.closeAllConnections();
+      await Promise.all(servers.map((server) => new Promise((r) => server.close(r))));
     },
   );
+}
+
+/**
+ * The physical floor of GetToken: the request is read to its end, then the response Nexus gave is
+ * written as pre-encoded bytes (gRPC: one frame and the OK trailers; Connect JSON and GET: the JSON).
+ */
+function rawServers(response: Parameters<typeof toBinary<typeof GetTokenResponseSchema>>[1]) {
+  const message = toBinary(GetTokenResponseSchema, response);
+  const grpcFrame = Buffer.alloc(5 + message.length);
+  grpcFrame.writeUInt32BE(message.length, 1);
+  grpcFrame.set(message, 5);
+  const json = Buffer.from(toJsonString(GetTokenResponseSchema, response));
+  const h2 = http2.createServer();
+  h2.on("stream", (stream, headers) => {
+    const isGrpc = String(headers["content-type"] ?? "").startsWith("application/grpc");
+    stream.on("data", () => {});
+    stream.on("error", () => {});
+    stream.once("end", () => {
+      if (stream.destroyed) return;
+      if (isGrpc) {
+        stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+        stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "grpc-message": "" }));
+        stream.end(grpcFrame);
+      } else {
+        stream.respond({ ":status": 200, "content-type": "application/json", "content-length": json.length });
+        stream.end(json);
+      }
+    });
+  });
+  const h1 = http.createServer((req, res) => {
+    req.resume();
+    req.once("end", () => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": json.length });
+      res.end(json);
+    });
+  });
+  return { h2, h1 };
 }
 
 if (import.meta.main) {

@@ -14,7 +14,7 @@ import { parseKeyring } from "../server/vault/keyring.ts";
 import { createVault } from "../server/vault/vault.ts";
 import type { Benchmark } from "./bench-context.ts";
 import { benchServerEnv, createBenchSecrets } from "./bench-env.ts";
-import { makeFigure } from "./figure.ts";
+import { makeFigure, TARGETS } from "./figure.ts";
 import { summarizeLatencies } from "./percentiles.ts";
 import { seedConnections } from "./seed-connections.ts";
 import { spawnServer } from "./server-process.ts";
@@ -72,6 +72,7 @@ export const coldStartBench: Benchmark = {
             value: median(healthMs),
             unit: "ms",
             baseline: median(bareMs),
+            target: TARGETS.atMost(500, "ms"),
             note,
           }),
           makeFigure({

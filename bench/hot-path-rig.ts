@@ -24,6 +24,8 @@ export interface HotPathTarget {
   /** HTTP/1.1 URL of a GetToken that needs no body (REST for Nexus, Connect GET for the baseline). */
   h1GetUrl: string;
   headers: Record<string, string>;
+  /** The server process (for its CPU time); the bare baseline and the floor share one. */
+  pid: number;
 }
 
 /** The prepared hot path. */
@@ -31,6 +33,8 @@ export interface HotPathRig {
   nexus: HotPathTarget;
   /** Present when started with the baseline. */
   bare: HotPathTarget | undefined;
+  /** The physical floor (raw node:http2 / node:http, pre-encoded response); with the baseline. */
+  raw: HotPathTarget | undefined;
   /** Request body files and the headers that go with them. */
   grpc: { bodyFile: string; path: string; headers: Record<string, string> };
   connect: { bodyFile: string; path: string; headers: Record<string, string> };
@@ -71,12 +75,14 @@ export async function startHotPathRig(
       h2Url: `http://127.0.0.1:${nexus.ready.port}`,
       h1GetUrl: `http://127.0.0.1:${nexus.ready.port}/v1/token/${connectionId}`,
       headers: { authorization: `Bearer ${nexus.ready.agentKey}` },
+      pid: nexus.pid,
     };
     const reference = await checkGrpc(nexusTarget, grpc);
     await checkConnect(nexusTarget, connect);
     await checkGet(nexusTarget);
 
     let bareTarget: HotPathTarget | undefined;
+    let rawTarget: HotPathTarget | undefined;
     if (options.withBaseline) {
       const bare = await forkChild<BareChildReady>(BARE_CHILD_SCRIPT, {
         getTokenResponse: toJson(GetTokenResponseSchema, reference),
@@ -88,6 +94,7 @@ export async function startHotPathRig(
         h1GetUrl: `http://127.0.0.1:${bare.ready.h1Port}${GET_TOKEN_PATH}?connect=v1&encoding=json&message=${message}`,
         // Sent although ignored, so both sides receive the same request bytes.
         headers: { authorization: `Bearer ${nexus.ready.agentKey}` },
+        pid: bare.pid,
       };
       const bareAnswer = await checkGrpc(bareTarget, grpc);
       if (toBinary(GetTokenResponseSchema, bareAnswer).length !== toBinary(GetTokenResponseSchema, reference).length) {
@@ -95,6 +102,18 @@ export async function startHotPathRig(
       }
       await checkConnect(bareTarget, connect);
       await checkGet(bareTarget);
+      rawTarget = {
+        h2Url: `http://127.0.0.1:${bare.ready.rawH2Port}`,
+        h1GetUrl: `http://127.0.0.1:${bare.ready.rawH1Port}/v1/token/${connectionId}`,
+        headers: bareTarget.headers,
+        pid: bare.pid,
+      };
+      const rawAnswer = await checkGrpc(rawTarget, grpc);
+      if (toBinary(GetTokenResponseSchema, rawAnswer).length !== toBinary(GetTokenResponseSchema, reference).length) {
+        throw new Error("the raw floor's GetToken response differs in size from Nexus's");
+      }
+      await checkConnect(rawTarget, connect);
+      await checkGet(rawTarget);
     }
     context.progress(
       `hot path: Nexus pid ${nexus.pid} on ${nexusTarget.h2Url}${bareTarget ? `, bare baseline on ${bareTarget.h2Url}` : ""}`,
@@ -102,6 +121,7 @@ export async function startHotPathRig(
     return {
       nexus: nexusTarget,
       bare: bareTarget,
+      raw: rawTarget,
       grpc,
       connect,
       stop: async () => {

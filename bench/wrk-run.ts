@@ -28,6 +28,10 @@ export async function runWrk(options: WrkOptions): Promise<LoadResult> {
     "-d",
     `${seconds}s`,
     "--latency",
+    // wrk's default 2 s would count the slowest first requests of a busy server as socket errors
+    // (a new connection waits for a whole event-loop turn to be accepted: bench/README.md).
+    "--timeout",
+    "10s",
     ...Object.entries(options.headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]),
     options.url,
   ];
@@ -47,6 +51,7 @@ export function parseWrk(stdout: string): LoadResult {
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const failed = errors ? errors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
+  if (failed > 0) process.stderr.write(`[bench] wrk: ${errors?.[0] ?? "socket errors"}\n`);
   return {
     requestsPerSecond: Number(rps[1]) * (1 - non2xx / Math.max(1, Number(total[1]))),
     succeeded: Number(total[1]) - non2xx,

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { Code, ConnectError, createContextValues, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -53,6 +53,7 @@ import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./request/context
 import { createRestHandler } from "./rest/rest-handler.ts";
 import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { toConnectError } from "./rpc/errors.ts";
+import { createInProcessTransport } from "./rpc/in-process-transport.ts";
 import { createErrorInterceptor } from "./rpc/interceptors/error-interceptor.ts";
 import { createInputInterceptor } from "./rpc/interceptors/input-interceptor.ts";
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
@@ -73,7 +74,6 @@ import { createVault, type Vault } from "./vault/vault.ts";
 import { createConnectionEventWatch } from "./watch/connection-event-watch.ts";
 import { createCredentialWatch } from "./watch/credential-watch.ts";
 import { createEventFeed } from "./watch/event-feed.ts";
-import { createPgNotifyBridge } from "./watch/pg-notify-bridge.ts";
 import { createPublishingStore } from "./watch/publishing-store.ts";
 import { createWatchHub } from "./watch/watch-hub.ts";
 import { createDeliveryWorker, type DeliveryWorker } from "./webhooks/delivery-worker.ts";
@@ -160,10 +160,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // one SQLite process needs only its own hub. Key revocations ride the same channel; after a lost
   // LISTEN connection, open streams re-check their keys as watchers resync (`access` exists by the
   // time listen() starts the bridge).
+  // Imported only with PostgreSQL: pg is no start-up cost of a SQLite server.
   const bridge =
     config.databaseUrl === undefined
       ? undefined
-      : createPgNotifyBridge({
+      : (await import("./watch/pg-notify-bridge.ts")).createPgNotifyBridge({
           connectionString: config.databaseUrl,
           hub: {
             publish: (event) => hub.publish(event),
@@ -373,8 +374,10 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const rest = createRestHandler({
     services: NEXUS_SERVICES,
     // Only this in-process transport trusts the client-address header the REST handler sets.
-    transport: createRouterTransport(routes, {
-      router: { ...routerOptions, interceptors: orderInterceptors(byRole, "in-process") },
+    // Calls the implementations directly (no second encode/decode through a Connect client).
+    transport: createInProcessTransport(routes, {
+      interceptors: orderInterceptors(byRole, "in-process"),
+      shutdownSignal: shutdown.signal,
     }),
     maxBodyBytes: config.maxBodyBytes,
     clientAddress: (req) => access.clientAddress(req),

@@ -4,9 +4,10 @@
  * fields exist and which values are accepted; it renders no HTML, stores nothing and never puts a
  * submitted value into an error message.
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { InvalidArgumentError } from "../domain/errors.ts";
 import { strategyFields } from "../domain/strategy.ts";
+import { loadAjv2020 } from "../providers/credential-schema.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
 
 /** Name of the form's submit/cancel button; no schema property may use it. */
@@ -82,7 +83,7 @@ export function compileCredentialForm(profile: ProviderProfile): CredentialForm 
     // Formats Nexus cannot check stay annotations, as the provider directory treats them.
     const formats: Record<string, true | RegExp | ((value: string) => boolean)> = {};
     for (const format of found.formats) formats[format] = true;
-    const ajv = new Ajv2020({
+    const ajv = new (loadAjv2020())({
       allErrors: true,
       strict: true,
       coerceTypes: false,

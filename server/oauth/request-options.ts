@@ -5,7 +5,7 @@
  * protocol logic and never logs request or response bodies (they carry codes and tokens).
  */
 import { allowInsecureRequests, customFetch, type HttpRequestOptions } from "oauth4webapi";
-import { Agent, fetch as undiciFetch } from "undici";
+import type { Agent } from "undici";
 
 /** A fetch-compatible function; tests pass one that observes or fakes provider calls. */
 export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
@@ -25,11 +25,19 @@ export const DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS = 3_000;
  * a connect timeout and a headers timeout (undici's defaults are 10 s and 300 s).
  */
 export function createProviderFetch(options: { connectTimeoutMs?: number; firstByteTimeoutMs?: number } = {}): FetchFn {
-  const agent = new Agent({
-    connect: { timeout: options.connectTimeoutMs ?? DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS },
-    headersTimeout: options.firstByteTimeoutMs ?? DEFAULT_PROVIDER_FIRST_BYTE_TIMEOUT_MS,
-  });
+  // undici is loaded on the first provider request, not at start-up (about a hundred modules).
+  let loaded: Promise<{ agent: Agent; fetch: typeof import("undici").fetch }> | undefined;
+  const load = async () => {
+    const undici = await import("undici");
+    const agent = new undici.Agent({
+      connect: { timeout: options.connectTimeoutMs ?? DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS },
+      headersTimeout: options.firstByteTimeoutMs ?? DEFAULT_PROVIDER_FIRST_BYTE_TIMEOUT_MS,
+    });
+    return { agent, fetch: undici.fetch };
+  };
   return async (url, init) => {
+    loaded ??= load();
+    const { agent, fetch: undiciFetch } = await loaded;
     const res = await undiciFetch(url, { ...(init as object), dispatcher: agent });
     // Re-wrapped as the global Response: the package's own class would fail `instanceof Response`
     // checks (token-failure.ts sorts error statuses by it). The body stream is passed through.

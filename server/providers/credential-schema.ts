@@ -4,7 +4,8 @@
  * field the strategy reads — so the hosted form, key capture and GetToken agree on field names.
  * It never sees a credential value.
  */
-import { Ajv2020 } from "ajv/dist/2020.js";
+import { createRequire } from "node:module";
+import type { Ajv2020 } from "ajv/dist/2020.js";
 
 /** A problem found in a credential schema: where (inside the schema) and why. */
 export interface CredentialSchemaProblem {
@@ -21,11 +22,23 @@ export interface CredentialSchemaChecker {
 const MAX_SCHEMA_BYTES = 16 * 1024;
 const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
+const requireCjs = createRequire(import.meta.url);
+
+/** ajv's Ajv2020 class, loaded on first use. */
+export function loadAjv2020(): typeof Ajv2020 {
+  return (requireCjs("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js")).Ajv2020;
+}
+
 /** Creates a checker. */
 export function createCredentialSchemaChecker(): CredentialSchemaChecker {
   // strict: false keeps annotation keywords operators add for their forms (e.g. "x-order") legal;
   // the meta-schema still rejects malformed keywords. Formats such as "password" are UI hints only.
-  const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: false });
+  // ajv is loaded at the first check, not at start-up (CommonJS, so a synchronous require).
+  let loaded: Ajv2020 | undefined;
+  const ajv = () => {
+    loaded ??= new (loadAjv2020())({ strict: false, validateFormats: false, allErrors: false });
+    return loaded;
+  };
   return {
     check(schema, strategyFields) {
       if (JSON.stringify(schema).length > MAX_SCHEMA_BYTES) {
@@ -33,13 +46,13 @@ export function createCredentialSchemaChecker(): CredentialSchemaChecker {
       }
       if (schema.type !== "object") return { path: ["type"], reason: 'must be "object"' };
       try {
-        ajv.compile(schema);
+        ajv().compile(schema);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         return { path: [], reason: `is not a valid JSON Schema: ${message.slice(0, 200)}` };
       } finally {
         // compile() caches by schema object; drop it so a long-lived checker does not grow.
-        ajv.removeSchema(schema);
+        ajv().removeSchema(schema);
       }
       const properties = schema.properties;
       if (!isObject(properties) || Object.keys(properties).length === 0) {

@@ -4,7 +4,7 @@
  * state and makes no refresh decision; plaintext stays in the caller's hands.
  */
 import { credentialAad, decodeStoredSecret, encodeStoredSecret, type StoredSecret } from "../domain/stored-secret.ts";
-import type { Store } from "../store/store.ts";
+import type { CredentialRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 
 /** An opened credential, its version, and when it was saved (epoch ms; estimates token lifetime). */
@@ -18,6 +18,8 @@ export interface StoredCredential {
 export interface CredentialAccess {
   /** The current credential; throws (a fault, not a domain error) when an active connection has none. */
   require(connectionId: string): Promise<StoredCredential>;
+  /** Opens a credential record read already (GetToken's single read); the same fault as `require` when null. */
+  open(connectionId: string, record: CredentialRecord | null): StoredCredential;
   /**
    * Seals `secret` as version `expectedVersion + 1` and saves it only if the stored version is still
    * `expectedVersion`; ConflictError("version") otherwise (nothing is overwritten).
@@ -28,13 +30,16 @@ export interface CredentialAccess {
 /** Creates the accessor. */
 export function createCredentialAccess(deps: { store: Store; vault: Vault }): CredentialAccess {
   const { store, vault } = deps;
+  const open = (connectionId: string, record: CredentialRecord | null): StoredCredential => {
+    if (!record) throw new Error(`connection ${connectionId} has no stored credential`);
+    const secret = decodeStoredSecret(vault.open(record.secret, credentialAad(connectionId, record.version)));
+    return { secret, version: record.version, savedAtMs: record.updatedAtMs };
+  };
   return {
     async require(connectionId) {
-      const record = await store.getCredential(connectionId);
-      if (!record) throw new Error(`connection ${connectionId} has no stored credential`);
-      const secret = decodeStoredSecret(vault.open(record.secret, credentialAad(connectionId, record.version)));
-      return { secret, version: record.version, savedAtMs: record.updatedAtMs };
+      return open(connectionId, await store.getCredential(connectionId));
     },
+    open,
     async save(connectionId, expectedVersion, secret, nextRefreshAtMs) {
       const version = expectedVersion + 1;
       const record = await store.saveCredential(connectionId, expectedVersion, {

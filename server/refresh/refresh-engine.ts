@@ -11,7 +11,7 @@ import { isUsable } from "../domain/connection-status.ts";
 import { ConflictError, ConnectionNotUsableError, FailedPreconditionError, ProviderUnavailableError } from "../domain/errors.ts";
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from "../oauth/request-options.ts";
 import { classifyTokenFailure } from "../oauth/token-failure.ts";
-import type { ConnectionRecord } from "../store/store.ts";
+import type { ConnectionRecord, CredentialRecord } from "../store/store.ts";
 import { createCredentialAccess, type StoredCredential } from "./credential-access.ts";
 import type { FlightMode, FlightOutcome, FlightResult } from "./flight-result.ts";
 import { createRefreshFlights } from "./refresh-flight.ts";
@@ -33,8 +33,10 @@ export interface RefreshEngine {
    *   ProviderUnavailableError / FailedPreconditionError(provider_misconfigured) when the token has
    *   expired and the provider failed, ConflictError("lease") when another replica held the lease
    *   for longer than the lease time and the token has expired.
+   * `stored`: the connection's credential record when the caller read it together with the
+   * connection (GetToken's one read); read here otherwise.
    */
-  ensureFresh(connection: ConnectionRecord): Promise<FreshCredential>;
+  ensureFresh(connection: ConnectionRecord, stored?: CredentialRecord | null): Promise<FreshCredential>;
   /**
    * A credential newer than the one stored when called (another caller's refresh counts), for an
    * agent whose token was refused. Unlike ensureFresh it never falls back to the old token: every
@@ -124,9 +126,9 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   };
 
   return {
-    async ensureFresh(connection) {
+    async ensureFresh(connection, stored) {
       requireActive(connection);
-      const current = await credentials.require(connection.id);
+      const current = stored !== undefined ? credentials.open(connection.id, stored) : await credentials.require(connection.id);
       if (!mustRefreshOnRead(connection, current, now(), skewMs)) return publicView(current);
       if (!isExpired(current.secret, now())) {
         // Still valid: answer now and refresh behind the reader's back, so a slow or hung provider

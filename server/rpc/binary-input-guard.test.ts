@@ -6,7 +6,7 @@ import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { CheckConnectionRequestSchema, RequestConnectionRequestSchema } from "../../gen/nexus/v1/connections_pb.ts";
 import { ErrorInfoSchema, ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { CreateProviderRequestSchema } from "../../gen/nexus/v1/providers_pb.ts";
-import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
+import { checkGetMessage, framingOf, guardBody, readWholeJson } from "./binary-input-guard.ts";
 
 const valid = toBinary(CheckConnectionRequestSchema, create(CheckConnectionRequestSchema, { connectionId: "conn_1" }));
 const envelope = (bytes: Uint8Array, flags = 0) => Buffer.concat([Buffer.from([flags, 0, 0, 0, bytes.length]), bytes]);
@@ -160,4 +160,41 @@ test("Connect GET with encoding=proto is checked too", () => {
   assert.equal(badUtf8?.code, Code.InvalidArgument);
   assert.equal(badUtf8 && reasonOf(badUtf8)?.field, "connection_id");
   assert.equal(checkGetMessage("/x?connect=v1&encoding=json&message=%7B", CheckConnectionRequestSchema)?.code, Code.InvalidArgument);
+});
+
+test("readWholeJson parses a Connect unary JSON body once and refuses exactly what guardBody refuses", async () => {
+  const stream = (chunks: Uint8Array[]) =>
+    (async function* () {
+      yield* chunks;
+    })();
+  const badUtf8 = Buffer.concat([Buffer.from('{"userId":"a'), Buffer.from([0xff]), Buffer.from('","provider_name":"p"}')]);
+  const cases: [string, Uint8Array[], DescMessage][] = [
+    ["bad UTF-8", [badUtf8], RequestConnectionRequestSchema],
+    ["unknown field", [Buffer.from('{"connection_id":"c","colour":1}')], CheckConnectionRequestSchema],
+    ["not JSON", [Buffer.from('{"connection_id":')], CheckConnectionRequestSchema],
+    ["wrong type", [Buffer.from('{"connection_id":42}')], CheckConnectionRequestSchema],
+  ];
+  for (const [name, chunks, input] of cases) {
+    const expected = await read(chunks, "application/json", 1024, input);
+    assert.ok(expected instanceof ConnectError, name);
+    const refused = await readWholeJson(stream(chunks), input, 1024).then(
+      () => assert.fail(`${name}: accepted`),
+      (err: unknown) => ConnectError.from(err),
+    );
+    assert.equal(refused.code, expected.code, name);
+    assert.equal(refused.rawMessage, expected.rawMessage, name);
+    assert.deepEqual(reasonOf(refused), reasonOf(expected), name);
+  }
+  // Valid: the parsed JSON, from chunks split anywhere.
+  const text = '{"connection_id":"conn_1"}';
+  assert.deepEqual(
+    await readWholeJson(stream([Buffer.from(text.slice(0, 5)), Buffer.from(text.slice(5))]), CheckConnectionRequestSchema, 1024),
+    {
+      json: { connection_id: "conn_1" },
+    },
+  );
+  // Empty and oversized bodies are connect-es's business: handed on as read.
+  assert.deepEqual(await readWholeJson(stream([]), CheckConnectionRequestSchema, 1024), { bytes: [] });
+  const big = Buffer.from(`{"connection_id":"${"x".repeat(64)}"}`);
+  assert.deepEqual(await readWholeJson(stream([big]), CheckConnectionRequestSchema, 16), { bytes: [big] });
 });

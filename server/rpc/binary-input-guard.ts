@@ -6,9 +6,11 @@
  * Compressed-Flag is 0 or 1) and decodes invalid UTF-8 in JSON as U+FFFD. It only reads the bytes
  * as they stream in (per envelope, or the whole body of Connect unary) and never changes them;
  * bodies over the size limit pass through untouched for connect-es to refuse with
- * ResourceExhausted. Costs one extra parse per message (requests are small).
+ * ResourceExhausted. A Connect unary JSON body is read and parsed here once and handed to connect-es
+ * as parsed JSON (`readWholeJson`), so it is not decoded and parsed a second time; other messages
+ * cost one extra protobuf parse (connect-es takes no parsed message; requests are small).
  */
-import { type DescField, type DescMessage, fromBinary, fromJsonString, ScalarType } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, fromBinary, fromJson, fromJsonString, type JsonValue, ScalarType } from "@bufbuild/protobuf";
 import { isFieldError } from "@bufbuild/protobuf/reflect";
 import { BinaryReader, base64Decode, WireType } from "@bufbuild/protobuf/wire";
 import { Code, type ConnectError } from "@connectrpc/connect";
@@ -46,6 +48,41 @@ export function guardBody(req: UniversalServerRequest, input: DescMessage, frami
   const check = (bytes: Uint8Array) => (framing.codec === "json" ? jsonError(input, bytes) : parseError(input, bytes));
   const body = framing.framing === "whole" ? checkWhole(req.body, check, maxBytes) : checkEnvelopes(req.body, check, maxBytes);
   return { ...req, body };
+}
+
+/**
+ * Reads a Connect unary JSON body (framing "whole", codec "json") to its end and checks it as
+ * `guardBody` would. Resolves to the parsed JSON when it is a valid message, for connect-es to take
+ * as is (it then only converts it, with the same options); to the bytes as read when they are empty
+ * or over `maxBytes` (connect-es's business, as in `guardBody`). Rejects with the InvalidArgument
+ * `guardBody` would fail the body with.
+ */
+export async function readWholeJson(
+  body: UniversalServerRequest["body"],
+  input: DescMessage,
+  maxBytes: number,
+): Promise<{ json: JsonValue } | { bytes: Uint8Array[] }> {
+  if (!isByteStream(body)) throw new Error("readWholeJson needs a byte stream");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  if (size === 0 || size > maxBytes) return { bytes: chunks };
+  const bytes = Buffer.concat(chunks);
+  const utf8 = jsonUtf8Error(bytes, input);
+  if (utf8 !== undefined) throw toConnectError(utf8).error;
+  const text = new TextDecoder().decode(bytes);
+  let json: JsonValue;
+  try {
+    json = JSON.parse(text) as JsonValue;
+    fromJson(input, json, { ignoreUnknownFields: false });
+  } catch {
+    // The same message and reason as for a body checked on the way through.
+    throw jsonError(input, bytes) ?? malformed("invalid JSON message", undefined);
+  }
+  return { json };
 }
 
 /**

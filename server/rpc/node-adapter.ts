@@ -14,16 +14,18 @@ import {
   createConnectRouter,
 } from "@connectrpc/connect";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import type { Logger } from "../logging/logger.ts";
 import { withBareErrorReasons } from "./bare-error-reasons.ts";
-import { checkGetMessage, framingOf, guardBody } from "./binary-input-guard.ts";
+import { checkGetMessage, framingOf, guardBody, readWholeJson } from "./binary-input-guard.ts";
 import { errorWithReason } from "./errors.ts";
+import { type NodeServerRequest, settleUnary, toUniversalRequest } from "./universal-request.ts";
 
-type NodeRequest = Parameters<typeof universalRequestFromNodeRequest>[0];
+type NodeRequest = NodeServerRequest;
 type NodeResponse = Parameters<typeof universalResponseToNodeResponse>[1];
 /** A Node request handler as connect-node types it (HTTP/1.1 and HTTP/2). */
 export type NodeHandlerFn = (req: NodeRequest, res: NodeResponse) => void;
@@ -40,7 +42,8 @@ export interface NodeAdapterOptions extends ConnectRouterOptions {
 
 /** Creates the handler. */
 export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
-  const router = createConnectRouter(options);
+  // settleUnary outermost: it ends a finished unary call's signal without a DOMException (universal-request.ts).
+  const router = createConnectRouter({ ...options, interceptors: [settleUnary, ...(options.interceptors ?? [])] });
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return (req, res) => {
@@ -53,15 +56,25 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
       else options.fallback(req, res);
       return;
     }
-    let uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
+    let uReq = toUniversalRequest(req, res, options.contextValues?.(req));
     const input = handler.method.input;
-    let early: UniversalServerResponse | undefined;
+    let early: UniversalServerResponse | Promise<UniversalServerResponse> | undefined;
     if (uReq.method === "GET") {
       const error = checkGetMessage(uReq.url, input);
       if (error !== undefined) early = connectUnaryError(400, error);
     } else {
       const framing = framingOf(uReq.header.get("content-type"));
-      if (framing !== undefined) uReq = guardBody(uReq, input, framing, options.readMaxBytes);
+      if (framing?.framing === "whole" && framing.codec === "json" && handler.method.methodKind === "unary" && isPlainUnary(uReq)) {
+        // Parsed once here and handed on as JSON (binary-input-guard.ts: readWholeJson).
+        const request = uReq;
+        early = readWholeJson(request.body, input, options.readMaxBytes).then(
+          (read) => handler({ ...request, body: "json" in read ? read.json : createAsyncIterable(read.bytes) }),
+          (err: unknown) => {
+            const error = ConnectError.from(err);
+            return connectUnaryError(codeToHttpStatus(error.code), error);
+          },
+        );
+      } else if (framing !== undefined) uReq = guardBody(uReq, input, framing, options.readMaxBytes);
     }
     (early !== undefined ? Promise.resolve(early) : handler(uReq))
       .then((uRes) => (uRes.status === 415 ? unsupportedMediaType(uReq) : withBareErrorReasons(uRes)))
@@ -76,6 +89,15 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
 }
 
 const GRPC = /^application\/grpc(\+|;|$)/i;
+
+/**
+ * A POST without the headers connect-es checks before it reads a unary body (a request encoding, a
+ * timeout): only those are parsed ahead, so every other error keeps its precedence.
+ */
+function isPlainUnary(req: { method: string; header: Headers }): boolean {
+  const encoding = req.header.get("content-encoding");
+  return req.method === "POST" && (encoding === null || encoding === "identity") && !req.header.has("connect-timeout-ms");
+}
 
 function grpcUnknownMethod(url: string): UniversalServerResponse {
   const path = url.split("?", 1)[0]!.slice(0, 200);

@@ -186,6 +186,14 @@ export interface CredentialRecord {
   updatedAtMs: number;
 }
 
+/** What `getConnectionForToken` reads. */
+export interface ConnectionForToken {
+  connection: ConnectionRecord;
+  credential: CredentialRecord | null;
+  /** The provider's profile as the store holds it, serialised; compare texts to reuse a parsed copy. */
+  providerProfileJson: string | null;
+}
+
 /** What `saveCredential` takes. `nextRefreshAtMs` absent keeps the connection's current value. */
 export interface CredentialInput {
   secret: EncryptedBlob;
@@ -351,6 +359,13 @@ export interface ConnectionStore {
   createConnection(input: ConnectionInput): Promise<ConnectionRecord>;
   /** Reads a connection of the tenant; NotFoundError when missing or another tenant's. */
   getConnection(tenantId: string, id: string): Promise<ConnectionRecord>;
+  /**
+   * GetToken's read, in one statement: the tenant's connection, its current credential (null when
+   * none), and its provider's stored profile as JSON text (null when the provider is missing), so a
+   * caller can reuse a parsed profile while the text is unchanged, on every replica alike.
+   * NotFoundError when the connection is missing or another tenant's.
+   */
+  getConnectionForToken(tenantId: string, id: string): Promise<ConnectionForToken>;
   /** Reads a connection of any tenant, or null: only for flows that have no tenant yet (OAuth callback). */
   findConnectionById(id: string): Promise<ConnectionRecord | null>;
   /** Lists the tenant's connections, newest first. */

@@ -1,7 +1,10 @@
 /**
  * Reads a connection's current usage credential for GetToken, RefreshConnection and watch streams:
- * one tenant-scoped connection read, then the refresh engine (which reads and opens the sealed
- * credential, refreshing it first when it expires within the skew), then the provider's strategy.
+ * the connection, then the refresh engine (which opens the sealed credential, refreshing it first
+ * when it expires within the skew), then the provider's strategy. GetToken reads the connection,
+ * its credential and its provider's profile text in one statement; the parsed strategy is reused
+ * while that text is unchanged (a provider update on any replica changes it), so the provider row
+ * is never parsed per call and never served stale.
  * Never serves an expired OAuth access token (the Go version did).
  */
 
@@ -27,9 +30,24 @@ export interface TokenReader {
   activeConnection(tenantId: string, connectionId: string): Promise<ConnectionRecord>;
 }
 
+/** Providers whose parsed strategy is kept (a deployment has a handful). */
+const MAX_CACHED_PROVIDERS = 1_000;
+
 /** Creates the reader. */
 export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngine, "ensureFresh" | "forceRefresh"> }): TokenReader {
   const { store, engine } = deps;
+  /** Provider name → the profile text last seen and its parsed strategy. */
+  const strategies = new Map<string, { json: string; strategy: Strategy }>();
+  const strategyOf = async (providerName: string, json: string | null): Promise<Strategy> => {
+    const cached = strategies.get(providerName);
+    if (json !== null && cached?.json === json) return cached.strategy;
+    // Missing provider: getProvider throws the NotFoundError the other paths throw.
+    if (json === null) return ((await store.getProvider(providerName)).profile as unknown as ProviderProfile).strategy;
+    const strategy = (JSON.parse(json) as ProviderProfile).strategy;
+    if (strategies.size >= MAX_CACHED_PROVIDERS && cached === undefined) strategies.delete(strategies.keys().next().value as string);
+    strategies.set(providerName, { json, strategy });
+    return strategy;
+  };
   const activeConnection = async (tenantId: string, connectionId: string) => {
     const connection = await store.getConnection(tenantId, connectionId);
     if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
@@ -53,7 +71,11 @@ export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngi
       return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy, secret: fresh.secret });
     },
     async read(tenantId, connectionId) {
-      return readConnection(await activeConnection(tenantId, connectionId));
+      const { connection, credential, providerProfileJson } = await store.getConnectionForToken(tenantId, connectionId);
+      if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
+      const fresh = await engine.ensureFresh(connection, credential);
+      const strategy = await strategyOf(connection.providerName, providerProfileJson);
+      return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy, secret: fresh.secret });
     },
     async refresh(tenantId, connectionId) {
       const connection = await activeConnection(tenantId, connectionId);

@@ -11,6 +11,40 @@ const STATE_HASH = "a".repeat(64);
 
 /** Declares the credential and consent-state cases. */
 export function describeCredentialCases(h: StoreHarness): void {
+  h.test("getConnectionForToken reads the connection, its credential and the provider's profile text at once", async () => {
+    const connection = await seedConnection(h.store(), "tenant-a", { providerName: "token-read" });
+    const before = await h.store().getConnectionForToken("tenant-a", connection.id);
+    assert.deepEqual(before, { connection, credential: null, providerProfileJson: null });
+
+    await h.store().createProvider({ name: "token-read", profile: { strategy: { type: "bearer" }, scopes: ["a"] } });
+    await h.store().saveCredential(connection.id, 0, { secret: sealed("tokens-1"), expiresAtSeconds: 100 });
+    const read = await h.store().getConnectionForToken("tenant-a", connection.id);
+    assert.deepEqual(read.connection, await h.store().getConnection("tenant-a", connection.id));
+    assert.deepEqual(read.credential, await h.store().getCredential(connection.id));
+    assert.equal(hexOf(read.credential?.secret), hexOf(sealed("tokens-1")));
+    assert.deepEqual(JSON.parse(read.providerProfileJson ?? "null"), { strategy: { type: "bearer" }, scopes: ["a"] });
+
+    // A provider update shows in the text (how GetToken knows its parsed strategy is stale).
+    await h.store().updateProvider("token-read", { profile: { strategy: { type: "header", name: "x-key" } } });
+    const updated = await h.store().getConnectionForToken("tenant-a", connection.id);
+    assert.notEqual(updated.providerProfileJson, read.providerProfileJson);
+    assert.deepEqual(JSON.parse(updated.providerProfileJson ?? "null"), { strategy: { type: "header", name: "x-key" } });
+  });
+
+  h.test("getConnectionForToken of another tenant's or a missing connection is NotFound", async () => {
+    const own = await seedConnection(h.store(), "tenant-a");
+    await h.store().ensureTenant({ id: "tenant-b" });
+    for (const [tenantId, id] of [
+      ["tenant-b", own.id],
+      ["tenant-a", "conn_missing"],
+    ] as const) {
+      await assertRejectsWith(h.store().getConnectionForToken(tenantId, id), NotFoundError, (error) => {
+        assert.equal(error.kind, "connection");
+        assert.equal(error.id, id);
+      });
+    }
+  });
+
   h.test("getCredential is null before the first save", async () => {
     const connection = await seedConnection(h.store(), "tenant-a");
     assert.equal(await h.store().getCredential(connection.id), null);

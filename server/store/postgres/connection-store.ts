@@ -9,14 +9,14 @@ import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { eventTypeOfStatus } from "../../domain/connection-events.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import { toConnection } from "../rows/row-mappers.ts";
+import { toConnection, toCredential } from "../rows/row-mappers.ts";
 import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
 import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
 import { byteOrder } from "./byte-order.ts";
 import { appendPostgresConnectionEvent } from "./connection-events.ts";
 import { runQuery } from "./run-query.ts";
-import { connections } from "./schema.ts";
+import { connections, credentials, providers } from "./schema.ts";
 import type { PostgresStoreContext } from "./store-context.ts";
 
 /** Creates the connection methods of the PostgreSQL store. */
@@ -51,6 +51,23 @@ export function createPostgresConnectionStore({ db, now, ids }: PostgresStoreCon
           .where(and(eq(connections.tenantId, tenantId), eq(connections.id, id)));
         if (!row) throw new NotFoundError("connection", id);
         return toConnection(row);
+      }),
+
+    getConnectionForToken: (tenantId, id) =>
+      runQuery(async () => {
+        // One round trip: connection, credential and the provider's profile as text (not parsed here).
+        const [row] = await db
+          .select({ connection: connections, credential: credentials, providerProfileJson: sql<string | null>`${providers.profile}::text` })
+          .from(connections)
+          .leftJoin(credentials, eq(credentials.connectionId, connections.id))
+          .leftJoin(providers, eq(providers.name, connections.providerName))
+          .where(and(eq(connections.tenantId, tenantId), eq(connections.id, id)));
+        if (!row) throw new NotFoundError("connection", id);
+        return {
+          connection: toConnection(row.connection),
+          credential: row.credential ? toCredential(row.credential) : null,
+          providerProfileJson: row.providerProfileJson,
+        };
       }),
 
     findConnectionById: (id) =>

@@ -7,28 +7,31 @@ import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
 import { toAuditEvent } from "../rows/row-mappers.ts";
 import { newAuditEventRow } from "../rows/row-values.ts";
-import type { AuditStore } from "../store.ts";
+import type { AuditEventInput, AuditStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
 import { auditEvents } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 
-/** Rows per INSERT: 10 bound values each stays far below SQLite's 32,766 variables per statement. */
-const ROWS_PER_INSERT = 500;
-
 /** Creates the audit methods of the SQLite store. */
-export function createSqliteAuditStore({ db }: SqliteStoreContext): AuditStore {
+export function createSqliteAuditStore({ db, client }: SqliteStoreContext): AuditStore {
+  // One prepared single-row INSERT run per event in one transaction: a multi-row INSERT built by
+  // drizzle was new SQL text (and a fresh SQLite prepare) for every batch size, which cost more than
+  // the rows themselves on the GetToken path's group commits (bench/README.md).
+  const insert = client.prepare(
+    `INSERT INTO audit_events (time, action, result, key_id, tenant_id, connection_id, request_id, client_address, details)
+     VALUES (@time, @action, @result, @keyId, @tenantId, @connectionId, @requestId, @clientAddress, @details)`,
+  );
+  const insertAll = client.transaction((events: readonly AuditEventInput[]) => {
+    for (const event of events) {
+      const row = newAuditEventRow(event);
+      insert.run({ ...row, details: JSON.stringify(row.details) });
+    }
+  });
   return {
     appendAuditEvents: (events) =>
       runQuery(() => {
         if (events.length === 0) return;
-        const rows = events.map(newAuditEventRow);
-        db.transaction((tx) => {
-          for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-            tx.insert(auditEvents)
-              .values(rows.slice(start, start + ROWS_PER_INSERT))
-              .run();
-          }
-        });
+        insertAll(events);
       }),
 
     listAuditEvents: (filter, page) =>

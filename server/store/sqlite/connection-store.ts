@@ -8,7 +8,7 @@ import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { eventTypeOfStatus } from "../../domain/connection-events.ts";
 import { AlreadyExistsError, NotFoundError } from "../../domain/errors.ts";
 import { PAGE_SPECS, parsePageRequest, toPage } from "../page-request.ts";
-import { toConnection } from "../rows/row-mappers.ts";
+import { type ConnectionRow, type CredentialRow, toConnection, toCredential } from "../rows/row-mappers.ts";
 import { connectionStatusUpdate, newConnectionRow } from "../rows/row-values.ts";
 import { checkedStatusMove, connectionStatusConflict } from "../rows/write-conflicts.ts";
 import type { ConnectionStore } from "../store.ts";
@@ -17,8 +17,11 @@ import { runQuery } from "./run-query.ts";
 import { connections } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 
+/** A connections row as SQLite returns it: the JSON columns still text. */
+type ConnectionRowText = Omit<ConnectionRow, "scopes" | "params"> & { scopes: string; params: string };
+
 /** Creates the connection methods of the SQLite store. */
-export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext): ConnectionStore {
+export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStoreContext): ConnectionStore {
   // Prepared once: every GetToken and watch resync reads a connection, and building the query per
   // call (drizzle SQL generation + a fresh SQLite prepare) cost more than the read (bench/README.md).
   const byTenantAndId = db
@@ -26,6 +29,23 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
     .from(connections)
     .where(and(eq(connections.tenantId, sql.placeholder("tenantId")), eq(connections.id, sql.placeholder("id"))))
     .prepare();
+  // GetToken's read: three point reads in one call, as plain better-sqlite3 statements (drizzle's
+  // per-call placeholder filling and row mapping cost more than the reads: bench/README.md). On
+  // SQLite (in process, no round trips) they also cost less than one statement joining the three
+  // tables; PostgreSQL joins them (one round trip).
+  const connectionForToken = client.prepare<[string, string], ConnectionRowText>(
+    `SELECT id, tenant_id AS tenantId, user_id AS userId, provider_name AS providerName, status,
+       status_reason AS statusReason, scopes, params, return_url AS returnUrl, created_at AS createdAt,
+       updated_at AS updatedAt, credential_version AS credentialVersion,
+       credential_expires_at AS credentialExpiresAt, next_refresh_at AS nextRefreshAt
+     FROM connections WHERE tenant_id = ? AND id = ?`,
+  );
+  const credentialForToken = client.prepare<[string], CredentialRow>(
+    `SELECT connection_id AS connectionId, ciphertext, key_id AS keyId, version, expires_at AS expiresAt,
+       updated_at AS updatedAt
+     FROM credentials WHERE connection_id = ?`,
+  );
+  const profileForToken = client.prepare<[string], { profile: string }>("SELECT profile FROM providers WHERE name = ?");
   return {
     createConnection: (input) => {
       const id = input.id ?? ids.newId("conn");
@@ -57,6 +77,22 @@ export function createSqliteConnectionStore({ db, now, ids }: SqliteStoreContext
         const row = byTenantAndId.get({ tenantId, id });
         if (!row) throw new NotFoundError("connection", id);
         return toConnection(row);
+      }),
+
+    getConnectionForToken: (tenantId, id) =>
+      runQuery(() => {
+        const row = connectionForToken.get(tenantId, id);
+        if (!row) throw new NotFoundError("connection", id);
+        const credential = credentialForToken.get(id);
+        return {
+          connection: toConnection({
+            ...row,
+            scopes: JSON.parse(row.scopes) as string[],
+            params: JSON.parse(row.params) as Record<string, string>,
+          }),
+          credential: credential ? toCredential(credential) : null,
+          providerProfileJson: profileForToken.get(row.providerName)?.profile ?? null,
+        };
       }),
 
     findConnectionById: (id) =>

@@ -66,6 +66,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     return composeStore(client, {
       db,
+      client,
       now: options.now,
       ids: options.ids ?? createIdGenerator(),
     });

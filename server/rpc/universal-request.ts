@@ -1,0 +1,133 @@
+/**
+ * A Node request as connect-es's universal server request, built as connect-node's
+ * `universalRequestFromNodeRequest` builds it (same URL, headers, body iterator and abort causes),
+ * except for the reason its signal carries once the request is over. connect-node calls
+ * `AbortController.abort()` without a reason when a request closes, and connect-es's handlers call
+ * `context.abort()` without one when a unary call ends: each builds a DOMException, whose stack
+ * capture was one of the top self-time items of GetToken (bench/README.md). Here a call that ended
+ * normally aborts with one shared, pre-built reason (`settleUnary`, run by the outermost
+ * interceptor once the handler has answered), which also makes connect-es's own later `abort()` a
+ * no-op. Abnormal ends (a reset stream, a socket error) abort as connect-node does.
+ */
+import type * as http from "node:http";
+import * as http2 from "node:http2";
+import { Code, ConnectError, type ContextValues, createContextKey, type Interceptor } from "@connectrpc/connect";
+import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+
+/** The Node requests the adapter serves (HTTP/1.1 and HTTP/2 compatibility API). */
+export type NodeServerRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/** What is needed of their responses: the close event (HTTP/1.1). */
+export interface NodeServerResponse {
+  once(event: "close", listener: () => void): unknown;
+  off(event: "close", listener: () => void): unknown;
+}
+
+/**
+ * The reason of a call that ended normally. Built once: it is never thrown to a client (the call
+ * has answered), and an interceptor that checks `signal.aborted` after its `next` returned sees a
+ * Canceled call, as with connect-node's own abort.
+ */
+const SETTLED = new ConnectError("the call has ended", Code.Canceled);
+
+/** Ends the request's signal with SETTLED (set per request by `toUniversalRequest`). */
+const kSettle = createContextKey<(() => void) | undefined>(undefined, { description: "settle the call's signal" });
+
+/**
+ * The interceptor that settles a unary call once its handler answered; install it outermost, so
+ * every other interceptor has finished with the call's signal. Streams are left alone: their
+ * signal stays live until the stream closes.
+ */
+export const settleUnary: Interceptor = (next) => async (req) => {
+  const res = await next(req);
+  if (!res.stream) req.contextValues.get(kSettle)?.();
+  return res;
+};
+
+/**
+ * Converts a Node request; `res` is watched for HTTP/1.1 (Node closes the request as soon as its
+ * body is read: https://github.com/nodejs/node/issues/40775).
+ */
+export function toUniversalRequest(
+  req: NodeServerRequest,
+  res: NodeServerResponse,
+  contextValues: ContextValues | undefined,
+): UniversalServerRequest {
+  const encrypted = "encrypted" in req.socket && req.socket.encrypted === true;
+  const authority = "authority" in req ? req.authority : req.headers.host;
+  if (authority === undefined) throw new ConnectError("unable to determine request authority from Node.js server request", Code.Internal);
+  const controller = new AbortController();
+  const settle = () => {
+    if (!controller.signal.aborted) controller.abort(SETTLED);
+  };
+  contextValues?.set(kSettle, settle);
+  if ("stream" in req) {
+    req.once("close", () => {
+      if (controller.signal.aborted) return;
+      const error = h2ResetError(req.stream.rstCode);
+      if (error !== undefined) controller.abort(error);
+      // A stream that ended without an error code: a finished answer, or a client that stopped
+      // reading after the end (connect-node aborts without a reason here).
+      else controller.abort(SETTLED);
+    });
+  } else {
+    const onError = (err: Error) => {
+      req.off("error", onError);
+      res.off("close", onClose);
+      if (!controller.signal.aborted) controller.abort(ConnectError.from(err, Code.Aborted));
+    };
+    const onClose = () => {
+      req.off("error", onError);
+      res.off("close", onClose);
+      if (controller.signal.aborted) return;
+      if (req.errored) controller.abort(ConnectError.from(req.errored, Code.Aborted));
+      else controller.abort(SETTLED);
+    };
+    req.once("error", onError);
+    res.once("close", onClose);
+  }
+  return {
+    httpVersion: req.httpVersion,
+    method: req.method ?? "",
+    url: new URL(req.url ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString(),
+    header: webHeaders(req.headers),
+    body: req.iterator({ destroyOnReturn: false }),
+    signal: controller.signal,
+    contextValues,
+  };
+}
+
+function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
+  const header = new Headers();
+  for (const [name, value] of Object.entries(nodeHeaders)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    if (typeof value === "string") header.append(name, value);
+    else if (typeof value === "number") header.append(name, String(value));
+    else for (const v of value) header.append(name, v);
+  }
+  return header;
+}
+
+const { constants } = http2;
+
+/** The Connect error for an HTTP/2 reset code, as connect-node maps them; undefined for none. */
+function h2ResetError(rstCode: number): ConnectError | undefined {
+  const code = RST_CODES.get(rstCode);
+  if (code === undefined) return undefined;
+  return new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code);
+}
+
+// STREAM_CLOSED (0x5) and NO_ERROR are not errors: https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#errors
+const RST_CODES = new Map<number, Code>([
+  [constants.NGHTTP2_PROTOCOL_ERROR, Code.Internal],
+  [constants.NGHTTP2_INTERNAL_ERROR, Code.Internal],
+  [constants.NGHTTP2_FLOW_CONTROL_ERROR, Code.Internal],
+  [constants.NGHTTP2_SETTINGS_TIMEOUT, Code.Internal],
+  [constants.NGHTTP2_FRAME_SIZE_ERROR, Code.Internal],
+  [constants.NGHTTP2_COMPRESSION_ERROR, Code.Internal],
+  [constants.NGHTTP2_CONNECT_ERROR, Code.Internal],
+  [constants.NGHTTP2_REFUSED_STREAM, Code.Unavailable],
+  [constants.NGHTTP2_CANCEL, Code.Canceled],
+  [constants.NGHTTP2_ENHANCE_YOUR_CALM, Code.ResourceExhausted],
+  [constants.NGHTTP2_INADEQUATE_SECURITY, Code.PermissionDenied],
+  [constants.NGHTTP2_HTTP_1_1_REQUIRED, Code.PermissionDenied],
+]);
