@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { Code, ConnectError, createContextValues, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -36,7 +36,7 @@ import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine, refreshDrainBudgetMs } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
 import { createRefreshScheduler } from "./refresh/refresh-scheduler.ts";
-import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./request/context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kClientAddress, kRawStream } from "./request/context.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
 import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { toConnectError } from "./rpc/errors.ts";
@@ -45,10 +45,12 @@ import { createInputInterceptor } from "./rpc/interceptors/input-interceptor.ts"
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
+import { rawStreamOf } from "./rpc/raw-stream.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { createTokenService } from "./services/token-service.ts";
+import { createWatchFanout } from "./services/watch-fanout.ts";
 import { openStore } from "./store/open-store.ts";
 import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
 import type { Store } from "./store/store.ts";
@@ -128,7 +130,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // One id per process: the refresh-lease owner and the origin of this replica's notifications.
   const replicaId = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
-  registerWatcherGauge(registry, () => hub.watcherCount());
+  // The fan-out's streams of one connection share one hub subscription (created below).
+  registerWatcherGauge(registry, () => hub.watcherCount() - fanout.groupCount() + fanout.watcherCount());
   // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
   // one SQLite process needs only its own hub. Key revocations ride the same channel; after a lost
   // LISTEN connection, open streams re-check their keys as watchers resync (`access` exists by the
@@ -230,6 +233,17 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const consentSweeper = createStaleConsentSweeper({ store, now, logger });
   const tokens = createTokenReader({ store, engine });
   const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
+  const assertMayReceive = (ctx: HandlerContext) => ctx.values.get(kAssertKeyValid)();
+  // Streams on the wire share one subscription, read and encoding per event (services/watch-fanout.ts).
+  const fanout = createWatchFanout({
+    hub,
+    watch,
+    engine,
+    assertMayReceive,
+    // Right after the key's re-check, as the bytes are written: the fan-out bypasses kAdmitOnSend.
+    auditDelivery: (ctx, credential) =>
+      auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+  });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({
@@ -243,7 +257,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       scope: access.scope,
       store,
       watch,
-      assertMayReceive: (ctx) => ctx.values.get(kAssertKeyValid)(),
+      fanout,
+      assertMayReceive,
       // Admitted after the key's last check before the credential is sent (key-validity interceptor).
       onCredentialDelivered: (ctx, credential) =>
         ctx.values.get(kAdmitOnSend)(() =>
@@ -300,9 +315,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     routes,
     ...routerOptions,
     logger,
-    contextValues: (req) => {
+    contextValues: (req, res) => {
       const values = createContextValues();
       values.set(kClientAddress, access.clientAddress(req));
+      const raw = rawStreamOf(req, res);
+      if (raw !== undefined) values.set(kRawStream, raw);
       return values;
     },
     fallback: (req, res) => {
