@@ -208,7 +208,11 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
     try {
       // The merged tokens live only here until saved (a rotated refresh token nowhere else): retry
       // through a store outage while the lease is renewed.
-      saved = await saveWithRetry(deps, row.id, deps.saveRetryMs, () => credentials.save(row.id, current.version, tokens, nextAt));
+      // Saved and released in one write: the lease is freed with the save (see `run`).
+      saved = await saveWithRetry(deps, row.id, deps.saveRetryMs, () =>
+        credentials.save(row.id, current.version, tokens, nextAt, lease.token),
+      );
+      lease.isReleased = true;
     } catch (error) {
       if (!(error instanceof ConflictError)) {
         // Given up: keep the lease's calling mark (no release), so the next holder knows a call was
@@ -392,7 +396,7 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
         return await underLease(connection, mode, observedVersion, lease);
       } finally {
         stopRenewing();
-        if (!lease.keepsCallingMark)
+        if (!lease.keepsCallingMark && lease.isReleased !== true)
           await store.releaseRefreshLease(connection.id, lease.token).catch((error: unknown) => {
             logger.warn({ connectionId: connection.id, err: error }, "refresh lease not released; it expires on its own");
           });

@@ -127,6 +127,12 @@ export interface CredentialInput {
   secret: EncryptedBlob;
   expiresAtSeconds: number | null;
   nextRefreshAtMs?: number | null;
+  /**
+   * Frees the refresh lease in the same write if this owner (a lease token) still holds it, as
+   * `releaseRefreshLease` would: a refresh saves and releases in one write. A lease held by anyone
+   * else is left alone (the save itself is fenced by the version, not by the lease).
+   */
+  releaseLeaseOf?: string;
 }
 
 /**

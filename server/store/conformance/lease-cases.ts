@@ -67,6 +67,35 @@ export function describeLeaseCases(h: StoreHarness): void {
     assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS));
   });
 
+  h.test("saveCredential with releaseLeaseOf frees the holder's lease and its calling mark in the same write", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS, { isCalling: true }), true);
+    const saved = await store.saveCredential(id, 0, { secret: sealed("one"), expiresAtSeconds: 10, releaseLeaseOf: "replica-a" });
+    assert.equal(saved.version, 1);
+    // Free at once, and no interrupted call is reported to the next holder.
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS), {
+      credentialVersion: 1,
+      wasInterrupted: false,
+    });
+  });
+
+  h.test("saveCredential with releaseLeaseOf leaves another owner's lease alone, and still saves", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    const saved = await store.saveCredential(id, 0, { secret: sealed("one"), expiresAtSeconds: 10, releaseLeaseOf: "replica-b" });
+    assert.equal(saved.version, 1);
+    assert.equal(await store.claimRefreshLease(id, "replica-c", LEASE_MS, START_TIME_MS + 1), null, "replica-a still holds it");
+    // A version conflict frees nothing either.
+    await assertRejectsWith(
+      store.saveCredential(id, 0, { secret: sealed("two"), expiresAtSeconds: 10, releaseLeaseOf: "replica-a" }),
+      ConflictError,
+    );
+    assert.equal(await store.claimRefreshLease(id, "replica-c", LEASE_MS, START_TIME_MS + 1), null);
+  });
+
   h.test("renewRefreshLease extends the holder's lease only, and fails once another owner took it", async () => {
     const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
     const store = h.store();
