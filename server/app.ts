@@ -50,7 +50,7 @@ import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.t
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { createTokenService } from "./services/token-service.ts";
-import { createWatchFanout } from "./services/watch-fanout.ts";
+import { createWatchFanout, type WatchFanout } from "./services/watch-fanout.ts";
 import { openStore } from "./store/open-store.ts";
 import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
 import type { Store } from "./store/store.ts";
@@ -82,6 +82,8 @@ export interface App {
   readonly audit: AuditWriter;
   /** API key administration (the CLI and tests create keys through it). */
   readonly apiKeys: ApiKeyManager;
+  /** Watch streams served by the encode-once fan-out (services/watch-fanout.ts), for tests and gauges. */
+  readonly watchFanout: Pick<WatchFanout, "watcherCount" | "groupCount">;
 }
 
 /** Things tests (and embedders) may supply instead of the defaults. */
@@ -381,6 +383,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     vault,
     audit: access.audit,
     apiKeys: access.keys,
+    watchFanout: fanout,
     async listen() {
       await bridge?.start();
       scheduler.start();
