@@ -84,6 +84,10 @@ async function main(config: BareChildConfig): Promise<void> {
     } satisfies BareChildReady,
     {
       rss: () => settledRss(),
+      cpu: () => {
+        const usage = process.cpuUsage();
+        return usage.user + usage.system;
+      },
       rotate: (args) => {
         const started = performance.now();
         const savedAtMs: number[] = [];

@@ -40,6 +40,8 @@ interface SideResult {
   averageRssPerWatcherKiB: number;
   /** How long the server took to save (Nexus) or emit (baseline) the new versions. */
   rotateMs: number;
+  /** Server CPU (user + system) from the save request until every watcher had its version, per watcher, µs. */
+  cpuPerDeliveryUs: number;
   watchers: number;
 }
 
@@ -100,6 +102,14 @@ export const fanoutBench: Benchmark = {
           unit: "ms",
           baseline: bare.delivery.max,
           floor: floor.delivery.max,
+        }),
+        makeFigure({
+          name: `Watch fan-out ${shape.label}: server CPU per delivery`,
+          value: nexus.cpuPerDeliveryUs,
+          unit: "µs",
+          baseline: bare.cpuPerDeliveryUs,
+          floor: floor.cpuPerDeliveryUs,
+          note: "user + system CPU of the server process from the save request until every watcher had the version, divided by the watchers (Nexus includes the saves and the audit rows)",
         }),
         makeFigure({
           name: `Watch fan-out ${shape.label}: server RSS per watcher`,
@@ -185,6 +195,7 @@ async function measure(
   const second = await open(shape.watchersPerConnection - half);
   try {
     const rssFull = await child.call<number>("rss");
+    const cpuBefore = await child.call<number>("cpu");
     const startedAtMs = performance.now();
     const {
       versions,
@@ -200,17 +211,19 @@ async function measure(
         second.waitForVersions(expected, from, DELIVERY_TIMEOUT_MS),
       ]).then((all) => all.flat());
     const delays = await delaysOf(savedAt);
+    const cpuPerDeliveryUs = ((await child.call<number>("cpu")) - cpuBefore) / total;
     // Every watcher has its version by now: this only recomputes the delays from the first save.
     const delaysFromFirst = await delaysOf(startedAtMs);
     const delivery = summarizeLatencies(delays);
     const deliveryFromFirstSave = summarizeLatencies(delaysFromFirst);
     const rssPerWatcherKiB = (rssFull - rssHalf) / 1024 / second.size;
     context.progress(
-      `fan-out: ${label}: p99 ${delivery.p99.toFixed(1)} ms, ${deliveryFromFirstSave.p99.toFixed(1)} ms from the first save (saving the versions took ${rotateMs.toFixed(0)} ms); RSS +${mib(rssFull - rssStart)} MiB in all, ${rssPerWatcherKiB.toFixed(1)} KiB per added watcher`,
+      `fan-out: ${label}: server CPU ${cpuPerDeliveryUs.toFixed(1)} µs per delivery; p99 ${delivery.p99.toFixed(1)} ms, ${deliveryFromFirstSave.p99.toFixed(1)} ms from the first save (saving the versions took ${rotateMs.toFixed(0)} ms); RSS +${mib(rssFull - rssStart)} MiB in all, ${rssPerWatcherKiB.toFixed(1)} KiB per added watcher`,
     );
     return {
       delivery,
       deliveryFromFirstSave,
+      cpuPerDeliveryUs,
       rssPerWatcherKiB,
       averageRssPerWatcherKiB: (rssFull - rssStart) / 1024 / total,
       watchers: total,

@@ -40,6 +40,11 @@ async function main(config: NexusChildConfig): Promise<void> {
     { port, agentKey: seeded.agentKey, connectionIds: seeded.connectionIds } satisfies NexusChildReady,
     {
       rss: () => settledRss(),
+      // Server CPU so far (user + system), µs: the bench divides a fan-out's share by its deliveries.
+      cpu: () => {
+        const usage = process.cpuUsage();
+        return usage.user + usage.system;
+      },
       // Saves every listed connection's next version back to back; returns the saved versions, when
       // each save began (epoch ms, sub-millisecond) and how long the saves took (each is a durable
       // write transaction).
