@@ -256,14 +256,13 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
       });
       return;
     }
-    if (event.type === "credential") {
-      let isNews = false;
-      for (const watcher of group.watchers) {
-        if (!watcher.isAttached) watcher.missed = true;
-        else if (watcher.lastVersion < event.version) isNews = true;
-      }
-      if (!isNews) return;
+    // A stream still sending its first messages catches up when it attaches (even if the re-read fails).
+    let isNews = event.type !== "credential";
+    for (const watcher of group.watchers) {
+      if (!watcher.isAttached) watcher.missed = true;
+      else if (event.type === "credential" && watcher.lastVersion < event.version) isNews = true;
     }
+    if (!isNews) return;
     const read = await deps.watch.read(group.tenantId, group.connectionId, event.type === "credential" ? event.version : 0);
     const frames = new Frames(read);
     await forEachWatcher(group, (watcher) => deliver(watcher, frames));
