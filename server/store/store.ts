@@ -421,6 +421,14 @@ export interface RefreshLeaseStore {
    * `next_refresh_at` cleared on the way (at most `limit` per call), so they are not scanned again.
    */
   listDueRefreshes(nowMs: number, limit: number): Promise<ConnectionRecord[]>;
+  /**
+   * `listDueRefreshes` and a `claimRefreshLease` of each in one statement: takes the refresh lease
+   * for `owner` until `nowMs + leaseMs` on up to `limit` due connections (active, due, lease free or
+   * expired; soonest first) and returns them, each with whether its lease was taken over from an
+   * interrupted provider call. Concurrent callers (replicas) never claim the same row. Clears the
+   * schedule of due inactive rows on the way, as listDueRefreshes does.
+   */
+  claimDueRefreshes(nowMs: number, limit: number, owner: string, leaseMs: number): Promise<DueClaim[]>;
   /** Sets (or, with null, clears) when the scheduler should next look at the connection; NotFoundError when missing. */
   setNextRefresh(connectionId: string, nextRefreshAtMs: number | null): Promise<void>;
   /**
@@ -428,6 +436,12 @@ export interface RefreshLeaseStore {
    * oldest first: consents nobody finished. Read through `connections_status_updated_idx`.
    */
   listStalePending(updatedBeforeMs: number, limit: number): Promise<ConnectionRecord[]>;
+}
+
+/** A due connection whose refresh lease `claimDueRefreshes` took. */
+export interface DueClaim {
+  connection: ConnectionRecord;
+  wasInterrupted: boolean;
 }
 
 /** Nexus's persistent state, one interface for every backend. */
