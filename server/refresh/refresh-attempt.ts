@@ -72,8 +72,13 @@ export type RefreshAttemptDeps = Required<
 
 /** Runs flights. */
 export interface RefreshAttempt {
-  /** Runs one flight; rejects only on faults (store down, vault error), never for provider failures. */
-  run(connection: ConnectionRecord, mode: FlightMode, observedVersion: number): Promise<FlightResult>;
+  /**
+   * Runs one flight; rejects only on faults (store down, vault error), never for provider failures.
+   * `held`: a lease already claimed for this flight (claimDueRefreshes), instead of claiming one.
+   */
+  run(connection: ConnectionRecord, mode: FlightMode, observedVersion: number, held?: HeldLease): Promise<FlightResult>;
+  /** A lease token for claims made outside `run` (the scheduler's claimDueRefreshes). */
+  nextLeaseToken(): string;
   /** When to refresh proactively a token expiring at `expiryMs` (epoch ms). */
   proactiveRefreshAt(expiryMs: number): number;
 }
@@ -388,8 +393,8 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
   }
 
   return {
-    async run(connection, mode, observedVersion) {
-      const lease = await acquireLease(connection.id, mode, observedVersion);
+    async run(connection, mode, observedVersion, held) {
+      const lease = held ?? (await acquireLease(connection.id, mode, observedVersion));
       if ("kind" in lease) return lease;
       const stopRenewing = keepLeaseRenewed(deps, connection.id, lease.token);
       try {
@@ -403,5 +408,6 @@ export function createRefreshAttempt(deps: RefreshAttemptDeps): RefreshAttempt {
       }
     },
     proactiveRefreshAt,
+    nextLeaseToken,
   };
 }
