@@ -1,6 +1,6 @@
 /**
  * Issue 14 §3: the fan-out (server/services/watch-fanout.ts) with clients we did not write. `buf curl`
- * over gRPC, gRPC-Web and Connect, and Python grpcio stubs (Debian's protoc + grpc_python_plugin,
+ * over gRPC, gRPC-Web and Connect, @grpc/grpc-js (also cancellation), and Python grpcio stubs (Debian's protoc + grpc_python_plugin,
  * as the README's recipe): each stream gets its first credential, then a version delivered by the
  * fan-out, then the connection is revoked and the stream ends with FailedPrecondition and its
  * ErrorInfo (gRPC trailers / end-stream message); a Python deadline ends a stream the fan-out holds
@@ -13,11 +13,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
 import { ConnectionService } from "../gen/nexus/v1/connections_pb.ts";
 import { ErrorInfoSchema, ErrorReason } from "../gen/nexus/v1/errors_pb.ts";
+import {
+  type WatchCredentialsRequest,
+  WatchCredentialsRequestSchema,
+  type WatchCredentialsResponse,
+  WatchCredentialsResponseSchema,
+} from "../gen/nexus/v1/tokens_pb.ts";
 import { type RefreshRig, startRefreshRig } from "./support/refresh-rig.ts";
 import { eventually } from "./support/wait.ts";
 
@@ -97,6 +104,94 @@ describe("test/watch-fanout-interop.test.ts", () => {
       }
     });
   }
+
+  describe("@grpc/grpc-js", () => {
+    // A generic client with protobuf-es (de)serialisers: grpc-js's own framing, HTTP/2 and status handling.
+    const TokenClient = grpc.makeGenericClientConstructor(
+      {
+        WatchCredentials: {
+          path: "/nexus.v1.TokenService/WatchCredentials",
+          requestStream: false,
+          responseStream: true,
+          requestSerialize: (m: WatchCredentialsRequest) => Buffer.from(toBinary(WatchCredentialsRequestSchema, m)),
+          requestDeserialize: (b: Buffer) => fromBinary(WatchCredentialsRequestSchema, b),
+          responseSerialize: (m: WatchCredentialsResponse) => Buffer.from(toBinary(WatchCredentialsResponseSchema, m)),
+          responseDeserialize: (b: Buffer) => fromBinary(WatchCredentialsResponseSchema, b),
+        },
+      },
+      "TokenService",
+    );
+
+    function watch(connectionId: string, deadlineMs?: number) {
+      const client = new TokenClient(rig.server.baseUrl.replace("http://", ""), grpc.credentials.createInsecure());
+      const metadata = new grpc.Metadata();
+      metadata.set("authorization", `Bearer ${rig.server.agentKey}`);
+      const call = (
+        client as unknown as {
+          WatchCredentials(
+            r: WatchCredentialsRequest,
+            m: grpc.Metadata,
+            o: grpc.CallOptions,
+          ): grpc.ClientReadableStream<WatchCredentialsResponse>;
+        }
+      ).WatchCredentials(
+        create(WatchCredentialsRequestSchema, { connectionId }),
+        metadata,
+        deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) },
+      );
+      const versions: number[] = [];
+      const statuses: string[] = [];
+      call.on("data", (res: WatchCredentialsResponse) => {
+        if (res.event.case === "credential") versions.push(Number(res.event.value.version));
+        if (res.event.case === "status") statuses.push(String(res.event.value.status));
+      });
+      const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+        call.on("error", (err: grpc.ServiceError) => resolve(err));
+        call.on("end", () => resolve(undefined));
+      });
+      return { call, versions, statuses, ended, close: () => client.close() };
+    }
+
+    test("a fan-out delivery, then the revocation's FAILED_PRECONDITION with ErrorInfo in the trailers", async () => {
+      const connectionId = await rig.connect();
+      const inFanout = rig.server.app.watchFanout.watcherCount();
+      const stream = watch(connectionId);
+      try {
+        await eventually(() => stream.versions.length > 0, 20_000, "grpc-js's first credential");
+        await eventually(() => rig.server.app.watchFanout.watcherCount() > inFanout, 20_000, "the stream in the fan-out");
+        const next = Number((await rig.tokens.refreshConnection({ connectionId })).credential!.version);
+        await eventually(() => stream.versions.includes(next), 20_000, "the fan-out's delivery");
+        await admin().revokeConnection({ connectionId });
+        const error = await stream.ended;
+        assert.equal(error?.code, grpc.status.FAILED_PRECONDITION, error?.message);
+        const details = error.metadata.get("grpc-status-details-bin")[0];
+        assert.ok(Buffer.isBuffer(details), "status details in the trailers");
+        assert.ok(details.includes(Buffer.from(connectionId)), "the ErrorInfo names the connection");
+        assert.equal(stream.statuses.length, 1, "one status event before the end");
+      } finally {
+        stream.close();
+      }
+    });
+
+    test("cancelling a call leaves the fan-out; a deadline ends one with DEADLINE_EXCEEDED", async () => {
+      const connectionId = await rig.connect();
+      const inFanout = rig.server.app.watchFanout.watcherCount();
+      const cancelled = watch(connectionId);
+      const timed = watch(connectionId, 2_000);
+      try {
+        await eventually(() => cancelled.versions.length > 0 && timed.versions.length > 0, 20_000, "first credentials");
+        await eventually(() => rig.server.app.watchFanout.watcherCount() === inFanout + 2, 20_000, "both in the fan-out");
+        cancelled.call.cancel();
+        assert.equal((await cancelled.ended)?.code, grpc.status.CANCELLED);
+        await eventually(() => rig.server.app.watchFanout.watcherCount() === inFanout + 1, 20_000, "the cancelled call left");
+        assert.equal((await timed.ended)?.code, grpc.status.DEADLINE_EXCEEDED);
+        await eventually(() => rig.server.app.watchFanout.watcherCount() === inFanout, 20_000, "the timed-out call left");
+      } finally {
+        cancelled.close();
+        timed.close();
+      }
+    });
+  });
 
   describe("Python grpcio", () => {
     const missing = [
