@@ -13,6 +13,12 @@ export interface Figure {
   baseline: number | null;
   /** value / baseline, or null without a baseline. */
   ratio: number | null;
+  /**
+   * A second baseline, when the figure has one: the physical floor (e.g. raw node:http2 writing
+   * pre-encoded frames), measured in the same run; `floorRatio` = value / floor.
+   */
+  floor?: number;
+  floorRatio?: number | null;
   /** The target in words, e.g. "ratio >= 0.85"; null when there is no target. */
   target: string | null;
   /** Whether the target holds; null when there is no target. */
@@ -50,6 +56,8 @@ export function makeFigure(input: {
   value: number;
   unit: string;
   baseline?: number;
+  /** The physical floor in the same run (see Figure.floor). */
+  floor?: number;
   target?: Target;
   note?: string;
 }): Figure {
@@ -62,6 +70,12 @@ export function makeFigure(input: {
     unit: input.unit,
     baseline: baseline === null ? null : round(baseline),
     ratio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
+    ...(input.floor === undefined
+      ? {}
+      : {
+          floor: round(input.floor),
+          floorRatio: input.floor === 0 || !Number.isFinite(input.floor) ? null : Math.round((input.value / input.floor) * 1000) / 1000,
+        }),
     target: input.target?.text ?? null,
     holds,
     ...(input.note === undefined ? {} : { note: input.note }),

@@ -29,10 +29,15 @@ export interface FleetOptions {
 export interface WatchFleet {
   readonly size: number;
   /**
-   * Resolves with each watcher's delay (ms, from `startedAtMs` on performance.now()) until it saw
-   * at least the version expected for its connection; rejects after `timeoutMs`.
+   * Resolves with each watcher's delay (ms, from `startedAtMs` on performance.now(): one time, or
+   * one per connection) until it saw at least the version expected for its connection; rejects
+   * after `timeoutMs`.
    */
-  waitForVersions(expected: ReadonlyMap<string, number>, startedAtMs: number, timeoutMs: number): Promise<number[]>;
+  waitForVersions(
+    expected: ReadonlyMap<string, number>,
+    startedAtMs: number | ReadonlyMap<string, number>,
+    timeoutMs: number,
+  ): Promise<number[]>;
   /** Ends every stream and session. */
   close(): void;
 }
@@ -149,7 +154,7 @@ export async function openWatchFleet(options: FleetOptions): Promise<WatchFleet>
           let at: number | undefined;
           for (const [version, time] of watcher.seen) if (version >= want && (at === undefined || time < at)) at = time;
           if (at === undefined) return false;
-          delays.push(at - startedAtMs);
+          delays.push(at - (typeof startedAtMs === "number" ? startedAtMs : (startedAtMs.get(watcher.connectionId) ?? 0)));
           remaining -= 1;
           if (remaining === 0) {
             clearTimeout(timer);

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -49,7 +49,7 @@ import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine, refreshDrainBudgetMs } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
 import { createRefreshScheduler } from "./refresh/refresh-scheduler.ts";
-import { kAdmitOnSend, kAssertKeyValid, kClientAddress } from "./request/context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kClientAddress, kRawStream } from "./request/context.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
 import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { toConnectError } from "./rpc/errors.ts";
@@ -59,11 +59,13 @@ import { createInputInterceptor } from "./rpc/interceptors/input-interceptor.ts"
 import { createLoggingInterceptor } from "./rpc/interceptors/logging-interceptor.ts";
 import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor.ts";
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
+import { rawStreamOf } from "./rpc/raw-stream.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
 import { createConnectionEventService } from "./services/connection-event-service.ts";
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
 import { createTokenService } from "./services/token-service.ts";
+import { createWatchFanout, type WatchFanout } from "./services/watch-fanout.ts";
 import { createWebhookService } from "./services/webhook-service.ts";
 import { openStore } from "./store/open-store.ts";
 import { lockDataDir } from "./store/sqlite/data-dir-lock.ts";
@@ -101,6 +103,8 @@ export interface App {
   readonly audit: AuditWriter;
   /** API key administration (the CLI and tests create keys through it). */
   readonly apiKeys: ApiKeyManager;
+  /** Watch streams served by the encode-once fan-out (services/watch-fanout.ts), for tests and gauges. */
+  readonly watchFanout: Pick<WatchFanout, "watcherCount" | "groupCount">;
 }
 
 /** Things tests (and embedders) may supply instead of the defaults. */
@@ -153,7 +157,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // Set once the webhook worker exists: a committed connection change wakes it (the poll is the backstop).
   let wakeWebhooks: () => void = () => {};
   const hub = createWatchHub({ heartbeatMs: config.watchHeartbeatMs, now });
-  registerWatcherGauge(registry, () => hub.watcherCount());
+  // The fan-out's streams of one connection share one hub subscription (created below).
+  registerWatcherGauge(registry, () => hub.watcherCount() - fanout.groupCount() + fanout.watcherCount());
   // WatchConnections streams: woken per tenant when its event log grows (here or on another replica).
   const feed = createEventFeed({ heartbeatMs: config.watchHeartbeatMs, now });
   // Replicas share PostgreSQL, so their watchers learn of each other's writes by LISTEN/NOTIFY;
@@ -312,6 +317,17 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     },
   });
   wakeWebhooks = () => webhookWorker.wake();
+  const assertMayReceive = (ctx: HandlerContext) => ctx.values.get(kAssertKeyValid)();
+  // Streams on the wire share one subscription, read and encoding per event (services/watch-fanout.ts).
+  const fanout = createWatchFanout({
+    hub,
+    watch,
+    engine,
+    assertMayReceive,
+    // Right after the key's re-check, as the bytes are written: the fan-out bypasses kAdmitOnSend.
+    auditDelivery: (ctx, credential) =>
+      auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+  });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({
@@ -325,7 +341,8 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       scope: access.scope,
       store,
       watch,
-      assertMayReceive: (ctx) => ctx.values.get(kAssertKeyValid)(),
+      fanout,
+      assertMayReceive,
       // Admitted after the key's last check before the credential is sent (key-validity interceptor).
       onCredentialDelivered: (ctx, credential) =>
         ctx.values.get(kAdmitOnSend)(() =>
@@ -416,9 +433,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     routes,
     ...routerOptions,
     logger,
-    contextValues: (req) => {
+    contextValues: (req, res) => {
       const values = createContextValues();
       values.set(kClientAddress, access.clientAddress(req));
+      const raw = rawStreamOf(req, res);
+      if (raw !== undefined) values.set(kRawStream, raw);
       return values;
     },
     fallback: (req, res) => {
@@ -488,6 +507,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     vault,
     audit: access.audit,
     apiKeys: access.keys,
+    watchFanout: fanout,
     async listen() {
       await bridge?.start();
       scheduler.start();

@@ -24,7 +24,14 @@ export interface CredentialAccess {
    * Seals `secret` as version `expectedVersion + 1` and saves it only if the stored version is still
    * `expectedVersion`; ConflictError("version") otherwise (nothing is overwritten).
    */
-  save(connectionId: string, expectedVersion: number, secret: StoredSecret, nextRefreshAtMs: number | null): Promise<StoredCredential>;
+  save(
+    connectionId: string,
+    expectedVersion: number,
+    secret: StoredSecret,
+    nextRefreshAtMs: number | null,
+    /** A refresh lease token to free in the same write (if still held by it). */
+    releaseLeaseOf?: string,
+  ): Promise<StoredCredential>;
 }
 
 /** Creates the accessor. */
@@ -40,12 +47,13 @@ export function createCredentialAccess(deps: { store: Store; vault: Vault }): Cr
       return open(connectionId, await store.getCredential(connectionId));
     },
     open,
-    async save(connectionId, expectedVersion, secret, nextRefreshAtMs) {
+    async save(connectionId, expectedVersion, secret, nextRefreshAtMs, releaseLeaseOf) {
       const version = expectedVersion + 1;
       const record = await store.saveCredential(connectionId, expectedVersion, {
         secret: vault.seal(encodeStoredSecret(secret), credentialAad(connectionId, version)),
         expiresAtSeconds: secret.expiresAtSeconds ?? null,
         nextRefreshAtMs,
+        ...(releaseLeaseOf === undefined ? {} : { releaseLeaseOf }),
       });
       return { secret, version: record.version, savedAtMs: record.updatedAtMs };
     },

@@ -15,6 +15,7 @@ import type { ConnectionRecord, CredentialRecord } from "../store/store.ts";
 import { createCredentialAccess, type StoredCredential } from "./credential-access.ts";
 import type { FlightMode, FlightOutcome, FlightResult } from "./flight-result.ts";
 import { createRefreshFlights } from "./refresh-flight.ts";
+import type { HeldLease } from "./refresh-lease.ts";
 import type { FreshCredential, RefreshEngineOptions } from "./refresh-options.ts";
 import { isExpired, mustRefreshOnRead } from "./token-freshness.ts";
 
@@ -45,7 +46,12 @@ export interface RefreshEngine {
    */
   forceRefresh(connection: ConnectionRecord): Promise<FreshCredential>;
   /** The scheduler's refresh of a due connection (`next_refresh_at` reached); never throws domain errors. */
-  refreshScheduled(connection: ConnectionRecord): Promise<ScheduledOutcome>;
+  refreshScheduled(connection: ConnectionRecord, lease?: HeldLease): Promise<ScheduledOutcome>;
+  /**
+   * Takes the refresh leases of up to `limit` due connections in one statement, for
+   * `refreshScheduled(connection, lease)` each (the scheduler's tick).
+   */
+  claimDue(limit: number): Promise<{ connection: ConnectionRecord; lease: HeldLease }[]>;
   /** Arms proactive refresh for a connection that has none scheduled (call when a watcher subscribes). */
   keepFresh(connection: ConnectionRecord): Promise<void>;
   /** How many refreshes are in flight in this process. */
@@ -111,14 +117,24 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
   };
 
   /** Joins the connection's flight in this process, or starts one in `mode`. */
-  const join = (connection: ConnectionRecord, mode: FlightMode, observedVersion: number): Promise<FlightResult> => {
+  const join = (connection: ConnectionRecord, mode: FlightMode, observedVersion: number, held?: HeldLease): Promise<FlightResult> => {
     const existing = flights.get(connection.id);
-    if (existing) return existing;
-    const flight = flightRunner.run(connection, mode, observedVersion).finally(() => {
+    if (existing) {
+      if (held !== undefined) releaseUnused(connection.id, held);
+      return existing;
+    }
+    const flight = flightRunner.run(connection, mode, observedVersion, held).finally(() => {
       if (flights.get(connection.id) === flight) flights.delete(connection.id);
     });
     flights.set(connection.id, flight);
     return flight;
+  };
+
+  /** A claimed lease no flight will use: freed at once (else it runs out on its own). */
+  const releaseUnused = (connectionId: string, lease: HeldLease) => {
+    options.store.releaseRefreshLease(connectionId, lease.token).catch((error: unknown) => {
+      options.logger.warn({ connectionId, err: error }, "refresh lease not released; it expires on its own");
+    });
   };
 
   const requireActive = (connection: ConnectionRecord) => {
@@ -171,11 +187,20 @@ export function createRefreshEngine(options: RefreshEngineOptions): RefreshEngin
       return publicView(result.credential);
     },
 
-    async refreshScheduled(connection) {
-      if (!isUsable(connection.status)) return "not_active";
+    async refreshScheduled(connection, lease) {
+      if (!isUsable(connection.status)) {
+        if (lease !== undefined) releaseUnused(connection.id, lease);
+        return "not_active";
+      }
       // Provider failures and state changes are outcomes here (already logged, counted, scheduled);
       // only faults (store, vault) reject.
-      return (await join(connection, "scheduled", connection.credentialVersion)).outcome;
+      return (await join(connection, "scheduled", connection.credentialVersion, lease)).outcome;
+    },
+
+    async claimDue(limit) {
+      const token = flightRunner.nextLeaseToken();
+      const claims = await options.store.claimDueRefreshes(now(), limit, token, options.leaseMs);
+      return claims.map(({ connection, wasInterrupted }) => ({ connection, lease: { token, wasInterrupted } }));
     },
 
     async keepFresh(connection) {

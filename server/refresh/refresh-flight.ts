@@ -30,7 +30,9 @@ import { isExpiring, mustRefreshOnRead } from "./token-freshness.ts";
 /** Runs the flights of one engine. */
 export interface RefreshFlights {
   /** Runs one flight; rejects only on faults (store down, vault error), never for provider failures. */
-  run(connection: ConnectionRecord, mode: FlightMode, observedVersion: number): Promise<FlightResult>;
+  run(connection: ConnectionRecord, mode: FlightMode, observedVersion: number, held?: HeldLease): Promise<FlightResult>;
+  /** A lease token for claims made outside `run` (the scheduler's claimDueRefreshes). */
+  nextLeaseToken(): string;
   /** When to refresh proactively a token expiring at `expiryMs` (epoch ms). */
   proactiveRefreshAt(expiryMs: number): number;
 }
@@ -165,7 +167,11 @@ export function createRefreshFlights(deps: RefreshFlightDeps): RefreshFlights {
     try {
       // The merged tokens live only here until saved (a rotated refresh token nowhere else): retry
       // through a store outage while the lease is renewed.
-      saved = await saveWithRetry(deps, row.id, deps.saveRetryMs, () => credentials.save(row.id, current.version, tokens, nextAt));
+      // Saved and released in one write: the lease is freed with the save (see `run`).
+      saved = await saveWithRetry(deps, row.id, deps.saveRetryMs, () =>
+        credentials.save(row.id, current.version, tokens, nextAt, lease.token),
+      );
+      lease.isReleased = true;
     } catch (error) {
       if (!(error instanceof ConflictError)) {
         // Given up: keep the lease's calling mark (no release), so the next holder knows a call was
@@ -199,20 +205,21 @@ export function createRefreshFlights(deps: RefreshFlightDeps): RefreshFlights {
   }
 
   return {
-    async run(connection, mode, observedVersion) {
-      const lease = await acquireLease(connection.id, mode, observedVersion);
+    async run(connection, mode, observedVersion, held) {
+      const lease = held ?? (await acquireLease(connection.id, mode, observedVersion));
       if ("kind" in lease) return lease;
       const stopRenewing = keepLeaseRenewed(deps, connection.id, lease.token);
       try {
         return await underLease(connection, mode, observedVersion, lease);
       } finally {
         stopRenewing();
-        if (!lease.keepsCallingMark)
+        if (!lease.keepsCallingMark && lease.isReleased !== true)
           await store.releaseRefreshLease(connection.id, lease.token).catch((error: unknown) => {
             logger.warn({ connectionId: connection.id, err: error }, "refresh lease not released; it expires on its own");
           });
       }
     },
     proactiveRefreshAt,
+    nextLeaseToken,
   };
 }

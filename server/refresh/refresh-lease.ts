@@ -16,6 +16,8 @@ export interface HeldLease {
    * not released but left to run out with its calling mark, so the next holder retries at once.
    */
   keepsCallingMark?: boolean;
+  /** Set once the save freed the lease in the same write: nothing left to release. */
+  isReleased?: boolean;
 }
 
 /**

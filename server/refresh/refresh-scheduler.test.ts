@@ -55,6 +55,44 @@ describe("refresh scheduler", () => {
     assert.equal(await scheduler.runOnce(), 0, "nothing is due twice");
   });
 
+  it("claims the tick's leases in one statement and frees each with its save", async () => {
+    const connections = [await due(-3), await due(-2), await due(-1)];
+    const engine = world.engine({ shouldKeepFresh: () => true, random: () => 0 });
+    const claimed: number[] = [];
+    const claimDue: typeof engine.claimDue = async (limit) => {
+      const claims = await engine.claimDue(limit);
+      claimed.push(claims.length);
+      return claims;
+    };
+    const scheduler = createRefreshScheduler({
+      store,
+      engine: { ...engine, claimDue },
+      now: clock.now,
+      random: () => 0.5,
+      logger: world.logger,
+    });
+    assert.equal(await scheduler.runOnce(), 3);
+    assert.deepEqual(claimed, [3], "one claim for the whole tick");
+    assert.equal(world.endpoint.requests.length, 3);
+    for (const connection of connections) {
+      assert.equal((await world.reload(connection)).credentialVersion, 2);
+      assert.ok(await store.claimRefreshLease(connection.id, "another-replica", 30_000, clock.now()), "lease free after the save");
+    }
+  });
+
+  it("a stopping tick starts no refresh and frees the leases it claimed", async () => {
+    const connections = [await due(-2), await due(-1)];
+    const engine = world.engine({ shouldKeepFresh: () => true, random: () => 0 });
+    const scheduler = createRefreshScheduler({ store, engine, now: clock.now, random: () => 0.5, logger: world.logger });
+    const stopping = new AbortController();
+    stopping.abort();
+    assert.equal(await scheduler.runOnce(stopping.signal), 2);
+    assert.equal(world.endpoint.requests.length, 0);
+    for (const connection of connections) {
+      assert.ok(await store.claimRefreshLease(connection.id, "another-replica", 30_000, clock.now()), "lease freed for the others");
+    }
+  });
+
   it("runs at most `concurrency` refreshes at once", async () => {
     for (let i = 0; i < 7; i += 1) await due(-i);
     let running = 0;

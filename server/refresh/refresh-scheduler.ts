@@ -6,13 +6,15 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../logging/logger.ts";
-import type { Store } from "../store/store.ts";
+import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { RefreshEngine } from "./refresh-engine.ts";
+import type { HeldLease } from "./refresh-lease.ts";
 
 /** Dependencies and settings of the scheduler. */
 export interface RefreshSchedulerOptions {
-  store: Pick<Store, "listDueRefreshes">;
-  engine: Pick<RefreshEngine, "refreshScheduled">;
+  store: Pick<Store, "listDueRefreshes"> & Partial<Pick<Store, "releaseRefreshLease">>;
+  /** With `claimDue`, a tick claims its due leases in one statement (else each flight claims its own). */
+  engine: Pick<RefreshEngine, "refreshScheduled"> & Partial<Pick<RefreshEngine, "claimDue">>;
   /** Epoch milliseconds. */
   now: () => number;
   /** Uniform in [0, 1): tick jitter. */
@@ -62,18 +64,27 @@ export function createRefreshScheduler(options: RefreshSchedulerOptions): Refres
   }
 
   async function runOnce(signal?: AbortSignal): Promise<number> {
-    const due = await store.listDueRefreshes(now(), batchSize);
+    // One statement takes every due lease of the tick; the refreshes then run `concurrency` at a time.
+    const due: { connection: ConnectionRecord; lease?: HeldLease }[] =
+      engine.claimDue !== undefined
+        ? await engine.claimDue(batchSize)
+        : (await store.listDueRefreshes(now(), batchSize)).map((connection) => ({ connection }));
     let next = 0;
     const worker = async () => {
       // Checked before each connection: a stopping replica must not start a provider call (and a
       // rotation) that its shutdown may cut short; the rest stays due for the other replicas.
       while (next < due.length && signal?.aborted !== true) {
-        const connection = due[next];
+        const item = due[next];
         next += 1;
-        if (connection) await refreshOne(connection.id, () => engine.refreshScheduled(connection));
+        if (item) await refreshOne(item.connection.id, () => engine.refreshScheduled(item.connection, item.lease));
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    // Leases claimed for connections a stopping replica will not refresh: free them for the others.
+    if (next < due.length && engine.claimDue !== undefined) {
+      for (const item of due.slice(next))
+        if (item.lease) await store.releaseRefreshLease?.(item.connection.id, item.lease.token).catch(() => undefined);
+    }
     return due.length;
   }
 

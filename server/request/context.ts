@@ -53,3 +53,28 @@ export interface AuditTarget {
   tenantId?: string;
   connectionId?: string;
 }
+
+/**
+ * The wire of a server stream whose response headers are already out, so a message encoded once
+ * can be written to many streams (server/services/watch-fanout.ts). gRPC, gRPC-Web and Connect
+ * streaming frame a message the same way (a 5-byte envelope), so only the codec differs. Set by
+ * the Node adapter for WatchCredentials; absent on the in-process transport (REST) and in tests
+ * that call handlers directly, which then stream message by message through connect-es.
+ */
+export const kRawStream = createContextKey<RawStreamSink | undefined>(undefined, { description: "raw stream body" });
+
+/** What `kRawStream` holds. */
+export interface RawStreamSink {
+  /** How this stream's messages are encoded. */
+  readonly codec: "proto" | "json";
+  /** The response body (an HTTP/2 stream or an HTTP/1.1 response). */
+  readonly body: RawStreamBody;
+}
+
+/** The part of a Node writable the fan-out uses. */
+export interface RawStreamBody {
+  write(chunk: Uint8Array): boolean;
+  readonly writableNeedDrain: boolean;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
+}

@@ -35,7 +35,7 @@ export interface NodeAdapterOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
   /** Largest message, in bytes (also passed to connect-es as readMaxBytes). */
   readMaxBytes: number;
-  contextValues?: (req: NodeRequest) => ContextValues;
+  contextValues?: (req: NodeRequest, res: NodeResponse) => ContextValues;
   fallback: NodeHandlerFn;
   logger: Logger;
 }
@@ -56,7 +56,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
       else options.fallback(req, res);
       return;
     }
-    let uReq = toUniversalRequest(req, res, options.contextValues?.(req));
+    let uReq = toUniversalRequest(req, res, options.contextValues?.(req, res));
     const input = handler.method.input;
     let early: UniversalServerResponse | Promise<UniversalServerResponse> | undefined;
     if (uReq.method === "GET") {

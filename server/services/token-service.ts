@@ -5,17 +5,19 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { CredentialSchema } from "../../gen/nexus/v1/credential_pb.ts";
-import type { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import type { TokenService, WatchCredentialsResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { TenantScope } from "../auth/tenant-scope.ts";
 import { InvalidArgumentError } from "../domain/errors.ts";
-import { connectionStatusToProto } from "../proto-mapping/connection-status-proto.ts";
-import { strategyToProto } from "../proto-mapping/strategy-proto.ts";
+import { kRawStream } from "../request/context.ts";
 import type { Store } from "../store/store.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
-import type { CredentialWatch } from "../watch/credential-watch.ts";
+import type { CredentialWatch, CredentialWatchEvent } from "../watch/credential-watch.ts";
 import { requireId } from "./request-fields.ts";
+import type { WatchFanout } from "./watch-fanout.ts";
+import { credentialToProto, watchEventToProto } from "./watch-proto.ts";
+
+export { credentialToProto } from "./watch-proto.ts";
 
 /** Creates the TokenService implementation. */
 export function createTokenService(deps: {
@@ -23,6 +25,8 @@ export function createTokenService(deps: {
   scope: TenantScope;
   store: Store;
   watch: CredentialWatch;
+  /** Streams with a raw wire (kRawStream) are served by the fan-out after their first message. */
+  fanout?: WatchFanout;
   /** Throws when the caller may no longer receive credentials (its key was revoked or expired). */
   assertMayReceive?: (ctx: HandlerContext) => void;
   /** Told about each credential a watch stream delivers (the audit log records every read). */
@@ -48,42 +52,37 @@ export function createTokenService(deps: {
       const { id, tenantId } = await target(ctx, req.connectionId);
       if (req.afterVersion < 0n) throw new InvalidArgumentError("after_version", "must not be negative");
       const connection = await deps.store.getConnection(tenantId, id);
-      for await (const event of deps.watch.watch(connection, Number(req.afterVersion), ctx.signal)) {
-        switch (event.type) {
-          case "credential":
-            // A key revoked or expired since the stream opened gets nothing more, not even an audit row.
-            deps.assertMayReceive?.(ctx);
-            deps.onCredentialDelivered?.(ctx, event.credential);
-            yield { event: { case: "credential", value: credentialToProto(event.credential) } };
-            break;
-          case "status":
-            yield {
-              event: {
-                case: "status",
-                value: { status: connectionStatusToProto(event.status), reason: event.reason ?? "" },
-              },
-            };
-            break;
-          case "heartbeat":
-            yield { event: { case: "heartbeat", value: { serverTime: BigInt(Math.floor(event.serverTimeMs / 1000)) } } };
-            break;
-          default: {
-            const unreachable: never = event;
-            return unreachable;
-          }
-        }
+      const afterVersion = Number(req.afterVersion);
+      const sink = ctx.values.get(kRawStream);
+      const fanout = deps.fanout;
+      if (sink === undefined || fanout === undefined) {
+        for await (const event of deps.watch.watch(connection, afterVersion, ctx.signal)) yield toProto(ctx, event);
+        return;
       }
+      // The first events go out through connect-es (they send the response headers); then the
+      // stream is handed to the fan-out, which writes later events to its wire until it ends.
+      const { watcher, first, end } = await fanout.open(connection, afterVersion, sink, ctx);
+      try {
+        for (const event of first) yield toProto(ctx, event);
+        if (end !== undefined) throw end;
+        if (first.length > 0) {
+          await fanout.attach(watcher);
+          return;
+        }
+      } finally {
+        fanout.leave(watcher);
+      }
+      // Resumed with nothing new yet: no message has sent the headers, so the stream stays on the
+      // per-stream path.
+      for await (const event of deps.watch.watch(connection, afterVersion, ctx.signal)) yield toProto(ctx, event);
     },
   };
-}
 
-/** The proto Credential of a usage credential. */
-export function credentialToProto(usage: UsageCredential): MessageInitShape<typeof CredentialSchema> {
-  return {
-    connectionId: usage.connectionId,
-    strategy: strategyToProto(usage.strategy),
-    credentials: usage.credentials,
-    expiresAt: BigInt(usage.expiresAtSeconds ?? 0),
-    version: BigInt(usage.version),
-  };
+  function toProto(ctx: HandlerContext, event: CredentialWatchEvent): MessageInitShape<typeof WatchCredentialsResponseSchema> {
+    if (event.type !== "credential") return watchEventToProto(event);
+    // A key revoked or expired since the stream opened gets nothing more, not even an audit row.
+    deps.assertMayReceive?.(ctx);
+    deps.onCredentialDelivered?.(ctx, event.credential);
+    return { event: { case: "credential", value: credentialToProto(event.credential) } };
+  }
 }

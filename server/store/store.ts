@@ -199,6 +199,12 @@ export interface CredentialInput {
   secret: EncryptedBlob;
   expiresAtSeconds: number | null;
   nextRefreshAtMs?: number | null;
+  /**
+   * Frees the refresh lease in the same write if this owner (a lease token) still holds it, as
+   * `releaseRefreshLease` would: a refresh saves and releases in one write. A lease held by anyone
+   * else is left alone (the save itself is fenced by the version, not by the lease).
+   */
+  releaseLeaseOf?: string;
 }
 
 /**
@@ -533,6 +539,14 @@ export interface RefreshLeaseStore {
    * `next_refresh_at` cleared on the way (at most `limit` per call), so they are not scanned again.
    */
   listDueRefreshes(nowMs: number, limit: number): Promise<ConnectionRecord[]>;
+  /**
+   * `listDueRefreshes` and a `claimRefreshLease` of each in one statement: takes the refresh lease
+   * for `owner` until `nowMs + leaseMs` on up to `limit` due connections (active, due, lease free or
+   * expired; soonest first) and returns them, each with whether its lease was taken over from an
+   * interrupted provider call. Concurrent callers (replicas) never claim the same row. Clears the
+   * schedule of due inactive rows on the way, as listDueRefreshes does.
+   */
+  claimDueRefreshes(nowMs: number, limit: number, owner: string, leaseMs: number): Promise<DueClaim[]>;
   /** Sets (or, with null, clears) when the scheduler should next look at the connection; NotFoundError when missing. */
   setNextRefresh(connectionId: string, nextRefreshAtMs: number | null): Promise<void>;
   /**
@@ -689,6 +703,12 @@ export interface WebhookStore {
   oldestWebhookCursorSeq(): Promise<number | null>;
   /** Records a replay attempt (attempt count + 1; on success the replay time). NotFoundError when missing. */
   recordWebhookReplay(tenantId: string, endpointId: string, id: string, outcome: WebhookReplayOutcome): Promise<WebhookDeliveryRecord>;
+}
+
+/** A due connection whose refresh lease `claimDueRefreshes` took. */
+export interface DueClaim {
+  connection: ConnectionRecord;
+  wasInterrupted: boolean;
 }
 
 /** Nexus's persistent state, one interface for every backend. */

@@ -23,6 +23,17 @@ export type CredentialWatchEvent =
 export interface CredentialWatch {
   /** Streams `connection` (already tenant-checked by the caller) until `signal` aborts. */
   watch(connection: ConnectionRecord, afterVersion: number, signal: AbortSignal): AsyncGenerator<CredentialWatchEvent>;
+  /**
+   * The connection and (when usable) its credential, read once for every caller asking at the same
+   * time: `minVersion` > 0 reuses a read in flight that already has that version; 0 reads afresh.
+   */
+  read(tenantId: string, id: string, minVersion: number): Promise<SharedRead>;
+}
+
+/** One read of a connection shared by its watchers. */
+export interface SharedRead {
+  connection: ConnectionRecord;
+  credential: UsageCredential | undefined;
 }
 
 /** Creates the watch-stream factory. */
@@ -36,9 +47,9 @@ export function createCredentialWatch(deps: {
   const { store, hub } = deps;
   // One read per connection shared by every watcher woken by the same event: 10k watchers of one
   // connection cost one getConnection + one decrypt, not 10k.
-  const reads = new Map<string, Promise<{ connection: ConnectionRecord; credential: UsageCredential | undefined }>>();
-  const sharedRead = (tenantId: string, id: string, minVersion: number) => {
-    const existing = reads.get(id);
+  const reads = new Map<string, Promise<SharedRead>>();
+  const sharedRead = (tenantId: string, id: string, minVersion: number): Promise<SharedRead> => {
+    const existing = minVersion > 0 ? reads.get(id) : undefined;
     const start = () => {
       const read = (async () => {
         const connection = await store.getConnection(tenantId, id);
@@ -54,6 +65,7 @@ export function createCredentialWatch(deps: {
     return existing.then((r) => (r.connection.credentialVersion >= minVersion ? r : start()));
   };
   return {
+    read: sharedRead,
     async *watch(first, afterVersion, signal) {
       const events = hub.subscribe(first.id, signal);
       let lastVersion = afterVersion;

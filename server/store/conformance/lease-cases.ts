@@ -67,6 +67,35 @@ export function describeLeaseCases(h: StoreHarness): void {
     assert.ok(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS));
   });
 
+  h.test("saveCredential with releaseLeaseOf frees the holder's lease and its calling mark in the same write", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    assert.equal(await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS, { isCalling: true }), true);
+    const saved = await store.saveCredential(id, 0, { secret: sealed("one"), expiresAtSeconds: 10, releaseLeaseOf: "replica-a" });
+    assert.equal(saved.version, 1);
+    // Free at once, and no interrupted call is reported to the next holder.
+    assert.deepEqual(await store.claimRefreshLease(id, "replica-b", LEASE_MS, START_TIME_MS), {
+      credentialVersion: 1,
+      wasInterrupted: false,
+    });
+  });
+
+  h.test("saveCredential with releaseLeaseOf leaves another owner's lease alone, and still saves", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    const saved = await store.saveCredential(id, 0, { secret: sealed("one"), expiresAtSeconds: 10, releaseLeaseOf: "replica-b" });
+    assert.equal(saved.version, 1);
+    assert.equal(await store.claimRefreshLease(id, "replica-c", LEASE_MS, START_TIME_MS + 1), null, "replica-a still holds it");
+    // A version conflict frees nothing either.
+    await assertRejectsWith(
+      store.saveCredential(id, 0, { secret: sealed("two"), expiresAtSeconds: 10, releaseLeaseOf: "replica-a" }),
+      ConflictError,
+    );
+    assert.equal(await store.claimRefreshLease(id, "replica-c", LEASE_MS, START_TIME_MS + 1), null);
+  });
+
   h.test("renewRefreshLease extends the holder's lease only, and fails once another owner took it", async () => {
     const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
     const store = h.store();
@@ -159,6 +188,57 @@ export function describeLeaseCases(h: StoreHarness): void {
     await h.store().setNextRefresh(connection.id, null);
     assert.equal((await h.store().getConnection("tenant-a", connection.id)).nextRefreshAtMs, null);
     await assertRejectsWith(h.store().setNextRefresh("conn_missing", 1), NotFoundError);
+  });
+
+  h.test("claimDueRefreshes claims due active unleased connections soonest first, up to the limit, in one go", async () => {
+    const store = h.store();
+    const make = async (id: string, next: number | null, status: "active" | "pending" = "active") => {
+      await seedConnection(store, "tenant-a", { id, status });
+      await store.setNextRefresh(id, next);
+    };
+    await make("conn_c", START_TIME_MS - 10);
+    await make("conn_a", START_TIME_MS - 30);
+    await make("conn_b", START_TIME_MS - 20);
+    await make("conn_later", START_TIME_MS + 1);
+    await make("conn_pending", START_TIME_MS - 40, "pending");
+    await make("conn_leased", START_TIME_MS - 50);
+    assert.ok(await store.claimRefreshLease("conn_leased", "replica-z", LEASE_MS, START_TIME_MS - 1));
+
+    const first = await store.claimDueRefreshes(START_TIME_MS, 2, "replica-a#1", LEASE_MS);
+    assert.deepEqual(
+      first.map((c) => [c.connection.id, c.wasInterrupted]),
+      [
+        ["conn_a", false],
+        ["conn_b", false],
+      ],
+    );
+    assert.equal(first[0]?.connection.tenantId, "tenant-a");
+    // Another owner gets the rest, never a row already claimed.
+    const second = await store.claimDueRefreshes(START_TIME_MS, 10, "replica-b#1", LEASE_MS);
+    assert.deepEqual(
+      second.map((c) => c.connection.id),
+      ["conn_c"],
+    );
+    assert.deepEqual(await store.claimDueRefreshes(START_TIME_MS, 10, "replica-c#1", LEASE_MS), []);
+    // The claims are real leases: held by their owner, released by it.
+    assert.equal(await store.claimRefreshLease("conn_a", "replica-c", LEASE_MS, START_TIME_MS), null);
+    await store.releaseRefreshLease("conn_a", "replica-a#1");
+    assert.ok(await store.claimRefreshLease("conn_a", "replica-c", LEASE_MS, START_TIME_MS));
+    // The pending row's schedule was cleared on the way.
+    assert.equal((await store.findConnectionById("conn_pending"))?.nextRefreshAtMs, null);
+  });
+
+  h.test("claimDueRefreshes reports a lease taken over from an interrupted provider call", async () => {
+    const { id } = await seedConnection(h.store(), "tenant-a", { status: "active" });
+    const store = h.store();
+    assert.ok(await store.claimRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS));
+    await store.renewRefreshLease(id, "replica-a", LEASE_MS, START_TIME_MS, { isCalling: true });
+    assert.deepEqual(await store.claimDueRefreshes(START_TIME_MS + LEASE_MS - 1, 10, "replica-b#1", LEASE_MS), []);
+    const claimed = await store.claimDueRefreshes(START_TIME_MS + LEASE_MS, 10, "replica-b#1", LEASE_MS);
+    assert.deepEqual(
+      claimed.map((c) => [c.connection.id, c.wasInterrupted]),
+      [[id, true]],
+    );
   });
 
   h.test("listDueRefreshes returns due active connections soonest first, up to the limit", async () => {

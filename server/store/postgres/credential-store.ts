@@ -3,7 +3,7 @@
  * in ../rows/row-mappers.ts). Only vault ciphertext and state hashes are stored. The credential
  * version lives on the connection row, so it keeps increasing when a credential is deleted and saved again.
  */
-import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
 import { toConsentState, toCredential } from "../rows/row-mappers.ts";
 import { credentialClaimUpdate, credentialValues, newConsentStateRow } from "../rows/row-values.ts";
@@ -25,7 +25,7 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
           // version waits here, then re-checks the WHERE against the committed row and finds none.
           const [claimed] = await tx
             .update(connections)
-            .set(credentialClaimUpdate(version, input, updatedAt))
+            .set({ ...credentialClaimUpdate(version, input, updatedAt), ...leaseRelease(input.releaseLeaseOf) })
             .where(and(eq(connections.id, connectionId), eq(connections.credentialVersion, expectedVersion)))
             .returning({ id: connections.id });
           if (!claimed) {
@@ -94,5 +94,19 @@ export function createPostgresCredentialStore({ db, now }: PostgresStoreContext)
         const { rowCount } = await db.delete(consentStates).where(lt(consentStates.expiresAt, expiredBeforeMs));
         return rowCount ?? 0;
       }),
+  };
+}
+
+/**
+ * The SET terms that free the refresh lease when `owner` holds it (unchanged otherwise), so a
+ * refresh saves and releases in one write. SET expressions read the row as it was before the update.
+ */
+function leaseRelease(owner: string | undefined) {
+  if (owner === undefined) return {};
+  const held = sql`${connections.leaseOwner} = ${owner}`;
+  return {
+    leaseOwner: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseOwner} END`,
+    leaseExpiresAt: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseExpiresAt} END`,
+    leaseState: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseState} END`,
   };
 }

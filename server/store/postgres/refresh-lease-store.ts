@@ -73,6 +73,34 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
         return rows.map(toConnection);
       }),
 
+    claimDueRefreshes: (nowMs, limit, owner, leaseMs) =>
+      runQuery(async () => {
+        const inactive = db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(and(lte(connections.nextRefreshAt, nowMs), ne(connections.status, USABLE_STATUS)))
+          .orderBy(asc(connections.nextRefreshAt))
+          .limit(limit);
+        await db.update(connections).set({ nextRefreshAt: null }).where(inArray(connections.id, inactive));
+        // SKIP LOCKED: a replica claiming at the same moment takes other rows instead of waiting;
+        // the outer lease check is re-evaluated on the row as committed, so no row is claimed twice.
+        const due = db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(and(lte(connections.nextRefreshAt, nowMs), eq(connections.status, USABLE_STATUS), leaseIsFree(nowMs)))
+          .orderBy(asc(connections.nextRefreshAt))
+          .limit(limit)
+          .for("update", { skipLocked: true });
+        const rows = await db
+          .update(connections)
+          .set({ leaseOwner: owner, leaseExpiresAt: nowMs + leaseMs, leaseState: nextLeaseState(owner) })
+          .where(and(inArray(connections.id, due), leaseIsFree(nowMs)))
+          .returning();
+        return rows
+          .sort((a, b) => (a.nextRefreshAt ?? 0) - (b.nextRefreshAt ?? 0))
+          .map((row) => ({ connection: toConnection(row), wasInterrupted: row.leaseState === LEASE_STATE.interrupted }));
+      }),
+
     setNextRefresh: (connectionId, nextRefreshAtMs) =>
       runQuery(async () => {
         const [row] = await db
@@ -103,6 +131,11 @@ export function createPostgresRefreshLeaseStore({ db }: PostgresStoreContext): R
  */
 function nextLeaseState(owner: string) {
   return sql`CASE WHEN ${connections.leaseOwner} = ${owner} THEN ${connections.leaseState} WHEN ${connections.leaseOwner} IS NOT NULL AND ${connections.leaseState} IS NOT NULL THEN ${LEASE_STATE.interrupted} ELSE NULL END`;
+}
+
+/** A lease nobody holds, or one that ran out. */
+function leaseIsFree(nowMs: number) {
+  return or(isNull(connections.leaseOwner), isNull(connections.leaseExpiresAt), lte(connections.leaseExpiresAt, nowMs));
 }
 
 /**

@@ -31,7 +31,7 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
             const updatedAt = now();
             const claimed = tx
               .update(connections)
-              .set(credentialClaimUpdate(version, input, updatedAt))
+              .set({ ...credentialClaimUpdate(version, input, updatedAt), ...leaseRelease(input.releaseLeaseOf) })
               .where(and(eq(connections.id, connectionId), eq(connections.credentialVersion, expectedVersion)))
               .returning({ id: connections.id })
               .get();
@@ -106,5 +106,19 @@ export function createSqliteCredentialStore({ db, now }: SqliteStoreContext): Cr
 
     pruneConsentStates: (expiredBeforeMs) =>
       runQuery(() => db.delete(consentStates).where(lt(consentStates.expiresAt, expiredBeforeMs)).run().changes),
+  };
+}
+
+/**
+ * The SET terms that free the refresh lease when `owner` holds it (unchanged otherwise), so a
+ * refresh saves and releases in one write. SET expressions read the row as it was before the update.
+ */
+function leaseRelease(owner: string | undefined) {
+  if (owner === undefined) return {};
+  const held = sql`${connections.leaseOwner} = ${owner}`;
+  return {
+    leaseOwner: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseOwner} END`,
+    leaseExpiresAt: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseExpiresAt} END`,
+    leaseState: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseState} END`,
   };
 }

@@ -75,6 +75,32 @@ export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): Refre
         return dueRefreshesQuery({ db }, nowMs, limit).all().map(toConnection);
       }),
 
+    claimDueRefreshes: (nowMs, limit, owner, leaseMs) =>
+      runQuery(() => {
+        const inactive = db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(and(lte(connections.nextRefreshAt, nowMs), ne(connections.status, USABLE_STATUS)))
+          .orderBy(asc(connections.nextRefreshAt))
+          .limit(limit);
+        db.update(connections).set({ nextRefreshAt: null }).where(inArray(connections.id, inactive)).run();
+        const due = db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(and(lte(connections.nextRefreshAt, nowMs), eq(connections.status, USABLE_STATUS), leaseIsFree(nowMs)))
+          .orderBy(asc(connections.nextRefreshAt))
+          .limit(limit);
+        const rows = db
+          .update(connections)
+          .set({ leaseOwner: owner, leaseExpiresAt: nowMs + leaseMs, leaseState: nextLeaseState(owner) })
+          .where(and(inArray(connections.id, due), leaseIsFree(nowMs)))
+          .returning()
+          .all();
+        return rows
+          .sort((a, b) => (a.nextRefreshAt ?? 0) - (b.nextRefreshAt ?? 0))
+          .map((row) => ({ connection: toConnection(row), wasInterrupted: row.leaseState === LEASE_STATE.interrupted }));
+      }),
+
     setNextRefresh: (connectionId, nextRefreshAtMs) =>
       runQuery(() => {
         const row = db
@@ -107,6 +133,11 @@ export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): Refre
  */
 function nextLeaseState(owner: string) {
   return sql`CASE WHEN ${connections.leaseOwner} = ${owner} THEN ${connections.leaseState} WHEN ${connections.leaseOwner} IS NOT NULL AND ${connections.leaseState} IS NOT NULL THEN ${LEASE_STATE.interrupted} ELSE NULL END`;
+}
+
+/** A lease nobody holds, or one that ran out. */
+function leaseIsFree(nowMs: number) {
+  return or(isNull(connections.leaseOwner), isNull(connections.leaseExpiresAt), lte(connections.leaseExpiresAt, nowMs));
 }
 
 /**

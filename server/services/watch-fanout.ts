@@ -1,0 +1,363 @@
+/**
+ * WatchCredentials fan-out that costs one encoding per event: the watchers of one connection share
+ * one hub subscription and one re-read per event, each event is encoded once per codec (proto or
+ * JSON; gRPC, gRPC-Web and Connect streaming frame it the same way), and the very same bytes are
+ * written to every stream, a bounded number of streams per event-loop turn so that writes leave
+ * the process while the fan-out goes on.
+ *
+ * Why: through connect-node a streamed message crosses about a dozen async generators per stream
+ * (the handler, every interceptor's wrapper, serialize, envelope, the Node writer awaiting each
+ * write), and is serialised again for every stream: ~100 µs of CPU per stream per message (see
+ * bench/README.md). A stream joins here only after its first message went out through connect-es,
+ * so its headers are sent and connect-es is parked on the handler, which awaits `attach`; when the
+ * stream must end (connection revoked, key revoked or expired, audit refusal, read failure, hub
+ * closed, client gone, deadline, shutdown) `attach` settles and connect-es writes the end of the
+ * stream as for any other RPC (gRPC trailers, gRPC-Web trailer frame, Connect end-stream JSON).
+ *
+ * Per stream it keeps one small record (no closures): its wire, codec, context and what it has seen.
+ * Semantics are the per-stream path's (credential-watch.ts): a status change is reported, a
+ * revoked or attention_required connection ends the stream, a credential is delivered once per
+ * newer version after the key's re-check and its audit row, heartbeats pass through.
+ */
+import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { type WatchCredentialsResponse, WatchCredentialsResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
+import { type ConnectionStatus, endsWatch, isUsable } from "../domain/connection-status.ts";
+import { ConnectionNotUsableError } from "../domain/errors.ts";
+import type { RefreshEngine } from "../refresh/refresh-engine.ts";
+import type { RawStreamBody, RawStreamSink } from "../request/context.ts";
+import type { ConnectionRecord } from "../store/store.ts";
+import type { UsageCredential } from "../tokens/usage-credential.ts";
+import type { CredentialWatch, CredentialWatchEvent, SharedRead } from "../watch/credential-watch.ts";
+import type { WatchEvent, WatchHub } from "../watch/watch-hub.ts";
+import { credentialToProto, watchEventToProto } from "./watch-proto.ts";
+
+/** Streams written per event-loop turn (across all connections). */
+const STREAMS_PER_TURN = 500;
+
+/** Options of `createWatchFanout`. */
+export interface WatchFanoutDeps {
+  hub: WatchHub;
+  watch: Pick<CredentialWatch, "read">;
+  engine: Pick<RefreshEngine, "keepFresh">;
+  /** Throws when the caller may no longer receive credentials (key revoked or expired). */
+  assertMayReceive: (ctx: HandlerContext) => void;
+  /** Records the delivery of `credential` on this stream (audit); throws to refuse it. */
+  auditDelivery: (ctx: HandlerContext, credential: UsageCredential) => void;
+  /** Streams written per event-loop turn; default 500. */
+  streamsPerTurn?: number;
+}
+
+/** A stream in the fan-out. Opaque to callers. */
+export interface FanoutWatcher {
+  readonly connectionId: string;
+}
+
+/** The fan-out. */
+export interface WatchFanout {
+  /**
+   * Registers a stream of `connection` (tenant-checked by the caller) before its first read, so no
+   * event published from now on is missed, and reads what the stream starts with: the events to
+   * send through connect-es (a status, then the credential, as credential-watch.ts would), and the
+   * error that ends the stream after them, if any. Call `leave` in a finally.
+   */
+  open(
+    connection: ConnectionRecord,
+    afterVersion: number,
+    sink: RawStreamSink,
+    ctx: HandlerContext,
+  ): Promise<{ watcher: FanoutWatcher; first: CredentialWatchEvent[]; end: Error | undefined }>;
+  /**
+   * Hands the stream, whose first events have been sent, to the fan-out: resolves when it ends
+   * quietly (client gone, hub closed), rejects with the error that ends it.
+   */
+  attach(watcher: FanoutWatcher): Promise<void>;
+  /** Removes the stream (idempotent). */
+  leave(watcher: FanoutWatcher): void;
+  /** Streams in the fan-out. */
+  watcherCount(): number;
+  /** Connections with at least one such stream (each holds one hub subscription). */
+  groupCount(): number;
+}
+
+class Watcher implements FanoutWatcher {
+  readonly connectionId: string;
+  readonly group: Group;
+  readonly body: RawStreamBody;
+  readonly codec: "proto" | "json";
+  readonly ctx: HandlerContext;
+  lastVersion: number;
+  lastStatus: ConnectionStatus | undefined = undefined;
+  isAttached = false;
+  isClosed = false;
+  /** An event arrived before the stream was attached: catch up on attach. */
+  missed = false;
+  settle: ((err: unknown) => void) | undefined = undefined;
+  /** Set on leave or abort so settle runs once. */
+  endError: unknown = undefined;
+  constructor(group: Group, sink: RawStreamSink, ctx: HandlerContext, afterVersion: number) {
+    this.connectionId = group.connectionId;
+    this.group = group;
+    this.body = sink.body;
+    this.codec = sink.codec;
+    this.ctx = ctx;
+    this.lastVersion = afterVersion;
+  }
+  /** The context's signal aborted (client gone, deadline, key revoked, shutdown). */
+  handleEvent(): void {
+    this.group.fanout.end(this, undefined);
+  }
+}
+
+class Group {
+  readonly connectionId: string;
+  readonly tenantId: string;
+  readonly fanout: FanoutCore;
+  readonly watchers = new Set<Watcher>();
+  readonly stop = new AbortController();
+  constructor(fanout: FanoutCore, connection: ConnectionRecord) {
+    this.fanout = fanout;
+    this.connectionId = connection.id;
+    this.tenantId = connection.tenantId;
+  }
+}
+
+interface FanoutCore {
+  end(watcher: Watcher, err: unknown): void;
+}
+
+/** Frames of one read, encoded on first use per codec. */
+class Frames {
+  readonly read: SharedRead;
+  private status: Partial<Record<"proto" | "json", Uint8Array>> = {};
+  private credential: Partial<Record<"proto" | "json", Uint8Array>> = {};
+  constructor(read: SharedRead) {
+    this.read = read;
+  }
+  statusFrame(codec: "proto" | "json"): Uint8Array {
+    const { connection } = this.read;
+    this.status[codec] ??= frame(
+      create(
+        WatchCredentialsResponseSchema,
+        watchEventToProto({ type: "status", status: connection.status, reason: connection.statusReason }),
+      ),
+      codec,
+    );
+    return this.status[codec];
+  }
+  credentialFrame(codec: "proto" | "json", credential: UsageCredential): Uint8Array {
+    this.credential[codec] ??= frame(
+      create(WatchCredentialsResponseSchema, { event: { case: "credential", value: credentialToProto(credential) } }),
+      codec,
+    );
+    return this.credential[codec];
+  }
+}
+
+/** Creates the fan-out. */
+export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
+  const perTurn = deps.streamsPerTurn ?? STREAMS_PER_TURN;
+  const groups = new Map<string, Group>();
+  let count = 0;
+
+  // One write budget per event-loop turn, shared by every connection's fan-out.
+  let budget = perTurn;
+  let isRefillScheduled = false;
+  const waiting: (() => void)[] = [];
+  const refill = () => {
+    isRefillScheduled = false;
+    budget = perTurn;
+    for (const resume of waiting.splice(0)) resume();
+  };
+  const spend = (): Promise<void> | undefined => {
+    if (budget > 0) {
+      budget -= 1;
+      return undefined;
+    }
+    if (!isRefillScheduled) {
+      isRefillScheduled = true;
+      setImmediate(refill);
+    }
+    return new Promise<void>((resume) => waiting.push(resume));
+  };
+
+  const core: FanoutCore = {
+    end(watcher, err) {
+      if (watcher.isClosed) return;
+      watcher.isClosed = true;
+      watcher.ctx.signal.removeEventListener("abort", watcher);
+      const { group } = watcher;
+      if (group.watchers.delete(watcher)) {
+        count -= 1;
+        if (group.watchers.size === 0) {
+          group.stop.abort();
+          if (groups.get(group.connectionId) === group) groups.delete(group.connectionId);
+        }
+      }
+      watcher.endError = err;
+      const settle = watcher.settle;
+      watcher.settle = undefined;
+      settle?.(err);
+    },
+  };
+
+  const write = (watcher: Watcher, bytes: Uint8Array) => {
+    const { body } = watcher;
+    if (body.destroyed || body.writableEnded) return;
+    body.write(bytes);
+  };
+
+  /** What one stream is owed after `read`: a status change, the end, or a newer credential. */
+  const deliver = (watcher: Watcher, frames: Frames) => {
+    if (watcher.isClosed) return;
+    if (!watcher.isAttached) {
+      watcher.missed = true;
+      return;
+    }
+    const { connection, credential } = frames.read;
+    if (connection.status !== watcher.lastStatus) {
+      watcher.lastStatus = connection.status;
+      write(watcher, frames.statusFrame(watcher.codec));
+    }
+    if (endsWatch(connection.status)) {
+      core.end(watcher, new ConnectionNotUsableError(connection.id, connection.status));
+      return;
+    }
+    if (credential === undefined || credential.version <= watcher.lastVersion) return;
+    try {
+      // A key revoked or expired since the stream opened gets nothing more, not even an audit row.
+      deps.assertMayReceive(watcher.ctx);
+      deps.auditDelivery(watcher.ctx, credential);
+    } catch (err) {
+      core.end(watcher, err);
+      return;
+    }
+    watcher.lastVersion = credential.version;
+    write(watcher, frames.credentialFrame(watcher.codec, credential));
+  };
+
+  const forEachWatcher = async (group: Group, visit: (watcher: Watcher) => void) => {
+    for (const watcher of [...group.watchers]) {
+      const wait = spend();
+      if (wait !== undefined) await wait;
+      visit(watcher);
+    }
+  };
+
+  const handle = async (group: Group, event: WatchEvent) => {
+    if (event.type === "heartbeat") {
+      const bytes: Partial<Record<"proto" | "json", Uint8Array>> = {};
+      const message = create(WatchCredentialsResponseSchema, watchEventToProto(event));
+      await forEachWatcher(group, (watcher) => {
+        // A stream that is not reading gets no heartbeat piling up behind its last event.
+        if (watcher.isClosed || !watcher.isAttached || watcher.body.writableNeedDrain) return;
+        bytes[watcher.codec] ??= frame(message, watcher.codec);
+        write(watcher, bytes[watcher.codec]!);
+      });
+      return;
+    }
+    // A stream still sending its first messages catches up when it attaches (even if the re-read fails).
+    let isNews = event.type !== "credential";
+    for (const watcher of group.watchers) {
+      if (!watcher.isAttached) watcher.missed = true;
+      else if (event.type === "credential" && watcher.lastVersion < event.version) isNews = true;
+    }
+    if (!isNews) return;
+    const read = await deps.watch.read(group.tenantId, group.connectionId, event.type === "credential" ? event.version : 0);
+    const frames = new Frames(read);
+    await forEachWatcher(group, (watcher) => deliver(watcher, frames));
+    if (isUsable(read.connection.status)) await deps.engine.keepFresh(read.connection);
+  };
+
+  const run = async (group: Group) => {
+    const events = deps.hub.subscribe(group.connectionId, group.stop.signal);
+    let failure: unknown;
+    try {
+      for await (const event of events) {
+        try {
+          await handle(group, event);
+        } catch (err) {
+          // A failed re-read ends every stream of the connection with it, as it would end each one.
+          failure = err;
+          for (const watcher of [...group.watchers]) if (watcher.isAttached) core.end(watcher, err);
+        }
+      }
+    } finally {
+      // The hub closed (shutdown): the streams end quietly, as their subscriptions would.
+      if (!group.stop.signal.aborted) for (const watcher of [...group.watchers]) core.end(watcher, failure);
+    }
+  };
+
+  /** The events a stream starts with: credential-watch.ts's first sync, from `read`. */
+  const firstEvents = (watcher: Watcher, read: SharedRead): { first: CredentialWatchEvent[]; end: Error | undefined } => {
+    const { connection, credential } = read;
+    const first: CredentialWatchEvent[] = [];
+    watcher.lastStatus = connection.status;
+    if (!isUsable(connection.status)) first.push({ type: "status", status: connection.status, reason: connection.statusReason });
+    if (endsWatch(connection.status)) return { first, end: new ConnectionNotUsableError(connection.id, connection.status) };
+    if (credential !== undefined && credential.version > watcher.lastVersion) {
+      watcher.lastVersion = credential.version;
+      first.push({ type: "credential", credential });
+    }
+    return { first, end: undefined };
+  };
+
+  return {
+    async open(connection, afterVersion, sink, ctx) {
+      let group = groups.get(connection.id);
+      if (group === undefined) {
+        group = new Group(core, connection);
+        groups.set(connection.id, group);
+        void run(group);
+      }
+      const watcher = new Watcher(group, sink, ctx, afterVersion);
+      group.watchers.add(watcher);
+      count += 1;
+      ctx.signal.addEventListener("abort", watcher, { once: true });
+      if (ctx.signal.aborted) core.end(watcher, undefined);
+      const read = await deps.watch.read(connection.tenantId, connection.id, 0);
+      const { first, end } = firstEvents(watcher, read);
+      if (isUsable(read.connection.status)) await deps.engine.keepFresh(read.connection);
+      return { watcher, first, end };
+    },
+
+    attach(fanoutWatcher) {
+      const watcher = fanoutWatcher as Watcher;
+      if (watcher.isClosed) return watcher.endError === undefined ? Promise.resolve() : Promise.reject(watcher.endError);
+      const ended = new Promise<void>((resolve, reject) => {
+        watcher.settle = (err) => (err === undefined ? resolve() : reject(err));
+      });
+      watcher.isAttached = true;
+      if (watcher.missed) {
+        // Something happened between the first read and now: re-read for this stream alone.
+        watcher.missed = false;
+        deps.watch
+          .read(watcher.group.tenantId, watcher.connectionId, 0)
+          .then((read) => deliver(watcher, new Frames(read)))
+          .catch((err: unknown) => core.end(watcher, err));
+      }
+      return ended;
+    },
+
+    leave(watcher) {
+      core.end(watcher as Watcher, undefined);
+    },
+
+    watcherCount: () => count,
+    groupCount: () => groups.size,
+  };
+}
+
+/** One message in its 5-byte envelope (flags 0: uncompressed), as all three protocols frame it. */
+function frame(message: WatchCredentialsResponse, codec: "proto" | "json"): Uint8Array {
+  const payload =
+    codec === "proto"
+      ? toBinary(WatchCredentialsResponseSchema, message)
+      : ENCODER.encode(toJsonString(WatchCredentialsResponseSchema, message));
+  const out = new Uint8Array(5 + payload.byteLength);
+  new DataView(out.buffer).setUint32(1, payload.byteLength);
+  out.set(payload, 5);
+  return out;
+}
+
+const ENCODER = new TextEncoder();
