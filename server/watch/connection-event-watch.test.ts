@@ -75,4 +75,34 @@ describe("server/watch/connection-event-watch.test.ts", () => {
     await within(Promise.all(streams), 5_000, "the streams ending");
     assert.equal(feed.watcherCount(), 0);
   });
+  test("pruning during a replay ends the stream with the expired cursor error instead of skipping the deleted events", async () => {
+    await base.ensureTenant({ id: "replay" });
+    const from = await base.latestConnectionEventSeq("replay");
+    for (let i = 0; i < 250; i += 1) await base.createConnection({ tenantId: "replay", userId: `u${i}`, providerName: "p" });
+    const feed = createEventFeed({ heartbeatMs: 0, now: Date.now });
+    const watch = createConnectionEventWatch({ store: base, feed, now: Date.now });
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const run = (async () => {
+      for await (const item of watch.watch({
+        tenantId: "replay",
+        afterSeq: from,
+        cursorText: "c",
+        replayRetained: false,
+        signal: stop.signal,
+      })) {
+        if (item.type !== "event") break;
+        seen.push(item.seq);
+        // The retention pruner runs while the first page is being sent: everything goes.
+        if (seen.length === 1) await base.deleteConnectionEventsBefore(new Date(Date.now() + 86_400_000));
+      }
+    })();
+    await assert.rejects(within(run, 10_000, "the replay"), (error: Error & { kind?: string }) => {
+      assert.equal(error.kind, "event_cursor_expired");
+      return true;
+    });
+    assert.ok(seen.length < 250, `a stream that went on skipped ${250 - seen.length} deleted events`);
+    stop.abort();
+    assert.equal(feed.watcherCount(), 0);
+  });
 });

@@ -82,6 +82,11 @@ export function createConnectionEventWatch(deps: {
             const page = await shared(key(`${afterSeq}\0${connectionId ?? ""}`), () =>
               store.listConnectionEvents({ tenantId, afterSeq, limit: PAGE_SIZE, connectionId }),
             );
+            // Read after the page: had retention deleted events after the cursor before the page
+            // was read (a replay racing the pruner, a reader stalled past the retention), the page
+            // silently lacks them. End the stream instead of skipping them.
+            const pruned = await shared(key(`pruned\0${afterSeq}`), () => store.connectionEventsPrunedThrough(tenantId));
+            if (pruned > afterSeq) throw expired(request.cursorText);
             for (const event of page) {
               if (event.seq <= cursor) continue;
               cursor = event.seq;
@@ -95,11 +100,6 @@ export function createConnectionEventWatch(deps: {
         yield* drain();
         yield { type: "heartbeat", serverTimeMs: now(), seq: cursor };
         for await (const wake of wakeups) {
-          if (wake.type === "heartbeat") {
-            // A reader that fell behind the retention would skip deleted events: end it instead.
-            const pruned = await shared(`${wake.generation}\0${tenantId}\0pruned`, () => store.connectionEventsPrunedThrough(tenantId));
-            if (pruned > cursor) throw expired(request.cursorText);
-          }
           yield* drain(wake.generation);
           if (wake.type === "heartbeat") yield { type: "heartbeat", serverTimeMs: wake.serverTimeMs, seq: cursor };
         }
