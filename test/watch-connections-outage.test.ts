@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { Client as PgClient } from "pg";
 import { EVENT_LOCK_KEY } from "../server/store/postgres/connection-events.ts";
+import { boundedClientConfig } from "../server/store/postgres/store-pool.ts";
 import { createKeyProvider, PROVIDER } from "./support/access-fixtures.ts";
 import { eventClient, recordWatch } from "./support/connection-watchers.ts";
 import { startServer, TEST_TENANT, type TestServer } from "./support/start-server.ts";
@@ -110,6 +111,26 @@ describe("test/watch-connections-outage.test.ts", { skip: TEST_STORE !== "postgr
       }
     } finally {
       for (const w of watches) w.stop();
+    }
+  });
+  test("a replica frozen while holding the event lock (idle in its transaction) blocks the writers for a bounded time only", async () => {
+    // As a replica's pool connects (same bounds), then it stops between its event insert and COMMIT
+    // (process paused, network partition): the session sits idle in its transaction, lock held.
+    const frozen = new PgClient(boundedClientConfig({ connectionString: server.storeEnv.DATABASE_URL! }));
+    frozen.on("error", () => {});
+    await frozen.connect();
+    try {
+      await frozen.query("begin");
+      await frozen.query(`select pg_advisory_xact_lock(${EVENT_LOCK_KEY}::bigint)`);
+      const id = await eventualValue(
+        () => createPending().catch(() => undefined),
+        (value) => value !== undefined,
+        20_000,
+        "a connection write despite the frozen lock holder",
+      );
+      assert.ok(id);
+    } finally {
+      await frozen.end().catch(() => {});
     }
   });
 });
