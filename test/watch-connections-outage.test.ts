@@ -48,7 +48,7 @@ describe("test/watch-connections-outage.test.ts", { skip: TEST_STORE !== "postgr
     try {
       await holder.query("begin");
       await holder.query(`select pg_advisory_xact_lock(${EVENT_LOCK_KEY}::bigint)`);
-      const [{ pid }] = (await holder.query("select pg_backend_pid() as pid")).rows as { pid: number }[];
+      const { pid } = (await holder.query("select pg_backend_pid() as pid")).rows[0] as { pid: number };
       const write = server.app.store.updateConnectionStatus(TEST_TENANT, id, "pending", "active", null);
       let isWritten = false;
       void write.then(
