@@ -79,7 +79,9 @@ type LinkOutcome =
  *
  * @example
  * const handle = maintainWebSocket(env, connectionId, "wss://stream.example.com", {
- *   onConnect: (send) => send(JSON.stringify({ subscribe: "events" })),
+ *   onConnect: (send) => {
+ *     send(JSON.stringify({ subscribe: "events" }));
+ *   },
  *   onMessage: (data) => console.log(String(data)),
  * });
  */

@@ -67,6 +67,9 @@ export function createConnectionEventWatch(deps: {
       const wakeups = feed.subscribe(tenantId, request.signal);
       try {
         let cursor = await startPosition(request);
+        // A replay of "every retained event" has promised no position until its first page is read:
+        // retention racing that read just means it starts later.
+        let isStartFloating = request.afterSeq === null && request.replayRetained;
 
         /**
          * Sends every event after the cursor, moving it forward; with a connection filter, up to the
@@ -82,6 +85,14 @@ export function createConnectionEventWatch(deps: {
             const page = await shared(key(`${afterSeq}\0${connectionId ?? ""}`), () =>
               store.listConnectionEvents({ tenantId, afterSeq, limit: PAGE_SIZE, connectionId }),
             );
+            // Read after the page: had retention deleted events after the cursor before the page
+            // was read (a replay racing the pruner, a reader stalled past the retention), the page
+            // silently lacks them. End the stream instead of skipping them.
+            const pruned = await shared(key(`pruned\0${afterSeq}`), () => store.connectionEventsPrunedThrough(tenantId));
+            // (A replay of every retained event has promised no position before its first page:
+            // whatever that page holds is a gap-free start.)
+            if (pruned > afterSeq && !isStartFloating) throw expired(request.cursorText);
+            isStartFloating = false;
             for (const event of page) {
               if (event.seq <= cursor) continue;
               cursor = event.seq;
@@ -95,11 +106,6 @@ export function createConnectionEventWatch(deps: {
         yield* drain();
         yield { type: "heartbeat", serverTimeMs: now(), seq: cursor };
         for await (const wake of wakeups) {
-          if (wake.type === "heartbeat") {
-            // A reader that fell behind the retention would skip deleted events: end it instead.
-            const pruned = await shared(`${wake.generation}\0${tenantId}\0pruned`, () => store.connectionEventsPrunedThrough(tenantId));
-            if (pruned > cursor) throw expired(request.cursorText);
-          }
           yield* drain(wake.generation);
           if (wake.type === "heartbeat") yield { type: "heartbeat", serverTimeMs: wake.serverTimeMs, seq: cursor };
         }
@@ -112,7 +118,10 @@ export function createConnectionEventWatch(deps: {
   /** The log position to start after, checking a given cursor against the log. */
   async function startPosition(request: ConnectionWatchRequest): Promise<number> {
     const { tenantId, afterSeq } = request;
-    if (afterSeq === null) return request.replayRetained ? 0 : store.latestConnectionEventSeq(tenantId);
+    if (afterSeq === null) {
+      // "Every retained event": from where retention stopped (the log before it is gone).
+      return request.replayRetained ? store.connectionEventsPrunedThrough(tenantId) : store.latestConnectionEventSeq(tenantId);
+    }
     const [pruned, latest] = await Promise.all([store.connectionEventsPrunedThrough(tenantId), store.latestConnectionEventSeq(tenantId)]);
     if (afterSeq < pruned) throw expired(request.cursorText);
     if (afterSeq > latest) {

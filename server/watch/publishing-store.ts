@@ -7,6 +7,7 @@
  * connection (and so appends an event) must be wrapped here too; until it is, its events still
  * reach streams on their next heartbeat.
  */
+import { StoreUnavailableError } from "../domain/errors.ts";
 import type { Store } from "../store/store.ts";
 import type { ConnectionEvent } from "./watch-hub.ts";
 
@@ -16,10 +17,24 @@ export function createPublishingStore(
   publish: (event: ConnectionEvent) => void,
   announceEvents: (tenantId: string) => void = () => {},
 ): Store {
+  /**
+   * Runs a write that appends an event. When the store cannot say whether it committed
+   * (StoreUnavailableError: e.g. the connection dropped after COMMIT was sent), the tenant's streams
+   * are woken anyway: a wake-up only makes them re-read the log, and otherwise an event that did
+   * commit would wait for the next heartbeat (or, with heartbeats off, the tenant's next change).
+   */
+  async function announcingIfUnknown<T>(tenantId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) announceEvents(tenantId);
+      throw error;
+    }
+  }
   return {
     ...store,
     async createConnection(input) {
-      const created = await store.createConnection(input);
+      const created = await announcingIfUnknown(input.tenantId, () => store.createConnection(input));
       announceEvents(created.tenantId);
       return created;
     },
@@ -29,7 +44,9 @@ export function createPublishingStore(
       return saved;
     },
     async updateConnectionStatus(tenantId, id, expected, next, statusReason, changes) {
-      const updated = await store.updateConnectionStatus(tenantId, id, expected, next, statusReason, changes);
+      const updated = await announcingIfUnknown(tenantId, () =>
+        store.updateConnectionStatus(tenantId, id, expected, next, statusReason, changes),
+      );
       publish({ connectionId: updated.id, type: "status", status: updated.status, reason: updated.statusReason });
       announceEvents(updated.tenantId);
       return updated;

@@ -52,8 +52,13 @@ export function rawStatusUses(file: string, text: string): RawStatusUse[] {
 /** One status write outside the transition path: file, 1-based line, and the source text. */
 export type StatusWrite = { file: string; line: number; text: string };
 
-// SQL that writes a connection's status by hand: UPDATE connections SET … status, INSERT INTO connections.
-const RAW_SQL_WRITE = /\bupdate\s+"?connections"?\s+set\b[^;]*\bstatus\b|\binsert\s+into\s+"?connections"?/i;
+// SQL that writes a connection's status by hand: UPDATE connections SET … status, INSERT INTO
+// connections, the table named as text or interpolated as drizzle's sql`… ${connections} …` does.
+const CONNECTIONS_TABLE = String.raw`(?:"?connections"?(?![\w$])|\$\{\s*connections\s*\})`;
+const RAW_SQL_WRITE = new RegExp(
+  String.raw`\bupdate\s+${CONNECTIONS_TABLE}\s+set\b[^;]*\bstatus\b|\binsert\s+into\s+${CONNECTIONS_TABLE}`,
+  "i",
+);
 
 /**
  * The status writes in `text`: a call of the store's `updateConnectionStatus` or `createConnection`

@@ -101,10 +101,14 @@ test("the write scan bites: each way around the transition path is found", () =>
     'db.insert(connections).values({ id, "status": "active" });',
     'await pool.query("UPDATE connections SET status = $1 WHERE id = $2", [s, id]);',
     "await sql`insert into connections (id, status) values (?, ?)`;",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the source text of a drizzle sql`…` template
+    "await tx.execute(sql`update ${connections} set status = ${next} where id = ${id}`);",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the source text of a drizzle sql`…` template
+    "await tx.execute(sql`insert into ${connections} (id, tenant_id, status) values (${id}, ${t}, 'active')`);",
   ].join("\n");
   assert.deepEqual(
     statusWrites("server/x/example.ts", code).map((w) => w.line),
-    [1, 2, 3, 4, 5, 6],
+    [1, 2, 3, 4, 5, 6, 7, 8],
   );
 });
 
@@ -116,6 +120,10 @@ test("the write scan leaves alone what writes no status", () => {
     'sendJson(res, 200, { status: "ok" });',
     'await pool.query("UPDATE refresh_leases SET owner = $1", [o]);',
     'log.info({ status: "active" }, "connection changed");',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the source text of a drizzle sql`…` template
+    "await tx.execute(sql`insert into ${connectionEvents} (event_id, connection) select ${id}, ${snapshot}`);",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the source text of a drizzle sql`…` template
+    "await tx.execute(sql`update ${connections_archive} set status = ${s}`);",
   ].join("\n");
   assert.deepEqual(statusWrites("server/x/example.ts", code), []);
 });

@@ -39,8 +39,14 @@ export interface StorePool {
 /**
  * The pg settings that bound every wait on one connection: `query_timeout` (client side: the query
  * fails "Query read timeout" and the connection is discarded), `statement_timeout` (server side,
- * 1 s earlier so a merely slow statement is cancelled cleanly and the connection kept), and TCP
- * keepalive after 10 s of silence. Shared by the store pool and the LISTEN/NOTIFY bridge.
+ * 1 s earlier so a merely slow statement is cancelled cleanly and the connection kept), TCP
+ * keepalive after 10 s of silence, and `idle_in_transaction_session_timeout` (server side): a
+ * session left idle inside a transaction for the query timeout (its process paused or partitioned
+ * between two statements, e.g. after the connection event insert and before COMMIT) is ended by
+ * PostgreSQL, so the locks it holds (the event-writer advisory lock, row locks) are freed instead of
+ * blocking every replica's writers until the server's own TCP keepalive (hours) notices.
+ * No store transaction waits on anything but the database between its statements. Shared by the
+ * store pool and the LISTEN/NOTIFY bridge.
  */
 export function boundedClientConfig(options: {
   connectionString: string;
@@ -53,6 +59,7 @@ export function boundedClientConfig(options: {
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     query_timeout: queryTimeoutMs,
     statement_timeout: Math.max(1, queryTimeoutMs - 1_000),
+    idle_in_transaction_session_timeout: queryTimeoutMs,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
   };
