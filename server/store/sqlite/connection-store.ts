@@ -18,7 +18,12 @@ import { connections } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 
 /** A connections row as SQLite returns it: the JSON columns still text. */
-type ConnectionRowText = Omit<ConnectionRow, "scopes" | "params"> & { scopes: string; params: string };
+type ConnectionRowText = Omit<ConnectionRow, "scopes" | "params" | "labels" | "metadata"> & {
+  scopes: string;
+  params: string;
+  labels: string;
+  metadata: string;
+};
 
 /** Creates the connection methods of the SQLite store. */
 export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStoreContext): ConnectionStore {
@@ -37,7 +42,9 @@ export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStor
     `SELECT id, tenant_id AS tenantId, user_id AS userId, provider_name AS providerName, status,
        status_reason AS statusReason, scopes, params, return_url AS returnUrl, created_at AS createdAt,
        updated_at AS updatedAt, credential_version AS credentialVersion,
-       credential_expires_at AS credentialExpiresAt, next_refresh_at AS nextRefreshAt
+       credential_expires_at AS credentialExpiresAt, next_refresh_at AS nextRefreshAt,
+       account_id AS accountId, account_email AS accountEmail, account_display_name AS accountDisplayName,
+       labels, metadata, reused_connection_id AS reusedConnectionId
      FROM connections WHERE tenant_id = ? AND id = ?`,
   );
   const credentialForToken = client.prepare<[string], CredentialRow>(
@@ -89,6 +96,8 @@ export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStor
             ...row,
             scopes: JSON.parse(row.scopes) as string[],
             params: JSON.parse(row.params) as Record<string, string>,
+            labels: JSON.parse(row.labels) as Record<string, string>,
+            metadata: JSON.parse(row.metadata) as Record<string, string>,
           }),
           credential: credential ? toCredential(credential) : null,
           providerProfileJson: profileForToken.get(row.providerName)?.profile ?? null,
