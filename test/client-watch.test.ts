@@ -110,12 +110,13 @@ describe("test/client-watch.test.ts", () => {
     nexus.heartbeatIntervalMs = 20;
     const abort = new AbortController();
     const seen: bigint[] = [];
-    const c = client({ watch: { backoff: FAST_BACKOFF, heartbeatIntervalMs: 40, missedHeartbeats: 3 } });
+    // A silence limit of 5 × 100 ms: wide enough that a loaded machine's event-loop stall is not
+    // taken for silence, while 50 heartbeats at 20 ms still span twice that limit.
+    const c = client({ watch: { backoff: FAST_BACKOFF, heartbeatIntervalMs: 100, missedHeartbeats: 5 } });
     const consumer = (async () => {
       for await (const credential of c.watchCredentials("conn-1", { signal: abort.signal })) seen.push(credential.version);
     })();
-    // 20 heartbeats at 20 ms span over 3× the client's silence limit (3 × 40 ms).
-    await eventually(() => nexus.heartbeatsSent >= 20, 10_000, "20 heartbeats");
+    await eventually(() => nexus.heartbeatsSent >= 50, 10_000, "50 heartbeats");
     abort.abort();
     await within(consumer);
     assert.deepEqual(seen, [1n]);
