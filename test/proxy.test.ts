@@ -237,6 +237,12 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         return;
       }
       const verdict = await verify(recorded, url);
+      if (url.pathname.endsWith("/echo-auth")) {
+        // A provider that echoes the request's Authorization in a header (a debug header, a challenge).
+        res.writeHead(200, { "x-echo-auth": String(req.headers.authorization), "content-type": "text/plain" });
+        res.end("ok");
+        return;
+      }
       if (url.pathname.endsWith("/echo-redirect")) {
         res.writeHead(302, {
           location: `${upstream.origin}/next?${url.searchParams.toString()}`,
@@ -618,6 +624,16 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     const viaHeader = await proxy(connections.header!, "/echo-redirect", { redirect: "manual" });
     assert.equal(viaHeader.headers.get("x-echo"), null);
     assertNoSecret(JSON.stringify([...viaQuery.headers, ...viaHeader.headers]), "response headers");
+  });
+
+  test("a '#' in the path is refused, not cut off after the rules saw the whole path", async () => {
+    const before = upstream.requests.length;
+    for (const path of ["/users/#/public", "/repos/x#y"]) {
+      const res = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}${path}`, headers: server.auth() });
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+      assert.equal((JSON.parse(res.text) as ErrorBody).details[0]?.debug.reason, "proxy_path_invalid", path);
+    }
+    assert.equal(upstream.requests.length, before);
   });
 
   test("the same request gets the same answer", async () => {

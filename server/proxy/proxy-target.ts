@@ -4,7 +4,7 @@
  * the result is appended to the provider's API base URL. The rules keep the call on the base URL:
  * no `.` or `..` segments (plain, percent-encoded or with `;` parameters), no empty segments (so no
  * `//host` or `https://host` inside the path), no encoded slash, backslash or NUL, no raw
- * backslash; the target's scheme, host, port and path prefix are checked again after URL parsing.
+ * backslash, no `#` (it would cut the path short after the rules matched all of it); the target's scheme, host, port and path prefix are checked again after URL parsing.
  * `@` in a path is an ordinary character (Discord's `/users/@me`): the path is never parsed as a
  * URL of its own, so it cannot become user info.
  */
@@ -60,6 +60,8 @@ export function parseProxyTarget(url: string): ProxyRequestTarget {
 export function normalizePath(path: string): string {
   if (!path.startsWith("/")) throw new ProxyPathError("path must start with '/'");
   if (path.includes("\\")) throw new ProxyPathError("path must not contain a backslash");
+  // A '#' would end the path at URL parsing, after the rules saw the whole of it.
+  if (path.includes("#")) throw new ProxyPathError("path must not contain '#'");
   if (/\p{Cc}|\s/u.test(path)) throw new ProxyPathError("path must not contain control characters or spaces");
   if (path === "/") return path;
   const segments = path.slice(1).split("/");
