@@ -626,6 +626,36 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assertNoSecret(JSON.stringify([...viaQuery.headers, ...viaHeader.headers]), "response headers");
   });
 
+  test("TRACE is refused on HTTP/1.1 and HTTP/2 (the provider would echo the request, credential included)", async () => {
+    const before = upstream.requests.length;
+    const res = await rawRequest(server.baseUrl, { method: "TRACE", path: `/v1/proxy/${connections.header}/x`, headers: server.auth() });
+    assert.equal(res.status, 405, res.text);
+    assert.equal((JSON.parse(res.text) as ErrorBody).details[0]?.debug.reason, "proxy_not_allowed");
+    const session = connectH2(server.baseUrl);
+    try {
+      const stream = session.request({ ":method": "TRACE", ":path": `/v1/proxy/${connections.header}/x`, ...server.auth() });
+      stream.end();
+      const [status, text] = await new Promise<[number, string]>((resolve, reject) => {
+        let code = 0;
+        let body = "";
+        stream.on("response", (headers) => {
+          code = Number(headers[":status"]);
+        });
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        stream.on("end", () => resolve([code, body]));
+        stream.on("error", reject);
+      });
+      assert.equal(status, 405, text);
+      assert.equal((JSON.parse(text) as ErrorBody).details[0]?.debug.reason, "proxy_not_allowed");
+    } finally {
+      session.close();
+    }
+    assert.equal(upstream.requests.length, before, "nothing reached the provider");
+  });
+
   test("a '#' in the path is refused, not cut off after the rules saw the whole path", async () => {
     const before = upstream.requests.length;
     for (const path of ["/users/#/public", "/repos/x#y"]) {

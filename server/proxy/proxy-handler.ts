@@ -86,6 +86,9 @@ export interface ProxyHandler {
   close(): Promise<void>;
 }
 
+/** Methods never proxied: TRACE (and TRACK) echo the request as received, with the applied credential; CONNECT opens a tunnel. */
+const REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), the caller's Nexus credentials, cookies and forwarding headers. */
@@ -181,6 +184,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     facts.principal = principal;
     const target = parseProxyTarget(req.url ?? "");
     facts.connectionId = target.connectionId;
+    if (REFUSED_METHODS.has(facts.method)) {
+      facts.reason = "method_not_proxied";
+      // TRACE makes the provider echo the request it received, credential included.
+      throw new ProxyRefusal(405, Code.PermissionDenied, ErrorReason.PROXY_NOT_ALLOWED, `${facts.method} is never proxied`);
+    }
 
     const tenantId = principal.tenantId ?? (await tenantOfConnection(target.connectionId));
     facts.tenantId = tenantId;
