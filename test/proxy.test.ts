@@ -626,6 +626,14 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assertNoSecret(JSON.stringify([...viaQuery.headers, ...viaHeader.headers]), "response headers");
   });
 
+  test("a response header that echoes the Authorization the proxy sent (basic_auth's base64) is dropped", async () => {
+    const res = await proxy(connections.basic!, "/echo-auth");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-echo-auth"), null);
+    const basic = Buffer.from(`${values.user}:${values.password}`).toString("base64");
+    assert.ok(!JSON.stringify([...res.headers]).includes(basic), "response headers leak the Basic credential");
+  });
+
   test("TRACE is refused on HTTP/1.1 and HTTP/2 (the provider would echo the request, credential included)", async () => {
     const before = upstream.requests.length;
     const res = await rawRequest(server.baseUrl, { method: "TRACE", path: `/v1/proxy/${connections.header}/x`, headers: server.auth() });

@@ -228,16 +228,17 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       const body = await requestBody(req, profile, facts);
       const headers = forwardedHeaders(req);
       let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
-      let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
+      const sentSecrets: string[] = [];
+      let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
       const mayRefresh = profile.authType === "oauth2" || profile.authType === "oauth2_client_credentials";
       if (response.statusCode === 401 && mayRefresh && body.replayable) {
         // One forced refresh and one retry: the token may have been revoked or rotated early.
         await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         usage = await deps.tokens.refresh(tenantId, connection.id);
         facts.retried = true;
-        response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
+        response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
       }
-      await respond(response, res, facts, timeouts.idleMs, secretValues(usage));
+      await respond(response, res, facts, timeouts.idleMs, [...secretValues(usage), ...sentSecrets]);
     } finally {
       clearTimeout(total);
     }
@@ -303,6 +304,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     timeouts: Required<ProxyTimeouts>;
     signal: AbortSignal;
     facts: CallFacts;
+    /** Filled with the credential-bearing header values the strategy set (as sent, e.g. basic_auth's base64). */
+    sentSecrets: string[];
   }
 
   async function send(usage: UsageCredential, options: SendOptions): Promise<Dispatcher.ResponseData> {
@@ -335,6 +338,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const outHeaders: Record<string, string> = {};
     applied.headers.forEach((value, name) => {
       outHeaders[name] = value;
+      if (headers.get(name) !== value && !UNSECRET_APPLIED_HEADERS.has(name)) options.sentSecrets.push(...appliedHeaderSecrets(value));
     });
     let requestBody: Dispatcher.DispatchOptions["body"];
     if ("bytes" in body) requestBody = body.bytes.length > 0 ? body.bytes : null;
@@ -521,6 +525,19 @@ function secretValues(usage: UsageCredential): string[] {
     }
   }
   return values;
+}
+
+/** Headers a strategy sets that carry no credential (SigV4's date and body hash). */
+const UNSECRET_APPLIED_HEADERS = new Set(["x-amz-date", "x-amz-content-sha256", "content-length", "host"]);
+
+/**
+ * A credential-bearing header value as sent, and its credential part ("Basic <base64>" → the
+ * base64): a provider echoing it back must not hand it to the agent, even when it is not the
+ * stored value verbatim (basic_auth sends base64 of username:password).
+ */
+function appliedHeaderSecrets(value: string): string[] {
+  const credentialPart = value.slice(value.lastIndexOf(" ") + 1);
+  return [value, credentialPart].filter((v) => v.length >= 8);
 }
 
 /** Counts bytes passing through and fails the stream once more than `limit` have passed. */
