@@ -238,7 +238,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         facts.retried = true;
         response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
       }
-      await respond(response, res, facts, timeouts.idleMs, [...secretValues(usage), ...sentSecrets]);
+      await respond(response, res, facts, { idleMs: timeouts.idleMs, signal: abort.signal }, [...secretValues(usage), ...sentSecrets]);
     } finally {
       clearTimeout(total);
     }
@@ -367,7 +367,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     response: Dispatcher.ResponseData,
     res: NodeResponse,
     facts: CallFacts,
-    idleMs: number,
+    stream: { idleMs: number; signal: AbortSignal },
     secrets: readonly string[],
   ): Promise<void> {
     const { maxResponseBytes } = deps.limits;
@@ -398,9 +398,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       await pipeline(response.body, counter, res as NodeJS.WritableStream);
     } catch (err) {
       facts.aborted = true;
-      facts.reason = counter.exceeded ? "response_too_large" : (upstreamReason(err) ?? "stream_failed");
+      facts.reason = counter.exceeded ? "response_too_large" : (abortReason(stream.signal) ?? upstreamReason(err) ?? "stream_failed");
       deps.logger?.debug(
-        { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs },
+        { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs: stream.idleMs },
         "proxied response stream ended early",
       );
       res.destroy();
@@ -641,6 +641,14 @@ function upstreamReason(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return undefined;
   return TIMEOUT_CODES.has(code) ? "upstream_timeout" : "upstream_unreachable";
+}
+
+/** Why the call was aborted mid-stream, when it was: the total timeout, or the caller going away. */
+function abortReason(signal: AbortSignal): string | undefined {
+  if (!signal.aborted) return undefined;
+  if (signal.reason instanceof ProxyRefusal) return "upstream_timeout";
+  if (signal.reason instanceof ClientClosedError) return "client_closed";
+  return undefined;
 }
 
 /** The refusal an outbound failure becomes: the abort reason (total timeout, client gone), a timeout, or unreachable. */
