@@ -398,7 +398,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       await pipeline(response.body, counter, res as NodeJS.WritableStream);
     } catch (err) {
       facts.aborted = true;
-      facts.reason = counter.exceeded ? "response_too_large" : (abortReason(stream.signal) ?? upstreamReason(err) ?? "stream_failed");
+      facts.reason = counter.exceeded ? "response_too_large" : (streamEndReason(err, stream.signal) ?? "stream_failed");
       deps.logger?.debug(
         { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs: stream.idleMs },
         "proxied response stream ended early",
@@ -643,12 +643,23 @@ function upstreamReason(err: unknown): string | undefined {
   return TIMEOUT_CODES.has(code) ? "upstream_timeout" : "upstream_unreachable";
 }
 
-/** Why the call was aborted mid-stream, when it was: the total timeout, or the caller going away. */
-function abortReason(signal: AbortSignal): string | undefined {
-  if (!signal.aborted) return undefined;
-  if (signal.reason instanceof ProxyRefusal) return "upstream_timeout";
-  if (signal.reason instanceof ClientClosedError) return "client_closed";
-  return undefined;
+/**
+ * Why a response stream ended early: the abort (total timeout, caller gone) when the stream failed
+ * with it, else the outbound error (idle timeout, reset), else an abort that came after (a failed
+ * pipeline closes the response, which reads as the caller leaving).
+ */
+function streamEndReason(err: unknown, signal: AbortSignal): string | undefined {
+  const aborted = signal.aborted
+    ? signal.reason instanceof ProxyRefusal
+      ? "upstream_timeout"
+      : signal.reason instanceof ClientClosedError
+        ? "client_closed"
+        : undefined
+    : undefined;
+  if (signal.aborted && err === signal.reason) return aborted;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ERR_STREAM_PREMATURE_CLOSE") return aborted;
+  return upstreamReason(err) ?? aborted;
 }
 
 /** The refusal an outbound failure becomes: the abort reason (total timeout, client gone), a timeout, or unreachable. */
