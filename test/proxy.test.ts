@@ -386,6 +386,9 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         "x-api-key": server.agentKey,
         cookie: "nexus_session=abc",
         "x-forwarded-for": "10.1.2.3",
+        "x-forwarded-prefix": "/admin",
+        "true-client-ip": "10.1.2.3",
+        via: "1.1 nexus",
         connection: "x-secret-hop",
         "x-secret-hop": "must-not-pass",
         "x-kept": "yes",
@@ -394,7 +397,8 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(res.status, 200, res.text);
     const seen = lastRequest();
     assert.equal(seen.headers["x-api-key"], values.header, "the provider credential replaces the caller's x-api-key");
-    for (const name of ["authorization", "cookie", "x-forwarded-for", "x-secret-hop"]) assert.equal(seen.headers[name], undefined, name);
+    for (const name of ["authorization", "cookie", "x-forwarded-for", "x-forwarded-prefix", "true-client-ip", "via", "x-secret-hop"])
+      assert.equal(seen.headers[name], undefined, name);
     assert.equal(seen.headers["x-kept"], "yes");
     assert.equal(res.headers["set-cookie"], undefined);
     assert.equal(res.headers["x-hop-only"], undefined);
@@ -660,6 +664,24 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
       assert.equal((JSON.parse(text) as ErrorBody).details[0]?.debug.reason, "proxy_not_allowed");
     } finally {
       session.close();
+    }
+    assert.equal(upstream.requests.length, before, "nothing reached the provider");
+  });
+
+  test("method and URL override headers (X-HTTP-Method-Override, X-Original-URL) are refused: the rules saw another call", async () => {
+    const before = upstream.requests.length;
+    for (const [name, value] of [
+      ["X-HTTP-Method-Override", "DELETE"],
+      ["x-http-method", "DELETE"],
+      ["X-Method-Override", "PUT"],
+      ["X-Original-URL", "/admin"],
+      ["X-Rewrite-URL", "/admin"],
+    ] as const) {
+      const res = await proxy(connections.header!, "/repos", { headers: { [name]: value } });
+      assert.equal(res.status, 403, name);
+      const body = (await res.json()) as ErrorBody;
+      assert.equal(body.details[0]?.debug.reason, "proxy_not_allowed", name);
+      assert.match(body.message, new RegExp(name, "i"));
     }
     assert.equal(upstream.requests.length, before, "nothing reached the provider");
   });

@@ -86,6 +86,16 @@ export interface ProxyHandler {
   close(): Promise<void>;
 }
 
+/** Headers that make a provider's framework run another method or path than the request's own (refused). */
+const OVERRIDE_HEADERS = [
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-original-method",
+];
+
 /** Methods never proxied: TRACE (and TRACK) echo the request as received, with the applied credential; CONNECT opens a tunnel. */
 const REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
 
@@ -112,6 +122,16 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "x-forwarded-for",
   "x-forwarded-host",
   "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-server",
+  "x-forwarded-ssl",
+  "x-client-ip",
+  "true-client-ip",
+  "client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "via",
   "x-real-ip",
   "x-nexus-client-address",
 ]);
@@ -184,6 +204,18 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     facts.principal = principal;
     const target = parseProxyTarget(req.url ?? "");
     facts.connectionId = target.connectionId;
+    const override = OVERRIDE_HEADERS.find((name) => req.headers[name] !== undefined);
+    if (override !== undefined) {
+      facts.reason = "override_header";
+      // Google APIs, Rails, Symfony, IIS… honour these: GET + "X-HTTP-Method-Override: DELETE" or
+      // "X-Original-URL: /admin" would run a call the key's rules never checked.
+      throw new ProxyRefusal(
+        403,
+        Code.PermissionDenied,
+        ErrorReason.PROXY_NOT_ALLOWED,
+        `the proxy does not forward ${override}: the key's rules decide on the request's own method and path`,
+      );
+    }
     if (REFUSED_METHODS.has(facts.method)) {
       facts.reason = "method_not_proxied";
       // TRACE makes the provider echo the request it received, credential included.
