@@ -423,11 +423,40 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
       "/repos/..;/token",
       "/repos/%00",
       "/repos/%zz",
+      "/repos/..%3B/token",
+      "/%C0%AE%C0%AE/token",
+      "/%EF%BC%8E%EF%BC%8E/token",
+      "/..%20/token",
     ];
     for (const path of bad) {
       const res = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}${path}`, headers: server.auth() });
       assert.equal(res.status, 400, `${path}: ${res.text}`);
       assert.equal((JSON.parse(res.text) as ErrorBody).details[0]?.debug.reason, "proxy_path_invalid", path);
+    }
+    // The same targets over HTTP/2 (:path as written): the same status and reason.
+    const session = connectH2(server.baseUrl);
+    try {
+      for (const path of bad) {
+        const stream = session.request({ ":path": `/v1/proxy/${connections.header}${path}`, ...server.auth() });
+        stream.end();
+        const [status, text] = await new Promise<[number, string]>((resolve, reject) => {
+          let code = 0;
+          let body = "";
+          stream.on("response", (headers) => {
+            code = Number(headers[":status"]);
+          });
+          stream.setEncoding("utf8");
+          stream.on("data", (chunk: string) => {
+            body += chunk;
+          });
+          stream.on("end", () => resolve([code, body]));
+          stream.on("error", reject);
+        });
+        assert.equal(status, 400, `h2 ${path}: ${text}`);
+        assert.equal((JSON.parse(text) as ErrorBody).details[0]?.debug.reason, "proxy_path_invalid", `h2 ${path}`);
+      }
+    } finally {
+      session.close();
     }
     // An absolute-form request target is not a proxy call at all.
     const absolute = await rawRequest(server.baseUrl, {

@@ -70,8 +70,7 @@ export function normalizePath(path: string): string {
     const isLast = index === segments.length - 1;
     if (segment === "" && !isLast) throw new ProxyPathError("path must not contain an empty segment ('//')");
     const normalized = normalizeSegment(segment);
-    const bare = decodeLoosely(normalized.split(";")[0] ?? "");
-    if (bare === "." || bare === "..") throw new ProxyPathError("path must not contain '.' or '..' segments");
+    checkSegment(normalized);
     out.push(normalized);
   });
   return `/${out.join("/")}`;
@@ -89,11 +88,24 @@ function normalizeSegment(segment: string): string {
   });
 }
 
-function decodeLoosely(value: string): string {
+/**
+ * Refuses a segment that some server on the way may read as `.`, `..` or a path separator: after
+ * decoding (strict UTF-8, so overlong forms such as `%C0%AE` are refused, not passed on to a lenient
+ * decoder), before a `;` parameter (Tomcat, Spring: `..;x`, `..%3Bx`), with surrounding whitespace
+ * trimmed (IIS: `..%20`), and after Unicode compatibility folding (`%EF%BC%8E` fullwidth dot,
+ * `‥` two-dot leader, `%EF%BC%8F` fullwidth solidus: servers that NFKC-normalise see `.`, `..`, `/`).
+ */
+function checkSegment(normalized: string): void {
+  let decoded: string;
   try {
-    return decodeURIComponent(value);
+    decoded = decodeURIComponent(normalized);
   } catch {
-    return value;
+    throw new ProxyPathError("path has a percent-escape that is not valid UTF-8");
+  }
+  for (const form of [decoded, decoded.normalize("NFKC")]) {
+    if (form.includes("/") || form.includes("\\")) throw new ProxyPathError("path must not contain an encoded or look-alike '/' or '\\'");
+    const bare = (form.split(";")[0] ?? "").trim();
+    if (bare === "." || bare === "..") throw new ProxyPathError("path must not contain '.' or '..' segments");
   }
 }
 
