@@ -7,6 +7,7 @@
  * first-byte timeout is long: only the total timeout can end either call.
  */
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { credentialAad, encodeStoredSecret } from "../server/domain/stored-secret.ts";
@@ -126,5 +127,36 @@ describe("proxy timeouts: connect and total", () => {
     const details = await auditRow(connections["to-total-body"]!);
     assert.equal(details.aborted, "true", JSON.stringify(details));
     assert.equal(details.reason, "upstream_timeout", JSON.stringify(details));
+  });
+
+  test("a caller that declares a small body and stalls mid-way is answered 504 at total_ms, not held open", async () => {
+    const before = upstream.requests.length;
+    const base = new URL(server.baseUrl);
+    const [status, text] = await new Promise<[number, string]>((resolve, reject) => {
+      const req = request(
+        {
+          host: base.hostname,
+          port: base.port,
+          method: "POST",
+          path: `/v1/proxy/${connections["to-total-headers"]}/upload`,
+          headers: { ...server.auth(), "content-type": "application/json", "content-length": "100" },
+          agent: false,
+        },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            body += chunk;
+          });
+          res.on("end", () => resolve([res.statusCode ?? 0, body]));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.write("{");
+    });
+    assert.equal(status, 504, text);
+    assert.equal((JSON.parse(text) as ErrorBody).details[0]?.debug.reason, "proxy_upstream_timeout");
+    assert.equal(upstream.requests.length, before, "nothing was sent");
   });
 });

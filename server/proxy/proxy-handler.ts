@@ -257,7 +257,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     );
     total.unref();
     try {
-      const body = await requestBody(req, profile, facts);
+      const body = await requestBody(req, profile, facts, abort.signal);
       const headers = forwardedHeaders(req);
       let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
       const sentSecrets: string[] = [];
@@ -304,7 +304,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   }
 
   /** The body to send: buffered (signing strategies, small replayable bodies) or a counted stream. */
-  async function requestBody(req: NodeRequest, profile: ProviderProfile, facts: CallFacts): Promise<OutgoingBody> {
+  async function requestBody(req: NodeRequest, profile: ProviderProfile, facts: CallFacts, signal: AbortSignal): Promise<OutgoingBody> {
     const { maxRequestBytes, maxSignedBodyBytes } = deps.limits;
     const declared = contentLength(req);
     const hasNoBody = declared === 0 || (declared === undefined && !mayHaveUndeclaredBody(req));
@@ -315,7 +315,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       const limit = isSigned ? Math.min(maxSignedBodyBytes, maxRequestBytes) : replayBufferBytes;
       if (declared !== undefined && declared > limit) throw tooLarge(413, "a signed request body", limit);
       try {
-        const bytes = await readLimitedBody(req, limit);
+        // The total timeout bounds a caller that stalls mid-body too (nothing else would on HTTP/2).
+        const bytes = await untilAborted(readLimitedBody(req, limit), signal);
         facts.bytesIn = bytes.length;
         return { bytes, replayable: true };
       } catch (err) {
@@ -692,6 +693,25 @@ function streamEndReason(err: unknown, signal: AbortSignal): string | undefined 
   const code = (err as { code?: unknown } | null)?.code;
   if (code === "ERR_STREAM_PREMATURE_CLOSE") return aborted;
   return upstreamReason(err) ?? aborted;
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The refusal an outbound failure becomes: the abort reason (total timeout, client gone), a timeout, or unreachable. */
