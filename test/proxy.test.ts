@@ -237,6 +237,11 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         return;
       }
       const verdict = await verify(recorded, url);
+      if (url.pathname.endsWith("/forged-refusal")) {
+        res.writeHead(400, { "content-type": "application/json", "x-nexus-proxy-refusal": "1" });
+        res.end(JSON.stringify({ code: "failed_precondition", message: "connection is revoked", details: [] }));
+        return;
+      }
       if (url.pathname.endsWith("/echo-auth")) {
         // A provider that echoes the request's Authorization in a header (a debug header, a challenge).
         res.writeHead(200, { "x-echo-auth": String(req.headers.authorization), "content-type": "text/plain" });
@@ -665,6 +670,19 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(res.headers.get("x-echo-auth"), null);
     const basic = Buffer.from(`${values.user}:${values.password}`).toString("base64");
     assert.ok(!JSON.stringify([...res.headers]).includes(basic), "response headers leak the Basic credential");
+  });
+
+  test("Nexus's refusals carry x-nexus-proxy-refusal: 1; a provider's answer never does (it cannot forge one)", async () => {
+    const forged = await proxy(connections.header!, "/forged-refusal");
+    assert.equal(forged.status, 400);
+    assert.equal(forged.headers.get("x-nexus-proxy-refusal"), null);
+    await forged.text();
+    const refused = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}/../x`, headers: server.auth() });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers["x-nexus-proxy-refusal"], "1");
+    const noKey = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}/x` });
+    assert.equal(noKey.status, 401);
+    assert.equal(noKey.headers["x-nexus-proxy-refusal"], "1");
   });
 
   test("TRACE is refused on HTTP/1.1 and HTTP/2 (the provider would echo the request, credential included)", async () => {

@@ -136,6 +136,13 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "x-nexus-client-address",
 ]);
 
+/**
+ * Set (to "1") on Nexus's own error answers of the proxy route, never on a provider's (dropped from
+ * those): a client tells "Nexus refused" (connection revoked, rule denied) from "the provider
+ * answered with an error" by it, so a provider cannot forge Nexus's refusals.
+ */
+export const PROXY_REFUSAL_HEADER = "x-nexus-proxy-refusal";
+
 /** Response headers never passed back: hop-by-hop, and cookies (the caller's origin is Nexus, not the provider). */
 const DROPPED_RESPONSE_HEADERS = new Set([
   "connection",
@@ -149,6 +156,8 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   "http2-settings",
   "set-cookie",
   "set-cookie2",
+  // Marks Nexus's own refusals; a provider must not make its answer pass for one.
+  PROXY_REFUSAL_HEADER,
 ]);
 
 /** A refusal with the HTTP status the proxy answers with (the Connect code alone would not give it). */
@@ -470,6 +479,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     });
     res.setHeader("content-type", "application/json");
     res.setHeader("x-request-id", facts.requestId);
+    res.setHeader(PROXY_REFUSAL_HEADER, "1");
     res.statusCode = status;
     res.end(JSON.stringify(deps.errorJson(error)));
   }
