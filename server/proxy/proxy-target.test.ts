@@ -54,6 +54,8 @@ describe("proxy request targets", () => {
       "/%EF%BC%8E%EF%BC%8E/x",
       "/\uFF0E\uFF0E/x",
       "/\u2025/x",
+      "/%E2%80%A5/x",
+      "/a%EF%BC%BCb",
       "/a%EF%BC%8Fb",
       "/a\uFF3Cb",
     ]) {
@@ -64,9 +66,11 @@ describe("proxy request targets", () => {
     assert.throws(() => parseProxyTarget("/v1/proxy/bad%20id/x"), ProxyPathError);
   });
 
-  test("non-ASCII that is not a dot or slash look-alike passes, percent-encoded at the provider", () => {
+  test("non-ASCII must be percent-encoded (HTTP/1.1 refuses it raw, so HTTP/2 does too); encoded, it passes", () => {
     assert.equal(normalizePath("/users/J%C3%BCrgen/%E2%9C%93"), "/users/J%C3%BCrgen/%E2%9C%93");
-    assert.equal(targetUrl("https://api.example.com", { path: normalizePath("/caf\u00e9"), query: "" }).pathname, "/caf%C3%A9");
+    assert.throws(() => normalizePath("/caf\u00e9"), ProxyPathError);
+    assert.throws(() => parseProxyTarget("/v1/proxy/c/x?q=\u00e9"), ProxyPathError);
+    assert.equal(parseProxyTarget("/v1/proxy/c/x?q=%C3%A9").query, "q=%C3%A9");
   });
 
   test("the target keeps the base URL's scheme, host, port and path prefix", () => {

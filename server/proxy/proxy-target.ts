@@ -48,7 +48,8 @@ export function parseProxyTarget(url: string): ProxyRequestTarget {
   const connectionId = slash === -1 ? pathPart : pathPart.slice(0, slash);
   if (!CONNECTION_ID.test(connectionId)) throw new ProxyPathError("connection id must be 1-128 letters, digits, '_' or '-'");
   const path = normalizePath(slash === -1 ? "/" : pathPart.slice(slash));
-  if (/[#\s\\]/.test(query) || /\p{Cc}/u.test(query)) throw new ProxyPathError("query contains a character that is not allowed");
+  if (/[#\s\\]/.test(query) || /[^\x21-\x7e]/.test(query))
+    throw new ProxyPathError("query contains a character that is not allowed (percent-encode non-ASCII)");
   return { connectionId, path, query };
 }
 
@@ -63,6 +64,9 @@ export function normalizePath(path: string): string {
   // A '#' would end the path at URL parsing, after the rules saw the whole of it.
   if (path.includes("#")) throw new ProxyPathError("path must not contain '#'");
   if (/\p{Cc}|\s/u.test(path)) throw new ProxyPathError("path must not contain control characters or spaces");
+  // Raw non-ASCII: HTTP/1.1's parser refuses it before Nexus sees it; HTTP/2 would pass it. The same
+  // target gets the same answer on both, and the rules match what is sent: percent-encode it.
+  if (/[^\x21-\x7e]/.test(path)) throw new ProxyPathError("path must be ASCII: percent-encode other characters");
   if (path === "/") return path;
   const segments = path.slice(1).split("/");
   const out: string[] = [];
