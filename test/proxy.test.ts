@@ -540,6 +540,16 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(refused.status, 401);
     await refused.text();
     assert.equal(upstream.requests.filter((r) => r.url.startsWith("/api/oauth/")).length, apiBefore2 + 2);
+    // The same call again, same token: the provider refused it even fresh, so no refresh this time
+    // (an agent cannot drive one provider refresh per call); one request, the 401 passed through.
+    oauthAlwaysRefuses = true;
+    const tokenCallsBefore2 = tokenCalls;
+    const again = await proxy(connections.oauth!, "/me");
+    oauthAlwaysRefuses = false;
+    assert.equal(again.status, 401);
+    await again.text();
+    assert.equal(tokenCalls, tokenCallsBefore2, "no second forced refresh for a call already refused with a fresh token");
+    assert.equal(upstream.requests.filter((r) => r.url.startsWith("/api/oauth/")).length, apiBefore2 + 3);
 
     const apiBefore3 = upstream.requests.length;
     const limited = await proxy(connections.header!, "/too-many");

@@ -30,7 +30,7 @@ import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { AUDIT_ACTIONS } from "../audit/audit-actions.ts";
 import type { AuditWriter } from "../audit/audit-writer.ts";
 import type { ProxyAccess } from "../auth/proxy-access.ts";
-import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS } from "../config/defaults.ts";
+import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS, PROXY_FRESH_401_MEMORY } from "../config/defaults.ts";
 import { NotFoundError } from "../domain/errors.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
 import type { Logger } from "../logging/logger.ts";
@@ -207,6 +207,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       return agent;
     });
   const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
+  /** Calls (connection, credential version, method, path) answered 401 right after a forced refresh. */
+  const fresh401 = new Set<string>();
 
   async function serve(req: NodeRequest, res: NodeResponse, facts: CallFacts, abort: AbortController): Promise<void> {
     const principal = await deps.authenticate(req, facts);
@@ -272,12 +274,19 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       const sentSecrets: string[] = [];
       let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
       const mayRefresh = profile.authType === "oauth2" || profile.authType === "oauth2_client_credentials";
-      if (response.statusCode === 401 && mayRefresh && body.replayable) {
+      const callKey = (version: number) => `${connection.id}\n${version}\n${facts.method} ${target.path}`;
+      if (response.statusCode === 401 && mayRefresh && body.replayable && !fresh401.has(callKey(usage.version))) {
         // One forced refresh and one retry: the token may have been revoked or rotated early.
         await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         usage = await deps.tokens.refresh(tenantId, connection.id);
         facts.retried = true;
         response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
+        // Refused even with a fresh token: the 401 is about the call (a scope, an endpoint), not the
+        // token. The same call with this token gets its 401 straight away next time.
+        if (response.statusCode === 401) {
+          if (fresh401.size >= PROXY_FRESH_401_MEMORY) fresh401.clear();
+          fresh401.add(callKey(usage.version));
+        }
       }
       await respond(response, res, facts, { idleMs: timeouts.idleMs, signal: abort.signal }, [...secretValues(usage), ...sentSecrets]);
     } finally {
