@@ -112,7 +112,11 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
   before(async () => {
     upstream = await startProxyUpstream();
     server = await startServer({
-      env: { NEXUS_PROXY_MAX_REQUEST_BYTES: String(2 * 1024 * 1024), NEXUS_PROXY_MAX_RESPONSE_BYTES: String(2 * 1024 * 1024) },
+      env: {
+        NEXUS_PROXY_MAX_REQUEST_BYTES: String(2 * 1024 * 1024),
+        NEXUS_PROXY_MAX_RESPONSE_BYTES: String(2 * 1024 * 1024),
+        NEXUS_CORS_ORIGINS: "https://app.example",
+      },
       overrides: { proxyAccess: { decide: (p, c) => access.decide(p, c) } },
     });
     secrets.push(...Object.values(values).filter((v) => v.length > 16));
@@ -237,6 +241,17 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         return;
       }
       const verdict = await verify(recorded, url);
+      if (url.pathname.endsWith("/cors-open")) {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "access-control-allow-origin": "*",
+          "access-control-allow-credentials": "true",
+          "access-control-expose-headers": "*",
+          vary: "accept-encoding",
+        });
+        res.end("{}");
+        return;
+      }
       if (url.pathname.endsWith("/forged-refusal")) {
         res.writeHead(400, { "content-type": "application/json", "x-nexus-proxy-refusal": "1" });
         res.end(JSON.stringify({ code: "failed_precondition", message: "connection is revoked", details: [] }));
@@ -694,6 +709,18 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     const noKey = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}/x` });
     assert.equal(noKey.status, 401);
     assert.equal(noKey.headers["x-nexus-proxy-refusal"], "1");
+  });
+
+  test("the provider's CORS headers never come back (Nexus's origin policy decides); its Vary is kept next to Nexus's", async () => {
+    const res = await proxy(connections.header!, "/cors-open", { headers: { origin: "https://app.example" } });
+    assert.equal(res.status, 200, await res.text());
+    assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example");
+    assert.equal(res.headers.get("access-control-allow-credentials"), null);
+    assert.doesNotMatch(res.headers.get("access-control-expose-headers") ?? "", /\*/);
+    assert.equal(res.headers.get("vary"), "origin, accept-encoding");
+    const other = await proxy(connections.header!, "/cors-open", { headers: { origin: "https://evil.example" } });
+    assert.equal(other.status, 200, await other.text());
+    assert.equal(other.headers.get("access-control-allow-origin"), null, "a page of another origin may not read it");
   });
 
   test("TRACE is refused on HTTP/1.1 and HTTP/2 (the provider would echo the request, credential included)", async () => {

@@ -431,10 +431,20 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     for (const [name, value] of Object.entries(response.headers)) {
       const lower = name.toLowerCase();
       if (value === undefined || DROPPED_RESPONSE_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
+      // Nexus's origin policy (NEXUS_CORS_ORIGINS) governs who may read Nexus's answers, not the
+      // provider's: its "Access-Control-Allow-Origin: *" would open proxied answers to every page.
+      if (lower.startsWith("access-control-")) continue;
       // A provider that echoes the credential in a header (a redirect carrying ?key=…) must not hand
       // it to the agent: such a header is dropped. (Bodies stream and are not scanned.)
       if (secrets.some((secret) => (Array.isArray(value) ? value.join("\n") : value).includes(secret))) {
         facts.reason ??= "credential_in_response_header";
+        continue;
+      }
+      if (lower === "vary") {
+        // Nexus's own "Vary: origin" (CORS) stays; the provider's names are added.
+        const ours = res.getHeader("vary");
+        const theirs = Array.isArray(value) ? value.join(", ") : value;
+        res.setHeader("vary", ours === undefined ? theirs : `${String(ours)}, ${theirs}`);
         continue;
       }
       res.setHeader(lower, value);
