@@ -241,6 +241,21 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         return;
       }
       const verdict = await verify(recorded, url);
+      if (url.pathname.endsWith("/echo-body")) {
+        // An "anything"-style endpoint: the request's headers come back in the body, the credential
+        // split across two chunks; and what Accept-Encoding the provider was asked for.
+        const echoed = JSON.stringify({ acceptEncoding: req.headers["accept-encoding"], headers: req.headers });
+        const at = echoed.indexOf(String(req.headers["x-api-key"])) + 5;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(echoed.slice(0, at));
+        res.end(echoed.slice(at));
+        return;
+      }
+      if (url.pathname.endsWith("/plain-body")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ acceptEncoding: req.headers["accept-encoding"] }));
+        return;
+      }
       if (url.pathname.endsWith("/cors-open")) {
         res.writeHead(200, {
           "content-type": "application/json",
@@ -721,6 +736,23 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     const other = await proxy(connections.header!, "/cors-open", { headers: { origin: "https://evil.example" } });
     assert.equal(other.status, 200, await other.text());
     assert.equal(other.headers.get("access-control-allow-origin"), null, "a page of another origin may not read it");
+  });
+
+  test("a response body that echoes the credential is cut off before any byte of it leaves; bodies are asked uncompressed", async () => {
+    const res = await proxy(connections.header!, "/echo-body", { headers: { "accept-encoding": "gzip" } });
+    assert.equal(res.status, 200);
+    const received = await res.text().catch(() => "");
+    assert.ok(!received.includes(values.header), "the body leaks the credential");
+    assert.ok(!received.includes(values.header.slice(0, 10)), "the body leaks the start of the credential");
+    const plain = await proxy(connections.header!, "/plain-body", { headers: { "accept-encoding": "gzip, br" } });
+    assert.deepEqual(await plain.json(), { acceptEncoding: "identity" });
+    await server.app.audit.flush();
+    const rows = (await server.app.store.listAuditEvents({ action: "proxy.call", connectionId: connections.header }, { pageSize: 200 }))
+      .items;
+    assert.ok(
+      rows.some((row) => row.details?.reason === "credential_in_response_body" && row.details?.aborted === "true"),
+      JSON.stringify(rows.slice(0, 3)),
+    );
   });
 
   test("TRACE is refused on HTTP/1.1 and HTTP/2 (the provider would echo the request, credential included)", async () => {

@@ -270,6 +270,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     try {
       const body = await requestBody(req, profile, facts, abort.signal);
       const headers = forwardedHeaders(req);
+      // An uncompressed answer can be screened for the credential (SecretScreen).
+      headers.set("accept-encoding", "identity");
       let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
       const sentSecrets: string[] = [];
       let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
@@ -455,11 +457,24 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const counter = new ByteLimit(maxResponseBytes, (n) => {
       facts.bytesOut += n;
     });
+    const encoding = (headerValue(response.headers["content-encoding"]) ?? "identity").trim().toLowerCase();
+    // An encoded body (a provider that compressed although asked for identity) cannot be screened.
+    const screen = encoding === "identity" || encoding === "" ? new SecretScreen(secrets) : undefined;
+    // The status and headers leave now: the screen may hold the body's first bytes back a while.
+    if ("flushHeaders" in res) {
+      res.writeHead(response.statusCode);
+      res.flushHeaders();
+    } else res.writeHead(response.statusCode);
     try {
-      await pipeline(response.body, counter, res as NodeJS.WritableStream);
+      if (screen === undefined) await pipeline(response.body, counter, res as NodeJS.WritableStream);
+      else await pipeline(response.body, counter, screen, res as NodeJS.WritableStream);
     } catch (err) {
       facts.aborted = true;
-      facts.reason = counter.exceeded ? "response_too_large" : (streamEndReason(err, stream.signal) ?? "stream_failed");
+      facts.reason = counter.exceeded
+        ? "response_too_large"
+        : screen?.found === true
+          ? "credential_in_response_body"
+          : (streamEndReason(err, stream.signal) ?? "stream_failed");
       deps.logger?.debug(
         { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs: stream.idleMs },
         "proxied response stream ended early",
@@ -600,6 +615,46 @@ const UNSECRET_APPLIED_HEADERS = new Set(["x-amz-date", "x-amz-content-sha256", 
 function appliedHeaderSecrets(value: string): string[] {
   const credentialPart = value.slice(value.lastIndexOf(" ") + 1);
   return [value, credentialPart].filter((v) => v.length >= 8);
+}
+
+/**
+ * Passes a response body through unless it contains one of `secrets` (the credential as stored and
+ * as sent): then it fails before emitting any byte of it. It holds back the last (longest secret − 1)
+ * bytes of what it has seen, so a secret split across chunks is still whole in the window it checks
+ * and no prefix of it has left. A provider endpoint that echoes the request (an "anything" or debug
+ * route, an account resource returning its auth token) cannot hand the credential to the agent.
+ */
+class SecretScreen extends Transform {
+  found = false;
+  private readonly needles: Buffer[];
+  private readonly keep: number;
+  private tail: Buffer = Buffer.alloc(0);
+  constructor(secrets: readonly string[]) {
+    super();
+    const forms = new Set<string>();
+    for (const secret of secrets) {
+      if (secret.length < 8) continue;
+      forms.add(secret);
+      // JSON encoders that escape '/' (PHP's json_encode) write a base64 token as "ab\/cd".
+      if (secret.includes("/")) forms.add(secret.replaceAll("/", "\\/"));
+    }
+    this.needles = [...forms].map((form) => Buffer.from(form, "utf8"));
+    this.keep = Math.max(0, ...this.needles.map((needle) => needle.length - 1));
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const window = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
+    if (this.needles.some((needle) => window.includes(needle))) {
+      this.found = true;
+      callback(new Error("the provider's response body contains the credential"));
+      return;
+    }
+    const cut = Math.max(0, window.length - this.keep);
+    this.tail = Buffer.from(window.subarray(cut));
+    callback(null, cut > 0 ? window.subarray(0, cut) : undefined);
+  }
+  override _flush(callback: TransformCallback): void {
+    callback(null, this.tail.length > 0 ? this.tail : undefined);
+  }
 }
 
 /** Counts bytes passing through and fails the stream once more than `limit` have passed. */
