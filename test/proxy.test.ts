@@ -744,6 +744,16 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     const received = await res.text().catch(() => "");
     assert.ok(!received.includes(values.header), "the body leaks the credential");
     assert.ok(!received.includes(values.header.slice(0, 10)), "the body leaks the start of the credential");
+    // Basic auth's user name (an account id such as Twilio's SID) is in ordinary answers: not screened.
+    const upstreamResponder = upstream.respond;
+    upstream.respond = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ account: values.user }));
+    };
+    const account = await proxy(connections.basic!, "/x").finally(() => {
+      upstream.respond = upstreamResponder;
+    });
+    assert.deepEqual(await account.json(), { account: values.user });
     const plain = await proxy(connections.header!, "/plain-body", { headers: { "accept-encoding": "gzip, br" } });
     assert.deepEqual(await plain.json(), { acceptEncoding: "identity" });
     await server.app.audit.flush();

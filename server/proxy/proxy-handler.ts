@@ -32,6 +32,7 @@ import type { AuditWriter } from "../audit/audit-writer.ts";
 import type { ProxyAccess } from "../auth/proxy-access.ts";
 import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS, PROXY_FRESH_401_MEMORY } from "../config/defaults.ts";
 import { NotFoundError } from "../domain/errors.ts";
+import type { Strategy } from "../domain/strategy.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { ProxyMetrics } from "../metrics/server-metrics.ts";
@@ -290,7 +291,14 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
           fresh401.add(callKey(usage.version));
         }
       }
-      await respond(response, res, facts, { idleMs: timeouts.idleMs, signal: abort.signal }, [...secretValues(usage), ...sentSecrets]);
+      await respond(
+        response,
+        res,
+        facts,
+        { idleMs: timeouts.idleMs, signal: abort.signal },
+        [...secretValues(usage), ...sentSecrets],
+        [...secretValues(usage, identifierFields(profile.strategy)), ...sentSecrets],
+      );
     } finally {
       clearTimeout(total);
     }
@@ -422,6 +430,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     facts: CallFacts,
     stream: { idleMs: number; signal: AbortSignal },
     secrets: readonly string[],
+    bodySecrets: readonly string[],
   ): Promise<void> {
     const { maxResponseBytes } = deps.limits;
     const declared = Number(headerValue(response.headers["content-length"]) ?? Number.NaN);
@@ -459,7 +468,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     });
     const encoding = (headerValue(response.headers["content-encoding"]) ?? "identity").trim().toLowerCase();
     // An encoded body (a provider that compressed although asked for identity) cannot be screened.
-    const screen = encoding === "identity" || encoding === "" ? new SecretScreen(secrets) : undefined;
+    const screen = encoding === "identity" || encoding === "" ? new SecretScreen(bodySecrets) : undefined;
     // The status and headers leave now: the screen may hold the body's first bytes back a while.
     if ("flushHeaders" in res) {
       res.writeHead(response.statusCode);
@@ -593,11 +602,22 @@ type OutgoingBody =
   | { bytes: Uint8Array; replayable: boolean }
   | { stream: Readable; counter: ByteLimit; length: number | undefined; replayable: false };
 
-/** The credential's string values long enough to recognise (expiry numbers and short flags left out). */
-function secretValues(usage: UsageCredential): string[] {
+/**
+ * Credential fields that identify rather than authenticate (basic auth's user name, e.g. Twilio's
+ * account SID; SigV4's access key id): providers put them in ordinary answers, so the body screen
+ * leaves them out (headers are still screened for them).
+ */
+function identifierFields(strategy: Strategy): ReadonlySet<string> {
+  if (strategy.type === "basic_auth") return new Set([strategy.usernameField]);
+  if (strategy.type === "aws_sigv4") return new Set(["access_key"]);
+  return new Set();
+}
+
+/** The credential's string values long enough to recognise (expiry numbers, short flags and `except` left out). */
+function secretValues(usage: UsageCredential, except: ReadonlySet<string> = new Set()): string[] {
   const values: string[] = [];
   for (const [name, value] of Object.entries(usage.credentials)) {
-    if (typeof value === "string" && value.length >= 8 && name !== "expires_at") {
+    if (typeof value === "string" && value.length >= 8 && name !== "expires_at" && !except.has(name)) {
       values.push(value, encodeURIComponent(value));
     }
   }
