@@ -750,10 +750,25 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ account: values.user }));
     };
-    const account = await proxy(connections.basic!, "/x").finally(() => {
+    const account = await proxy(connections.basic!, "/x");
+    assert.deepEqual(await account.json(), { account: values.user });
+    // An OAuth token set's extras (Salesforce's instance_url) are context, not secrets: not screened.
+    const instanceUrl = "https://na1.instance.example.test";
+    const withExtra = await seed("px-oauth", {
+      kind: "oauth2",
+      accessToken: secret("at-extra"),
+      tokenType: "Bearer",
+      expiresAtSeconds: Math.floor(Date.now() / 1000) + 3600,
+      extra: { instance_url: instanceUrl },
+    });
+    upstream.respond = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ url: instanceUrl }));
+    };
+    const context = await proxy(withExtra, "/x").finally(() => {
       upstream.respond = upstreamResponder;
     });
-    assert.deepEqual(await account.json(), { account: values.user });
+    assert.deepEqual(await context.json(), { url: instanceUrl });
     const plain = await proxy(connections.header!, "/plain-body", { headers: { "accept-encoding": "gzip, br" } });
     assert.deepEqual(await plain.json(), { acceptEncoding: "identity" });
     await server.app.audit.flush();

@@ -297,7 +297,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         facts,
         { idleMs: timeouts.idleMs, signal: abort.signal },
         [...secretValues(usage), ...sentSecrets],
-        [...secretValues(usage, identifierFields(profile.strategy)), ...sentSecrets],
+        [...secretValues(usage, identifierFields(profile.strategy, usage)), ...sentSecrets],
       );
     } finally {
       clearTimeout(total);
@@ -604,10 +604,14 @@ type OutgoingBody =
 
 /**
  * Credential fields that identify rather than authenticate (basic auth's user name, e.g. Twilio's
- * account SID; SigV4's access key id): providers put them in ordinary answers, so the body screen
- * leaves them out (headers are still screened for them).
+ * account SID; SigV4's access key id; an OAuth token set's extras such as instance_url): providers
+ * put them in ordinary answers, so the body screen leaves them out (headers are still screened).
  */
-function identifierFields(strategy: Strategy): ReadonlySet<string> {
+function identifierFields(strategy: Strategy, usage: UsageCredential): ReadonlySet<string> {
+  // An OAuth token set's extra fields (Salesforce's instance_url) are context, not secrets.
+  if (typeof usage.credentials.access_token === "string" && strategy.type === "oauth2") {
+    return new Set(Object.keys(usage.credentials).filter((name) => name !== "access_token"));
+  }
   if (strategy.type === "basic_auth") return new Set([strategy.usernameField]);
   if (strategy.type === "aws_sigv4") return new Set(["access_key"]);
   return new Set();
