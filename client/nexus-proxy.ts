@@ -14,7 +14,8 @@
  *   fetch. Redirects are not followed by default (`redirect: "manual"`): a provider's Location
  *   names the provider's host, which the agent cannot reach with its Nexus key.
  * - **Nexus's own refusals** (rule denied, connection revoked or needing consent, bad key...) carry
- *   Nexus's error body with an ErrorInfo detail; they reject like the rest of the client
+ *   Nexus's error body with an ErrorInfo detail and the `x-nexus-proxy-refusal: 1` header (which a
+ *   provider's answer never carries through the proxy); they reject like the rest of the client
  *   ({@link toClientError}: AttentionRequiredError, ConnectionRevokedError, NexusUnavailableError,
  *   or the ConnectError with its ErrorInfo, e.g. reason PROXY_NOT_ALLOWED). Nexus unreachable →
  *   NexusUnavailableError. An abort of the caller's signal rejects with the signal's reason.
@@ -42,6 +43,9 @@ export interface NexusProxy {
   /** A fetch-compatible function: `fetch("/user")` calls the provider's `GET /user` through Nexus. */
   readonly fetch: typeof globalThis.fetch;
 }
+
+/** Set by Nexus on its own refusals only (it drops the header from provider answers): a provider cannot forge one. */
+const PROXY_REFUSAL_HEADER = "x-nexus-proxy-refusal";
 
 /** Largest error body inspected for Nexus's error shape (Nexus's own error bodies are far smaller). */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -131,10 +135,12 @@ function pathOf(input: string): string {
 
 /**
  * Nexus's own error in a proxy answer, or undefined for a provider's answer (returned untouched).
- * Nexus's errors are JSON `{code, message, details}` with a nexus.v1.ErrorInfo detail; a provider's
+ * Nexus marks its refusals with `x-nexus-proxy-refusal: 1` (never on a provider's answer, so a
+ * provider's JSON shaped like Nexus's error stays the provider's). Nexus's errors are JSON `{code, message, details}` with a nexus.v1.ErrorInfo detail; a provider's
  * non-2xx JSON is read from a clone, at most 64 KiB of it, so the caller still gets the whole body.
  */
 async function nexusRefusal(response: Response): Promise<ConnectError | undefined> {
+  if (response.headers.get(PROXY_REFUSAL_HEADER) !== "1") return undefined;
   if (response.ok || !(response.headers.get("content-type") ?? "").startsWith("application/json")) return undefined;
   const length = Number(response.headers.get("content-length") ?? "0");
   if (length > MAX_ERROR_BODY_BYTES) return undefined;

@@ -30,7 +30,11 @@ interface Seen {
 
 function nexusError(status: number, code: string, reason: ErrorReason, message: string) {
   const value = Buffer.from(toBinary(ErrorInfoSchema, create(ErrorInfoSchema, { reason }))).toString("base64");
-  return { status, body: JSON.stringify({ code, message, details: [{ type: "nexus.v1.ErrorInfo", value }] }) };
+  return {
+    status,
+    body: JSON.stringify({ code, message, details: [{ type: "nexus.v1.ErrorInfo", value }] }),
+    headers: { "x-nexus-proxy-refusal": "1" } as Record<string, string>,
+  };
 }
 
 describe("test/client-proxy.test.ts", () => {
@@ -69,6 +73,11 @@ describe("test/client-proxy.test.ts", () => {
       "/denied": nexusError(403, "permission_denied", ErrorReason.PROXY_NOT_ALLOWED, "the key's proxy rules do not allow GET /denied"),
       "/revoked": nexusError(400, "failed_precondition", ErrorReason.CONNECTION_REVOKED, "connection is revoked"),
       "/provider-403": { status: 403, body: JSON.stringify({ message: "Bad credentials", documentation_url: "https://docs" }) },
+      // A provider's answer shaped exactly like Nexus's refusal, without Nexus's marker header.
+      "/provider-forged": {
+        ...nexusError(400, "failed_precondition", ErrorReason.CONNECTION_REVOKED, "connection is revoked"),
+        headers: {},
+      },
       "/provider-error-shaped": { status: 500, body: JSON.stringify({ code: "internal", message: "boom", details: [] }) },
       "/redirect": { status: 302, body: "", headers: { location: "https://api.example.com/elsewhere" } },
     };
@@ -171,6 +180,10 @@ describe("test/client-proxy.test.ts", () => {
     const shaped = await proxy.fetch("/provider-error-shaped");
     assert.equal(shaped.status, 500);
     assert.equal(((await shaped.json()) as { message: string }).message, "boom");
+    // Nexus's error shape without Nexus's marker is the provider's: returned, not a ConnectionRevokedError.
+    const forged = await proxy.fetch("/provider-forged");
+    assert.equal(forged.status, 400);
+    assert.equal(((await forged.json()) as { message: string }).message, "connection is revoked");
     const redirect = await proxy.fetch("/redirect");
     assert.equal(redirect.status, 302);
     assert.equal(redirect.headers.get("location"), "https://api.example.com/elsewhere");

@@ -112,7 +112,11 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
   before(async () => {
     upstream = await startProxyUpstream();
     server = await startServer({
-      env: { NEXUS_PROXY_MAX_REQUEST_BYTES: String(2 * 1024 * 1024), NEXUS_PROXY_MAX_RESPONSE_BYTES: String(2 * 1024 * 1024) },
+      env: {
+        NEXUS_PROXY_MAX_REQUEST_BYTES: String(2 * 1024 * 1024),
+        NEXUS_PROXY_MAX_RESPONSE_BYTES: String(2 * 1024 * 1024),
+        NEXUS_CORS_ORIGINS: "https://app.example",
+      },
       overrides: { proxyAccess: { decide: (p, c) => access.decide(p, c) } },
     });
     secrets.push(...Object.values(values).filter((v) => v.length > 16));
@@ -237,6 +241,43 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         return;
       }
       const verdict = await verify(recorded, url);
+      if (url.pathname.endsWith("/echo-body")) {
+        // An "anything"-style endpoint: the request's headers come back in the body, the credential
+        // split across two chunks; and what Accept-Encoding the provider was asked for.
+        const echoed = JSON.stringify({ acceptEncoding: req.headers["accept-encoding"], headers: req.headers });
+        const at = echoed.indexOf(String(req.headers["x-api-key"])) + 5;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(echoed.slice(0, at));
+        res.end(echoed.slice(at));
+        return;
+      }
+      if (url.pathname.endsWith("/plain-body")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ acceptEncoding: req.headers["accept-encoding"] }));
+        return;
+      }
+      if (url.pathname.endsWith("/cors-open")) {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "access-control-allow-origin": "*",
+          "access-control-allow-credentials": "true",
+          "access-control-expose-headers": "*",
+          vary: "accept-encoding",
+        });
+        res.end("{}");
+        return;
+      }
+      if (url.pathname.endsWith("/forged-refusal")) {
+        res.writeHead(400, { "content-type": "application/json", "x-nexus-proxy-refusal": "1" });
+        res.end(JSON.stringify({ code: "failed_precondition", message: "connection is revoked", details: [] }));
+        return;
+      }
+      if (url.pathname.endsWith("/echo-auth")) {
+        // A provider that echoes the request's Authorization in a header (a debug header, a challenge).
+        res.writeHead(200, { "x-echo-auth": String(req.headers.authorization), "content-type": "text/plain" });
+        res.end("ok");
+        return;
+      }
       if (url.pathname.endsWith("/echo-redirect")) {
         res.writeHead(302, {
           location: `${upstream.origin}/next?${url.searchParams.toString()}`,
@@ -380,6 +421,9 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
         "x-api-key": server.agentKey,
         cookie: "nexus_session=abc",
         "x-forwarded-for": "10.1.2.3",
+        "x-forwarded-prefix": "/admin",
+        "true-client-ip": "10.1.2.3",
+        via: "1.1 nexus",
         connection: "x-secret-hop",
         "x-secret-hop": "must-not-pass",
         "x-kept": "yes",
@@ -388,7 +432,8 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(res.status, 200, res.text);
     const seen = lastRequest();
     assert.equal(seen.headers["x-api-key"], values.header, "the provider credential replaces the caller's x-api-key");
-    for (const name of ["authorization", "cookie", "x-forwarded-for", "x-secret-hop"]) assert.equal(seen.headers[name], undefined, name);
+    for (const name of ["authorization", "cookie", "x-forwarded-for", "x-forwarded-prefix", "true-client-ip", "via", "x-secret-hop"])
+      assert.equal(seen.headers[name], undefined, name);
     assert.equal(seen.headers["x-kept"], "yes");
     assert.equal(res.headers["set-cookie"], undefined);
     assert.equal(res.headers["x-hop-only"], undefined);
@@ -413,11 +458,41 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
       "/repos/..;/token",
       "/repos/%00",
       "/repos/%zz",
+      "/repos/..%3B/token",
+      "/%C0%AE%C0%AE/token",
+      "/%EF%BC%8E%EF%BC%8E/token",
+      "/..%20/token",
     ];
     for (const path of bad) {
       const res = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}${path}`, headers: server.auth() });
       assert.equal(res.status, 400, `${path}: ${res.text}`);
       assert.equal((JSON.parse(res.text) as ErrorBody).details[0]?.debug.reason, "proxy_path_invalid", path);
+    }
+    // The same targets over HTTP/2 (:path as written): the same status and reason.
+    const session = connectH2(server.baseUrl);
+    try {
+      // Raw non-ASCII: HTTP/1.1's parser answers 400; HTTP/2 passes it to Nexus, which answers 400 too.
+      for (const path of [...bad, "/caf\u00e9", "/x?q=\u00e9"]) {
+        const stream = session.request({ ":path": `/v1/proxy/${connections.header}${path}`, ...server.auth() });
+        stream.end();
+        const [status, text] = await new Promise<[number, string]>((resolve, reject) => {
+          let code = 0;
+          let body = "";
+          stream.on("response", (headers) => {
+            code = Number(headers[":status"]);
+          });
+          stream.setEncoding("utf8");
+          stream.on("data", (chunk: string) => {
+            body += chunk;
+          });
+          stream.on("end", () => resolve([code, body]));
+          stream.on("error", reject);
+        });
+        assert.equal(status, 400, `h2 ${path}: ${text}`);
+        assert.equal((JSON.parse(text) as ErrorBody).details[0]?.debug.reason, "proxy_path_invalid", `h2 ${path}`);
+      }
+    } finally {
+      session.close();
     }
     // An absolute-form request target is not a proxy call at all.
     const absolute = await rawRequest(server.baseUrl, {
@@ -495,6 +570,16 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(refused.status, 401);
     await refused.text();
     assert.equal(upstream.requests.filter((r) => r.url.startsWith("/api/oauth/")).length, apiBefore2 + 2);
+    // The same call again, same token: the provider refused it even fresh, so no refresh this time
+    // (an agent cannot drive one provider refresh per call); one request, the 401 passed through.
+    oauthAlwaysRefuses = true;
+    const tokenCallsBefore2 = tokenCalls;
+    const again = await proxy(connections.oauth!, "/me");
+    oauthAlwaysRefuses = false;
+    assert.equal(again.status, 401);
+    await again.text();
+    assert.equal(tokenCalls, tokenCallsBefore2, "no second forced refresh for a call already refused with a fresh token");
+    assert.equal(upstream.requests.filter((r) => r.url.startsWith("/api/oauth/")).length, apiBefore2 + 3);
 
     const apiBefore3 = upstream.requests.length;
     const limited = await proxy(connections.header!, "/too-many");
@@ -618,6 +703,139 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     const viaHeader = await proxy(connections.header!, "/echo-redirect", { redirect: "manual" });
     assert.equal(viaHeader.headers.get("x-echo"), null);
     assertNoSecret(JSON.stringify([...viaQuery.headers, ...viaHeader.headers]), "response headers");
+  });
+
+  test("a response header that echoes the Authorization the proxy sent (basic_auth's base64) is dropped", async () => {
+    const res = await proxy(connections.basic!, "/echo-auth");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-echo-auth"), null);
+    const basic = Buffer.from(`${values.user}:${values.password}`).toString("base64");
+    assert.ok(!JSON.stringify([...res.headers]).includes(basic), "response headers leak the Basic credential");
+  });
+
+  test("Nexus's refusals carry x-nexus-proxy-refusal: 1; a provider's answer never does (it cannot forge one)", async () => {
+    const forged = await proxy(connections.header!, "/forged-refusal");
+    assert.equal(forged.status, 400);
+    assert.equal(forged.headers.get("x-nexus-proxy-refusal"), null);
+    await forged.text();
+    const refused = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}/../x`, headers: server.auth() });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers["x-nexus-proxy-refusal"], "1");
+    const noKey = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}/x` });
+    assert.equal(noKey.status, 401);
+    assert.equal(noKey.headers["x-nexus-proxy-refusal"], "1");
+  });
+
+  test("the provider's CORS headers never come back (Nexus's origin policy decides); its Vary is kept next to Nexus's", async () => {
+    const res = await proxy(connections.header!, "/cors-open", { headers: { origin: "https://app.example" } });
+    assert.equal(res.status, 200, await res.text());
+    assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example");
+    assert.equal(res.headers.get("access-control-allow-credentials"), null);
+    assert.doesNotMatch(res.headers.get("access-control-expose-headers") ?? "", /\*/);
+    assert.equal(res.headers.get("vary"), "origin, accept-encoding");
+    const other = await proxy(connections.header!, "/cors-open", { headers: { origin: "https://evil.example" } });
+    assert.equal(other.status, 200, await other.text());
+    assert.equal(other.headers.get("access-control-allow-origin"), null, "a page of another origin may not read it");
+  });
+
+  test("a response body that echoes the credential is cut off before any byte of it leaves; bodies are asked uncompressed", async () => {
+    const res = await proxy(connections.header!, "/echo-body", { headers: { "accept-encoding": "gzip" } });
+    assert.equal(res.status, 200);
+    const received = await res.text().catch(() => "");
+    assert.ok(!received.includes(values.header), "the body leaks the credential");
+    assert.ok(!received.includes(values.header.slice(0, 10)), "the body leaks the start of the credential");
+    // Basic auth's user name (an account id such as Twilio's SID) is in ordinary answers: not screened.
+    const upstreamResponder = upstream.respond;
+    upstream.respond = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ account: values.user }));
+    };
+    const account = await proxy(connections.basic!, "/x");
+    assert.deepEqual(await account.json(), { account: values.user });
+    // An OAuth token set's extras (Salesforce's instance_url) are context, not secrets: not screened.
+    const instanceUrl = "https://na1.instance.example.test";
+    const withExtra = await seed("px-oauth", {
+      kind: "oauth2",
+      accessToken: secret("at-extra"),
+      tokenType: "Bearer",
+      expiresAtSeconds: Math.floor(Date.now() / 1000) + 3600,
+      extra: { instance_url: instanceUrl },
+    });
+    upstream.respond = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ url: instanceUrl }));
+    };
+    const context = await proxy(withExtra, "/x").finally(() => {
+      upstream.respond = upstreamResponder;
+    });
+    assert.deepEqual(await context.json(), { url: instanceUrl });
+    const plain = await proxy(connections.header!, "/plain-body", { headers: { "accept-encoding": "gzip, br" } });
+    assert.deepEqual(await plain.json(), { acceptEncoding: "identity" });
+    await server.app.audit.flush();
+    const rows = (await server.app.store.listAuditEvents({ action: "proxy.call", connectionId: connections.header }, { pageSize: 200 }))
+      .items;
+    assert.ok(
+      rows.some((row) => row.details?.reason === "credential_in_response_body" && row.details?.aborted === "true"),
+      JSON.stringify(rows.slice(0, 3)),
+    );
+  });
+
+  test("TRACE is refused on HTTP/1.1 and HTTP/2 (the provider would echo the request, credential included)", async () => {
+    const before = upstream.requests.length;
+    const res = await rawRequest(server.baseUrl, { method: "TRACE", path: `/v1/proxy/${connections.header}/x`, headers: server.auth() });
+    assert.equal(res.status, 405, res.text);
+    assert.equal((JSON.parse(res.text) as ErrorBody).details[0]?.debug.reason, "proxy_not_allowed");
+    const session = connectH2(server.baseUrl);
+    try {
+      const stream = session.request({ ":method": "TRACE", ":path": `/v1/proxy/${connections.header}/x`, ...server.auth() });
+      stream.end();
+      const [status, text] = await new Promise<[number, string]>((resolve, reject) => {
+        let code = 0;
+        let body = "";
+        stream.on("response", (headers) => {
+          code = Number(headers[":status"]);
+        });
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        stream.on("end", () => resolve([code, body]));
+        stream.on("error", reject);
+      });
+      assert.equal(status, 405, text);
+      assert.equal((JSON.parse(text) as ErrorBody).details[0]?.debug.reason, "proxy_not_allowed");
+    } finally {
+      session.close();
+    }
+    assert.equal(upstream.requests.length, before, "nothing reached the provider");
+  });
+
+  test("method and URL override headers (X-HTTP-Method-Override, X-Original-URL) are refused: the rules saw another call", async () => {
+    const before = upstream.requests.length;
+    for (const [name, value] of [
+      ["X-HTTP-Method-Override", "DELETE"],
+      ["x-http-method", "DELETE"],
+      ["X-Method-Override", "PUT"],
+      ["X-Original-URL", "/admin"],
+      ["X-Rewrite-URL", "/admin"],
+    ] as const) {
+      const res = await proxy(connections.header!, "/repos", { headers: { [name]: value } });
+      assert.equal(res.status, 403, name);
+      const body = (await res.json()) as ErrorBody;
+      assert.equal(body.details[0]?.debug.reason, "proxy_not_allowed", name);
+      assert.match(body.message, new RegExp(name, "i"));
+    }
+    assert.equal(upstream.requests.length, before, "nothing reached the provider");
+  });
+
+  test("a '#' in the path is refused, not cut off after the rules saw the whole path", async () => {
+    const before = upstream.requests.length;
+    for (const path of ["/users/#/public", "/repos/x#y"]) {
+      const res = await rawRequest(server.baseUrl, { path: `/v1/proxy/${connections.header}${path}`, headers: server.auth() });
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+      assert.equal((JSON.parse(res.text) as ErrorBody).details[0]?.debug.reason, "proxy_path_invalid", path);
+    }
+    assert.equal(upstream.requests.length, before);
   });
 
   test("the same request gets the same answer", async () => {

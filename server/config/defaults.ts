@@ -55,6 +55,11 @@ export const DEFAULT_PROXY_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES = 10 * 1024 * 1024;
 /** A proxied request body up to this size is held so a 401 can be retried after a refresh, bytes. */
 export const DEFAULT_PROXY_REPLAY_BUFFER_BYTES = 64 * 1024;
+/**
+ * Calls remembered (per replica) as "401 even with a just-refreshed credential" (connection, credential version, method and
+ * path): a repeat gets the 401 without another forced refresh, so an agent cannot drive one provider refresh per call.
+ */
+export const PROXY_FRESH_401_MEMORY = 10_000;
 /** Proxy timeouts when a provider's profile sets none, ms: connect, first byte, idle, total. */
 export const DEFAULT_PROXY_TIMEOUTS = { connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000, totalMs: 300_000 } as const;
 /** Tenants whose rule-less agent keys may use the credential proxy: none (NEXUS_PROXY_OPEN_TENANTS). */

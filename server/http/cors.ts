@@ -49,6 +49,8 @@ export const CORS_EXPOSED_HEADERS: readonly string[] = [
   "x-request-id",
   "retry-after",
   "www-authenticate",
+  // Marks Nexus's own refusals on the proxy route (client/nexus-proxy.ts tells them from provider answers by it).
+  "x-nexus-proxy-refusal",
 ];
 
 const ALLOWED_METHODS = "GET, POST, PATCH, DELETE";

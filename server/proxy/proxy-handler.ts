@@ -30,8 +30,9 @@ import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { AUDIT_ACTIONS } from "../audit/audit-actions.ts";
 import type { AuditWriter } from "../audit/audit-writer.ts";
 import type { ProxyAccess } from "../auth/proxy-access.ts";
-import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS } from "../config/defaults.ts";
+import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS, PROXY_FRESH_401_MEMORY } from "../config/defaults.ts";
 import { NotFoundError } from "../domain/errors.ts";
+import type { Strategy } from "../domain/strategy.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { ProxyMetrics } from "../metrics/server-metrics.ts";
@@ -86,6 +87,19 @@ export interface ProxyHandler {
   close(): Promise<void>;
 }
 
+/** Headers that make a provider's framework run another method or path than the request's own (refused). */
+const OVERRIDE_HEADERS = [
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-original-method",
+];
+
+/** Methods never proxied: TRACE (and TRACK) echo the request as received, with the applied credential; CONNECT opens a tunnel. */
+const REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), the caller's Nexus credentials, cookies and forwarding headers. */
@@ -109,9 +123,26 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "x-forwarded-for",
   "x-forwarded-host",
   "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-server",
+  "x-forwarded-ssl",
+  "x-client-ip",
+  "true-client-ip",
+  "client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "via",
   "x-real-ip",
   "x-nexus-client-address",
 ]);
+
+/**
+ * Set (to "1") on Nexus's own error answers of the proxy route, never on a provider's (dropped from
+ * those): a client tells "Nexus refused" (connection revoked, rule denied) from "the provider
+ * answered with an error" by it, so a provider cannot forge Nexus's refusals.
+ */
+export const PROXY_REFUSAL_HEADER = "x-nexus-proxy-refusal";
 
 /** Response headers never passed back: hop-by-hop, and cookies (the caller's origin is Nexus, not the provider). */
 const DROPPED_RESPONSE_HEADERS = new Set([
@@ -126,6 +157,8 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   "http2-settings",
   "set-cookie",
   "set-cookie2",
+  // Marks Nexus's own refusals; a provider must not make its answer pass for one.
+  PROXY_REFUSAL_HEADER,
 ]);
 
 /** A refusal with the HTTP status the proxy answers with (the Connect code alone would not give it). */
@@ -175,12 +208,31 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       return agent;
     });
   const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
+  /** Calls (connection, credential version, method, path) answered 401 right after a forced refresh. */
+  const fresh401 = new Set<string>();
 
   async function serve(req: NodeRequest, res: NodeResponse, facts: CallFacts, abort: AbortController): Promise<void> {
     const principal = await deps.authenticate(req, facts);
     facts.principal = principal;
     const target = parseProxyTarget(req.url ?? "");
     facts.connectionId = target.connectionId;
+    const override = OVERRIDE_HEADERS.find((name) => req.headers[name] !== undefined);
+    if (override !== undefined) {
+      facts.reason = "override_header";
+      // Google APIs, Rails, Symfony, IIS… honour these: GET + "X-HTTP-Method-Override: DELETE" or
+      // "X-Original-URL: /admin" would run a call the key's rules never checked.
+      throw new ProxyRefusal(
+        403,
+        Code.PermissionDenied,
+        ErrorReason.PROXY_NOT_ALLOWED,
+        `the proxy does not forward ${override}: the key's rules decide on the request's own method and path`,
+      );
+    }
+    if (REFUSED_METHODS.has(facts.method)) {
+      facts.reason = "method_not_proxied";
+      // TRACE makes the provider echo the request it received, credential included.
+      throw new ProxyRefusal(405, Code.PermissionDenied, ErrorReason.PROXY_NOT_ALLOWED, `${facts.method} is never proxied`);
+    }
 
     const tenantId = principal.tenantId ?? (await tenantOfConnection(target.connectionId));
     facts.tenantId = tenantId;
@@ -217,19 +269,36 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     );
     total.unref();
     try {
-      const body = await requestBody(req, profile, facts);
+      const body = await requestBody(req, profile, facts, abort.signal);
       const headers = forwardedHeaders(req);
+      // An uncompressed answer can be screened for the credential (SecretScreen).
+      headers.set("accept-encoding", "identity");
       let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
-      let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
+      const sentSecrets: string[] = [];
+      let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
       const mayRefresh = profile.authType === "oauth2" || profile.authType === "oauth2_client_credentials";
-      if (response.statusCode === 401 && mayRefresh && body.replayable) {
+      const callKey = (version: number) => `${connection.id}\n${version}\n${facts.method} ${target.path}`;
+      if (response.statusCode === 401 && mayRefresh && body.replayable && !fresh401.has(callKey(usage.version))) {
         // One forced refresh and one retry: the token may have been revoked or rotated early.
         await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         usage = await deps.tokens.refresh(tenantId, connection.id);
         facts.retried = true;
-        response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
+        response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
+        // Refused even with a fresh token: the 401 is about the call (a scope, an endpoint), not the
+        // token. The same call with this token gets its 401 straight away next time.
+        if (response.statusCode === 401) {
+          if (fresh401.size >= PROXY_FRESH_401_MEMORY) fresh401.clear();
+          fresh401.add(callKey(usage.version));
+        }
       }
-      await respond(response, res, facts, timeouts.idleMs, secretValues(usage));
+      await respond(
+        response,
+        res,
+        facts,
+        { idleMs: timeouts.idleMs, signal: abort.signal },
+        [...secretValues(usage), ...sentSecrets],
+        [...secretValues(usage, identifierFields(profile.strategy, usage)), ...sentSecrets],
+      );
     } finally {
       clearTimeout(total);
     }
@@ -263,7 +332,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   }
 
   /** The body to send: buffered (signing strategies, small replayable bodies) or a counted stream. */
-  async function requestBody(req: NodeRequest, profile: ProviderProfile, facts: CallFacts): Promise<OutgoingBody> {
+  async function requestBody(req: NodeRequest, profile: ProviderProfile, facts: CallFacts, signal: AbortSignal): Promise<OutgoingBody> {
     const { maxRequestBytes, maxSignedBodyBytes } = deps.limits;
     const declared = contentLength(req);
     const hasNoBody = declared === 0 || (declared === undefined && !mayHaveUndeclaredBody(req));
@@ -274,7 +343,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       const limit = isSigned ? Math.min(maxSignedBodyBytes, maxRequestBytes) : replayBufferBytes;
       if (declared !== undefined && declared > limit) throw tooLarge(413, "a signed request body", limit);
       try {
-        const bytes = await readLimitedBody(req, limit);
+        // The total timeout bounds a caller that stalls mid-body too (nothing else would on HTTP/2).
+        const bytes = await untilAborted(readLimitedBody(req, limit), signal);
         facts.bytesIn = bytes.length;
         return { bytes, replayable: true };
       } catch (err) {
@@ -295,6 +365,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     timeouts: Required<ProxyTimeouts>;
     signal: AbortSignal;
     facts: CallFacts;
+    /** Filled with the credential-bearing header values the strategy set (as sent, e.g. basic_auth's base64). */
+    sentSecrets: string[];
   }
 
   async function send(usage: UsageCredential, options: SendOptions): Promise<Dispatcher.ResponseData> {
@@ -327,6 +399,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const outHeaders: Record<string, string> = {};
     applied.headers.forEach((value, name) => {
       outHeaders[name] = value;
+      if (headers.get(name) !== value && !UNSECRET_APPLIED_HEADERS.has(name)) options.sentSecrets.push(...appliedHeaderSecrets(value));
     });
     let requestBody: Dispatcher.DispatchOptions["body"];
     if ("bytes" in body) requestBody = body.bytes.length > 0 ? body.bytes : null;
@@ -355,8 +428,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     response: Dispatcher.ResponseData,
     res: NodeResponse,
     facts: CallFacts,
-    idleMs: number,
+    stream: { idleMs: number; signal: AbortSignal },
     secrets: readonly string[],
+    bodySecrets: readonly string[],
   ): Promise<void> {
     const { maxResponseBytes } = deps.limits;
     const declared = Number(headerValue(response.headers["content-length"]) ?? Number.NaN);
@@ -368,10 +442,20 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     for (const [name, value] of Object.entries(response.headers)) {
       const lower = name.toLowerCase();
       if (value === undefined || DROPPED_RESPONSE_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
+      // Nexus's origin policy (NEXUS_CORS_ORIGINS) governs who may read Nexus's answers, not the
+      // provider's: its "Access-Control-Allow-Origin: *" would open proxied answers to every page.
+      if (lower.startsWith("access-control-")) continue;
       // A provider that echoes the credential in a header (a redirect carrying ?key=…) must not hand
       // it to the agent: such a header is dropped. (Bodies stream and are not scanned.)
       if (secrets.some((secret) => (Array.isArray(value) ? value.join("\n") : value).includes(secret))) {
         facts.reason ??= "credential_in_response_header";
+        continue;
+      }
+      if (lower === "vary") {
+        // Nexus's own "Vary: origin" (CORS) stays; the provider's names are added.
+        const ours = res.getHeader("vary");
+        const theirs = Array.isArray(value) ? value.join(", ") : value;
+        res.setHeader("vary", ours === undefined ? theirs : `${String(ours)}, ${theirs}`);
         continue;
       }
       res.setHeader(lower, value);
@@ -382,13 +466,26 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const counter = new ByteLimit(maxResponseBytes, (n) => {
       facts.bytesOut += n;
     });
+    const encoding = (headerValue(response.headers["content-encoding"]) ?? "identity").trim().toLowerCase();
+    // An encoded body (a provider that compressed although asked for identity) cannot be screened.
+    const screen = encoding === "identity" || encoding === "" ? new SecretScreen(bodySecrets) : undefined;
+    // The status and headers leave now: the screen may hold the body's first bytes back a while.
+    if ("flushHeaders" in res) {
+      res.writeHead(response.statusCode);
+      res.flushHeaders();
+    } else res.writeHead(response.statusCode);
     try {
-      await pipeline(response.body, counter, res as NodeJS.WritableStream);
+      if (screen === undefined) await pipeline(response.body, counter, res as NodeJS.WritableStream);
+      else await pipeline(response.body, counter, screen, res as NodeJS.WritableStream);
     } catch (err) {
       facts.aborted = true;
-      facts.reason = counter.exceeded ? "response_too_large" : (upstreamReason(err) ?? "stream_failed");
+      facts.reason = counter.exceeded
+        ? "response_too_large"
+        : screen?.found === true
+          ? "credential_in_response_body"
+          : (streamEndReason(err, stream.signal) ?? "stream_failed");
       deps.logger?.debug(
-        { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs },
+        { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs: stream.idleMs },
         "proxied response stream ended early",
       );
       res.destroy();
@@ -425,6 +522,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     });
     res.setHeader("content-type", "application/json");
     res.setHeader("x-request-id", facts.requestId);
+    res.setHeader(PROXY_REFUSAL_HEADER, "1");
     res.statusCode = status;
     res.end(JSON.stringify(deps.errorJson(error)));
   }
@@ -504,15 +602,83 @@ type OutgoingBody =
   | { bytes: Uint8Array; replayable: boolean }
   | { stream: Readable; counter: ByteLimit; length: number | undefined; replayable: false };
 
-/** The credential's string values long enough to recognise (expiry numbers and short flags left out). */
-function secretValues(usage: UsageCredential): string[] {
+/**
+ * Credential fields that identify rather than authenticate (basic auth's user name, e.g. Twilio's
+ * account SID; SigV4's access key id; an OAuth token set's extras such as instance_url): providers
+ * put them in ordinary answers, so the body screen leaves them out (headers are still screened).
+ */
+function identifierFields(strategy: Strategy, usage: UsageCredential): ReadonlySet<string> {
+  // An OAuth token set's extra fields (Salesforce's instance_url) are context, not secrets.
+  if (typeof usage.credentials.access_token === "string" && strategy.type === "oauth2") {
+    return new Set(Object.keys(usage.credentials).filter((name) => name !== "access_token"));
+  }
+  if (strategy.type === "basic_auth") return new Set([strategy.usernameField]);
+  if (strategy.type === "aws_sigv4") return new Set(["access_key"]);
+  return new Set();
+}
+
+/** The credential's string values long enough to recognise (expiry numbers, short flags and `except` left out). */
+function secretValues(usage: UsageCredential, except: ReadonlySet<string> = new Set()): string[] {
   const values: string[] = [];
   for (const [name, value] of Object.entries(usage.credentials)) {
-    if (typeof value === "string" && value.length >= 8 && name !== "expires_at") {
+    if (typeof value === "string" && value.length >= 8 && name !== "expires_at" && !except.has(name)) {
       values.push(value, encodeURIComponent(value));
     }
   }
   return values;
+}
+
+/** Headers a strategy sets that carry no credential (SigV4's date and body hash). */
+const UNSECRET_APPLIED_HEADERS = new Set(["x-amz-date", "x-amz-content-sha256", "content-length", "host"]);
+
+/**
+ * A credential-bearing header value as sent, and its credential part ("Basic <base64>" → the
+ * base64): a provider echoing it back must not hand it to the agent, even when it is not the
+ * stored value verbatim (basic_auth sends base64 of username:password).
+ */
+function appliedHeaderSecrets(value: string): string[] {
+  const credentialPart = value.slice(value.lastIndexOf(" ") + 1);
+  return [value, credentialPart].filter((v) => v.length >= 8);
+}
+
+/**
+ * Passes a response body through unless it contains one of `secrets` (the credential as stored and
+ * as sent): then it fails before emitting any byte of it. It holds back the last (longest secret − 1)
+ * bytes of what it has seen, so a secret split across chunks is still whole in the window it checks
+ * and no prefix of it has left. A provider endpoint that echoes the request (an "anything" or debug
+ * route, an account resource returning its auth token) cannot hand the credential to the agent.
+ */
+class SecretScreen extends Transform {
+  found = false;
+  private readonly needles: Buffer[];
+  private readonly keep: number;
+  private tail: Buffer = Buffer.alloc(0);
+  constructor(secrets: readonly string[]) {
+    super();
+    const forms = new Set<string>();
+    for (const secret of secrets) {
+      if (secret.length < 8) continue;
+      forms.add(secret);
+      // JSON encoders that escape '/' (PHP's json_encode) write a base64 token as "ab\/cd".
+      if (secret.includes("/")) forms.add(secret.replaceAll("/", "\\/"));
+    }
+    this.needles = [...forms].map((form) => Buffer.from(form, "utf8"));
+    this.keep = Math.max(0, ...this.needles.map((needle) => needle.length - 1));
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const window = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
+    if (this.needles.some((needle) => window.includes(needle))) {
+      this.found = true;
+      callback(new Error("the provider's response body contains the credential"));
+      return;
+    }
+    const cut = Math.max(0, window.length - this.keep);
+    this.tail = Buffer.from(window.subarray(cut));
+    callback(null, cut > 0 ? window.subarray(0, cut) : undefined);
+  }
+  override _flush(callback: TransformCallback): void {
+    callback(null, this.tail.length > 0 ? this.tail : undefined);
+  }
 }
 
 /** Counts bytes passing through and fails the stream once more than `limit` have passed. */
@@ -616,6 +782,44 @@ function upstreamReason(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return undefined;
   return TIMEOUT_CODES.has(code) ? "upstream_timeout" : "upstream_unreachable";
+}
+
+/**
+ * Why a response stream ended early: the abort (total timeout, caller gone) when the stream failed
+ * with it, else the outbound error (idle timeout, reset), else an abort that came after (a failed
+ * pipeline closes the response, which reads as the caller leaving).
+ */
+function streamEndReason(err: unknown, signal: AbortSignal): string | undefined {
+  const aborted = signal.aborted
+    ? signal.reason instanceof ProxyRefusal
+      ? "upstream_timeout"
+      : signal.reason instanceof ClientClosedError
+        ? "client_closed"
+        : undefined
+    : undefined;
+  if (signal.aborted && err === signal.reason) return aborted;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ERR_STREAM_PREMATURE_CLOSE") return aborted;
+  return upstreamReason(err) ?? aborted;
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The refusal an outbound failure becomes: the abort reason (total timeout, client gone), a timeout, or unreachable. */

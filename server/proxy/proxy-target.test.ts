@@ -42,12 +42,35 @@ describe("proxy request targets", () => {
       "/a%g1",
       "/a b",
       "/a\tb",
+      "/%C0%AE%C0%AE/x",
+      "/%E0%80%AE%E0%80%AE/x",
+      "/a%C0%AFb",
+      "/%C1%9C",
+      "/..%3B/x",
+      "/..%3bx/y",
+      "/.%3B/x",
+      "/..%20/x",
+      "/..%09/x",
+      "/%EF%BC%8E%EF%BC%8E/x",
+      "/\uFF0E\uFF0E/x",
+      "/\u2025/x",
+      "/%E2%80%A5/x",
+      "/a%EF%BC%BCb",
+      "/a%EF%BC%8Fb",
+      "/a\uFF3Cb",
     ]) {
       assert.throws(() => normalizePath(path), ProxyPathError, path);
     }
     assert.throws(() => parseProxyTarget("/v1/proxy/../x"), ProxyPathError);
     assert.throws(() => parseProxyTarget("/v1/proxy/c/x?a#b"), ProxyPathError);
     assert.throws(() => parseProxyTarget("/v1/proxy/bad%20id/x"), ProxyPathError);
+  });
+
+  test("non-ASCII must be percent-encoded (HTTP/1.1 refuses it raw, so HTTP/2 does too); encoded, it passes", () => {
+    assert.equal(normalizePath("/users/J%C3%BCrgen/%E2%9C%93"), "/users/J%C3%BCrgen/%E2%9C%93");
+    assert.throws(() => normalizePath("/caf\u00e9"), ProxyPathError);
+    assert.throws(() => parseProxyTarget("/v1/proxy/c/x?q=\u00e9"), ProxyPathError);
+    assert.equal(parseProxyTarget("/v1/proxy/c/x?q=%C3%A9").query, "q=%C3%A9");
   });
 
   test("the target keeps the base URL's scheme, host, port and path prefix", () => {

@@ -4,7 +4,7 @@
  * the result is appended to the provider's API base URL. The rules keep the call on the base URL:
  * no `.` or `..` segments (plain, percent-encoded or with `;` parameters), no empty segments (so no
  * `//host` or `https://host` inside the path), no encoded slash, backslash or NUL, no raw
- * backslash; the target's scheme, host, port and path prefix are checked again after URL parsing.
+ * backslash, no `#` (it would cut the path short after the rules matched all of it); the target's scheme, host, port and path prefix are checked again after URL parsing.
  * `@` in a path is an ordinary character (Discord's `/users/@me`): the path is never parsed as a
  * URL of its own, so it cannot become user info.
  */
@@ -48,7 +48,8 @@ export function parseProxyTarget(url: string): ProxyRequestTarget {
   const connectionId = slash === -1 ? pathPart : pathPart.slice(0, slash);
   if (!CONNECTION_ID.test(connectionId)) throw new ProxyPathError("connection id must be 1-128 letters, digits, '_' or '-'");
   const path = normalizePath(slash === -1 ? "/" : pathPart.slice(slash));
-  if (/[#\s\\]/.test(query) || /\p{Cc}/u.test(query)) throw new ProxyPathError("query contains a character that is not allowed");
+  if (/[#\s\\]/.test(query) || /[^\x21-\x7e]/.test(query))
+    throw new ProxyPathError("query contains a character that is not allowed (percent-encode non-ASCII)");
   return { connectionId, path, query };
 }
 
@@ -60,7 +61,12 @@ export function parseProxyTarget(url: string): ProxyRequestTarget {
 export function normalizePath(path: string): string {
   if (!path.startsWith("/")) throw new ProxyPathError("path must start with '/'");
   if (path.includes("\\")) throw new ProxyPathError("path must not contain a backslash");
+  // A '#' would end the path at URL parsing, after the rules saw the whole of it.
+  if (path.includes("#")) throw new ProxyPathError("path must not contain '#'");
   if (/\p{Cc}|\s/u.test(path)) throw new ProxyPathError("path must not contain control characters or spaces");
+  // Raw non-ASCII: HTTP/1.1's parser refuses it before Nexus sees it; HTTP/2 would pass it. The same
+  // target gets the same answer on both, and the rules match what is sent: percent-encode it.
+  if (/[^\x21-\x7e]/.test(path)) throw new ProxyPathError("path must be ASCII: percent-encode other characters");
   if (path === "/") return path;
   const segments = path.slice(1).split("/");
   const out: string[] = [];
@@ -68,8 +74,7 @@ export function normalizePath(path: string): string {
     const isLast = index === segments.length - 1;
     if (segment === "" && !isLast) throw new ProxyPathError("path must not contain an empty segment ('//')");
     const normalized = normalizeSegment(segment);
-    const bare = decodeLoosely(normalized.split(";")[0] ?? "");
-    if (bare === "." || bare === "..") throw new ProxyPathError("path must not contain '.' or '..' segments");
+    checkSegment(normalized);
     out.push(normalized);
   });
   return `/${out.join("/")}`;
@@ -87,11 +92,24 @@ function normalizeSegment(segment: string): string {
   });
 }
 
-function decodeLoosely(value: string): string {
+/**
+ * Refuses a segment that some server on the way may read as `.`, `..` or a path separator: after
+ * decoding (strict UTF-8, so overlong forms such as `%C0%AE` are refused, not passed on to a lenient
+ * decoder), before a `;` parameter (Tomcat, Spring: `..;x`, `..%3Bx`), with surrounding whitespace
+ * trimmed (IIS: `..%20`), and after Unicode compatibility folding (`%EF%BC%8E` fullwidth dot,
+ * `‥` two-dot leader, `%EF%BC%8F` fullwidth solidus: servers that NFKC-normalise see `.`, `..`, `/`).
+ */
+function checkSegment(normalized: string): void {
+  let decoded: string;
   try {
-    return decodeURIComponent(value);
+    decoded = decodeURIComponent(normalized);
   } catch {
-    return value;
+    throw new ProxyPathError("path has a percent-escape that is not valid UTF-8");
+  }
+  for (const form of [decoded, decoded.normalize("NFKC")]) {
+    if (form.includes("/") || form.includes("\\")) throw new ProxyPathError("path must not contain an encoded or look-alike '/' or '\\'");
+    const bare = (form.split(";")[0] ?? "").trim();
+    if (bare === "." || bare === "..") throw new ProxyPathError("path must not contain '.' or '..' segments");
   }
 }
 
