@@ -40,6 +40,9 @@ export const proxyBench: Benchmark = {
       } satisfies ProxyUpstreamChildConfig);
       children.push(upstream);
       const base = `http://127.0.0.1:${upstream.ready.port}`;
+      // NEXUS_BENCH_PROXY_CPU_PROF=<dir>: the Nexus child writes a V8 CPU profile there when it stops.
+      const profileDir = process.env.NEXUS_BENCH_PROXY_CPU_PROF;
+      const nexusExecArgv = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
       const nexus = await forkChild<NexusChildReady>(NEXUS_CHILD_SCRIPT, {
         secrets: createBenchSecrets(),
         env: { NEXUS_PROXY_OPEN_TENANTS: BENCH_TENANT },
@@ -50,7 +53,9 @@ export const proxyBench: Benchmark = {
           withRefreshToken: false,
           apiBaseUrl: `${base}/bench`,
         },
-      } satisfies NexusChildConfig);
+      } satisfies NexusChildConfig,
+      { execArgv: nexusExecArgv },
+      );
       children.push(nexus);
       const connectionId = nexus.ready.connectionIds[0] ?? "";
       const proxied = (size: string) => ({

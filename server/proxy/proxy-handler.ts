@@ -8,7 +8,7 @@
  * sees it. The caller's Authorization and x-api-key (its Nexus key), cookies, forwarding and
  * hop-by-hop headers are never forwarded; Set-Cookie and hop-by-hop headers never come back.
  *
- * Bodies stream both ways through `pipeline` (back-pressure, no buffering), except when a strategy
+ * Bodies stream both ways with back-pressure and no buffering, except when a strategy
  * signs the body (hmac_payload, aws_sigv4: held up to a limit to sign it) or the body is small
  * enough to replay: a 401 from the provider then gets one forced refresh and one retry. Nothing else
  * is retried; 429 and 5xx pass through with their Retry-After. Outbound HTTP is undici (Node's own
@@ -22,7 +22,6 @@ import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { Agent, type Dispatcher } from "undici";
@@ -64,7 +63,7 @@ export interface ProxyHandlerDeps {
   authenticate(req: NodeRequest, facts: { requestId: string; clientAddress: string }): Promise<Principal>;
   access: ProxyAccess;
   store: Pick<Store, "findConnectionById" | "getProvider">;
-  tokens: Pick<TokenReader, "activeConnection" | "readConnectionWith" | "refresh">;
+  tokens: Pick<TokenReader, "proxyTarget" | "readConnectionWith" | "refresh">;
   audit: Pick<AuditWriter, "record">;
   metrics?: ProxyMetrics;
   /** Renders an error in Nexus's REST error shape. */
@@ -184,9 +183,10 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
 
     const tenantId = principal.tenantId ?? (await tenantOfConnection(target.connectionId));
     facts.tenantId = tenantId;
-    const connection = await deps.tokens.activeConnection(tenantId, target.connectionId);
+    // One statement: the connection, its sealed credential (opened only after the rules allow the
+    // call) and the provider's profile (parsed once per profile text; see TokenReader.proxyTarget).
+    const { connection, credential, profile } = await deps.tokens.proxyTarget(tenantId, target.connectionId);
     facts.provider = connection.providerName;
-    const profile = (await deps.store.getProvider(connection.providerName)).profile as unknown as ProviderProfile;
     const base = apiBase(profile, connection);
     const url = targetUrl(base, target);
 
@@ -219,7 +219,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     try {
       const body = await requestBody(req, profile, facts);
       const headers = forwardedHeaders(req);
-      let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
+      let usage = await deps.tokens.readConnectionWith(connection, profile.strategy, credential);
       let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
       const mayRefresh = profile.authType === "oauth2" || profile.authType === "oauth2_client_credentials";
       if (response.statusCode === 401 && mayRefresh && body.replayable) {
@@ -229,7 +229,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         facts.retried = true;
         response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts });
       }
-      await respond(response, res, facts, timeouts.idleMs, secretValues(usage));
+      await respond(response, res, facts, timeouts.idleMs, secretValues(usage), abort.signal);
     } finally {
       clearTimeout(total);
     }
@@ -357,6 +357,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     facts: CallFacts,
     idleMs: number,
     secrets: readonly string[],
+    signal: AbortSignal,
   ): Promise<void> {
     const { maxResponseBytes } = deps.limits;
     const declared = Number(headerValue(response.headers["content-length"]) ?? Number.NaN);
@@ -379,14 +380,12 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     res.setHeader("x-request-id", facts.requestId);
     res.statusCode = response.statusCode;
     facts.status = response.statusCode;
-    const counter = new ByteLimit(maxResponseBytes, (n) => {
-      facts.bytesOut += n;
-    });
     try {
-      await pipeline(response.body, counter, res as NodeJS.WritableStream);
+      await relayBody(response.body, res, maxResponseBytes, facts, signal);
     } catch (err) {
       facts.aborted = true;
-      facts.reason = counter.exceeded ? "response_too_large" : (upstreamReason(err) ?? "stream_failed");
+      response.body.destroy();
+      facts.reason = err instanceof ResponseTooLarge ? "response_too_large" : (upstreamReason(err) ?? "stream_failed");
       deps.logger?.debug(
         { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs },
         "proxied response stream ended early",
@@ -515,6 +514,69 @@ function secretValues(usage: UsageCredential): string[] {
   return values;
 }
 
+/** The provider sent more than the response limit. */
+class ResponseTooLarge extends Error {
+  override readonly name = "ResponseTooLarge";
+}
+
+/** The caller's side closed before the whole response was written. */
+class ResponseClosed extends Error {
+  override readonly name = "ResponseClosed";
+}
+
+/**
+ * Streams the provider's body to the caller with back-pressure (pause on a full write, resume on
+ * drain), counting bytes into `facts.bytesOut` and failing once more than `limit` have come. Resolves
+ * when the caller's response has finished; rejects on a body error, the limit, or the caller going
+ * away (the caller then destroys both sides). What `stream.pipeline` does for two streams, without
+ * the counting Transform stage and the AbortController and errors pipeline creates per call.
+ */
+function relayBody(body: Readable, res: NodeResponse, limit: number, facts: CallFacts, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  if (body.destroyed) return Promise.reject(body.errored ?? new ResponseClosed("the provider's body was destroyed"));
+  if (res.destroyed) return Promise.reject(new ResponseClosed("the caller closed the response"));
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const onDrain = () => body.resume();
+    const onData = (chunk: Buffer) => {
+      facts.bytesOut += chunk.length;
+      if (facts.bytesOut > limit) {
+        facts.bytesOut -= chunk.length;
+        settle(new ResponseTooLarge(`body larger than ${limit} bytes`));
+        return;
+      }
+      if (!(res as NodeJS.WritableStream).write(chunk)) body.pause();
+    };
+    const onEnd = () => {
+      (res as NodeJS.WritableStream).end(() => settle());
+    };
+    const onClose = () => {
+      if (!res.writableFinished) settle(new ResponseClosed("the caller closed the response"));
+    };
+    const onAbort = () => settle(signal.reason);
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", settle);
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      res.off("error", settle);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    body.on("data", onData);
+    body.once("end", onEnd);
+    body.once("error", settle);
+    res.on("drain", onDrain);
+    res.once("close", onClose);
+    res.once("error", settle);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /** Counts bytes passing through and fails the stream once more than `limit` have passed. */
 class ByteLimit extends Transform {
   exceeded = false;
@@ -565,7 +627,10 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function listTokens(value: string | undefined): Set<string> {
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function listTokens(value: string | undefined): ReadonlySet<string> {
+  if (value === undefined || value === "") return NO_TOKENS;
   return new Set(
     (value ?? "")
       .split(",")
