@@ -43,18 +43,20 @@ export const proxyBench: Benchmark = {
       // NEXUS_BENCH_PROXY_CPU_PROF=<dir>: the Nexus child writes a V8 CPU profile there when it stops.
       const profileDir = process.env.NEXUS_BENCH_PROXY_CPU_PROF;
       const nexusExecArgv = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-      const nexus = await forkChild<NexusChildReady>(NEXUS_CHILD_SCRIPT, {
-        secrets: createBenchSecrets(),
-        env: { NEXUS_PROXY_OPEN_TENANTS: BENCH_TENANT },
-        seed: {
-          count: 1,
-          tokenEndpoint: "http://127.0.0.1:9/token",
-          expiresInS: 3600,
-          withRefreshToken: false,
-          apiBaseUrl: `${base}/bench`,
-        },
-      } satisfies NexusChildConfig,
-      { execArgv: nexusExecArgv },
+      const nexus = await forkChild<NexusChildReady>(
+        NEXUS_CHILD_SCRIPT,
+        {
+          secrets: createBenchSecrets(),
+          env: { NEXUS_PROXY_OPEN_TENANTS: BENCH_TENANT },
+          seed: {
+            count: 1,
+            tokenEndpoint: "http://127.0.0.1:9/token",
+            expiresInS: 3600,
+            withRefreshToken: false,
+            apiBaseUrl: `${base}/bench`,
+          },
+        } satisfies NexusChildConfig,
+        { execArgv: nexusExecArgv },
       );
       children.push(nexus);
       const connectionId = nexus.ready.connectionIds[0] ?? "";
