@@ -560,19 +560,19 @@ function relayBody(body: Readable, res: NodeResponse, limit: number, facts: Call
       signal.removeEventListener("abort", onAbort);
       body.off("data", onData);
       body.off("end", onEnd);
-      body.off("error", settle);
       res.off("drain", onDrain);
       res.off("close", onClose);
-      res.off("error", settle);
       if (err === undefined) resolve();
       else reject(err);
     };
     body.on("data", onData);
     body.once("end", onEnd);
-    body.once("error", settle);
+    // The error listeners stay after settling (settle is idempotent): a body destroyed later with an
+    // error (undici on the abort signal) must not become an unhandled 'error' event.
+    body.on("error", settle);
     res.on("drain", onDrain);
     res.once("close", onClose);
-    res.once("error", settle);
+    res.on("error", settle);
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
