@@ -3,7 +3,7 @@
  * The caller authenticates with its Nexus key exactly as for REST; an agent key reaches only its own
  * tenant's connections (another tenant's looks missing). The target is the provider's
  * `api_base_url` (URL parameters filled as for the other endpoints) plus the checked path and query
- * (proxy-target.ts); the key's proxy rules (ProxyAccess) decide before any credential is read. The
+ * (proxy-target.ts); the key's proxy rules (ProxyAccess) decide before any credential is opened. The
  * credential is read like GetToken (refreshed on read when due) and applied here; the agent never
  * sees it. The caller's Authorization and x-api-key (its Nexus key), cookies, forwarding and
  * hop-by-hop headers are never forwarded; Set-Cookie and hop-by-hop headers never come back.
