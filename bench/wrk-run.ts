@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { LoadResult } from "./h2load-run.ts";
+import { readCpuMicros } from "./server-cpu.ts";
 
 const run = promisify(execFile);
 
@@ -16,10 +17,18 @@ export interface WrkOptions {
   connections: number;
   durationS: number;
   warmupS: number;
+  /** A server process whose CPU time (user + system, /proc) over the measured run is reported per request. */
+  cpuPid?: number;
+}
+
+/** A wrk measurement, with the server's CPU per request when `cpuPid` was given (Linux). */
+export interface WrkResult extends LoadResult {
+  /** CPU µs the `cpuPid` process spent per measured request; undefined when not measured. */
+  serverCpuUsPerCall?: number;
 }
 
 /** Runs wrk with one thread (the server keeps the other core). */
-export async function runWrk(options: WrkOptions): Promise<LoadResult> {
+export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const args = (seconds: number) => [
     "-t",
     "1",
@@ -36,8 +45,14 @@ export async function runWrk(options: WrkOptions): Promise<LoadResult> {
     options.url,
   ];
   if (options.warmupS > 0) await run("wrk", args(options.warmupS));
+  const cpuBefore = options.cpuPid === undefined ? undefined : readCpuMicros(options.cpuPid);
   const { stdout } = await run("wrk", args(options.durationS), { maxBuffer: 4 * 1024 * 1024 });
-  return parseWrk(stdout);
+  const cpuAfter = options.cpuPid === undefined ? undefined : readCpuMicros(options.cpuPid);
+  const result: WrkResult = parseWrk(stdout);
+  if (cpuBefore !== undefined && cpuAfter !== undefined && result.succeeded > 0) {
+    result.serverCpuUsPerCall = (cpuAfter - cpuBefore) / result.succeeded;
+  }
+  return result;
 }
 
 /** Parses wrk's `--latency` report. */

@@ -680,6 +680,27 @@ describe("proxy /v1/proxy/{connection_id}/{path}", () => {
     assert.equal(rows[0]?.details?.reason, "upstream_timeout");
   });
 
+  test("a caller that goes away mid-body ends the relay; the call is audited as aborted", async () => {
+    const requestId = `gone-${randomBytes(6).toString("hex")}`;
+    const controller = new AbortController();
+    const res = await proxy(connections.stall!, "/gone", { signal: controller.signal, headers: { "x-request-id": requestId } });
+    assert.equal(res.status, 200);
+    controller.abort();
+    await assert.rejects(res.text());
+    const rows = await eventualValue(
+      async () => {
+        await server.app.audit.flush();
+        const found = (await server.app.store.listAuditEvents({ action: "proxy.call", connectionId: connections.stall }, { pageSize: 50 }))
+          .items;
+        return found.filter((row) => row.requestId === requestId);
+      },
+      (found) => found.length > 0,
+    );
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    assert.equal(rows[0]?.details?.aborted, "true", JSON.stringify(rows));
+    assert.equal(rows[0]?.details?.status, "200");
+  });
+
   test("a 401 to a request whose body cannot be replayed passes through: no refresh, no retry", async () => {
     currentAccessToken = "rotated-again";
     const tokenCallsBefore = tokenCalls;

@@ -3,12 +3,12 @@
  * The caller authenticates with its Nexus key exactly as for REST; an agent key reaches only its own
  * tenant's connections (another tenant's looks missing). The target is the provider's
  * `api_base_url` (URL parameters filled as for the other endpoints) plus the checked path and query
- * (proxy-target.ts); the key's proxy rules (ProxyAccess) decide before any credential is read. The
+ * (proxy-target.ts); the key's proxy rules (ProxyAccess) decide before any credential is opened. The
  * credential is read like GetToken (refreshed on read when due) and applied here; the agent never
  * sees it. The caller's Authorization and x-api-key (its Nexus key), cookies, forwarding and
  * hop-by-hop headers are never forwarded; Set-Cookie and hop-by-hop headers never come back.
  *
- * Bodies stream both ways through `pipeline` (back-pressure, no buffering), except when a strategy
+ * Bodies stream both ways with back-pressure and no buffering, except when a strategy
  * signs the body (hmac_payload, aws_sigv4: held up to a limit to sign it) or the body is small
  * enough to replay: a 401 from the provider then gets one forced refresh and one retry. Nothing else
  * is retried; 429 and 5xx pass through with their Retry-After. Outbound HTTP is undici (Node's own
@@ -22,7 +22,6 @@ import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { Agent, type Dispatcher } from "undici";
@@ -65,7 +64,7 @@ export interface ProxyHandlerDeps {
   authenticate(req: NodeRequest, facts: { requestId: string; clientAddress: string }): Promise<Principal>;
   access: ProxyAccess;
   store: Pick<Store, "findConnectionById" | "getProvider">;
-  tokens: Pick<TokenReader, "activeConnection" | "readConnectionWith" | "refresh">;
+  tokens: Pick<TokenReader, "proxyTarget" | "readConnectionWith" | "refresh">;
   audit: Pick<AuditWriter, "record">;
   metrics?: ProxyMetrics;
   /** Renders an error in Nexus's REST error shape. */
@@ -236,9 +235,10 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
 
     const tenantId = principal.tenantId ?? (await tenantOfConnection(target.connectionId));
     facts.tenantId = tenantId;
-    const connection = await deps.tokens.activeConnection(tenantId, target.connectionId);
+    // One statement: the connection, its sealed credential (opened only after the rules allow the
+    // call) and the provider's profile (parsed once per profile text; see TokenReader.proxyTarget).
+    const { connection, credential, profile } = await deps.tokens.proxyTarget(tenantId, target.connectionId);
     facts.provider = connection.providerName;
-    const profile = (await deps.store.getProvider(connection.providerName)).profile as unknown as ProviderProfile;
     const base = apiBase(profile, connection);
     const url = targetUrl(base, target);
 
@@ -273,7 +273,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       const headers = forwardedHeaders(req);
       // An uncompressed answer can be screened for the credential (SecretScreen).
       headers.set("accept-encoding", "identity");
-      let usage = await deps.tokens.readConnectionWith(connection, profile.strategy);
+      let usage = await deps.tokens.readConnectionWith(connection, profile.strategy, credential);
       const sentSecrets: string[] = [];
       let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
       const mayRefresh = profile.authType === "oauth2" || profile.authType === "oauth2_client_credentials";
@@ -463,9 +463,6 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     res.setHeader("x-request-id", facts.requestId);
     res.statusCode = response.statusCode;
     facts.status = response.statusCode;
-    const counter = new ByteLimit(maxResponseBytes, (n) => {
-      facts.bytesOut += n;
-    });
     const encoding = (headerValue(response.headers["content-encoding"]) ?? "identity").trim().toLowerCase();
     // An encoded body (a provider that compressed although asked for identity) cannot be screened.
     const screen = encoding === "identity" || encoding === "" ? new SecretScreen(bodySecrets) : undefined;
@@ -475,15 +472,18 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       res.flushHeaders();
     } else res.writeHead(response.statusCode);
     try {
-      if (screen === undefined) await pipeline(response.body, counter, res as NodeJS.WritableStream);
-      else await pipeline(response.body, counter, screen, res as NodeJS.WritableStream);
+      await relayBody(response.body, res, maxResponseBytes, facts, stream.signal, screen);
     } catch (err) {
       facts.aborted = true;
-      facts.reason = counter.exceeded
-        ? "response_too_large"
-        : screen?.found === true
-          ? "credential_in_response_body"
-          : (streamEndReason(err, stream.signal) ?? "stream_failed");
+      response.body.destroy();
+      facts.reason =
+        err instanceof ResponseTooLarge
+          ? "response_too_large"
+          : err instanceof CredentialInBody
+            ? "credential_in_response_body"
+            : err instanceof ResponseClosed
+              ? "client_closed"
+              : (streamEndReason(err, stream.signal) ?? "stream_failed");
       deps.logger?.debug(
         { err: { name: (err as Error)?.name, code: (err as { code?: string })?.code }, idleMs: stream.idleMs },
         "proxied response stream ended early",
@@ -641,20 +641,24 @@ function appliedHeaderSecrets(value: string): string[] {
   return [value, credentialPart].filter((v) => v.length >= 8);
 }
 
+/** The provider's response body holds the credential: the relay stops before any byte of it leaves. */
+class CredentialInBody extends Error {
+  override readonly name = "CredentialInBody";
+}
+
 /**
- * Passes a response body through unless it contains one of `secrets` (the credential as stored and
- * as sent): then it fails before emitting any byte of it. It holds back the last (longest secret − 1)
- * bytes of what it has seen, so a secret split across chunks is still whole in the window it checks
- * and no prefix of it has left. A provider endpoint that echoes the request (an "anything" or debug
- * route, an account resource returning its auth token) cannot hand the credential to the agent.
+ * Screens a response body for `secrets` (the credential as stored and as sent): `pass` returns the
+ * bytes that may leave now, or throws CredentialInBody before any byte of a secret has left. It holds
+ * back the last (longest secret − 1) bytes it has seen, so a secret split across chunks is still
+ * whole in the window it checks and no prefix of it has left; `flush` returns them at the body's
+ * end. A provider endpoint that echoes the request (an "anything" or debug route, an account
+ * resource returning its auth token) cannot hand the credential to the agent.
  */
-class SecretScreen extends Transform {
-  found = false;
+class SecretScreen {
   private readonly needles: Buffer[];
   private readonly keep: number;
   private tail: Buffer = Buffer.alloc(0);
   constructor(secrets: readonly string[]) {
-    super();
     const forms = new Set<string>();
     for (const secret of secrets) {
       if (secret.length < 8) continue;
@@ -665,20 +669,102 @@ class SecretScreen extends Transform {
     this.needles = [...forms].map((form) => Buffer.from(form, "utf8"));
     this.keep = Math.max(0, ...this.needles.map((needle) => needle.length - 1));
   }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  pass(chunk: Buffer): Buffer {
     const window = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
-    if (this.needles.some((needle) => window.includes(needle))) {
-      this.found = true;
-      callback(new Error("the provider's response body contains the credential"));
-      return;
-    }
+    if (this.needles.some((needle) => window.includes(needle)))
+      throw new CredentialInBody("the provider's response body contains the credential");
     const cut = Math.max(0, window.length - this.keep);
     this.tail = Buffer.from(window.subarray(cut));
-    callback(null, cut > 0 ? window.subarray(0, cut) : undefined);
+    return window.subarray(0, cut);
   }
-  override _flush(callback: TransformCallback): void {
-    callback(null, this.tail.length > 0 ? this.tail : undefined);
+  flush(): Buffer {
+    const rest = this.tail;
+    this.tail = Buffer.alloc(0);
+    return rest;
   }
+}
+
+/** The provider sent more than the response limit. */
+class ResponseTooLarge extends Error {
+  override readonly name = "ResponseTooLarge";
+}
+
+/** The caller's side closed before the whole response was written. */
+class ResponseClosed extends Error {
+  override readonly name = "ResponseClosed";
+}
+
+/**
+ * Streams the provider's body to the caller with back-pressure (pause on a full write, resume on
+ * drain), counting bytes into `facts.bytesOut` and failing once more than `limit` have come. Resolves
+ * when the caller's response has finished; rejects on a body error, the limit, or the caller going
+ * away (the caller then destroys both sides). With a `screen`, only what it passes is written, and
+ * what it held back is written at the end. What `stream.pipeline` does for two streams, without the
+ * counting Transform stage and the AbortController and errors pipeline creates per call.
+ */
+function relayBody(
+  body: Readable,
+  res: NodeResponse,
+  limit: number,
+  facts: CallFacts,
+  signal: AbortSignal,
+  screen: SecretScreen | undefined,
+): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  if (body.destroyed) return Promise.reject(body.errored ?? new ResponseClosed("the provider's body was destroyed"));
+  if (res.destroyed) return Promise.reject(new ResponseClosed("the caller closed the response"));
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const onDrain = () => body.resume();
+    const onData = (chunk: Buffer) => {
+      facts.bytesOut += chunk.length;
+      if (facts.bytesOut > limit) {
+        facts.bytesOut -= chunk.length;
+        settle(new ResponseTooLarge(`body larger than ${limit} bytes`));
+        return;
+      }
+      let out = chunk;
+      if (screen !== undefined) {
+        try {
+          out = screen.pass(chunk);
+        } catch (err) {
+          settle(err);
+          return;
+        }
+        if (out.length === 0) return;
+      }
+      if (!(res as NodeJS.WritableStream).write(out)) body.pause();
+    };
+    const onEnd = () => {
+      const rest = screen?.flush();
+      if (rest !== undefined && rest.length > 0) (res as NodeJS.WritableStream).write(rest);
+      (res as NodeJS.WritableStream).end(() => settle());
+    };
+    const onClose = () => {
+      if (!res.writableFinished) settle(new ResponseClosed("the caller closed the response"));
+    };
+    const onAbort = () => settle(signal.reason);
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      body.off("data", onData);
+      body.off("end", onEnd);
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    body.on("data", onData);
+    body.once("end", onEnd);
+    // The error listeners stay after settling (settle is idempotent): a body destroyed later with an
+    // error (undici on the abort signal) must not become an unhandled 'error' event.
+    body.on("error", settle);
+    res.on("drain", onDrain);
+    res.once("close", onClose);
+    res.on("error", settle);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** Counts bytes passing through and fails the stream once more than `limit` have passed. */
@@ -731,7 +817,10 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function listTokens(value: string | undefined): Set<string> {
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function listTokens(value: string | undefined): ReadonlySet<string> {
+  if (value === undefined || value === "") return NO_TOKENS;
   return new Set(
     (value ?? "")
       .split(",")

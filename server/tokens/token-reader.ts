@@ -13,7 +13,7 @@ import { ConnectionNotUsableError } from "../domain/errors.ts";
 import type { Strategy } from "../domain/strategy.ts";
 import type { ProviderProfile } from "../providers/profile.ts";
 import type { FreshCredential, RefreshEngine } from "../refresh/refresh-engine.ts";
-import type { ConnectionRecord, Store } from "../store/store.ts";
+import type { ConnectionRecord, CredentialRecord, Store } from "../store/store.ts";
 import { toUsageCredential, type UsageCredential } from "./usage-credential.ts";
 
 /** Reads usage credentials. */
@@ -24,30 +24,48 @@ export interface TokenReader {
   refresh(tenantId: string, connectionId: string): Promise<UsageCredential>;
   /** The usage credential of a connection record already loaded (watch streams). */
   readConnection(connection: ConnectionRecord): Promise<UsageCredential>;
-  /** Like `readConnection`, with the provider's strategy already loaded by the caller (the proxy): one read fewer. */
-  readConnectionWith(connection: ConnectionRecord, strategy: Strategy): Promise<UsageCredential>;
+  /**
+   * Like `readConnection`, with the provider's strategy already loaded by the caller (the proxy): one
+   * read fewer; `stored` (the sealed credential read with the connection by `proxyTarget`) saves another.
+   */
+  readConnectionWith(connection: ConnectionRecord, strategy: Strategy, stored?: CredentialRecord | null): Promise<UsageCredential>;
+  /**
+   * The proxy's read, in one statement: the active connection, its sealed credential (not opened) and
+   * its provider's profile, parsed once per profile text (a provider update on any replica changes the
+   * text, so a cached parse is never served stale). Domain errors as `activeConnection` / getProvider.
+   */
+  proxyTarget(tenantId: string, connectionId: string): Promise<ProxyTarget>;
   /** The connection, if it is active (ConnectionNotUsableError otherwise). */
   activeConnection(tenantId: string, connectionId: string): Promise<ConnectionRecord>;
 }
 
-/** Providers whose parsed strategy is kept (a deployment has a handful). */
+/** What `proxyTarget` reads. */
+export interface ProxyTarget {
+  connection: ConnectionRecord;
+  /** The sealed credential record as read (pass it to `readConnectionWith`). */
+  credential: CredentialRecord | null;
+  profile: ProviderProfile;
+}
+
+/** Providers whose parsed profile is kept (a deployment has a handful). */
 const MAX_CACHED_PROVIDERS = 1_000;
 
 /** Creates the reader. */
 export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngine, "ensureFresh" | "forceRefresh"> }): TokenReader {
   const { store, engine } = deps;
-  /** Provider name → the profile text last seen and its parsed strategy. */
-  const strategies = new Map<string, { json: string; strategy: Strategy }>();
-  const strategyOf = async (providerName: string, json: string | null): Promise<Strategy> => {
-    const cached = strategies.get(providerName);
-    if (json !== null && cached?.json === json) return cached.strategy;
+  /** Provider name → the profile text last seen and its parse (treat as read-only). */
+  const profiles = new Map<string, { json: string; profile: ProviderProfile }>();
+  const profileOf = async (providerName: string, json: string | null): Promise<ProviderProfile> => {
+    const cached = profiles.get(providerName);
+    if (json !== null && cached?.json === json) return cached.profile;
     // Missing provider: getProvider throws the NotFoundError the other paths throw.
-    if (json === null) return ((await store.getProvider(providerName)).profile as unknown as ProviderProfile).strategy;
-    const strategy = (JSON.parse(json) as ProviderProfile).strategy;
-    if (strategies.size >= MAX_CACHED_PROVIDERS && cached === undefined) strategies.delete(strategies.keys().next().value as string);
-    strategies.set(providerName, { json, strategy });
-    return strategy;
+    if (json === null) return (await store.getProvider(providerName)).profile as unknown as ProviderProfile;
+    const profile = JSON.parse(json) as ProviderProfile;
+    if (profiles.size >= MAX_CACHED_PROVIDERS && cached === undefined) profiles.delete(profiles.keys().next().value as string);
+    profiles.set(providerName, { json, profile });
+    return profile;
   };
+  const strategyOf = async (providerName: string, json: string | null): Promise<Strategy> => (await profileOf(providerName, json)).strategy;
   const activeConnection = async (tenantId: string, connectionId: string) => {
     const connection = await store.getConnection(tenantId, connectionId);
     if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
@@ -65,10 +83,15 @@ export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngi
   return {
     activeConnection,
     readConnection,
-    async readConnectionWith(connection, strategy) {
+    async readConnectionWith(connection, strategy, stored) {
       if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
-      const fresh = await engine.ensureFresh(connection);
+      const fresh = await engine.ensureFresh(connection, stored);
       return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy, secret: fresh.secret });
+    },
+    async proxyTarget(tenantId, connectionId) {
+      const { connection, credential, providerProfileJson } = await store.getConnectionForToken(tenantId, connectionId);
+      if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
+      return { connection, credential, profile: await profileOf(connection.providerName, providerProfileJson) };
     },
     async read(tenantId, connectionId) {
       const { connection, credential, providerProfileJson } = await store.getConnectionForToken(tenantId, connectionId);
