@@ -9,6 +9,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { TestContext } from "node:test";
 import { test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { eventually } from "../../test/support/wait.ts";
 import type { ConnectionCloseReason, ConnectionRefusal, Listener, ListenerLogger, ListenerOptions } from "./listener.ts";
 import { createListener } from "./listener.ts";
