@@ -30,20 +30,20 @@
 
 import type { ConsentAudit } from "../consent/consent-callback.ts";
 import type { ConsentStates } from "../consent/consent-states.ts";
-import type { ConnectionAccount } from "../domain/connection-account.ts";
 import { isAwaitingConsent, type StatusReason } from "../domain/connection-status.ts";
 import { ConflictError, ConnectionNotUsableError, InvalidArgumentError, NotFoundError } from "../domain/errors.ts";
 import type { NodeRequest, NodeResponse } from "../http/endpoints.ts";
 import { transition } from "../lifecycle/connection-transition.ts";
 import type { Logger } from "../logging/logger.ts";
-import { type AccountAttempt, learnAccountFromFields } from "../oauth/account-identity.ts";
-import type { ProviderProfile, StoredProvider } from "../providers/profile.ts";
+import type { AccountAttempt } from "../oauth/account-identity.ts";
+import type { StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 import { type FormPageView, renderFormPage, renderMessagePage } from "./capture-page.ts";
 import { sendBack, sendHtml } from "./capture-response.ts";
 import { createCaptureStateResolver, type Dead, deadEnd, type End, type Ready, storedProviderOf, usedPage } from "./capture-state.ts";
 import { ACTION_FIELD, createCredentialFormCache } from "./credential-form.ts";
+import { createEnteredAccountLearner } from "./entered-account.ts";
 import { FormRequestError, readFormRequest } from "./form-request.ts";
 import { createLiveCheck } from "./live-check.ts";
 import { createLiveCheckBudget } from "./live-check-budget.ts";
@@ -107,6 +107,12 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
   const loadProvider = deps.loadProvider ?? (async (name: string) => storedProviderOf(await store.getProvider(name)));
   const forms = createCredentialFormCache();
   const budget = createLiveCheckBudget({ max: deps.maxLiveChecks ?? 5, now: deps.now });
+  const learnEnteredAccount = createEnteredAccountLearner({
+    fetch: deps.fetch,
+    timeoutMs: deps.testTimeoutMs ?? 10_000,
+    logger,
+    accountMetrics: deps.accountMetrics,
+  });
 
   // Ids and outcomes only: never a field value, the state or the URL that carries it.
   const log = (outcome: string, connection?: ConnectionRecord, extra: Record<string, unknown> = {}) =>
@@ -224,32 +230,6 @@ export function createKeyCapture(deps: KeyCaptureDeps): KeyCapture {
     log("stored", connection, { liveCheck: check.outcome });
     audit("ok", connection);
     sendBack(res, returnUrl, { status: "success", connectionId: connection.id });
-  }
-
-  /** The profile's account_lookup with the entered fields; never fails the capture (logged and counted). */
-  async function learnEnteredAccount(
-    connection: ConnectionRecord,
-    profile: ProviderProfile,
-    fields: Record<string, string>,
-  ): Promise<ConnectionAccount | undefined> {
-    if (profile.accountLookup === undefined) return undefined;
-    const learned = await learnAccountFromFields({
-      profile,
-      fields,
-      params: connection.params,
-      fetch: deps.fetch ?? fetch,
-      timeoutMs: deps.testTimeoutMs ?? 10_000,
-    });
-    for (const attempt of learned.attempts) {
-      deps.accountMetrics?.(attempt);
-      if (attempt.outcome === "failed") {
-        logger.warn(
-          { connectionId: connection.id, provider: connection.providerName, source: attempt.source, reason: attempt.reason },
-          "account identity not learned from this source",
-        );
-      }
-    }
-    return learned.account ?? undefined;
   }
 
   /** Cancel (access_denied) or too many attempts: uses the state, fails the connection, goes back. */

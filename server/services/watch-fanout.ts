@@ -19,18 +19,22 @@
  * revoked or attention_required connection ends the stream, a credential is delivered once per
  * newer version after the key's re-check and its audit row, heartbeats pass through.
  */
-import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { type WatchCredentialsResponse, WatchCredentialsResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
-import { type ConnectionStatus, endsWatch, isUsable } from "../domain/connection-status.ts";
+import { WatchCredentialsResponseSchema } from "../../gen/nexus/v1/tokens_pb.ts";
+import { endsWatch, isUsable } from "../domain/connection-status.ts";
 import { ConnectionNotUsableError } from "../domain/errors.ts";
 import type { RefreshEngine } from "../refresh/refresh-engine.ts";
-import type { RawStreamBody, RawStreamSink } from "../request/context.ts";
+import type { RawStreamSink } from "../request/context.ts";
 import type { ConnectionRecord } from "../store/store.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
 import type { CredentialWatch, CredentialWatchEvent, SharedRead } from "../watch/credential-watch.ts";
 import type { WatchEvent, WatchHub } from "../watch/watch-hub.ts";
-import { credentialToProto, watchEventToProto } from "./watch-proto.ts";
+import { Frames, frame } from "./watch-fanout-frames.ts";
+import { type FanoutCore, type FanoutWatcher, Group, Watcher } from "./watch-fanout-members.ts";
+import { watchEventToProto } from "./watch-proto.ts";
+
+export type { FanoutWatcher } from "./watch-fanout-members.ts";
 
 /** Streams written per event-loop turn (across all connections). */
 const STREAMS_PER_TURN = 500;
@@ -46,11 +50,6 @@ export interface WatchFanoutDeps {
   auditDelivery: (ctx: HandlerContext, credential: UsageCredential) => void;
   /** Streams written per event-loop turn; default 500. */
   streamsPerTurn?: number;
-}
-
-/** A stream in the fan-out. Opaque to callers. */
-export interface FanoutWatcher {
-  readonly connectionId: string;
 }
 
 /** The fan-out. */
@@ -78,80 +77,6 @@ export interface WatchFanout {
   watcherCount(): number;
   /** Connections with at least one such stream (each holds one hub subscription). */
   groupCount(): number;
-}
-
-class Watcher implements FanoutWatcher {
-  readonly connectionId: string;
-  readonly group: Group;
-  readonly body: RawStreamBody;
-  readonly codec: "proto" | "json";
-  readonly ctx: HandlerContext;
-  lastVersion: number;
-  lastStatus: ConnectionStatus | undefined = undefined;
-  isAttached = false;
-  isClosed = false;
-  /** An event arrived before the stream was attached: catch up on attach. */
-  missed = false;
-  settle: ((err: unknown) => void) | undefined = undefined;
-  /** Set on leave or abort so settle runs once. */
-  endError: unknown = undefined;
-  constructor(group: Group, sink: RawStreamSink, ctx: HandlerContext, afterVersion: number) {
-    this.connectionId = group.connectionId;
-    this.group = group;
-    this.body = sink.body;
-    this.codec = sink.codec;
-    this.ctx = ctx;
-    this.lastVersion = afterVersion;
-  }
-  /** The context's signal aborted (client gone, deadline, key revoked, shutdown). */
-  handleEvent(): void {
-    this.group.fanout.end(this, undefined);
-  }
-}
-
-class Group {
-  readonly connectionId: string;
-  readonly tenantId: string;
-  readonly fanout: FanoutCore;
-  readonly watchers = new Set<Watcher>();
-  readonly stop = new AbortController();
-  constructor(fanout: FanoutCore, connection: ConnectionRecord) {
-    this.fanout = fanout;
-    this.connectionId = connection.id;
-    this.tenantId = connection.tenantId;
-  }
-}
-
-interface FanoutCore {
-  end(watcher: Watcher, err: unknown): void;
-}
-
-/** Frames of one read, encoded on first use per codec. */
-class Frames {
-  readonly read: SharedRead;
-  private status: Partial<Record<"proto" | "json", Uint8Array>> = {};
-  private credential: Partial<Record<"proto" | "json", Uint8Array>> = {};
-  constructor(read: SharedRead) {
-    this.read = read;
-  }
-  statusFrame(codec: "proto" | "json"): Uint8Array {
-    const { connection } = this.read;
-    this.status[codec] ??= frame(
-      create(
-        WatchCredentialsResponseSchema,
-        watchEventToProto({ type: "status", status: connection.status, reason: connection.statusReason }),
-      ),
-      codec,
-    );
-    return this.status[codec];
-  }
-  credentialFrame(codec: "proto" | "json", credential: UsageCredential): Uint8Array {
-    this.credential[codec] ??= frame(
-      create(WatchCredentialsResponseSchema, { event: { case: "credential", value: credentialToProto(credential) } }),
-      codec,
-    );
-    return this.credential[codec];
-  }
 }
 
 /** Creates the fan-out. */
@@ -347,17 +272,3 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     groupCount: () => groups.size,
   };
 }
-
-/** One message in its 5-byte envelope (flags 0: uncompressed), as all three protocols frame it. */
-function frame(message: WatchCredentialsResponse, codec: "proto" | "json"): Uint8Array {
-  const payload =
-    codec === "proto"
-      ? toBinary(WatchCredentialsResponseSchema, message)
-      : ENCODER.encode(toJsonString(WatchCredentialsResponseSchema, message));
-  const out = new Uint8Array(5 + payload.byteLength);
-  new DataView(out.buffer).setUint32(1, payload.byteLength);
-  out.set(payload, 5);
-  return out;
-}
-
-const ENCODER = new TextEncoder();

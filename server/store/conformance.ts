@@ -10,10 +10,12 @@ import { describeApiKeyCases } from "./conformance/api-key-cases.ts";
 import { describeAuditCases } from "./conformance/audit-cases.ts";
 import { describeConnectionCases } from "./conformance/connection-cases.ts";
 import { describeConnectionEventCases } from "./conformance/connection-event-cases.ts";
+import { describeConnectionStatusCases } from "./conformance/connection-status-cases.ts";
 import { describeCredentialCases } from "./conformance/credential-cases.ts";
 import { START_TIME_MS, type StoreHarness } from "./conformance/harness.ts";
 import { describeLeaseCases } from "./conformance/lease-cases.ts";
 import { describeProviderCases } from "./conformance/provider-cases.ts";
+import { describeRefreshScheduleCases } from "./conformance/refresh-schedule-cases.ts";
 import { describeSealedCases } from "./conformance/sealed-cases.ts";
 import { describeStalePendingCases } from "./conformance/stale-pending-cases.ts";
 import { describeTenantCases } from "./conformance/tenant-cases.ts";
@@ -88,10 +90,16 @@ export function describeStoreConformance(
     describe("sealed values", () => describeSealedCases(harness));
     describe("abandoned consents", () => describeStalePendingCases(harness));
     describe("providers", () => describeProviderCases(harness));
-    describe("connections", () => describeConnectionCases(harness));
+    describe("connections", () => {
+      describeConnectionCases(harness);
+      describeConnectionStatusCases(harness);
+    });
     describe("connection events", () => describeConnectionEventCases(harness));
     describe("credentials and consent states", () => describeCredentialCases(harness));
-    describe("refresh leases and schedule", () => describeLeaseCases(harness));
+    describe("refresh leases and schedule", () => {
+      describeLeaseCases(harness);
+      describeRefreshScheduleCases(harness);
+    });
     describe("webhook endpoints", () => describeWebhookCases(harness));
     describe("api keys", () => describeApiKeyCases(harness));
     describe("audit events", () => describeAuditCases(harness));

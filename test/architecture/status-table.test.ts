@@ -12,7 +12,7 @@ import { rawStatusUses, scanFiles, scanStatusWrites, statusWrites } from "./stat
 /** Files allowed to name states, each with the reason. Keep it short. */
 const ALLOWED: Readonly<Record<string, string>> = {
   "server/rpc/errors.ts": "exhaustive status → ErrorReason switch; the compiler checks every state is named",
-  "server/store/conformance/connection-cases.ts": "store contract cases seed and move connections through named states",
+  "server/store/conformance/connection-status-cases.ts": "store contract cases move connections through named states",
 };
 
 const files = sourceFiles("server").filter((f) => !f.startsWith("server/domain/") && !f.startsWith("server/proto-mapping/"));
