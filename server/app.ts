@@ -276,7 +276,17 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // A tick must come well inside the refresh margin: with a 5 s tick and a 1 s skew, a watched
   // token expires before the scheduler sees it due.
   const schedulerIntervalMs = Math.min(5_000, Math.max(100, config.refreshSkewMs / 4));
-  const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger, intervalMs: schedulerIntervalMs });
+  // A tick claims no more than it runs at once: a claimed lease is renewed only once its refresh runs.
+  const scheduler = createRefreshScheduler({
+    store,
+    engine,
+    now,
+    random: Math.random,
+    logger,
+    intervalMs: schedulerIntervalMs,
+    concurrency: config.refreshConcurrency,
+    batchSize: config.refreshConcurrency,
+  });
   const consentSweeper = createStaleConsentSweeper({ store, now, logger });
   const eventPruner = createConnectionEventPruner({
     store,
