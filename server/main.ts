@@ -6,7 +6,7 @@
 
 import module from "node:module";
 import path from "node:path";
-import { DEFAULT_COMPILE_CACHE_SUBDIR, DEFAULT_DATA_DIR } from "./config/defaults.ts";
+import { DEFAULT_COMPILE_CACHE_FLUSH_DELAY_MS, DEFAULT_COMPILE_CACHE_SUBDIR, DEFAULT_DATA_DIR } from "./config/defaults.ts";
 
 // Before any other module of ours loads: Node keeps the compiled, type-stripped code of every module
 // on disk and a restart reuses it (cold start). The app and its dependencies are imported below,
@@ -49,8 +49,10 @@ async function main(): Promise<void> {
   const { port, host } = await app.listen();
   const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   app.logger.info({ port, host, mode: config.mode, dataDir: config.dataDir }, "nexus listening");
-  // Write the compile cache now rather than only at a clean exit (a killed process would lose it).
-  setImmediate(() => module.flushCompileCache?.());
+  // Write the compile cache soon rather than only at a clean exit (a killed process would lose it),
+  // but not at once: the write is synchronous (~1,000 files on a first start) and would hold the
+  // first requests.
+  setTimeout(() => module.flushCompileCache?.(), DEFAULT_COMPILE_CACHE_FLUSH_DELAY_MS).unref();
   process.stdout.write(
     [
       "",

@@ -31,6 +31,8 @@ export const DEFAULT_REFRESH_CONCURRENCY = 64;
 export const DEFAULT_DATA_DIR = "data";
 /** Where Node caches compiled (and type-stripped) modules, under the data directory; `off` disables (NEXUS_COMPILE_CACHE_DIR). */
 export const DEFAULT_COMPILE_CACHE_SUBDIR = "compile-cache";
+/** How long after listening the compile cache is written to disk (also at a clean exit), ms. */
+export const DEFAULT_COMPILE_CACHE_FLUSH_DELAY_MS = 5_000;
 /** Heartbeat period of watch streams, ms (NEXUS_WATCH_HEARTBEAT_MS). */
 export const DEFAULT_WATCH_HEARTBEAT_MS = 15_000;
 /**
