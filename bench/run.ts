@@ -17,6 +17,7 @@ import { describeMachine } from "./machine-info.ts";
 import { MissingToolError, requireNativeTools } from "./native-tools.ts";
 import { profileBench } from "./profile-bench.ts";
 import { proxyBench } from "./proxy-bench.ts";
+import { refreshStormBench } from "./refresh-storm-bench.ts";
 import { formatFiguresTable } from "./results-table.ts";
 import { schedulerBench } from "./scheduler-bench.ts";
 import { stampedeBench } from "./stampede-bench.ts";
@@ -28,6 +29,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   fanoutBench,
   stampedeBench,
   schedulerBench,
+  refreshStormBench,
   coldStartBench,
   proxyBench,
 ];

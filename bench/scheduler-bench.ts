@@ -10,7 +10,12 @@ import Database from "better-sqlite3";
 import { inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { createApiKeyManager } from "../server/auth/api-key-manager.ts";
-import { DEFAULT_REFRESH_LEASE_MS, DEFAULT_REFRESH_READ_WAIT_MS, DEFAULT_REFRESH_SKEW_MS } from "../server/config/defaults.ts";
+import {
+  DEFAULT_REFRESH_CONCURRENCY,
+  DEFAULT_REFRESH_LEASE_MS,
+  DEFAULT_REFRESH_READ_WAIT_MS,
+  DEFAULT_REFRESH_SKEW_MS,
+} from "../server/config/defaults.ts";
 import { credentialAad, encodeStoredSecret } from "../server/domain/stored-secret.ts";
 import { createLogger } from "../server/logging/logger.ts";
 import { createProviderDirectory } from "../server/providers/provider-directory.ts";
@@ -70,7 +75,16 @@ export const schedulerBench: Benchmark = {
         owner: "bench",
         logger,
       });
-      const scheduler = createRefreshScheduler({ store, engine, now: Date.now, random: Math.random, logger });
+      // As the app sets it up (server/app.ts): the default concurrency, a batch of DUE per tick.
+      const scheduler = createRefreshScheduler({
+        store,
+        engine,
+        now: Date.now,
+        random: Math.random,
+        logger,
+        concurrency: DEFAULT_REFRESH_CONCURRENCY,
+        batchSize: DUE,
+      });
       const db = drizzle({ client });
       const dueIds: string[] = [];
 

@@ -39,7 +39,7 @@ import {
 import { createWebhookMetrics } from "./metrics/webhook-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
-import { loadProviderCatalog } from "./providers/catalog.ts";
+import { createLazyProviderCatalog, loadProviderCatalog } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
 import { createProxyHandler } from "./proxy/proxy-handler.ts";
 import { isProxyTarget } from "./proxy/proxy-target.ts";
@@ -209,6 +209,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   });
   registerAuditMetrics(registry, () => access.audit.stats());
   const directory = createProviderDirectory({ store, vault });
+  const catalog = createLazyProviderCatalog(() => loadProviderCatalog());
   const states = createConsentStates({ store, vault, now });
   // Without NEXUS_PUBLIC_URL, browsers are assumed to reach this machine's loopback on the port
   // actually bound (known only after listen, hence a function).
@@ -276,7 +277,17 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   // A tick must come well inside the refresh margin: with a 5 s tick and a 1 s skew, a watched
   // token expires before the scheduler sees it due.
   const schedulerIntervalMs = Math.min(5_000, Math.max(100, config.refreshSkewMs / 4));
-  const scheduler = createRefreshScheduler({ store, engine, now, random: Math.random, logger, intervalMs: schedulerIntervalMs });
+  // A tick claims no more than it runs at once: a claimed lease is renewed only once its refresh runs.
+  const scheduler = createRefreshScheduler({
+    store,
+    engine,
+    now,
+    random: Math.random,
+    logger,
+    intervalMs: schedulerIntervalMs,
+    concurrency: config.refreshConcurrency,
+    batchSize: config.refreshConcurrency,
+  });
   const consentSweeper = createStaleConsentSweeper({ store, now, logger });
   const eventPruner = createConnectionEventPruner({
     store,
@@ -349,7 +360,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
           auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
         ),
     }),
-    providers: createProviderService({ directory, catalog: loadProviderCatalog() }),
+    providers: createProviderService({ directory, catalog }),
     apiKeys: access.apiKeyService,
     audit: access.auditService,
     connectionEvents: createConnectionEventService({
@@ -514,7 +525,16 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       consentSweeper.start();
       eventPruner.start();
       webhookWorker.start();
-      return listener.listen(config.port, config.host);
+      const address = await listener.listen(config.port, config.host);
+      // After listening, not before: validating the presets compiles their schemas (cold start).
+      setImmediate(() => {
+        try {
+          catalog.ensureLoaded();
+        } catch (err) {
+          logger.error({ err }, "the provider catalog is invalid; ListProviderPresets fails until it is fixed");
+        }
+      });
+      return address;
     },
     close(options) {
       if (options?.isUrgent === true) hurry();

@@ -41,6 +41,9 @@ test("refresh timing settings have defaults and limits", () => {
   assert.equal(defaults.refreshLeaseMs, 5_000);
   assert.equal(defaults.refreshReadWaitMs, 2_000);
   assert.equal(loadConfig({ NEXUS_REFRESH_READ_WAIT_MS: "500" }).refreshReadWaitMs, 500);
+  assert.equal(defaults.refreshConcurrency, 64);
+  assert.equal(loadConfig({ NEXUS_REFRESH_CONCURRENCY: "8" }).refreshConcurrency, 8);
+  assert.throws(() => loadConfig({ NEXUS_REFRESH_CONCURRENCY: "0" }), ConfigError);
   assert.equal(defaults.watchHeartbeatMs, 15_000);
   assert.equal(loadConfig({ NEXUS_REFRESH_LEASE_MS: "12000" }).refreshLeaseMs, 12_000);
   assert.throws(() => loadConfig({ NEXUS_REFRESH_LEASE_MS: "10" }), /NEXUS_REFRESH_LEASE_MS must be at least 1000/);

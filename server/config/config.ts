@@ -9,6 +9,7 @@ import { z } from "zod";
 import {
   DEFAULT_API_KEY_CACHE_MS,
   DEFAULT_CONNECTION_EVENT_RETENTION_DAYS,
+  DEFAULT_DATA_DIR,
   DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
   DEFAULT_HTTP2_IDLE_TIMEOUT_MS,
   DEFAULT_HTTP2_PING_INTERVAL_MS,
@@ -20,6 +21,7 @@ import {
   DEFAULT_PROXY_MAX_RESPONSE_BYTES,
   DEFAULT_PROXY_MAX_SIGNED_BODY_BYTES,
   DEFAULT_PROXY_OPEN_TENANTS,
+  DEFAULT_REFRESH_CONCURRENCY,
   DEFAULT_REFRESH_LEASE_MS,
   DEFAULT_REFRESH_READ_WAIT_MS,
   DEFAULT_REFRESH_SKEW_MS,
@@ -81,6 +83,8 @@ export interface Config {
   refreshLeaseMs: number;
   /** Longest wait of a token read whose access token has expired, for its refresh, ms; then `unavailable`. */
   refreshReadWaitMs: number;
+  /** Scheduled refreshes run at once per process, and connections claimed per scheduler tick. */
+  refreshConcurrency: number;
   /** Heartbeat period of WatchCredentials streams, ms (keeps idle streams alive through proxies). */
   watchHeartbeatMs: number;
   /** Largest accepted request body, in bytes (Connect, gRPC and REST alike). */
@@ -187,6 +191,7 @@ const envSchema = z.object({
   NEXUS_REFRESH_SKEW_MS: integer("NEXUS_REFRESH_SKEW_MS", 0, 24 * 3600 * 1000).optional(),
   NEXUS_REFRESH_LEASE_MS: integer("NEXUS_REFRESH_LEASE_MS", 1000, 600_000).optional(),
   NEXUS_REFRESH_READ_WAIT_MS: integer("NEXUS_REFRESH_READ_WAIT_MS", 0, 60_000).optional(),
+  NEXUS_REFRESH_CONCURRENCY: integer("NEXUS_REFRESH_CONCURRENCY", 1, 1024).optional(),
   NEXUS_WATCH_HEARTBEAT_MS: integer("NEXUS_WATCH_HEARTBEAT_MS", 1000, 3600 * 1000).optional(),
   NEXUS_MAX_BODY_BYTES: integer("NEXUS_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024).optional(),
   NEXUS_SHUTDOWN_GRACE_MS: integer("NEXUS_SHUTDOWN_GRACE_MS", 0, 600_000).optional(),
@@ -301,7 +306,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     mode,
     port: e.PORT ?? 8080,
     host: e.NEXUS_HOST ?? "127.0.0.1",
-    dataDir: path.resolve(cwd, e.NEXUS_DATA_DIR ?? "data"),
+    dataDir: path.resolve(cwd, e.NEXUS_DATA_DIR ?? DEFAULT_DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     databaseQueryTimeoutMs: e.NEXUS_DATABASE_QUERY_TIMEOUT_MS ?? DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
     publicUrl: e.NEXUS_PUBLIC_URL?.replace(/\/+$/, ""),
@@ -312,6 +317,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     refreshSkewMs: e.NEXUS_REFRESH_SKEW_MS ?? DEFAULT_REFRESH_SKEW_MS,
     refreshLeaseMs: e.NEXUS_REFRESH_LEASE_MS ?? DEFAULT_REFRESH_LEASE_MS,
     refreshReadWaitMs: e.NEXUS_REFRESH_READ_WAIT_MS ?? DEFAULT_REFRESH_READ_WAIT_MS,
+    refreshConcurrency: e.NEXUS_REFRESH_CONCURRENCY ?? DEFAULT_REFRESH_CONCURRENCY,
     watchHeartbeatMs: e.NEXUS_WATCH_HEARTBEAT_MS ?? DEFAULT_WATCH_HEARTBEAT_MS,
     maxBodyBytes: e.NEXUS_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
     shutdownGraceMs: e.NEXUS_SHUTDOWN_GRACE_MS ?? DEFAULT_SHUTDOWN_GRACE_MS,

@@ -19,6 +19,20 @@ export const DEFAULT_REFRESH_SKEW_MS = 5 * 60 * 1000;
 export const DEFAULT_REFRESH_LEASE_MS = 5_000;
 /** Longest wait of a read of an expired token for its refresh, ms (NEXUS_REFRESH_READ_WAIT_MS). */
 export const DEFAULT_REFRESH_READ_WAIT_MS = 2_000;
+/**
+ * Scheduled refreshes one process runs at once, and connections one scheduler tick claims
+ * (NEXUS_REFRESH_CONCURRENCY). A refresh is a provider call (I/O-bound: ~100 ms spent waiting)
+ * plus ~1 ms of CPU, so this bounds sockets and memory, not cores: 64 refreshes 10,000 tokens
+ * due in the same minute in ~16 s against a 100 ms provider. A tick claims no more than it runs,
+ * so no claimed lease waits in a queue without being renewed.
+ */
+export const DEFAULT_REFRESH_CONCURRENCY = 64;
+/** SQLite database and development keyring directory, relative to the working directory (NEXUS_DATA_DIR). */
+export const DEFAULT_DATA_DIR = "data";
+/** Where Node caches compiled (and type-stripped) modules, under the data directory; `off` disables (NEXUS_COMPILE_CACHE_DIR). */
+export const DEFAULT_COMPILE_CACHE_SUBDIR = "compile-cache";
+/** How long after listening the compile cache is written to disk (also at a clean exit), ms. */
+export const DEFAULT_COMPILE_CACHE_FLUSH_DELAY_MS = 5_000;
 /** Heartbeat period of watch streams, ms (NEXUS_WATCH_HEARTBEAT_MS). */
 export const DEFAULT_WATCH_HEARTBEAT_MS = 15_000;
 /**

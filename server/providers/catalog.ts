@@ -1,7 +1,9 @@
 /**
  * The shipped provider catalog: presets of well-known providers, as data in catalog.json. Loaded
- * once at start-up and validated preset by preset (an empty client_id is allowed: operators add
- * theirs), so a bad edit to the data stops the server instead of surfacing at consent time.
+ * once and validated preset by preset (an empty client_id is allowed: operators add theirs). The
+ * server loads it just after it starts listening (`createLazyProviderCatalog`; validating every
+ * preset's schemas compiles them with ajv, a tenth of a second that would delay the first
+ * /healthz) and logs an error naming the bad preset; catalog.test.ts checks the shipped file.
  */
 import { readFileSync } from "node:fs";
 import type { ProviderProfile } from "./profile.ts";
@@ -53,5 +55,19 @@ export function createProviderCatalog(
     get(name) {
       return byName.get(name.toLowerCase());
     },
+  };
+}
+
+/** A catalog loaded by `load` on first use (list, get or `ensureLoaded`); a failed load is retried on the next use. */
+export function createLazyProviderCatalog(load: () => ProviderCatalog): ProviderCatalog & { ensureLoaded(): void } {
+  let loaded: ProviderCatalog | undefined;
+  const catalog = () => {
+    loaded ??= load();
+    return loaded;
+  };
+  return {
+    list: (category) => catalog().list(category),
+    get: (name) => catalog().get(name),
+    ensureLoaded: () => void catalog(),
   };
 }

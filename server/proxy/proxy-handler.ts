@@ -24,7 +24,7 @@ import type * as http2 from "node:http2";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
-import { Agent, type Dispatcher } from "undici";
+import type { Agent, Dispatcher } from "undici";
 import { ErrorReason } from "../../gen/nexus/v1/errors_pb.ts";
 import { AUDIT_ACTIONS } from "../audit/audit-actions.ts";
 import type { AuditWriter } from "../audit/audit-writer.ts";
@@ -196,16 +196,19 @@ interface CallFacts {
 /** Creates the proxy route. */
 export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   const agents = new Map<number, Agent>();
-  const dispatcherFor =
-    deps.dispatcher ??
-    ((connectTimeoutMs: number) => {
-      let agent = agents.get(connectTimeoutMs);
-      if (agent === undefined) {
-        agent = new Agent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4_000 });
-        agents.set(connectTimeoutMs, agent);
-      }
-      return agent;
-    });
+  // undici loads on the first proxied request, not at start-up (cold start).
+  let undici: Promise<typeof import("undici")> | undefined;
+  const dispatcherFor = async (connectTimeoutMs: number): Promise<Dispatcher> => {
+    if (deps.dispatcher) return deps.dispatcher(connectTimeoutMs);
+    undici ??= import("undici");
+    const { Agent: UndiciAgent } = await undici;
+    let agent = agents.get(connectTimeoutMs);
+    if (agent === undefined) {
+      agent = new UndiciAgent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4_000 });
+      agents.set(connectTimeoutMs, agent);
+    }
+    return agent;
+  };
   const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
   /** Calls (connection, credential version, method, path) answered 401 right after a forced refresh. */
   const fresh401 = new Set<string>();
@@ -408,7 +411,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       body.stream.on("error", (err) => body.counter.destroy(err));
     }
     try {
-      return await dispatcherFor(timeouts.connectMs).request({
+      return await (await dispatcherFor(timeouts.connectMs)).request({
         origin: applied.url.origin,
         path: `${applied.url.pathname}${applied.url.search}`,
         method: facts.method as Dispatcher.HttpMethod,
