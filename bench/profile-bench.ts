@@ -4,7 +4,7 @@
  * reported. No figure: it explains the hot-path figures. The profile stays in bench/profiles/.
  */
 import { mkdirSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { Benchmark } from "./bench-context.ts";
 import { formatProfileSummary, summarizeCpuProfile } from "./cpu-profile-summary.ts";
 import { load } from "./hot-path-bench.ts";
@@ -35,7 +35,13 @@ export const profileBench: Benchmark = {
     const summary = summarizeCpuProfile(file, 15, join(import.meta.dirname, ".."));
     return {
       figures: [],
-      extra: { profile: { file, note: "Nexus child under gRPC then Connect GetToken load (start-up included)", ...summary } },
+      extra: {
+        profile: {
+          file: relative(join(import.meta.dirname, ".."), file),
+          note: "Nexus child under gRPC then Connect GetToken load (start-up included)",
+          ...summary,
+        },
+      },
       report: `CPU profile of the GetToken hot path (${file}):\n${formatProfileSummary(summary)}`,
     };
   },
