@@ -28,6 +28,8 @@ const REFUSED: Record<string, string[]> = {
   "broadcast and reserved": ["255.255.255.255", "240.0.0.1", "192.0.2.1"],
   "IPv4-mapped IPv6 of a private address": ["::ffff:10.0.0.1", "::ffff:127.0.0.1"],
   "6to4 / Teredo / NAT64": ["2002:a00:1::1", "2001::1", "64:ff9b::a00:1"],
+  // URL parsing turns [::127.0.0.1] into [::7f00:1], which ipaddr.js calls "unicast".
+  "IPv4-compatible IPv6 (::/96, deprecated)": ["::7f00:1", "::a00:1", "::a9fe:a9fe", "::808:808"],
 };
 
 describe("webhook target rules", () => {

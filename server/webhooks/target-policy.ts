@@ -3,7 +3,7 @@
  * carry no user:password and be at most 2048 characters; every address its host resolves to must
  * be public unicast: loopback, private (RFC 1918), shared/CGNAT (100.64/10), link-local (so cloud
  * metadata at 169.254.169.254), unique-local IPv6 (fc00::/7, e.g. fd00:ec2::254), multicast,
- * broadcast, unspecified, reserved and the IPv6 ranges that embed IPv4 (6to4, Teredo, NAT64) are
+ * broadcast, unspecified, reserved and the IPv6 ranges that embed IPv4 (6to4, Teredo, NAT64, IPv4-compatible ::/96) are
  * refused unless a CIDR on the operator's allowlist contains the address. IPv4-mapped IPv6 is judged
  * as the IPv4 address. Range classification is ipaddr.js's (`range()`: only "unicast" passes).
  *
@@ -49,12 +49,16 @@ export interface TargetRules {
 /** Builds the rules; an unparsable CIDR in the policy throws (config validates them first). */
 export function createTargetRules(policy: TargetPolicy, resolveHost: ResolveHost = systemResolve): TargetRules {
   const allowed = policy.allowedCidrs.map((cidr) => ipaddr.parseCIDR(cidr));
+  // IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291) embeds an IPv4 address that ipaddr.js
+  // does not classify ("::7f00:1" is "unicast"); refused like the other embedding ranges.
+  const ipv4Compatible = ipaddr.parseCIDR("::/96");
   const isAddressAllowed = (address: string): boolean => {
     if (!ipaddr.isValid(address)) return false;
     const parsed = ipaddr.process(address);
     for (const [range, bits] of allowed) {
       if (range.kind() === parsed.kind() && parsed.match(range, bits)) return true;
     }
+    if (parsed.kind() === "ipv6" && parsed.match(ipv4Compatible)) return false;
     return parsed.range() === "unicast";
   };
   const refuse = (address: string) =>
