@@ -163,6 +163,16 @@ describe("webhooks", () => {
     const sentId = from(mark)[0]!.headers["webhook-id"];
     assert.equal(failed!.event_id, sentId);
     receiver.respond = () => 204;
+    // A disabled endpoint receives nothing, a replay included.
+    const replayPath = `${base}/${endpoint.endpoint_id}/deliveries/${failed!.delivery_id}:replay`;
+    assert.equal((await rest("PATCH", `${base}/${endpoint.endpoint_id}`, { enabled: false })).status, 200);
+    const beforeDisabled = receiver.received.length;
+    const refused = await rest("POST", replayPath, {});
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.text, /"failed_precondition"/);
+    assert.match(refused.text, /disabled/);
+    assert.equal(receiver.received.length, beforeDisabled, "nothing sent to a disabled endpoint");
+    assert.equal((await rest("PATCH", `${base}/${endpoint.endpoint_id}`, { enabled: true })).status, 200);
     const replayed = await rest("POST", `${base}/${endpoint.endpoint_id}/deliveries/${failed!.delivery_id}:replay`, {});
     assert.equal(replayed.status, 200, replayed.text);
     assert.ok(replayed.json.delivery.replay_time);

@@ -100,7 +100,12 @@ export class ReturnUrlNotAllowedError extends Error {
  */
 export class FailedPreconditionError extends Error {
   override readonly name = "FailedPreconditionError";
-  readonly kind: "provider_in_use" | "provider_misconfigured" | "event_cursor_expired" | "event_cursor_unknown";
+  readonly kind:
+    | "provider_in_use"
+    | "provider_misconfigured"
+    | "event_cursor_expired"
+    | "event_cursor_unknown"
+    | "webhook_endpoint_disabled";
   readonly id: string;
   constructor(kind: FailedPreconditionError["kind"], id: string, reason: string, options?: DomainErrorOptions) {
     super(`${kind.replaceAll("_", " ")}: "${truncateId(id)}": ${reason}`, options);

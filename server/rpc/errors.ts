@@ -183,6 +183,7 @@ const FAILED_PRECONDITION_REASONS: Record<FailedPreconditionError["kind"], Error
   provider_misconfigured: ErrorReason.PROVIDER_MISCONFIGURED,
   event_cursor_expired: ErrorReason.EVENT_CURSOR_EXPIRED,
   event_cursor_unknown: ErrorReason.EVENT_CURSOR_UNKNOWN,
+  webhook_endpoint_disabled: ErrorReason.FAILED_PRECONDITION,
 };
 
 const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {

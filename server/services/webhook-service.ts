@@ -3,14 +3,15 @@
  * new or rotated secret is generated here, sealed by the vault before it is stored, and returned
  * once in the response; reads never carry it. URLs pass the SSRF target rules on create and update
  * (form, and the addresses the host resolves to now; each delivery checks again at connect time).
- * ReplayWebhookDelivery sends the stored body again at once, with the same webhook-id.
+ * ReplayWebhookDelivery sends the stored body again at once, with the same webhook-id (not to a
+ * disabled endpoint: FailedPrecondition).
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { WebhookDeliverySchema, WebhookEndpointSchema, WebhookService } from "../../gen/nexus/v1/webhooks_pb.ts";
 import { CONNECTION_EVENT_TYPES } from "../domain/connection-events.ts";
-import { InvalidArgumentError, WebhookTargetNotAllowedError } from "../domain/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError, WebhookTargetNotAllowedError } from "../domain/errors.ts";
 import { createIdGenerator } from "../store/id-generator.ts";
 import type { Store, WebhookDeliveryRecord, WebhookEndpointRecord } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -145,6 +146,10 @@ export function createWebhookService(deps: {
       const endpointId = requireId("endpoint_id", req.endpointId);
       const deliveryId = requireId("delivery_id", req.deliveryId);
       const endpoint = await store.getWebhookEndpoint(tenantId, endpointId);
+      // Disabled means nothing is sent (e.g. a receiver taken down or handed over): enable it first.
+      if (!endpoint.isEnabled) {
+        throw new FailedPreconditionError("webhook_endpoint_disabled", endpointId, "the endpoint is disabled; enable it to replay");
+      }
       const delivery = await store.getWebhookDelivery(tenantId, endpointId, deliveryId);
       const body = JSON.stringify(delivery.payload);
       const sentAtMs = deps.now();
