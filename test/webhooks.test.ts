@@ -205,6 +205,10 @@ describe("webhooks", () => {
         return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
       }
     };
+    // The usage names the option create really takes (--url is the server's address).
+    const noTarget = await run("create", "--tenant", TEST_TENANT);
+    assert.equal(noTarget.code, 2, noTarget.stderr);
+    assert.match(noTarget.stderr, /^ {2}create --target URL/m);
     const created = await run("create", "--tenant", TEST_TENANT, "--target", receiver.url, "--events", "connection.active", "--json");
     assert.equal(created.code, 0, created.stderr);
     const { endpoint, secret } = JSON.parse(created.stdout) as { endpoint: { endpoint_id: string }; secret: string };

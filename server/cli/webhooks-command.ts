@@ -17,7 +17,7 @@ import type { CommandIo } from "./providers-plan.ts";
 /** Usage text of `webhooks`. */
 export const WEBHOOKS_USAGE = `usage: nexus webhooks <command> --tenant T [options]   (needs an admin key)
 
-  create --url URL [--events connection.active,…] [--description D]
+  create --target URL [--events connection.active,…] [--description D]
                            register an endpoint; prints its signing secret once
   list                     the tenant's endpoints and their delivery state
   rotate ENDPOINT_ID [--overlap-seconds N]
