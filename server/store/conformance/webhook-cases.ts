@@ -126,6 +126,38 @@ export function describeWebhookCases(h: StoreHarness): void {
     assert.ok(await store.claimWebhookLease(id, "replica-b", LEASE_MS, START_TIME_MS + 5000));
   });
 
+  h.test("a new URL or an enable makes a backed-off endpoint due at once with a fresh retry count; other changes do not", async () => {
+    const { id } = await seedEndpoint(h);
+    const store = h.store();
+    const backOff = async () => {
+      await store.claimWebhookLease(id, "replica-a", LEASE_MS, START_TIME_MS);
+      const retry = {
+        attemptCount: 9,
+        nextAttemptAtMs: START_TIME_MS + 3_600_000,
+        firstFailedAtMs: START_TIME_MS,
+        lastError: "status 404",
+      };
+      assert.equal(await store.recordWebhookRetry(id, "replica-a", retry), true);
+      await store.releaseWebhookLease(id, "replica-a");
+    };
+    await backOff();
+    await store.updateWebhookEndpoint("tenant-a", id, { description: "d", eventTypes: [] });
+    assert.deepEqual(await store.listDueWebhookEndpoints(START_TIME_MS, 10), [], "a description change keeps the backoff");
+    await store.updateWebhookEndpoint("tenant-a", id, { url: "https://hooks.example.com/fixed" });
+    const due = await store.listDueWebhookEndpoints(START_TIME_MS, 10);
+    assert.deepEqual(
+      due.map((e) => [e.id, e.attemptCount, e.nextAttemptAtMs, e.firstFailedAtMs]),
+      [[id, 0, null, null]],
+    );
+    await backOff();
+    await store.updateWebhookEndpoint("tenant-a", id, { isEnabled: false });
+    await store.updateWebhookEndpoint("tenant-a", id, { isEnabled: true });
+    assert.deepEqual(
+      (await store.listDueWebhookEndpoints(START_TIME_MS, 10)).map((e) => [e.id, e.attemptCount]),
+      [[id, 0]],
+    );
+  });
+
   h.test("advanceWebhookCursor moves forward only for the holder, clears retries, and records a failure with it", async () => {
     const { id } = await seedEndpoint(h);
     const store = h.store();

@@ -114,10 +114,16 @@ export function newWebhookEndpointRow(id: string, input: WebhookEndpointInput, c
   };
 }
 
-/** The SET list of `updateWebhookEndpoint`: only the changes given. */
+/**
+ * The SET list of `updateWebhookEndpoint`: only the changes given. A new URL or an enable also
+ * makes the endpoint due at once with a fresh retry count and window: the fix an operator just made
+ * is tried now, not after the backoff (up to an hour) earned by the old target.
+ */
 export function webhookEndpointUpdate(changes: WebhookEndpointChanges, updatedAtMs: number) {
+  const isRetriedNow = changes.url !== undefined || changes.isEnabled === true;
   return {
     updatedAt: updatedAtMs,
+    ...(isRetriedNow && { attemptCount: 0, nextAttemptAt: null, firstFailedAt: null }),
     ...(changes.url !== undefined && { url: changes.url }),
     ...(changes.eventTypes !== undefined && { eventTypes: changes.eventTypes }),
     ...(changes.description !== undefined && { description: changes.description }),
