@@ -72,6 +72,11 @@ describe("webhook target rules", () => {
       () => rules.checkUrl(`https://h.example.com/${"a".repeat(2100)}`),
       (e: WebhookTargetNotAllowedError) => e.rule === "format",
     );
+    // The limit holds for the URL as stored: 1000 "é" percent-encode to 6000 characters.
+    assert.throws(
+      () => rules.checkUrl(`https://h.example.com/${"é".repeat(1000)}`),
+      (e: WebhookTargetNotAllowedError) => e.rule === "format",
+    );
   });
 
   it("the operator's CIDR allowlist admits exactly its ranges", () => {

@@ -76,6 +76,9 @@ export function createTargetRules(policy: TargetPolicy, resolveHost: ResolveHost
       } catch {
         throw new WebhookTargetNotAllowedError("format", "must be an absolute URL");
       }
+      // Percent-encoding and punycode can make the stored form (href) several times longer.
+      if (url.href.length > MAX_URL_LENGTH)
+        throw new WebhookTargetNotAllowedError("format", `must be at most ${MAX_URL_LENGTH} characters`);
       if (url.protocol !== "https:" && !(url.protocol === "http:" && policy.isHttpAllowed)) {
         throw new WebhookTargetNotAllowedError(
           "scheme",
