@@ -85,6 +85,15 @@ describe("webhooks", () => {
     assert.match(hidden.text, /webhook_endpoint_not_found/);
     assert.equal((await rest("DELETE", path)).status, 200);
     assert.equal((await rest("GET", path)).status, 404);
+    // At most 100 endpoints per tenant (each event is sent to every one).
+    await server.app.store.ensureTenant({ id: "many" });
+    const many = "/v1/tenants/many/webhook-endpoints";
+    for (let i = 0; i < 100; i++) assert.equal((await rest("POST", many, { url: `${receiver.url}?n=${i}` })).status, 200);
+    const tooMany = await rest("POST", many, { url: receiver.url });
+    assert.equal(tooMany.status, 400, tooMany.text);
+    assert.match(tooMany.text, /"failed_precondition"/);
+    assert.match(tooMany.text, /at most|most allowed/);
+    for (const e of (await rest("GET", `${many}?page_size=500`)).json.endpoints) await rest("DELETE", `${many}/${e.endpoint_id}`);
   });
 
   test("every event is delivered once, signed; a standardwebhooks receiver verifies it, also during a secret rotation", async () => {

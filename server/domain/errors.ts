@@ -105,7 +105,8 @@ export class FailedPreconditionError extends Error {
     | "provider_misconfigured"
     | "event_cursor_expired"
     | "event_cursor_unknown"
-    | "webhook_endpoint_disabled";
+    | "webhook_endpoint_disabled"
+    | "webhook_endpoint_limit";
   readonly id: string;
   constructor(kind: FailedPreconditionError["kind"], id: string, reason: string, options?: DomainErrorOptions) {
     super(`${kind.replaceAll("_", " ")}: "${truncateId(id)}": ${reason}`, options);

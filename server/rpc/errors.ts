@@ -184,6 +184,7 @@ const FAILED_PRECONDITION_REASONS: Record<FailedPreconditionError["kind"], Error
   event_cursor_expired: ErrorReason.EVENT_CURSOR_EXPIRED,
   event_cursor_unknown: ErrorReason.EVENT_CURSOR_UNKNOWN,
   webhook_endpoint_disabled: ErrorReason.FAILED_PRECONDITION,
+  webhook_endpoint_limit: ErrorReason.FAILED_PRECONDITION,
 };
 
 const NOT_FOUND_REASONS: Record<NotFoundError["kind"], ErrorReason> = {

@@ -24,6 +24,8 @@ import { requireId } from "./request-fields.ts";
 /** Longest rotation overlap a request may ask for, seconds (7 days). */
 const MAX_OVERLAP_SECONDS = 7 * 24 * 3600;
 const MAX_EVENT_TYPES = 32;
+/** Most endpoints per tenant: every event is sent to each, so the count multiplies delivery work. */
+export const MAX_ENDPOINTS_PER_TENANT = 100;
 /** The event types an endpoint may filter on: connection.created, connection.active … */
 const EVENT_TYPES: readonly string[] = CONNECTION_EVENT_TYPES.map((type) => `connection.${type}`);
 const MAX_DESCRIPTION = 256;
@@ -62,6 +64,15 @@ export function createWebhookService(deps: {
       const eventTypes = checkEventTypes(req.eventTypes);
       const description = checkDescription(req.description);
       await store.getTenant(tenantId);
+      // A soft limit (concurrent creates may pass it by a few): one page of that size is the count.
+      const existing = await store.listWebhookEndpoints(tenantId, { pageSize: MAX_ENDPOINTS_PER_TENANT, pageToken: "" });
+      if (existing.items.length >= MAX_ENDPOINTS_PER_TENANT) {
+        throw new FailedPreconditionError(
+          "webhook_endpoint_limit",
+          tenantId,
+          `the tenant has ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints, the most allowed; delete one first`,
+        );
+      }
       const bytes = newSecretBytes();
       // The id is chosen first: the sealed secret is bound to it (AAD).
       const id = ids.newId("whe");
