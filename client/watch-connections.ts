@@ -10,6 +10,7 @@ import type { ConnectionEvent, ConnectionEventService } from "../gen/nexus/v1/ev
 import { abortableSleep, type BackoffOptions, createBackoff } from "./backoff.ts";
 import { isTransient } from "./errors.ts";
 import { errorFields, type Logger, silentLogger } from "./logger.ts";
+import { startStreamAttempt } from "./stream-attempt.ts";
 
 /** The typed ConnectionEventService client the watch runs on (`NexusClient.connectionEvents`). */
 export type ConnectionEventClient = Client<typeof ConnectionEventService>;
@@ -68,20 +69,9 @@ export async function* watchConnections(
   let cursor = options.afterCursor ?? "";
 
   while (!signal?.aborted) {
-    const attempt = new AbortController();
-    const forwardAbort = () => attempt.abort(signal?.reason);
-    signal?.addEventListener("abort", forwardAbort, { once: true });
-    let isSilent = false;
-    let silenceTimer: NodeJS.Timeout | undefined;
-    const armSilenceTimer = () => {
-      clearTimeout(silenceTimer);
-      silenceTimer = setTimeout(() => {
-        isSilent = true;
-        attempt.abort(new Error("connection watch silent for too long"));
-      }, silenceLimitMs);
-    };
+    const attempt = startStreamAttempt(signal, silenceLimitMs, "connection watch");
     try {
-      armSilenceTimer();
+      attempt.arm();
       const request = {
         tenantId: options.tenantId ?? "",
         connectionId: options.connectionId ?? "",
@@ -91,23 +81,21 @@ export async function* watchConnections(
       };
       for await (const response of events.watchConnections(request, { signal: attempt.signal })) {
         // The consumer may take its time with a yielded event: that is not server silence.
-        clearTimeout(silenceTimer);
+        attempt.pause();
         backoff.reset();
         if (response.cursor !== "") cursor = response.cursor;
         if (response.event.case === "connectionEvent") yield response.event.value;
         if (response.cursor !== "") options.onCursor?.(response.cursor);
-        armSilenceTimer();
+        attempt.arm();
       }
       // The server ended the stream (shutting down, or a proxy cut it): resume elsewhere.
       logger.info({ cursor }, "connection watch ended by server; reconnecting");
     } catch (err) {
       if (signal?.aborted) return;
-      if (!isSilent && !isTransient(err)) throw err;
-      logger.warn({ cursor, is_silent: isSilent, ...errorFields(err) }, "connection watch interrupted; reconnecting");
+      if (!attempt.isSilent && !isTransient(err)) throw err;
+      logger.warn({ cursor, is_silent: attempt.isSilent, ...errorFields(err) }, "connection watch interrupted; reconnecting");
     } finally {
-      clearTimeout(silenceTimer);
-      signal?.removeEventListener("abort", forwardAbort);
-      attempt.abort();
+      attempt.end();
     }
     const delayMs = backoff.nextDelayMs();
     logger.debug({ delay_ms: delayMs, attempt: backoff.attempts }, "connection watch backing off");

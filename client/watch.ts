@@ -11,6 +11,7 @@ import type { TokenService } from "../gen/nexus/v1/tokens_pb.ts";
 import { abortableSleep, type BackoffOptions, createBackoff } from "./backoff.ts";
 import { AttentionRequiredError, ConnectionRevokedError, isTransient, toClientError } from "./errors.ts";
 import { errorFields, type Logger, silentLogger } from "./logger.ts";
+import { startStreamAttempt } from "./stream-attempt.ts";
 
 /** The typed TokenService client the watch runs on (`NexusClient.tokens`). */
 export type TokenClient = Client<typeof TokenService>;
@@ -59,24 +60,13 @@ export async function* watchCredentials(
   let afterVersion = options.afterVersion ?? 0n;
 
   while (!signal?.aborted) {
-    const attempt = new AbortController();
-    const forwardAbort = () => attempt.abort(signal?.reason);
-    signal?.addEventListener("abort", forwardAbort, { once: true });
-    let isSilent = false;
-    let silenceTimer: NodeJS.Timeout | undefined;
-    const armSilenceTimer = () => {
-      clearTimeout(silenceTimer);
-      silenceTimer = setTimeout(() => {
-        isSilent = true;
-        attempt.abort(new Error("credential watch silent for too long"));
-      }, silenceLimitMs);
-    };
+    const attempt = startStreamAttempt(signal, silenceLimitMs, "credential watch");
     try {
-      armSilenceTimer();
+      attempt.arm();
       const stream = tokens.watchCredentials({ connectionId, afterVersion }, { signal: attempt.signal });
       for await (const response of stream) {
         // The consumer may take its time with a yielded credential: that is not server silence.
-        clearTimeout(silenceTimer);
+        attempt.pause();
         backoff.reset();
         const event = response.event;
         if (event.case === "credential") {
@@ -93,7 +83,7 @@ export async function* watchCredentials(
           if (status === ConnectionStatus.REVOKED) throw new ConnectionRevokedError(connectionId, reason);
           options.onStatus?.({ status, reason });
         }
-        armSilenceTimer();
+        attempt.arm();
       }
       // The server ended the stream without a final status: it is shutting down or a proxy cut
       // the stream. Either way the credential may still change, so reconnect.
@@ -101,15 +91,13 @@ export async function* watchCredentials(
     } catch (err) {
       if (signal?.aborted) return;
       if (err instanceof AttentionRequiredError || err instanceof ConnectionRevokedError) throw err;
-      if (!isSilent && !isTransient(err)) throw toClientError(err, connectionId);
+      if (!attempt.isSilent && !isTransient(err)) throw toClientError(err, connectionId);
       logger.warn(
-        { connection_id: connectionId, after_version: Number(afterVersion), is_silent: isSilent, ...errorFields(err) },
+        { connection_id: connectionId, after_version: Number(afterVersion), is_silent: attempt.isSilent, ...errorFields(err) },
         "credential watch interrupted; reconnecting",
       );
     } finally {
-      clearTimeout(silenceTimer);
-      signal?.removeEventListener("abort", forwardAbort);
-      attempt.abort();
+      attempt.end();
     }
     const delayMs = backoff.nextDelayMs();
     logger.debug({ connection_id: connectionId, delay_ms: delayMs, attempt: backoff.attempts }, "credential watch backing off");
