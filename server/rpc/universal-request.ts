@@ -8,10 +8,14 @@
  * normally aborts with one shared, pre-built reason (`settleUnary`, run by the outermost
  * interceptor once the handler has answered), which also makes connect-es's own later `abort()` a
  * no-op. Abnormal ends (a reset stream, a socket error) abort as connect-node does.
+ * connect-es's handlers still call `context.abort()` without a reason after a unary call (the
+ * Connect handler's `finally`, the gRPC handler's end of output), and Node's `AbortController.abort`
+ * builds its default DOMException even when the signal is already aborted: `quietAbortGate`, the
+ * router's request gate, makes such a call pass the signal's own reason instead (same no-op).
  */
 import type * as http from "node:http";
 import * as http2 from "node:http2";
-import { Code, ConnectError, type ContextValues, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 
 /** The Node requests the adapter serves (HTTP/1.1 and HTTP/2 compatibility API). */
@@ -42,6 +46,19 @@ export const settleUnary: Interceptor = (next) => async (req) => {
   if (!res.stream) req.contextValues.get(kSettle)?.();
   return res;
 };
+
+/**
+ * connect-es's request gate (it receives the very HandlerContext the handler later aborts):
+ * `abort()` without a reason on a call whose signal has already ended passes that signal's reason,
+ * so Node does not build a DOMException for a call that changes nothing (an aborted signal ignores
+ * a second abort; connect-es's deadline timer is still cleared). Before the end, `abort()` behaves
+ * exactly as connect-es's.
+ */
+export function quietAbortGate(context: HandlerContext): void {
+  const { abort, signal } = context;
+  (context as { abort: HandlerContext["abort"] }).abort = (reason?: unknown) =>
+    abort(reason === undefined && signal.aborted ? signal.reason : reason);
+}
 
 /**
  * Converts a Node request; `res` is watched for HTTP/1.1 (Node closes the request as soon as its
