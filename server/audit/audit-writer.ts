@@ -10,7 +10,9 @@
  * when the buffer is full: no credential leaves unaudited. Other events (`record`) are dropped when
  * it is full, each loss counted (`stats().droppedTotal`) and logged at error level. What a crash
  * can still lose: the events buffered but not yet committed. Events carry ids and outcomes only;
- * callers must never pass a secret value. Field lengths are capped (ids come from requests).
+ * callers must never pass a secret value. Field lengths are capped (ids come from requests) when a
+ * batch is written: accepting an event only stamps its time and keeps it (do not change an event
+ * object after recording it).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { StoreUnavailableError } from "../domain/errors.ts";
@@ -86,7 +88,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const maxQueued = options.maxQueued ?? 10_000;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 1_000;
   const ambient = new AsyncLocalStorage<AuditRequestFacts>();
-  let queue: AuditEventInput[] = [];
+  /** Events as recorded; capped and shaped into rows only when a batch is written (`toRow`). */
+  let queue: Queued[] = [];
   let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<boolean> | undefined;
@@ -119,7 +122,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     const batch = queue.splice(0, MAX_WRITE_ROWS);
     inFlight = batch.length;
     try {
-      await store.appendAuditEvents(batch);
+      await store.appendAuditEvents(batch.map(toRow));
       if (failures > 0) logger.info({ events: batch.length, failedAttempts: failures }, "audit writes recovered");
       failures = 0;
       return true;
@@ -154,19 +157,10 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     schedule();
   };
 
+  // The whole per-event cost on the request's path: the time, the ambient facts, one push.
   const enqueue = (event: AuditEvent) => {
-    const facts = ambient.getStore();
-    queue.push({
-      timeMs: now(),
-      action: cap(event.action) ?? "unknown",
-      result: cap(event.result) ?? "unknown",
-      keyId: cap(event.keyId),
-      tenantId: cap(event.tenantId),
-      connectionId: cap(event.connectionId),
-      requestId: cap(event.requestId ?? facts?.requestId),
-      clientAddress: cap(event.clientAddress ?? facts?.clientAddress),
-      details: capDetails(event.details),
-    });
+    const facts = event.requestId == null || event.clientAddress == null ? ambient.getStore() : undefined;
+    queue.push({ timeMs: now(), event, facts });
     schedule();
   };
 
@@ -215,6 +209,28 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       }
     },
     stats: () => ({ depth: depth(), ...totals }),
+  };
+}
+
+/** An accepted event: what `record` / `admit` got, with its time and the ambient request facts. */
+interface Queued {
+  timeMs: number;
+  event: AuditEvent;
+  facts: AuditRequestFacts | undefined;
+}
+
+/** The row of a queued event, fields capped (ids come from requests). */
+function toRow({ timeMs, event, facts }: Queued): AuditEventInput {
+  return {
+    timeMs,
+    action: cap(event.action) ?? "unknown",
+    result: cap(event.result) ?? "unknown",
+    keyId: cap(event.keyId),
+    tenantId: cap(event.tenantId),
+    connectionId: cap(event.connectionId),
+    requestId: cap(event.requestId ?? facts?.requestId),
+    clientAddress: cap(event.clientAddress ?? facts?.clientAddress),
+    details: capDetails(event.details),
   };
 }
 

@@ -55,6 +55,17 @@ export function describeAuditCases(h: StoreHarness): void {
     });
   });
 
+  h.test("appendAuditEvents keeps text exactly: quotes, backslashes, non-ASCII, JSON-like values", async () => {
+    const text = 'a "quoted" \\ back\nslash, é, 日本, 😀, {"json": [1]}, null';
+    await h.store().appendAuditEvents([
+      event(1, { requestId: text, clientAddress: "::1", details: { [text]: text, empty: "", number: "42", nul: "null" } }),
+    ]);
+    const [read] = (await h.store().listAuditEvents({}, {})).items;
+    assert.equal(read?.requestId, text);
+    assert.equal(read?.clientAddress, "::1");
+    assert.deepEqual(read?.details, { [text]: text, empty: "", number: "42", nul: "null" });
+  });
+
   h.test("appendAuditEvents with no events is a no-op", async () => {
     await h.store().appendAuditEvents([]);
     assert.deepEqual((await h.store().listAuditEvents({}, {})).items, []);
