@@ -106,3 +106,31 @@ test("with cacheMs 0 every request reads the store; unknown keys are never cache
   await verifier.verify(secret);
   assert.equal(store.calls.find, 3);
 });
+
+test("verifyCached decides at once from the cache only: same verdicts as verify, undefined when the store must be read", async () => {
+  const { secret } = generateApiKeySecret();
+  let now = 0;
+  const revoked = new Set<string>();
+  const store = fakeStore([record(secret, { expiresAtMs: 9_000 })]);
+  const verifier = createApiKeyVerifier({ store, now: () => now, cacheMs: 5_000, isRevoked: (id) => revoked.has(id) });
+  assert.deepEqual(verifier.verifyCached("short"), { ok: false, reason: "malformed" });
+  assert.equal(verifier.verifyCached(secret), undefined, "not cached yet: the store must be read");
+  assert.equal(store.calls.find, 0, "verifyCached never reads the store");
+  const read = await verifier.verify(secret);
+  const cached = verifier.verifyCached(secret);
+  assert.deepEqual(cached, read);
+  assert.ok(cached?.ok === true && read.ok === true && cached.principal === read.principal, "one principal per cached record");
+  assert.equal(store.calls.find, 1);
+  revoked.add("key_1");
+  assert.deepEqual(verifier.verifyCached(secret), { ok: false, reason: "revoked", keyId: "key_1" }, "a revocation heard of wins at once");
+  revoked.clear();
+  verifier.forget("key_1");
+  assert.equal(verifier.verifyCached(secret), undefined, "forget drops the cached record");
+  await verifier.verify(secret);
+  now = 5_000;
+  assert.equal(verifier.verifyCached(secret), undefined, "an entry past cacheMs is re-read");
+  await verifier.verify(secret);
+  now = 9_000;
+  assert.deepEqual(verifier.verifyCached(secret), { ok: false, reason: "expired", keyId: "key_1" });
+  assert.equal(verifier.verifyCached(`${secret}x`), undefined, "an unknown key is never cached");
+});

@@ -21,6 +21,11 @@ export type ApiKeyVerdict = { ok: true; principal: Principal } | { ok: false; re
 export interface ApiKeyVerifier {
   /** Checks a presented secret. Rejects only when the store fails. */
   verify(secret: string): Promise<ApiKeyVerdict>;
+  /**
+   * `verify`'s verdict when it needs no store read (a malformed secret, or a key whose record is
+   * cached), at once; undefined when `verify` would read the store. Same checks, same verdicts.
+   */
+  verifyCached(secret: string): ApiKeyVerdict | undefined;
   /** Drops a key from the cache (after revoking it), so the next request re-reads it. */
   forget(keyId: string): void;
 }
@@ -45,7 +50,12 @@ export interface ApiKeyVerifierOptions {
 interface CacheEntry {
   record: ApiKeyRecord;
   cachedUntilMs: number;
+  /** The record's principal, built once (read-only; shared by the requests of the key). */
+  principal: Principal;
 }
+
+const MALFORMED: ApiKeyVerdict = { ok: false, reason: "malformed" };
+const UNKNOWN: ApiKeyVerdict = { ok: false, reason: "unknown" };
 
 /** Creates the verifier. */
 export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVerifier {
@@ -56,17 +66,13 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   const cache = new Map<string, CacheEntry>();
   const touchedAtMs = new Map<string, number>();
 
-  const lookup = async (hash: string): Promise<ApiKeyRecord | null> => {
-    const nowMs = now();
-    const cached = cache.get(hash);
-    if (cached !== undefined && cached.cachedUntilMs > nowMs) return cached.record;
-    cache.delete(hash);
-    const record = await store.findApiKeyByHash(hash);
-    if (record !== null && cacheMs > 0) {
+  const remember = (hash: string, record: ApiKeyRecord, nowMs: number): CacheEntry => {
+    const entry = { record, cachedUntilMs: nowMs + cacheMs, principal: principalOf(record) };
+    if (cacheMs > 0) {
       if (cache.size >= maxCachedKeys) cache.delete(cache.keys().next().value as string);
-      cache.set(hash, { record, cachedUntilMs: nowMs + cacheMs });
+      cache.set(hash, entry);
     }
-    return record;
+    return entry;
   };
 
   const touch = (record: ApiKeyRecord, nowMs: number) => {
@@ -77,17 +83,43 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
     store.markApiKeyUsed(record.id, nowMs).catch((err: unknown) => options.onTouchError?.(err));
   };
 
+  /** The verdict on a record (cached or just read) at `nowMs`. */
+  const verdictOf = (entry: CacheEntry, nowMs: number): ApiKeyVerdict => {
+    const { record } = entry;
+    // The set catches a record read just before a revocation and cached just after its `forget`.
+    if (record.revokedAtMs !== null || options.isRevoked?.(record.id) === true) return { ok: false, reason: "revoked", keyId: record.id };
+    if (record.expiresAtMs !== null && record.expiresAtMs <= nowMs) return { ok: false, reason: "expired", keyId: record.id };
+    touch(record, nowMs);
+    return { ok: true, principal: entry.principal };
+  };
+
+  /** The cached entry of a digest, if still fresh (a stale one is dropped). */
+  const cachedEntry = (hash: string, nowMs: number): CacheEntry | undefined => {
+    const cached = cache.get(hash);
+    if (cached === undefined) return undefined;
+    if (cached.cachedUntilMs > nowMs) return cached;
+    cache.delete(hash);
+    return undefined;
+  };
+
   return {
-    async verify(secret) {
-      if (!isPlausibleApiKey(secret)) return { ok: false, reason: "malformed" };
-      const record = await lookup(hashApiKeySecret(secret));
-      if (record === null) return { ok: false, reason: "unknown" };
+    verifyCached(secret) {
+      if (!isPlausibleApiKey(secret)) return MALFORMED;
       const nowMs = now();
-      // The set catches a record read just before a revocation and cached just after its `forget`.
-      if (record.revokedAtMs !== null || options.isRevoked?.(record.id) === true) return { ok: false, reason: "revoked", keyId: record.id };
-      if (record.expiresAtMs !== null && record.expiresAtMs <= nowMs) return { ok: false, reason: "expired", keyId: record.id };
-      touch(record, nowMs);
-      return { ok: true, principal: principalOf(record) };
+      const entry = cachedEntry(hashApiKeySecret(secret), nowMs);
+      return entry === undefined ? undefined : verdictOf(entry, nowMs);
+    },
+    async verify(secret) {
+      if (!isPlausibleApiKey(secret)) return MALFORMED;
+      const hash = hashApiKeySecret(secret);
+      const readAtMs = now();
+      let entry = cachedEntry(hash, readAtMs);
+      if (entry === undefined) {
+        const record = await store.findApiKeyByHash(hash);
+        if (record === null) return UNKNOWN;
+        entry = remember(hash, record, readAtMs);
+      }
+      return verdictOf(entry, now());
     },
     forget(keyId) {
       for (const [hash, entry] of cache) if (entry.record.id === keyId) cache.delete(hash);

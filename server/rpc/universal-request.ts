@@ -55,9 +55,12 @@ export const settleUnary: Interceptor = (next) => async (req) => {
  * exactly as connect-es's.
  */
 export function quietAbortGate(context: HandlerContext): void {
-  const { abort, signal } = context;
-  (context as { abort: HandlerContext["abort"] }).abort = (reason?: unknown) =>
-    abort(reason === undefined && signal.aborted ? signal.reason : reason);
+  // connect-es hands the gate its context controller (HandlerContext plus `abort`, a closure).
+  const controller = context as HandlerContext & { abort?: (reason?: unknown) => void };
+  const abort = controller.abort;
+  if (typeof abort !== "function") return;
+  const { signal } = context;
+  controller.abort = (reason?: unknown) => abort(reason === undefined && signal.aborted ? signal.reason : reason);
 }
 
 /**

@@ -7,11 +7,11 @@
  * the ones refused by the per-address brake on failed authentication (ResourceExhausted), which
  * keeps an anonymous flood from filling the audit log. Tenant scoping happens in the handlers.
  */
-import { Code, type Interceptor } from "@connectrpc/connect";
+import { Code, type ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorReason } from "../../../gen/nexus/v1/errors_pb.ts";
 import { AUDIT_ACTIONS } from "../../audit/audit-actions.ts";
 import type { AuditWriter } from "../../audit/audit-writer.ts";
-import type { ApiKeyRefusal, ApiKeyVerifier } from "../../auth/api-key-verifier.ts";
+import type { ApiKeyRefusal, ApiKeyVerdict, ApiKeyVerifier } from "../../auth/api-key-verifier.ts";
 import { accessOf, deliversCredentials } from "../../auth/permissions.ts";
 import type { TokenBuckets } from "../../limits/token-buckets.ts";
 import { kClientAddress, kPrincipal, kRequestId } from "../../request/context.ts";
@@ -48,19 +48,30 @@ const UNAUTHENTICATED_REASONS: Record<ApiKeyRefusal | "missing" | "scheme", Erro
 
 /** Creates the auth interceptor. */
 export function createAuthInterceptor(deps: AuthInterceptorDeps): Interceptor {
-  return (next) => async (req) => {
+  // Not an async layer: a key whose record is cached is decided at once (`verifyCached`), and the
+  // call goes on without a promise of its own; only a store read waits. A refusal thrown here
+  // reaches the caller as a rejection all the same (every outer interceptor awaits inside a try).
+  return (next) => (req) => {
     const access = accessOf(req.service.typeName, req.method.name);
     if (access === "public") return next(req);
-    const principal = await authenticate(deps, {
+    const input: AuthenticateInput = {
       header: req.header,
       access,
       what: `${req.service.typeName}/${req.method.name}`,
       clientAddress: req.contextValues.get(kClientAddress),
       requestId: req.contextValues.get(kRequestId),
       deliversCredentials: deliversCredentials(req.service.typeName, req.method.name),
+    };
+    const presented = presentedKey(input.header);
+    const cached = "secret" in presented ? deps.verifier.verifyCached(presented.secret) : undefined;
+    if (cached !== undefined || !("secret" in presented)) {
+      req.contextValues.set(kPrincipal, decide(deps, input, presented, cached));
+      return next(req);
+    }
+    return deps.verifier.verify(presented.secret).then((verdict) => {
+      req.contextValues.set(kPrincipal, decide(deps, input, presented, verdict));
+      return next(req);
     });
-    req.contextValues.set(kPrincipal, principal);
-    return next(req);
   };
 }
 
@@ -83,29 +94,30 @@ export interface AuthenticateInput {
  * failed-authentication brake) after auditing the refusal.
  */
 export async function authenticate(deps: AuthInterceptorDeps, input: AuthenticateInput): Promise<Principal> {
-  const { verifier, audit } = deps;
-  const { access, what: rpc, clientAddress } = input;
-  const deny = (code: Code, message: string, reason: string, errorReason: ErrorReason, keyId?: string, tenantId?: string | null) => {
-    audit.record({
-      action: AUDIT_ACTIONS.requestDenied,
-      result: code === Code.Unauthenticated ? "unauthenticated" : "permission_denied",
-      keyId,
-      tenantId,
-      requestId: input.requestId,
-      clientAddress,
-      details: { rpc, reason },
-    });
-    const headers = code === Code.Unauthenticated ? { "www-authenticate": 'Bearer realm="nexus"' } : undefined;
-    return errorWithReason(message, code, errorReason, { metadata: headers });
-  };
-
   const presented = presentedKey(input.header);
-  const verdict = "secret" in presented ? await verifier.verify(presented.secret) : undefined;
+  const verdict = "secret" in presented ? await deps.verifier.verify(presented.secret) : undefined;
+  return decide(deps, input, presented, verdict);
+}
+
+/**
+ * The principal of a request whose key was presented (or not) and verified: a ConnectError
+ * (Unauthenticated, PermissionDenied, ResourceExhausted) after auditing the refusal, as `authenticate`
+ * describes.
+ */
+function decide(
+  deps: AuthInterceptorDeps,
+  input: AuthenticateInput,
+  presented: PresentedKey,
+  verdict: ApiKeyVerdict | undefined,
+): Principal {
+  const { access, what: rpc, clientAddress } = input;
   if (verdict === undefined || !verdict.ok) {
     const reason = verdict === undefined ? ("error" in presented ? presented.error : "missing") : verdict.reason;
     const waitMs = deps.failedAuthBuckets.take(clientAddress || "unknown");
     if (waitMs > 0) throw rateLimitedError(waitMs);
-    throw deny(
+    throw refusal(
+      deps,
+      input,
       Code.Unauthenticated,
       UNAUTHENTICATED_MESSAGES[reason],
       `${reason}_key`,
@@ -115,7 +127,9 @@ export async function authenticate(deps: AuthInterceptorDeps, input: Authenticat
   }
   const { principal } = verdict;
   if (access === undefined || !access.includes(principal.role)) {
-    throw deny(
+    throw refusal(
+      deps,
+      input,
       Code.PermissionDenied,
       `an ${principal.role} key may not call ${rpc}`,
       "role",
@@ -125,7 +139,9 @@ export async function authenticate(deps: AuthInterceptorDeps, input: Authenticat
     );
   }
   if (!principal.canReadTokens && input.deliversCredentials === true) {
-    throw deny(
+    throw refusal(
+      deps,
+      input,
       Code.PermissionDenied,
       `this API key is proxy-only: it may not receive credentials (${rpc}); call the provider through /v1/proxy/{connection_id}/… instead`,
       "token_access_disabled",
@@ -137,8 +153,35 @@ export async function authenticate(deps: AuthInterceptorDeps, input: Authenticat
   return principal;
 }
 
+/** Audits a refusal and returns its error. */
+function refusal(
+  deps: AuthInterceptorDeps,
+  input: AuthenticateInput,
+  code: Code,
+  message: string,
+  reason: string,
+  errorReason: ErrorReason,
+  keyId?: string,
+  tenantId?: string | null,
+): ConnectError {
+  deps.audit.record({
+    action: AUDIT_ACTIONS.requestDenied,
+    result: code === Code.Unauthenticated ? "unauthenticated" : "permission_denied",
+    keyId,
+    tenantId,
+    requestId: input.requestId,
+    clientAddress: input.clientAddress,
+    details: { rpc: input.what, reason },
+  });
+  const headers = code === Code.Unauthenticated ? { "www-authenticate": 'Bearer realm="nexus"' } : undefined;
+  return errorWithReason(message, code, errorReason, { metadata: headers });
+}
+
+/** A presented key, or why there is none. */
+type PresentedKey = { secret: string } | { error: "missing" | "scheme" };
+
 /** The key in the request headers: Authorization (Bearer) first, then x-api-key. */
-function presentedKey(header: Headers): { secret: string } | { error: "missing" | "scheme" } {
+function presentedKey(header: Headers): PresentedKey {
   const authorization = header.get("authorization");
   if (authorization !== null && authorization !== "") {
     // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: one space, then the token.
