@@ -10,7 +10,8 @@ import { checkMessageText } from "../../services/request-fields.ts";
 
 /** Creates the input interceptor. */
 export function createInputInterceptor(): Interceptor {
-  return (next) => async (req) => {
+  // Not an async layer (nothing here waits); a refusal thrown at once still reaches the caller as a rejection.
+  return (next) => (req) => {
     if (!req.stream) {
       checkMessageText(req.method.input, req.message);
       return next(req);

@@ -14,7 +14,9 @@ import { errorWithReason } from "../errors.ts";
 
 /** Creates the rate-limit interceptor over per-key buckets. */
 export function createRateLimitInterceptor(deps: { buckets: TokenBuckets }): Interceptor {
-  return (next) => async (req) => {
+  // Not an async layer (nothing here waits): a refusal thrown at once reaches the caller as a
+  // rejection all the same, since every interceptor outside this one awaits inside a try.
+  return (next) => (req) => {
     const principal = req.contextValues.get(kPrincipal);
     if (principal !== undefined) {
       const waitMs = deps.buckets.take(principal.keyId);

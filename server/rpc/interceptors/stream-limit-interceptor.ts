@@ -28,9 +28,8 @@ export function createStreamLimitInterceptor(deps: StreamLimitDeps): Interceptor
     if (count <= 0) open.delete(holder);
     else open.set(holder, count);
   };
-  return (next) => async (req) => {
-    const isStreaming = req.method.methodKind === "server_streaming" || req.method.methodKind === "bidi_streaming";
-    if (!isStreaming) return next(req);
+  // A unary call passes straight through, without an async layer of its own.
+  const limitStream = async (next: Parameters<Interceptor>[0], req: Parameters<ReturnType<Interceptor>>[0]) => {
     const principal = req.contextValues.get(kPrincipal);
     // Keys and addresses are counted apart: the prefixes keep a key id from ever meeting an address.
     const holder = principal !== undefined ? `key:${principal.keyId}` : `address:${perAddressKey(req.contextValues.get(kClientAddress))}`;
@@ -50,6 +49,10 @@ export function createStreamLimitInterceptor(deps: StreamLimitDeps): Interceptor
       return res;
     }
     return { ...res, message: observeStreamEnd(res.message, () => release(holder)) };
+  };
+  return (next) => (req) => {
+    const isStreaming = req.method.methodKind === "server_streaming" || req.method.methodKind === "bidi_streaming";
+    return isStreaming ? limitStream(next, req) : next(req);
   };
 }
 
