@@ -65,7 +65,11 @@ export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngi
     profiles.set(providerName, { json, profile });
     return profile;
   };
-  const strategyOf = async (providerName: string, json: string | null): Promise<Strategy> => (await profileOf(providerName, json)).strategy;
+  /** The parsed profile of an unchanged text at once (no promise): GetToken's usual case. */
+  const cachedProfile = (providerName: string, json: string | null): ProviderProfile | undefined => {
+    const cached = profiles.get(providerName);
+    return json !== null && cached?.json === json ? cached.profile : undefined;
+  };
   const activeConnection = async (tenantId: string, connectionId: string) => {
     const connection = await store.getConnection(tenantId, connectionId);
     if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
@@ -97,7 +101,9 @@ export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngi
       const { connection, credential, providerProfileJson } = await store.getConnectionForToken(tenantId, connectionId);
       if (!isUsable(connection.status)) throw new ConnectionNotUsableError(connection.id, connection.status);
       const fresh = await engine.ensureFresh(connection, credential);
-      const strategy = await strategyOf(connection.providerName, providerProfileJson);
+      const profile =
+        cachedProfile(connection.providerName, providerProfileJson) ?? (await profileOf(connection.providerName, providerProfileJson));
+      const { strategy } = profile;
       return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy, secret: fresh.secret });
     },
     async refresh(tenantId, connectionId) {
