@@ -14,9 +14,10 @@ export function createMetricsInterceptor(deps: { metrics: ServerMetrics; now?: (
     const labels = { service: req.service.typeName, method: req.method.name };
     const started = now();
     const record = (err: unknown) => {
-      const code = codeLabel(err);
-      rpcRequests.inc({ ...labels, code });
-      rpcDuration.observe({ ...labels, code }, (now() - started) / 1000);
+      // One labels object for both (prom-client only reads it, or keeps the first of a series as is).
+      const withCode = { service: labels.service, method: labels.method, code: codeLabel(err) };
+      rpcRequests.inc(withCode);
+      rpcDuration.observe(withCode, (now() - started) / 1000);
     };
     let res;
     try {
