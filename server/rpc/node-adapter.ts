@@ -23,7 +23,7 @@ import type { Logger } from "../logging/logger.ts";
 import { withBareErrorReasons } from "./bare-error-reasons.ts";
 import { checkGetMessage, framingOf, guardBody, readWholeJson } from "./binary-input-guard.ts";
 import { errorWithReason } from "./errors.ts";
-import { type NodeServerRequest, quietAbortGate, settleUnary, toUniversalRequest } from "./universal-request.ts";
+import { type NodeServerRequest, quietAbortGate, toUniversalRequest } from "./universal-request.ts";
 
 type NodeRequest = NodeServerRequest;
 type NodeResponse = Parameters<typeof universalResponseToNodeResponse>[1];
@@ -42,13 +42,8 @@ export interface NodeAdapterOptions extends ConnectRouterOptions {
 
 /** Creates the handler. */
 export function createNodeAdapter(options: NodeAdapterOptions): NodeHandlerFn {
-  // settleUnary outermost: it ends a finished unary call's signal without a DOMException, and the
-  // gate keeps connect-es's own later abort() from building one (universal-request.ts).
-  const router = createConnectRouter({
-    ...options,
-    interceptors: [settleUnary, ...(options.interceptors ?? [])],
-    requestGate: quietAbortGate,
-  });
+  // The gate keeps connect-es's reason-less abort() after a unary call from building a DOMException (universal-request.ts).
+  const router = createConnectRouter({ ...options, requestGate: quietAbortGate });
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return (req, res) => {

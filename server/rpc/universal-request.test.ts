@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { after, afterEach, test } from "node:test";
+import { after, test } from "node:test";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import { quietAbortGate } from "./universal-request.ts";
@@ -11,15 +12,11 @@ AbortController.prototype.abort = function (this: AbortController, ...args: unkn
   passed.push(args[0]);
   return originalAbort.apply(this, args as [unknown]);
 };
-afterEach(() => {
-  passed = [];
-});
 after(() => {
   AbortController.prototype.abort = originalAbort;
 });
 
-function contextOf(requestSignal: AbortSignal) {
-  const method = TokenService.method.getToken;
+function contextOf(requestSignal: AbortSignal, method: DescMethod = TokenService.method.getToken) {
   return createHandlerContext({
     service: TokenService,
     method,
@@ -43,11 +40,29 @@ test("an abort() without a reason after the call has ended reuses the signal's r
   assert.equal(context.signal.reason, settled);
 });
 
-test("before the end, abort() without a reason still aborts with an AbortError, as connect-es does", () => {
+test("a unary call's abort() without a reason ends with the shared Canceled reason, not a DOMException", () => {
   const context = contextOf(new AbortController().signal);
   quietAbortGate(context);
+  // Reset right before: the test runner aborts its own controllers (without a reason) between tests.
+  passed = [];
   context.abort();
   assert.equal(context.signal.aborted, true);
+  const reason = context.signal.reason as unknown;
+  assert.ok(reason instanceof ConnectError && reason.code === Code.Canceled, String(reason));
+  assert.ok(
+    passed.every((r) => r !== undefined),
+    "AbortController.abort always got a reason",
+  );
+  const other = contextOf(new AbortController().signal);
+  quietAbortGate(other);
+  other.abort();
+  assert.equal(other.signal.reason, reason, "one shared reason, built once");
+});
+
+test("a streaming call keeps connect-es's own abort (an AbortError)", () => {
+  const context = contextOf(new AbortController().signal, TokenService.method.watchCredentials);
+  quietAbortGate(context);
+  context.abort();
   assert.equal((context.signal.reason as DOMException).name, "AbortError");
 });
 

@@ -3,19 +3,16 @@
  * `universalRequestFromNodeRequest` builds it (same URL, headers, body iterator and abort causes),
  * except for the reason its signal carries once the request is over. connect-node calls
  * `AbortController.abort()` without a reason when a request closes, and connect-es's handlers call
- * `context.abort()` without one when a unary call ends: each builds a DOMException, whose stack
- * capture was one of the top self-time items of GetToken (bench/README.md). Here a call that ended
- * normally aborts with one shared, pre-built reason (`settleUnary`, run by the outermost
- * interceptor once the handler has answered), which also makes connect-es's own later `abort()` a
- * no-op. Abnormal ends (a reset stream, a socket error) abort as connect-node does.
- * connect-es's handlers still call `context.abort()` without a reason after a unary call (the
- * Connect handler's `finally`, the gRPC handler's end of output), and Node's `AbortController.abort`
- * builds its default DOMException even when the signal is already aborted: `quietAbortGate`, the
- * router's request gate, makes such a call pass the signal's own reason instead (same no-op).
+ * `context.abort()` without one when a unary call ends (the Connect handler's `finally`, the gRPC
+ * handler's end of output): each builds a DOMException, whose stack capture was one of the top
+ * self-time items of GetToken (bench/README.md). Here a request that closed normally aborts with one
+ * shared, pre-built reason (SETTLED), and `quietAbortGate`, the router's request gate, gives a
+ * unary call's reason-less `context.abort()` that reason too (or the signal's own, once aborted).
+ * Abnormal ends (a reset stream, a socket error) abort as connect-node does.
  */
 import type * as http from "node:http";
 import * as http2 from "node:http2";
-import { Code, ConnectError, type ContextValues, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 
 /** The Node requests the adapter serves (HTTP/1.1 and HTTP/2 compatibility API). */
@@ -28,39 +25,27 @@ export interface NodeServerResponse {
 
 /**
  * The reason of a call that ended normally. Built once: it is never thrown to a client (the call
- * has answered), and an interceptor that checks `signal.aborted` after its `next` returned sees a
- * Canceled call, as with connect-node's own abort.
+ * has answered), and code that looks at the signal afterwards sees a Canceled call, as with
+ * connect-node's own reason-less abort (an AbortError, which the error interceptor also treats as
+ * the client's).
  */
 const SETTLED = new ConnectError("the call has ended", Code.Canceled);
 
-/** Ends the request's signal with SETTLED (set per request by `toUniversalRequest`). */
-const kSettle = createContextKey<(() => void) | undefined>(undefined, { description: "settle the call's signal" });
-
 /**
- * The interceptor that settles a unary call once its handler answered; install it outermost, so
- * every other interceptor has finished with the call's signal. Streams are left alone: their
- * signal stays live until the stream closes.
- */
-export const settleUnary: Interceptor = (next) => async (req) => {
-  const res = await next(req);
-  if (!res.stream) req.contextValues.get(kSettle)?.();
-  return res;
-};
-
-/**
- * connect-es's request gate (it receives the very HandlerContext the handler later aborts):
- * `abort()` without a reason on a call whose signal has already ended passes that signal's reason,
- * so Node does not build a DOMException for a call that changes nothing (an aborted signal ignores
- * a second abort; connect-es's deadline timer is still cleared). Before the end, `abort()` behaves
- * exactly as connect-es's.
+ * connect-es's request gate (it receives the very HandlerContext the handler later aborts). For a
+ * unary call, `abort()` without a reason aborts with SETTLED, or passes the signal's own reason once
+ * it is aborted (a second abort changes nothing), so Node builds no DOMException per call;
+ * connect-es's deadline timer is cleared as before. A given reason passes through, and streaming
+ * calls keep connect-es's own abort.
  */
 export function quietAbortGate(context: HandlerContext): void {
+  if (context.method.methodKind !== "unary") return;
   // connect-es hands the gate its context controller (HandlerContext plus `abort`, a closure).
   const controller = context as HandlerContext & { abort?: (reason?: unknown) => void };
   const abort = controller.abort;
   if (typeof abort !== "function") return;
   const { signal } = context;
-  controller.abort = (reason?: unknown) => abort(reason === undefined && signal.aborted ? signal.reason : reason);
+  controller.abort = (reason?: unknown) => abort(reason !== undefined ? reason : signal.aborted ? signal.reason : SETTLED);
 }
 
 /**
@@ -76,10 +61,6 @@ export function toUniversalRequest(
   const authority = "authority" in req ? req.authority : req.headers.host;
   if (authority === undefined) throw new ConnectError("unable to determine request authority from Node.js server request", Code.Internal);
   const controller = new AbortController();
-  const settle = () => {
-    if (!controller.signal.aborted) controller.abort(SETTLED);
-  };
-  contextValues?.set(kSettle, settle);
   if ("stream" in req) {
     req.once("close", () => {
       if (controller.signal.aborted) return;
