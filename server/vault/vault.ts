@@ -57,7 +57,9 @@ export function createVault(keyring: Keyring): Vault {
     open(sealed, aad) {
       const key = keys.get(sealed.keyId);
       if (!key) throw new VaultError(`encryption key "${sealed.keyId}" is not in the keyring`, sealed.keyId);
-      const data = Buffer.from(sealed.ciphertext);
+      // A view, not a copy (the store hands out Buffers already; decryption never writes to it).
+      const { ciphertext } = sealed;
+      const data = Buffer.isBuffer(ciphertext) ? ciphertext : Buffer.from(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength);
       if (data.length < 1 + IV_BYTES + TAG_BYTES || data[0] !== FORMAT_V1) {
         throw new VaultError("sealed value is malformed", sealed.keyId);
       }
