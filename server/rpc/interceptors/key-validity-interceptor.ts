@@ -17,20 +17,26 @@ import { apiKeyNoLongerValidError } from "../errors.ts";
 /** Creates the interceptor. */
 export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness }): Interceptor {
   const { liveness } = deps;
-  return (next) => async (req) => {
+  // A unary call gets no async layer of its own: the checks before and after are synchronous (a
+  // refusal thrown at once still reaches the caller as a rejection: every outer layer awaits in a try).
+  return (next) => (req) => {
     const principal = req.contextValues.get(kPrincipal);
     const isStreaming = req.method.methodKind === "server_streaming" || req.method.methodKind === "bidi_streaming";
     if (principal === undefined) return next(req);
     const refusal = liveness.check(principal);
     if (refusal !== null) throw apiKeyNoLongerValidError(refusal);
     if (!isStreaming) {
-      const res = await next(req);
-      // The handler may have waited (read lease, provider) across a RevokeApiKey: re-check before answering.
-      const late = liveness.check(principal);
-      if (late !== null) throw apiKeyNoLongerValidError(late);
-      return res;
+      return next(req).then((res) => {
+        // The handler may have waited (read lease, provider) across a RevokeApiKey: re-check before answering.
+        const late = liveness.check(principal);
+        if (late !== null) throw apiKeyNoLongerValidError(late);
+        return res;
+      });
     }
+    return guardStream(next, req, principal);
+  };
 
+  async function guardStream(next: Parameters<Interceptor>[0], req: Parameters<ReturnType<Interceptor>>[0], principal: Principal) {
     // The handler sees this signal as ctx.signal: aborting it ends its waits (hub subscription).
     const ended = new AbortController();
     const untrack = liveness.track(principal, (reason) => ended.abort(apiKeyNoLongerValidError(reason)));
@@ -55,7 +61,7 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
       return res;
     }
     return { ...res, message: guardMessages(res.message, principal, liveness, ended.signal, untrack, admits) };
-  };
+  }
 }
 
 /**
