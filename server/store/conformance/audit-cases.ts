@@ -57,9 +57,11 @@ export function describeAuditCases(h: StoreHarness): void {
 
   h.test("appendAuditEvents keeps text exactly: quotes, backslashes, non-ASCII, JSON-like values", async () => {
     const text = 'a "quoted" \\ back\nslash, é, 日本, 😀, {"json": [1]}, null';
-    await h.store().appendAuditEvents([
-      event(1, { requestId: text, clientAddress: "::1", details: { [text]: text, empty: "", number: "42", nul: "null" } }),
-    ]);
+    await h
+      .store()
+      .appendAuditEvents([
+        event(1, { requestId: text, clientAddress: "::1", details: { [text]: text, empty: "", number: "42", nul: "null" } }),
+      ]);
     const [read] = (await h.store().listAuditEvents({}, {})).items;
     assert.equal(read?.requestId, text);
     assert.equal(read?.clientAddress, "::1");
