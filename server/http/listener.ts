@@ -20,6 +20,7 @@ import { createConnectionCaps } from "./connection-caps.ts";
 import { watchHttp2Liveness } from "./http2-liveness.ts";
 import type { Listener, ListenerAddress, ListenerCloseOptions, ListenerLogger, ListenerOptions } from "./listener-contract.ts";
 import { sniffProtocol } from "./sniff-protocol.ts";
+import { createTurnSlicer } from "./turn-slicer.ts";
 
 export type { ConnectionRefusal } from "./connection-caps.ts";
 
@@ -33,6 +34,13 @@ export type {
   ListenerOptions,
   ListenerRequestHandler,
 } from "./listener-contract.ts";
+
+/**
+ * Handler time one event-loop turn may take before the other handlers wait for the next turn, so
+ * that libuv (one new connection per turn) admits a burst of connections in linear, not quadratic,
+ * time while the established ones keep it busy: server/http/turn-slicer.ts.
+ */
+export const DEFAULT_HANDLER_SLICE_MS = 2;
 
 const silentLogger: ListenerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -73,6 +81,8 @@ export function createListener(options: ListenerOptions): Listener {
   const h1Responses = new Set<http.ServerResponse>();
   let isDraining = false;
   let closing: Promise<void> | undefined;
+  const handlerSliceMs = options.handlerSliceMs ?? DEFAULT_HANDLER_SLICE_MS;
+  const slicer = handlerSliceMs > 0 ? createTurnSlicer({ sliceMs: handlerSliceMs }) : undefined;
 
   const h1 = http.createServer({
     maxHeaderSize,
@@ -164,6 +174,11 @@ export function createListener(options: ListenerOptions): Listener {
   netServer.on("error", (err: Error) => logger.error({ err }, "listener error"));
 
   function serve(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
+    if (slicer === undefined) serveNow(req, res);
+    else slicer.run(() => serveNow(req, res));
+  }
+
+  function serveNow(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
     const fail = (err: unknown): void => {
       logger.error({ err }, "request handler threw");
       if (res.headersSent) {
