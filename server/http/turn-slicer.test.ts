@@ -90,3 +90,22 @@ test("a task queued while others wait starts after them", async () => {
   await done;
   assert.deepEqual(log, ["a", "b", "late"]);
 });
+
+test("when shouldYield says no, a spent slice does not hold the remaining tasks back", async () => {
+  const clock = fakeClock();
+  const slicer = createTurnSlicer({ sliceMs: 2, now: clock.now, shouldYield: () => false });
+  const log: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    slicer.run(() => {
+      log.push("a");
+      clock.advance(5);
+      setImmediate(() => {
+        log.push("next turn");
+        resolve();
+      });
+    });
+    slicer.run(() => log.push("b"));
+  });
+  await done;
+  assert.deepEqual(log, ["a", "b", "next turn"]);
+});

@@ -17,6 +17,8 @@ export interface TurnSlicerOptions {
   sliceMs: number;
   /** Monotonic milliseconds. Default `performance.now`. */
   now?: () => number;
+  /** Asked when a slice is spent: false runs the queued tasks on in this turn. Default: always yield. */
+  shouldYield?: () => boolean;
 }
 
 /** Queues handler starts. */
@@ -43,6 +45,7 @@ const COMPACT_AFTER = 1_024;
 export function createTurnSlicer(options: TurnSlicerOptions): TurnSlicer {
   const { sliceMs } = options;
   const now = options.now ?? (() => performance.now());
+  const shouldYield = options.shouldYield ?? (() => true);
   let queue: ((() => void) | undefined)[] = [];
   let head = 0;
   // When the current turn's slice began; undefined until a task starts in a turn.
@@ -61,7 +64,7 @@ export function createTurnSlicer(options: TurnSlicerOptions): TurnSlicer {
       sliceStart = now();
       // Queued before any step that yields below, so the next turn opens a new slice first.
       setImmediate(endSlice);
-    } else if (now() - sliceStart >= sliceMs) {
+    } else if (now() - sliceStart >= sliceMs && shouldYield()) {
       setImmediate(step);
       return;
     }
