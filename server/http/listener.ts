@@ -1,8 +1,9 @@
 /**
  * One cleartext TCP port that serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) through the
  * same request handler, with first-byte and slow-header deadlines, an HTTP/2 idle timeout and PING
- * check, caps on open connections, and a graceful drain on close. It owns sockets and protocol
- * sessions only: no routing, no TLS, no health endpoints, no signals.
+ * check, caps on open connections, handler starts sliced during a burst of new connections (so
+ * they are accepted in time), and a graceful drain on close. It owns sockets, protocol sessions
+ * and when handlers start only: no routing, no TLS, no health endpoints, no signals.
  * Node's `http2.createServer({ allowHTTP1 })` cannot do this without TLS, hence the sniffer.
  */
 import * as http from "node:http";
