@@ -67,6 +67,12 @@ export interface ListenerOptions {
   onConnectionRefused?: (reason: ConnectionRefusal) => void;
   /** Told of every connection the listener closes for its own reasons (timeouts, dead peers). */
   onConnectionClosed?: (reason: ConnectionCloseReason) => void;
+  /**
+   * Handler starts run in arrival order, each turn of the event loop at most this long (ms) before
+   * the rest wait for the next turn, where a new connection can be accepted; 0 starts every handler
+   * at once, in the turn that read its request. Default DEFAULT_HANDLER_SLICE_MS (listener.ts).
+   */
+  handlerSliceMs?: number;
   /** Default: logs nothing. */
   logger?: ListenerLogger;
 }

@@ -1,8 +1,9 @@
 /**
  * One cleartext TCP port that serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) through the
  * same request handler, with first-byte and slow-header deadlines, an HTTP/2 idle timeout and PING
- * check, caps on open connections, and a graceful drain on close. It owns sockets and protocol
- * sessions only: no routing, no TLS, no health endpoints, no signals.
+ * check, caps on open connections, handler starts sliced during a burst of new connections (so
+ * they are accepted in time), and a graceful drain on close. It owns sockets, protocol sessions
+ * and when handlers start only: no routing, no TLS, no health endpoints, no signals.
  * Node's `http2.createServer({ allowHTTP1 })` cannot do this without TLS, hence the sniffer.
  */
 import * as http from "node:http";
@@ -20,6 +21,7 @@ import { createConnectionCaps } from "./connection-caps.ts";
 import { watchHttp2Liveness } from "./http2-liveness.ts";
 import type { Listener, ListenerAddress, ListenerCloseOptions, ListenerLogger, ListenerOptions } from "./listener-contract.ts";
 import { sniffProtocol } from "./sniff-protocol.ts";
+import { createTurnSlicer } from "./turn-slicer.ts";
 
 export type { ConnectionRefusal } from "./connection-caps.ts";
 
@@ -33,6 +35,19 @@ export type {
   ListenerOptions,
   ListenerRequestHandler,
 } from "./listener-contract.ts";
+
+/**
+ * Handler time one event-loop turn may take before the other handlers wait for the next turn, so
+ * that libuv (one new connection per turn) admits a burst of connections in linear, not quadratic,
+ * time while the established ones keep it busy: server/http/turn-slicer.ts.
+ */
+export const DEFAULT_HANDLER_SLICE_MS = 2;
+/**
+ * Handlers are sliced only this long after a connection was accepted: each turn of a burst accepts
+ * one, so the burst keeps slicing on. Slicing would cost the steady state (the HTTP/2 answers to one
+ * read spread over more writes: ~10 % more CPU per call), hence not always.
+ */
+const SLICING_AFTER_ACCEPT_MS = 50;
 
 const silentLogger: ListenerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -73,6 +88,10 @@ export function createListener(options: ListenerOptions): Listener {
   const h1Responses = new Set<http.ServerResponse>();
   let isDraining = false;
   let closing: Promise<void> | undefined;
+  const handlerSliceMs = options.handlerSliceMs ?? DEFAULT_HANDLER_SLICE_MS;
+  let lastAcceptAt = Number.NEGATIVE_INFINITY;
+  const isBurst = (): boolean => performance.now() - lastAcceptAt < SLICING_AFTER_ACCEPT_MS;
+  const slicer = handlerSliceMs > 0 ? createTurnSlicer({ sliceMs: handlerSliceMs, shouldYield: isBurst }) : undefined;
 
   const h1 = http.createServer({
     maxHeaderSize,
@@ -121,6 +140,7 @@ export function createListener(options: ListenerOptions): Listener {
 
   const netServer = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
   netServer.on("connection", (socket: net.Socket) => {
+    lastAcceptAt = performance.now();
     const admission = caps.admit(socket.remoteAddress);
     if ("refused" in admission) {
       options.onConnectionRefused?.(admission.refused);
@@ -164,6 +184,16 @@ export function createListener(options: ListenerOptions): Listener {
   netServer.on("error", (err: Error) => logger.error({ err }, "listener error"));
 
   function serve(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
+    // Queued tasks keep their turn: after a burst the queue runs empty in one turn, then handlers
+    // start at once again.
+    if (slicer !== undefined && (slicer.pending() > 0 || isBurst())) {
+      slicer.run(() => serveNow(req, res));
+    } else {
+      serveNow(req, res);
+    }
+  }
+
+  function serveNow(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
     const fail = (err: unknown): void => {
       logger.error({ err }, "request handler threw");
       if (res.headersSent) {

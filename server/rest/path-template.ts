@@ -181,7 +181,7 @@ function matchPath(
     path = path.slice(0, -suffix.length);
   }
   if (!path.startsWith("/")) return undefined;
-  const parts = path.slice(1).split("/");
+  const parts = splitPath(path);
   const hasDeep = segments.at(-1)?.kind === "deep-wildcard";
   const fixed = hasDeep ? segments.length - 1 : segments.length;
   if (hasDeep ? parts.length < fixed : parts.length !== fixed) return undefined;
@@ -189,7 +189,8 @@ function matchPath(
     const segment = segments[i];
     const part = parts[i] ?? "";
     if (segment?.kind === "literal") {
-      if (part !== segment.value && safeDecode(part) !== segment.value) return undefined;
+      // Only a percent-encoded part can decode to something else than itself.
+      if (part !== segment.value && (!part.includes("%") || safeDecode(part) !== segment.value)) return undefined;
     } else if (part === "") {
       // A '*' stands for one non-empty segment: "/v1/connections//x" is not an empty id.
       return undefined;
@@ -207,6 +208,19 @@ function matchPath(
     }
   }
   return bindings;
+}
+
+// A request's path is tried against every route's template in turn: it is split once, not once per
+// route. One entry is enough (the routes are tried back to back); the parts are never modified.
+let lastPath = "/";
+let lastParts: readonly string[] = [""];
+
+function splitPath(path: string): readonly string[] {
+  if (path !== lastPath) {
+    lastParts = path.slice(1).split("/");
+    lastPath = path;
+  }
+  return lastParts;
 }
 
 function safeDecode(raw: string): string | undefined {

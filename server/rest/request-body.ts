@@ -4,7 +4,7 @@
  * it knows nothing of messages or routes.
  */
 
-import type { IncomingHttpHeaders } from "node:http";
+import { type IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
@@ -29,6 +29,7 @@ export type BodySource = Readable & { readonly headers: IncomingHttpHeaders };
 export async function readJsonBody(req: BodySource, maxBytes: number): Promise<JsonValue | undefined> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  if (hasNoBody(req)) return undefined;
   const bytes = await readLimited(req, maxBytes);
   const utf8 = jsonUtf8Error(bytes);
   if (utf8 !== undefined) throw utf8;
@@ -41,6 +42,13 @@ export async function readJsonBody(req: BodySource, maxBytes: number): Promise<J
     const detail = err instanceof SyntaxError ? `: ${err.message}` : "";
     throw new InvalidArgumentError("", `request body is not valid JSON${detail}`, { cause: err });
   }
+}
+
+// An HTTP/1.1 request whose whole message has been parsed (`complete`) with nothing buffered has
+// no body: a GET, typically. Its "end" would only come a tick after a read starts, a wait (and a
+// promise, four listeners and a resume) every such REST call paid for an empty body.
+function hasNoBody(req: BodySource): boolean {
+  return req instanceof IncomingMessage && req.complete && !req.destroyed && req.readableLength === 0;
 }
 
 // application/json, or a structured-syntax "+json" type (RFC 6839 §3.1); a charset other than

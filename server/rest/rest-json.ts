@@ -204,15 +204,30 @@ function readWellKnown(desc: DescMessage, json: JsonValue, path: string, ctx: Re
 
 // ---- shared ----
 
+// Descriptors never change, so what is derived from one is worked out once: getOption decodes the
+// field's options (a message and its extensions) on every call, a cost each REST call paid per field.
+const restKeys = new WeakMap<DescField, string>();
+const enumPrefixes = new WeakMap<DescEnum, string>();
+
 // The proto name, unless the field carries a (nexus.v1.rest_json_name) option (e.g. the seed's "authUrl").
 function restKey(field: DescField): string {
-  return getOption(field, rest_json_name) || field.name;
+  let key = restKeys.get(field);
+  if (key === undefined) {
+    key = getOption(field, rest_json_name) || field.name;
+    restKeys.set(field, key);
+  }
+  return key;
 }
 
 // The enum's name in UPPER_SNAKE plus "_": ConnectionStatus → "CONNECTION_STATUS_" (buf lint's
 // ENUM_VALUE_PREFIX convention, which the Nexus protos follow).
 function enumPrefix(desc: DescEnum): string {
-  return `${desc.name.charAt(0)}${desc.name.slice(1).replace(/[A-Z]/g, (c) => `_${c}`)}_`.toUpperCase();
+  let prefix = enumPrefixes.get(desc);
+  if (prefix === undefined) {
+    prefix = `${desc.name.charAt(0)}${desc.name.slice(1).replace(/[A-Z]/g, (c) => `_${c}`)}_`.toUpperCase();
+    enumPrefixes.set(desc, prefix);
+  }
+  return prefix;
 }
 
 function isInt64(scalar: ScalarType): boolean {
