@@ -31,7 +31,6 @@ import type { AuditWriter } from "../audit/audit-writer.ts";
 import type { ProxyAccess } from "../auth/proxy-access.ts";
 import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS, PROXY_FRESH_401_MEMORY } from "../config/defaults.ts";
 import { NotFoundError } from "../domain/errors.ts";
-import type { Strategy } from "../domain/strategy.ts";
 import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { ProxyMetrics } from "../metrics/server-metrics.ts";
@@ -43,7 +42,19 @@ import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
 import { applyUsageCredential, StrategyError, signsBody } from "./apply-credential.ts";
+import { forwardedHeaders, headerValue, overrideHeader, PROXY_REFUSAL_HEADER, passResponseHeaders } from "./proxy-headers.ts";
 import { isProxyTarget, ProxyPathError, parseProxyTarget, targetUrl } from "./proxy-target.ts";
+import { ResponseClosed, ResponseTooLarge, relayBody } from "./relay-body.ts";
+import {
+  appliedHeaderSecrets,
+  CredentialInBody,
+  identifierFields,
+  SecretScreen,
+  secretValues,
+  UNSECRET_APPLIED_HEADERS,
+} from "./secret-screen.ts";
+
+export { PROXY_REFUSAL_HEADER } from "./proxy-headers.ts";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -86,79 +97,10 @@ export interface ProxyHandler {
   close(): Promise<void>;
 }
 
-/** Headers that make a provider's framework run another method or path than the request's own (refused). */
-const OVERRIDE_HEADERS = [
-  "x-http-method-override",
-  "x-http-method",
-  "x-method-override",
-  "x-original-url",
-  "x-rewrite-url",
-  "x-original-method",
-];
-
 /** Methods never proxied: TRACE (and TRACK) echo the request as received, with the applied credential; CONNECT opens a tunnel. */
 const REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), the caller's Nexus credentials, cookies and forwarding headers. */
-const DROPPED_REQUEST_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-  "host",
-  "expect",
-  "authorization",
-  "x-api-key",
-  "cookie",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-host",
-  "x-forwarded-proto",
-  "x-forwarded-port",
-  "x-forwarded-prefix",
-  "x-forwarded-server",
-  "x-forwarded-ssl",
-  "x-client-ip",
-  "true-client-ip",
-  "client-ip",
-  "cf-connecting-ip",
-  "fastly-client-ip",
-  "via",
-  "x-real-ip",
-  "x-nexus-client-address",
-]);
-
-/**
- * Set (to "1") on Nexus's own error answers of the proxy route, never on a provider's (dropped from
- * those): a client tells "Nexus refused" (connection revoked, rule denied) from "the provider
- * answered with an error" by it, so a provider cannot forge Nexus's refusals.
- */
-export const PROXY_REFUSAL_HEADER = "x-nexus-proxy-refusal";
-
-/** Response headers never passed back: hop-by-hop, and cookies (the caller's origin is Nexus, not the provider). */
-const DROPPED_RESPONSE_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-  "set-cookie",
-  "set-cookie2",
-  // Marks Nexus's own refusals; a provider must not make its answer pass for one.
-  PROXY_REFUSAL_HEADER,
-]);
 
 /** A refusal with the HTTP status the proxy answers with (the Connect code alone would not give it). */
 class ProxyRefusal extends Error {
@@ -218,7 +160,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     facts.principal = principal;
     const target = parseProxyTarget(req.url ?? "");
     facts.connectionId = target.connectionId;
-    const override = OVERRIDE_HEADERS.find((name) => req.headers[name] !== undefined);
+    const override = overrideHeader(req);
     if (override !== undefined) {
       facts.reason = "override_header";
       // Google APIs, Rails, Symfony, IIS… honour these: GET + "X-HTTP-Method-Override: DELETE" or
@@ -257,7 +199,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     }
     facts.rule = decision.matched;
 
-    const timeouts = { ...DEFAULT_PROXY_TIMEOUTS, ...definedTimeouts(profile.proxyTimeouts) };
+    const timeouts = timeoutsOf(profile);
     const total = setTimeout(
       () =>
         abort.abort(
@@ -276,6 +218,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       const headers = forwardedHeaders(req);
       // An uncompressed answer can be screened for the credential (SecretScreen).
       headers.set("accept-encoding", "identity");
+      if ("bytes" in body) {
+        if (body.bytes.length > 0 || !isBodilessMethod(facts.method)) headers.set("content-length", String(body.bytes.length));
+      } else if (body.length !== undefined) headers.set("content-length", String(body.length));
       let usage = await deps.tokens.readConnectionWith(connection, profile.strategy, credential);
       const sentSecrets: string[] = [];
       let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
@@ -373,11 +318,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   }
 
   async function send(usage: UsageCredential, options: SendOptions): Promise<Dispatcher.ResponseData> {
-    const { url, body, timeouts, facts } = options;
-    const headers = new Headers(options.headers);
-    if ("bytes" in body) {
-      if (body.bytes.length > 0 || !isBodilessMethod(facts.method)) headers.set("content-length", String(body.bytes.length));
-    } else if (body.length !== undefined) headers.set("content-length", String(body.length));
+    // `headers` is the caller's, filtered, with content-length: the strategy applies to a copy.
+    const { url, headers, body, timeouts, facts } = options;
     let applied: Awaited<ReturnType<typeof applyUsageCredential>>;
     try {
       applied = await applyUsageCredential(
@@ -441,39 +383,15 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       response.body.destroy();
       throw tooLarge(502, "the provider's response body", maxResponseBytes);
     }
-    const connectionTokens = listTokens(headerValue(response.headers.connection));
-    for (const [name, value] of Object.entries(response.headers)) {
-      const lower = name.toLowerCase();
-      if (value === undefined || DROPPED_RESPONSE_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
-      // Nexus's origin policy (NEXUS_CORS_ORIGINS) governs who may read Nexus's answers, not the
-      // provider's: its "Access-Control-Allow-Origin: *" would open proxied answers to every page.
-      if (lower.startsWith("access-control-")) continue;
-      // A provider that echoes the credential in a header (a redirect carrying ?key=…) must not hand
-      // it to the agent: such a header is dropped. (Bodies stream and are not scanned.)
-      if (secrets.some((secret) => (Array.isArray(value) ? value.join("\n") : value).includes(secret))) {
-        facts.reason ??= "credential_in_response_header";
-        continue;
-      }
-      if (lower === "vary") {
-        // Nexus's own "Vary: origin" (CORS) stays; the provider's names are added.
-        const ours = res.getHeader("vary");
-        const theirs = Array.isArray(value) ? value.join(", ") : value;
-        res.setHeader("vary", ours === undefined ? theirs : `${String(ours)}, ${theirs}`);
-        continue;
-      }
-      res.setHeader(lower, value);
-    }
+    if (passResponseHeaders(response.headers, res, secrets)) facts.reason ??= "credential_in_response_header";
     res.setHeader("x-request-id", facts.requestId);
     res.statusCode = response.statusCode;
     facts.status = response.statusCode;
     const encoding = (headerValue(response.headers["content-encoding"]) ?? "identity").trim().toLowerCase();
     // An encoded body (a provider that compressed although asked for identity) cannot be screened.
     const screen = encoding === "identity" || encoding === "" ? new SecretScreen(bodySecrets) : undefined;
-    // The status and headers leave now: the screen may hold the body's first bytes back a while.
-    if ("flushHeaders" in res) {
-      res.writeHead(response.statusCode);
-      res.flushHeaders();
-    } else res.writeHead(response.statusCode);
+    // The status and headers leave with the body's first bytes, or at once when it has none yet (relayBody).
+    (res as http.ServerResponse).writeHead(response.statusCode);
     try {
       await relayBody(response.body, res, maxResponseBytes, facts, stream.signal, screen);
     } catch (err) {
@@ -605,171 +523,6 @@ type OutgoingBody =
   | { bytes: Uint8Array; replayable: boolean }
   | { stream: Readable; counter: ByteLimit; length: number | undefined; replayable: false };
 
-/**
- * Credential fields that identify rather than authenticate (basic auth's user name, e.g. Twilio's
- * account SID; SigV4's access key id; an OAuth token set's extras such as instance_url): providers
- * put them in ordinary answers, so the body screen leaves them out (headers are still screened).
- */
-function identifierFields(strategy: Strategy, usage: UsageCredential): ReadonlySet<string> {
-  // An OAuth token set's extra fields (Salesforce's instance_url) are context, not secrets.
-  if (typeof usage.credentials.access_token === "string" && strategy.type === "oauth2") {
-    return new Set(Object.keys(usage.credentials).filter((name) => name !== "access_token"));
-  }
-  if (strategy.type === "basic_auth") return new Set([strategy.usernameField]);
-  if (strategy.type === "aws_sigv4") return new Set(["access_key"]);
-  return new Set();
-}
-
-/** The credential's string values long enough to recognise (expiry numbers, short flags and `except` left out). */
-function secretValues(usage: UsageCredential, except: ReadonlySet<string> = new Set()): string[] {
-  const values: string[] = [];
-  for (const [name, value] of Object.entries(usage.credentials)) {
-    if (typeof value === "string" && value.length >= 8 && name !== "expires_at" && !except.has(name)) {
-      values.push(value, encodeURIComponent(value));
-    }
-  }
-  return values;
-}
-
-/** Headers a strategy sets that carry no credential (SigV4's date and body hash). */
-const UNSECRET_APPLIED_HEADERS = new Set(["x-amz-date", "x-amz-content-sha256", "content-length", "host"]);
-
-/**
- * A credential-bearing header value as sent, and its credential part ("Basic <base64>" → the
- * base64): a provider echoing it back must not hand it to the agent, even when it is not the
- * stored value verbatim (basic_auth sends base64 of username:password).
- */
-function appliedHeaderSecrets(value: string): string[] {
-  const credentialPart = value.slice(value.lastIndexOf(" ") + 1);
-  return [value, credentialPart].filter((v) => v.length >= 8);
-}
-
-/** The provider's response body holds the credential: the relay stops before any byte of it leaves. */
-class CredentialInBody extends Error {
-  override readonly name = "CredentialInBody";
-}
-
-/**
- * Screens a response body for `secrets` (the credential as stored and as sent): `pass` returns the
- * bytes that may leave now, or throws CredentialInBody before any byte of a secret has left. It holds
- * back the last (longest secret − 1) bytes it has seen, so a secret split across chunks is still
- * whole in the window it checks and no prefix of it has left; `flush` returns them at the body's
- * end. A provider endpoint that echoes the request (an "anything" or debug route, an account
- * resource returning its auth token) cannot hand the credential to the agent.
- */
-class SecretScreen {
-  private readonly needles: Buffer[];
-  private readonly keep: number;
-  private tail: Buffer = Buffer.alloc(0);
-  constructor(secrets: readonly string[]) {
-    const forms = new Set<string>();
-    for (const secret of secrets) {
-      if (secret.length < 8) continue;
-      forms.add(secret);
-      // JSON encoders that escape '/' (PHP's json_encode) write a base64 token as "ab\/cd".
-      if (secret.includes("/")) forms.add(secret.replaceAll("/", "\\/"));
-    }
-    this.needles = [...forms].map((form) => Buffer.from(form, "utf8"));
-    this.keep = Math.max(0, ...this.needles.map((needle) => needle.length - 1));
-  }
-  pass(chunk: Buffer): Buffer {
-    const window = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
-    if (this.needles.some((needle) => window.includes(needle)))
-      throw new CredentialInBody("the provider's response body contains the credential");
-    const cut = Math.max(0, window.length - this.keep);
-    this.tail = Buffer.from(window.subarray(cut));
-    return window.subarray(0, cut);
-  }
-  flush(): Buffer {
-    const rest = this.tail;
-    this.tail = Buffer.alloc(0);
-    return rest;
-  }
-}
-
-/** The provider sent more than the response limit. */
-class ResponseTooLarge extends Error {
-  override readonly name = "ResponseTooLarge";
-}
-
-/** The caller's side closed before the whole response was written. */
-class ResponseClosed extends Error {
-  override readonly name = "ResponseClosed";
-}
-
-/**
- * Streams the provider's body to the caller with back-pressure (pause on a full write, resume on
- * drain), counting bytes into `facts.bytesOut` and failing once more than `limit` have come. Resolves
- * when the caller's response has finished; rejects on a body error, the limit, or the caller going
- * away (the caller then destroys both sides). With a `screen`, only what it passes is written, and
- * what it held back is written at the end. What `stream.pipeline` does for two streams, without the
- * counting Transform stage and the AbortController and errors pipeline creates per call.
- */
-function relayBody(
-  body: Readable,
-  res: NodeResponse,
-  limit: number,
-  facts: CallFacts,
-  signal: AbortSignal,
-  screen: SecretScreen | undefined,
-): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  if (body.destroyed) return Promise.reject(body.errored ?? new ResponseClosed("the provider's body was destroyed"));
-  if (res.destroyed) return Promise.reject(new ResponseClosed("the caller closed the response"));
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const onDrain = () => body.resume();
-    const onData = (chunk: Buffer) => {
-      facts.bytesOut += chunk.length;
-      if (facts.bytesOut > limit) {
-        facts.bytesOut -= chunk.length;
-        settle(new ResponseTooLarge(`body larger than ${limit} bytes`));
-        return;
-      }
-      let out = chunk;
-      if (screen !== undefined) {
-        try {
-          out = screen.pass(chunk);
-        } catch (err) {
-          settle(err);
-          return;
-        }
-        if (out.length === 0) return;
-      }
-      if (!(res as NodeJS.WritableStream).write(out)) body.pause();
-    };
-    const onEnd = () => {
-      const rest = screen?.flush();
-      if (rest !== undefined && rest.length > 0) (res as NodeJS.WritableStream).write(rest);
-      (res as NodeJS.WritableStream).end(() => settle());
-    };
-    const onClose = () => {
-      if (!res.writableFinished) settle(new ResponseClosed("the caller closed the response"));
-    };
-    const onAbort = () => settle(signal.reason);
-    const settle = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      body.off("data", onData);
-      body.off("end", onEnd);
-      res.off("drain", onDrain);
-      res.off("close", onClose);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    body.on("data", onData);
-    body.once("end", onEnd);
-    // The error listeners stay after settling (settle is idempotent): a body destroyed later with an
-    // error (undici on the abort signal) must not become an unhandled 'error' event.
-    body.on("error", settle);
-    res.on("drain", onDrain);
-    res.once("close", onClose);
-    res.on("error", settle);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** Counts bytes passing through and fails the stream once more than `limit` have passed. */
 class ByteLimit extends Transform {
   exceeded = false;
@@ -797,6 +550,18 @@ function definedTimeouts(timeouts: ProxyTimeouts | undefined): ProxyTimeouts {
   return Object.fromEntries(Object.entries(timeouts ?? {}).filter(([, v]) => typeof v === "number" && v > 0));
 }
 
+/** A profile's proxy timeouts over the defaults, worked out once per profile object (profiles are parsed once per text). */
+const profileTimeouts = new WeakMap<ProviderProfile, Required<ProxyTimeouts>>();
+
+function timeoutsOf(profile: ProviderProfile): Required<ProxyTimeouts> {
+  let timeouts = profileTimeouts.get(profile);
+  if (timeouts === undefined) {
+    timeouts = Object.freeze({ ...DEFAULT_PROXY_TIMEOUTS, ...definedTimeouts(profile.proxyTimeouts) });
+    profileTimeouts.set(profile, timeouts);
+  }
+  return timeouts;
+}
+
 function isBodilessMethod(method: string): boolean {
   return method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "DELETE" || method === "TRACE";
 }
@@ -814,39 +579,6 @@ function contentLength(req: NodeRequest): number | undefined {
   const value = headerValue(req.headers["content-length"]);
   if (value === undefined || !/^\d+$/.test(value)) return undefined;
   return Number(value);
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-const NO_TOKENS: ReadonlySet<string> = new Set();
-
-function listTokens(value: string | undefined): ReadonlySet<string> {
-  if (value === undefined || value === "") return NO_TOKENS;
-  return new Set(
-    (value ?? "")
-      .split(",")
-      .map((token) => token.trim().toLowerCase())
-      .filter((token) => token !== ""),
-  );
-}
-
-/** The caller's headers minus what is never forwarded. */
-function forwardedHeaders(req: NodeRequest): Headers {
-  const connectionTokens = listTokens(headerValue(req.headers.connection));
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    const lower = name.toLowerCase();
-    if (value === undefined || lower.startsWith(":") || DROPPED_REQUEST_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
-    if (lower === "content-length") continue;
-    try {
-      headers.set(lower, Array.isArray(value) ? value.join(", ") : value);
-    } catch {
-      // A value Headers refuses cannot be forwarded; drop it rather than fail the call.
-    }
-  }
-  return headers;
 }
 
 function reasonOf(error: ConnectError): ErrorReason {
