@@ -35,7 +35,7 @@ import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/r
 import type { Logger } from "../logging/logger.ts";
 import type { ProxyMetrics } from "../metrics/server-metrics.ts";
 import type { ProviderProfile, ProxyTimeouts } from "../providers/profile.ts";
-import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
+import { fillUrlTemplate, templateParamNames, urlParamValues } from "../providers/url-template.ts";
 import type { Principal } from "../request/principal.ts";
 import { errorWithReason, toConnectError } from "../rpc/errors.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
@@ -140,17 +140,24 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   const agents = new Map<number, Agent>();
   // undici loads on the first proxied request, not at start-up (cold start).
   let undici: Promise<typeof import("undici")> | undefined;
-  const dispatcherFor = async (connectTimeoutMs: number): Promise<Dispatcher> => {
+  const dispatcherFor = (connectTimeoutMs: number): Dispatcher | Promise<Dispatcher> => {
     if (deps.dispatcher) return deps.dispatcher(connectTimeoutMs);
+    // The pooled agent of this connect timeout, without a turn through a promise once it exists.
+    return agents.get(connectTimeoutMs) ?? newAgent(connectTimeoutMs);
+  };
+  const newAgent = async (connectTimeoutMs: number): Promise<Dispatcher> => {
     undici ??= import("undici");
     const { Agent: UndiciAgent } = await undici;
     let agent = agents.get(connectTimeoutMs);
     if (agent === undefined) {
+      // Keep-alive sockets, one request at a time on each (no pipelining), as many as calls in flight.
       agent = new UndiciAgent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4_000 });
       agents.set(connectTimeoutMs, agent);
     }
     return agent;
   };
+  /** Filled api_base_urls of profiles without placeholders (the same for each of their connections). */
+  const fixedBases = new WeakMap<ProviderProfile, string>();
   const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
   /** Calls (connection, credential version, method, path) answered 401 right after a forced refresh. */
   const fresh401 = new Set<string>();
@@ -267,8 +274,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         `provider "${profile.name}" has no api_base_url`,
       );
     }
+    const known = fixedBases.get(profile);
+    if (known !== undefined) return known;
     try {
-      return fillUrlTemplate(profile.apiBaseUrl, urlParamValues(profile, connection.params));
+      const base = fillUrlTemplate(profile.apiBaseUrl, urlParamValues(profile, connection.params));
+      // Without placeholders the filled URL is the template itself, the same for every connection.
+      if (templateParamNames(profile.apiBaseUrl).length === 0) fixedBases.set(profile, base);
+      return base;
     } catch {
       throw new ProxyRefusal(
         400,
@@ -353,7 +365,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       body.stream.on("error", (err) => body.counter.destroy(err));
     }
     try {
-      return await (await dispatcherFor(timeouts.connectMs)).request({
+      const pending = dispatcherFor(timeouts.connectMs);
+      const dispatcher = pending instanceof Promise ? await pending : pending;
+      return await dispatcher.request({
         origin: applied.url.origin,
         path: `${applied.url.pathname}${applied.url.search}`,
         method: facts.method as Dispatcher.HttpMethod,
