@@ -120,12 +120,14 @@ export class SecretScreen {
     // The new tail: from the first position (within the last `keep` bytes) where what follows is
     // the start of a needle. Every earlier position was ruled out, so its bytes may leave.
     let hold = total;
-    for (let p = Math.max(0, total - this.keep); p < total; p++) {
+    search: for (let p = Math.max(0, total - this.keep); p < total; p++) {
       const byte = p < tail.length ? (tail[p] as number) : (chunk[p - tail.length] as number);
       if (this.startsNeedle[byte] === 0) continue;
-      if (this.needles.some((needle) => total - p < needle.length && matchesAt(tail, chunk, p, needle, total - p))) {
-        hold = p;
-        break;
+      for (const needle of this.needles) {
+        if (total - p < needle.length && matchesAt(tail, chunk, p, needle, total - p)) {
+          hold = p;
+          break search;
+        }
       }
     }
     if (hold >= tail.length) {
@@ -154,18 +156,13 @@ function found(): CredentialInBody {
 }
 
 /**
- * Whether bytes [p, p + n) of tail ++ chunk equal needle[0, n), compared in place (no copy).
- * Requires p + n <= tail.length + chunk.length.
+ * Whether bytes [p, p + n) of tail ++ chunk equal needle[0, n), compared in place (no copy). A byte
+ * loop: the candidates are few and short, and most differ at their first bytes, where a native
+ * compare would cost more to call than to run. Requires p + n <= tail.length + chunk.length.
  */
 function matchesAt(tail: Buffer, chunk: Buffer, p: number, needle: Buffer, n: number): boolean {
-  let done = 0;
-  if (p < tail.length) {
-    done = Math.min(n, tail.length - p);
-    if (tail.compare(needle, 0, done, p, p + done) !== 0) return false;
-  }
-  if (done < n) {
-    const start = p + done - tail.length;
-    if (chunk.compare(needle, done, n, start, start + n - done) !== 0) return false;
-  }
+  let k = 0;
+  for (; k < n && p + k < tail.length; k++) if (tail[p + k] !== needle[k]) return false;
+  for (let at = p + k - tail.length; k < n; k++, at++) if (chunk[at] !== needle[k]) return false;
   return true;
 }
