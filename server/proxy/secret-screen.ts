@@ -72,8 +72,8 @@ export class SecretScreen {
   private readonly needles: Buffer[];
   /** Longest needle length − 1: the most a tail can hold. */
   private readonly keep: number;
-  /** startsNeedle[b]: some needle starts with the byte b. */
-  private readonly startsNeedle = new Uint8Array(256);
+  /** The needles' first bytes (a byte that starts none cannot start a held-back tail). */
+  private readonly firstBytes: number[] = [];
   private tail: Buffer = EMPTY;
 
   constructor(secrets: readonly string[]) {
@@ -88,7 +88,7 @@ export class SecretScreen {
     let longest = 0;
     for (const needle of this.needles) {
       longest = Math.max(longest, needle.length);
-      this.startsNeedle[needle[0] ?? 0] = 1;
+      if (!this.firstBytes.includes(needle[0] ?? 0)) this.firstBytes.push(needle[0] ?? 0);
     }
     this.keep = Math.max(0, longest - 1);
   }
@@ -122,7 +122,7 @@ export class SecretScreen {
     let hold = total;
     search: for (let p = Math.max(0, total - this.keep); p < total; p++) {
       const byte = p < tail.length ? (tail[p] as number) : (chunk[p - tail.length] as number);
-      if (this.startsNeedle[byte] === 0) continue;
+      if (!this.firstBytes.includes(byte)) continue;
       for (const needle of this.needles) {
         if (total - p < needle.length && matchesAt(tail, chunk, p, needle, total - p)) {
           hold = p;
