@@ -21,7 +21,6 @@
 import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { Agent, Dispatcher } from "undici";
@@ -31,7 +30,7 @@ import type { AuditWriter } from "../audit/audit-writer.ts";
 import type { ProxyAccess } from "../auth/proxy-access.ts";
 import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS, PROXY_FRESH_401_MEMORY } from "../config/defaults.ts";
 import { NotFoundError } from "../domain/errors.ts";
-import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
+import { ClientClosedError } from "../http/read-limited-body.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { ProxyMetrics } from "../metrics/server-metrics.ts";
 import type { ProviderProfile, ProxyTimeouts } from "../providers/profile.ts";
@@ -42,9 +41,11 @@ import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
 import { applyUsageCredential, StrategyError, signsBody } from "./apply-credential.ts";
+import { knownReason, ProxyRefusal, reasonName, reasonOf, streamEndReason, tooLarge, upstreamError } from "./proxy-errors.ts";
 import { forwardedHeaders, headerValue, overrideHeader, PROXY_REFUSAL_HEADER, passResponseHeaders } from "./proxy-headers.ts";
 import { isProxyTarget, ProxyPathError, parseProxyTarget, targetUrl } from "./proxy-target.ts";
 import { ResponseClosed, ResponseTooLarge, relayBody } from "./relay-body.ts";
+import { isBodilessMethod, type OutgoingBody, requestBody } from "./request-body.ts";
 import {
   appliedHeaderSecrets,
   CredentialInBody,
@@ -102,21 +103,6 @@ const REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** A refusal with the HTTP status the proxy answers with (the Connect code alone would not give it). */
-class ProxyRefusal extends Error {
-  override readonly name = "ProxyRefusal";
-  readonly status: number;
-  readonly error: ConnectError;
-  constructor(status: number, code: Code, reason: ErrorReason, message: string) {
-    super(message);
-    this.status = status;
-    this.error = errorWithReason(message, code, reason);
-  }
-}
-
-const tooLarge = (status: number, what: string, limit: number) =>
-  new ProxyRefusal(status, Code.ResourceExhausted, ErrorReason.PROXY_PAYLOAD_TOO_LARGE, `${what} is larger than ${limit} bytes`);
-
 /** What one call learnt, for its audit row and metrics. */
 interface CallFacts {
   requestId: string;
@@ -158,7 +144,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   };
   /** Filled api_base_urls of profiles without placeholders (the same for each of their connections). */
   const fixedBases = new WeakMap<ProviderProfile, string>();
-  const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
+  const bodyLimits = {
+    maxRequestBytes: deps.limits.maxRequestBytes,
+    maxSignedBodyBytes: deps.limits.maxSignedBodyBytes,
+    replayBufferBytes: deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES,
+  };
   /** Calls (connection, credential version, method, path) answered 401 right after a forced refresh. */
   const fresh401 = new Set<string>();
 
@@ -221,7 +211,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     );
     total.unref();
     try {
-      const body = await requestBody(req, profile, facts, abort.signal);
+      const body = await requestBody(req, bodyLimits, signsBody(profile.strategy), facts, abort.signal);
       const headers = forwardedHeaders(req);
       // An uncompressed answer can be screened for the credential (SecretScreen).
       headers.set("accept-encoding", "identity");
@@ -289,33 +279,6 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         `provider "${profile.name}": api_base_url cannot be filled from its parameters`,
       );
     }
-  }
-
-  /** The body to send: buffered (signing strategies, small replayable bodies) or a counted stream. */
-  async function requestBody(req: NodeRequest, profile: ProviderProfile, facts: CallFacts, signal: AbortSignal): Promise<OutgoingBody> {
-    const { maxRequestBytes, maxSignedBodyBytes } = deps.limits;
-    const declared = contentLength(req);
-    const hasNoBody = declared === 0 || (declared === undefined && !mayHaveUndeclaredBody(req));
-    if (hasNoBody) return { bytes: new Uint8Array(0), replayable: true };
-    if (declared !== undefined && declared > maxRequestBytes) throw tooLarge(413, "the request body", maxRequestBytes);
-    const isSigned = signsBody(profile.strategy);
-    if (isSigned || (declared !== undefined && declared <= replayBufferBytes)) {
-      const limit = isSigned ? Math.min(maxSignedBodyBytes, maxRequestBytes) : replayBufferBytes;
-      if (declared !== undefined && declared > limit) throw tooLarge(413, "a signed request body", limit);
-      try {
-        // The total timeout bounds a caller that stalls mid-body too (nothing else would on HTTP/2).
-        const bytes = await untilAborted(readLimitedBody(req, limit), signal);
-        facts.bytesIn = bytes.length;
-        return { bytes, replayable: true };
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) throw tooLarge(413, isSigned ? "a signed request body" : "the request body", limit);
-        throw err;
-      }
-    }
-    const counter = new ByteLimit(maxRequestBytes, (n) => {
-      facts.bytesIn += n;
-    });
-    return { stream: req, counter, length: declared, replayable: false };
   }
 
   interface SendOptions {
@@ -533,33 +496,6 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   };
 }
 
-type OutgoingBody =
-  | { bytes: Uint8Array; replayable: boolean }
-  | { stream: Readable; counter: ByteLimit; length: number | undefined; replayable: false };
-
-/** Counts bytes passing through and fails the stream once more than `limit` have passed. */
-class ByteLimit extends Transform {
-  exceeded = false;
-  private seen = 0;
-  private readonly limit: number;
-  private readonly onBytes: (n: number) => void;
-  constructor(limit: number, onBytes: (n: number) => void) {
-    super();
-    this.limit = limit;
-    this.onBytes = onBytes;
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.limit) {
-      this.exceeded = true;
-      callback(new Error(`body larger than ${this.limit} bytes`));
-      return;
-    }
-    this.onBytes(chunk.length);
-    callback(null, chunk);
-  }
-}
-
 function definedTimeouts(timeouts: ProxyTimeouts | undefined): ProxyTimeouts {
   return Object.fromEntries(Object.entries(timeouts ?? {}).filter(([, v]) => typeof v === "number" && v > 0));
 }
@@ -574,100 +510,4 @@ function timeoutsOf(profile: ProviderProfile): Required<ProxyTimeouts> {
     profileTimeouts.set(profile, timeouts);
   }
   return timeouts;
-}
-
-function isBodilessMethod(method: string): boolean {
-  return method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "DELETE" || method === "TRACE";
-}
-
-/**
- * Whether a request without Content-Length may still have a body: HTTP/1.1 only with
- * Transfer-Encoding (RFC 9112 §6.3), HTTP/2 unless its HEADERS frame ended the stream.
- */
-function mayHaveUndeclaredBody(req: NodeRequest): boolean {
-  if ("stream" in req && req.stream !== undefined) return !req.stream.endAfterHeaders;
-  return req.headers["transfer-encoding"] !== undefined;
-}
-
-function contentLength(req: NodeRequest): number | undefined {
-  const value = headerValue(req.headers["content-length"]);
-  if (value === undefined || !/^\d+$/.test(value)) return undefined;
-  return Number(value);
-}
-
-function reasonOf(error: ConnectError): ErrorReason {
-  for (const detail of error.details) {
-    if ("desc" in detail && detail.desc.typeName === "nexus.v1.ErrorInfo") {
-      return (detail.value as { reason?: ErrorReason }).reason ?? ErrorReason.UNSPECIFIED;
-    }
-  }
-  return ErrorReason.UNSPECIFIED;
-}
-
-/** The ErrorReason a decision's reason names ("PROXY_NOT_ALLOWED"), if it names one. */
-function knownReason(name: string): ErrorReason | undefined {
-  const value = (ErrorReason as Record<string, ErrorReason | undefined>)[name];
-  return typeof value === "number" && value !== ErrorReason.UNSPECIFIED ? value : undefined;
-}
-
-function reasonName(reason: ErrorReason): string {
-  return (Object.entries(ErrorReason).find(([, value]) => value === reason)?.[0] ?? "error").toLowerCase();
-}
-
-const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"]);
-
-function upstreamReason(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== "string") return undefined;
-  return TIMEOUT_CODES.has(code) ? "upstream_timeout" : "upstream_unreachable";
-}
-
-/**
- * Why a response stream ended early: the abort (total timeout, caller gone) when the stream failed
- * with it, else the outbound error (idle timeout, reset), else an abort that came after (a failed
- * pipeline closes the response, which reads as the caller leaving).
- */
-function streamEndReason(err: unknown, signal: AbortSignal): string | undefined {
-  const aborted = signal.aborted
-    ? signal.reason instanceof ProxyRefusal
-      ? "upstream_timeout"
-      : signal.reason instanceof ClientClosedError
-        ? "client_closed"
-        : undefined
-    : undefined;
-  if (signal.aborted && err === signal.reason) return aborted;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === "ERR_STREAM_PREMATURE_CLOSE") return aborted;
-  return upstreamReason(err) ?? aborted;
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-/** The refusal an outbound failure becomes: the abort reason (total timeout, client gone), a timeout, or unreachable. */
-function upstreamError(err: unknown, signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason instanceof Error ? signal.reason : err;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && TIMEOUT_CODES.has(code)) {
-    const phase = code === "UND_ERR_CONNECT_TIMEOUT" ? "connect" : code === "UND_ERR_HEADERS_TIMEOUT" ? "answer" : "keep sending";
-    return new ProxyRefusal(504, Code.DeadlineExceeded, ErrorReason.PROXY_UPSTREAM_TIMEOUT, `the provider did not ${phase} in time`);
-  }
-  if (err instanceof ProxyRefusal || err instanceof ClientClosedError) return err;
-  return new ProxyRefusal(502, Code.Unavailable, ErrorReason.PROXY_UPSTREAM_UNREACHABLE, "the provider could not be reached");
 }
