@@ -40,13 +40,16 @@ export function relayBody(
   signal: AbortSignal,
   screen: SecretScreen | undefined,
 ): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  if (body.destroyed) return Promise.reject(body.errored ?? new ResponseClosed("the provider's body was destroyed"));
-  if (res.destroyed) return Promise.reject(new ResponseClosed("the caller closed the response"));
   const out = res as NodeJS.WritableStream;
   // HTTP/1.1 (ServerResponse) can cork and holds its headers until the first write; the HTTP/2
   // compatibility response sent them with writeHead.
   const h1 = res instanceof http.ServerResponse ? res : undefined;
+  // Ended before it began: the status and headers still leave first, as for any body cut short.
+  if (signal.aborted || body.destroyed) {
+    if (!res.destroyed) h1?.flushHeaders();
+    return Promise.reject(signal.aborted ? signal.reason : (body.errored ?? new ResponseClosed("the provider's body was destroyed")));
+  }
+  if (res.destroyed) return Promise.reject(new ResponseClosed("the caller closed the response"));
   // Whether the status and headers have left (with a write or flushHeaders; `headersSent` is true
   // as soon as writeHead stored them).
   let headersOut = h1 === undefined;
