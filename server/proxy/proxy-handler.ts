@@ -21,7 +21,6 @@
 import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { Agent, Dispatcher } from "undici";
@@ -31,19 +30,32 @@ import type { AuditWriter } from "../audit/audit-writer.ts";
 import type { ProxyAccess } from "../auth/proxy-access.ts";
 import { DEFAULT_PROXY_REPLAY_BUFFER_BYTES, DEFAULT_PROXY_TIMEOUTS, PROXY_FRESH_401_MEMORY } from "../config/defaults.ts";
 import { NotFoundError } from "../domain/errors.ts";
-import type { Strategy } from "../domain/strategy.ts";
-import { BodyTooLargeError, ClientClosedError, readLimitedBody } from "../http/read-limited-body.ts";
+import { ClientClosedError } from "../http/read-limited-body.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { ProxyMetrics } from "../metrics/server-metrics.ts";
 import type { ProviderProfile, ProxyTimeouts } from "../providers/profile.ts";
-import { fillUrlTemplate, urlParamValues } from "../providers/url-template.ts";
+import { fillUrlTemplate, templateParamNames, urlParamValues } from "../providers/url-template.ts";
 import type { Principal } from "../request/principal.ts";
 import { errorWithReason, toConnectError } from "../rpc/errors.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { TokenReader } from "../tokens/token-reader.ts";
 import type { UsageCredential } from "../tokens/usage-credential.ts";
 import { applyUsageCredential, StrategyError, signsBody } from "./apply-credential.ts";
+import { knownReason, ProxyRefusal, reasonName, reasonOf, streamEndReason, tooLarge, upstreamError } from "./proxy-errors.ts";
+import { forwardedHeaders, headerValue, overrideHeader, PROXY_REFUSAL_HEADER, passResponseHeaders } from "./proxy-headers.ts";
 import { isProxyTarget, ProxyPathError, parseProxyTarget, targetUrl } from "./proxy-target.ts";
+import { ResponseClosed, ResponseTooLarge, relayBody } from "./relay-body.ts";
+import { isBodilessMethod, type OutgoingBody, requestBody } from "./request-body.ts";
+import {
+  appliedHeaderSecrets,
+  CredentialInBody,
+  identifierFields,
+  SecretScreen,
+  secretValues,
+  UNSECRET_APPLIED_HEADERS,
+} from "./secret-screen.ts";
+
+export { PROXY_REFUSAL_HEADER } from "./proxy-headers.ts";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -86,94 +98,10 @@ export interface ProxyHandler {
   close(): Promise<void>;
 }
 
-/** Headers that make a provider's framework run another method or path than the request's own (refused). */
-const OVERRIDE_HEADERS = [
-  "x-http-method-override",
-  "x-http-method",
-  "x-method-override",
-  "x-original-url",
-  "x-rewrite-url",
-  "x-original-method",
-];
-
 /** Methods never proxied: TRACE (and TRACK) echo the request as received, with the applied credential; CONNECT opens a tunnel. */
 const REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), the caller's Nexus credentials, cookies and forwarding headers. */
-const DROPPED_REQUEST_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-  "host",
-  "expect",
-  "authorization",
-  "x-api-key",
-  "cookie",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-host",
-  "x-forwarded-proto",
-  "x-forwarded-port",
-  "x-forwarded-prefix",
-  "x-forwarded-server",
-  "x-forwarded-ssl",
-  "x-client-ip",
-  "true-client-ip",
-  "client-ip",
-  "cf-connecting-ip",
-  "fastly-client-ip",
-  "via",
-  "x-real-ip",
-  "x-nexus-client-address",
-]);
-
-/**
- * Set (to "1") on Nexus's own error answers of the proxy route, never on a provider's (dropped from
- * those): a client tells "Nexus refused" (connection revoked, rule denied) from "the provider
- * answered with an error" by it, so a provider cannot forge Nexus's refusals.
- */
-export const PROXY_REFUSAL_HEADER = "x-nexus-proxy-refusal";
-
-/** Response headers never passed back: hop-by-hop, and cookies (the caller's origin is Nexus, not the provider). */
-const DROPPED_RESPONSE_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-  "set-cookie",
-  "set-cookie2",
-  // Marks Nexus's own refusals; a provider must not make its answer pass for one.
-  PROXY_REFUSAL_HEADER,
-]);
-
-/** A refusal with the HTTP status the proxy answers with (the Connect code alone would not give it). */
-class ProxyRefusal extends Error {
-  override readonly name = "ProxyRefusal";
-  readonly status: number;
-  readonly error: ConnectError;
-  constructor(status: number, code: Code, reason: ErrorReason, message: string) {
-    super(message);
-    this.status = status;
-    this.error = errorWithReason(message, code, reason);
-  }
-}
-
-const tooLarge = (status: number, what: string, limit: number) =>
-  new ProxyRefusal(status, Code.ResourceExhausted, ErrorReason.PROXY_PAYLOAD_TOO_LARGE, `${what} is larger than ${limit} bytes`);
 
 /** What one call learnt, for its audit row and metrics. */
 interface CallFacts {
@@ -198,18 +126,29 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   const agents = new Map<number, Agent>();
   // undici loads on the first proxied request, not at start-up (cold start).
   let undici: Promise<typeof import("undici")> | undefined;
-  const dispatcherFor = async (connectTimeoutMs: number): Promise<Dispatcher> => {
+  const dispatcherFor = (connectTimeoutMs: number): Dispatcher | Promise<Dispatcher> => {
     if (deps.dispatcher) return deps.dispatcher(connectTimeoutMs);
+    // The pooled agent of this connect timeout, without a turn through a promise once it exists.
+    return agents.get(connectTimeoutMs) ?? newAgent(connectTimeoutMs);
+  };
+  const newAgent = async (connectTimeoutMs: number): Promise<Dispatcher> => {
     undici ??= import("undici");
     const { Agent: UndiciAgent } = await undici;
     let agent = agents.get(connectTimeoutMs);
     if (agent === undefined) {
+      // Keep-alive sockets, one request at a time on each (no pipelining), as many as calls in flight.
       agent = new UndiciAgent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4_000 });
       agents.set(connectTimeoutMs, agent);
     }
     return agent;
   };
-  const replayBufferBytes = deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES;
+  /** Filled api_base_urls of profiles without placeholders (the same for each of their connections). */
+  const fixedBases = new WeakMap<ProviderProfile, string>();
+  const bodyLimits = {
+    maxRequestBytes: deps.limits.maxRequestBytes,
+    maxSignedBodyBytes: deps.limits.maxSignedBodyBytes,
+    replayBufferBytes: deps.limits.replayBufferBytes ?? DEFAULT_PROXY_REPLAY_BUFFER_BYTES,
+  };
   /** Calls (connection, credential version, method, path) answered 401 right after a forced refresh. */
   const fresh401 = new Set<string>();
 
@@ -218,7 +157,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     facts.principal = principal;
     const target = parseProxyTarget(req.url ?? "");
     facts.connectionId = target.connectionId;
-    const override = OVERRIDE_HEADERS.find((name) => req.headers[name] !== undefined);
+    const override = overrideHeader(req);
     if (override !== undefined) {
       facts.reason = "override_header";
       // Google APIs, Rails, Symfony, IIS… honour these: GET + "X-HTTP-Method-Override: DELETE" or
@@ -257,7 +196,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     }
     facts.rule = decision.matched;
 
-    const timeouts = { ...DEFAULT_PROXY_TIMEOUTS, ...definedTimeouts(profile.proxyTimeouts) };
+    const timeouts = timeoutsOf(profile);
     const total = setTimeout(
       () =>
         abort.abort(
@@ -272,10 +211,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     );
     total.unref();
     try {
-      const body = await requestBody(req, profile, facts, abort.signal);
+      const body = await requestBody(req, bodyLimits, signsBody(profile.strategy), facts, abort.signal);
       const headers = forwardedHeaders(req);
       // An uncompressed answer can be screened for the credential (SecretScreen).
       headers.set("accept-encoding", "identity");
+      if ("bytes" in body) {
+        if (body.bytes.length > 0 || !isBodilessMethod(facts.method)) headers.set("content-length", String(body.bytes.length));
+      } else if (body.length !== undefined) headers.set("content-length", String(body.length));
       let usage = await deps.tokens.readConnectionWith(connection, profile.strategy, credential);
       const sentSecrets: string[] = [];
       let response = await send(usage, { url, headers, body, timeouts, signal: abort.signal, facts, sentSecrets });
@@ -322,8 +264,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         `provider "${profile.name}" has no api_base_url`,
       );
     }
+    const known = fixedBases.get(profile);
+    if (known !== undefined) return known;
     try {
-      return fillUrlTemplate(profile.apiBaseUrl, urlParamValues(profile, connection.params));
+      const base = fillUrlTemplate(profile.apiBaseUrl, urlParamValues(profile, connection.params));
+      // Without placeholders the filled URL is the template itself, the same for every connection.
+      if (templateParamNames(profile.apiBaseUrl).length === 0) fixedBases.set(profile, base);
+      return base;
     } catch {
       throw new ProxyRefusal(
         400,
@@ -332,33 +279,6 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         `provider "${profile.name}": api_base_url cannot be filled from its parameters`,
       );
     }
-  }
-
-  /** The body to send: buffered (signing strategies, small replayable bodies) or a counted stream. */
-  async function requestBody(req: NodeRequest, profile: ProviderProfile, facts: CallFacts, signal: AbortSignal): Promise<OutgoingBody> {
-    const { maxRequestBytes, maxSignedBodyBytes } = deps.limits;
-    const declared = contentLength(req);
-    const hasNoBody = declared === 0 || (declared === undefined && !mayHaveUndeclaredBody(req));
-    if (hasNoBody) return { bytes: new Uint8Array(0), replayable: true };
-    if (declared !== undefined && declared > maxRequestBytes) throw tooLarge(413, "the request body", maxRequestBytes);
-    const isSigned = signsBody(profile.strategy);
-    if (isSigned || (declared !== undefined && declared <= replayBufferBytes)) {
-      const limit = isSigned ? Math.min(maxSignedBodyBytes, maxRequestBytes) : replayBufferBytes;
-      if (declared !== undefined && declared > limit) throw tooLarge(413, "a signed request body", limit);
-      try {
-        // The total timeout bounds a caller that stalls mid-body too (nothing else would on HTTP/2).
-        const bytes = await untilAborted(readLimitedBody(req, limit), signal);
-        facts.bytesIn = bytes.length;
-        return { bytes, replayable: true };
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) throw tooLarge(413, isSigned ? "a signed request body" : "the request body", limit);
-        throw err;
-      }
-    }
-    const counter = new ByteLimit(maxRequestBytes, (n) => {
-      facts.bytesIn += n;
-    });
-    return { stream: req, counter, length: declared, replayable: false };
   }
 
   interface SendOptions {
@@ -373,11 +293,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   }
 
   async function send(usage: UsageCredential, options: SendOptions): Promise<Dispatcher.ResponseData> {
-    const { url, body, timeouts, facts } = options;
-    const headers = new Headers(options.headers);
-    if ("bytes" in body) {
-      if (body.bytes.length > 0 || !isBodilessMethod(facts.method)) headers.set("content-length", String(body.bytes.length));
-    } else if (body.length !== undefined) headers.set("content-length", String(body.length));
+    // `headers` is the caller's, filtered, with content-length: the strategy applies to a copy.
+    const { url, headers, body, timeouts, facts } = options;
     let applied: Awaited<ReturnType<typeof applyUsageCredential>>;
     try {
       applied = await applyUsageCredential(
@@ -411,7 +328,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       body.stream.on("error", (err) => body.counter.destroy(err));
     }
     try {
-      return await (await dispatcherFor(timeouts.connectMs)).request({
+      const pending = dispatcherFor(timeouts.connectMs);
+      const dispatcher = pending instanceof Promise ? await pending : pending;
+      return await dispatcher.request({
         origin: applied.url.origin,
         path: `${applied.url.pathname}${applied.url.search}`,
         method: facts.method as Dispatcher.HttpMethod,
@@ -441,39 +360,15 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       response.body.destroy();
       throw tooLarge(502, "the provider's response body", maxResponseBytes);
     }
-    const connectionTokens = listTokens(headerValue(response.headers.connection));
-    for (const [name, value] of Object.entries(response.headers)) {
-      const lower = name.toLowerCase();
-      if (value === undefined || DROPPED_RESPONSE_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
-      // Nexus's origin policy (NEXUS_CORS_ORIGINS) governs who may read Nexus's answers, not the
-      // provider's: its "Access-Control-Allow-Origin: *" would open proxied answers to every page.
-      if (lower.startsWith("access-control-")) continue;
-      // A provider that echoes the credential in a header (a redirect carrying ?key=…) must not hand
-      // it to the agent: such a header is dropped. (Bodies stream and are not scanned.)
-      if (secrets.some((secret) => (Array.isArray(value) ? value.join("\n") : value).includes(secret))) {
-        facts.reason ??= "credential_in_response_header";
-        continue;
-      }
-      if (lower === "vary") {
-        // Nexus's own "Vary: origin" (CORS) stays; the provider's names are added.
-        const ours = res.getHeader("vary");
-        const theirs = Array.isArray(value) ? value.join(", ") : value;
-        res.setHeader("vary", ours === undefined ? theirs : `${String(ours)}, ${theirs}`);
-        continue;
-      }
-      res.setHeader(lower, value);
-    }
+    if (passResponseHeaders(response.headers, res, secrets)) facts.reason ??= "credential_in_response_header";
     res.setHeader("x-request-id", facts.requestId);
     res.statusCode = response.statusCode;
     facts.status = response.statusCode;
     const encoding = (headerValue(response.headers["content-encoding"]) ?? "identity").trim().toLowerCase();
     // An encoded body (a provider that compressed although asked for identity) cannot be screened.
     const screen = encoding === "identity" || encoding === "" ? new SecretScreen(bodySecrets) : undefined;
-    // The status and headers leave now: the screen may hold the body's first bytes back a while.
-    if ("flushHeaders" in res) {
-      res.writeHead(response.statusCode);
-      res.flushHeaders();
-    } else res.writeHead(response.statusCode);
+    // The status and headers leave with the body's first bytes, or at once when it has none yet (relayBody).
+    (res as http.ServerResponse).writeHead(response.statusCode);
     try {
       await relayBody(response.body, res, maxResponseBytes, facts, stream.signal, screen);
     } catch (err) {
@@ -601,327 +496,18 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   };
 }
 
-type OutgoingBody =
-  | { bytes: Uint8Array; replayable: boolean }
-  | { stream: Readable; counter: ByteLimit; length: number | undefined; replayable: false };
-
-/**
- * Credential fields that identify rather than authenticate (basic auth's user name, e.g. Twilio's
- * account SID; SigV4's access key id; an OAuth token set's extras such as instance_url): providers
- * put them in ordinary answers, so the body screen leaves them out (headers are still screened).
- */
-function identifierFields(strategy: Strategy, usage: UsageCredential): ReadonlySet<string> {
-  // An OAuth token set's extra fields (Salesforce's instance_url) are context, not secrets.
-  if (typeof usage.credentials.access_token === "string" && strategy.type === "oauth2") {
-    return new Set(Object.keys(usage.credentials).filter((name) => name !== "access_token"));
-  }
-  if (strategy.type === "basic_auth") return new Set([strategy.usernameField]);
-  if (strategy.type === "aws_sigv4") return new Set(["access_key"]);
-  return new Set();
-}
-
-/** The credential's string values long enough to recognise (expiry numbers, short flags and `except` left out). */
-function secretValues(usage: UsageCredential, except: ReadonlySet<string> = new Set()): string[] {
-  const values: string[] = [];
-  for (const [name, value] of Object.entries(usage.credentials)) {
-    if (typeof value === "string" && value.length >= 8 && name !== "expires_at" && !except.has(name)) {
-      values.push(value, encodeURIComponent(value));
-    }
-  }
-  return values;
-}
-
-/** Headers a strategy sets that carry no credential (SigV4's date and body hash). */
-const UNSECRET_APPLIED_HEADERS = new Set(["x-amz-date", "x-amz-content-sha256", "content-length", "host"]);
-
-/**
- * A credential-bearing header value as sent, and its credential part ("Basic <base64>" → the
- * base64): a provider echoing it back must not hand it to the agent, even when it is not the
- * stored value verbatim (basic_auth sends base64 of username:password).
- */
-function appliedHeaderSecrets(value: string): string[] {
-  const credentialPart = value.slice(value.lastIndexOf(" ") + 1);
-  return [value, credentialPart].filter((v) => v.length >= 8);
-}
-
-/** The provider's response body holds the credential: the relay stops before any byte of it leaves. */
-class CredentialInBody extends Error {
-  override readonly name = "CredentialInBody";
-}
-
-/**
- * Screens a response body for `secrets` (the credential as stored and as sent): `pass` returns the
- * bytes that may leave now, or throws CredentialInBody before any byte of a secret has left. It holds
- * back the last (longest secret − 1) bytes it has seen, so a secret split across chunks is still
- * whole in the window it checks and no prefix of it has left; `flush` returns them at the body's
- * end. A provider endpoint that echoes the request (an "anything" or debug route, an account
- * resource returning its auth token) cannot hand the credential to the agent.
- */
-class SecretScreen {
-  private readonly needles: Buffer[];
-  private readonly keep: number;
-  private tail: Buffer = Buffer.alloc(0);
-  constructor(secrets: readonly string[]) {
-    const forms = new Set<string>();
-    for (const secret of secrets) {
-      if (secret.length < 8) continue;
-      forms.add(secret);
-      // JSON encoders that escape '/' (PHP's json_encode) write a base64 token as "ab\/cd".
-      if (secret.includes("/")) forms.add(secret.replaceAll("/", "\\/"));
-    }
-    this.needles = [...forms].map((form) => Buffer.from(form, "utf8"));
-    this.keep = Math.max(0, ...this.needles.map((needle) => needle.length - 1));
-  }
-  pass(chunk: Buffer): Buffer {
-    const window = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
-    if (this.needles.some((needle) => window.includes(needle)))
-      throw new CredentialInBody("the provider's response body contains the credential");
-    const cut = Math.max(0, window.length - this.keep);
-    this.tail = Buffer.from(window.subarray(cut));
-    return window.subarray(0, cut);
-  }
-  flush(): Buffer {
-    const rest = this.tail;
-    this.tail = Buffer.alloc(0);
-    return rest;
-  }
-}
-
-/** The provider sent more than the response limit. */
-class ResponseTooLarge extends Error {
-  override readonly name = "ResponseTooLarge";
-}
-
-/** The caller's side closed before the whole response was written. */
-class ResponseClosed extends Error {
-  override readonly name = "ResponseClosed";
-}
-
-/**
- * Streams the provider's body to the caller with back-pressure (pause on a full write, resume on
- * drain), counting bytes into `facts.bytesOut` and failing once more than `limit` have come. Resolves
- * when the caller's response has finished; rejects on a body error, the limit, or the caller going
- * away (the caller then destroys both sides). With a `screen`, only what it passes is written, and
- * what it held back is written at the end. What `stream.pipeline` does for two streams, without the
- * counting Transform stage and the AbortController and errors pipeline creates per call.
- */
-function relayBody(
-  body: Readable,
-  res: NodeResponse,
-  limit: number,
-  facts: CallFacts,
-  signal: AbortSignal,
-  screen: SecretScreen | undefined,
-): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  if (body.destroyed) return Promise.reject(body.errored ?? new ResponseClosed("the provider's body was destroyed"));
-  if (res.destroyed) return Promise.reject(new ResponseClosed("the caller closed the response"));
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const onDrain = () => body.resume();
-    const onData = (chunk: Buffer) => {
-      facts.bytesOut += chunk.length;
-      if (facts.bytesOut > limit) {
-        facts.bytesOut -= chunk.length;
-        settle(new ResponseTooLarge(`body larger than ${limit} bytes`));
-        return;
-      }
-      let out = chunk;
-      if (screen !== undefined) {
-        try {
-          out = screen.pass(chunk);
-        } catch (err) {
-          settle(err);
-          return;
-        }
-        if (out.length === 0) return;
-      }
-      if (!(res as NodeJS.WritableStream).write(out)) body.pause();
-    };
-    const onEnd = () => {
-      const rest = screen?.flush();
-      if (rest !== undefined && rest.length > 0) (res as NodeJS.WritableStream).write(rest);
-      (res as NodeJS.WritableStream).end(() => settle());
-    };
-    const onClose = () => {
-      if (!res.writableFinished) settle(new ResponseClosed("the caller closed the response"));
-    };
-    const onAbort = () => settle(signal.reason);
-    const settle = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      body.off("data", onData);
-      body.off("end", onEnd);
-      res.off("drain", onDrain);
-      res.off("close", onClose);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    body.on("data", onData);
-    body.once("end", onEnd);
-    // The error listeners stay after settling (settle is idempotent): a body destroyed later with an
-    // error (undici on the abort signal) must not become an unhandled 'error' event.
-    body.on("error", settle);
-    res.on("drain", onDrain);
-    res.once("close", onClose);
-    res.on("error", settle);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Counts bytes passing through and fails the stream once more than `limit` have passed. */
-class ByteLimit extends Transform {
-  exceeded = false;
-  private seen = 0;
-  private readonly limit: number;
-  private readonly onBytes: (n: number) => void;
-  constructor(limit: number, onBytes: (n: number) => void) {
-    super();
-    this.limit = limit;
-    this.onBytes = onBytes;
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.limit) {
-      this.exceeded = true;
-      callback(new Error(`body larger than ${this.limit} bytes`));
-      return;
-    }
-    this.onBytes(chunk.length);
-    callback(null, chunk);
-  }
-}
-
 function definedTimeouts(timeouts: ProxyTimeouts | undefined): ProxyTimeouts {
   return Object.fromEntries(Object.entries(timeouts ?? {}).filter(([, v]) => typeof v === "number" && v > 0));
 }
 
-function isBodilessMethod(method: string): boolean {
-  return method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "DELETE" || method === "TRACE";
-}
+/** A profile's proxy timeouts over the defaults, worked out once per profile object (profiles are parsed once per text). */
+const profileTimeouts = new WeakMap<ProviderProfile, Required<ProxyTimeouts>>();
 
-/**
- * Whether a request without Content-Length may still have a body: HTTP/1.1 only with
- * Transfer-Encoding (RFC 9112 §6.3), HTTP/2 unless its HEADERS frame ended the stream.
- */
-function mayHaveUndeclaredBody(req: NodeRequest): boolean {
-  if ("stream" in req && req.stream !== undefined) return !req.stream.endAfterHeaders;
-  return req.headers["transfer-encoding"] !== undefined;
-}
-
-function contentLength(req: NodeRequest): number | undefined {
-  const value = headerValue(req.headers["content-length"]);
-  if (value === undefined || !/^\d+$/.test(value)) return undefined;
-  return Number(value);
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-const NO_TOKENS: ReadonlySet<string> = new Set();
-
-function listTokens(value: string | undefined): ReadonlySet<string> {
-  if (value === undefined || value === "") return NO_TOKENS;
-  return new Set(
-    (value ?? "")
-      .split(",")
-      .map((token) => token.trim().toLowerCase())
-      .filter((token) => token !== ""),
-  );
-}
-
-/** The caller's headers minus what is never forwarded. */
-function forwardedHeaders(req: NodeRequest): Headers {
-  const connectionTokens = listTokens(headerValue(req.headers.connection));
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    const lower = name.toLowerCase();
-    if (value === undefined || lower.startsWith(":") || DROPPED_REQUEST_HEADERS.has(lower) || connectionTokens.has(lower)) continue;
-    if (lower === "content-length") continue;
-    try {
-      headers.set(lower, Array.isArray(value) ? value.join(", ") : value);
-    } catch {
-      // A value Headers refuses cannot be forwarded; drop it rather than fail the call.
-    }
+function timeoutsOf(profile: ProviderProfile): Required<ProxyTimeouts> {
+  let timeouts = profileTimeouts.get(profile);
+  if (timeouts === undefined) {
+    timeouts = Object.freeze({ ...DEFAULT_PROXY_TIMEOUTS, ...definedTimeouts(profile.proxyTimeouts) });
+    profileTimeouts.set(profile, timeouts);
   }
-  return headers;
-}
-
-function reasonOf(error: ConnectError): ErrorReason {
-  for (const detail of error.details) {
-    if ("desc" in detail && detail.desc.typeName === "nexus.v1.ErrorInfo") {
-      return (detail.value as { reason?: ErrorReason }).reason ?? ErrorReason.UNSPECIFIED;
-    }
-  }
-  return ErrorReason.UNSPECIFIED;
-}
-
-/** The ErrorReason a decision's reason names ("PROXY_NOT_ALLOWED"), if it names one. */
-function knownReason(name: string): ErrorReason | undefined {
-  const value = (ErrorReason as Record<string, ErrorReason | undefined>)[name];
-  return typeof value === "number" && value !== ErrorReason.UNSPECIFIED ? value : undefined;
-}
-
-function reasonName(reason: ErrorReason): string {
-  return (Object.entries(ErrorReason).find(([, value]) => value === reason)?.[0] ?? "error").toLowerCase();
-}
-
-const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"]);
-
-function upstreamReason(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== "string") return undefined;
-  return TIMEOUT_CODES.has(code) ? "upstream_timeout" : "upstream_unreachable";
-}
-
-/**
- * Why a response stream ended early: the abort (total timeout, caller gone) when the stream failed
- * with it, else the outbound error (idle timeout, reset), else an abort that came after (a failed
- * pipeline closes the response, which reads as the caller leaving).
- */
-function streamEndReason(err: unknown, signal: AbortSignal): string | undefined {
-  const aborted = signal.aborted
-    ? signal.reason instanceof ProxyRefusal
-      ? "upstream_timeout"
-      : signal.reason instanceof ClientClosedError
-        ? "client_closed"
-        : undefined
-    : undefined;
-  if (signal.aborted && err === signal.reason) return aborted;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === "ERR_STREAM_PREMATURE_CLOSE") return aborted;
-  return upstreamReason(err) ?? aborted;
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-/** The refusal an outbound failure becomes: the abort reason (total timeout, client gone), a timeout, or unreachable. */
-function upstreamError(err: unknown, signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason instanceof Error ? signal.reason : err;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && TIMEOUT_CODES.has(code)) {
-    const phase = code === "UND_ERR_CONNECT_TIMEOUT" ? "connect" : code === "UND_ERR_HEADERS_TIMEOUT" ? "answer" : "keep sending";
-    return new ProxyRefusal(504, Code.DeadlineExceeded, ErrorReason.PROXY_UPSTREAM_TIMEOUT, `the provider did not ${phase} in time`);
-  }
-  if (err instanceof ProxyRefusal || err instanceof ClientClosedError) return err;
-  return new ProxyRefusal(502, Code.Unavailable, ErrorReason.PROXY_UPSTREAM_UNREACHABLE, "the provider could not be reached");
+  return timeouts;
 }

@@ -28,6 +28,8 @@ export class ProxyPathError extends Error {
 
 const CONNECTION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** A segment of unreserved characters only: no escape, separator, parameter or space (checkSegment passes it unless it is `.` or `..`). */
+const PLAIN_SEGMENT = /^[A-Za-z0-9\-._~]*$/;
 
 /** Whether a request target is a proxy call (starts with the prefix; absolute-form targets never are). */
 export function isProxyTarget(url: string | undefined): boolean {
@@ -73,8 +75,9 @@ export function normalizePath(path: string): string {
   segments.forEach((segment, index) => {
     const isLast = index === segments.length - 1;
     if (segment === "" && !isLast) throw new ProxyPathError("path must not contain an empty segment ('//')");
-    const normalized = normalizeSegment(segment);
-    checkSegment(normalized);
+    const normalized = segment.includes("%") ? normalizeSegment(segment) : segment;
+    // Plain unreserved ASCII (the usual segment) decodes and folds to itself: nothing to check.
+    if (!PLAIN_SEGMENT.test(normalized) || normalized === "." || normalized === "..") checkSegment(normalized);
     out.push(normalized);
   });
   return `/${out.join("/")}`;
