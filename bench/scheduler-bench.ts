@@ -120,6 +120,8 @@ export const schedulerBench: Benchmark = {
           writeFileSync(file, JSON.stringify(await profiler()));
           context.progress(`scheduler: ticks profiled in ${file}`);
         }
+        const list = (values: number[]) => values.map((v) => v.toFixed(1)).join(" ");
+        context.progress(`scheduler: ${total} connections: ticks ${list(tickMs)} ms (CPU ${list(cpuMs)} ms)`);
         return { tick: summarizeLatencies(tickMs).p50, list: summarizeLatencies(listMs).p50, tickCpu: summarizeLatencies(cpuMs).p50 };
       };
 

@@ -52,6 +52,12 @@ export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStor
        updated_at AS updatedAt
      FROM credentials WHERE connection_id = ?`,
   );
+  // Prepared once: every refresh flight re-reads its connection under the lease.
+  const byId = db
+    .select()
+    .from(connections)
+    .where(eq(connections.id, sql.placeholder("id")))
+    .prepare();
   const profileForToken = client.prepare<[string], { profile: string }>("SELECT profile FROM providers WHERE name = ?");
   return {
     createConnection: (input) => {
@@ -106,7 +112,7 @@ export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStor
 
     findConnectionById: (id) =>
       runQuery(() => {
-        const row = db.select().from(connections).where(eq(connections.id, id)).get();
+        const row = byId.get({ id });
         return row ? toConnection(row) : null;
       }),
 

@@ -15,7 +15,7 @@ import { connections } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 
 /** Creates the refresh-lease methods of the SQLite store. */
-export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): RefreshLeaseStore {
+export function createSqliteRefreshLeaseStore({ db, writes }: SqliteStoreContext): RefreshLeaseStore {
   // The scheduler's and the flights' statements, prepared once: building them with drizzle and
   // preparing them in SQLite on every call cost more than running them (bench/README.md).
   const nowMs = sql.placeholder("nowMs");
@@ -78,14 +78,16 @@ export function createSqliteRefreshLeaseStore({ db }: SqliteStoreContext): Refre
         return null;
       }),
 
+    // Renewals (the calling mark before each provider call among them) and releases of the flights
+    // of one moment share a commit (group-commit.ts); each is durable before its promise resolves.
     renewRefreshLease: (connectionId, owner, leaseMs, nowMs, options = {}) =>
-      runQuery(() => {
+      writes.run(() => {
         const statement = options.isCalling === true ? renewCalling : renew;
         return statement.get({ connectionId, owner, until: nowMs + leaseMs }) !== undefined;
       }),
 
     releaseRefreshLease: (connectionId, owner) =>
-      runQuery(() => {
+      writes.run(() => {
         release.run({ connectionId, owner });
       }),
 
