@@ -4,7 +4,8 @@
  * with 100 connections due among 10,000 and then among 100,000. Targets: the tick at 100k takes
  * <= 20 ms and does not grow with the table (ratio 100k/10k <= 1.5).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { inArray } from "drizzle-orm";
@@ -88,7 +89,10 @@ export const schedulerBench: Benchmark = {
       const db = drizzle({ client });
       const dueIds: string[] = [];
 
-      const measure = async (total: number) => {
+      // NEXUS_BENCH_SCHEDULER_CPU_PROF=<dir>: a V8 CPU profile of the large population's ticks only
+      // (not the bulk inserts), written there as scheduler-ticks.cpuprofile.
+      const profileDir = process.env.NEXUS_BENCH_SCHEDULER_CPU_PROF;
+      const measure = async (total: number, profile = false) => {
         const started = performance.now();
         const existing = countRows(client);
         insertConnections(db, vault, existing, total - existing, dueIds);
@@ -96,6 +100,7 @@ export const schedulerBench: Benchmark = {
         const tickMs: number[] = [];
         const listMs: number[] = [];
         const cpuMs: number[] = [];
+        const profiler = profile ? await startProfiler() : undefined;
         for (let i = 0; i < ticks; i += 1) {
           makeDue(db, dueIds);
           const listStarted = performance.now();
@@ -109,13 +114,21 @@ export const schedulerBench: Benchmark = {
           cpuMs.push((process.cpuUsage(cpuStarted).user + process.cpuUsage(cpuStarted).system) / 1000);
           if (refreshed !== DUE) throw new Error(`expected a tick over ${DUE} due connections, got ${refreshed}`);
         }
+        if (profiler && profileDir !== undefined) {
+          const file = join(profileDir, "scheduler-ticks.cpuprofile");
+          mkdirSync(profileDir, { recursive: true });
+          writeFileSync(file, JSON.stringify(await profiler()));
+          context.progress(`scheduler: ticks profiled in ${file}`);
+        }
+        const list = (values: number[]) => values.map((v) => v.toFixed(1)).join(" ");
+        context.progress(`scheduler: ${total} connections: ticks ${list(tickMs)} ms (CPU ${list(cpuMs)} ms)`);
         return { tick: summarizeLatencies(tickMs).p50, list: summarizeLatencies(listMs).p50, tickCpu: summarizeLatencies(cpuMs).p50 };
       };
 
       const atSmall = await measure(small);
-      const atLarge = await measure(large);
+      const atLarge = await measure(large, profileDir !== undefined);
       const label = (n: number) => n.toLocaleString("en-US");
-      const note = `median of ${ticks} ticks; SQLite (synchronous=FULL); baseline: the same with ${label(small)} connections`;
+      const note = `median of ${ticks} ticks; SQLite (WAL, as the server opens it); baseline: the same with ${label(small)} connections`;
       const tickTarget: Target = {
         text: "<= 20 ms and ratio <= 1.5",
         check: (value, ratio) => value <= 20 && ratio !== null && ratio <= 1.5,
@@ -206,6 +219,20 @@ function makeDue(db: ReturnType<typeof drizzle>, dueIds: string[]): void {
     .set({ nextRefreshAt: Date.now() - 1000 })
     .where(inArray(connections.id, dueIds))
     .run();
+}
+
+/** Starts V8's sampling profiler in this process; the returned function stops it and gives the profile. */
+async function startProfiler(): Promise<() => Promise<unknown>> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    session.disconnect();
+    return profile;
+  };
 }
 
 function countRows(client: Database.Database): number {

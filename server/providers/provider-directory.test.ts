@@ -7,6 +7,7 @@ import { generateKeyringText, parseKeyring } from "../vault/keyring.ts";
 import { createVault } from "../vault/vault.ts";
 import { clientSecretAad } from "./profile.ts";
 import { createProviderDirectory, type ProviderDirectory } from "./provider-directory.ts";
+import { createProfileValidator } from "./validate-profile.ts";
 
 const SECRET = "client-secret-value-7f3a";
 
@@ -125,5 +126,37 @@ describe("provider directory", () => {
       [...first.items, ...rest.items].map((p) => p.profile.name),
       ["acme", "mixedcase"],
     );
+  });
+
+  test("getWithSecret validates a stored profile once, and again whenever another writer changed it", async () => {
+    let validations = 0;
+    const counting = createProfileValidator();
+    const counted = createProviderDirectory({
+      store,
+      vault,
+      validator: {
+        validate: (input, options) => {
+          validations += 1;
+          return counting.validate(input, options);
+        },
+      },
+    });
+    await directory.create(oauthInput("cached"), SECRET);
+    const first = await counted.getWithSecret("cached");
+    const second = await counted.getWithSecret("cached");
+    assert.equal(validations, 1);
+    assert.deepEqual(second, first);
+    // Another replica (here: another directory over the same store) changes the profile, then the secret.
+    await directory.update("cached", { patch: { ...oauthInput("cached"), displayName: "Cached v2" }, paths: ["display_name"] });
+    assert.equal((await counted.getWithSecret("cached")).provider.profile.displayName, "Cached v2");
+    await directory.update("cached", {
+      patch: { ...oauthInput("cached"), oauth: { clientAuthMethod: "none" } },
+      paths: ["oauth.client_secret", "oauth.client_auth_method"],
+      clientSecret: "",
+    });
+    const withoutSecret = await counted.getWithSecret("cached");
+    assert.equal(withoutSecret.clientSecret, undefined);
+    assert.equal(withoutSecret.provider.hasClientSecret, false);
+    assert.equal(validations, 3);
   });
 });

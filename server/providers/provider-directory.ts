@@ -38,6 +38,9 @@ export interface ProviderDirectory {
   list(page: PageRequest): Promise<Page<StoredProvider>>;
 }
 
+/** Providers whose validated profile `getWithSecret` keeps (a deployment has a handful). */
+const MAX_VALIDATED_PROFILES = 1_000;
+
 /** Creates the directory. `validator` defaults to a new profile validator. */
 export function createProviderDirectory(deps: { store: Store; vault: Vault; validator?: ProfileValidator }): ProviderDirectory {
   const { store, vault } = deps;
@@ -54,6 +57,25 @@ export function createProviderDirectory(deps: { store: Store; vault: Vault; vali
     return { profile, hasClientSecret: record.clientSecret !== null, createdAtMs: record.createdAtMs, updatedAtMs: record.updatedAtMs };
   };
   const seal = (name: string, secret: string) => vault.seal(secret, clientSecretAad(name));
+  /**
+   * Provider name → the stored profile (as JSON text, with whether a secret is set) last validated
+   * for `getWithSecret`, and its validated form: every refresh reads its provider, and validating
+   * cost more than the rest of a scheduled refresh (bench/README.md). Any change to the stored
+   * profile, on any replica, changes the text, so a stale validation is never used. The cached
+   * profile is shared between callers: treat it as read-only (as every caller does).
+   */
+  const validated = new Map<string, { key: string; profile: ProviderProfile }>();
+  const fromRecordCached = (record: ProviderRecord): StoredProvider => {
+    const key = `${record.clientSecret === null ? "-" : "+"}${JSON.stringify(record.profile)}`;
+    const cached = validated.get(record.name);
+    let profile = cached?.key === key ? cached.profile : undefined;
+    if (profile === undefined) {
+      profile = fromRecord(record).profile;
+      if (cached === undefined && validated.size >= MAX_VALIDATED_PROFILES) validated.delete(validated.keys().next().value as string);
+      validated.set(record.name, { key, profile });
+    }
+    return { profile, hasClientSecret: record.clientSecret !== null, createdAtMs: record.createdAtMs, updatedAtMs: record.updatedAtMs };
+  };
 
   return {
     async get(name) {
@@ -63,7 +85,7 @@ export function createProviderDirectory(deps: { store: Store; vault: Vault; vali
       const record = await store.getProvider(name.toLowerCase());
       const clientSecret =
         record.clientSecret === null ? undefined : vault.open(record.clientSecret, clientSecretAad(record.name)).toString("utf8");
-      return { provider: fromRecord(record), clientSecret };
+      return { provider: fromRecordCached(record), clientSecret };
     },
     async create(input, clientSecret) {
       const hasSecret = clientSecret !== undefined && clientSecret !== "";

@@ -84,6 +84,8 @@ describe("refresh engine", () => {
       assert.ok(read.secret.kind === "oauth2" && read.secret.accessToken === "at-initial");
     }
     assert.equal(engine.inFlightCount(), 1);
+    // The flight reaches the provider once its lease's calling mark is committed (a later turn).
+    await eventually(() => world.endpoint.requests.length > 0, 10_000, "the grant call reaching the provider");
     assert.equal(world.endpoint.requests.length, 1);
     release();
     assert.equal(await engine.drain(10_000), 0);

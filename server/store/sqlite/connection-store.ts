@@ -123,6 +123,12 @@ export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStor
        WHERE c.tenant_id = ? AND c.id = ?`,
     )
     .raw(true);
+  // Prepared once: every refresh flight re-reads its connection under the lease.
+  const byId = db
+    .select()
+    .from(connections)
+    .where(eq(connections.id, sql.placeholder("id")))
+    .prepare();
   return {
     createConnection: (input) => {
       const id = input.id ?? ids.newId("conn");
@@ -165,7 +171,7 @@ export function createSqliteConnectionStore({ db, client, now, ids }: SqliteStor
 
     findConnectionById: (id) =>
       runQuery(() => {
-        const row = db.select().from(connections).where(eq(connections.id, id)).get();
+        const row = byId.get({ id });
         return row ? toConnection(row) : null;
       }),
 

@@ -25,7 +25,8 @@ export function runQuery<T>(operation: () => T, constraints: ConstraintErrors = 
   }
 }
 
-function translate(error: unknown, constraints: ConstraintErrors): unknown {
+/** A failed operation's error as a Store method rejects with it (see the module comment). */
+export function translate(error: unknown, constraints: ConstraintErrors = {}): unknown {
   // Domain errors thrown by the operation itself (inside a transaction) pass through unchanged.
   if (isStoreDomainError(error)) return error;
   const cause = error instanceof DrizzleQueryError ? error.cause : error;

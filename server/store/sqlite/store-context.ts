@@ -5,6 +5,7 @@
 import type Database from "better-sqlite3";
 import type { BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import type { IdGenerator } from "../id-generator.ts";
+import type { GroupCommit } from "./group-commit.ts";
 
 /** The dependencies of the SQLite table modules. */
 export interface SqliteStoreContext {
@@ -14,4 +15,6 @@ export interface SqliteStoreContext {
   /** Epoch milliseconds. */
   now(): number;
   ids: IdGenerator;
+  /** Shared transactions for the writes refresh flights make at the same moment (group-commit.ts). */
+  writes: GroupCommit;
 }

@@ -16,6 +16,7 @@ import { createSqliteAuditStore } from "./audit-store.ts";
 import { createSqliteConnectionEventStore } from "./connection-events.ts";
 import { createSqliteConnectionStore } from "./connection-store.ts";
 import { createSqliteCredentialStore } from "./credential-store.ts";
+import { createGroupCommit } from "./group-commit.ts";
 import { createSqliteProviderStore } from "./provider-store.ts";
 import { createSqliteRefreshLeaseStore } from "./refresh-lease-store.ts";
 import { runQuery } from "./run-query.ts";
@@ -69,6 +70,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       client,
       now: options.now,
       ids: options.ids ?? createIdGenerator(),
+      writes: createGroupCommit(client),
     });
   } catch (error) {
     client.close();
@@ -93,6 +95,8 @@ function composeStore(client: Database.Database, context: SqliteStoreContext): S
         context.db.get(sql`select 1`);
       }),
     close: async () => {
+      // Writes queued for the next group transaction are written (or fail) before the handle goes.
+      if (client.open) context.writes.flush();
       if (client.open) client.close();
     },
   };
