@@ -96,8 +96,8 @@ export async function seedConnections(
  */
 export async function rotateCredential(deps: { store: Store; vault: Vault }, connectionId: string): Promise<number> {
   const { store, vault } = deps;
-  const connection = await store.findConnectionById(connectionId);
-  if (connection === null) throw new Error(`no connection ${connectionId}`);
+  // The tenant-scoped read a refresh makes (prepared), not the unscoped lookup (a query built per call).
+  const connection = await store.getConnection(BENCH_TENANT, connectionId);
   const version = connection.credentialVersion + 1;
   const expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600;
   const secret: OAuthTokenSet = { kind: "oauth2", accessToken: `at-v${version}-${"y".repeat(58)}`, tokenType: "Bearer", expiresAtSeconds };

@@ -11,7 +11,7 @@ import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { createAccessControl } from "./app/access-control.ts";
 import { type InterceptorsByRole, orderInterceptors } from "./app/interceptor-order.ts";
-import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
+import { auditCredentialDelivered, auditRefreshOutcome, credentialDeliveryGroup } from "./audit/audit-actions.ts";
 import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { accessOf } from "./auth/permissions.ts";
@@ -336,8 +336,10 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     engine,
     assertMayReceive,
     // Right after the key's re-check, as the bytes are written: the fan-out bypasses kAdmitOnSend.
-    auditDelivery: (ctx, credential) =>
-      auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+    // The streams of one key, tenant and address written in the same turn share one row per version.
+    auditDelivery: (ctx, credential, streams) =>
+      auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version, streams }),
+    auditGroupOf: credentialDeliveryGroup,
   });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({

@@ -181,24 +181,42 @@ export const AUDITED_METHODS: Readonly<Record<string, AuditedMethod>> = {
  * Records one credential delivered on a WatchCredentials stream (call it before each event is sent),
  * with the caller's key, request id and address taken from the handler context. The tenant defaults
  * to the one the tenant scope resolved for this call (an admin's stream names the connection's tenant).
+ *
+ * `streams` > 1 records one delivery of the version to that many streams of one delivery group
+ * (`credentialDeliveryGroup`: same key, tenant and client address; `ctx` is one of them) as one row:
+ * details.streams holds the count and the row has no request id (each stream's own token.watch row
+ * has it). One stream: exactly the row of a single delivery.
  * @throws StoreUnavailableError when the audit buffer cannot take it: the credential must not be sent.
  */
 export function auditCredentialDelivered(
   audit: Pick<AuditWriter, "admit">,
   ctx: Pick<HandlerContext, "values">,
-  event: { connectionId: string; version: number | bigint; tenantId?: string },
+  event: { connectionId: string; version: number | bigint; tenantId?: string; streams?: number },
 ): void {
   const principal = ctx.values.get(kPrincipal);
+  const streams = event.streams ?? 1;
   audit.admit({
     action: AUDIT_ACTIONS.tokenDeliver,
     result: "ok",
     keyId: principal?.keyId,
     tenantId: event.tenantId ?? ctx.values.get(kAuditTarget)?.tenantId ?? principal?.tenantId,
     connectionId: event.connectionId,
-    requestId: ctx.values.get(kRequestId),
+    // "" (stored as null), not undefined: a grouped row must not inherit an ambient request id.
+    requestId: streams > 1 ? "" : ctx.values.get(kRequestId),
     clientAddress: ctx.values.get(kClientAddress),
-    details: { version: String(event.version) },
+    details: streams > 1 ? { version: String(event.version), streams: String(streams) } : { version: String(event.version) },
   });
+}
+
+/**
+ * What the streams whose deliveries of one version may share one token.deliver row have in common:
+ * every field of the row but the request id (key, tenant, client address; the connection and
+ * version are the event's).
+ */
+export function credentialDeliveryGroup(ctx: Pick<HandlerContext, "values">): string {
+  const principal = ctx.values.get(kPrincipal);
+  const tenantId = ctx.values.get(kAuditTarget)?.tenantId ?? principal?.tenantId ?? "";
+  return `${principal?.keyId ?? ""}\n${tenantId}\n${ctx.values.get(kClientAddress)}`;
 }
 
 /**

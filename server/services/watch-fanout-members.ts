@@ -18,6 +18,8 @@ export class Watcher implements FanoutWatcher {
   readonly body: RawStreamBody;
   readonly codec: "proto" | "json";
   readonly ctx: HandlerContext;
+  /** Streams with the same group may share one audit row per event (WatchFanoutDeps.auditGroupOf). */
+  readonly auditGroup: string | undefined;
   lastVersion: number;
   lastStatus: ConnectionStatus | undefined = undefined;
   isAttached = false;
@@ -27,12 +29,13 @@ export class Watcher implements FanoutWatcher {
   settle: ((err: unknown) => void) | undefined = undefined;
   /** Set on leave or abort so settle runs once. */
   endError: unknown = undefined;
-  constructor(group: Group, sink: RawStreamSink, ctx: HandlerContext, afterVersion: number) {
+  constructor(group: Group, sink: RawStreamSink, ctx: HandlerContext, afterVersion: number, auditGroup: string | undefined) {
     this.connectionId = group.connectionId;
     this.group = group;
     this.body = sink.body;
     this.codec = sink.codec;
     this.ctx = ctx;
+    this.auditGroup = auditGroup;
     this.lastVersion = afterVersion;
   }
   /** The context's signal aborted (client gone, deadline, key revoked, shutdown). */

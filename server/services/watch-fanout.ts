@@ -18,6 +18,12 @@
  * Semantics are the per-stream path's (credential-watch.ts): a status change is reported, a
  * revoked or attention_required connection ends the stream, a credential is delivered once per
  * newer version after the key's re-check and its audit row, heartbeats pass through.
+ *
+ * Audit: the streams written in one event-loop turn are checked, audited and written in one
+ * synchronous step, so nothing happens between a stream's key re-check, its audit row and its
+ * bytes. Streams of that step in one delivery group (`auditGroupOf`: same key, tenant, client
+ * address) share one token.deliver row counting them; a refused row withholds the version from,
+ * and ends, every stream it counts.
  */
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -46,8 +52,13 @@ export interface WatchFanoutDeps {
   engine: Pick<RefreshEngine, "keepFresh">;
   /** Throws when the caller may no longer receive credentials (key revoked or expired). */
   assertMayReceive: (ctx: HandlerContext) => void;
-  /** Records the delivery of `credential` on this stream (audit); throws to refuse it. */
-  auditDelivery: (ctx: HandlerContext, credential: UsageCredential) => void;
+  /**
+   * Records the delivery of `credential` to `streams` streams of one delivery group (`ctx` is one
+   * of them; 1 unless `auditGroupOf` is given) in the audit log; throws to refuse it to all of them.
+   */
+  auditDelivery: (ctx: HandlerContext, credential: UsageCredential, streams: number) => void;
+  /** Streams with the same value may share one `auditDelivery` per event; absent: one call per stream. */
+  auditGroupOf?: (ctx: HandlerContext) => string;
   /** Streams written per event-loop turn; default 500. */
   streamsPerTurn?: number;
 }
@@ -94,11 +105,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     budget = perTurn;
     for (const resume of waiting.splice(0)) resume();
   };
-  const spend = (): Promise<void> | undefined => {
-    if (budget > 0) {
-      budget -= 1;
-      return undefined;
-    }
+  const nextTurn = (): Promise<void> => {
     if (!isRefillScheduled) {
       isRefillScheduled = true;
       setImmediate(refill);
@@ -132,12 +139,15 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     body.write(bytes);
   };
 
-  /** What one stream is owed after `read`: a status change, the end, or a newer credential. */
-  const deliver = (watcher: Watcher, frames: Frames) => {
-    if (watcher.isClosed) return;
+  /**
+   * What one stream is owed after `read` before any credential: a status change, or the end.
+   * Whether it is owed the credential (a newer version, and its key may still receive it).
+   */
+  const isOwed = (watcher: Watcher, frames: Frames): boolean => {
+    if (watcher.isClosed) return false;
     if (!watcher.isAttached) {
       watcher.missed = true;
-      return;
+      return false;
     }
     const { connection, credential } = frames.read;
     if (connection.status !== watcher.lastStatus) {
@@ -146,26 +156,66 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     }
     if (endsWatch(connection.status)) {
       core.end(watcher, new ConnectionNotUsableError(connection.id, connection.status));
-      return;
+      return false;
     }
-    if (credential === undefined || credential.version <= watcher.lastVersion) return;
+    if (credential === undefined || credential.version <= watcher.lastVersion) return false;
     try {
       // A key revoked or expired since the stream opened gets nothing more, not even an audit row.
       deps.assertMayReceive(watcher.ctx);
-      deps.auditDelivery(watcher.ctx, credential);
     } catch (err) {
       core.end(watcher, err);
-      return;
+      return false;
     }
-    watcher.lastVersion = credential.version;
-    write(watcher, frames.credentialFrame(watcher.codec, credential));
+    return true;
   };
 
-  const forEachWatcher = async (group: Group, visit: (watcher: Watcher) => void) => {
-    for (const watcher of [...group.watchers]) {
-      const wait = spend();
-      if (wait !== undefined) await wait;
-      visit(watcher);
+  /** Audits then writes the credential to `owed` (one delivery group, or one stream). */
+  const send = (owed: readonly Watcher[], frames: Frames) => {
+    const credential = frames.read.credential;
+    const first = owed[0];
+    if (credential === undefined || first === undefined) return;
+    try {
+      deps.auditDelivery(first.ctx, credential, owed.length);
+    } catch (err) {
+      for (const watcher of owed) core.end(watcher, err);
+      return;
+    }
+    const bytes = frames.credentialFrame(first.codec, credential);
+    for (const watcher of owed) {
+      if (watcher.isClosed) continue;
+      watcher.lastVersion = credential.version;
+      write(watcher, watcher.codec === first.codec ? bytes : frames.credentialFrame(watcher.codec, credential));
+    }
+  };
+
+  /** watchers[from, to): statuses and ends, then per delivery group one audit row and the writes, in one step. */
+  const deliverChunk = (watchers: readonly Watcher[], from: number, to: number, frames: Frames) => {
+    let groups: Map<string, Watcher[]> | undefined;
+    for (let i = from; i < to; i += 1) {
+      const watcher = watchers[i];
+      if (watcher === undefined || !isOwed(watcher, frames)) continue;
+      const key = watcher.auditGroup;
+      if (key === undefined) {
+        send([watcher], frames);
+        continue;
+      }
+      groups ??= new Map();
+      const owed = groups.get(key);
+      if (owed === undefined) groups.set(key, [watcher]);
+      else owed.push(watcher);
+    }
+    if (groups !== undefined) for (const owed of groups.values()) send(owed, frames);
+  };
+
+  /** Visits the group's streams in chunks of this turn's write budget (the rest in later turns). */
+  const forEachChunk = async (group: Group, visit: (watchers: readonly Watcher[], from: number, to: number) => void) => {
+    const watchers = [...group.watchers];
+    for (let from = 0; from < watchers.length; ) {
+      while (budget === 0) await nextTurn();
+      const to = Math.min(watchers.length, from + budget);
+      budget -= to - from;
+      visit(watchers, from, to);
+      from = to;
     }
   };
 
@@ -173,11 +223,14 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     if (event.type === "heartbeat") {
       const bytes: Partial<Record<"proto" | "json", Uint8Array>> = {};
       const message = create(WatchCredentialsResponseSchema, watchEventToProto(event));
-      await forEachWatcher(group, (watcher) => {
-        // A stream that is not reading gets no heartbeat piling up behind its last event.
-        if (watcher.isClosed || !watcher.isAttached || watcher.body.writableNeedDrain) return;
-        bytes[watcher.codec] ??= frame(message, watcher.codec);
-        write(watcher, bytes[watcher.codec]!);
+      await forEachChunk(group, (watchers, from, to) => {
+        for (let i = from; i < to; i += 1) {
+          const watcher = watchers[i];
+          // A stream that is not reading gets no heartbeat piling up behind its last event.
+          if (watcher === undefined || watcher.isClosed || !watcher.isAttached || watcher.body.writableNeedDrain) continue;
+          bytes[watcher.codec] ??= frame(message, watcher.codec);
+          write(watcher, bytes[watcher.codec]!);
+        }
       });
       return;
     }
@@ -190,7 +243,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     if (!isNews) return;
     const read = await deps.watch.read(group.tenantId, group.connectionId, event.type === "credential" ? event.version : 0);
     const frames = new Frames(read);
-    await forEachWatcher(group, (watcher) => deliver(watcher, frames));
+    await forEachChunk(group, (watchers, from, to) => deliverChunk(watchers, from, to, frames));
     if (isUsable(read.connection.status)) await deps.engine.keepFresh(read.connection);
   };
 
@@ -235,7 +288,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
         groups.set(connection.id, group);
         void run(group);
       }
-      const watcher = new Watcher(group, sink, ctx, afterVersion);
+      const watcher = new Watcher(group, sink, ctx, afterVersion, deps.auditGroupOf?.(ctx));
       group.watchers.add(watcher);
       count += 1;
       ctx.signal.addEventListener("abort", watcher, { once: true });
@@ -258,7 +311,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
         watcher.missed = false;
         deps.watch
           .read(watcher.group.tenantId, watcher.connectionId, 0)
-          .then((read) => deliver(watcher, new Frames(read)))
+          .then((read) => deliverChunk([watcher], 0, 1, new Frames(read)))
           .catch((err: unknown) => core.end(watcher, err));
       }
       return ended;

@@ -3,10 +3,11 @@
  * in ../rows/row-mappers.ts). Only vault ciphertext and state hashes are stored. The credential
  * version lives on the connection row, so it keeps increasing when a credential is deleted and saved again.
  */
-import { and, eq, gt, isNull, lt, type Placeholder, type SQL, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
+import { toBuffer } from "../rows/bind-bytes.ts";
 import { type CredentialRow, toConsentState, toCredential } from "../rows/row-mappers.ts";
-import { credentialValues, newConsentStateRow } from "../rows/row-values.ts";
+import { newConsentStateRow } from "../rows/row-values.ts";
 import { credentialVersionConflict } from "../rows/write-conflicts.ts";
 import type { CredentialStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
@@ -14,49 +15,51 @@ import { connections, consentStates, credentials } from "./schema.ts";
 import type { SqliteStoreContext } from "./store-context.ts";
 
 /** Creates the credential and consent-state methods of the SQLite store. */
-export function createSqliteCredentialStore({ db, now, writes }: SqliteStoreContext): CredentialStore {
+export function createSqliteCredentialStore({ db, client, now, writes }: SqliteStoreContext): CredentialStore {
   // Prepared once: read on every GetToken (see connection-store.ts).
   const byConnection = db
     .select()
     .from(credentials)
     .where(eq(credentials.connectionId, sql.placeholder("connectionId")))
     .prepare();
-  // saveCredential's statements, prepared once (a refresh saves through them).
-  const claimSet = {
-    credentialVersion: param("version"),
-    credentialExpiresAt: param("expiresAt"),
-    updatedAt: param("updatedAt"),
-    ...leaseRelease(sql.placeholder("releaseOf")),
-  };
-  const claimWhere = and(
-    eq(connections.id, sql.placeholder("connectionId")),
-    eq(connections.credentialVersion, sql.placeholder("expectedVersion")),
+  // Prepared once (a save per refresh, per rotation): the version compare-and-set on the connection
+  // (which also claims the expiry, the schedule when given, and frees the refresh lease when
+  // `leaseOwner` holds it: SET terms read the row as it was), then the credential upsert.
+  const claim = client.prepare<SaveParams>(
+    `UPDATE connections SET credential_version = @version, credential_expires_at = @expiresAt, updated_at = @updatedAt,
+       next_refresh_at = CASE WHEN @setsNextRefresh = 1 THEN @nextRefreshAt ELSE next_refresh_at END,
+       lease_owner = CASE WHEN lease_owner = @leaseOwner THEN NULL ELSE lease_owner END,
+       lease_expires_at = CASE WHEN lease_owner = @leaseOwner THEN NULL ELSE lease_expires_at END,
+       lease_state = CASE WHEN lease_owner = @leaseOwner THEN NULL ELSE lease_state END
+     WHERE id = @id AND credential_version = @expected`,
   );
-  const claimVersion = db.update(connections).set(claimSet).where(claimWhere).returning({ id: connections.id }).prepare();
-  const claimVersionAndSchedule = db
-    .update(connections)
-    .set({ ...claimSet, nextRefreshAt: param("nextRefreshAt") })
-    .where(claimWhere)
-    .returning({ id: connections.id })
-    .prepare();
-  const versionOf = db
-    .select({ version: connections.credentialVersion })
-    .from(connections)
-    .where(eq(connections.id, sql.placeholder("connectionId")))
-    .prepare();
-  const credentialSet = {
-    ciphertext: param("ciphertext"),
-    keyId: param("keyId"),
-    version: param("version"),
-    expiresAt: param("expiresAt"),
-    updatedAt: param("updatedAt"),
+  const currentVersion = client.prepare<[string], { version: number }>(
+    "SELECT credential_version AS version FROM connections WHERE id = ?",
+  );
+  const upsert = client.prepare<SaveParams, RawCredentialRow>(
+    `INSERT INTO credentials (connection_id, ciphertext, key_id, version, expires_at, updated_at)
+     VALUES (@id, @ciphertext, @keyId, @version, @expiresAt, @updatedAt)
+     ON CONFLICT (connection_id) DO UPDATE SET ciphertext = excluded.ciphertext, key_id = excluded.key_id,
+       version = excluded.version, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+     RETURNING connection_id, ciphertext, key_id, version, expires_at, updated_at`,
+  );
+  // Runs inside the group commit's IMMEDIATE transaction (its own savepoint): the write lock is taken
+  // up front, so two processes cannot both pass the version check.
+  const save = (params: SaveParams): CredentialRow => {
+    if (claim.run(params).changes === 0) {
+      throw credentialVersionConflict(params.id, currentVersion.get(params.id), params.expected);
+    }
+    const row = upsert.get(params);
+    if (row === undefined) throw new Error("credential upsert returned no row");
+    return {
+      connectionId: row.connection_id,
+      ciphertext: row.ciphertext,
+      keyId: row.key_id,
+      version: row.version,
+      expiresAt: row.expires_at,
+      updatedAt: row.updated_at,
+    };
   };
-  const upsert = db
-    .insert(credentials)
-    .values({ connectionId: sql.placeholder("connectionId"), ...credentialSet })
-    .onConflictDoUpdate({ target: credentials.connectionId, set: credentialSet })
-    .returning()
-    .prepare();
   return {
     // Saves of the flights of one moment share a commit (group-commit.ts): each is its own atomic
     // compare-and-set (a savepoint) and durable before its promise resolves.
@@ -64,19 +67,19 @@ export function createSqliteCredentialStore({ db, now, writes }: SqliteStoreCont
       writes.run(() => {
         const version = expectedVersion + 1;
         const updatedAt = now();
-        const claim = input.nextRefreshAtMs === undefined ? claimVersion : claimVersionAndSchedule;
-        const claimed = claim.get({
-          connectionId,
-          expectedVersion,
+        const row = save({
+          id: connectionId,
+          expected: expectedVersion,
           version,
           expiresAt: input.expiresAtSeconds,
           updatedAt,
+          setsNextRefresh: input.nextRefreshAtMs === undefined ? 0 : 1,
           nextRefreshAt: input.nextRefreshAtMs ?? null,
-          releaseOf: input.releaseLeaseOf ?? null,
+          leaseOwner: input.releaseLeaseOf ?? null,
+          ciphertext: toBuffer(input.secret.ciphertext),
+          keyId: input.secret.keyId,
         });
-        if (!claimed) throw credentialVersionConflict(connectionId, versionOf.get({ connectionId }), expectedVersion);
-        const values = credentialValues(version, input, updatedAt);
-        return toCredential(upsert.get({ connectionId, ...values }) as CredentialRow);
+        return toCredential(row);
       }),
 
     getCredential: (connectionId) =>
@@ -132,21 +135,28 @@ export function createSqliteCredentialStore({ db, now, writes }: SqliteStoreCont
   };
 }
 
-/**
- * The SET terms that free the refresh lease when `owner` holds it (unchanged otherwise, and always
- * when `owner` is bound to null), so a refresh saves and releases in one write. SET expressions
- * read the row as it was before the update.
- */
-function leaseRelease(owner: Placeholder) {
-  const held = sql`${connections.leaseOwner} = ${owner}`;
-  return {
-    leaseOwner: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseOwner} END`,
-    leaseExpiresAt: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseExpiresAt} END`,
-    leaseState: sql`CASE WHEN ${held} THEN NULL ELSE ${connections.leaseState} END`,
-  };
+/** The bound values of the prepared save. */
+interface SaveParams {
+  id: string;
+  expected: number;
+  version: number;
+  expiresAt: number | null;
+  updatedAt: number;
+  /** 1 when the input names a next refresh time (even null), else 0: next_refresh_at is kept. */
+  setsNextRefresh: 0 | 1;
+  nextRefreshAt: number | null;
+  /** The lease token to free when it still holds the lease; null frees nothing. */
+  leaseOwner: string | null;
+  ciphertext: Buffer;
+  keyId: string;
 }
 
-/** A named placeholder usable as a SET or VALUES term (drizzle's SET takes SQL, not a bare placeholder). */
-function param(name: string): SQL {
-  return sql`${sql.placeholder(name)}`;
+/** A `credentials` row as the prepared upsert returns it. */
+interface RawCredentialRow {
+  connection_id: string;
+  ciphertext: Buffer;
+  key_id: string;
+  version: number;
+  expires_at: number | null;
+  updated_at: number;
 }
