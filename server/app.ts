@@ -39,7 +39,7 @@ import {
 import { createWebhookMetrics } from "./metrics/webhook-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
-import { createLazyProviderCatalog, loadProviderCatalog } from "./providers/catalog.ts";
+import { createLazyProviderCatalog, loadProviderCatalog, loadProviderCatalogGradually } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
 import { createProxyHandler } from "./proxy/proxy-handler.ts";
 import { isProxyTarget } from "./proxy/proxy-target.ts";
@@ -526,14 +526,13 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       eventPruner.start();
       webhookWorker.start();
       const address = await listener.listen(config.port, config.host);
-      // After listening, not before: validating the presets compiles their schemas (cold start).
-      setImmediate(() => {
-        try {
-          catalog.ensureLoaded();
-        } catch (err) {
-          logger.error({ err }, "the provider catalog is invalid; ListProviderPresets fails until it is fixed");
-        }
-      });
+      // After listening, not before, and one preset per turn: validating the presets compiles their
+      // schemas, which would hold the first requests (cold start). A ListProviderPresets before it
+      // is done loads the catalog at once (createLazyProviderCatalog).
+      loadProviderCatalogGradually().then(
+        (ready) => catalog.provide(ready),
+        (err: unknown) => logger.error({ err }, "the provider catalog is invalid; ListProviderPresets fails until it is fixed"),
+      );
       return address;
     },
     close(options) {
