@@ -11,16 +11,18 @@ import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { createAccessControl } from "./app/access-control.ts";
 import { type InterceptorsByRole, orderInterceptors } from "./app/interceptor-order.ts";
+import { lazyPart } from "./app/lazy-part.ts";
 import { auditCredentialDelivered, auditRefreshOutcome } from "./audit/audit-actions.ts";
 import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { accessOf } from "./auth/permissions.ts";
 import { createProxyAccess, type ProxyAccess } from "./auth/proxy-access.ts";
-import { createKeyCapture } from "./capture/key-capture.ts";
+import { isCapturePath } from "./capture/capture-path.ts";
+import type { KeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
 import { DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
 import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
-import { createConsentFlow } from "./consent/consent-flow.ts";
+import type { ConsentFlow } from "./consent/consent-flow.ts";
 import { createConsentStates } from "./consent/consent-states.ts";
 import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
 import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
@@ -41,7 +43,6 @@ import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
 import { createLazyProviderCatalog, loadProviderCatalog, loadProviderCatalogGradually } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
-import { createProxyHandler } from "./proxy/proxy-handler.ts";
 import { isProxyTarget } from "./proxy/proxy-target.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
@@ -216,31 +217,49 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${listener.address()?.port ?? config.port}`;
   const oauth = createOAuthClient({ now, fetch: overrides.fetch });
   const accountMetrics = registerAccountLookupMetrics(registry);
-  const keyCapture = createKeyCapture({
-    store,
-    vault,
-    states,
-    publicUrl,
-    now,
-    logger,
-    fetch: overrides.fetch,
-    loadProvider: (name) => directory.get(name),
-    audit: access.audit,
-    accountMetrics,
+  const returnUrls = createReturnUrlPolicy(config.returnUrlOrigins);
+  // The consent flow and the hosted credential form: imported and built on first use (cold start).
+  const consentParts = lazyPart(async () => {
+    const [{ createKeyCapture }, { createConsentFlow }] = await Promise.all([
+      import("./capture/key-capture.ts"),
+      import("./consent/consent-flow.ts"),
+    ]);
+    const keyCapture = createKeyCapture({
+      store,
+      vault,
+      states,
+      publicUrl,
+      now,
+      logger,
+      fetch: overrides.fetch,
+      loadProvider: (name) => directory.get(name),
+      audit: access.audit,
+      accountMetrics,
+    });
+    const flow = createConsentFlow({
+      store,
+      vault,
+      providers: directory,
+      states,
+      returnUrls,
+      oauth,
+      keyCapture,
+      publicUrl,
+      logger,
+      audit: access.audit,
+      accountMetrics,
+    });
+    return { keyCapture, flow };
   });
-  const consent = createConsentFlow({
-    store,
-    vault,
-    providers: directory,
-    states,
-    returnUrls: createReturnUrlPolicy(config.returnUrlOrigins),
-    oauth,
-    keyCapture,
-    publicUrl,
-    logger,
-    audit: access.audit,
-    accountMetrics,
-  });
+  const consent: ConsentFlow = {
+    start: async (tenantId, input) => (await consentParts.get()).flow.start(tenantId, input),
+    reconnect: async (tenantId, connectionId, input) => (await consentParts.get()).flow.reconnect(tenantId, connectionId, input),
+    handleCallback: async (query) => (await consentParts.get()).flow.handleCallback(query),
+  };
+  const keyCapture: Pick<KeyCapture, "handle"> = {
+    handle: async (req, res) => isCapturePath(req.url) && (await consentParts.get()).keyCapture.handle(req, res),
+  };
+
   const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
 
   const engine = createRefreshEngine({
@@ -410,24 +429,29 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     maxBodyBytes: config.maxBodyBytes,
     clientAddress: (req) => access.clientAddress(req),
   });
-  const proxy = createProxyHandler({
-    authenticate: (req, facts) =>
-      access.authenticate(req, { ...facts, access: accessOf("nexus.v1.TokenService", "GetToken"), what: "proxy" }),
-    access: overrides.proxyAccess ?? createProxyAccess({ openTenants: config.proxyOpenTenants }),
-    store,
-    tokens,
-    audit: access.audit,
-    metrics: createProxyMetrics(registry),
-    errorJson: rest.errorJson,
-    clientAddress: (req) => access.clientAddress(req),
-    now,
-    limits: {
-      maxRequestBytes: config.proxyMaxRequestBytes,
-      maxResponseBytes: config.proxyMaxResponseBytes,
-      maxSignedBodyBytes: config.proxyMaxSignedBodyBytes,
-    },
-    logger,
-  });
+  const proxyMetrics = createProxyMetrics(registry);
+  const proxyAccess = overrides.proxyAccess ?? createProxyAccess({ openTenants: config.proxyOpenTenants });
+  // Imported and built on the first proxy request (cold start).
+  const proxy = lazyPart(async () =>
+    (await import("./proxy/proxy-handler.ts")).createProxyHandler({
+      authenticate: (req, facts) =>
+        access.authenticate(req, { ...facts, access: accessOf("nexus.v1.TokenService", "GetToken"), what: "proxy" }),
+      access: proxyAccess,
+      store,
+      tokens,
+      audit: access.audit,
+      metrics: proxyMetrics,
+      errorJson: rest.errorJson,
+      clientAddress: (req) => access.clientAddress(req),
+      now,
+      limits: {
+        maxRequestBytes: config.proxyMaxRequestBytes,
+        maxResponseBytes: config.proxyMaxResponseBytes,
+        maxSignedBodyBytes: config.proxyMaxSignedBodyBytes,
+      },
+      logger,
+    }),
+  );
   let acceptingTraffic = true;
   const endpoints = createEndpoints({
     registry,
@@ -477,10 +501,13 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     if (access.cors(req, res)) return;
     // The proxy streams bodies itself, so it comes before the RPC adapter, which would read them.
     if (isProxyTarget(req.url)) {
-      proxy.handle(req, res).catch((err: unknown) => {
-        logger.error({ err }, "unhandled error in the proxy");
-        res.destroy();
-      });
+      proxy
+        .get()
+        .then((handler) => handler.handle(req, res))
+        .catch((err: unknown) => {
+          logger.error({ err }, "unhandled error in the proxy");
+          res.destroy();
+        });
     } else adapter(req, res);
   };
 
@@ -548,7 +575,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         if (unfinished > 0)
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
-        await proxy.close();
+        await (await proxy.settled())?.close();
         await consentSweeper.stop();
         await eventPruner.stop();
         await webhookWorker.stop();
