@@ -7,7 +7,6 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
-import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { createAccessControl } from "./app/access-control.ts";
 import { type InterceptorsByRole, orderInterceptors } from "./app/interceptor-order.ts";
@@ -20,7 +19,7 @@ import { createProxyAccess, type ProxyAccess } from "./auth/proxy-access.ts";
 import { isCapturePath } from "./capture/capture-path.ts";
 import type { KeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
-import { DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
+import { DEFAULT_PROCESS_METRICS_DELAY_MS, DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
 import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
 import type { ConsentFlow } from "./consent/consent-flow.ts";
 import { createConsentStates } from "./consent/consent-states.ts";
@@ -30,6 +29,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import { createConnectionEventPruner } from "./maintenance/prune-connection-events.ts";
+import { collectProcessMetrics, Registry } from "./metrics/prom-client-parts.ts";
 import {
   createProxyMetrics,
   createServerMetrics,
@@ -153,6 +153,9 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
 
   const registry = new Registry();
   const metrics = createServerMetrics(registry);
+  // Node's default process metrics load prom-client's index and the OpenTelemetry API: registered
+  // a moment after listen (or by the first /metrics, which waits for them), not before (cold start).
+  const processMetrics = lazyPart(() => collectProcessMetrics(registry));
   // One id per process: the refresh-lease owner and the origin of this replica's notifications.
   const replicaId = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   // Set once the webhook worker exists: a committed connection change wakes it (the poll is the backstop).
@@ -459,6 +462,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     isAcceptingTraffic: () => acceptingTraffic,
     metricsToken: config.metricsToken,
     errorJson: rest.errorJson,
+    beforeMetrics: () => processMetrics.get(),
   });
 
   // connect-node's adapter plus a check that binary messages parse (else connect-es says Internal).
@@ -533,6 +537,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     },
   });
 
+  let processMetricsTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   let hurry: () => void = () => {};
   const hurried = new Promise<void>((resolve) => (hurry = resolve));
@@ -553,6 +558,10 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       eventPruner.start();
       webhookWorker.start();
       const address = await listener.listen(config.port, config.host);
+      processMetricsTimer = setTimeout(() => {
+        processMetrics.get().catch((err: unknown) => logger.error({ err }, "the process metrics could not be registered"));
+      }, DEFAULT_PROCESS_METRICS_DELAY_MS);
+      processMetricsTimer.unref();
       // After listening, not before, and one preset per turn: validating the presets compiles their
       // schemas, which would hold the first requests (cold start). A ListProviderPresets before it
       // is done loads the catalog at once (createLazyProviderCatalog).
@@ -566,6 +575,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       if (options?.isUrgent === true) hurry();
       closing ??= (async () => {
         // The scheduler stops first (no refresh starts from here on) while the listener drains.
+        clearTimeout(processMetricsTimer);
         const schedulerStopped = scheduler.stop();
         await Promise.race([listener.close({ graceMs: config.shutdownGraceMs }), hurried]);
         // Refreshes still running (background, scheduled) finish and save first: a rotated refresh
