@@ -7,20 +7,21 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
-import { Registry } from "prom-client";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { createAccessControl } from "./app/access-control.ts";
 import { type InterceptorsByRole, orderInterceptors } from "./app/interceptor-order.ts";
+import { lazyPart } from "./app/lazy-part.ts";
 import { auditCredentialDelivered, auditRefreshOutcome, credentialDeliveryGroup } from "./audit/audit-actions.ts";
 import type { AuditWriter } from "./audit/audit-writer.ts";
 import type { ApiKeyManager } from "./auth/api-key-manager.ts";
 import { accessOf } from "./auth/permissions.ts";
 import { createProxyAccess, type ProxyAccess } from "./auth/proxy-access.ts";
-import { createKeyCapture } from "./capture/key-capture.ts";
+import { isCapturePath } from "./capture/capture-path.ts";
+import type { KeyCapture } from "./capture/key-capture.ts";
 import { type Config, checkServerConfig } from "./config/config.ts";
-import { DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
+import { DEFAULT_PROCESS_METRICS_DELAY_MS, DEFAULT_WEBHOOK_MAX_RESPONSE_BYTES, systemNow } from "./config/defaults.ts";
 import { createReturnUrlPolicy } from "./config/return-url-policy.ts";
-import { createConsentFlow } from "./consent/consent-flow.ts";
+import type { ConsentFlow } from "./consent/consent-flow.ts";
 import { createConsentStates } from "./consent/consent-states.ts";
 import { createOAuthCallbackRoute } from "./consent/oauth-callback-route.ts";
 import { createEndpoints, sendNotFound } from "./http/endpoints.ts";
@@ -28,6 +29,7 @@ import { createListener, type ListenerAddress, type ListenerRequestHandler } fro
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createStaleConsentSweeper } from "./maintenance/expire-stale-consents.ts";
 import { createConnectionEventPruner } from "./maintenance/prune-connection-events.ts";
+import { collectProcessMetrics, Registry } from "./metrics/prom-client-parts.ts";
 import {
   createProxyMetrics,
   createServerMetrics,
@@ -39,9 +41,8 @@ import {
 import { createWebhookMetrics } from "./metrics/webhook-metrics.ts";
 import { createOAuthClient } from "./oauth/oauth-client.ts";
 import type { FetchFn } from "./oauth/request-options.ts";
-import { createLazyProviderCatalog, loadProviderCatalog } from "./providers/catalog.ts";
+import { createLazyProviderCatalog, loadProviderCatalog, loadProviderCatalogGradually } from "./providers/catalog.ts";
 import { createProviderDirectory } from "./providers/provider-directory.ts";
-import { createProxyHandler } from "./proxy/proxy-handler.ts";
 import { isProxyTarget } from "./proxy/proxy-target.ts";
 import { createHealthService } from "./reflection/health-service.ts";
 import { createReflectionService } from "./reflection/reflection-service.ts";
@@ -152,6 +153,9 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
 
   const registry = new Registry();
   const metrics = createServerMetrics(registry);
+  // Node's default process metrics load prom-client's index and the OpenTelemetry API: registered
+  // a moment after listen (or by the first /metrics, which waits for them), not before (cold start).
+  const processMetrics = lazyPart(() => collectProcessMetrics(registry));
   // One id per process: the refresh-lease owner and the origin of this replica's notifications.
   const replicaId = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   // Set once the webhook worker exists: a committed connection change wakes it (the poll is the backstop).
@@ -216,31 +220,49 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${listener.address()?.port ?? config.port}`;
   const oauth = createOAuthClient({ now, fetch: overrides.fetch });
   const accountMetrics = registerAccountLookupMetrics(registry);
-  const keyCapture = createKeyCapture({
-    store,
-    vault,
-    states,
-    publicUrl,
-    now,
-    logger,
-    fetch: overrides.fetch,
-    loadProvider: (name) => directory.get(name),
-    audit: access.audit,
-    accountMetrics,
+  const returnUrls = createReturnUrlPolicy(config.returnUrlOrigins);
+  // The consent flow and the hosted credential form: imported and built on first use (cold start).
+  const consentParts = lazyPart(async () => {
+    const [{ createKeyCapture }, { createConsentFlow }] = await Promise.all([
+      import("./capture/key-capture.ts"),
+      import("./consent/consent-flow.ts"),
+    ]);
+    const keyCapture = createKeyCapture({
+      store,
+      vault,
+      states,
+      publicUrl,
+      now,
+      logger,
+      fetch: overrides.fetch,
+      loadProvider: (name) => directory.get(name),
+      audit: access.audit,
+      accountMetrics,
+    });
+    const flow = createConsentFlow({
+      store,
+      vault,
+      providers: directory,
+      states,
+      returnUrls,
+      oauth,
+      keyCapture,
+      publicUrl,
+      logger,
+      audit: access.audit,
+      accountMetrics,
+    });
+    return { keyCapture, flow };
   });
-  const consent = createConsentFlow({
-    store,
-    vault,
-    providers: directory,
-    states,
-    returnUrls: createReturnUrlPolicy(config.returnUrlOrigins),
-    oauth,
-    keyCapture,
-    publicUrl,
-    logger,
-    audit: access.audit,
-    accountMetrics,
-  });
+  const consent: ConsentFlow = {
+    start: async (tenantId, input) => (await consentParts.get()).flow.start(tenantId, input),
+    reconnect: async (tenantId, connectionId, input) => (await consentParts.get()).flow.reconnect(tenantId, connectionId, input),
+    handleCallback: async (query) => (await consentParts.get()).flow.handleCallback(query),
+  };
+  const keyCapture: Pick<KeyCapture, "handle"> = {
+    handle: async (req, res) => isCapturePath(req.url) && (await consentParts.get()).keyCapture.handle(req, res),
+  };
+
   const oauthCallback = createOAuthCallbackRoute({ handleCallback: consent.handleCallback, logger });
 
   const engine = createRefreshEngine({
@@ -412,24 +434,29 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     maxBodyBytes: config.maxBodyBytes,
     clientAddress: (req) => access.clientAddress(req),
   });
-  const proxy = createProxyHandler({
-    authenticate: (req, facts) =>
-      access.authenticate(req, { ...facts, access: accessOf("nexus.v1.TokenService", "GetToken"), what: "proxy" }),
-    access: overrides.proxyAccess ?? createProxyAccess({ openTenants: config.proxyOpenTenants }),
-    store,
-    tokens,
-    audit: access.audit,
-    metrics: createProxyMetrics(registry),
-    errorJson: rest.errorJson,
-    clientAddress: (req) => access.clientAddress(req),
-    now,
-    limits: {
-      maxRequestBytes: config.proxyMaxRequestBytes,
-      maxResponseBytes: config.proxyMaxResponseBytes,
-      maxSignedBodyBytes: config.proxyMaxSignedBodyBytes,
-    },
-    logger,
-  });
+  const proxyMetrics = createProxyMetrics(registry);
+  const proxyAccess = overrides.proxyAccess ?? createProxyAccess({ openTenants: config.proxyOpenTenants });
+  // Imported and built on the first proxy request (cold start).
+  const proxy = lazyPart(async () =>
+    (await import("./proxy/proxy-handler.ts")).createProxyHandler({
+      authenticate: (req, facts) =>
+        access.authenticate(req, { ...facts, access: accessOf("nexus.v1.TokenService", "GetToken"), what: "proxy" }),
+      access: proxyAccess,
+      store,
+      tokens,
+      audit: access.audit,
+      metrics: proxyMetrics,
+      errorJson: rest.errorJson,
+      clientAddress: (req) => access.clientAddress(req),
+      now,
+      limits: {
+        maxRequestBytes: config.proxyMaxRequestBytes,
+        maxResponseBytes: config.proxyMaxResponseBytes,
+        maxSignedBodyBytes: config.proxyMaxSignedBodyBytes,
+      },
+      logger,
+    }),
+  );
   let acceptingTraffic = true;
   const endpoints = createEndpoints({
     registry,
@@ -437,6 +464,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     isAcceptingTraffic: () => acceptingTraffic,
     metricsToken: config.metricsToken,
     errorJson: rest.errorJson,
+    beforeMetrics: () => processMetrics.get(),
   });
 
   // connect-node's adapter plus a check that binary messages parse (else connect-es says Internal).
@@ -479,10 +507,13 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     if (access.cors(req, res)) return;
     // The proxy streams bodies itself, so it comes before the RPC adapter, which would read them.
     if (isProxyTarget(req.url)) {
-      proxy.handle(req, res).catch((err: unknown) => {
-        logger.error({ err }, "unhandled error in the proxy");
-        res.destroy();
-      });
+      proxy
+        .get()
+        .then((handler) => handler.handle(req, res))
+        .catch((err: unknown) => {
+          logger.error({ err }, "unhandled error in the proxy");
+          res.destroy();
+        });
     } else adapter(req, res);
   };
 
@@ -508,6 +539,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     },
   });
 
+  let processMetricsTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   let hurry: () => void = () => {};
   const hurried = new Promise<void>((resolve) => (hurry = resolve));
@@ -528,20 +560,24 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       eventPruner.start();
       webhookWorker.start();
       const address = await listener.listen(config.port, config.host);
-      // After listening, not before: validating the presets compiles their schemas (cold start).
-      setImmediate(() => {
-        try {
-          catalog.ensureLoaded();
-        } catch (err) {
-          logger.error({ err }, "the provider catalog is invalid; ListProviderPresets fails until it is fixed");
-        }
-      });
+      processMetricsTimer = setTimeout(() => {
+        processMetrics.get().catch((err: unknown) => logger.error({ err }, "the process metrics could not be registered"));
+      }, DEFAULT_PROCESS_METRICS_DELAY_MS);
+      processMetricsTimer.unref();
+      // After listening, not before, and one preset per turn: validating the presets compiles their
+      // schemas, which would hold the first requests (cold start). A ListProviderPresets before it
+      // is done loads the catalog at once (createLazyProviderCatalog).
+      loadProviderCatalogGradually().then(
+        (ready) => catalog.provide(ready),
+        (err: unknown) => logger.error({ err }, "the provider catalog is invalid; ListProviderPresets fails until it is fixed"),
+      );
       return address;
     },
     close(options) {
       if (options?.isUrgent === true) hurry();
       closing ??= (async () => {
         // The scheduler stops first (no refresh starts from here on) while the listener drains.
+        clearTimeout(processMetricsTimer);
         const schedulerStopped = scheduler.stop();
         await Promise.race([listener.close({ graceMs: config.shutdownGraceMs }), hurried]);
         // Refreshes still running (background, scheduled) finish and save first: a rotated refresh
@@ -551,7 +587,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         if (unfinished > 0)
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
-        await proxy.close();
+        await (await proxy.settled())?.close();
         await consentSweeper.stop();
         await eventPruner.stop();
         await webhookWorker.stop();

@@ -7,11 +7,14 @@
 import module from "node:module";
 import path from "node:path";
 import { DEFAULT_COMPILE_CACHE_FLUSH_DELAY_MS, DEFAULT_COMPILE_CACHE_SUBDIR, DEFAULT_DATA_DIR } from "./config/defaults.ts";
+import { registerPackageFormatHook } from "./startup/package-format-hook.ts";
 
 // Before any other module of ours loads: Node keeps the compiled, type-stripped code of every module
 // on disk and a restart reuses it (cold start). The app and its dependencies are imported below,
-// after this, so they are covered.
+// after this, so they are covered. The package-format hook spares Node's resolver a re-parse of a
+// package's exports map per loaded file (server/startup/package-format-hook.ts).
 enableCompileCache(process.env);
+registerPackageFormatHook();
 const { createApp } = await import("./app.ts");
 const { ConfigError, checkServerConfig, loadConfig } = await import("./config/config.ts");
 

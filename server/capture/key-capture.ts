@@ -40,6 +40,7 @@ import type { StoredProvider } from "../providers/profile.ts";
 import type { ConnectionRecord, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 import { type FormPageView, renderFormPage, renderMessagePage } from "./capture-page.ts";
+import { CAPTURE_PATH_PREFIX } from "./capture-path.ts";
 import { sendBack, sendHtml } from "./capture-response.ts";
 import { createCaptureStateResolver, type Dead, deadEnd, type End, type Ready, storedProviderOf, usedPage } from "./capture-state.ts";
 import { ACTION_FIELD, createCredentialFormCache } from "./credential-form.ts";
@@ -50,7 +51,7 @@ import { createLiveCheckBudget } from "./live-check-budget.ts";
 import { saveEnteredFields } from "./save-entered-fields.ts";
 
 /** Path prefix of the hosted form; the state is the next (last) segment. */
-export const CAPTURE_PATH_PREFIX = "/connect/capture/";
+export { CAPTURE_PATH_PREFIX };
 
 /** What the capture needs. */
 export interface KeyCaptureDeps {

@@ -33,6 +33,12 @@ export const DEFAULT_DATA_DIR = "data";
 export const DEFAULT_COMPILE_CACHE_SUBDIR = "compile-cache";
 /** How long after listening the compile cache is written to disk (also at a clean exit), ms. */
 export const DEFAULT_COMPILE_CACHE_FLUSH_DELAY_MS = 5_000;
+
+/**
+ * How long after listen Node's default process metrics are registered (loading them takes ~30 ms
+ * of CPU that would otherwise hold the first requests); a /metrics before that registers them first.
+ */
+export const DEFAULT_PROCESS_METRICS_DELAY_MS = 1_000;
 /** Heartbeat period of watch streams, ms (NEXUS_WATCH_HEARTBEAT_MS). */
 export const DEFAULT_WATCH_HEARTBEAT_MS = 15_000;
 /**

@@ -47,6 +47,8 @@ export function createEndpoints(deps: {
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
   errorJson: ErrorJson;
+  /** Awaited before /metrics is answered (the process metrics, registered after listen, are in). */
+  beforeMetrics?: () => Promise<unknown>;
 }): EndpointHandler {
   const { errorJson } = deps;
   const expected = deps.metricsToken === undefined ? undefined : digest(deps.metricsToken);
@@ -81,6 +83,7 @@ export function createEndpoints(deps: {
           sendJson(res, 401, errorJson(withReason(message, Code.Unauthenticated, reason)));
           return true;
         }
+        await deps.beforeMetrics?.();
         const body = await deps.registry.metrics();
         res.writeHead(200, { "content-type": deps.registry.contentType });
         res.end(body);

@@ -2,7 +2,7 @@
  * Server metrics on a caller-supplied prom-client Registry (never the global one, so two servers can
  * live in one process). Labels carry names and codes only: never ids, tokens or other values.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "./prom-client-parts.ts";
 
 /** The server's metric instruments. */
 export interface ServerMetrics {
@@ -111,9 +111,11 @@ export function registerConnectionMetrics(
   };
 }
 
-/** Registers the server metrics (and Node's default process metrics) on `registry`. */
+/**
+ * Registers the server metrics on `registry` (Node's default process metrics are registered
+ * separately, after listen: `collectProcessMetrics`).
+ */
 export function createServerMetrics(registry: Registry): ServerMetrics {
-  collectDefaultMetrics({ register: registry });
   return {
     registry,
     rpcRequests: new Counter({

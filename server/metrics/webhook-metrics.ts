@@ -2,7 +2,7 @@
  * Webhook delivery metrics on the server's registry. Labels are outcomes only, never endpoint ids,
  * URLs or tenants (unbounded, and URLs may carry tokens).
  */
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "./prom-client-parts.ts";
 
 /** Outcomes of one delivery attempt. */
 export type WebhookAttemptOutcome = "delivered" | "retry" | "failed" | "skipped" | "replayed" | "replay_failed";

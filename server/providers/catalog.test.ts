@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { createProviderCatalog, loadProviderCatalog, SHIPPED_CATALOG_FILE } from "./catalog.ts";
+import {
+  createLazyProviderCatalog,
+  createProviderCatalog,
+  loadProviderCatalog,
+  loadProviderCatalogGradually,
+  SHIPPED_CATALOG_FILE,
+} from "./catalog.ts";
 import { createProfileValidator } from "./validate-profile.ts";
 
 describe("shipped provider catalog", () => {
@@ -132,5 +140,69 @@ describe("createProviderCatalog", () => {
 
   test("refuses duplicate names", () => {
     assert.throws(() => createProviderCatalog([preset, preset]), /used twice/);
+  });
+});
+
+describe("loadProviderCatalogGradually", () => {
+  test("gives the catalog loadProviderCatalog gives", async () => {
+    const gradual = await loadProviderCatalogGradually();
+    assert.deepEqual(gradual.list(), loadProviderCatalog().list());
+    assert.equal(gradual.get("GitHub")?.name, "github");
+  });
+
+  test("validates one preset per event-loop turn, so requests are served in between", async () => {
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns += 1;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const base = createProfileValidator();
+    const seenAt: number[] = [];
+    const validator = {
+      validate: (...args: Parameters<typeof base.validate>) => {
+        seenAt.push(turns);
+        return base.validate(...args);
+      },
+    };
+    try {
+      await loadProviderCatalogGradually({ validator });
+    } finally {
+      ticking = false;
+    }
+    assert.ok(seenAt.length >= 40);
+    for (let i = 1; i < seenAt.length; i += 1) assert.ok(seenAt[i]! > seenAt[i - 1]!, `presets ${i - 1} and ${i} in one turn`);
+  });
+
+  test("rejects as loadProviderCatalog throws, naming the preset", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-catalog-"));
+    try {
+      const file = join(dir, "catalog.json");
+      const preset = { name: "x", authType: "oauth2", oauth: { issuer: "http://x.example" }, strategy: { type: "oauth2" } };
+      writeFileSync(file, JSON.stringify({ providers: [preset] }));
+      await assert.rejects(loadProviderCatalogGradually({ file }), /preset 0 is invalid: providers\[0\]\.oauth\.issuer/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("createLazyProviderCatalog", () => {
+  test("loads on first use unless a catalog was provided first", () => {
+    let loads = 0;
+    const load = () => {
+      loads += 1;
+      return createProviderCatalog([]);
+    };
+    const lazy = createLazyProviderCatalog(load);
+    lazy.provide(loadProviderCatalog());
+    assert.equal(lazy.get("github")?.name, "github");
+    assert.equal(loads, 0);
+    const other = createLazyProviderCatalog(load);
+    assert.deepEqual(other.list(), []);
+    other.provide(loadProviderCatalog());
+    assert.deepEqual(other.list(), [], "a catalog already loaded stays");
+    assert.equal(loads, 1);
   });
 });

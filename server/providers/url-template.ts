@@ -5,8 +5,18 @@
  * value fits; a connection-set one (url_params: Shopify shop) may only fill one DNS label under a
  * fixed registrable domain, so no caller can choose the host that receives the client secret.
  */
-import { getDomain, parse as parseDomain } from "tldts";
+import { createRequire } from "node:module";
+import type * as Tldts from "tldts";
 import type { ProviderProfile } from "./profile.ts";
+
+// The public-suffix list (tldts, with its large suffix trie) is loaded by the first check that
+// needs it, not at start-up (cold start); CommonJS, so a synchronous require.
+const requireCjs = createRequire(import.meta.url);
+let tldts: typeof Tldts | undefined;
+const publicSuffixes = (): typeof Tldts => {
+  tldts ??= requireCjs("tldts") as typeof Tldts;
+  return tldts;
+};
 
 /** Who sets a URL parameter: the operator in the provider's config, or each connection's params. */
 export type UrlParamSetter = "operator" | "connection";
@@ -130,10 +140,14 @@ export function connectionSlotProblem(name: string, slot: PlaceholderSlot): stri
     const what = slot.kind === "host" ? "the whole host" : `the ${slot.kind}`;
     return `lets each connection set {${name}} as ${what}: a connection-set parameter may only fill one DNS label under a fixed domain (https://{${name}}.example.com)${fix}`;
   }
-  if (!slot.isSuffixFixed || getDomain(slot.suffix, { allowPrivateDomains: false }) === null || slot.suffix.endsWith(".")) {
+  if (
+    !slot.isSuffixFixed ||
+    publicSuffixes().getDomain(slot.suffix, { allowPrivateDomains: false }) === null ||
+    slot.suffix.endsWith(".")
+  ) {
     return `lets each connection set {${name}} under "${slot.suffix}", which is not a fixed registrable domain (a public suffix or another placeholder)${fix}`;
   }
-  const shared = parseDomain(slot.suffix, { allowPrivateDomains: true });
+  const shared = publicSuffixes().parse(slot.suffix, { allowPrivateDomains: true });
   if (shared.isPrivate === true && !PROVIDER_TENANT_SUFFIXES.has(shared.publicSuffix ?? "")) {
     return `lets each connection set {${name}} under "${slot.suffix}", which sits under "${shared.publicSuffix}", a shared domain where anyone can own a host (Public Suffix List, private section)${fix}`;
   }

@@ -2,7 +2,7 @@
  * Refresh metrics on a caller-supplied prom-client Registry (never the global one). Labels are
  * closed sets (outcome, grant type): never a connection id, provider error text or token.
  */
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Histogram, type Registry } from "../metrics/prom-client-parts.ts";
 
 /** How one refresh ended, as counted by `nexus_refresh_total`. */
 export type RefreshMetricOutcome =

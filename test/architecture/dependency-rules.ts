@@ -39,6 +39,7 @@ export const FOLDER_LAYERS: Readonly<Record<string, number>> = {
   metrics: 2,
   limits: 2,
   vault: 2,
+  startup: 1, // process start-up helpers main.ts runs before importing the app (module hooks)
   config: 1, // typed configuration and its defaults: anyone may read them
   domain: 0, // states, strategies, errors: imports no other server folder
 };

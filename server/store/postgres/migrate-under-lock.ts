@@ -3,10 +3,13 @@
  * lock on one dedicated connection. drizzle's migrator takes no lock of its own, so two processes
  * starting together would both create the migrations table and both run the same DDL; under the
  * lock the second waits, then finds everything applied. It owns no connection beyond this call.
+ * A restart on a current schema (every restart but an upgrade's first) only compares the journal
+ * with the applied migrations, without the lock or the migrator: applied rows are committed with
+ * their DDL in one transaction, so "current" is never seen before the schema is.
  */
 import { drizzle } from "drizzle-orm/node-postgres";
-import { migrate } from "drizzle-orm/node-postgres/migrator";
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
+import { isSchemaCurrent } from "../migration-journal.ts";
 import { runQuery } from "./run-query.ts";
 
 /**
@@ -24,6 +27,8 @@ export function migrateUnderLock(pool: Pool, migrationsFolder: string): Promise<
     const client = await pool.connect();
     let failure: Error | undefined;
     try {
+      if (isSchemaCurrent(await newestAppliedMigration(client), migrationsFolder)) return;
+      const { migrate } = await import("drizzle-orm/node-postgres/migrator");
       // Session-level lock: it lives on this connection, so the migrations must run on it too
       // (drizzle({ client }) uses the client itself, not a pooled sibling).
       await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATION_LOCK_KEY]);
@@ -41,4 +46,14 @@ export function migrateUnderLock(pool: Pool, migrationsFolder: string): Promise<
       client.release(failure);
     }
   });
+}
+
+/** drizzle's migrations table's (drizzle.__drizzle_migrations) newest `created_at`, or undefined. */
+async function newestAppliedMigration(client: PoolClient): Promise<unknown> {
+  const table = await client.query<{ name: string | null }>(`SELECT to_regclass('drizzle."__drizzle_migrations"')::text AS name`);
+  if (table.rows[0]?.name == null) return undefined;
+  const newest = await client.query<{ created_at: unknown }>(
+    'SELECT created_at FROM drizzle."__drizzle_migrations" ORDER BY created_at DESC LIMIT 1',
+  );
+  return newest.rows[0]?.created_at;
 }

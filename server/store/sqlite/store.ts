@@ -8,8 +8,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/better-sqlite3";
-import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { createIdGenerator } from "../id-generator.ts";
+import { isSchemaCurrent } from "../migration-journal.ts";
 import type { Store, StoreOptions } from "../store.ts";
 import { createSqliteApiKeyStore } from "./api-key-store.ts";
 import { createSqliteAuditStore } from "./audit-store.ts";
@@ -64,7 +64,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     // synchronous stays FULL (the default), not WAL's usual NORMAL: a rotated refresh token lost to
     // a power cut cannot be recovered from the provider.
     const db = drizzle({ client });
-    migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    // A restart on a current schema only compares the journal with the applied migrations; the
+    // migrator (which reads and hashes every file) loads only when there is something to apply.
+    if (!isSchemaCurrent(newestAppliedMigration(client), MIGRATIONS_FOLDER)) {
+      const { migrate } = await import("drizzle-orm/better-sqlite3/migrator");
+      migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    }
     return composeStore(client, {
       db,
       client,
@@ -76,6 +81,16 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     client.close();
     throw error;
   }
+}
+
+/** drizzle's migrations table's newest `created_at`, or undefined (no table or no row). */
+function newestAppliedMigration(client: Database.Database): unknown {
+  const table = client.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get();
+  if (table === undefined) return undefined;
+  const row = client.prepare('SELECT created_at FROM "__drizzle_migrations" ORDER BY created_at DESC LIMIT 1').get() as
+    | { created_at: unknown }
+    | undefined;
+  return row?.created_at;
 }
 
 function composeStore(client: Database.Database, context: SqliteStoreContext): Store {

@@ -1,0 +1,30 @@
+/**
+ * Parts of the app that few requests need (the consent flow and credential form, the proxy) are
+ * imported and built on first use, not at start-up (cold start). Every caller before the part is
+ * ready awaits the same import: it is built once, and no request sees a half-built part.
+ */
+
+/** A part built on first use. */
+export interface LazyPart<T> {
+  /** The part, imported and built by the first call; a failed build is retried by the next. */
+  get(): Promise<T>;
+  /** The part if a build was started: resolves when it settles (undefined if none or it failed). */
+  settled(): Promise<T | undefined>;
+}
+
+/** A part that `build` (a dynamic import and a constructor) makes on first use. */
+export function lazyPart<T>(build: () => Promise<T>): LazyPart<T> {
+  let building: Promise<T> | undefined;
+  return {
+    get() {
+      building ??= build().catch((error: unknown) => {
+        building = undefined;
+        throw error;
+      });
+      return building;
+    },
+    async settled() {
+      return building?.catch(() => undefined);
+    },
+  };
+}
