@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import type { ConnectionStatus } from "../../domain/connection-status.ts";
 import { describeStoreConformance } from "../conformance.ts";
-import { createSqliteStore, SQLITE_FILE_NAME } from "./store.ts";
+import { configureConnection, createSqliteStore, SQLITE_FILE_NAME } from "./store.ts";
 
 describeStoreConformance("sqlite", async ({ now }) => {
   const dataDir = await mkdtemp(join(tmpdir(), "nexus-store-"));
@@ -73,6 +73,21 @@ describe("SQLite store", () => {
       "wal",
     );
     await store.close();
+  });
+
+  it("commits with synchronous=FULL on every open, also of a file already in WAL mode", async () => {
+    const store = await createSqliteStore({ dataDir, now: Date.now });
+    await store.close();
+    // A second connection to the WAL file starts at NORMAL (1) in this SQLite build.
+    const reopened = new Database(join(dataDir, SQLITE_FILE_NAME));
+    try {
+      assert.equal(reopened.pragma("synchronous", { simple: true }), 1, "the build's WAL default this guards against");
+      configureConnection(reopened, 5000);
+      assert.equal(reopened.pragma("synchronous", { simple: true }), 2);
+      assert.equal(reopened.pragma("journal_mode", { simple: true }), "wal");
+    } finally {
+      reopened.close();
+    }
   });
 
   it("creates the database owner-only (0600) in an owner-only data dir", async () => {

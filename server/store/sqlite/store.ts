@@ -58,11 +58,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   }
   const client = new Database(file);
   try {
-    client.pragma("journal_mode = WAL");
-    client.pragma("foreign_keys = ON");
-    client.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-    // synchronous stays FULL (the default), not WAL's usual NORMAL: a rotated refresh token lost to
-    // a power cut cannot be recovered from the provider.
+    configureConnection(client, options.busyTimeoutMs ?? 5000);
     const db = drizzle({ client });
     // A restart on a current schema only compares the journal with the applied migrations; the
     // migrator (which reads and hashes every file) loads only when there is something to apply.
@@ -115,4 +111,18 @@ function composeStore(client: Database.Database, context: SqliteStoreContext): S
       if (client.open) client.close();
     },
   };
+}
+
+/**
+ * The per-connection settings of the store's database handle: WAL, foreign keys, the busy timeout,
+ * and `synchronous = FULL` set explicitly. FULL, not WAL's usual NORMAL, because a rotated refresh
+ * token lost to a power cut cannot be recovered from the provider. It must be set on every open:
+ * better-sqlite3's SQLite is built with `SQLITE_DEFAULT_WAL_SYNCHRONOUS=1`, so a connection to a
+ * file already in WAL mode starts at NORMAL (no fsync per commit) unless told otherwise.
+ */
+export function configureConnection(client: Database.Database, busyTimeoutMs: number): void {
+  client.pragma("journal_mode = WAL");
+  client.pragma("synchronous = FULL");
+  client.pragma("foreign_keys = ON");
+  client.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
 }
