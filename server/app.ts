@@ -61,6 +61,7 @@ import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { rawStreamOf } from "./rpc/raw-stream.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
+import { createWatchH2, type WatchH2 } from "./rpc/watch-h2.ts";
 import { createConnectionEventService } from "./services/connection-event-service.ts";
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
@@ -105,6 +106,8 @@ export interface App {
   readonly apiKeys: ApiKeyManager;
   /** Watch streams served by the encode-once fan-out (services/watch-fanout.ts), for tests and gauges. */
   readonly watchFanout: Pick<WatchFanout, "watcherCount" | "groupCount">;
+  /** WatchCredentials streams served on the dedicated HTTP/2 path (rpc/watch-h2.ts), and the ones it handed back. */
+  readonly watchH2: Pick<WatchH2, "counts">;
 }
 
 /** Things tests (and embedders) may supply instead of the defaults. */
@@ -119,6 +122,8 @@ export interface AppOverrides {
   announce?: (text: string) => void;
   /** Who may use the proxy (default: server/auth/proxy-access.ts over the keys' rules and NEXUS_PROXY_OPEN_TENANTS). */
   proxyAccess?: ProxyAccess;
+  /** False: WatchCredentials over HTTP/2 goes through connect-node too (differential tests); default true. */
+  isWatchH2Enabled?: boolean;
 }
 
 /**
@@ -339,6 +344,19 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     auditDelivery: (ctx, credential) =>
       auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
   });
+  const tokenService = createTokenService({
+    tokens,
+    scope: access.scope,
+    store,
+    watch,
+    fanout,
+    assertMayReceive,
+    // Admitted after the key's last check before the credential is sent (key-validity interceptor).
+    onCredentialDelivered: (ctx, credential) =>
+      ctx.values.get(kAdmitOnSend)(() =>
+        auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+      ),
+  });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({
@@ -347,19 +365,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       consent,
       revoker: createConnectionRevoker({ store, vault, providers: directory, oauth, logger }),
     }),
-    tokens: createTokenService({
-      tokens,
-      scope: access.scope,
-      store,
-      watch,
-      fanout,
-      assertMayReceive,
-      // Admitted after the key's last check before the credential is sent (key-validity interceptor).
-      onCredentialDelivered: (ctx, credential) =>
-        ctx.values.get(kAdmitOnSend)(() =>
-          auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
-        ),
-    }),
+    tokens: tokenService,
     providers: createProviderService({ directory, catalog }),
     apiKeys: access.apiKeyService,
     audit: access.auditService,
@@ -484,9 +490,22 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     } else adapter(req, res);
   };
 
+  // WatchCredentials over HTTP/2 without connect-node's per-request state: same interceptors, same handler.
+  const watchH2 = createWatchH2({
+    impl: tokenService,
+    interceptors,
+    readMaxBytes: config.maxBodyBytes,
+    jsonOptions: routerOptions.jsonOptions,
+    shutdownSignal: shutdown.signal,
+    contextValues: (stream, headers) =>
+      createContextValues().set(kClientAddress, access.clientAddress({ socket: stream.session?.socket, headers } as never)),
+    logger,
+  });
+
   const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
   const listener = createListener({
     handler,
+    claimHttp2Stream: overrides.isWatchH2Enabled === false ? undefined : watchH2.claim,
     logger,
     maxConnections: config.maxConnections,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
@@ -519,6 +538,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     audit: access.audit,
     apiKeys: access.keys,
     watchFanout: fanout,
+    watchH2,
     async listen() {
       await bridge?.start();
       scheduler.start();

@@ -27,7 +27,7 @@ export interface NodeServerResponse {
  * has answered), and an interceptor that checks `signal.aborted` after its `next` returned sees a
  * Canceled call, as with connect-node's own abort.
  */
-const SETTLED = new ConnectError("the call has ended", Code.Canceled);
+export const SETTLED = new ConnectError("the call has ended", Code.Canceled);
 
 /** Ends the request's signal with SETTLED (set per request by `toUniversalRequest`). */
 const kSettle = createContextKey<(() => void) | undefined>(undefined, { description: "settle the call's signal" });
@@ -96,7 +96,8 @@ export function toUniversalRequest(
   };
 }
 
-function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
+/** Node's request headers as web Headers (pseudo-headers left out), as connect-node converts them. */
+export function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
   const header = new Headers();
   for (const [name, value] of Object.entries(nodeHeaders)) {
     if (name.startsWith(":") || value === undefined) continue;
@@ -110,7 +111,7 @@ function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
 const { constants } = http2;
 
 /** The Connect error for an HTTP/2 reset code, as connect-node maps them; undefined for none. */
-function h2ResetError(rstCode: number): ConnectError | undefined {
+export function h2ResetError(rstCode: number): ConnectError | undefined {
   const code = RST_CODES.get(rstCode);
   if (code === undefined) return undefined;
   return new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code);

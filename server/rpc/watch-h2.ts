@@ -1,0 +1,245 @@
+/**
+ * WatchCredentials over HTTP/2 without connect-node's per-request machinery (issue 14 §3). A watch
+ * stream lives for hours and, once its first messages are out, is held by the fan-out
+ * (server/services/watch-fanout.ts), which writes to its HTTP/2 stream directly; through
+ * connect-node each such stream also kept the compatibility request and response, the universal
+ * request, connect-es's dozen serialisation and envelope generators and their closures. Here a
+ * stream holds what the call needs: the ServerHttp2Stream, its handler context, and the chain of
+ * the very interceptors every RPC runs (auth, rate and stream limits, audit, key validity, input
+ * checks, error mapping, logging, metrics), built once and applied to each call; the handler is the
+ * TokenService implementation itself. So policy is not reimplemented: only the wire is.
+ *
+ * It claims only what it fully understands: an HTTP/2 POST to the exact path with a gRPC, gRPC-Web
+ * or Connect streaming content type without parameters, no request compression, a well-formed
+ * timeout, no CORS origin, and a body that is exactly one well-formed, uncompressed message that
+ * passes the same wire checks as connect-node's adapter (binary-input-guard.ts). Anything else —
+ * including a body that does not arrive in time — is handed back, bytes read included, to the
+ * listener's ordinary path, so odd inputs keep today's answers. HTTP/1.1 never comes here.
+ */
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { create, isMessage, type JsonReadOptions, type JsonWriteOptions } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  createContextKey,
+  createHandlerContext,
+  type HandlerContext,
+  type Interceptor,
+  type ServiceImpl,
+  type StreamRequest,
+  type StreamResponse,
+} from "@connectrpc/connect";
+import { createAsyncIterable, createMethodSerializationLookup, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
+import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
+import type { ReadSoFar } from "../http/listener-contract.ts";
+import type { Logger } from "../logging/logger.ts";
+import { kRawStream } from "../request/context.ts";
+import { jsonError, parseError } from "./message-checks.ts";
+import { h2ResetError, SETTLED, webHeaders } from "./universal-request.ts";
+import { endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
+
+const method = TokenService.method.watchCredentials;
+type Method = typeof method;
+
+/** How long the request body may take to arrive before the stream goes to the ordinary path. */
+const BODY_WAIT_MS = 2_000;
+
+/** What the dedicated path needs. */
+export interface WatchH2Deps {
+  impl: Pick<ServiceImpl<typeof TokenService>, "watchCredentials">;
+  /** The public port's interceptors, outermost first (as the router gets them). */
+  interceptors: readonly Interceptor[];
+  readMaxBytes: number;
+  jsonOptions: Partial<JsonReadOptions & JsonWriteOptions>;
+  shutdownSignal: AbortSignal;
+  /** The context values of a call (client address), as the adapter's `contextValues` sets them. */
+  contextValues: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => ContextValues;
+  logger: Logger;
+}
+
+/** The dedicated path. */
+export interface WatchH2 {
+  /** The listener's `claimHttp2Stream`. */
+  claim(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, handOff: (read: ReadSoFar) => void): boolean;
+  /** Streams served here so far, and streams claimed then handed back (tests, gauges). */
+  counts(): { served: number; handedOff: number };
+}
+
+/** The call's handler context, for the innermost step of the interceptor chain. */
+const kContext = createContextKey<HandlerContext | undefined>(undefined, { description: "watch-h2 handler context" });
+
+/** Creates the path. */
+export function createWatchH2(deps: WatchH2Deps): WatchH2 {
+  const limits = validateReadWriteMaxBytes(deps.readMaxBytes, undefined, undefined);
+  const serialization = createMethodSerializationLookup(method, undefined, deps.jsonOptions, limits);
+  const maxTimeoutMs = Number.MAX_SAFE_INTEGER;
+  let served = 0;
+  let handedOff = 0;
+
+  // connect-es's invoke step for a server-streaming method: one input message, then the handler.
+  const invoke = async (req: StreamRequest<Method["input"]>): Promise<StreamResponse<Method["input"], Method["output"]>> => {
+    const ctx = req.contextValues.get(kContext)!;
+    const input = await ensureSingle(req.message);
+    const output = deps.impl.watchCredentials(input, {
+      ...ctx,
+      service: req.service,
+      requestHeader: req.header,
+      signal: req.signal,
+      values: req.contextValues,
+    });
+    return {
+      stream: true,
+      message: output as AsyncIterable<never>,
+      method,
+      service: req.service,
+      header: ctx.responseHeader,
+      trailer: ctx.responseTrailer,
+    };
+  };
+  // Built once (connect-es builds the same chain per call): the first interceptor is outermost.
+  const next = deps.interceptors.reduceRight<
+    (req: StreamRequest<Method["input"]>) => Promise<StreamResponse<Method["input"], Method["output"]>>
+  >((inner, interceptor) => interceptor(inner as never) as never, invoke);
+
+  /** Serves a claimed stream whose single request message parsed. */
+  const serve = async (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
+    served += 1;
+    const values = deps.contextValues(stream, headers);
+    values.set(kRawStream, { codec: protocol.codec, body: stream });
+    // As universal-request.ts ends a request's signal: a reset with an error code, else settled.
+    const request = new AbortController();
+    stream.once("close", () => {
+      if (!request.signal.aborted) request.abort(h2ResetError(stream.rstCode) ?? SETTLED);
+    });
+    const ctx = createHandlerContext({
+      service: TokenService,
+      method,
+      protocolName: protocol.protocol,
+      requestMethod: "POST",
+      url: `http://${headers[":authority"] ?? headers.host ?? ""}${headers[":path"]}`,
+      timeoutMs: protocol.timeoutMs,
+      shutdownSignal: deps.shutdownSignal,
+      requestSignal: request.signal,
+      requestHeader: webHeaders(headers),
+      responseHeader: { "content-type": protocol.responseType },
+      responseTrailer: protocol.protocol === "connect" ? undefined : { "grpc-status": "0" },
+      contextValues: values,
+    });
+    values.set(kContext, ctx);
+    const req: StreamRequest<Method["input"]> = {
+      stream: true,
+      message: createAsyncIterable([input as never]),
+      method,
+      requestMethod: "POST",
+      url: ctx.url,
+      signal: ctx.signal,
+      header: ctx.requestHeader,
+      service: TokenService,
+      contextValues: values,
+    };
+    let failure: unknown;
+    try {
+      const res = await next(req);
+      copyHeaders(res.header, ctx.responseHeader);
+      const output = serialization.getO(protocol.codec === "proto");
+      for await (const message of res.message) {
+        const bytes = output.serialize(isMessage(message, method.output) ? message : create(method.output, message));
+        if (sendHeaders(stream, protocol, ctx.responseHeader)) stream.write(envelope(0, bytes));
+      }
+      copyHeaders(res.trailer, ctx.responseTrailer);
+    } catch (err) {
+      failure = err;
+    }
+    // connect-es aborts the call's signal once its output ends (this also clears the deadline timer).
+    ctx.abort(failure ?? SETTLED);
+    endStream(stream, protocol, ctx.responseHeader, ctx.responseTrailer, failure, deps.jsonOptions);
+  };
+
+  /** The one message of a whole body, or undefined when it is not exactly one good envelope. */
+  const parse = (protocol: WatchProtocol, chunks: readonly Buffer[]): unknown => {
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    if (body.length < 5 || body[0] !== 0) return undefined;
+    const length = body.readUInt32BE(1);
+    if (body.length !== 5 + length || length > deps.readMaxBytes) return undefined;
+    const payload = body.subarray(5);
+    const input = method.input;
+    // The wire checks of connect-node's adapter (binary-input-guard.ts): their errors are its.
+    if ((protocol.codec === "json" ? jsonError(input, payload) : parseError(input, payload)) !== undefined) return undefined;
+    try {
+      return serialization.getI(protocol.codec === "proto").parse(payload);
+    } catch {
+      return undefined;
+    }
+  };
+
+  return {
+    claim(stream, headers, handOff) {
+      const protocol = watchProtocolOf(headers, maxTimeoutMs);
+      if (protocol === undefined) return false;
+      // A stream without a listener throws its error (a reset with an error code) at the process.
+      stream.on("error", ignore);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const stop = () => {
+        clearTimeout(timer);
+        stream.off("data", onData);
+        stream.off("end", onEnd);
+        stream.off("close", onClose);
+      };
+      const giveBack = (isEnded: boolean) => {
+        stop();
+        handedOff += 1;
+        handOff({ chunks, isEnded });
+      };
+      const onData = (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        // More than one message can hold: not ours (connect-node refuses or answers it).
+        if (size > deps.readMaxBytes + 5) giveBack(false);
+      };
+      const onEnd = () => {
+        const input = parse(protocol, chunks);
+        if (input === undefined) {
+          giveBack(true);
+          return;
+        }
+        stop();
+        serve(stream, headers, protocol, input).catch((err: unknown) => {
+          deps.logger.error({ err, rpc: "nexus.v1.TokenService/WatchCredentials" }, "rpc handler failed");
+          stream.destroy();
+        });
+      };
+      // The client left before its request was whole: nobody to answer.
+      const onClose = () => stop();
+      const timer = setTimeout(() => giveBack(false), BODY_WAIT_MS);
+      stream.on("data", onData);
+      stream.once("end", onEnd);
+      stream.once("close", onClose);
+      return true;
+    },
+    counts: () => ({ served, handedOff }),
+  };
+}
+
+function ignore(): void {}
+
+/** connect-es's check that a server-streaming call got exactly one message (same errors). */
+async function ensureSingle<T>(messages: AsyncIterable<T>): Promise<T> {
+  const iterator = messages[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done === true) throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
+  const second = await iterator.next();
+  if (second.done !== true)
+    throw new ConnectError("protocol error: received extra input message for server-streaming method", Code.Unimplemented);
+  return first.value;
+}
+
+/** connect-es's copyHeaders: `to` becomes `from` (nothing to do when they are one object). */
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  for (const key of [...to.keys()]) to.delete(key);
+  from.forEach((value, key) => {
+    to.set(key, value);
+  });
+}
