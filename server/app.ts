@@ -122,8 +122,8 @@ export interface AppOverrides {
   announce?: (text: string) => void;
   /** Who may use the proxy (default: server/auth/proxy-access.ts over the keys' rules and NEXUS_PROXY_OPEN_TENANTS). */
   proxyAccess?: ProxyAccess;
-  /** False: WatchCredentials over HTTP/2 goes through connect-node too (differential tests); default true. */
-  isWatchH2Enabled?: boolean;
+  /** Asked per HTTP/2 stream; false: WatchCredentials goes through connect-node (differential tests). Default always true. */
+  isWatchH2Enabled?: () => boolean;
 }
 
 /**
@@ -505,7 +505,10 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
   const listener = createListener({
     handler,
-    claimHttp2Stream: overrides.isWatchH2Enabled === false ? undefined : watchH2.claim,
+    claimHttp2Stream:
+      overrides.isWatchH2Enabled === undefined
+        ? watchH2.claim
+        : (stream, headers, handOff) => overrides.isWatchH2Enabled?.() === true && watchH2.claim(stream, headers, handOff),
     logger,
     maxConnections: config.maxConnections,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
