@@ -17,26 +17,26 @@
  * listener's ordinary path, so odd inputs keep today's answers. HTTP/1.1 never comes here.
  */
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, isMessage, type JsonReadOptions, type JsonWriteOptions } from "@bufbuild/protobuf";
+import { create, isMessage, type JsonReadOptions, type JsonWriteOptions, type MessageShape } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
   type ContextValues,
   createContextKey,
-  createHandlerContext,
   type HandlerContext,
   type Interceptor,
   type ServiceImpl,
   type StreamRequest,
   type StreamResponse,
 } from "@connectrpc/connect";
-import { createAsyncIterable, createMethodSerializationLookup, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
+import { createMethodSerializationLookup, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
 import { kRawStream } from "../request/context.ts";
 import { jsonError, parseError } from "./message-checks.ts";
-import { h2ResetError, SETTLED, webHeaders } from "./universal-request.ts";
+import { SETTLED, webHeaders } from "./universal-request.ts";
+import { WatchCall } from "./watch-h2-call.ts";
 import { endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
 
 const method = TokenService.method.watchCredentials;
@@ -67,7 +67,7 @@ export interface WatchH2 {
 }
 
 /** The call's handler context, for the innermost step of the interceptor chain. */
-const kContext = createContextKey<HandlerContext | undefined>(undefined, { description: "watch-h2 handler context" });
+const kContext = createContextKey<WatchCall | undefined>(undefined, { description: "watch-h2 handler context" });
 
 /** Creates the path. */
 export function createWatchH2(deps: WatchH2Deps): WatchH2 {
@@ -81,13 +81,10 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   const invoke = async (req: StreamRequest<Method["input"]>): Promise<StreamResponse<Method["input"], Method["output"]>> => {
     const ctx = req.contextValues.get(kContext)!;
     const input = await ensureSingle(req.message);
-    const output = deps.impl.watchCredentials(input, {
-      ...ctx,
-      service: req.service,
-      requestHeader: req.header,
-      signal: req.signal,
-      values: req.contextValues,
-    });
+    // connect-es's mergeRequest: the context as the interceptors left the request (key validity's signal).
+    const merged: HandlerContext = Object.create(ctx);
+    Object.assign(merged, { service: req.service, requestHeader: req.header, signal: req.signal, values: req.contextValues });
+    const output = deps.impl.watchCredentials(input, merged);
     return {
       stream: true,
       message: output as AsyncIterable<never>,
@@ -107,29 +104,23 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     served += 1;
     const values = deps.contextValues(stream, headers);
     values.set(kRawStream, { codec: protocol.codec, body: stream });
-    // As universal-request.ts ends a request's signal: a reset with an error code, else settled.
-    const request = new AbortController();
-    stream.once("close", () => {
-      if (!request.signal.aborted) request.abort(h2ResetError(stream.rstCode) ?? SETTLED);
-    });
-    const ctx = createHandlerContext({
+    const ctx = new WatchCall({
+      stream,
       service: TokenService,
       method,
       protocolName: protocol.protocol,
-      requestMethod: "POST",
       url: `http://${headers[":authority"] ?? headers.host ?? ""}${headers[":path"]}`,
       timeoutMs: protocol.timeoutMs,
       shutdownSignal: deps.shutdownSignal,
-      requestSignal: request.signal,
       requestHeader: webHeaders(headers),
-      responseHeader: { "content-type": protocol.responseType },
-      responseTrailer: protocol.protocol === "connect" ? undefined : { "grpc-status": "0" },
-      contextValues: values,
+      responseType: protocol.responseType,
+      isGrpc: protocol.protocol !== "connect",
+      values,
     });
     values.set(kContext, ctx);
     const req: StreamRequest<Method["input"]> = {
       stream: true,
-      message: createAsyncIterable([input as never]),
+      message: new SingleMessage(input as MessageShape<Method["input"]>),
       method,
       requestMethod: "POST",
       url: ctx.url,
@@ -154,6 +145,12 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     // connect-es aborts the call's signal once its output ends (this also clears the deadline timer).
     ctx.abort(failure ?? SETTLED);
     endStream(stream, protocol, ctx.responseHeader, ctx.responseTrailer, failure, deps.jsonOptions);
+  };
+  const start = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
+    serve(stream, headers, protocol, input).catch((err: unknown) => {
+      deps.logger.error({ err, rpc: "nexus.v1.TokenService/WatchCredentials" }, "rpc handler failed");
+      stream.destroy();
+    });
   };
 
   /** The one message of a whole body, or undefined when it is not exactly one good envelope. */
@@ -205,10 +202,8 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
           return;
         }
         stop();
-        serve(stream, headers, protocol, input).catch((err: unknown) => {
-          deps.logger.error({ err, rpc: "nexus.v1.TokenService/WatchCredentials" }, "rpc handler failed");
-          stream.destroy();
-        });
+        // Nothing of this claim's scope (the body read) stays with the call.
+        start(stream, headers, protocol, input);
       };
       // The client left before its request was whole: nobody to answer.
       const onClose = () => stop();
@@ -233,6 +228,22 @@ async function ensureSingle<T>(messages: AsyncIterable<T>): Promise<T> {
   if (second.done !== true)
     throw new ConnectError("protocol error: received extra input message for server-streaming method", Code.Unimplemented);
   return first.value;
+}
+
+/** The one request message, as the async iterable interceptors and `ensureSingle` read. */
+class SingleMessage<T> implements AsyncIterable<T> {
+  private message: T | undefined;
+  constructor(message: T) {
+    this.message = message;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this;
+  }
+  next(): Promise<IteratorResult<T>> {
+    const message = this.message;
+    this.message = undefined;
+    return Promise.resolve(message === undefined ? { done: true, value: undefined } : { done: false, value: message });
+  }
 }
 
 /** connect-es's copyHeaders: `to` becomes `from` (nothing to do when they are one object). */
