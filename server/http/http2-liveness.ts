@@ -105,10 +105,15 @@ export function watchHttp2Liveness(session: ServerHttp2Session, options: Http2Li
     openStreams++;
     update();
     // Bidi streams (reflection) keep their request open for long, but they have answered by then.
-    const requestTimer = setTimeout(() => {
+    let requestTimer: NodeJS.Timeout | undefined = setTimeout(() => {
       if (stream.state.remoteClose !== 1 && !stream.headersSent) stream.close(constants.NGHTTP2_CANCEL);
     }, options.requestTimeoutMs);
     requestTimer.unref();
+    // A request read to its end has nothing left to time out (streams last for hours: no timer kept).
+    stream.once("end", () => {
+      clearTimeout(requestTimer);
+      requestTimer = undefined;
+    });
     stream.once("close", () => {
       clearTimeout(requestTimer);
       openStreams--;

@@ -83,6 +83,46 @@ export class WatchCall implements HandlerContext {
   }
 }
 
+/**
+ * The context the handler gets: the call's, with the service, headers, signal and values of the
+ * request as the interceptors passed it on (connect-es's mergeRequest), without copying the rest.
+ */
+export class WatchCallView implements HandlerContext {
+  readonly service: DescService;
+  readonly requestHeader: Headers;
+  readonly signal: AbortSignal;
+  readonly values: ContextValues;
+  private readonly call: WatchCall;
+  constructor(call: WatchCall, req: { service: DescService; header: Headers; signal: AbortSignal; contextValues: ContextValues }) {
+    this.call = call;
+    this.service = req.service;
+    this.requestHeader = req.header;
+    this.signal = req.signal;
+    this.values = req.contextValues;
+  }
+  get method(): DescMethod {
+    return this.call.method;
+  }
+  get protocolName(): string {
+    return this.call.protocolName;
+  }
+  get requestMethod(): string {
+    return this.call.requestMethod;
+  }
+  get url(): string {
+    return this.call.url;
+  }
+  get responseHeader(): Headers {
+    return this.call.responseHeader;
+  }
+  get responseTrailer(): Headers {
+    return this.call.responseTrailer;
+  }
+  timeoutMs(): number | undefined {
+    return this.call.timeoutMs();
+  }
+}
+
 function onDeadline(call: WatchCall): void {
   call.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
 }

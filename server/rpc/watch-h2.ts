@@ -23,7 +23,6 @@ import {
   ConnectError,
   type ContextValues,
   createContextKey,
-  type HandlerContext,
   type Interceptor,
   type ServiceImpl,
   type StreamRequest,
@@ -33,10 +32,10 @@ import { createMethodSerializationLookup, validateReadWriteMaxBytes } from "@con
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
-import { kRawStream } from "../request/context.ts";
+import { type FanoutHandover, kRawStream } from "../request/context.ts";
 import { jsonError, parseError } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
-import { WatchCall } from "./watch-h2-call.ts";
+import { WatchCall, WatchCallView } from "./watch-h2-call.ts";
 import { endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
 
 const method = TokenService.method.watchCredentials;
@@ -82,9 +81,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     const ctx = req.contextValues.get(kContext)!;
     const input = await ensureSingle(req.message);
     // connect-es's mergeRequest: the context as the interceptors left the request (key validity's signal).
-    const merged: HandlerContext = Object.create(ctx);
-    Object.assign(merged, { service: req.service, requestHeader: req.header, signal: req.signal, values: req.contextValues });
-    const output = deps.impl.watchCredentials(input, merged);
+    const output = deps.impl.watchCredentials(input, new WatchCallView(ctx, req));
     return {
       stream: true,
       message: output as AsyncIterable<never>,
@@ -103,7 +100,8 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   const serve = async (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
     served += 1;
     const values = deps.contextValues(stream, headers);
-    values.set(kRawStream, { codec: protocol.codec, body: stream });
+    const handover: FanoutHandover = { attach: undefined };
+    values.set(kRawStream, { codec: protocol.codec, body: stream, handover });
     const ctx = new WatchCall({
       stream,
       service: TokenService,
@@ -137,6 +135,13 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
       for await (const message of res.message) {
         const bytes = output.serialize(isMessage(message, method.output) ? message : create(method.output, message));
         if (sendHeaders(stream, protocol, ctx.responseHeader)) stream.write(envelope(0, bytes));
+        const attach = handover.attach;
+        if (attach !== undefined) {
+          // The fan-out writes from here on; the chain (interceptors, handler) rests at its yields
+          // until the fan-out ends the stream, then the handler ends it through the chain as usual.
+          handover.attach = undefined;
+          await attach().catch(ignore);
+        }
       }
       copyHeaders(res.trailer, ctx.responseTrailer);
     } catch (err) {
