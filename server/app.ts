@@ -497,8 +497,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     readMaxBytes: config.maxBodyBytes,
     jsonOptions: routerOptions.jsonOptions,
     shutdownSignal: shutdown.signal,
-    contextValues: (stream, headers) =>
-      createContextValues().set(kClientAddress, access.clientAddress({ socket: stream.session?.socket, headers } as never)),
+    clientAddress: (stream, headers) => access.clientAddress({ socket: stream.session?.socket, headers } as never),
     logger,
   });
 

@@ -21,7 +21,6 @@ import { create, isMessage, type JsonReadOptions, type JsonWriteOptions, type Me
 import {
   Code,
   ConnectError,
-  type ContextValues,
   createContextKey,
   type Interceptor,
   type ServiceImpl,
@@ -32,10 +31,10 @@ import { createMethodSerializationLookup, validateReadWriteMaxBytes } from "@con
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
-import { type FanoutHandover, kRawStream } from "../request/context.ts";
+import { type FanoutHandover, kClientAddress, kRawStream } from "../request/context.ts";
 import { jsonError, parseError } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
-import { WatchCall, WatchCallView } from "./watch-h2-call.ts";
+import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
 import { endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
 
 const method = TokenService.method.watchCredentials;
@@ -52,8 +51,8 @@ export interface WatchH2Deps {
   readMaxBytes: number;
   jsonOptions: Partial<JsonReadOptions & JsonWriteOptions>;
   shutdownSignal: AbortSignal;
-  /** The context values of a call (client address), as the adapter's `contextValues` sets them. */
-  contextValues: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => ContextValues;
+  /** The client address of a call, as the adapter's `contextValues` sets it (kClientAddress). */
+  clientAddress: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => string;
   logger: Logger;
 }
 
@@ -99,7 +98,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   /** Serves a claimed stream whose single request message parsed. */
   const serve = async (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
     served += 1;
-    const values = deps.contextValues(stream, headers);
+    const values = new CallValues().set(kClientAddress, deps.clientAddress(stream, headers));
     const handover: FanoutHandover = { attach: undefined };
     values.set(kRawStream, { codec: protocol.codec, body: stream, handover });
     const ctx = new WatchCall({
