@@ -126,32 +126,96 @@ class Relay<T> implements AsyncIterableIterator<T> {
  * that waits for events either never notices or returns quietly, and the client would then see an
  * OK end of stream that means nothing was wrong.
  */
-export async function* failAtDeadline<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  let onAbort = () => undefined as void;
-  const deadline = new Promise<"deadline">((resolve) => {
-    onAbort = () => {
-      if (isDeadline(signal.reason)) resolve("deadline");
-    };
-  });
-  signal.addEventListener("abort", onAbort, { once: true });
-  if (signal.aborted) onAbort();
-  let isDone = false;
-  try {
-    for (;;) {
-      const next = await Promise.race([iterator.next(), deadline]);
-      if (next === "deadline") break;
-      if (next.done === true) {
-        isDone = true;
-        break;
+export function failAtDeadline<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterableIterator<T> {
+  return new DeadlineRelay(source, signal);
+}
+
+/**
+ * `failAtDeadline` as one small object (the signal's listener itself), behaving as the generator
+ * it replaced (stream-end.test.ts): each read races the source against the deadline; at the
+ * deadline, or when the source ends after it, the stream fails with the signal's reason; leaving
+ * early tells the source to stop without waiting for it.
+ */
+class DeadlineRelay<T> implements AsyncIterableIterator<T> {
+  private readonly source: AsyncIterable<T>;
+  private readonly signal: AbortSignal;
+  private iterator: AsyncIterator<T> | undefined = undefined;
+  private state = START;
+  private isDone = false;
+  private isPastDeadline = false;
+  /** Settles the read in flight when the deadline passes. */
+  private onDeadline: ((deadline: "deadline") => void) | undefined = undefined;
+
+  constructor(source: AsyncIterable<T>, signal: AbortSignal) {
+    this.source = source;
+    this.signal = signal;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.state === DONE) return Promise.resolve({ value: undefined, done: true });
+    let pending: Promise<IteratorResult<T>>;
+    try {
+      if (this.state === START) {
+        this.iterator = this.source[Symbol.asyncIterator]();
+        this.state = RUNNING;
+        this.signal.addEventListener("abort", this, { once: true });
+        if (this.signal.aborted) this.handleEvent();
       }
-      yield next.value;
+      pending = this.iterator!.next();
+    } catch (err) {
+      this.finish();
+      return Promise.reject(err);
     }
-    if (signal.aborted && isDeadline(signal.reason)) throw signal.reason;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
+    const deadline = this.isPastDeadline
+      ? Promise.resolve("deadline" as const)
+      : new Promise<"deadline">((resolve) => {
+          this.onDeadline = resolve;
+        });
+    return Promise.race([pending, deadline]).then(
+      (next) => {
+        this.onDeadline = undefined;
+        if (next !== "deadline" && next.done !== true) return { value: next.value, done: false };
+        if (next !== "deadline") this.isDone = true;
+        this.finish();
+        if (this.signal.aborted && isDeadline(this.signal.reason)) throw this.signal.reason;
+        return { value: undefined, done: true };
+      },
+      (err: unknown) => {
+        this.onDeadline = undefined;
+        this.finish();
+        throw err;
+      },
+    );
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    if (this.state === RUNNING) this.finish();
+    this.state = DONE;
+    return Promise.resolve({ value: value as never, done: true });
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    if (this.state === RUNNING) this.finish();
+    this.state = DONE;
+    return Promise.reject(err);
+  }
+
+  /** The signal aborted: only its deadline ends the stream here. */
+  handleEvent(): void {
+    if (!isDeadline(this.signal.reason)) return;
+    this.isPastDeadline = true;
+    this.onDeadline?.("deadline");
+  }
+
+  private finish(): void {
+    this.state = DONE;
+    this.signal.removeEventListener("abort", this);
     // The source is told to stop (its pending read settles on its own): it may hold subscriptions.
-    if (!isDone) void iterator.return?.()?.catch(() => undefined);
+    if (!this.isDone) void this.iterator?.return?.()?.catch(() => undefined);
   }
 }
 
