@@ -18,6 +18,8 @@ import { type RefreshRig, startRefreshRig } from "./support/refresh-rig.ts";
 import { eventually } from "./support/wait.ts";
 
 const PATH = "/nexus.v1.TokenService/WatchCredentials";
+/** NEXUS_MAX_BODY_BYTES for this server (small, so an oversized body is cheap to send). */
+const MAX_BODY_BYTES = 64 * 1024;
 
 const PROTOCOLS = [
   { name: "gRPC proto", type: "application/grpc", json: false, timeout: (ms: number) => ({ "grpc-timeout": `${ms}m` }) },
@@ -42,7 +44,11 @@ describe("test/watch-h2-parity.test.ts", () => {
   /** Keys made per call: their ids differ between the two runs, so they are masked. */
   const freshKeyIds: string[] = [];
   before(async () => {
-    rig = await startRefreshRig({ accessTtlSeconds: 3600, overrides: { isWatchH2Enabled: () => isDirect } });
+    rig = await startRefreshRig({
+      accessTtlSeconds: 3600,
+      overrides: { isWatchH2Enabled: () => isDirect },
+      env: { NEXUS_MAX_BODY_BYTES: String(MAX_BODY_BYTES) },
+    });
     connectionId = await rig.connect();
     raw = createRawClient(rig.server.baseUrl);
   });
@@ -77,7 +83,7 @@ describe("test/watch-h2-parity.test.ts", () => {
   async function send(call: Call) {
     sequence += 1;
     // Of one length on both paths: gRPC-Web's trailer frame and Connect's end-stream carry it.
-    const requestId = `parity-${sequence}-${isDirect ? "h2" : "cn"}`;
+    const requestId = `parity-${String(sequence).padStart(5, "0")}-${isDirect ? "h2" : "cn"}`;
     const key = await call.key();
     const inFanout = rig.server.app.watchFanout.watcherCount();
     const pending = raw.send(
@@ -175,6 +181,15 @@ describe("test/watch-h2-parity.test.ts", () => {
         await parity({ protocol, key: agent, body: Buffer.alloc(0) }, "handed back");
         const one = message(protocol, { connectionId });
         await parity({ protocol, key: agent, body: Buffer.concat([one, one]) }, "handed back");
+      });
+
+      test("a body over the size limit: handed to connect-node while it still arrives", async () => {
+        // One message's envelope announcing more than the limit, and more bytes than it: the
+        // dedicated path gives the stream back mid-body (the bytes read so far are replayed).
+        const big = Buffer.alloc(5 + MAX_BODY_BYTES + 1024, 0x61);
+        big[0] = 0;
+        big.writeUInt32BE(MAX_BODY_BYTES + 1024, 1);
+        await parity({ protocol, key: agent, body: big }, "handed back");
       });
 
       test("a deadline: the current credential, then deadline exceeded", async () => {
