@@ -114,7 +114,8 @@ export function watchHttp2Liveness(session: ServerHttp2Session, options: Http2Li
       clearTimeout(requestTimer);
       requestTimer = undefined;
     });
-    stream.once("close", () => {
+    // "close" comes once: `on` spares the once-wrapper a long stream would keep.
+    stream.on("close", () => {
       clearTimeout(requestTimer);
       openStreams--;
       update();

@@ -59,7 +59,8 @@ export class WatchCall implements HandlerContext {
     this.shutdownSignal = init.shutdownSignal;
     this.deadlineAtMs = init.timeoutMs === undefined ? undefined : Date.now() + init.timeoutMs;
     (init.stream as unknown as Record<symbol, WatchCall>)[kCall] = this;
-    init.stream.once("close", onStreamClose);
+    // "close" comes once: `on` spares the once-wrapper a stream would keep for hours.
+    init.stream.on("close", onStreamClose);
     if (init.timeoutMs !== undefined && init.timeoutMs > 0) this.timer = setTimeout(onDeadline, init.timeoutMs, this);
     this.shutdownSignal.addEventListener("abort", this);
     if (init.timeoutMs !== undefined && init.timeoutMs <= 0) onDeadline(this);

@@ -17,7 +17,14 @@
  * listener's ordinary path, so odd inputs keep today's answers. HTTP/1.1 never comes here.
  */
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, isMessage, type JsonReadOptions, type JsonWriteOptions, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  isMessage,
+  type JsonReadOptions,
+  type JsonWriteOptions,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -27,7 +34,7 @@ import {
   type StreamRequest,
   type StreamResponse,
 } from "@connectrpc/connect";
-import { createMethodSerializationLookup, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
+import { createMethodSerializationLookup, type Serialization, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
@@ -96,7 +103,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   >((inner, interceptor) => interceptor(inner as never) as never, invoke);
 
   /** Serves a claimed stream whose single request message parsed. */
-  const serve = async (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
+  const serve = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
     served += 1;
     const values = new CallValues().set(kClientAddress, deps.clientAddress(stream, headers));
     const handover: FanoutHandover = { attach: undefined };
@@ -126,37 +133,23 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
       service: TokenService,
       contextValues: values,
     };
-    let failure: unknown;
-    try {
-      const res = await next(req);
+    const end = (err: unknown) => finish(stream, protocol, ctx, err);
+    next(req).then((res) => {
       copyHeaders(res.header, ctx.responseHeader);
       const output = serialization.getO(protocol.codec === "proto");
-      for await (const message of res.message) {
-        const bytes = output.serialize(isMessage(message, method.output) ? message : create(method.output, message));
-        if (sendHeaders(stream, protocol, ctx.responseHeader)) stream.write(envelope(0, bytes));
-        const attach = handover.attach;
-        if (attach !== undefined) {
-          // The fan-out writes from here on; the chain (interceptors, handler) rests at its yields
-          // until the fan-out ends the stream, then the handler ends it through the chain as usual.
-          handover.attach = undefined;
-          await attach().catch(ignore);
-        }
-      }
-      copyHeaders(res.trailer, ctx.responseTrailer);
-    } catch (err) {
-      failure = err;
-    }
-    // connect-es aborts the call's signal once its output ends (this also clears the deadline timer).
-    ctx.abort(failure ?? SETTLED);
-    endStream(stream, protocol, ctx.responseHeader, ctx.responseTrailer, failure, deps.jsonOptions);
+      new Pump(stream, protocol, ctx, handover, res.message[Symbol.asyncIterator](), res.trailer, output, end).pull();
+    }, end);
   };
-  const start = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
-    serve(stream, headers, protocol, input).catch((err: unknown) => {
-      deps.logger.error({ err, rpc: "nexus.v1.TokenService/WatchCredentials" }, "rpc handler failed");
+  /** How the call ends: connect-es aborts the call's signal once its output ends (clearing the deadline timer). */
+  const finish = (stream: ServerHttp2Stream, protocol: WatchProtocol, ctx: WatchCall, err: unknown) => {
+    try {
+      ctx.abort(err ?? SETTLED);
+      endStream(stream, protocol, ctx.responseHeader, ctx.responseTrailer, err, deps.jsonOptions);
+    } catch (fault) {
+      deps.logger.error({ err: fault, rpc: "nexus.v1.TokenService/WatchCredentials" }, "rpc handler failed");
       stream.destroy();
-    });
+    }
   };
-
   /** The one message of a whole body, or undefined when it is not exactly one good envelope. */
   const parse = (protocol: WatchProtocol, chunks: readonly Buffer[]): unknown => {
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
@@ -207,7 +200,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
         }
         stop();
         // Nothing of this claim's scope (the body read) stays with the call.
-        start(stream, headers, protocol, input);
+        serve(stream, headers, protocol, input);
       };
       // The client left before its request was whole: nobody to answer.
       const onClose = () => stop();
@@ -232,6 +225,86 @@ async function ensureSingle<T>(messages: AsyncIterable<T>): Promise<T> {
   if (second.done !== true)
     throw new ConnectError("protocol error: received extra input message for server-streaming method", Code.Unimplemented);
   return first.value;
+}
+
+/**
+ * Writes a call's messages as the chain yields them, as a for-await loop would read them, then
+ * hands the end to `end`; while the fan-out holds the stream nothing of it waits (no async frame).
+ */
+class Pump {
+  private readonly stream: ServerHttp2Stream;
+  private readonly protocol: WatchProtocol;
+  private readonly call: WatchCall;
+  private readonly handover: FanoutHandover;
+  private readonly iterator: AsyncIterator<unknown>;
+  private readonly trailer: Headers;
+  private readonly output: Serialization<MessageShape<Method["output"]>>;
+  private readonly end: (err: unknown) => void;
+  constructor(
+    stream: ServerHttp2Stream,
+    protocol: WatchProtocol,
+    call: WatchCall,
+    handover: FanoutHandover,
+    iterator: AsyncIterator<unknown>,
+    trailer: Headers,
+    output: Serialization<MessageShape<Method["output"]>>,
+    end: (err: unknown) => void,
+  ) {
+    this.stream = stream;
+    this.protocol = protocol;
+    this.call = call;
+    this.handover = handover;
+    this.iterator = iterator;
+    this.trailer = trailer;
+    this.output = output;
+    this.end = end;
+  }
+
+  pull(): void {
+    let pending: Promise<IteratorResult<unknown>>;
+    try {
+      pending = this.iterator.next();
+    } catch (err) {
+      this.end(err);
+      return;
+    }
+    pending.then(
+      (result) => this.take(result),
+      (err: unknown) => this.end(err),
+    );
+  }
+
+  private take(result: IteratorResult<unknown>): void {
+    if (result.done === true) {
+      copyHeaders(this.trailer, this.call.responseTrailer);
+      this.end(undefined);
+      return;
+    }
+    try {
+      const message = result.value as MessageInitShape<Method["output"]>;
+      const bytes = this.output.serialize(isMessage(message, method.output) ? message : create(method.output, message));
+      if (sendHeaders(this.stream, this.protocol, this.call.responseHeader)) this.stream.write(envelope(0, bytes));
+    } catch (err) {
+      // As a for-await loop whose body throws: the source is closed (what that throws is ignored), then the error ends the call.
+      Promise.resolve(this.iterator.return?.()).then(
+        () => this.end(err),
+        () => this.end(err),
+      );
+      return;
+    }
+    const attach = this.handover.attach;
+    if (attach === undefined) {
+      this.pull();
+      return;
+    }
+    // The fan-out writes from here on; the chain (interceptors, handler) rests at its yields until
+    // the fan-out ends the stream, then the handler ends it through the chain as usual.
+    this.handover.attach = undefined;
+    attach().then(
+      () => this.pull(),
+      () => this.pull(),
+    );
+  }
 }
 
 /** The one request message, as the async iterable interceptors and `ensureSingle` read. */
