@@ -62,6 +62,7 @@ import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { rawStreamOf } from "./rpc/raw-stream.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
+import { createWatchH2, type WatchH2 } from "./rpc/watch-h2.ts";
 import { createConnectionEventService } from "./services/connection-event-service.ts";
 import { createConnectionService } from "./services/connection-service.ts";
 import { createProviderService } from "./services/provider-service.ts";
@@ -106,6 +107,8 @@ export interface App {
   readonly apiKeys: ApiKeyManager;
   /** Watch streams served by the encode-once fan-out (services/watch-fanout.ts), for tests and gauges. */
   readonly watchFanout: Pick<WatchFanout, "watcherCount" | "groupCount">;
+  /** WatchCredentials streams served on the dedicated HTTP/2 path (rpc/watch-h2.ts), and the ones it handed back. */
+  readonly watchH2: Pick<WatchH2, "counts">;
 }
 
 /** Things tests (and embedders) may supply instead of the defaults. */
@@ -120,6 +123,8 @@ export interface AppOverrides {
   announce?: (text: string) => void;
   /** Who may use the proxy (default: server/auth/proxy-access.ts over the keys' rules and NEXUS_PROXY_OPEN_TENANTS). */
   proxyAccess?: ProxyAccess;
+  /** Asked per HTTP/2 stream; false: WatchCredentials goes through connect-node (differential tests). Default always true. */
+  isWatchH2Enabled?: () => boolean;
 }
 
 /**
@@ -363,6 +368,19 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version, streams }),
     auditGroupOf: credentialDeliveryGroup,
   });
+  const tokenService = createTokenService({
+    tokens,
+    scope: access.scope,
+    store,
+    watch,
+    fanout,
+    assertMayReceive,
+    // Admitted after the key's last check before the credential is sent (key-validity interceptor).
+    onCredentialDelivered: (ctx, credential) =>
+      ctx.values.get(kAdmitOnSend)(() =>
+        auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
+      ),
+  });
   const health = createHealthService({ services: NEXUS_SERVICES.map((s) => s.typeName) });
   const routes = createRoutes({
     connections: createConnectionService({
@@ -371,19 +389,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
       consent,
       revoker: createConnectionRevoker({ store, vault, providers: directory, oauth, logger }),
     }),
-    tokens: createTokenService({
-      tokens,
-      scope: access.scope,
-      store,
-      watch,
-      fanout,
-      assertMayReceive,
-      // Admitted after the key's last check before the credential is sent (key-validity interceptor).
-      onCredentialDelivered: (ctx, credential) =>
-        ctx.values.get(kAdmitOnSend)(() =>
-          auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version }),
-        ),
-    }),
+    tokens: tokenService,
     providers: createProviderService({ directory, catalog }),
     apiKeys: access.apiKeyService,
     audit: access.auditService,
@@ -517,9 +523,24 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     } else adapter(req, res);
   };
 
+  // WatchCredentials over HTTP/2 without connect-node's per-request state: same interceptors, same handler.
+  const watchH2 = createWatchH2({
+    impl: tokenService,
+    interceptors,
+    readMaxBytes: config.maxBodyBytes,
+    jsonOptions: routerOptions.jsonOptions,
+    shutdownSignal: shutdown.signal,
+    clientAddress: (stream, headers) => access.clientAddress({ socket: stream.session?.socket, headers } as never),
+    logger,
+  });
+
   const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
   const listener = createListener({
     handler,
+    claimHttp2Stream:
+      overrides.isWatchH2Enabled === undefined
+        ? watchH2.claim
+        : (stream, headers, handOff) => overrides.isWatchH2Enabled?.() === true && watchH2.claim(stream, headers, handOff),
     logger,
     maxConnections: config.maxConnections,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
@@ -553,6 +574,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     audit: access.audit,
     apiKeys: access.keys,
     watchFanout: fanout,
+    watchH2,
     async listen() {
       await bridge?.start();
       scheduler.start();

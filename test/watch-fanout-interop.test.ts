@@ -68,6 +68,7 @@ describe("test/watch-fanout-interop.test.ts", () => {
     test(`buf curl over ${protocol}: a fan-out delivery, then the revocation's error with its ErrorInfo`, async () => {
       const connectionId = await rig.connect();
       const inFanout = rig.server.app.watchFanout.watcherCount();
+      const onDedicatedPath = rig.server.app.watchH2.counts().served;
       const curl = run(BUF, [
         "curl",
         "--protocol",
@@ -84,6 +85,7 @@ describe("test/watch-fanout-interop.test.ts", () => {
       try {
         await eventually(() => versionsIn(curl.out.stdout).length > 0, 60_000, `buf curl's first credential (${curl.out.stderr})`);
         await eventually(() => rig.server.app.watchFanout.watcherCount() > inFanout, 20_000, "the stream in the fan-out");
+        assert.ok(rig.server.app.watchH2.counts().served > onDedicatedPath, "served on the dedicated HTTP/2 path (rpc/watch-h2.ts)");
         const first = Math.max(...versionsIn(curl.out.stdout));
         const next = Number((await rig.tokens.refreshConnection({ connectionId })).credential!.version);
         assert.ok(next > first);
@@ -155,10 +157,12 @@ describe("test/watch-fanout-interop.test.ts", () => {
     test("a fan-out delivery, then the revocation's FAILED_PRECONDITION with ErrorInfo in the trailers", async () => {
       const connectionId = await rig.connect();
       const inFanout = rig.server.app.watchFanout.watcherCount();
+      const onDedicatedPath = rig.server.app.watchH2.counts().served;
       const stream = watch(connectionId);
       try {
         await eventually(() => stream.versions.length > 0, 20_000, "grpc-js's first credential");
         await eventually(() => rig.server.app.watchFanout.watcherCount() > inFanout, 20_000, "the stream in the fan-out");
+        assert.ok(rig.server.app.watchH2.counts().served > onDedicatedPath, "served on the dedicated HTTP/2 path (rpc/watch-h2.ts)");
         const next = Number((await rig.tokens.refreshConnection({ connectionId })).credential!.version);
         await eventually(() => stream.versions.includes(next), 20_000, "the fan-out's delivery");
         await admin().revokeConnection({ connectionId });
@@ -176,11 +180,13 @@ describe("test/watch-fanout-interop.test.ts", () => {
     test("cancelling a call leaves the fan-out; a deadline ends one with DEADLINE_EXCEEDED", async () => {
       const connectionId = await rig.connect();
       const inFanout = rig.server.app.watchFanout.watcherCount();
+      const onDedicatedPath = rig.server.app.watchH2.counts().served;
       const cancelled = watch(connectionId);
       const timed = watch(connectionId, 2_000);
       try {
         await eventually(() => cancelled.versions.length > 0 && timed.versions.length > 0, 20_000, "first credentials");
         await eventually(() => rig.server.app.watchFanout.watcherCount() === inFanout + 2, 20_000, "both in the fan-out");
+        assert.equal(rig.server.app.watchH2.counts().served, onDedicatedPath + 2, "both served on the dedicated HTTP/2 path");
         cancelled.call.cancel();
         assert.equal((await cancelled.ended)?.code, grpc.status.CANCELLED);
         await eventually(() => rig.server.app.watchFanout.watcherCount() === inFanout + 1, 20_000, "the cancelled call left");
@@ -221,6 +227,7 @@ describe("test/watch-fanout-interop.test.ts", () => {
     test("a fan-out delivery, then the revocation's FAILED_PRECONDITION with status details in the trailers", { skip }, async () => {
       const connectionId = await rig.connect();
       const inFanout = rig.server.app.watchFanout.watcherCount();
+      const onDedicatedPath = rig.server.app.watchH2.counts().served;
       const py = run("/usr/bin/python3", [join(scratch, "watch.py"), rig.server.baseUrl.replace("http://", ""), connectionId, "0"], {
         PYTHONPATH: prepare(),
         NEXUS_KEY: rig.server.agentKey,
@@ -228,6 +235,7 @@ describe("test/watch-fanout-interop.test.ts", () => {
       try {
         await eventually(() => versionsIn(py.out.stdout).length > 0, 60_000, `Python's first credential (${py.out.stderr})`);
         await eventually(() => rig.server.app.watchFanout.watcherCount() > inFanout, 20_000, "the stream in the fan-out");
+        assert.ok(rig.server.app.watchH2.counts().served > onDedicatedPath, "served on the dedicated HTTP/2 path (rpc/watch-h2.ts)");
         const next = Number((await rig.tokens.refreshConnection({ connectionId })).credential!.version);
         await eventually(() => versionsIn(py.out.stdout).includes(next), 20_000, "the fan-out's delivery");
         await admin().revokeConnection({ connectionId });
@@ -241,6 +249,7 @@ describe("test/watch-fanout-interop.test.ts", () => {
 
     test("a deadline ends a stream held by the fan-out with DEADLINE_EXCEEDED", { skip }, async () => {
       const connectionId = await rig.connect();
+      const onDedicatedPath = rig.server.app.watchH2.counts().served;
       const py = run("/usr/bin/python3", [join(scratch, "watch.py"), rig.server.baseUrl.replace("http://", ""), connectionId, "3"], {
         PYTHONPATH: prepare(),
         NEXUS_KEY: rig.server.agentKey,
@@ -249,6 +258,7 @@ describe("test/watch-fanout-interop.test.ts", () => {
         assert.equal(await py.exited, 0, py.out.stderr);
         assert.equal(versionsIn(py.out.stdout).length, 1, py.out.stdout);
         assert.match(py.out.stdout, /error=DEADLINE_EXCEEDED/, py.out.stdout);
+        assert.equal(rig.server.app.watchH2.counts().served, onDedicatedPath + 1, "served on the dedicated HTTP/2 path");
       } finally {
         py.kill();
       }

@@ -105,11 +105,17 @@ export function watchHttp2Liveness(session: ServerHttp2Session, options: Http2Li
     openStreams++;
     update();
     // Bidi streams (reflection) keep their request open for long, but they have answered by then.
-    const requestTimer = setTimeout(() => {
+    let requestTimer: NodeJS.Timeout | undefined = setTimeout(() => {
       if (stream.state.remoteClose !== 1 && !stream.headersSent) stream.close(constants.NGHTTP2_CANCEL);
     }, options.requestTimeoutMs);
     requestTimer.unref();
-    stream.once("close", () => {
+    // A request read to its end has nothing left to time out (streams last for hours: no timer kept).
+    stream.once("end", () => {
+      clearTimeout(requestTimer);
+      requestTimer = undefined;
+    });
+    // "close" comes once: `on` spares the once-wrapper a long stream would keep.
+    stream.on("close", () => {
       clearTimeout(requestTimer);
       openStreams--;
       update();

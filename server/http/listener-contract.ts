@@ -16,6 +16,25 @@ export type ListenerRequestHandler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
+/** What a claimer read of a stream's body before handing the stream back (see `Http2StreamClaimer`). */
+export interface ReadSoFar {
+  chunks: readonly Buffer[];
+  /** The client ended its side: `chunks` is the whole body. */
+  isEnded: boolean;
+}
+
+/**
+ * Sees each HTTP/2 stream before the compatibility API (Http2ServerRequest/Response) does: returns
+ * true to serve the stream itself. A claimer that started reading the body and then wants the
+ * ordinary path calls `handOff` with what it read (its listeners removed, in the same turn): the
+ * stream then reaches `handler` as if untouched.
+ */
+export type Http2StreamClaimer = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  handOff: (read: ReadSoFar) => void,
+) => boolean;
+
 /** The logger the listener writes to; a pino logger fits. */
 export interface ListenerLogger {
   debug(obj: object, msg?: string): void;
@@ -28,6 +47,8 @@ export interface ListenerLogger {
 export interface ListenerOptions {
   /** Serves every request, HTTP/1.1 and HTTP/2 alike. */
   handler: ListenerRequestHandler;
+  /** HTTP/2 streams served without the compatibility API (server/rpc/watch-h2.ts); default none. */
+  claimHttp2Stream?: Http2StreamClaimer;
   /** Runs when `close()` starts, after the port stops accepting and before draining (e.g. to end
    * long-lived streams). Bounded by the grace period; a throw is logged and ignored. */
   onBeforeClose?: () => void | Promise<void>;

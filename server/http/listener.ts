@@ -19,7 +19,7 @@ import {
 } from "../config/defaults.ts";
 import { createConnectionCaps } from "./connection-caps.ts";
 import { watchHttp2Liveness } from "./http2-liveness.ts";
-import type { Listener, ListenerAddress, ListenerCloseOptions, ListenerLogger, ListenerOptions } from "./listener-contract.ts";
+import type { Listener, ListenerAddress, ListenerCloseOptions, ListenerLogger, ListenerOptions, ReadSoFar } from "./listener-contract.ts";
 import { sniffProtocol } from "./sniff-protocol.ts";
 import { createTurnSlicer } from "./turn-slicer.ts";
 
@@ -27,6 +27,7 @@ export type { ConnectionRefusal } from "./connection-caps.ts";
 
 export type {
   ConnectionCloseReason,
+  Http2StreamClaimer,
   Listener,
   ListenerAddress,
   ListenerCloseOptions,
@@ -34,6 +35,7 @@ export type {
   ListenerLogger,
   ListenerOptions,
   ListenerRequestHandler,
+  ReadSoFar,
 } from "./listener-contract.ts";
 
 /**
@@ -136,7 +138,25 @@ export function createListener(options: ListenerOptions): Listener {
     });
   });
   h2.on("sessionError", (err: Error) => logger.debug({ err }, "http2 session error"));
-  h2.on("request", serve);
+  if (options.claimHttp2Stream === undefined) h2.on("request", serve);
+  else {
+    // Unclaimed streams go through the compatibility API of a server that never listens (its
+    // "stream" listener builds the request and response objects and emits "request").
+    const compat = http2.createServer();
+    compat.on("request", serve);
+    const claim = options.claimHttp2Stream;
+    h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      let isClaimed = false;
+      try {
+        isClaimed = claim(stream, headers, (read) => handOff(stream, headers, rawHeaders, read));
+      } catch (err) {
+        logger.error({ err }, "http2 stream claimer threw");
+        stream.destroy();
+        return;
+      }
+      if (!isClaimed) compat.emit("stream", stream, headers, flags, rawHeaders);
+    });
+  }
 
   const netServer = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
   netServer.on("connection", (socket: net.Socket) => {
@@ -211,6 +231,26 @@ export function createListener(options: ListenerOptions): Listener {
     } catch (err) {
       fail(err);
     }
+  }
+
+  /** A stream a claimer gave back, with the body bytes it had read replayed to the request. */
+  function handOff(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rawHeaders: string[], read: ReadSoFar): void {
+    // No data event may pass with nobody listening until the request reads.
+    stream.pause();
+    const req = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
+    const res = new http2.Http2ServerResponse(stream);
+    for (const chunk of read.chunks) req.push(chunk);
+    if (read.isEnded) req.push(null);
+    else {
+      // The request starts listening for data on its first read; the stream paused above must
+      // then flow again (the request pauses it again when it has enough).
+      const readMore = req._read;
+      req._read = function (size: number) {
+        readMore.call(this, size);
+        stream.resume();
+      };
+    }
+    serve(req, res);
   }
 
   function address(): ListenerAddress | null {

@@ -69,6 +69,18 @@ export interface RawStreamSink {
   readonly codec: "proto" | "json";
   /** The response body (an HTTP/2 stream or an HTTP/1.1 response). */
   readonly body: RawStreamBody;
+  /**
+   * Present when the transport writes the handler's messages itself (rpc/watch-h2.ts): the handler
+   * sets `attach` just before it yields its last first message; once that message is on the wire the
+   * transport attaches the stream to the fan-out and asks for the next message only after the
+   * fan-out has ended the stream, so nothing waits in between (no pending promise per stream).
+   */
+  readonly handover?: FanoutHandover;
+}
+
+/** See `RawStreamSink.handover`. */
+export interface FanoutHandover {
+  attach: (() => Promise<void>) | undefined;
 }
 
 /** The part of a Node writable the fan-out uses. */

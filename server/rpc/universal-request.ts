@@ -29,7 +29,7 @@ export interface NodeServerResponse {
  * connect-node's own reason-less abort (an AbortError, which the error interceptor also treats as
  * the client's).
  */
-const SETTLED = new ConnectError("the call has ended", Code.Canceled);
+export const SETTLED = new ConnectError("the call has ended", Code.Canceled);
 
 /**
  * connect-es's request gate (it receives the very HandlerContext the handler later aborts). For a
@@ -97,7 +97,8 @@ export function toUniversalRequest(
   };
 }
 
-function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
+/** Node's request headers as web Headers (pseudo-headers left out), as connect-node converts them. */
+export function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
   const header = new Headers();
   for (const [name, value] of Object.entries(nodeHeaders)) {
     if (name.startsWith(":") || value === undefined) continue;
@@ -111,7 +112,7 @@ function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
 const { constants } = http2;
 
 /** The Connect error for an HTTP/2 reset code, as connect-node maps them; undefined for none. */
-function h2ResetError(rstCode: number): ConnectError | undefined {
+export function h2ResetError(rstCode: number): ConnectError | undefined {
   const code = RST_CODES.get(rstCode);
   if (code === undefined) return undefined;
   return new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code);

@@ -63,7 +63,13 @@ export function createTokenService(deps: {
       // stream is handed to the fan-out, which writes later events to its wire until it ends.
       const { watcher, first, end } = await fanout.open(connection, afterVersion, sink, ctx);
       try {
-        for (const event of first) yield toProto(ctx, event);
+        for (let i = 0; i < first.length; i += 1) {
+          const message = toProto(ctx, first[i]!);
+          // A transport that writes messages itself attaches the stream once the last one is out.
+          if (i === first.length - 1 && end === undefined && sink.handover !== undefined)
+            sink.handover.attach = () => fanout.attach(watcher);
+          yield message;
+        }
         if (end !== undefined) throw end;
         if (first.length > 0) {
           await fanout.attach(watcher);

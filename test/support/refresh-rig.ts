@@ -10,7 +10,7 @@ import type { TestContext } from "node:test";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
-import type { App } from "../../server/app.ts";
+import type { App, AppOverrides } from "../../server/app.ts";
 import { credentialAad, decodeStoredSecret, type OAuthTokenSet } from "../../server/domain/stored-secret.ts";
 import type { FetchFn } from "../../server/oauth/request-options.ts";
 import { generateKeyringText } from "../../server/vault/keyring.ts";
@@ -36,6 +36,8 @@ export interface RefreshRigOptions {
   env?: Record<string, string>;
   /** Wraps the server's outbound fetch (provider calls); gets the default fetch. */
   wrapFetch?: (fetch: FetchFn) => FetchFn;
+  /** More app overrides. */
+  overrides?: Omit<AppOverrides, "logDestination" | "fetch">;
 }
 
 /** The running setup. */
@@ -62,7 +64,7 @@ export async function startRefreshRig(options: RefreshRigOptions = {}): Promise<
   const env = { NEXUS_REFRESH_SKEW_MS: "1000", NEXUS_ENCRYPTION_KEYS: generateKeyringText("k1"), ...options.env };
   const server = await startServer({
     env,
-    overrides: options.wrapFetch ? { fetch: options.wrapFetch((url, init) => fetch(url, init)) } : {},
+    overrides: { ...options.overrides, ...(options.wrapFetch ? { fetch: options.wrapFetch((url, init) => fetch(url, init)) } : {}) },
   });
   let idp: TestOidcProvider;
   try {

@@ -66,48 +66,144 @@ export function createKeyValidityInterceptor(deps: { liveness: ApiKeyLiveness })
 
 /**
  * Passes messages through while the key stays valid; ends with the key's error the moment it
- * does not, without waiting for the source's next message.
+ * does not, without waiting for the source's next message. One small object (the signal's
+ * listener itself) rather than an async generator, since a watch stream holds it for hours; it
+ * behaves as the generator it replaced (key-validity-guard.test.ts).
  */
-async function* guardMessages<T>(
+export function guardMessages<T>(
   source: AsyncIterable<T>,
   principal: Principal,
-  liveness: ApiKeyLiveness,
+  liveness: Pick<ApiKeyLiveness, "check">,
   ended: AbortSignal,
   untrack: () => void,
   admits: (() => void)[],
-): AsyncGenerator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(ended.reason as ConnectError);
-    if (ended.aborted) onAbort();
-    else ended.addEventListener("abort", onAbort, { once: true });
-  });
-  // Observed here so an abort while no one races it is not an unhandled rejection.
-  aborted.catch(() => undefined);
-  let isDone = false;
-  try {
-    for (;;) {
-      const pending = iterator.next();
-      // If the abort wins the race, this promise is left behind: its late failure is no news.
-      pending.catch(() => undefined);
-      const result = await Promise.race([pending, aborted]);
-      if (result.done) {
-        isDone = true;
-        // A handler that saw its signal abort and returned quietly still ends with the key's error.
-        if (ended.aborted) throw ended.reason as ConnectError;
-        return;
+): AsyncIterableIterator<T> {
+  return new Guard(source, principal, liveness, ended, untrack, admits);
+}
+
+const START = 0;
+const RUNNING = 1;
+const DONE = 2;
+
+class Guard<T> implements AsyncIterableIterator<T> {
+  private readonly source: AsyncIterable<T>;
+  private readonly principal: Principal;
+  private readonly liveness: Pick<ApiKeyLiveness, "check">;
+  private readonly ended: AbortSignal;
+  private readonly untrack: () => void;
+  private readonly admits: (() => void)[];
+  private iterator: AsyncIterator<T> | undefined = undefined;
+  private state = START;
+  private isDone = false;
+  private isListening = false;
+  /** Set once `ended` aborted: every read from then on fails with it. */
+  private abortReason: { reason: unknown } | undefined = undefined;
+  /** Fails the read in flight when `ended` aborts. */
+  private onAbort: ((reason: unknown) => void) | undefined = undefined;
+
+  constructor(
+    source: AsyncIterable<T>,
+    principal: Principal,
+    liveness: Pick<ApiKeyLiveness, "check">,
+    ended: AbortSignal,
+    untrack: () => void,
+    admits: (() => void)[],
+  ) {
+    this.source = source;
+    this.principal = principal;
+    this.liveness = liveness;
+    this.ended = ended;
+    this.untrack = untrack;
+    this.admits = admits;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.state === DONE) return Promise.resolve({ value: undefined, done: true });
+    if (this.state === START) {
+      try {
+        this.iterator = this.source[Symbol.asyncIterator]();
+      } catch (err) {
+        this.state = DONE;
+        return Promise.reject(err);
       }
-      const reason: KeyInvalidReason | null = liveness.check(principal);
-      if (reason !== null) throw apiKeyNoLongerValidError(reason);
-      // The key is valid as the message leaves: only now is its delivery audited (admit may refuse it).
-      for (const admit of admits.splice(0)) admit();
-      yield result.value;
+      this.state = RUNNING;
+      if (this.ended.aborted) this.abortReason = { reason: this.ended.reason };
+      else {
+        this.ended.addEventListener("abort", this, { once: true });
+        this.isListening = true;
+      }
     }
-  } finally {
-    if (onAbort) ended.removeEventListener("abort", onAbort);
-    untrack();
+    let pending: Promise<IteratorResult<T>>;
+    try {
+      pending = this.iterator!.next();
+    } catch (err) {
+      this.finish();
+      return Promise.reject(err);
+    }
+    // If the abort wins the race, this promise is left behind: its late failure is no news.
+    pending.catch(() => undefined);
+    const aborted =
+      this.abortReason !== undefined
+        ? Promise.reject(this.abortReason.reason)
+        : new Promise<never>((_, reject) => {
+            this.onAbort = reject;
+          });
+    return Promise.race([pending, aborted]).then(
+      (result) => {
+        this.onAbort = undefined;
+        try {
+          if (result.done === true) {
+            this.isDone = true;
+            // A handler that saw its signal abort and returned quietly still ends with the key's error.
+            if (this.ended.aborted) throw this.ended.reason as ConnectError;
+            this.finish();
+            return { value: undefined, done: true };
+          }
+          const reason: KeyInvalidReason | null = this.liveness.check(this.principal);
+          if (reason !== null) throw apiKeyNoLongerValidError(reason);
+          // The key is valid as the message leaves: only now is its delivery audited (admit may refuse it).
+          for (const admit of this.admits.splice(0)) admit();
+        } catch (err) {
+          this.finish();
+          throw err;
+        }
+        return { value: result.value, done: false };
+      },
+      (err: unknown) => {
+        this.onAbort = undefined;
+        this.finish();
+        throw err;
+      },
+    );
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    if (this.state === RUNNING) this.finish();
+    this.state = DONE;
+    return Promise.resolve({ value: value as never, done: true });
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    if (this.state === RUNNING) this.finish();
+    this.state = DONE;
+    return Promise.reject(err);
+  }
+
+  /** `ended` aborted. */
+  handleEvent(): void {
+    this.abortReason = { reason: this.ended.reason };
+    this.onAbort?.(this.ended.reason);
+  }
+
+  private finish(): void {
+    this.state = DONE;
+    if (this.isListening) this.ended.removeEventListener("abort", this);
+    this.untrack();
     // The source may still be inside its own await (it ends on the aborted signal): don't wait for it.
-    if (!isDone) iterator.return?.()?.catch(() => undefined);
+    if (!this.isDone) void this.iterator?.return?.()?.catch(() => undefined);
   }
 }
