@@ -43,6 +43,7 @@ export class WatchCall implements HandlerContext {
   readonly signal: AbortSignal;
   private readonly controller = new AbortController();
   private readonly shutdownSignal: AbortSignal;
+  /** On the monotonic clock (`performance.now()`): a deadline is elapsed time, not domain time. */
   private readonly deadlineAtMs: number | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -57,7 +58,7 @@ export class WatchCall implements HandlerContext {
     this.values = init.values;
     this.signal = this.controller.signal;
     this.shutdownSignal = init.shutdownSignal;
-    this.deadlineAtMs = init.timeoutMs === undefined ? undefined : Date.now() + init.timeoutMs;
+    this.deadlineAtMs = init.timeoutMs === undefined ? undefined : performance.now() + init.timeoutMs;
     (init.stream as unknown as Record<symbol, WatchCall>)[kCall] = this;
     // "close" comes once: `on` spares the once-wrapper a stream would keep for hours.
     init.stream.on("close", onStreamClose);
@@ -68,7 +69,7 @@ export class WatchCall implements HandlerContext {
   }
 
   timeoutMs(): number | undefined {
-    return this.deadlineAtMs === undefined ? undefined : this.deadlineAtMs - Date.now();
+    return this.deadlineAtMs === undefined ? undefined : this.deadlineAtMs - performance.now();
   }
 
   /** Ends the call's signal with `reason` (first reason wins); stops the deadline and shutdown watch. */
