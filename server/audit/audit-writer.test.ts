@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { eventually } from "../../test/support/wait.ts";
 import { createLogger } from "../logging/logger.ts";
 import type { AuditEventInput } from "../store/store.ts";
@@ -169,4 +171,31 @@ test("retention prunes at start and on its interval, with the cutoff in days", a
   const count = cutoffs.length;
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.equal(cutoffs.length, count, "stopped");
+});
+
+test("a queued event keeps only its capped fields, not the long strings they were cut from", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const store = fakeStore();
+  store.failNext(1_000_000); // the store is down: every event stays queued
+  const writer = createAuditWriter({ store, logger: sink().logger, now: Date.now, maxRetryDelayMs: 60_000 });
+  gc();
+  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().external;
+  const before = held();
+  for (let i = 0; i < 40; i += 1) {
+    // 40 request fields of 1 MiB each (a caller can send that much in a field the audit row names).
+    writer.record({
+      action: "provider.update",
+      result: "denied",
+      details: { provider: `${i}${Buffer.alloc(1 << 20, "x").toString("latin1")}` },
+    });
+  }
+  gc();
+  const grown = held() - before;
+  assert.ok(grown < 20 * 1024 * 1024, `the queue holds ${(grown / 1024 / 1024).toFixed(1)} MiB for 40 capped events`);
+  store.failNext(0);
+  await writer.close();
+  const details = store.batches.flat().map((row) => row.details?.provider ?? "");
+  assert.equal(details.length, 40);
+  assert.ok(details.every((value) => value.length === 257 && value.endsWith("x…")));
 });

@@ -160,7 +160,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   // The whole per-event cost on the request's path: the time, the ambient facts, one push.
   const enqueue = (event: AuditEvent) => {
     const facts = event.requestId == null || event.clientAddress == null ? ambient.getStore() : undefined;
-    queue.push({ timeMs: now(), event, facts });
+    queue.push({ timeMs: now(), event: withinBounds(event), facts });
     schedule();
   };
 
@@ -237,6 +237,46 @@ function toRow({ timeMs, event, facts }: Queued): AuditEventInput {
 function cap(value: string | null | undefined): string | null {
   if (value === undefined || value === null || value === "") return null;
   return value.length > MAX_FIELD ? `${value.slice(0, MAX_FIELD)}…` : value;
+}
+
+/**
+ * The event as queued: itself when every field is within the cap (the common case: one length check
+ * per field), else a copy whose long strings are cut, as real copies: a V8 slice of a long string
+ * keeps the whole original alive, so a queue of 10,000 events during a store outage would hold up to
+ * 10,000 request bodies (1 MiB each) instead of 10,000 capped rows.
+ */
+function withinBounds(event: AuditEvent): AuditEvent {
+  const { details } = event;
+  const fields = [event.action, event.result, event.keyId, event.tenantId, event.connectionId, event.requestId, event.clientAddress];
+  const detailsLong = details !== undefined && Object.entries(details).some(([key, value]) => key.length > 64 || isLong(value));
+  if (!detailsLong && !fields.some(isLong)) return event;
+  const own = (value: string | null | undefined) => (isLong(value) ? detach(cap(value)) : value);
+  return {
+    ...event,
+    action: own(event.action) ?? event.action,
+    result: own(event.result) ?? event.result,
+    keyId: own(event.keyId),
+    tenantId: own(event.tenantId),
+    connectionId: own(event.connectionId),
+    requestId: own(event.requestId),
+    clientAddress: own(event.clientAddress),
+    details: detailsLong
+      ? Object.fromEntries(
+          Object.entries(details)
+            .slice(0, 16)
+            .map(([key, value]) => [detach(key.slice(0, 64)), own(value) ?? ""]),
+        )
+      : details,
+  };
+}
+
+function isLong(value: string | null | undefined): boolean {
+  return value != null && value.length > MAX_FIELD;
+}
+
+/** A flat copy of `value` that shares no memory with the string it was cut from. */
+function detach<T extends string | null>(value: T): T {
+  return (value === null ? null : Buffer.from(value, "utf16le").toString("utf16le")) as T;
 }
 
 function capDetails(details: Record<string, string> | undefined): Record<string, string> {
