@@ -192,6 +192,15 @@ describe("test/watch-h2-parity.test.ts", () => {
         await parity({ protocol, key: agent, body: big }, "handed back");
       });
 
+      test("a well-formed message over the claim's 16 KiB: handed to connect-node before it is authenticated", async () => {
+        // Under the body limit (64 KiB here), so connect-node reads it and answers it (an id too long);
+        // the dedicated path never buffers that much for a request nobody has authenticated yet.
+        await parity(
+          { protocol, key: async () => undefined, body: message(protocol, { connectionId: "c".repeat(20_000) }) },
+          "handed back",
+        );
+      });
+
       test("a deadline: the current credential, then deadline exceeded", async () => {
         const timed = await parity(
           { protocol, key: agent, body: message(protocol, { connectionId }), headers: protocol.timeout(600) },

@@ -160,7 +160,6 @@ export function createListener(options: ListenerOptions): Listener {
 
   const netServer = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
   netServer.on("connection", (socket: net.Socket) => {
-    lastAcceptAt = performance.now();
     const admission = caps.admit(socket.remoteAddress);
     if ("refused" in admission) {
       options.onConnectionRefused?.(admission.refused);
@@ -170,6 +169,8 @@ export function createListener(options: ListenerOptions): Listener {
       socket.resetAndDestroy();
       return;
     }
+    // Only admitted connections make a burst: refused ones cannot keep the handlers sliced.
+    lastAcceptAt = performance.now();
     sockets.add(socket);
     sniffing.add(socket);
     socket.once("close", () => {

@@ -49,6 +49,12 @@ type Method = typeof method;
 
 /** How long the request body may take to arrive before the stream goes to the ordinary path. */
 const BODY_WAIT_MS = 2_000;
+/**
+ * Most bytes a claim buffers before the request is authenticated (a WatchCredentialsRequest is well
+ * under 200 bytes): a bigger body goes to connect-node at once, which reads and answers it as it
+ * answers every other request, so no unauthenticated stream pins more than this here.
+ */
+const CLAIM_MAX_BYTES = 16 * 1024;
 
 /** What the dedicated path needs. */
 export interface WatchH2Deps {
@@ -77,6 +83,7 @@ const kContext = createContextKey<WatchCall | undefined>(undefined, { descriptio
 /** Creates the path. */
 export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   const limits = validateReadWriteMaxBytes(deps.readMaxBytes, undefined, undefined);
+  const claimMaxBytes = Math.min(deps.readMaxBytes + 5, CLAIM_MAX_BYTES);
   const serialization = createMethodSerializationLookup(method, undefined, deps.jsonOptions, limits);
   const maxTimeoutMs = Number.MAX_SAFE_INTEGER;
   let served = 0;
@@ -103,7 +110,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   >((inner, interceptor) => interceptor(inner as never) as never, invoke);
 
   /** Serves a claimed stream whose single request message parsed. */
-  const serve = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown) => {
+  const serve = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, protocol: WatchProtocol, input: unknown, arrivedAt: number) => {
     served += 1;
     const values = new CallValues().set(kClientAddress, deps.clientAddress(stream, headers));
     const handover: FanoutHandover = { attach: undefined };
@@ -114,7 +121,8 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
       method,
       protocolName: protocol.protocol,
       url: `http://${headers[":authority"] ?? headers.host ?? ""}${headers[":path"]}`,
-      timeoutMs: protocol.timeoutMs,
+      // The client's deadline runs from the request's arrival, not from the end of its body.
+      timeoutMs: protocol.timeoutMs === undefined ? undefined : protocol.timeoutMs - (performance.now() - arrivedAt),
       shutdownSignal: deps.shutdownSignal,
       requestHeader: webHeaders(headers),
       responseType: protocol.responseType,
@@ -134,11 +142,14 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
       contextValues: values,
     };
     const end = (err: unknown) => finish(stream, protocol, ctx, err);
-    next(req).then((res) => {
-      copyHeaders(res.header, ctx.responseHeader);
-      const output = serialization.getO(protocol.codec === "proto");
-      new Pump(stream, protocol, ctx, handover, res.message[Symbol.asyncIterator](), res.trailer, output, end).pull();
-    }, end);
+    // A throw while starting the pump ends the call like a handler error (never an unhandled rejection).
+    next(req)
+      .then((res) => {
+        copyHeaders(res.header, ctx.responseHeader);
+        const output = serialization.getO(protocol.codec === "proto");
+        new Pump(stream, protocol, ctx, handover, res.message[Symbol.asyncIterator](), res.trailer, output, end).pull();
+      })
+      .catch(end);
   };
   /** How the call ends: connect-es aborts the call's signal once its output ends (clearing the deadline timer). */
   const finish = (stream: ServerHttp2Stream, protocol: WatchProtocol, ctx: WatchCall, err: unknown) => {
@@ -171,6 +182,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     claim(stream, headers, handOff) {
       const protocol = watchProtocolOf(headers, maxTimeoutMs);
       if (protocol === undefined) return false;
+      const arrivedAt = performance.now();
       // A stream without a listener throws its error (a reset with an error code) at the process.
       stream.on("error", ignore);
       const chunks: Buffer[] = [];
@@ -190,7 +202,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
         chunks.push(chunk);
         size += chunk.length;
         // More than one message can hold: not ours (connect-node refuses or answers it).
-        if (size > deps.readMaxBytes + 5) giveBack(false);
+        if (size > claimMaxBytes) giveBack(false);
       };
       const onEnd = () => {
         const input = parse(protocol, chunks);
@@ -200,7 +212,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
         }
         stop();
         // Nothing of this claim's scope (the body read) stays with the call.
-        serve(stream, headers, protocol, input);
+        serve(stream, headers, protocol, input, arrivedAt);
       };
       // The client left before its request was whole: nobody to answer.
       const onClose = () => stop();

@@ -174,8 +174,11 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     const credential = frames.read.credential;
     const first = owed[0];
     if (credential === undefined || first === undefined) return;
+    let open = 0;
+    for (const watcher of owed) if (!watcher.isClosed) open += 1;
+    if (open === 0) return;
     try {
-      deps.auditDelivery(first.ctx, credential, owed.length);
+      deps.auditDelivery(first.ctx, credential, open);
     } catch (err) {
       for (const watcher of owed) core.end(watcher, err);
       return;

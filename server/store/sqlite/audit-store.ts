@@ -62,13 +62,21 @@ function auditRowValues(event: AuditEventInput): unknown[] {
   const row = newAuditEventRow(event);
   return [
     row.time,
-    row.action,
-    row.result,
-    row.keyId,
-    row.tenantId,
-    row.connectionId,
-    row.requestId,
-    row.clientAddress,
+    wellFormed(row.action),
+    wellFormed(row.result),
+    wellFormed(row.keyId),
+    wellFormed(row.tenantId),
+    wellFormed(row.connectionId),
+    wellFormed(row.requestId),
+    wellFormed(row.clientAddress),
     JSON.stringify(row.details),
   ];
+}
+
+/**
+ * A lone UTF-16 surrogate replaced by U+FFFD, as binding the string directly would store it: through
+ * the batch's JSON text SQLite would store the surrogate's bytes as invalid UTF-8.
+ */
+function wellFormed<T extends string | null>(value: T): T {
+  return (value === null ? null : value.toWellFormed()) as T;
 }

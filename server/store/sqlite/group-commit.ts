@@ -64,8 +64,9 @@ export function createGroupCommit(client: Database.Database, defer: (flush: () =
         for (const pending of group) {
           savepoints.open.run();
           try {
-            results.push({ ok: true, value: pending.operation() });
+            const value = pending.operation();
             savepoints.release.run();
+            results.push({ ok: true, value });
           } catch (error) {
             // SQLite ends the whole transaction on some errors (disk full, I/O): then none is written.
             if (!client.inTransaction) throw error;
