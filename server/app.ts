@@ -609,7 +609,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
         if (unfinished > 0)
           logger.warn({ unfinished }, "refreshes still running at shutdown; their leases run out and another replica retries");
         else await schedulerStopped;
-        await (await proxy.settled())?.close();
+        await proxy.close((built) => built.close());
         await consentSweeper.stop();
         await eventPruner.stop();
         await webhookWorker.stop();

@@ -30,4 +30,38 @@ describe("lazyPart", () => {
     assert.equal(await part.get(), "ready");
     assert.equal(builds, 2);
   });
+
+  test("close disposes of a build in progress and refuses every later use (nothing is built after shutdown)", async () => {
+    let builds = 0;
+    let finish: (value: string) => void = () => {};
+    const part = lazyPart(
+      () =>
+        new Promise<string>((resolve) => {
+          builds += 1;
+          finish = resolve;
+        }),
+    );
+    const first = part.get();
+    const disposed: string[] = [];
+    const closing = part.close((built) => {
+      disposed.push(built);
+    });
+    await assert.rejects(part.get(), /shutting down/);
+    finish("proxy");
+    await closing;
+    assert.equal(await first, "proxy");
+    assert.deepEqual(disposed, ["proxy"]);
+    await assert.rejects(part.get(), /shutting down/);
+    assert.equal(builds, 1);
+  });
+
+  test("close with nothing built disposes of nothing", async () => {
+    const part = lazyPart(async () => "never");
+    let disposed = 0;
+    await part.close(() => {
+      disposed += 1;
+    });
+    assert.equal(disposed, 0);
+    await assert.rejects(part.get(), /shutting down/);
+  });
 });

@@ -10,13 +10,20 @@ export interface LazyPart<T> {
   get(): Promise<T>;
   /** The part if a build was started: resolves when it settles (undefined if none or it failed). */
   settled(): Promise<T | undefined>;
+  /**
+   * At shutdown: refuses every later `get` (so nothing is built after this), then disposes of the
+   * part if a build was started, once it settles.
+   */
+  close(dispose: (part: T) => Promise<void> | void): Promise<void>;
 }
 
 /** A part that `build` (a dynamic import and a constructor) makes on first use. */
 export function lazyPart<T>(build: () => Promise<T>): LazyPart<T> {
   let building: Promise<T> | undefined;
+  let isClosed = false;
   return {
     get() {
+      if (isClosed) return Promise.reject(new Error("the app is shutting down"));
       building ??= build().catch((error: unknown) => {
         building = undefined;
         throw error;
@@ -25,6 +32,11 @@ export function lazyPart<T>(build: () => Promise<T>): LazyPart<T> {
     },
     async settled() {
       return building?.catch(() => undefined);
+    },
+    async close(dispose) {
+      isClosed = true;
+      const part = await this.settled();
+      if (part !== undefined) await dispose(part);
     },
   };
 }
