@@ -167,8 +167,10 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     }
     if (credential === undefined || credential.version <= watcher.lastVersion) return false;
     const key = watcher.keyGroup;
-    // Checked already for this key in this step (and this stream's own signal has not ended it).
-    if (key !== undefined && cleared.has(key) && !watcher.ctx.signal.aborted) return true;
+    // Checked already for this key in this step. (A stream whose own signal aborted is closed by
+    // then: its abort listener runs synchronously. Not re-read here: `aborted` of a composite signal
+    // costs as much as the key check.)
+    if (key !== undefined && cleared.has(key)) return true;
     try {
       // A key revoked or expired since the stream opened gets nothing more, not even an audit row.
       deps.assertMayReceive(watcher.ctx);
