@@ -19,6 +19,11 @@
  * revoked or attention_required connection ends the stream, a credential is delivered once per
  * newer version after the key's re-check and its audit row, heartbeats pass through.
  *
+ * Per event: one re-read of the connection, its credential and its provider (`watch.read`; the app's
+ * is TokenReader.readWatched, one statement and the provider's cached parse). Per step, the key
+ * check runs once per key (`keyOf`) and again for each stream of a key that failed it; per stream
+ * there is no allocation but its share of its delivery group's list.
+ *
  * Audit: the streams written in one event-loop turn are checked, audited and written in one
  * synchronous step, so nothing happens between a stream's key re-check, its audit row and its
  * bytes. Streams of that step in one delivery group (`auditGroupOf`: same key, tenant, client
