@@ -50,7 +50,7 @@ import { createProviderGrant } from "./refresh/provider-grant.ts";
 import { createRefreshEngine, refreshDrainBudgetMs } from "./refresh/refresh-engine.ts";
 import { createRefreshMetrics } from "./refresh/refresh-metrics.ts";
 import { createRefreshScheduler } from "./refresh/refresh-scheduler.ts";
-import { kAdmitOnSend, kAssertKeyValid, kClientAddress, kRawStream } from "./request/context.ts";
+import { kAdmitOnSend, kAssertKeyValid, kClientAddress, kPrincipal, kRawStream } from "./request/context.ts";
 import { createRestHandler } from "./rest/rest-handler.ts";
 import { createConnectionRevoker } from "./revocation/connection-revoker.ts";
 import { toConnectError } from "./rpc/errors.ts";
@@ -325,7 +325,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     keepAfterSeq: async () => (await store.oldestWebhookCursorSeq()) ?? undefined,
   });
   const tokens = createTokenReader({ store, engine });
-  const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection });
+  const watch = createCredentialWatch({ store, hub, engine, readCredential: tokens.readConnection, readWatched: tokens.readWatched });
   // Webhooks: the SSRF rules and sender are shared by the delivery worker and ReplayWebhookDelivery.
   const webhookRules = createTargetRules({ isHttpAllowed: config.webhooks.isHttpAllowed, allowedCidrs: config.webhooks.allowedCidrs });
   const webhookSend = createWebhookSender({
@@ -367,6 +367,11 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     auditDelivery: (ctx, credential, streams) =>
       auditCredentialDelivered(access.audit, ctx, { connectionId: credential.connectionId, version: credential.version, streams }),
     auditGroupOf: credentialDeliveryGroup,
+    // The key check reads only the key's id (revoked) and expiry: streams sharing both share its answer.
+    keyOf: (ctx) => {
+      const principal = ctx.values.get(kPrincipal);
+      return principal === undefined ? "" : `${principal.keyId}\n${principal.expiresAtMs ?? ""}`;
+    },
   });
   const tokenService = createTokenService({
     tokens,

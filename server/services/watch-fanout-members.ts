@@ -20,6 +20,8 @@ export class Watcher implements FanoutWatcher {
   readonly ctx: HandlerContext;
   /** Streams with the same group may share one audit row per event (WatchFanoutDeps.auditGroupOf). */
   readonly auditGroup: string | undefined;
+  /** Streams with the same value share one key check per step (WatchFanoutDeps.keyOf). */
+  readonly keyGroup: string | undefined;
   lastVersion: number;
   lastStatus: ConnectionStatus | undefined = undefined;
   isAttached = false;
@@ -29,13 +31,21 @@ export class Watcher implements FanoutWatcher {
   settle: ((err: unknown) => void) | undefined = undefined;
   /** Set on leave or abort so settle runs once. */
   endError: unknown = undefined;
-  constructor(group: Group, sink: RawStreamSink, ctx: HandlerContext, afterVersion: number, auditGroup: string | undefined) {
+  constructor(
+    group: Group,
+    sink: RawStreamSink,
+    ctx: HandlerContext,
+    afterVersion: number,
+    auditGroup: string | undefined,
+    keyGroup: string | undefined,
+  ) {
     this.connectionId = group.connectionId;
     this.group = group;
     this.body = sink.body;
     this.codec = sink.codec;
     this.ctx = ctx;
     this.auditGroup = auditGroup;
+    this.keyGroup = keyGroup;
     this.lastVersion = afterVersion;
   }
   /** The context's signal aborted (client gone, deadline, key revoked, shutdown). */

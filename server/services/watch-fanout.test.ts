@@ -185,4 +185,61 @@ describe("server/services/watch-fanout.test.ts", () => {
       close();
     }
   });
+  test("keyOf: one key check per key and write step (not per stream), every stream still gets the version", async () => {
+    const checked: string[] = [];
+    const groupOf = (ctx: HandlerContext) => (ctx as unknown as { group: string }).group;
+    const { streams, rotate, close } = await rig(["a", "a", "b", "a", "b", "a", "a"], {
+      streamsPerTurn: 4,
+      keyOf: groupOf,
+      assertMayReceive: (ctx) => void checked.push(groupOf(ctx)),
+    });
+    try {
+      const written = Promise.all(streams.map((s) => s.nextWrite));
+      rotate(2);
+      await within(written, 5_000, "version 2 on every stream");
+      assert.deepEqual(
+        streams.map((s) => s.versions),
+        streams.map(() => [2]),
+      );
+      // Turn 1: a a b a; turn 2: b a a.
+      assert.deepEqual(checked, ["a", "b", "b", "a"]);
+    } finally {
+      close();
+    }
+  });
+
+  test("keyOf: a key revoked between write steps withholds the version from its later streams, each ending with its own error", async () => {
+    let isRevoked = false;
+    const errors: Error[] = [];
+    const { streams, audits, rotate, close } = await rig(["a", "a", "a", "a"], {
+      streamsPerTurn: 2,
+      keyOf: () => "key",
+      assertMayReceive: () => {
+        if (!isRevoked) return;
+        const err = new Error("key revoked");
+        errors.push(err);
+        throw err;
+      },
+      auditDelivery: (_ctx, credential, count) => {
+        audits.push({ group: "a", version: credential.version, streams: count });
+        // Revoked once the first step is written: the next step must check again.
+        isRevoked = true;
+      },
+    });
+    try {
+      const written = Promise.all([streams[0]!.nextWrite, streams[1]!.nextWrite]);
+      rotate(2);
+      await within(written, 5_000, "version 2 on the first two streams");
+      const ends = await within(Promise.all([streams[2]!.ended!, streams[3]!.ended!]), 5_000, "later streams ended");
+      assert.deepEqual(ends, errors);
+      assert.equal(errors.length, 2);
+      assert.deepEqual(
+        streams.map((s) => s.versions),
+        [[2], [2], [], []],
+      );
+      assert.deepEqual(audits, [{ group: "a", version: 2, streams: 2 }]);
+    } finally {
+      close();
+    }
+  });
 });

@@ -19,6 +19,11 @@
  * revoked or attention_required connection ends the stream, a credential is delivered once per
  * newer version after the key's re-check and its audit row, heartbeats pass through.
  *
+ * Per event: one re-read of the connection, its credential and its provider (`watch.read`; the app's
+ * is TokenReader.readWatched, one statement and the provider's cached parse). Per step, the key
+ * check runs once per key (`keyOf`) and again for each stream of a key that failed it; per stream
+ * there is no allocation but its share of its delivery group's list.
+ *
  * Audit: the streams written in one event-loop turn are checked, audited and written in one
  * synchronous step, so nothing happens between a stream's key re-check, its audit row and its
  * bytes. Streams of that step in one delivery group (`auditGroupOf`: same key, tenant, client
@@ -59,6 +64,12 @@ export interface WatchFanoutDeps {
   auditDelivery: (ctx: HandlerContext, credential: UsageCredential, streams: number) => void;
   /** Streams with the same value may share one `auditDelivery` per event; absent: one call per stream. */
   auditGroupOf?: (ctx: HandlerContext) => string;
+  /**
+   * Streams with the same value pass or fail `assertMayReceive` together at one instant (same key,
+   * same expiry): in one synchronous step the check runs once per value, and again for every stream
+   * of a value that failed it (so each ends with its own error). Absent: one check per stream.
+   */
+  keyOf?: (ctx: HandlerContext) => string;
   /** Streams written per event-loop turn; default 500. */
   streamsPerTurn?: number;
 }
@@ -142,8 +153,9 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
   /**
    * What one stream is owed after `read` before any credential: a status change, or the end.
    * Whether it is owed the credential (a newer version, and its key may still receive it).
+   * `cleared`: the keys (`keyOf`) that passed the check in this synchronous step.
    */
-  const isOwed = (watcher: Watcher, frames: Frames): boolean => {
+  const isOwed = (watcher: Watcher, frames: Frames, cleared: Set<string>): boolean => {
     if (watcher.isClosed) return false;
     if (!watcher.isAttached) {
       watcher.missed = true;
@@ -159,6 +171,11 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
       return false;
     }
     if (credential === undefined || credential.version <= watcher.lastVersion) return false;
+    const key = watcher.keyGroup;
+    // Checked already for this key in this step. (A stream whose own signal aborted is closed by
+    // then: its abort listener runs synchronously. Not re-read here: `aborted` of a composite signal
+    // costs as much as the key check.)
+    if (key !== undefined && cleared.has(key)) return true;
     try {
       // A key revoked or expired since the stream opened gets nothing more, not even an audit row.
       deps.assertMayReceive(watcher.ctx);
@@ -166,6 +183,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
       core.end(watcher, err);
       return false;
     }
+    if (key !== undefined) cleared.add(key);
     return true;
   };
 
@@ -191,12 +209,13 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     }
   };
 
-  /** watchers[from, to): statuses and ends, then per delivery group one audit row and the writes, in one step. */
-  const deliverChunk = (watchers: readonly Watcher[], from: number, to: number, frames: Frames) => {
+  /** Statuses and ends of `watchers`, then per delivery group one audit row and the writes, in one step. */
+  const deliverStep = (watchers: Iterable<Watcher>, frames: Frames) => {
+    // Per step, not per stream: the keys checked in it and its delivery groups.
+    const cleared = new Set<string>();
     let groups: Map<string, Watcher[]> | undefined;
-    for (let i = from; i < to; i += 1) {
-      const watcher = watchers[i];
-      if (watcher === undefined || !isOwed(watcher, frames)) continue;
+    for (const watcher of watchers) {
+      if (!isOwed(watcher, frames, cleared)) continue;
       const key = watcher.auditGroup;
       if (key === undefined) {
         send([watcher], frames);
@@ -210,14 +229,21 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     if (groups !== undefined) for (const owed of groups.values()) send(owed, frames);
   };
 
-  /** Visits the group's streams in chunks of this turn's write budget (the rest in later turns). */
-  const forEachChunk = async (group: Group, visit: (watchers: readonly Watcher[], from: number, to: number) => void) => {
+  /** Visits the group's streams in steps of this turn's write budget (the rest in later turns). */
+  const forEachStep = async (group: Group, visit: (watchers: Iterable<Watcher>) => void) => {
+    const size = group.watchers.size;
+    if (size <= budget) {
+      // The usual case (a few streams per connection): no copy of the set.
+      budget -= size;
+      visit(group.watchers);
+      return;
+    }
     const watchers = [...group.watchers];
     for (let from = 0; from < watchers.length; ) {
       while (budget === 0) await nextTurn();
       const to = Math.min(watchers.length, from + budget);
       budget -= to - from;
-      visit(watchers, from, to);
+      visit(from === 0 && to === watchers.length ? watchers : watchers.slice(from, to));
       from = to;
     }
   };
@@ -226,11 +252,10 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     if (event.type === "heartbeat") {
       const bytes: Partial<Record<"proto" | "json", Uint8Array>> = {};
       const message = create(WatchCredentialsResponseSchema, watchEventToProto(event));
-      await forEachChunk(group, (watchers, from, to) => {
-        for (let i = from; i < to; i += 1) {
-          const watcher = watchers[i];
+      await forEachStep(group, (watchers) => {
+        for (const watcher of watchers) {
           // A stream that is not reading gets no heartbeat piling up behind its last event.
-          if (watcher === undefined || watcher.isClosed || !watcher.isAttached || watcher.body.writableNeedDrain) continue;
+          if (watcher.isClosed || !watcher.isAttached || watcher.body.writableNeedDrain) continue;
           bytes[watcher.codec] ??= frame(message, watcher.codec);
           write(watcher, bytes[watcher.codec]!);
         }
@@ -246,7 +271,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
     if (!isNews) return;
     const read = await deps.watch.read(group.tenantId, group.connectionId, event.type === "credential" ? event.version : 0);
     const frames = new Frames(read);
-    await forEachChunk(group, (watchers, from, to) => deliverChunk(watchers, from, to, frames));
+    await forEachStep(group, (watchers) => deliverStep(watchers, frames));
     if (isUsable(read.connection.status)) await deps.engine.keepFresh(read.connection);
   };
 
@@ -291,7 +316,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
         groups.set(connection.id, group);
         void run(group);
       }
-      const watcher = new Watcher(group, sink, ctx, afterVersion, deps.auditGroupOf?.(ctx));
+      const watcher = new Watcher(group, sink, ctx, afterVersion, deps.auditGroupOf?.(ctx), deps.keyOf?.(ctx));
       group.watchers.add(watcher);
       count += 1;
       ctx.signal.addEventListener("abort", watcher, { once: true });
@@ -314,7 +339,7 @@ export function createWatchFanout(deps: WatchFanoutDeps): WatchFanout {
         watcher.missed = false;
         deps.watch
           .read(watcher.group.tenantId, watcher.connectionId, 0)
-          .then((read) => deliverChunk([watcher], 0, 1, new Frames(read)))
+          .then((read) => deliverStep([watcher], new Frames(read)))
           .catch((err: unknown) => core.end(watcher, err));
       }
       return ended;

@@ -35,6 +35,11 @@ export interface TokenReader {
    * text, so a cached parse is never served stale). Domain errors as `activeConnection` / getProvider.
    */
   proxyTarget(tenantId: string, connectionId: string): Promise<ProxyTarget>;
+  /**
+   * Watch streams' re-read, in one statement as `read`: the connection and, when it is usable, its
+   * usage credential (kept fresh as `readConnection` keeps it); no credential for an unusable one.
+   */
+  readWatched(tenantId: string, connectionId: string): Promise<{ connection: ConnectionRecord; credential: UsageCredential | undefined }>;
   /** The connection, if it is active (ConnectionNotUsableError otherwise). */
   activeConnection(tenantId: string, connectionId: string): Promise<ConnectionRecord>;
 }
@@ -105,6 +110,20 @@ export function createTokenReader(deps: { store: Store; engine: Pick<RefreshEngi
         cachedProfile(connection.providerName, providerProfileJson) ?? (await profileOf(connection.providerName, providerProfileJson));
       const { strategy } = profile;
       return toUsageCredential({ connectionId: connection.id, version: fresh.version, strategy, secret: fresh.secret });
+    },
+    async readWatched(tenantId, connectionId) {
+      const { connection, credential, providerProfileJson } = await store.getConnectionForToken(tenantId, connectionId);
+      if (!isUsable(connection.status)) return { connection, credential: undefined };
+      const fresh = await engine.ensureFresh(connection, credential);
+      const profile =
+        cachedProfile(connection.providerName, providerProfileJson) ?? (await profileOf(connection.providerName, providerProfileJson));
+      const usage = toUsageCredential({
+        connectionId: connection.id,
+        version: fresh.version,
+        strategy: profile.strategy,
+        secret: fresh.secret,
+      });
+      return { connection, credential: usage };
     },
     async refresh(tenantId, connectionId) {
       const connection = await activeConnection(tenantId, connectionId);

@@ -43,6 +43,11 @@ export function createCredentialWatch(deps: {
   engine: Pick<RefreshEngine, "keepFresh">;
   /** Reads the current usage credential of an active connection (refreshing it when due). */
   readCredential: (connection: ConnectionRecord) => Promise<UsageCredential>;
+  /**
+   * The connection and, when usable, its credential in one store read (TokenReader.readWatched);
+   * absent: getConnection, then `readCredential`.
+   */
+  readWatched?: (tenantId: string, id: string) => Promise<SharedRead>;
 }): CredentialWatch {
   const { store, hub } = deps;
   // One read per connection shared by every watcher woken by the same event: 10k watchers of one
@@ -52,6 +57,7 @@ export function createCredentialWatch(deps: {
     const existing = minVersion > 0 ? reads.get(id) : undefined;
     const start = () => {
       const read = (async () => {
+        if (deps.readWatched !== undefined) return deps.readWatched(tenantId, id);
         const connection = await store.getConnection(tenantId, id);
         const credential = isUsable(connection.status) ? await deps.readCredential(connection) : undefined;
         return { connection, credential };
