@@ -39,16 +39,14 @@ import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type FanoutHandover, kClientAddress, kRawStream } from "../request/context.ts";
+import { readClaimedBody } from "./h2-body.ts";
 import { jsonError, parseError } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
 import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
-import { endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
+import { copyHeaders, endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
 
 const method = TokenService.method.watchCredentials;
 type Method = typeof method;
-
-/** How long the request body may take to arrive before the stream goes to the ordinary path. */
-const BODY_WAIT_MS = 2_000;
 
 /** What the dedicated path needs. */
 export interface WatchH2Deps {
@@ -151,8 +149,7 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     }
   };
   /** The one message of a whole body, or undefined when it is not exactly one good envelope. */
-  const parse = (protocol: WatchProtocol, chunks: readonly Buffer[]): unknown => {
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const parse = (protocol: WatchProtocol, body: Buffer): unknown => {
     if (body.length < 5 || body[0] !== 0) return undefined;
     const length = body.readUInt32BE(1);
     if (body.length !== 5 + length || length > deps.readMaxBytes) return undefined;
@@ -171,50 +168,22 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     claim(stream, headers, handOff) {
       const protocol = watchProtocolOf(headers, maxTimeoutMs);
       if (protocol === undefined) return false;
-      // A stream without a listener throws its error (a reset with an error code) at the process.
-      stream.on("error", ignore);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const stop = () => {
-        clearTimeout(timer);
-        stream.off("data", onData);
-        stream.off("end", onEnd);
-        stream.off("close", onClose);
-      };
-      const giveBack = (isEnded: boolean) => {
-        stop();
+      const giveBack = (read: ReadSoFar) => {
         handedOff += 1;
-        handOff({ chunks, isEnded });
+        handOff(read);
       };
-      const onData = (chunk: Buffer) => {
-        chunks.push(chunk);
-        size += chunk.length;
-        // More than one message can hold: not ours (connect-node refuses or answers it).
-        if (size > deps.readMaxBytes + 5) giveBack(false);
-      };
-      const onEnd = () => {
-        const input = parse(protocol, chunks);
-        if (input === undefined) {
-          giveBack(true);
-          return;
-        }
-        stop();
+      readClaimedBody(stream, deps.readMaxBytes + 5, giveBack, (body) => {
+        const input = parse(protocol, body);
+        if (input === undefined) return false;
         // Nothing of this claim's scope (the body read) stays with the call.
         serve(stream, headers, protocol, input);
-      };
-      // The client left before its request was whole: nobody to answer.
-      const onClose = () => stop();
-      const timer = setTimeout(() => giveBack(false), BODY_WAIT_MS);
-      stream.on("data", onData);
-      stream.once("end", onEnd);
-      stream.once("close", onClose);
+        return true;
+      });
       return true;
     },
     counts: () => ({ served, handedOff }),
   };
 }
-
-function ignore(): void {}
 
 /** connect-es's check that a server-streaming call got exactly one message (same errors). */
 async function ensureSingle<T>(messages: AsyncIterable<T>): Promise<T> {
@@ -321,13 +290,4 @@ class SingleMessage<T> implements AsyncIterable<T> {
     this.message = undefined;
     return Promise.resolve(message === undefined ? { done: true, value: undefined } : { done: false, value: message });
   }
-}
-
-/** connect-es's copyHeaders: `to` becomes `from` (nothing to do when they are one object). */
-function copyHeaders(from: Headers, to: Headers): void {
-  if (from === to) return;
-  for (const key of [...to.keys()]) to.delete(key);
-  from.forEach((value, key) => {
-    to.set(key, value);
-  });
 }

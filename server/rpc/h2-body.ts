@@ -1,0 +1,53 @@
+/**
+ * Reads the body of an HTTP/2 stream a dedicated path claimed (watch-h2.ts, unary-h2.ts): whole
+ * bodies of at most `maxBytes` go to `whole`, which serves the stream or says no; anything else —
+ * a larger body, one that does not arrive within `waitMs`, or one `whole` refuses — goes back,
+ * bytes read included, through `handOff` to the listener's ordinary path.
+ */
+import type { ServerHttp2Stream } from "node:http2";
+import type { ReadSoFar } from "../http/listener-contract.ts";
+
+/** How long a request body may take to arrive before the stream goes to the ordinary path. */
+export const BODY_WAIT_MS = 2_000;
+
+/** Starts reading `stream`'s body (the claimer then returns true). */
+export function readClaimedBody(
+  stream: ServerHttp2Stream,
+  maxBytes: number,
+  handOff: (read: ReadSoFar) => void,
+  whole: (body: Buffer) => boolean,
+  waitMs = BODY_WAIT_MS,
+): void {
+  // A stream without a listener throws its error (a reset with an error code) at the process.
+  stream.on("error", ignore);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    stream.off("data", onData);
+    stream.off("end", onEnd);
+    stream.off("close", onClose);
+  };
+  const giveBack = (isEnded: boolean) => {
+    stop();
+    handOff({ chunks, isEnded });
+  };
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    // More than one message can hold: not ours (connect-node refuses or answers it).
+    if (size > maxBytes) giveBack(false);
+  };
+  const onEnd = () => {
+    stop();
+    if (!whole(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))) handOff({ chunks, isEnded: true });
+  };
+  // The client left before its request was whole: nobody to answer.
+  const onClose = () => stop();
+  const timer = setTimeout(() => giveBack(false), waitMs);
+  stream.on("data", onData);
+  stream.once("end", onEnd);
+  stream.once("close", onClose);
+}
+
+function ignore(): void {}
