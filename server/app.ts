@@ -555,8 +555,9 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
   const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
   const listener = createListener({
     handler,
-    claimHttp2Stream: (stream, headers, handOff) =>
-      (isWatchH2Enabled() && watchH2.claim(stream, headers, handOff)) || (isUnaryH2Enabled() && unaryH2.claim(stream, headers, handOff)),
+    claimHttp2Stream: (stream, headers, handOff, schedule) =>
+      (isWatchH2Enabled() && watchH2.claim(stream, headers, handOff)) ||
+      (isUnaryH2Enabled() && unaryH2.claim(stream, headers, handOff, schedule)),
     logger,
     maxConnections: config.maxConnections,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,

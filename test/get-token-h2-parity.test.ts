@@ -304,6 +304,19 @@ describe("test/get-token-h2-parity.test.ts", () => {
     });
   }
 
+  test("accepted response encodings and a Connect protocol version: served, answered uncompressed as connect-node does", async () => {
+    const [grpc, , web, , connectProto, connectJson] = PROTOCOLS;
+    const accept = { "grpc-accept-encoding": "gzip, deflate", "accept-encoding": "gzip, br" };
+    await parity({ protocol: grpc, key: agent, body: message(grpc, connectionId), headers: accept }, "served");
+    await parity({ protocol: web, key: agent, body: message(web, connectionId), headers: accept }, "served");
+    for (const protocol of [connectProto, connectJson]) {
+      await parity({ protocol, key: agent, body: message(protocol, connectionId), headers: { "accept-encoding": "gzip, br" } }, "served");
+      await parity({ protocol, key: agent, body: message(protocol, connectionId), headers: { "connect-protocol-version": "1" } }, "served");
+      await parity({ protocol, key: agent, body: message(protocol, connectionId), headers: { "connect-protocol-version": "2" } }, "served");
+      await parity({ protocol, key: agent, body: message(protocol, connectionId), headers: { "content-encoding": "gzip" } }, "not claimed");
+    }
+  });
+
   test("request compression and a CORS origin: left to connect-node", async () => {
     const protocol = PROTOCOLS[0];
     await parity({ protocol, key: agent, body: message(protocol, connectionId), headers: { "grpc-encoding": "gzip" } }, "not claimed");

@@ -58,7 +58,12 @@ export interface UnaryH2Deps {
 /** The dedicated path. */
 export interface UnaryH2 {
   /** The listener's `claimHttp2Stream`. */
-  claim(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, handOff: (read: ReadSoFar) => void): boolean;
+  claim(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    handOff: (read: ReadSoFar) => void,
+    schedule: (task: () => void) => void,
+  ): boolean;
   /** Calls served here so far, and streams claimed then handed back (tests, gauges). */
   counts(): { served: number; handedOff: number };
 }
@@ -195,7 +200,7 @@ export function createUnaryH2(deps: UnaryH2Deps): UnaryH2 {
   };
 
   return {
-    claim(stream, headers, handOff) {
+    claim(stream, headers, handOff, schedule) {
       const protocol = unaryProtocolOf(headers, PATH, maxTimeoutMs);
       if (protocol === undefined) return false;
       const giveBack = (read: ReadSoFar) => {
@@ -206,7 +211,8 @@ export function createUnaryH2(deps: UnaryH2Deps): UnaryH2 {
       readClaimedBody(stream, maxBytes, giveBack, (body) => {
         const input = parse(protocol, body);
         if (input === undefined) return false;
-        serve(stream, headers, protocol, input);
+        // When connect-node's handler would start: in turn during a burst of accepts, as the listener does.
+        schedule(() => serve(stream, headers, protocol, input));
         return true;
       });
       return true;
