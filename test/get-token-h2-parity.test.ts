@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create, fromBinary, fromJsonString, toBinary, toJson, toJsonString } from "@bufbuild/protobuf";
-import { GetTokenRequestSchema, GetTokenResponseSchema } from "../gen/nexus/v1/tokens_pb.ts";
+import * as grpc from "@grpc/grpc-js";
+import { type GetTokenRequest, GetTokenRequestSchema, type GetTokenResponse, GetTokenResponseSchema } from "../gen/nexus/v1/tokens_pb.ts";
 import { createRawClient, type RawClient, type RawResponse } from "./support/raw-client.ts";
 import { type RefreshRig, startRefreshRig, storedTokens } from "./support/refresh-rig.ts";
 import { eventually } from "./support/wait.ts";
@@ -315,6 +316,53 @@ describe("test/get-token-h2-parity.test.ts", () => {
       await parity({ protocol, key: agent, body: message(protocol, connectionId), headers: { "connect-protocol-version": "2" } }, "served");
       await parity({ protocol, key: agent, body: message(protocol, connectionId), headers: { "content-encoding": "gzip" } }, "not claimed");
     }
+  });
+
+  test("@grpc/grpc-js (a client we did not write): the credential, and a not-found error with its details, served here", async () => {
+    const TokenClient = grpc.makeGenericClientConstructor(
+      {
+        GetToken: {
+          path: PATH,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (m: GetTokenRequest) => Buffer.from(toBinary(GetTokenRequestSchema, m)),
+          requestDeserialize: (b: Buffer) => fromBinary(GetTokenRequestSchema, b),
+          responseSerialize: (m: GetTokenResponse) => Buffer.from(toBinary(GetTokenResponseSchema, m)),
+          responseDeserialize: (b: Buffer) => fromBinary(GetTokenResponseSchema, b),
+        },
+      },
+      "TokenService",
+    );
+    const client = new TokenClient(rig.server.baseUrl.replace("http://", ""), grpc.credentials.createInsecure()) as unknown as {
+      GetToken(
+        r: GetTokenRequest,
+        m: grpc.Metadata,
+        o: grpc.CallOptions,
+        cb: (err: grpc.ServiceError | null, res?: GetTokenResponse) => void,
+      ): void;
+      close(): void;
+    };
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${rig.server.agentKey}`);
+    const call = (id: string) =>
+      new Promise<{ err: grpc.ServiceError | null; res?: GetTokenResponse }>((resolve) =>
+        client.GetToken(create(GetTokenRequestSchema, { connectionId: id }), metadata, { deadline: Date.now() + 20_000 }, (err, res) =>
+          resolve({ err, res }),
+        ),
+      );
+    isDirect = true;
+    const before = rig.server.app.unaryH2.counts();
+    try {
+      const ok = await call(connectionId);
+      assert.equal(ok.err, null);
+      assert.equal(ok.res?.credential?.connectionId, connectionId);
+      const missing = await call("conn_nothing_here");
+      assert.equal(missing.err?.code, grpc.status.NOT_FOUND, missing.err?.message);
+      assert.ok(missing.err?.metadata.get("grpc-status-details-bin").length === 1, "the error's details");
+    } finally {
+      client.close();
+    }
+    assert.equal(rig.server.app.unaryH2.counts().served, before.served + 2, "both served on the dedicated path");
   });
 
   test("request compression and a CORS origin: left to connect-node", async () => {
