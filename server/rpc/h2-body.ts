@@ -50,4 +50,10 @@ export function readClaimedBody(
   stream.once("close", onClose);
 }
 
+/** The payload of a body that is exactly one uncompressed 5-byte-enveloped message, else undefined. */
+export function singleEnvelope(body: Buffer): Buffer | undefined {
+  if (body.length < 5 || body[0] !== 0) return undefined;
+  return body.length === 5 + body.readUInt32BE(1) ? body.subarray(5) : undefined;
+}
+
 function ignore(): void {}

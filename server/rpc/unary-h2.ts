@@ -32,7 +32,7 @@ import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
 import { kClientAddress } from "../request/context.ts";
 import { withReason } from "./errors.ts";
-import { readClaimedBody } from "./h2-body.ts";
+import { readClaimedBody, singleEnvelope } from "./h2-body.ts";
 import { jsonError, parseError } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
 import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
@@ -182,14 +182,9 @@ export function createUnaryH2(deps: UnaryH2Deps): UnaryH2 {
 
   /** The request message of a whole body, or undefined when connect-node should answer it. */
   const parse = (protocol: WatchProtocol, body: Buffer): MessageShape<Method["input"]> | undefined => {
-    let payload: Buffer = body;
-    if (protocol.protocol !== "connect") {
-      if (body.length < 5 || body[0] !== 0) return undefined;
-      const length = body.readUInt32BE(1);
-      if (body.length !== 5 + length) return undefined;
-      payload = body.subarray(5);
-    }
-    if (payload.length > deps.readMaxBytes) return undefined;
+    // Connect unary: the body is the message; gRPC and gRPC-Web: exactly one envelope.
+    const payload = protocol.protocol === "connect" ? body : singleEnvelope(body);
+    if (payload === undefined || payload.length > deps.readMaxBytes) return undefined;
     // The wire checks of connect-node's adapter (binary-input-guard.ts): their errors are its.
     if ((protocol.codec === "json" ? jsonError(method.input, payload) : parseError(method.input, payload)) !== undefined) return undefined;
     try {

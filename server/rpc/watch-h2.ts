@@ -39,7 +39,7 @@ import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type FanoutHandover, kClientAddress, kRawStream } from "../request/context.ts";
-import { readClaimedBody } from "./h2-body.ts";
+import { readClaimedBody, singleEnvelope } from "./h2-body.ts";
 import { jsonError, parseError } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
 import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
@@ -150,10 +150,8 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   };
   /** The one message of a whole body, or undefined when it is not exactly one good envelope. */
   const parse = (protocol: WatchProtocol, body: Buffer): unknown => {
-    if (body.length < 5 || body[0] !== 0) return undefined;
-    const length = body.readUInt32BE(1);
-    if (body.length !== 5 + length || length > deps.readMaxBytes) return undefined;
-    const payload = body.subarray(5);
+    const payload = singleEnvelope(body);
+    if (payload === undefined || payload.length > deps.readMaxBytes) return undefined;
     const input = method.input;
     // The wire checks of connect-node's adapter (binary-input-guard.ts): their errors are its.
     if ((protocol.codec === "json" ? jsonError(input, payload) : parseError(input, payload)) !== undefined) return undefined;
