@@ -62,6 +62,7 @@ import { createMetricsInterceptor } from "./rpc/interceptors/metrics-interceptor
 import { createNodeAdapter } from "./rpc/node-adapter.ts";
 import { rawStreamOf } from "./rpc/raw-stream.ts";
 import { createRoutes, ERROR_DETAIL_FILES, NEXUS_SERVICES } from "./rpc/routes.ts";
+import { createUnaryH2, type UnaryH2 } from "./rpc/unary-h2.ts";
 import { createWatchH2, type WatchH2 } from "./rpc/watch-h2.ts";
 import { createConnectionEventService } from "./services/connection-event-service.ts";
 import { createConnectionService } from "./services/connection-service.ts";
@@ -109,6 +110,8 @@ export interface App {
   readonly watchFanout: Pick<WatchFanout, "watcherCount" | "groupCount">;
   /** WatchCredentials streams served on the dedicated HTTP/2 path (rpc/watch-h2.ts), and the ones it handed back. */
   readonly watchH2: Pick<WatchH2, "counts">;
+  /** GetToken calls served on the dedicated HTTP/2 path (rpc/unary-h2.ts), and the ones it handed back. */
+  readonly unaryH2: Pick<UnaryH2, "counts">;
 }
 
 /** Things tests (and embedders) may supply instead of the defaults. */
@@ -125,6 +128,8 @@ export interface AppOverrides {
   proxyAccess?: ProxyAccess;
   /** Asked per HTTP/2 stream; false: WatchCredentials goes through connect-node (differential tests). Default always true. */
   isWatchH2Enabled?: () => boolean;
+  /** Asked per HTTP/2 stream; false: GetToken goes through connect-node (differential tests). Default always true. */
+  isUnaryH2Enabled?: () => boolean;
 }
 
 /**
@@ -539,13 +544,25 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     logger,
   });
 
+  // GetToken (the hot path) the same way: the same interceptors, the TokenService handler, connect-es's wire.
+  const unaryH2 = createUnaryH2({
+    impl: tokenService,
+    interceptors,
+    readMaxBytes: config.maxBodyBytes,
+    jsonOptions: routerOptions.jsonOptions,
+    shutdownSignal: shutdown.signal,
+    clientAddress: (stream, headers) => access.clientAddress({ socket: stream.session?.socket, headers } as never),
+    logger,
+  });
+  const isWatchH2Enabled = overrides.isWatchH2Enabled ?? (() => true);
+  const isUnaryH2Enabled = overrides.isUnaryH2Enabled ?? (() => true);
+
   const connectionMetrics = registerConnectionMetrics(registry, () => listener.connections());
   const listener = createListener({
     handler,
-    claimHttp2Stream:
-      overrides.isWatchH2Enabled === undefined
-        ? watchH2.claim
-        : (stream, headers, handOff) => overrides.isWatchH2Enabled?.() === true && watchH2.claim(stream, headers, handOff),
+    claimHttp2Stream: (stream, headers, handOff, schedule) =>
+      (isWatchH2Enabled() && watchH2.claim(stream, headers, handOff)) ||
+      (isUnaryH2Enabled() && unaryH2.claim(stream, headers, handOff, schedule)),
     logger,
     maxConnections: config.maxConnections,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
@@ -580,6 +597,7 @@ async function assembleApp(config: Config, overrides: AppOverrides, releaseDataD
     apiKeys: access.keys,
     watchFanout: fanout,
     watchH2,
+    unaryH2,
     async listen() {
       await bridge?.start();
       scheduler.start();

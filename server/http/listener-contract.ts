@@ -27,12 +27,15 @@ export interface ReadSoFar {
  * Sees each HTTP/2 stream before the compatibility API (Http2ServerRequest/Response) does: returns
  * true to serve the stream itself. A claimer that started reading the body and then wants the
  * ordinary path calls `handOff` with what it read (its listeners removed, in the same turn): the
- * stream then reaches `handler` as if untouched.
+ * stream then reaches `handler` as if untouched. `schedule` runs a task when the ordinary path
+ * would start a handler: at once, or in turn while a burst of new connections is being accepted
+ * (turn-slicer.ts).
  */
 export type Http2StreamClaimer = (
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   handOff: (read: ReadSoFar) => void,
+  schedule: (task: () => void) => void,
 ) => boolean;
 
 /** The logger the listener writes to; a pino logger fits. */

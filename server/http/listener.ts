@@ -148,7 +148,7 @@ export function createListener(options: ListenerOptions): Listener {
     h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
       let isClaimed = false;
       try {
-        isClaimed = claim(stream, headers, (read) => handOff(stream, headers, rawHeaders, read));
+        isClaimed = claim(stream, headers, (read) => handOff(stream, headers, rawHeaders, read), schedule);
       } catch (err) {
         logger.error({ err }, "http2 stream claimer threw");
         stream.destroy();
@@ -205,13 +205,15 @@ export function createListener(options: ListenerOptions): Listener {
   netServer.on("error", (err: Error) => logger.error({ err }, "listener error"));
 
   function serve(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
+    schedule(() => serveNow(req, res));
+  }
+
+  /** Starts a handler's work (a request's, or a claimed stream's). */
+  function schedule(task: () => void): void {
     // Queued tasks keep their turn: after a burst the queue runs empty in one turn, then handlers
     // start at once again.
-    if (slicer !== undefined && (slicer.pending() > 0 || isBurst())) {
-      slicer.run(() => serveNow(req, res));
-    } else {
-      serveNow(req, res);
-    }
+    if (slicer !== undefined && (slicer.pending() > 0 || isBurst())) slicer.run(task);
+    else task();
   }
 
   function serveNow(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {

@@ -31,14 +31,39 @@ const CONTENT_TYPE = /^application\/(grpc|grpc-web|connect)(?:\+(proto|json))?$/
  * browser's CORS request, an expectation).
  */
 export function watchProtocolOf(headers: IncomingHttpHeaders, maxTimeoutMs: number): WatchProtocol | undefined {
-  if (headers[":method"] !== "POST" || headers[":path"] !== WATCH_PATH) return undefined;
+  return protocolOf(headers, WATCH_PATH, false, maxTimeoutMs);
+}
+
+const UNARY_CONTENT_TYPE = /^application\/(proto|json)$/;
+
+/**
+ * The same for a unary procedure at `path` (unary-h2.ts): gRPC and gRPC-Web as for a watch, and
+ * Connect unary POST (application/proto or application/json, the body the bare message); then
+ * protocol "connect" means Connect unary. Connect GET stays with connect-node.
+ */
+export function unaryProtocolOf(headers: IncomingHttpHeaders, path: string, maxTimeoutMs: number): WatchProtocol | undefined {
+  return protocolOf(headers, path, true, maxTimeoutMs);
+}
+
+function protocolOf(headers: IncomingHttpHeaders, path: string, isUnary: boolean, maxTimeoutMs: number): WatchProtocol | undefined {
+  if (headers[":method"] !== "POST" || headers[":path"] !== path) return undefined;
   if (headers.origin !== undefined || headers.expect !== undefined || headers["content-encoding"] !== undefined) return undefined;
-  const type = CONTENT_TYPE.exec(headers["content-type"] ?? "");
+  const contentType = headers["content-type"] ?? "";
+  if (isUnary) {
+    const unary = UNARY_CONTENT_TYPE.exec(contentType);
+    if (unary !== null) {
+      const timeout = parseConnectTimeout(single(headers["connect-timeout-ms"]), maxTimeoutMs);
+      if (timeout.error !== undefined) return undefined;
+      const codec = unary[1] as WatchProtocol["codec"];
+      return { protocol: "connect", codec, responseType: `application/${codec}`, timeoutMs: timeout.timeoutMs };
+    }
+  }
+  const type = CONTENT_TYPE.exec(contentType);
   if (type === null) return undefined;
   const protocol = type[1] as WatchProtocol["protocol"];
   const codec = type[2] === "json" ? "json" : "proto";
   if (protocol === "connect") {
-    if (type[2] === undefined || !isIdentity(headers["connect-content-encoding"])) return undefined;
+    if (isUnary || type[2] === undefined || !isIdentity(headers["connect-content-encoding"])) return undefined;
     const timeout = parseConnectTimeout(single(headers["connect-timeout-ms"]), maxTimeoutMs);
     if (timeout.error !== undefined) return undefined;
     return { protocol, codec, responseType: `application/connect+${codec}`, timeoutMs: timeout.timeoutMs };
@@ -110,11 +135,20 @@ export function endStream(
 }
 
 /** Web Headers as Node's outgoing headers (set-cookie kept apart, as connect-node does). */
-function nodeHeaders(header: Headers, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+export function nodeHeaders(header: Headers, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
   header.forEach((value, key) => {
     into[key] = value;
   });
   const cookies = header.getSetCookie();
   if (cookies.length > 0) into["set-cookie"] = cookies;
   return into;
+}
+
+/** connect-es's copyHeaders: `to` becomes `from` (nothing to do when they are one object). */
+export function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  for (const key of [...to.keys()]) to.delete(key);
+  from.forEach((value, key) => {
+    to.set(key, value);
+  });
 }

@@ -39,22 +39,14 @@ import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type FanoutHandover, kClientAddress, kRawStream } from "../request/context.ts";
+import { readClaimedBody, singleEnvelope } from "./h2-body.ts";
 import { jsonError, parseError } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
 import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
-import { endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
+import { copyHeaders, endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
 
 const method = TokenService.method.watchCredentials;
 type Method = typeof method;
-
-/** How long the request body may take to arrive before the stream goes to the ordinary path. */
-const BODY_WAIT_MS = 2_000;
-/**
- * Most bytes a claim buffers before the request is authenticated (a WatchCredentialsRequest is well
- * under 200 bytes): a bigger body goes to connect-node at once, which reads and answers it as it
- * answers every other request, so no unauthenticated stream pins more than this here.
- */
-const CLAIM_MAX_BYTES = 16 * 1024;
 
 /** What the dedicated path needs. */
 export interface WatchH2Deps {
@@ -83,7 +75,6 @@ const kContext = createContextKey<WatchCall | undefined>(undefined, { descriptio
 /** Creates the path. */
 export function createWatchH2(deps: WatchH2Deps): WatchH2 {
   const limits = validateReadWriteMaxBytes(deps.readMaxBytes, undefined, undefined);
-  const claimMaxBytes = Math.min(deps.readMaxBytes + 5, CLAIM_MAX_BYTES);
   const serialization = createMethodSerializationLookup(method, undefined, deps.jsonOptions, limits);
   const maxTimeoutMs = Number.MAX_SAFE_INTEGER;
   let served = 0;
@@ -162,12 +153,9 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     }
   };
   /** The one message of a whole body, or undefined when it is not exactly one good envelope. */
-  const parse = (protocol: WatchProtocol, chunks: readonly Buffer[]): unknown => {
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    if (body.length < 5 || body[0] !== 0) return undefined;
-    const length = body.readUInt32BE(1);
-    if (body.length !== 5 + length || length > deps.readMaxBytes) return undefined;
-    const payload = body.subarray(5);
+  const parse = (protocol: WatchProtocol, body: Buffer): unknown => {
+    const payload = singleEnvelope(body);
+    if (payload === undefined || payload.length > deps.readMaxBytes) return undefined;
     const input = method.input;
     // The wire checks of connect-node's adapter (binary-input-guard.ts): their errors are its.
     if ((protocol.codec === "json" ? jsonError(input, payload) : parseError(input, payload)) !== undefined) return undefined;
@@ -183,50 +171,22 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
       const protocol = watchProtocolOf(headers, maxTimeoutMs);
       if (protocol === undefined) return false;
       const arrivedAt = performance.now();
-      // A stream without a listener throws its error (a reset with an error code) at the process.
-      stream.on("error", ignore);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const stop = () => {
-        clearTimeout(timer);
-        stream.off("data", onData);
-        stream.off("end", onEnd);
-        stream.off("close", onClose);
-      };
-      const giveBack = (isEnded: boolean) => {
-        stop();
+      const giveBack = (read: ReadSoFar) => {
         handedOff += 1;
-        handOff({ chunks, isEnded });
+        handOff(read);
       };
-      const onData = (chunk: Buffer) => {
-        chunks.push(chunk);
-        size += chunk.length;
-        // More than one message can hold: not ours (connect-node refuses or answers it).
-        if (size > claimMaxBytes) giveBack(false);
-      };
-      const onEnd = () => {
-        const input = parse(protocol, chunks);
-        if (input === undefined) {
-          giveBack(true);
-          return;
-        }
-        stop();
+      readClaimedBody(stream, deps.readMaxBytes + 5, giveBack, (body) => {
+        const input = parse(protocol, body);
+        if (input === undefined) return false;
         // Nothing of this claim's scope (the body read) stays with the call.
         serve(stream, headers, protocol, input, arrivedAt);
-      };
-      // The client left before its request was whole: nobody to answer.
-      const onClose = () => stop();
-      const timer = setTimeout(() => giveBack(false), BODY_WAIT_MS);
-      stream.on("data", onData);
-      stream.once("end", onEnd);
-      stream.once("close", onClose);
+        return true;
+      });
       return true;
     },
     counts: () => ({ served, handedOff }),
   };
 }
-
-function ignore(): void {}
 
 /** connect-es's check that a server-streaming call got exactly one message (same errors). */
 async function ensureSingle<T>(messages: AsyncIterable<T>): Promise<T> {
@@ -333,13 +293,4 @@ class SingleMessage<T> implements AsyncIterable<T> {
     this.message = undefined;
     return Promise.resolve(message === undefined ? { done: true, value: undefined } : { done: false, value: message });
   }
-}
-
-/** connect-es's copyHeaders: `to` becomes `from` (nothing to do when they are one object). */
-function copyHeaders(from: Headers, to: Headers): void {
-  if (from === to) return;
-  for (const key of [...to.keys()]) to.delete(key);
-  from.forEach((value, key) => {
-    to.set(key, value);
-  });
 }
