@@ -2,7 +2,7 @@
  * Whether one request message, protobuf or JSON, parses as its input type, and the InvalidArgument
  * (with the field path where one can be named) it answers when not. Used by binary-input-guard.ts.
  */
-import { type DescField, type DescMessage, fromBinary, fromJsonString, ScalarType } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, fromBinary, fromJsonString, type MessageShape, ScalarType } from "@bufbuild/protobuf";
 import { isFieldError } from "@bufbuild/protobuf/reflect";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Code, type ConnectError } from "@connectrpc/connect";
@@ -12,17 +12,44 @@ import { errorWithReason, toConnectError } from "./errors.ts";
 
 /** The InvalidArgument a protobuf message answers, naming a string field that is not UTF-8; undefined when it parses. */
 export function parseError(input: DescMessage, bytes: Uint8Array): ConnectError | undefined {
+  const checked = checkedBinary(input, bytes);
+  return "error" in checked ? checked.error : undefined;
+}
+
+/**
+ * The message a checked request holds, parsed once (the dedicated HTTP/2 paths serve it as connect-es
+ * would have parsed it: same options), or the error `parseError` / `jsonError` give; `undefined`
+ * for an empty JSON body, which connect-es reads itself.
+ */
+export function checkedMessage<Desc extends DescMessage>(
+  input: Desc,
+  bytes: Uint8Array,
+  codec: "proto" | "json",
+): MessageShape<Desc> | undefined {
+  const checked = codec === "proto" ? checkedBinary(input, bytes) : checkedJson(input, bytes);
+  return checked !== undefined && "message" in checked ? checked.message : undefined;
+}
+
+type Checked<Desc extends DescMessage> = { message: MessageShape<Desc> } | { error: ConnectError };
+
+function checkedBinary<Desc extends DescMessage>(input: Desc, bytes: Uint8Array): Checked<Desc> {
   try {
-    fromBinary(input, bytes);
-    return undefined;
+    return { message: fromBinary(input, bytes) };
   } catch (err) {
     const field = badUtf8Field(input, bytes, "", 0);
     if (field !== undefined)
-      return errorWithReason(`${field}: must be valid UTF-8 without control characters`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, {
-        field,
-        cause: err,
-      });
-    return malformed(`invalid protobuf message: ${messageOf(err)}`, err);
+      return {
+        error: errorWithReason(
+          `${field}: must be valid UTF-8 without control characters`,
+          Code.InvalidArgument,
+          ErrorReason.INVALID_FIELD,
+          {
+            field,
+            cause: err,
+          },
+        ),
+      };
+    return { error: malformed(`invalid protobuf message: ${messageOf(err)}`, err) };
   }
 }
 
@@ -89,24 +116,30 @@ function isUtf8(data: Uint8Array): boolean {
  * undefined when it parses. Same options as the router's JSON parsing (app.ts): unknown fields are refused.
  */
 export function jsonError(input: DescMessage, bytes: Uint8Array): ConnectError | undefined {
+  const checked = checkedJson(input, bytes);
+  return checked !== undefined && "error" in checked ? checked.error : undefined;
+}
+
+function checkedJson<Desc extends DescMessage>(input: Desc, bytes: Uint8Array): Checked<Desc> | undefined {
   const utf8 = jsonUtf8Error(bytes, input);
-  if (utf8 !== undefined) return toConnectError(utf8).error;
+  if (utf8 !== undefined) return { error: toConnectError(utf8).error };
   // An empty Connect unary body is connect-es's business (it reads it as the empty message).
   if (bytes.byteLength === 0) return undefined;
   const text = new TextDecoder().decode(bytes);
   try {
-    fromJsonString(input, text, { ignoreUnknownFields: false });
-    return undefined;
+    return { message: fromJsonString(input, text, { ignoreUnknownFields: false }) };
   } catch (err) {
     // An unknown key is a bad field, named by its path as the REST mapping names it.
     const unknown = /key ".*" is unknown$/s.test(messageOf(err)) ? unknownKeyPath(input, parseJson(text), "") : undefined;
     if (unknown !== undefined) {
-      return errorWithReason(`invalid JSON message: ${unknown}: unknown field`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, {
-        field: unknown,
-        cause: err,
-      });
+      return {
+        error: errorWithReason(`invalid JSON message: ${unknown}: unknown field`, Code.InvalidArgument, ErrorReason.INVALID_FIELD, {
+          field: unknown,
+          cause: err,
+        }),
+      };
     }
-    return malformed(`invalid JSON message: ${messageOf(err)}`, err);
+    return { error: malformed(`invalid JSON message: ${messageOf(err)}`, err) };
   }
 }
 

@@ -33,7 +33,7 @@ import type { Logger } from "../logging/logger.ts";
 import { kClientAddress } from "../request/context.ts";
 import { withReason } from "./errors.ts";
 import { readClaimedBody, singleEnvelope } from "./h2-body.ts";
-import { jsonError, parseError } from "./message-checks.ts";
+import { checkedMessage } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
 import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
 import { copyHeaders, endStream, envelope, nodeHeaders, sendHeaders, unaryProtocolOf, type WatchProtocol } from "./watch-h2-wire.ts";
@@ -187,13 +187,9 @@ export function createUnaryH2(deps: UnaryH2Deps): UnaryH2 {
     // Connect unary: the body is the message; gRPC and gRPC-Web: exactly one envelope.
     const payload = protocol.protocol === "connect" ? body : singleEnvelope(body);
     if (payload === undefined || payload.length > deps.readMaxBytes) return undefined;
-    // The wire checks of connect-node's adapter (binary-input-guard.ts): their errors are its.
-    if ((protocol.codec === "json" ? jsonError(method.input, payload) : parseError(method.input, payload)) !== undefined) return undefined;
-    try {
-      return serialization.getI(protocol.codec === "proto").parse(payload);
-    } catch {
-      return undefined;
-    }
+    // The wire checks of connect-node's adapter (binary-input-guard.ts), which hand failures back so
+    // their errors are its; the message parsed once, as connect-es's serialization would parse it.
+    return checkedMessage(method.input, payload, protocol.codec);
   };
 
   return {

@@ -40,7 +40,7 @@ import type { ReadSoFar } from "../http/listener-contract.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type FanoutHandover, kClientAddress, kRawStream } from "../request/context.ts";
 import { readClaimedBody, singleEnvelope } from "./h2-body.ts";
-import { jsonError, parseError } from "./message-checks.ts";
+import { checkedMessage } from "./message-checks.ts";
 import { SETTLED, webHeaders } from "./universal-request.ts";
 import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
 import { copyHeaders, endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
@@ -157,13 +157,9 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     const payload = singleEnvelope(body);
     if (payload === undefined || payload.length > deps.readMaxBytes) return undefined;
     const input = method.input;
-    // The wire checks of connect-node's adapter (binary-input-guard.ts): their errors are its.
-    if ((protocol.codec === "json" ? jsonError(input, payload) : parseError(input, payload)) !== undefined) return undefined;
-    try {
-      return serialization.getI(protocol.codec === "proto").parse(payload);
-    } catch {
-      return undefined;
-    }
+    // The wire checks of connect-node's adapter (binary-input-guard.ts), which hand failures back so
+    // their errors are its; the message parsed once, as connect-es's serialization would parse it.
+    return checkedMessage(input, payload, protocol.codec);
   };
 
   return {
