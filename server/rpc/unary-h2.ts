@@ -15,27 +15,19 @@
  * that does not arrive in time — goes back, bytes read included, to connect-node.
  */
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, isMessage, type JsonReadOptions, type JsonWriteOptions, type MessageShape } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  createContextKey,
-  type Interceptor,
-  type ServiceImpl,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
+import { create, isMessage, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextKey, type ServiceImpl, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { createMethodSerializationLookup, mergeNonProtocolHeaders, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
 import { TokenService } from "../../gen/nexus/v1/tokens_pb.ts";
 import type { ReadSoFar } from "../http/listener-contract.ts";
-import type { Logger } from "../logging/logger.ts";
 import { kClientAddress } from "../request/context.ts";
 import { withReason } from "./errors.ts";
 import { readClaimedBody, singleEnvelope } from "./h2-body.ts";
 import { checkedMessage } from "./message-checks.ts";
-import { SETTLED, webHeaders } from "./universal-request.ts";
-import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
+import { SETTLED } from "./universal-request.ts";
+import type { DedicatedPathDeps } from "./watch-h2.ts";
+import { CallValues, claimedCall, type WatchCall, WatchCallView } from "./watch-h2-call.ts";
 import { copyHeaders, endStream, envelope, nodeHeaders, sendHeaders, unaryProtocolOf, type WatchProtocol } from "./watch-h2-wire.ts";
 
 const method = TokenService.method.getToken;
@@ -43,16 +35,9 @@ type Method = typeof method;
 const PATH = `/${TokenService.typeName}/${method.name}`;
 const RPC = `${TokenService.typeName}/${method.name}`;
 
-/** What the dedicated path needs (as watch-h2.ts's). */
-export interface UnaryH2Deps {
+/** What the dedicated path needs. */
+export interface UnaryH2Deps extends DedicatedPathDeps {
   impl: Pick<ServiceImpl<typeof TokenService>, "getToken">;
-  /** The public port's interceptors, outermost first (as the router gets them). */
-  interceptors: readonly Interceptor[];
-  readMaxBytes: number;
-  jsonOptions: Partial<JsonReadOptions & JsonWriteOptions>;
-  shutdownSignal: AbortSignal;
-  clientAddress: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => string;
-  logger: Logger;
 }
 
 /** The dedicated path. */
@@ -105,20 +90,12 @@ export function createUnaryH2(deps: UnaryH2Deps): UnaryH2 {
   ) => {
     served += 1;
     const values = new CallValues().set(kClientAddress, deps.clientAddress(stream, headers));
-    const ctx = new WatchCall({
+    const ctx = claimedCall(
       stream,
-      service: TokenService,
-      method,
-      protocolName: protocol.protocol,
-      url: `http://${headers[":authority"] ?? headers.host ?? ""}${headers[":path"]}`,
-      // The client's deadline runs from the request's arrival, not from the end of its body.
-      timeoutMs: protocol.timeoutMs === undefined ? undefined : protocol.timeoutMs - (performance.now() - arrivedAt),
-      shutdownSignal: deps.shutdownSignal,
-      requestHeader: webHeaders(headers),
-      responseType: protocol.responseType,
-      isGrpc: protocol.protocol !== "connect",
+      headers,
+      { service: TokenService, method, protocol, arrivedAt, shutdownSignal: deps.shutdownSignal },
       values,
-    });
+    );
     values.set(kContext, ctx);
     const req: UnaryRequest<Method["input"]> = {
       stream: false,

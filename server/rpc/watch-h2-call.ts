@@ -6,10 +6,11 @@
  * signal's reason), when the HTTP/2 stream closes (the reset's error, as connect-node maps reset
  * codes, or a settled call), or when the call ends (`abort`).
  */
-import type { ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import { h2ResetError, SETTLED } from "./universal-request.ts";
+import { h2ResetError, SETTLED, webHeaders } from "./universal-request.ts";
+import type { WatchProtocol } from "./watch-h2-wire.ts";
 
 /** What a call is made of. */
 export interface WatchCallInit {
@@ -25,6 +26,33 @@ export interface WatchCallInit {
   /** Whether the protocol ends with a gRPC status (its trailer starts as grpc-status 0). */
   isGrpc: boolean;
   values: ContextValues;
+}
+
+/**
+ * The context of a call a dedicated path claimed (watch-h2.ts, unary-h2.ts), as connect-node would
+ * build it from the stream's headers; the client's deadline runs from the request's arrival
+ * (`arrivedAt`, performance.now()), not from the end of its body.
+ */
+export function claimedCall(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  call: { service: DescService; method: DescMethod; protocol: WatchProtocol; arrivedAt: number; shutdownSignal: AbortSignal },
+  values: ContextValues,
+): WatchCall {
+  const { protocol } = call;
+  return new WatchCall({
+    stream,
+    service: call.service,
+    method: call.method,
+    protocolName: protocol.protocol,
+    url: `http://${headers[":authority"] ?? headers.host ?? ""}${headers[":path"]}`,
+    timeoutMs: protocol.timeoutMs === undefined ? undefined : protocol.timeoutMs - (performance.now() - call.arrivedAt),
+    shutdownSignal: call.shutdownSignal,
+    requestHeader: webHeaders(headers),
+    responseType: protocol.responseType,
+    isGrpc: protocol.protocol !== "connect",
+    values,
+  });
 }
 
 const kCall = Symbol("watch-h2 call");

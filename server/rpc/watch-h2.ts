@@ -41,16 +41,15 @@ import type { Logger } from "../logging/logger.ts";
 import { type FanoutHandover, kClientAddress, kRawStream } from "../request/context.ts";
 import { readClaimedBody, singleEnvelope } from "./h2-body.ts";
 import { checkedMessage } from "./message-checks.ts";
-import { SETTLED, webHeaders } from "./universal-request.ts";
-import { CallValues, WatchCall, WatchCallView } from "./watch-h2-call.ts";
+import { SETTLED } from "./universal-request.ts";
+import { CallValues, claimedCall, type WatchCall, WatchCallView } from "./watch-h2-call.ts";
 import { copyHeaders, endStream, envelope, sendHeaders, type WatchProtocol, watchProtocolOf } from "./watch-h2-wire.ts";
 
 const method = TokenService.method.watchCredentials;
 type Method = typeof method;
 
-/** What the dedicated path needs. */
-export interface WatchH2Deps {
-  impl: Pick<ServiceImpl<typeof TokenService>, "watchCredentials">;
+/** What a dedicated path needs (unary-h2.ts takes the same, with its own procedure). */
+export interface DedicatedPathDeps {
   /** The public port's interceptors, outermost first (as the router gets them). */
   interceptors: readonly Interceptor[];
   readMaxBytes: number;
@@ -59,6 +58,11 @@ export interface WatchH2Deps {
   /** The client address of a call, as the adapter's `contextValues` sets it (kClientAddress). */
   clientAddress: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => string;
   logger: Logger;
+}
+
+/** What the dedicated path needs. */
+export interface WatchH2Deps extends DedicatedPathDeps {
+  impl: Pick<ServiceImpl<typeof TokenService>, "watchCredentials">;
 }
 
 /** The dedicated path. */
@@ -106,20 +110,12 @@ export function createWatchH2(deps: WatchH2Deps): WatchH2 {
     const values = new CallValues().set(kClientAddress, deps.clientAddress(stream, headers));
     const handover: FanoutHandover = { attach: undefined };
     values.set(kRawStream, { codec: protocol.codec, body: stream, handover });
-    const ctx = new WatchCall({
+    const ctx = claimedCall(
       stream,
-      service: TokenService,
-      method,
-      protocolName: protocol.protocol,
-      url: `http://${headers[":authority"] ?? headers.host ?? ""}${headers[":path"]}`,
-      // The client's deadline runs from the request's arrival, not from the end of its body.
-      timeoutMs: protocol.timeoutMs === undefined ? undefined : protocol.timeoutMs - (performance.now() - arrivedAt),
-      shutdownSignal: deps.shutdownSignal,
-      requestHeader: webHeaders(headers),
-      responseType: protocol.responseType,
-      isGrpc: protocol.protocol !== "connect",
+      headers,
+      { service: TokenService, method, protocol, arrivedAt, shutdownSignal: deps.shutdownSignal },
       values,
-    });
+    );
     values.set(kContext, ctx);
     const req: StreamRequest<Method["input"]> = {
       stream: true,
