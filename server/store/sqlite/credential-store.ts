@@ -5,9 +5,8 @@
  */
 import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import { NotFoundError } from "../../domain/errors.ts";
-import { toBuffer } from "../rows/bind-bytes.ts";
 import { type CredentialRow, toConsentState, toCredential } from "../rows/row-mappers.ts";
-import { newConsentStateRow } from "../rows/row-values.ts";
+import { credentialValues, newConsentStateRow } from "../rows/row-values.ts";
 import { credentialVersionConflict } from "../rows/write-conflicts.ts";
 import type { CredentialStore } from "../store.ts";
 import { runQuery } from "./run-query.ts";
@@ -65,19 +64,14 @@ export function createSqliteCredentialStore({ db, client, now, writes }: SqliteS
     // compare-and-set (a savepoint) and durable before its promise resolves.
     saveCredential: (connectionId, expectedVersion, input) =>
       writes.run(() => {
-        const version = expectedVersion + 1;
-        const updatedAt = now();
         const row = save({
+          // ciphertext, keyId, version, expiresAt, updatedAt: the columns PostgreSQL's save writes too
+          ...credentialValues(expectedVersion + 1, input, now()),
           id: connectionId,
           expected: expectedVersion,
-          version,
-          expiresAt: input.expiresAtSeconds,
-          updatedAt,
           setsNextRefresh: input.nextRefreshAtMs === undefined ? 0 : 1,
           nextRefreshAt: input.nextRefreshAtMs ?? null,
           leaseOwner: input.releaseLeaseOf ?? null,
-          ciphertext: toBuffer(input.secret.ciphertext),
-          keyId: input.secret.keyId,
         });
         return toCredential(row);
       }),
